@@ -1,0 +1,135 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { toB64u } from "../../client/core/encoding.ts";
+import { generateDeviceKeys, signDetached } from "../../client/core/nacl.ts";
+import { loginMessage } from "../../worker/protocol/signing.ts";
+import { api, registerUser, registrationBody, signIn } from "./helpers.ts";
+
+describe("registration", () => {
+	it("creates an account with its first approved device and the starting credits, with a ledger row", async () => {
+		const keys = generateDeviceKeys();
+		const { status, json } = await api("/api/accounts", { body: registrationBody("Alice_Case", keys) });
+		expect(status).toBe(201);
+		expect(json.handle).toBe("alice_case");
+		const account = await env.DB.prepare("SELECT * FROM accounts WHERE id = ?").bind(json.accountId).first<any>();
+		expect(account).toMatchObject({ handle: "alice_case", trust: "untrusted", credits: 100 });
+		const device = await env.DB.prepare("SELECT * FROM devices WHERE id = ?").bind(json.deviceId).first<any>();
+		expect(device).toMatchObject({ status: "approved", public_key: toB64u(keys.publicKey) });
+		const ledger = await env.DB.prepare("SELECT delta, balance_after, reason FROM credit_ledger WHERE account_id = ?")
+			.bind(json.accountId)
+			.all();
+		expect(ledger.results).toEqual([{ delta: 100, balance_after: 100, reason: "starting_balance" }]);
+	});
+
+	it("refuses a taken handle, case-insensitively, and creates nothing", async () => {
+		await api("/api/accounts", { body: registrationBody("bob_taken", generateDeviceKeys()) });
+		const { status, json } = await api("/api/accounts", { body: registrationBody("BOB_TAKEN", generateDeviceKeys()) });
+		expect(status).toBe(409);
+		expect(json.error.code).toBe("handle_taken");
+		const count = await env.DB.prepare("SELECT COUNT(*) AS n FROM accounts WHERE handle = 'bob_taken'").first<{ n: number }>();
+		expect(count?.n).toBe(1);
+	});
+
+	it("refuses a signature made by another key", async () => {
+		const body = registrationBody("carol_sig", generateDeviceKeys());
+		body.publicKey = toB64u(generateDeviceKeys().publicKey);
+		const { status, json } = await api("/api/accounts", { body });
+		expect(status).toBe(401);
+		expect(json.error.code).toBe("unauthorized");
+		expect(await env.DB.prepare("SELECT id FROM accounts WHERE handle = 'carol_sig'").first()).toBeNull();
+	});
+
+	it.each([
+		["a handle that is too short", { handle: "ab" }],
+		["a handle with look-alike unicode", { handle: "аlice" }],
+		["a handle with spaces", { handle: "al ice" }],
+		["a public key of the wrong size", { publicKey: "AAAA" }],
+		["a number where a string belongs", { deviceName: 42 }],
+		["an unknown field", { admin: true }],
+	])("refuses %s with a typed bad_request", async (_, patch) => {
+		const body = { ...registrationBody("dave_valid", generateDeviceKeys()), ...patch };
+		const { status, json } = await api("/api/accounts", { body });
+		expect(status).toBe(400);
+		expect(json.error.code).toBe("bad_request");
+		expect(typeof json.error.message).toBe("string");
+	});
+
+	it("refuses malformed JSON and a small-order public key", async () => {
+		const bad = await api("/api/accounts", { raw: "{not json" });
+		expect(bad.status).toBe(400);
+		expect(bad.json.error.code).toBe("bad_request");
+		const body = registrationBody("erin_low", generateDeviceKeys());
+		body.publicKey = toB64u(new Uint8Array(32).fill(0).map((_, i) => (i === 0 ? 1 : 0)));
+		const low = await api("/api/accounts", { body });
+		expect(low.status).toBe(400);
+	});
+});
+
+describe("signing in", () => {
+	it("issues a session token for a signed challenge", async () => {
+		const user = await registerUser("frank");
+		expect(user.token).toMatch(/^v1\./);
+		const { status } = await api("/api/contacts", { token: user.token });
+		expect(status).toBe(200);
+	});
+
+	it("refuses a replayed challenge signature", async () => {
+		const keys = generateDeviceKeys();
+		await api("/api/accounts", { body: registrationBody("gina_replay", keys) });
+		const { json: c } = await api("/api/auth/challenge", { method: "POST" });
+		const body = {
+			publicKey: toB64u(keys.publicKey),
+			challenge: c.challenge,
+			signature: toB64u(signDetached(keys.seed, loginMessage(c.challenge))),
+		};
+		expect((await api("/api/auth/session", { body })).status).toBe(200);
+		const replay = await api("/api/auth/session", { body });
+		expect(replay.status).toBe(401);
+		expect(replay.json.error.message).toMatch(/already used/);
+	});
+
+	it("refuses a signature by another key, a forged challenge and an unknown key alike", async () => {
+		const user = await registerUser("hank");
+		const { json: c } = await api("/api/auth/challenge", { method: "POST" });
+		const other = generateDeviceKeys();
+		const wrongKey = await api("/api/auth/session", {
+			body: {
+				publicKey: toB64u(user.keys.publicKey),
+				challenge: c.challenge,
+				signature: toB64u(signDetached(other.seed, loginMessage(c.challenge))),
+			},
+		});
+		expect(wrongKey.status).toBe(401);
+		const forged = `${c.challenge.split(".")[0]}.${Date.now() + 1e9}.${c.challenge.split(".")[2]}`;
+		const forgedRes = await api("/api/auth/session", {
+			body: {
+				publicKey: toB64u(user.keys.publicKey),
+				challenge: forged,
+				signature: toB64u(signDetached(user.keys.seed, loginMessage(forged))),
+			},
+		});
+		expect(forgedRes.status).toBe(401);
+		const unknown = await signIn(other);
+		expect(unknown.status).toBe(401);
+		expect(unknown.json.error.code).toBe("unauthorized");
+	});
+
+	it("refuses forged, tampered and expired tokens on every authenticated route", async () => {
+		const user = await registerUser("ivan");
+		const [v, a, d, exp, mac] = user.token.split(".");
+		const tampered = [v, a, d, String(Number(exp) + 1000), mac].join(".");
+		const expired = [v, a, d, "1000", mac].join(".");
+		for (const token of [tampered, expired, "garbage", `${user.token}x`]) {
+			const { status, json } = await api("/api/contacts", { token });
+			expect(status).toBe(401);
+			expect(json.error.code).toBe("unauthorized");
+		}
+		expect((await api("/api/contacts")).status).toBe(401);
+	});
+
+	it("answers unknown API routes with a typed not_found", async () => {
+		const { status, json } = await api("/api/nope");
+		expect(status).toBe(404);
+		expect(json.error.code).toBe("not_found");
+	});
+});

@@ -1,0 +1,61 @@
+import { ApiError } from "./api-error.ts";
+
+export interface Config {
+	authSecret: string;
+	sessionTtlMs: number;
+	challengeTtlMs: number;
+	queueTtlMs: number;
+	queueMaxMessages: number;
+	queueMaxBytes: number;
+	maxSealedTextBytes: number;
+	startingCredits: number;
+	maxDevicesPerAccount: number;
+}
+
+/** Marks a secret made by `npm start` for local development; production refuses it. */
+export const DEV_SECRET_PREFIX = "dev-only:";
+const MIN_SECRET_LENGTH = 32;
+
+function numberVar(env: Env, name: keyof Env & string, fallback: number): number {
+	const raw = (env as unknown as Record<string, unknown>)[name];
+	if (raw === undefined || raw === "") return fallback;
+	const value = Number(raw);
+	if (!Number.isFinite(value) || value < 0)
+		throw new ApiError("server_misconfigured", `The variable ${name} must be a non-negative number.`);
+	return value;
+}
+
+const cache = new WeakMap<Env, Config>();
+
+/**
+ * Read and check the deployment's configuration. A missing or development secret in
+ * production is a hard error on every request, not a silent default: a relay signing
+ * tokens with a known key would let anyone log in as anyone.
+ */
+export function readConfig(env: Env): Config {
+	const cached = cache.get(env);
+	if (cached) return cached;
+	const secret = env.AUTH_SECRET;
+	if (typeof secret !== "string" || secret.length < MIN_SECRET_LENGTH) {
+		console.error(JSON.stringify({ event: "config_error", problem: "AUTH_SECRET missing or shorter than 32 characters" }));
+		throw new ApiError("server_misconfigured", "The server has no AUTH_SECRET. Set it with `wrangler secret put AUTH_SECRET`.");
+	}
+	if (secret.startsWith(DEV_SECRET_PREFIX) && env.ENVIRONMENT === "production") {
+		console.error(JSON.stringify({ event: "config_error", problem: "development AUTH_SECRET in production" }));
+		throw new ApiError("server_misconfigured", "The server runs in production with a development AUTH_SECRET. Set a real one.");
+	}
+	const day = 24 * 60 * 60 * 1000;
+	const config: Config = {
+		authSecret: secret,
+		sessionTtlMs: numberVar(env, "SESSION_TTL_SECONDS", 900) * 1000,
+		challengeTtlMs: numberVar(env, "CHALLENGE_TTL_SECONDS", 60) * 1000,
+		queueTtlMs: numberVar(env, "QUEUE_TTL_DAYS", 30) * day,
+		queueMaxMessages: numberVar(env, "QUEUE_MAX_MESSAGES", 10_000),
+		queueMaxBytes: numberVar(env, "QUEUE_MAX_BYTES", 100 * 1024 * 1024),
+		maxSealedTextBytes: numberVar(env, "MAX_SEALED_TEXT_BYTES", 64 * 1024),
+		startingCredits: numberVar(env, "STARTING_CREDITS", 100),
+		maxDevicesPerAccount: numberVar(env, "MAX_DEVICES_PER_ACCOUNT", 10),
+	};
+	cache.set(env, config);
+	return config;
+}

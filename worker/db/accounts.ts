@@ -1,0 +1,119 @@
+import type { DeviceInfo, DeviceStatus } from "../protocol/wire.ts";
+
+export type TrustLevel = "untrusted" | "trusted" | "verified";
+
+export interface Account {
+	id: string;
+	handle: string;
+	trust: TrustLevel;
+	suspendedUntil: number | null;
+	credits: number;
+	createdAt: number;
+}
+
+export interface DeviceRecord extends DeviceInfo {
+	accountId: string;
+}
+
+type AccountRow = {
+	id: string;
+	handle: string;
+	trust: TrustLevel;
+	suspended_until: number | null;
+	credits: number;
+	created_at: number;
+};
+
+type DeviceRow = {
+	id: string;
+	account_id: string;
+	public_key: string;
+	name: string;
+	status: DeviceStatus;
+	created_at: number;
+};
+
+const toAccount = (row: AccountRow): Account => ({
+	id: row.id,
+	handle: row.handle,
+	trust: row.trust,
+	suspendedUntil: row.suspended_until,
+	credits: row.credits,
+	createdAt: row.created_at,
+});
+
+const toDevice = (row: DeviceRow): DeviceRecord => ({
+	deviceId: row.id,
+	accountId: row.account_id,
+	publicKey: row.public_key,
+	name: row.name,
+	status: row.status,
+	createdAt: row.created_at,
+});
+
+export interface NewAccount {
+	accountId: string;
+	deviceId: string;
+	handle: string;
+	publicKey: string;
+	deviceName: string;
+	registrationSignature: string;
+	startingCredits: number;
+	now: number;
+}
+
+/**
+ * Account, first device and opening credit grant in one batch: D1 runs a batch as one
+ * transaction, so a taken handle or key leaves nothing half-created.
+ * Returns false when the handle or the device key is already registered.
+ */
+export async function createAccount(db: D1Database, a: NewAccount): Promise<boolean> {
+	try {
+		await db.batch([
+			db
+				.prepare("INSERT INTO accounts (id, handle, credits, created_at) VALUES (?1, ?2, ?3, ?4)")
+				.bind(a.accountId, a.handle, a.startingCredits, a.now),
+			db
+				.prepare(
+					"INSERT INTO devices (id, account_id, public_key, name, status, approval_signature, created_at, approved_at) VALUES (?1, ?2, ?3, ?4, 'approved', ?5, ?6, ?6)",
+				)
+				.bind(a.deviceId, a.accountId, a.publicKey, a.deviceName, a.registrationSignature, a.now),
+			db
+				.prepare(
+					"INSERT INTO credit_ledger (account_id, delta, balance_after, reason, created_at) VALUES (?1, ?2, ?2, 'starting_balance', ?3)",
+				)
+				.bind(a.accountId, a.startingCredits, a.now),
+		]);
+		return true;
+	} catch (err) {
+		if (err instanceof Error && /UNIQUE constraint failed/.test(err.message)) return false;
+		throw err;
+	}
+}
+
+export async function findAccountByHandle(db: D1Database, handle: string): Promise<Account | null> {
+	const row = await db.prepare("SELECT * FROM accounts WHERE handle = ?1").bind(handle).first<AccountRow>();
+	return row ? toAccount(row) : null;
+}
+
+export async function getAccount(db: D1Database, accountId: string): Promise<Account | null> {
+	const row = await db.prepare("SELECT * FROM accounts WHERE id = ?1").bind(accountId).first<AccountRow>();
+	return row ? toAccount(row) : null;
+}
+
+export async function findDeviceByPublicKey(db: D1Database, publicKey: string): Promise<DeviceRecord | null> {
+	const row = await db.prepare("SELECT * FROM devices WHERE public_key = ?1").bind(publicKey).first<DeviceRow>();
+	return row ? toDevice(row) : null;
+}
+
+export async function listDevices(db: D1Database, accountId: string): Promise<DeviceRecord[]> {
+	const { results } = await db
+		.prepare("SELECT * FROM devices WHERE account_id = ?1 ORDER BY created_at, id")
+		.bind(accountId)
+		.all<DeviceRow>();
+	return results.map(toDevice);
+}
+
+export async function touchDevice(db: D1Database, deviceId: string, now: number): Promise<void> {
+	await db.prepare("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1").bind(deviceId, now).run();
+}

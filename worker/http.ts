@@ -1,0 +1,61 @@
+import type { IRequest } from "itty-router";
+import { ApiError } from "./api-error.ts";
+import { type Session, verifySessionToken } from "./auth/session-token.ts";
+import { readConfig } from "./config.ts";
+import { parseJson, type Schema, ValidationError } from "./protocol/wire.ts";
+import type { RelayResult } from "./relay/relay-result.ts";
+import type { UserRelay } from "./user-relay.ts";
+
+/** Largest JSON body any route accepts; attachments have their own streamed route. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** Read and validate a JSON body. Nothing is trusted before this returns. */
+export async function readBody<T>(request: Request, schema: Schema<T>, opts: { emptyAs?: unknown } = {}): Promise<T> {
+	const declared = Number(request.headers.get("content-length") ?? "0");
+	if (declared > MAX_BODY_BYTES) throw new ApiError("too_large", "The request body is too large.");
+	const buffer = await request.arrayBuffer();
+	if (buffer.byteLength > MAX_BODY_BYTES) throw new ApiError("too_large", "The request body is too large.");
+	let text: string;
+	try {
+		text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(buffer);
+	} catch {
+		throw new ApiError("bad_request", "The body is not valid UTF-8.");
+	}
+	try {
+		if (text.trim() === "" && "emptyAs" in opts) return schema.parse(opts.emptyAs, "");
+		return parseJson(schema, text);
+	} catch (err) {
+		if (err instanceof ValidationError) throw new ApiError("bad_request", err.message);
+		throw err;
+	}
+}
+
+/**
+ * Who is asking. Browsers cannot set headers on a WebSocket upgrade, so /api/ws takes the
+ * token from the query string; every other route takes it only from the Authorization header.
+ */
+export async function authenticate(request: IRequest, env: Env, opts: { allowQuery?: boolean } = {}): Promise<Session> {
+	const header = request.headers.get("authorization");
+	let token = header?.startsWith("Bearer ") ? header.slice(7) : undefined;
+	if (token === undefined && opts.allowQuery) token = new URL(request.url).searchParams.get("token") ?? undefined;
+	if (!token) throw new ApiError("unauthorized", "Sign in first: no session token was sent.");
+	const session = await verifySessionToken(readConfig(env).authSecret, token, Date.now());
+	if (!session) throw new ApiError("unauthorized", "The session token is invalid or expired. Sign in again.");
+	return session;
+}
+
+export function relayFor(env: Env, accountId: string): DurableObjectStub<UserRelay> {
+	return env.USERS.get(env.USERS.idFromName(accountId));
+}
+
+/** Turn a Durable Object's refusal into the error the client sees. */
+export function unwrap<T>(result: RelayResult<T>): T {
+	if (result.ok) return result.value;
+	throw new ApiError(result.code, result.message, result.retryAfter);
+}
+
+export function pathId(request: IRequest, name: string): string {
+	const value = request.params[name];
+	if (typeof value !== "string" || !/^[A-Za-z0-9_-]{22}$/.test(value)) throw new ApiError("not_found", "No such account.");
+	return value;
+}

@@ -1,0 +1,275 @@
+/**
+ * The wire protocol: every HTTP body and WebSocket frame, as schemas that validate untrusted
+ * input and types inferred from them. Imported by the worker, the client SDK and the widget;
+ * PROTOCOL.md documents it for third-party clients.
+ *
+ * Binary values are base64url without padding. Ids are 16 random bytes (22 characters).
+ */
+import {
+	array,
+	base64url,
+	type Infer,
+	integer,
+	literal,
+	object,
+	oneOf,
+	optional,
+	type Schema,
+	string,
+	taggedUnion,
+	ValidationError,
+} from "./schema.ts";
+
+export const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+export const id = string({ min: 22, max: 22, pattern: ID_PATTERN });
+
+/** 3–32 of [a-z0-9_] after ASCII case folding; anything else (including look-alike Unicode) is refused. */
+export const HANDLE_PATTERN = /^[a-z0-9_]{3,32}$/;
+export const normalizeHandle = (raw: string): string => raw.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+export const handle: Schema<string> = {
+	parse(value, path) {
+		const raw = string({ min: 3, max: 32 }).parse(value, path);
+		const folded = normalizeHandle(raw);
+		if (!HANDLE_PATTERN.test(folded)) throw new ValidationError(path, "must be 3–32 of a-z, 0-9 and _");
+		return folded;
+	},
+};
+
+const deviceName = string({ min: 1, max: 64, pattern: /^[^\p{Cc}]+$/u });
+const publicKey = base64url({ bytes: 32 });
+const signature = base64url({ bytes: 64 });
+const nonce = base64url({ bytes: 24 });
+const keyVersion = integer({ min: 1, max: 1_000_000 });
+const timestamp = integer({ min: 0, max: 8_640_000_000_000_000 });
+
+/** Hard ceiling on any sealed payload the relay forwards; the configured limit may be lower. */
+export const MAX_SEALED_BYTES = 64 * 1024 + 16;
+export const MAX_FRAME_CHARS = 96 * 1024;
+
+// ---------------------------------------------------------------------------------------
+// Errors
+
+export const ERROR_CODES = [
+	"bad_request",
+	"unauthorized",
+	"forbidden",
+	"not_found",
+	"handle_taken",
+	"conflict",
+	"not_a_contact",
+	"too_large",
+	"recipient_queue_full",
+	"rate_limited",
+	"quota_exceeded",
+	"insufficient_credits",
+	"suspended",
+	"device_pending",
+	"device_revoked",
+	"too_many_devices",
+	"server_misconfigured",
+	"internal",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const errorBody = object({
+	error: object({
+		code: oneOf(ERROR_CODES),
+		message: string({ max: 500 }),
+		retryAfter: optional(integer({ min: 0, max: 1e12 })),
+	}),
+});
+export type ErrorBody = Infer<typeof errorBody>;
+
+// ---------------------------------------------------------------------------------------
+// HTTP: accounts and auth
+
+export const registerRequest = object({
+	handle,
+	deviceName,
+	publicKey,
+	/** Ed25519 signature by `publicKey` over `registrationMessage(handle, publicKey, deviceName)`. */
+	signature,
+});
+export type RegisterRequest = Infer<typeof registerRequest>;
+
+export const registerResponse = object({ accountId: id, deviceId: id, handle: string({ max: 32 }) });
+export type RegisterResponse = Infer<typeof registerResponse>;
+
+export const challengeRequest = object({});
+export const challengeResponse = object({ challenge: string({ max: 200 }), expiresAt: timestamp });
+export type ChallengeResponse = Infer<typeof challengeResponse>;
+
+export const sessionRequest = object({
+	publicKey,
+	challenge: string({ min: 1, max: 200 }),
+	/** Ed25519 signature by `publicKey` over `loginMessage(challenge)`. */
+	signature,
+});
+export type SessionRequest = Infer<typeof sessionRequest>;
+
+export const DEVICE_STATUSES = ["pending", "approved", "revoked"] as const;
+export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
+
+export const sessionResponse = object({
+	token: string({ max: 1000 }),
+	expiresAt: timestamp,
+	accountId: id,
+	deviceId: id,
+	handle: string({ max: 32 }),
+	deviceStatus: oneOf(DEVICE_STATUSES),
+});
+export type SessionResponse = Infer<typeof sessionResponse>;
+
+// ---------------------------------------------------------------------------------------
+// HTTP: devices and contacts
+
+export const deviceInfo = object({
+	deviceId: id,
+	publicKey,
+	name: deviceName,
+	status: oneOf(DEVICE_STATUSES),
+	createdAt: timestamp,
+});
+export type DeviceInfo = Infer<typeof deviceInfo>;
+export const deviceList = object({ devices: array(deviceInfo, { max: 1000 }) });
+export type DeviceList = Infer<typeof deviceList>;
+
+export const CONTACT_STATES = ["outgoing", "incoming", "accepted", "declined", "blocked"] as const;
+export type ContactState = (typeof CONTACT_STATES)[number];
+
+export const contact = object({
+	accountId: id,
+	handle: string({ max: 32 }),
+	state: oneOf(CONTACT_STATES),
+	/** The newest contact key version, once accepted. */
+	keyVersion: optional(keyVersion),
+	createdAt: timestamp,
+	updatedAt: timestamp,
+});
+export type Contact = Infer<typeof contact>;
+export const contactList = object({ contacts: array(contact, { max: 100_000 }) });
+export type ContactList = Infer<typeof contactList>;
+
+export const contactRequest = object({ handle });
+export type ContactRequest = Infer<typeof contactRequest>;
+export const contactResponse = object({ contact });
+export type ContactResponse = Infer<typeof contactResponse>;
+
+/**
+ * crypto_box of "sm-contact-key/1\n" + 2 ids + version + key: 96 bytes plus the version's
+ * 1–7 digits, plus the 16-byte tag.
+ */
+const envelopeBox = base64url({ minBytes: 16 + 96 + 1, maxBytes: 16 + 96 + 7 });
+
+/** A contact key sealed with crypto_box for one device (DESIGN §3), as uploaded by the wrapping device. */
+export const envelopeUpload = object({ accountId: id, deviceId: id, nonce, box: envelopeBox });
+export type EnvelopeUpload = Infer<typeof envelopeUpload>;
+
+export const acceptRequest = object({
+	keyVersion,
+	/** One envelope per approved device of both accounts, no more and no fewer. */
+	envelopes: array(envelopeUpload, { min: 2, max: 64 }),
+});
+export type AcceptRequest = Infer<typeof acceptRequest>;
+
+/** An envelope as a device downloads it: the wrapping device's key is needed to open it. */
+export const envelope = object({
+	keyVersion,
+	fromAccount: id,
+	fromDevice: id,
+	fromPublicKey: publicKey,
+	nonce,
+	box: envelopeBox,
+});
+export type Envelope = Infer<typeof envelope>;
+export const envelopeList = object({ envelopes: array(envelope, { max: 100_000 }) });
+export type EnvelopeList = Infer<typeof envelopeList>;
+
+// ---------------------------------------------------------------------------------------
+// WebSocket frames, client → server
+
+export const MESSAGE_KINDS = ["text"] as const;
+export type MessageKind = (typeof MESSAGE_KINDS)[number];
+
+const sealedBox = base64url({ minBytes: 16, maxBytes: MAX_SEALED_BYTES });
+
+export const sendFrame = object({
+	type: literal("send"),
+	/** Chosen by the sender (16 random bytes); the recipient de-duplicates by it. */
+	id,
+	to: id,
+	kind: oneOf(MESSAGE_KINDS),
+	keyVersion,
+	nonce,
+	box: sealedBox,
+});
+export type SendFrame = Infer<typeof sendFrame>;
+
+export const ackFrame = object({ type: literal("ack"), ids: array(id, { min: 1, max: 500 }) });
+export type AckFrame = Infer<typeof ackFrame>;
+
+export const pingFrame = object({ type: literal("ping") });
+
+export const clientFrame = taggedUnion({ send: sendFrame, ack: ackFrame, ping: pingFrame });
+export type ClientFrame = Infer<typeof clientFrame>;
+
+// ---------------------------------------------------------------------------------------
+// WebSocket frames, server → client
+
+export const readyFrame = object({ type: literal("ready"), accountId: id, deviceId: id, queued: integer({ min: 0, max: 1e9 }) });
+export const messageFrame = object({
+	type: literal("message"),
+	id,
+	from: id,
+	fromDevice: id,
+	to: id,
+	kind: oneOf(MESSAGE_KINDS),
+	keyVersion,
+	nonce,
+	box: sealedBox,
+	/** When the relay accepted it. The sender's own clock is inside the sealed header. */
+	sentAt: timestamp,
+});
+export type MessageFrame = Infer<typeof messageFrame>;
+export const sentFrame = object({ type: literal("sent"), id, at: timestamp });
+export const syncedFrame = object({ type: literal("synced") });
+export const pongFrame = object({ type: literal("pong") });
+export const contactFrame = object({
+	type: literal("contact"),
+	/** What changed: a new request, an accept, a decline, a block. */
+	event: oneOf(["requested", "accepted", "declined", "blocked"] as const),
+	contact,
+});
+export const errorFrame = object({
+	type: literal("error"),
+	code: oneOf(ERROR_CODES),
+	message: string({ max: 500 }),
+	/** The id of the frame this answers, when it answers one. */
+	ref: optional(id),
+	retryAfter: optional(integer({ min: 0, max: 1e12 })),
+});
+export type ErrorFrame = Infer<typeof errorFrame>;
+
+export const serverFrame = taggedUnion({
+	ready: readyFrame,
+	message: messageFrame,
+	sent: sentFrame,
+	synced: syncedFrame,
+	pong: pongFrame,
+	contact: contactFrame,
+	error: errorFrame,
+});
+export type ServerFrame = Infer<typeof serverFrame>;
+
+/** Parse a JSON text into a schema's type, with one error type for both bad JSON and bad shape. */
+export function parseJson<T>(schema: Schema<T>, text: string): T {
+	let value: unknown;
+	try {
+		value = JSON.parse(text);
+	} catch {
+		throw new ValidationError("", "is not valid JSON");
+	}
+	return schema.parse(value, "");
+}
+
+export { type Schema, ValidationError };

@@ -1,0 +1,98 @@
+import type { Contact, ContactState, Envelope } from "../protocol/wire.ts";
+
+type ContactRow = {
+	peer_id: string;
+	peer_handle: string;
+	state: ContactState;
+	peer_blocked: number;
+	key_version: number | null;
+	created_at: number;
+	updated_at: number;
+};
+
+export interface StoredContact extends Contact {
+	peerBlocked: boolean;
+}
+
+const toContact = (row: ContactRow): StoredContact => ({
+	accountId: row.peer_id,
+	handle: row.peer_handle,
+	state: row.state,
+	...(row.key_version !== null && { keyVersion: row.key_version }),
+	createdAt: row.created_at,
+	updatedAt: row.updated_at,
+	peerBlocked: row.peer_blocked === 1,
+});
+
+/** The public view of a contact: whether the peer blocked us is never shown. */
+export const publicContact = ({ peerBlocked: _, ...contact }: StoredContact): Contact => contact;
+
+export function getContact(sql: SqlStorage, peerId: string): StoredContact | undefined {
+	const row = sql.exec<ContactRow>("SELECT * FROM contacts WHERE peer_id = ?", peerId).toArray()[0];
+	return row ? toContact(row) : undefined;
+}
+
+export function listContacts(sql: SqlStorage): StoredContact[] {
+	return sql.exec<ContactRow>("SELECT * FROM contacts ORDER BY updated_at DESC, peer_id").toArray().map(toContact);
+}
+
+export function saveContactState(
+	sql: SqlStorage,
+	peer: { id: string; handle: string },
+	state: ContactState,
+	now: number,
+	keyVersion?: number,
+): StoredContact {
+	sql.exec(
+		`INSERT INTO contacts (peer_id, peer_handle, state, key_version, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+		 ON CONFLICT (peer_id) DO UPDATE SET state = ?3, peer_handle = ?2, key_version = COALESCE(?4, key_version), updated_at = ?5`,
+		peer.id,
+		peer.handle,
+		state,
+		keyVersion ?? null,
+		now,
+	);
+	return getContact(sql, peer.id) as StoredContact;
+}
+
+export function setPeerBlocked(sql: SqlStorage, peerId: string, blocked: boolean): void {
+	sql.exec("UPDATE contacts SET peer_blocked = ? WHERE peer_id = ?", blocked ? 1 : 0, peerId);
+}
+
+export interface StoredEnvelope extends Envelope {
+	deviceId: string;
+}
+
+export function saveEnvelopes(sql: SqlStorage, peerId: string, envelopes: StoredEnvelope[]): void {
+	for (const e of envelopes) {
+		sql.exec(
+			"INSERT OR REPLACE INTO envelopes (peer_id, key_version, device_id, from_account, from_device, from_public_key, nonce, box) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			peerId,
+			e.keyVersion,
+			e.deviceId,
+			e.fromAccount,
+			e.fromDevice,
+			e.fromPublicKey,
+			e.nonce,
+			e.box,
+		);
+	}
+}
+
+export function envelopesFor(sql: SqlStorage, peerId: string, deviceId: string): Envelope[] {
+	return sql
+		.exec<{ key_version: number; from_account: string; from_device: string; from_public_key: string; nonce: string; box: string }>(
+			"SELECT key_version, from_account, from_device, from_public_key, nonce, box FROM envelopes WHERE peer_id = ? AND device_id = ? ORDER BY key_version",
+			peerId,
+			deviceId,
+		)
+		.toArray()
+		.map((r) => ({
+			keyVersion: r.key_version,
+			fromAccount: r.from_account,
+			fromDevice: r.from_device,
+			fromPublicKey: r.from_public_key,
+			nonce: r.nonce,
+			box: r.box,
+		}));
+}

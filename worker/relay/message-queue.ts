@@ -1,0 +1,106 @@
+import { fitsQueue, type QueueCaps, type QueueStats } from "./queue-caps.ts";
+
+export interface QueuedRow {
+	seq: number;
+	frame: string;
+}
+
+export interface EnqueueItem {
+	deviceId: string;
+	msgId: string;
+	frame: string;
+	bytes: number;
+	expiresAt: number;
+}
+
+const EMPTY: QueueStats = { count: 0, bytes: 0 };
+
+export function queueStats(sql: SqlStorage, deviceId: string): QueueStats {
+	return (
+		sql.exec<{ count: number; bytes: number }>("SELECT count, bytes FROM queue_stats WHERE device_id = ?", deviceId).toArray()[0] ?? EMPTY
+	);
+}
+
+/**
+ * Queue one message for several devices, all or nothing: if any device's queue is full,
+ * nothing is written (no partial delivery). A message id already queued for a device is
+ * skipped for it, which makes a re-sent frame idempotent.
+ * Returns the sequence number per device it was written for, or "full".
+ */
+export function enqueueAll(sql: SqlStorage, items: EnqueueItem[], caps: QueueCaps | null): Map<string, number> | "full" {
+	if (caps) {
+		for (const item of items) if (!fitsQueue(queueStats(sql, item.deviceId), item.bytes, caps)) return "full";
+	}
+	const seqs = new Map<string, number>();
+	for (const item of items) {
+		const row = sql
+			.exec<{ seq: number }>(
+				"INSERT INTO queue (device_id, msg_id, frame, bytes, expires_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id, msg_id) DO NOTHING RETURNING seq",
+				item.deviceId,
+				item.msgId,
+				item.frame,
+				item.bytes,
+				item.expiresAt,
+			)
+			.toArray()[0];
+		if (!row) continue;
+		sql.exec(
+			"INSERT INTO queue_stats (device_id, count, bytes) VALUES (?, 1, ?) ON CONFLICT (device_id) DO UPDATE SET count = count + 1, bytes = bytes + excluded.bytes",
+			item.deviceId,
+			item.bytes,
+		);
+		seqs.set(item.deviceId, row.seq);
+	}
+	return seqs;
+}
+
+/** Remove acked messages of one device. Acking an id that is not queued is harmless. */
+export function ackMessages(sql: SqlStorage, deviceId: string, msgIds: readonly string[]): number {
+	let removed = 0;
+	for (const msgId of msgIds) {
+		const row = sql
+			.exec<{ bytes: number }>("DELETE FROM queue WHERE device_id = ? AND msg_id = ? RETURNING bytes", deviceId, msgId)
+			.toArray()[0];
+		if (!row) continue;
+		removed++;
+		sql.exec("UPDATE queue_stats SET count = count - 1, bytes = bytes - ? WHERE device_id = ?", row.bytes, deviceId);
+	}
+	return removed;
+}
+
+export function pageQueue(sql: SqlStorage, deviceId: string, afterSeq: number, limit: number): QueuedRow[] {
+	return sql
+		.exec<{ seq: number; frame: string }>(
+			"SELECT seq, frame FROM queue WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+			deviceId,
+			afterSeq,
+			limit,
+		)
+		.toArray();
+}
+
+/** Messages already pushed to the device and not yet acked. */
+export function inFlight(sql: SqlStorage, deviceId: string, upToSeq: number): number {
+	return sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM queue WHERE device_id = ? AND seq <= ?", deviceId, upToSeq).one().n;
+}
+
+/** Delete everything past its expiry and return how many went. */
+export function expireQueue(sql: SqlStorage, now: number): number {
+	const expired = sql
+		.exec<{ device_id: string; bytes: number }>("DELETE FROM queue WHERE expires_at <= ? RETURNING device_id, bytes", now)
+		.toArray();
+	for (const row of expired) {
+		sql.exec("UPDATE queue_stats SET count = count - 1, bytes = bytes - ? WHERE device_id = ?", row.bytes, row.device_id);
+	}
+	return expired.length;
+}
+
+export function earliestExpiry(sql: SqlStorage): number | null {
+	const row = sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM queue").one();
+	return row.at ?? null;
+}
+
+export function dropDeviceQueue(sql: SqlStorage, deviceId: string): void {
+	sql.exec("DELETE FROM queue WHERE device_id = ?", deviceId);
+	sql.exec("DELETE FROM queue_stats WHERE device_id = ?", deviceId);
+}

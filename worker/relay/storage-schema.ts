@@ -1,0 +1,69 @@
+/**
+ * The per-user Durable Object's SQLite schema. DO storage has no migration runner, so the
+ * schema is versioned here and applied once per version when the object starts.
+ */
+const MIGRATIONS: string[][] = [
+	[
+		"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+		// Cache of D1's device rows for this account (D1 stays authoritative).
+		"CREATE TABLE devices (id TEXT PRIMARY KEY, public_key TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL)",
+		`CREATE TABLE contacts (
+			peer_id TEXT PRIMARY KEY,
+			peer_handle TEXT NOT NULL,
+			state TEXT NOT NULL,
+			peer_blocked INTEGER NOT NULL DEFAULT 0,
+			key_version INTEGER,
+			created_at INTEGER NOT NULL,
+			updated_at INTEGER NOT NULL
+		)`,
+		`CREATE TABLE envelopes (
+			peer_id TEXT NOT NULL,
+			key_version INTEGER NOT NULL,
+			device_id TEXT NOT NULL,
+			from_account TEXT NOT NULL,
+			from_device TEXT NOT NULL,
+			from_public_key TEXT NOT NULL,
+			nonce TEXT NOT NULL,
+			box TEXT NOT NULL,
+			PRIMARY KEY (peer_id, key_version, device_id)
+		)`,
+		// Ciphertext only: `frame` is the exact message frame pushed to the device.
+		`CREATE TABLE queue (
+			seq INTEGER PRIMARY KEY AUTOINCREMENT,
+			device_id TEXT NOT NULL,
+			msg_id TEXT NOT NULL,
+			frame TEXT NOT NULL,
+			bytes INTEGER NOT NULL,
+			expires_at INTEGER NOT NULL,
+			UNIQUE (device_id, msg_id)
+		)`,
+		"CREATE INDEX queue_by_device ON queue (device_id, seq)",
+		"CREATE INDEX queue_by_expiry ON queue (expires_at)",
+		// Running totals so the caps of DESIGN §6 cost one row read per device, not a scan.
+		"CREATE TABLE queue_stats (device_id TEXT PRIMARY KEY, count INTEGER NOT NULL, bytes INTEGER NOT NULL)",
+		"CREATE TABLE used_challenges (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)",
+	],
+];
+
+export function migrateStorage(sql: SqlStorage): void {
+	const hasMeta = sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").toArray().length > 0;
+	const current = hasMeta
+		? Number(sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").toArray()[0]?.value ?? 0)
+		: 0;
+	for (let version = current; version < MIGRATIONS.length; version++) {
+		for (const statement of MIGRATIONS[version] ?? []) sql.exec(statement);
+		sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", String(version + 1));
+	}
+}
+
+export function readMeta(sql: SqlStorage, key: string): string | undefined {
+	return sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+}
+
+export function writeMeta(sql: SqlStorage, key: string, value: string): void {
+	sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", key, value);
+}
+
+export function deleteMeta(sql: SqlStorage, key: string): void {
+	sql.exec("DELETE FROM meta WHERE key = ?", key);
+}

@@ -1,0 +1,89 @@
+import type { IRequest } from "itty-router";
+import { ApiError } from "../api-error.ts";
+import { type Account, findAccountByHandle, getAccount } from "../db/accounts.ts";
+import { authenticate, pathId, readBody, relayFor, unwrap } from "../http.ts";
+import {
+	acceptRequest,
+	type ContactList,
+	type ContactResponse,
+	contactRequest,
+	type DeviceList,
+	type EnvelopeList,
+} from "../protocol/wire.ts";
+import type { PeerRef } from "../user-relay.ts";
+
+const peerRef = (account: Account): PeerRef => ({ id: account.id, handle: account.handle });
+
+async function requireAccount(env: Env, accountId: string): Promise<Account> {
+	const account = await getAccount(env.DB, accountId);
+	if (!account) throw new ApiError("not_found", "No such account.");
+	return account;
+}
+
+/** GET /api/devices: this account's devices. */
+export async function listOwnDevices(request: IRequest, env: Env): Promise<Response> {
+	const s = await authenticate(request, env);
+	const devices = unwrap(await relayFor(env, s.accountId).devices(s.accountId, s.deviceId));
+	return Response.json({ devices } satisfies DeviceList);
+}
+
+/** GET /api/contacts */
+export async function listContacts(request: IRequest, env: Env): Promise<Response> {
+	const s = await authenticate(request, env);
+	const contacts = unwrap(await relayFor(env, s.accountId).contacts(s.accountId, s.deviceId));
+	return Response.json({ contacts } satisfies ContactList);
+}
+
+/** POST /api/contacts: ask the account with this handle to become a contact. */
+export async function requestContact(request: IRequest, env: Env): Promise<Response> {
+	const s = await authenticate(request, env);
+	const body = await readBody(request, contactRequest);
+	const peer = await findAccountByHandle(env.DB, body.handle);
+	if (!peer) throw new ApiError("not_found", `Nobody is called ${body.handle}.`);
+	const me = await requireAccount(env, s.accountId);
+	const contact = unwrap(await relayFor(env, s.accountId).requestContact(s.accountId, s.deviceId, peerRef(me), peerRef(peer)));
+	return Response.json({ contact } satisfies ContactResponse, { status: 201 });
+}
+
+/** POST /api/contacts/:accountId/accept, with the new contact key wrapped for every device. */
+export async function acceptContact(request: IRequest, env: Env): Promise<Response> {
+	const s = await authenticate(request, env);
+	const peerId = pathId(request, "accountId");
+	const body = await readBody(request, acceptRequest);
+	const me = await requireAccount(env, s.accountId);
+	const relay = relayFor(env, s.accountId);
+	const contact = unwrap(await relay.acceptContact(s.accountId, s.deviceId, peerRef(me), peerId, body.keyVersion, body.envelopes));
+	return Response.json({ contact } satisfies ContactResponse);
+}
+
+/** POST /api/contacts/:accountId/decline */
+export async function declineContact(request: IRequest, env: Env): Promise<Response> {
+	const s = await authenticate(request, env);
+	const peerId = pathId(request, "accountId");
+	const contact = unwrap(await relayFor(env, s.accountId).declineContact(s.accountId, s.deviceId, peerId));
+	return Response.json({ contact } satisfies ContactResponse);
+}
+
+/** POST /api/contacts/:accountId/block */
+export async function blockContact(request: IRequest, env: Env): Promise<Response> {
+	const s = await authenticate(request, env);
+	const peer = await requireAccount(env, pathId(request, "accountId"));
+	const contact = unwrap(await relayFor(env, s.accountId).blockContact(s.accountId, s.deviceId, peerRef(peer)));
+	return Response.json({ contact } satisfies ContactResponse);
+}
+
+/** GET /api/contacts/:accountId/keys: the calling device's own envelopes for this contact. */
+export async function contactKeys(request: IRequest, env: Env): Promise<Response> {
+	const s = await authenticate(request, env);
+	const peerId = pathId(request, "accountId");
+	const envelopes = unwrap(await relayFor(env, s.accountId).contactKeys(s.accountId, s.deviceId, peerId));
+	return Response.json({ envelopes } satisfies EnvelopeList);
+}
+
+/** GET /api/contacts/:accountId/devices: the contact's approved device keys, to wrap contact keys for. */
+export async function contactDevices(request: IRequest, env: Env): Promise<Response> {
+	const s = await authenticate(request, env);
+	const peerId = pathId(request, "accountId");
+	const devices = unwrap(await relayFor(env, s.accountId).peerDevices(s.accountId, s.deviceId, peerId));
+	return Response.json({ devices } satisfies DeviceList);
+}

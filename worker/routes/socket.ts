@@ -1,0 +1,16 @@
+import type { IRequest } from "itty-router";
+import { ApiError } from "../api-error.ts";
+import { authenticate, relayFor } from "../http.ts";
+
+/** GET /api/ws?token=…: hand the authenticated upgrade to the account's Durable Object. */
+export async function openSocket(request: IRequest, env: Env): Promise<Response> {
+	if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+		throw new ApiError("bad_request", "This route only accepts a WebSocket upgrade.");
+	}
+	const s = await authenticate(request, env, { allowQuery: true });
+	const headers = new Headers(request.headers);
+	// Set here, after authentication; the object is unreachable except through this worker.
+	headers.set("x-sm-account", s.accountId);
+	headers.set("x-sm-device", s.deviceId);
+	return relayFor(env, s.accountId).fetch(new Request(request.url, { headers }));
+}
