@@ -42,9 +42,12 @@ const nonce = base64url({ bytes: 24 });
 const keyVersion = integer({ min: 1, max: 1_000_000 });
 const timestamp = integer({ min: 0, max: 8_640_000_000_000_000 });
 
-/** Hard ceiling on any sealed payload the relay forwards; the configured limit may be lower. */
-export const MAX_SEALED_BYTES = 64 * 1024 + 16;
+/**
+ * Ceilings of the parser. The configured sealed-message limit (64 KiB by default) is checked
+ * after parsing so that an oversized message is refused as `too_large`, not `bad_request`.
+ */
 export const MAX_FRAME_CHARS = 96 * 1024;
+export const MAX_SEALED_BYTES = 72 * 1024;
 
 // ---------------------------------------------------------------------------------------
 // Errors

@@ -1,0 +1,122 @@
+import { describe, expect, it } from "vitest";
+import { toB64u } from "../../client/core/encoding.ts";
+import { generateContactKey, wrapContactKey, unwrapContactKey } from "../../client/core/contact-key.ts";
+import { fromB64u } from "../../client/core/encoding.ts";
+import { api, connect, registerUser, type TestUser } from "./helpers.ts";
+
+async function envelopesFor(accepter: TestUser, requester: TestUser, key: Uint8Array) {
+	const mine = (await api("/api/devices", { token: accepter.token })).json.devices;
+	const theirs = (await api(`/api/contacts/${requester.accountId}/devices`, { token: accepter.token })).json.devices;
+	const wrap = (accountId: string, d: { deviceId: string; publicKey: string }) => ({
+		accountId,
+		deviceId: d.deviceId,
+		...wrapContactKey({
+			accounts: [accepter.accountId, requester.accountId],
+			version: 1,
+			key,
+			senderSeed: accepter.keys.seed,
+			targetPublicKey: fromB64u(d.publicKey),
+		}),
+	});
+	return [...mine.map((d: any) => wrap(accepter.accountId, d)), ...theirs.map((d: any) => wrap(requester.accountId, d))];
+}
+
+describe("contacts", () => {
+	it("request, real-time notice, accept with envelopes for every device, and both sides read their key", async () => {
+		const alice = await registerUser("alice");
+		const bob = await registerUser("bob");
+		const bobSocket = await connect(bob.token);
+		await bobSocket.next("ready");
+		const aliceSocket = await connect(alice.token);
+		await aliceSocket.next("ready");
+
+		const req = await api("/api/contacts", { token: alice.token, body: { handle: bob.handle.toUpperCase() } });
+		expect(req.status).toBe(201);
+		expect(req.json.contact).toMatchObject({ accountId: bob.accountId, handle: bob.handle, state: "outgoing" });
+		const notice = await bobSocket.next("contact");
+		expect(notice).toMatchObject({ event: "requested", contact: { accountId: alice.accountId, handle: alice.handle, state: "incoming" } });
+
+		const key = generateContactKey();
+		const envelopes = await envelopesFor(bob, alice, key);
+		const accept = await api(`/api/contacts/${alice.accountId}/accept`, { token: bob.token, body: { keyVersion: 1, envelopes } });
+		expect(accept.status).toBe(200);
+		expect(accept.json.contact).toMatchObject({ state: "accepted", keyVersion: 1 });
+		expect(await aliceSocket.next("contact")).toMatchObject({ event: "accepted", contact: { accountId: bob.accountId, keyVersion: 1 } });
+
+		for (const [me, peer] of [
+			[alice, bob],
+			[bob, alice],
+		] as const) {
+			const { json } = await api(`/api/contacts/${peer.accountId}/keys`, { token: me.token });
+			expect(json.envelopes).toHaveLength(1);
+			const e = json.envelopes[0];
+			expect(e).toMatchObject({ keyVersion: 1, fromAccount: bob.accountId, fromDevice: bob.deviceId, fromPublicKey: toB64u(bob.keys.publicKey) });
+			const opened = unwrapContactKey({
+				nonce: e.nonce,
+				box: e.box,
+				senderPublicKey: fromB64u(e.fromPublicKey),
+				mySeed: me.keys.seed,
+				accounts: [me.accountId, peer.accountId],
+				version: 1,
+			});
+			expect(opened).toEqual(key);
+		}
+		const list = await api("/api/contacts", { token: alice.token });
+		expect(list.json.contacts).toEqual([expect.objectContaining({ accountId: bob.accountId, state: "accepted" })]);
+	});
+
+	it("refuses an accept whose envelopes miss a device or name a stranger's device, and changes nothing", async () => {
+		const alice = await registerUser("alice");
+		const bob = await registerUser("bob");
+		await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
+		const envelopes = await envelopesFor(bob, alice, generateContactKey());
+		const missing = await api(`/api/contacts/${alice.accountId}/accept`, { token: bob.token, body: { keyVersion: 1, envelopes: [envelopes[0], envelopes[0]] } });
+		expect(missing.status).toBe(409);
+		const stranger = await registerUser("mallory");
+		const wrongDevice = [envelopes[0], { ...envelopes[1], accountId: stranger.accountId, deviceId: stranger.deviceId }];
+		const refused = await api(`/api/contacts/${alice.accountId}/accept`, { token: bob.token, body: { keyVersion: 1, envelopes: wrongDevice } });
+		expect(refused.status).toBe(409);
+		expect((await api("/api/contacts", { token: bob.token })).json.contacts[0].state).toBe("incoming");
+		expect((await api(`/api/contacts/${bob.accountId}/keys`, { token: alice.token })).json.envelopes).toEqual([]);
+	});
+
+	it("decline tells the requester, and a declined requester may ask again", async () => {
+		const alice = await registerUser("alice");
+		const bob = await registerUser("bob");
+		const aliceSocket = await connect(alice.token);
+		await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
+		const declined = await api(`/api/contacts/${alice.accountId}/decline`, { method: "POST", token: bob.token });
+		expect(declined.json.contact.state).toBe("declined");
+		expect(await aliceSocket.next("contact")).toMatchObject({ event: "declined", contact: { state: "declined" } });
+		const again = await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
+		expect(again.status).toBe(201);
+		expect((await api("/api/contacts", { token: bob.token })).json.contacts[0].state).toBe("incoming");
+	});
+
+	it("a blocked account's requests vanish silently", async () => {
+		const alice = await registerUser("alice");
+		const bob = await registerUser("bob");
+		const blocked = await api(`/api/contacts/${alice.accountId}/block`, { method: "POST", token: bob.token });
+		expect(blocked.json.contact.state).toBe("blocked");
+		const req = await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
+		expect(req.status).toBe(201);
+		expect((await api("/api/contacts", { token: bob.token })).json.contacts[0].state).toBe("blocked");
+	});
+
+	it("refuses unknown handles, yourself, duplicates, accepting what was never asked, and other accounts' keys", async () => {
+		const alice = await registerUser("alice");
+		const bob = await registerUser("bob");
+		expect((await api("/api/contacts", { token: alice.token, body: { handle: "nobody_here" } })).json.error.code).toBe("not_found");
+		expect((await api("/api/contacts", { token: alice.token, body: { handle: alice.handle } })).json.error.code).toBe("bad_request");
+		await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
+		expect((await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } })).json.error.code).toBe("conflict");
+		const envelopes = await envelopesFor(bob, alice, generateContactKey());
+		const selfAccept = await api(`/api/contacts/${bob.accountId}/accept`, { token: alice.token, body: { keyVersion: 1, envelopes } });
+		expect(selfAccept.json.error.code).toBe("not_found");
+		const stranger = await registerUser("eve");
+		expect((await api(`/api/contacts/${bob.accountId}/keys`, { token: stranger.token })).status).toBe(404);
+		expect((await api(`/api/contacts/${bob.accountId}/devices`, { token: stranger.token })).status).toBe(404);
+		expect((await api(`/api/contacts/not-an-id/keys`, { token: alice.token })).status).toBe(404);
+		expect((await api("/api/contacts", { body: { handle: bob.handle } })).status).toBe(401);
+	});
+});
