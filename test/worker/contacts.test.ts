@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { toB64u } from "../../client/core/encoding.ts";
-import { generateContactKey, wrapContactKey, unwrapContactKey } from "../../client/core/contact-key.ts";
-import { fromB64u } from "../../client/core/encoding.ts";
+import { generateContactKey, unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
+import { fromB64u, toB64u } from "../../client/core/encoding.ts";
 import { api, connect, registerUser, type TestUser } from "./helpers.ts";
 
 async function envelopesFor(accepter: TestUser, requester: TestUser, key: Uint8Array) {
@@ -50,7 +49,12 @@ describe("contacts", () => {
 			const { json } = await api(`/api/contacts/${peer.accountId}/keys`, { token: me.token });
 			expect(json.envelopes).toHaveLength(1);
 			const e = json.envelopes[0];
-			expect(e).toMatchObject({ keyVersion: 1, fromAccount: bob.accountId, fromDevice: bob.deviceId, fromPublicKey: toB64u(bob.keys.publicKey) });
+			expect(e).toMatchObject({
+				keyVersion: 1,
+				fromAccount: bob.accountId,
+				fromDevice: bob.deviceId,
+				fromPublicKey: toB64u(bob.keys.publicKey),
+			});
 			const opened = unwrapContactKey({
 				nonce: e.nonce,
 				box: e.box,
@@ -70,11 +74,17 @@ describe("contacts", () => {
 		const bob = await registerUser("bob");
 		await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
 		const envelopes = await envelopesFor(bob, alice, generateContactKey());
-		const missing = await api(`/api/contacts/${alice.accountId}/accept`, { token: bob.token, body: { keyVersion: 1, envelopes: [envelopes[0], envelopes[0]] } });
+		const missing = await api(`/api/contacts/${alice.accountId}/accept`, {
+			token: bob.token,
+			body: { keyVersion: 1, envelopes: [envelopes[0], envelopes[0]] },
+		});
 		expect(missing.status).toBe(409);
 		const stranger = await registerUser("mallory");
 		const wrongDevice = [envelopes[0], { ...envelopes[1], accountId: stranger.accountId, deviceId: stranger.deviceId }];
-		const refused = await api(`/api/contacts/${alice.accountId}/accept`, { token: bob.token, body: { keyVersion: 1, envelopes: wrongDevice } });
+		const refused = await api(`/api/contacts/${alice.accountId}/accept`, {
+			token: bob.token,
+			body: { keyVersion: 1, envelopes: wrongDevice },
+		});
 		expect(refused.status).toBe(409);
 		expect((await api("/api/contacts", { token: bob.token })).json.contacts[0].state).toBe("incoming");
 		expect((await api(`/api/contacts/${bob.accountId}/keys`, { token: alice.token })).json.envelopes).toEqual([]);

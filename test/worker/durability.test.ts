@@ -1,12 +1,15 @@
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { connect } from "./helpers.ts";
 import { contactPair, sealedSend } from "./fixtures.ts";
+import { connect } from "./helpers.ts";
 
 const queuedIds = (accountId: string) =>
 	runInDurableObject(env.USERS.get(env.USERS.idFromName(accountId)), (_, state) =>
-		state.storage.sql.exec<{ msg_id: string }>("SELECT msg_id FROM queue ORDER BY seq").toArray().map((r) => r.msg_id),
+		state.storage.sql
+			.exec<{ msg_id: string }>("SELECT msg_id FROM queue ORDER BY seq")
+			.toArray()
+			.map((r) => r.msg_id),
 	);
 
 describe("a Durable Object restarted mid-way", () => {

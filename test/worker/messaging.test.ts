@@ -1,13 +1,15 @@
-import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openMessage } from "../../client/core/message-seal.ts";
-import { api, connect, registerUser } from "./helpers.ts";
 import { contactPair, newMessageId, sealedSend } from "./fixtures.ts";
+import { api, connect, registerUser } from "./helpers.ts";
 
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
 const queued = (accountId: string) =>
-	runInDurableObject(relay(accountId), (_, state) => state.storage.sql.exec<{ msg_id: string; device_id: string }>("SELECT msg_id, device_id FROM queue ORDER BY seq").toArray());
+	runInDurableObject(relay(accountId), (_, state) =>
+		state.storage.sql.exec<{ msg_id: string; device_id: string }>("SELECT msg_id, device_id FROM queue ORDER BY seq").toArray(),
+	);
 
 afterEach(() => {
 	vi.useRealTimers();
@@ -25,7 +27,14 @@ describe("messages", () => {
 		const sent = await a.next("sent");
 		expect(sent.id).toBe(frame.id);
 		const got = await b.next("message");
-		expect(got).toMatchObject({ id: frame.id, from: alice.accountId, fromDevice: alice.deviceId, to: bob.accountId, kind: "text", keyVersion: 1 });
+		expect(got).toMatchObject({
+			id: frame.id,
+			from: alice.accountId,
+			fromDevice: alice.deviceId,
+			to: bob.accountId,
+			kind: "text",
+			keyVersion: 1,
+		});
 		const opened = openMessage(key, got, got.nonce, got.box);
 		expect(opened.body).toEqual({ text: "hello bob" });
 		expect((await queued(bob.accountId)).map((r) => r.msg_id)).toEqual([frame.id]);
@@ -80,15 +89,23 @@ describe("messages", () => {
 		await b.next("synced");
 	});
 
-	it("sync a sent message to the sender's other devices", async () => {
-		// One device per account for now; the sender's own device does not get its own message back.
-		const { alice, bob, key } = await contactPair();
-		const a = await connect(alice.token);
-		const f = sealedSend(alice, bob, key, "no echo");
-		a.send(f);
-		await a.next("sent");
-		expect(a.frames.filter((x) => x.type === "message")).toEqual([]);
-		expect(await queued(alice.accountId)).toEqual([]);
+	it("fan out to every recipient device and sync to the sender's other devices, each acking on its own", async () => {
+		const { alice, bob, key, aliceDevices, bobDevices } = await contactPair({ extraDevices: 1 });
+		const [a1, a2] = await Promise.all(aliceDevices.map((d) => connect(d.token)));
+		const [b1, b2] = await Promise.all(bobDevices.map((d) => connect(d.token)));
+		for (const s of [a1, a2, b1, b2]) await s!.next("synced");
+		const f = sealedSend(alice, bob, key, "to all of you");
+		a1!.send(f);
+		await a1!.next("sent");
+		for (const s of [b1, b2, a2]) {
+			const m = await s!.next("message");
+			expect(m).toMatchObject({ id: f.id, from: alice.accountId, fromDevice: alice.deviceId, to: bob.accountId });
+			expect(openMessage(key, m, m.nonce, m.box).body).toEqual({ text: "to all of you" });
+		}
+		expect(a1!.frames.filter((x) => x.type === "message")).toEqual([]);
+		b1!.send({ type: "ack", ids: [f.id] });
+		await vi.waitFor(async () => expect(await queued(bob.accountId)).toEqual([{ msg_id: f.id, device_id: bobDevices[1]!.deviceId }]));
+		expect(await queued(alice.accountId)).toEqual([{ msg_id: f.id, device_id: aliceDevices[1]!.deviceId }]);
 	});
 
 	it("refuse messages to non-contacts, unknown accounts and blockers, with nothing stored", async () => {

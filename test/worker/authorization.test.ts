@@ -1,0 +1,91 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { toB64u } from "../../client/core/encoding.ts";
+import { generateDeviceKeys } from "../../client/core/nacl.ts";
+import { addApprovedDevice, contactPair, newMessageId } from "./fixtures.ts";
+import { api, connect, signIn, type TestUser } from "./helpers.ts";
+
+/** Well-formed but meaningless: these tests are about who may ask, not what they send. */
+const envelope = (peer: TestUser) => ({ accountId: peer.accountId, deviceId: peer.deviceId, nonce: "A".repeat(32), box: "B".repeat(151) });
+
+/** Every authenticated HTTP route, with a valid body where one is needed. */
+function routes(peer: TestUser): Array<{ path: string; method: string; body?: unknown }> {
+	return [
+		{ path: "/api/devices", method: "GET" },
+		{ path: "/api/contacts", method: "GET" },
+		{ path: "/api/contacts", method: "POST", body: { handle: peer.handle } },
+		{
+			path: `/api/contacts/${peer.accountId}/accept`,
+			method: "POST",
+			body: { keyVersion: 1, envelopes: [envelope(peer), envelope(peer)] },
+		},
+		{ path: `/api/contacts/${peer.accountId}/decline`, method: "POST" },
+		{ path: `/api/contacts/${peer.accountId}/block`, method: "POST" },
+		{ path: `/api/contacts/${peer.accountId}/keys`, method: "GET" },
+		{ path: `/api/contacts/${peer.accountId}/devices`, method: "GET" },
+	];
+}
+
+async function setStatus(user: TestUser, status: "pending" | "revoked") {
+	await env.DB.prepare("UPDATE devices SET status = ? WHERE id = ?").bind(status, user.deviceId).run();
+	await runInDurableObject(env.USERS.get(env.USERS.idFromName(user.accountId)), (relay) => relay.reloadDevices(user.accountId));
+}
+
+describe("authorization", () => {
+	it("refuses every route and the socket to an unauthenticated caller", async () => {
+		const { bob } = await contactPair();
+		for (const r of routes(bob)) {
+			const { status, json } = await api(r.path, { method: r.method, body: r.body });
+			expect([r.path, status, json.error.code]).toEqual([r.path, 401, "unauthorized"]);
+		}
+		await expect(connect("")).rejects.toThrow(/401/);
+	});
+
+	it("refuses a pending device everywhere", async () => {
+		const { alice, bob } = await contactPair();
+		const keys = generateDeviceKeys();
+		const deviceId = newMessageId();
+		await env.DB.prepare(
+			"INSERT INTO devices (id, account_id, public_key, name, status, created_at) VALUES (?, ?, ?, 'new phone', 'pending', ?)",
+		)
+			.bind(deviceId, alice.accountId, toB64u(keys.publicKey), Date.now())
+			.run();
+		await runInDurableObject(env.USERS.get(env.USERS.idFromName(alice.accountId)), (relay) => relay.reloadDevices(alice.accountId));
+		const session = await signIn(keys);
+		expect(session.json.deviceStatus).toBe("pending");
+		for (const r of routes(bob)) {
+			const { status, json } = await api(r.path, { method: r.method, body: r.body, token: session.json.token });
+			expect([r.path, status, json.error.code]).toEqual([r.path, 403, "device_pending"]);
+		}
+		await expect(connect(session.json.token)).rejects.toThrow(/403/);
+	});
+
+	it("a revoked device cannot sign in, its live token stops working at once and its socket is closed", async () => {
+		const { alice, bob } = await contactPair();
+		const phone = await addApprovedDevice(alice);
+		const socket = await connect(phone.token);
+		await socket.next("ready");
+		await setStatus(phone, "revoked");
+		expect((await socket.closed).code).toBe(4001);
+		for (const r of routes(bob)) {
+			const { status, json } = await api(r.path, { method: r.method, body: r.body, token: phone.token });
+			expect([r.path, status, json.error.code]).toEqual([r.path, 401, "device_revoked"]);
+		}
+		await expect(connect(phone.token)).rejects.toThrow(/401/);
+		const again = await signIn(phone.keys);
+		expect(again.json.error.code).toBe("device_revoked");
+		expect((await api("/api/contacts", { token: alice.token })).status).toBe(200);
+	});
+
+	it("a token names one account: another account's contacts and keys stay out of reach", async () => {
+		const { alice, bob } = await contactPair();
+		const other = await contactPair();
+		const keys = await api(`/api/contacts/${bob.accountId}/keys`, { token: other.alice.token });
+		expect(keys.status).toBe(404);
+		const accept = await api(`/api/contacts/${alice.accountId}/accept`, { token: other.bob.token, body: { keyVersion: 1, envelopes: [] } });
+		expect(accept.status).toBe(400);
+		const list = await api("/api/contacts", { token: other.alice.token });
+		expect(list.json.contacts.map((c: any) => c.accountId)).toEqual([other.bob.accountId]);
+	});
+});
