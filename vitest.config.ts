@@ -5,26 +5,43 @@ import { defineConfig } from "vitest/config";
 // Two projects: `worker` runs inside workerd (DOs, D1 with the real migrations, alarms,
 // hibernating sockets); `node` runs the SDK against a real `wrangler dev` and the crypto
 // against TweetNaCl and libsodium.
+const SECRETS = {
+	AUTH_SECRET: "test-secret-0123456789abcdef0123456789abcdef",
+	ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
+	ENVIRONMENT: "test",
+};
+
+/**
+ * Relay and storage tests send many messages in a row, so their project lifts the abuse
+ * limits; the `worker-policy` project runs with wrangler.toml's real defaults and owns the
+ * tests of those limits.
+ */
+const RELAXED_LIMITS = {
+	RATE_LIMIT_COUNT: "100000",
+	QUOTA_UNTRUSTED_PER_DAY: "100000",
+	QUOTA_TRUSTED_PER_DAY: "100000",
+	STARTING_CREDITS: "1000000",
+	CONTACT_REQUESTS_PER_HOUR: "100000",
+	SUSPEND_AFTER_VIOLATIONS: "100000",
+};
+
+function workerProject(name: string, include: string[], bindings: Record<string, unknown>) {
+	return {
+		plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings } })],
+		test: { name, include, setupFiles: ["test/worker/apply-migrations.ts"] },
+	};
+}
+
+// Three projects: `worker` and `worker-policy` run inside workerd (DOs, D1 with the real
+// migrations, alarms, hibernating sockets); `node` runs the SDK against a real `wrangler dev`
+// and the crypto against TweetNaCl and libsodium.
 export default defineConfig(async () => {
 	const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
 	return {
 		test: {
 			projects: [
-				{
-					plugins: [
-						cloudflareTest({
-							wrangler: { configPath: "./wrangler.toml" },
-							miniflare: {
-								bindings: { TEST_MIGRATIONS: migrations, AUTH_SECRET: "test-secret-0123456789abcdef0123456789abcdef", ENVIRONMENT: "test" },
-							},
-						}),
-					],
-					test: {
-						name: "worker",
-						include: ["test/worker/**/*.test.ts"],
-						setupFiles: ["test/worker/apply-migrations.ts"],
-					},
-				},
+				workerProject("worker", ["test/worker/**/*.test.ts"], { TEST_MIGRATIONS: migrations, ...SECRETS, ...RELAXED_LIMITS }),
+				workerProject("worker-policy", ["test/worker-policy/**/*.test.ts"], { TEST_MIGRATIONS: migrations, ...SECRETS }),
 				{
 					test: {
 						name: "node",

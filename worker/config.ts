@@ -10,6 +10,22 @@ export interface Config {
 	maxSealedTextBytes: number;
 	startingCredits: number;
 	maxDevicesPerAccount: number;
+	rateLimit: { count: number; windowMs: number };
+	quotaPerDay: { untrusted: number; trusted: number };
+	prices: Prices;
+	contactRequestsPerHour: number;
+	suspension: { reporters: number; reportWindowMs: number; violations: number; violationWindowMs: number };
+	trustPromotion: { minAgeMs: number; minMessages: number };
+	creditFlushMs: number;
+}
+
+export interface Prices {
+	text: number;
+	attachmentSmall: number;
+	attachmentMedium: number;
+	attachmentLarge: number;
+	edit: number;
+	delete: number;
 }
 
 /** Marks a secret made by `npm start` for local development; production refuses it. */
@@ -55,6 +71,25 @@ export function readConfig(env: Env): Config {
 		maxSealedTextBytes: numberVar(env, "MAX_SEALED_TEXT_BYTES", 64 * 1024),
 		startingCredits: numberVar(env, "STARTING_CREDITS", 100),
 		maxDevicesPerAccount: numberVar(env, "MAX_DEVICES_PER_ACCOUNT", 10),
+		rateLimit: { count: numberVar(env, "RATE_LIMIT_COUNT", 1), windowMs: numberVar(env, "RATE_LIMIT_WINDOW_SECONDS", 10) * 1000 },
+		quotaPerDay: { untrusted: numberVar(env, "QUOTA_UNTRUSTED_PER_DAY", 20), trusted: numberVar(env, "QUOTA_TRUSTED_PER_DAY", 200) },
+		prices: {
+			text: numberVar(env, "PRICE_TEXT", 4),
+			attachmentSmall: numberVar(env, "PRICE_ATTACHMENT_SMALL", 8),
+			attachmentMedium: numberVar(env, "PRICE_ATTACHMENT_MEDIUM", 20),
+			attachmentLarge: numberVar(env, "PRICE_ATTACHMENT_LARGE", 40),
+			edit: numberVar(env, "PRICE_EDIT", 2),
+			delete: numberVar(env, "PRICE_DELETE", 1),
+		},
+		contactRequestsPerHour: numberVar(env, "CONTACT_REQUESTS_PER_HOUR", 20),
+		suspension: {
+			reporters: numberVar(env, "SUSPEND_AFTER_REPORTERS", 3),
+			reportWindowMs: numberVar(env, "SUSPEND_REPORT_WINDOW_DAYS", 7) * day,
+			violations: numberVar(env, "SUSPEND_AFTER_VIOLATIONS", 20),
+			violationWindowMs: numberVar(env, "SUSPEND_VIOLATION_WINDOW_MINUTES", 10) * 60_000,
+		},
+		trustPromotion: { minAgeMs: numberVar(env, "TRUST_AFTER_DAYS", 7) * day, minMessages: numberVar(env, "TRUST_AFTER_MESSAGES", 20) },
+		creditFlushMs: numberVar(env, "CREDIT_FLUSH_SECONDS", 5) * 1000,
 	};
 	cache.set(env, config);
 	return config;

@@ -1,6 +1,8 @@
 import { Router } from "itty-router";
 import { ApiError, errorResponse } from "./api-error.ts";
+import { accountStatus, creditHistory } from "./routes/account.ts";
 import { register } from "./routes/accounts.ts";
+import { grantAccountCredits, listAllFlags, listAllReports, lookUpAccount, setAccountTrust, unsuspendAccount } from "./routes/admin.ts";
 import { challenge, session } from "./routes/auth.ts";
 import {
 	acceptContact,
@@ -12,6 +14,7 @@ import {
 	listOwnDevices,
 	requestContact,
 } from "./routes/contacts.ts";
+import { reportContact } from "./routes/reports.ts";
 import { openSocket } from "./routes/socket.ts";
 
 export const router = Router<Request & { params: Record<string, string> }, [Env, ExecutionContext]>({ catch: errorResponse });
@@ -21,6 +24,8 @@ router
 	.post("/api/auth/challenge", challenge)
 	.post("/api/auth/session", session)
 	.get("/api/ws", openSocket)
+	.get("/api/account", accountStatus)
+	.get("/api/account/credits", creditHistory)
 	.get("/api/devices", listOwnDevices)
 	.get("/api/contacts", listContacts)
 	.post("/api/contacts", requestContact)
@@ -29,6 +34,13 @@ router
 	.post("/api/contacts/:accountId/block", blockContact)
 	.get("/api/contacts/:accountId/keys", contactKeys)
 	.get("/api/contacts/:accountId/devices", contactDevices)
+	.post("/api/contacts/:accountId/report", reportContact)
+	.get("/api/admin/accounts/:handle", lookUpAccount)
+	.post("/api/admin/accounts/:accountId/trust", setAccountTrust)
+	.post("/api/admin/accounts/:accountId/credits", grantAccountCredits)
+	.post("/api/admin/accounts/:accountId/unsuspend", unsuspendAccount)
+	.get("/api/admin/flags", listAllFlags)
+	.get("/api/admin/reports", listAllReports)
 	.all("/api/*", () => {
 		throw new ApiError("not_found", "No such API route.");
 	});

@@ -1,8 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
+import { CONTACT_BURST_WINDOW_MS, type FlagKind, isContactBurst, isLowAcceptRatio, isMachineRegular } from "./abuse/behaviour-flags.ts";
+import { priceOf } from "./abuse/pricing.ts";
+import { checkSendLimits, DAY_MS, dailyQuota, type LimitRules, lookback, quotaLeft } from "./abuse/send-limits.ts";
+import { nextSuspension, suspensionMessage } from "./abuse/suspension.ts";
+import { earnsTrust } from "./abuse/trust-promotion.ts";
 import { ApiError } from "./api-error.ts";
 import { readConfig } from "./config.ts";
-import { listDevices } from "./db/accounts.ts";
+import { insertFlag, promoteToTrusted, reportsAgainst, suspendAccount } from "./db/abuse.ts";
+import { getAccount, listDevices } from "./db/accounts.ts";
 import {
+	type AccountStatus,
 	type Contact,
 	clientFrame,
 	type DeviceInfo,
@@ -15,6 +22,8 @@ import {
 	type ServerFrame,
 	ValidationError,
 } from "./protocol/wire.ts";
+import { bumpCounter, type CachedAccount, readAccountCache, readCounter, writeAccountCache } from "./relay/account-cache.ts";
+import { countSince, distinctRefsSince, logActivity, pruneActivity, recentTimes, unlogActivity } from "./relay/activity-log.ts";
 import {
 	envelopesFor,
 	getContact,
@@ -26,6 +35,8 @@ import {
 	setPeerBlocked,
 } from "./relay/contact-book.ts";
 import { type ContactEvent, transition } from "./relay/contact-rules.ts";
+import { CreditAccount } from "./relay/credit-account.ts";
+import { dropCharge, hasUnflushed, holdCharge, settleCharge } from "./relay/credit-journal.ts";
 import { approvedDeviceIds, cachedDevices, deviceStatus, replaceCachedDevices } from "./relay/device-cache.ts";
 import {
 	ackMessages,
@@ -59,10 +70,12 @@ const b64uBytes = (s: string): number => Math.floor((s.length * 3) / 4);
  */
 export class UserRelay extends DurableObject<Env> {
 	private readonly sql: SqlStorage;
+	private readonly credits: CreditAccount;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		this.sql = ctx.storage.sql;
+		this.credits = new CreditAccount(this.sql, env.DB);
 		ctx.blockConcurrencyWhile(async () => migrateStorage(this.sql));
 		// Keep-alive pings are answered without waking the object from hibernation.
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
@@ -80,6 +93,94 @@ export class UserRelay extends DurableObject<Env> {
 		if (bound !== undefined && bound !== accountId) throw new Error("durable object bound to another account");
 		if (bound === undefined) writeMeta(this.sql, "account_id", accountId);
 		if (readMeta(this.sql, "devices_loaded") === undefined) await this.reloadDevices(accountId);
+		if (readAccountCache(this.sql) === undefined) await this.reloadAccount(accountId);
+	}
+
+	/**
+	 * Re-read the account (trust, suspension) and its balance from D1. Called on first use and
+	 * by the worker after anything changes them outside this object (admin, reports).
+	 */
+	async reloadAccount(accountId: string): Promise<AccountStatus> {
+		const account = await getAccount(this.env.DB, accountId);
+		if (!account) throw new Error("account missing from D1");
+		if (readMeta(this.sql, "account_id") === undefined) writeMeta(this.sql, "account_id", accountId);
+		writeAccountCache(this.sql, account);
+		await this.credits.refresh(accountId, this.now());
+		const status = this.status(accountId);
+		this.broadcast({ type: "account", account: status });
+		return status;
+	}
+
+	private cachedAccount(): CachedAccount {
+		const account = readAccountCache(this.sql);
+		if (!account) throw new Error("account cache read before it was loaded");
+		return account;
+	}
+
+	private limitRules(account: CachedAccount): LimitRules {
+		const config = readConfig(this.env);
+		return {
+			rateCount: config.rateLimit.count,
+			rateWindowMs: config.rateLimit.windowMs,
+			quota: dailyQuota(account.trust, config.quotaPerDay),
+		};
+	}
+
+	private status(accountId: string): AccountStatus {
+		const account = this.cachedAccount();
+		const now = this.now();
+		const rules = this.limitRules(account);
+		const recent = recentTimes(this.sql, "send", now - DAY_MS, lookback(rules));
+		const verdict = checkSendLimits(recent, now, rules);
+		return {
+			accountId,
+			handle: account.handle,
+			trust: account.trust,
+			credits: this.credits.available(),
+			quotaLeft: quotaLeft(recent, now, rules.quota),
+			...(!verdict.ok && { nextSendAt: now + verdict.retryAfterMs }),
+			...(account.suspendedUntil !== null && account.suspendedUntil > now && { suspendedUntil: account.suspendedUntil }),
+		};
+	}
+
+	async accountStatus(accountId: string, deviceId: string): Promise<RelayResult<AccountStatus>> {
+		const refusal = await this.authorize(accountId, deviceId);
+		if (refusal) return refusal;
+		return ok(this.status(accountId));
+	}
+
+	private suspensionRefusal(): RelayResult<never> | null {
+		const { suspendedUntil } = this.cachedAccount();
+		const now = this.now();
+		if (suspendedUntil === null || suspendedUntil <= now) return null;
+		return refuse("suspended", suspensionMessage(suspendedUntil), suspendedUntil - now);
+	}
+
+	/** Whether this account may report `peerId`: only someone it has a contact relationship with. */
+	async mayReport(accountId: string, deviceId: string, peerId: string): Promise<RelayResult<true>> {
+		const refusal = await this.authorize(accountId, deviceId);
+		if (refusal) return refusal;
+		if (!getContact(this.sql, peerId)) return refuse("not_found", "You can only report your contacts or people who asked to be.");
+		return ok(true);
+	}
+
+	/** Escalating suspension (DESIGN §7), written to D1 first: D1 is the authority. */
+	private async suspend(accountId: string, reason: string): Promise<void> {
+		const account = this.cachedAccount();
+		const now = this.now();
+		const next = nextSuspension(account.suspensionLevel, now);
+		await suspendAccount(this.env.DB, accountId, { until: next.until, level: next.level, reason, now });
+		console.log(JSON.stringify({ event: "account_suspended", accountId, reason, level: next.level }));
+		await this.reloadAccount(accountId);
+	}
+
+	/** A behavioural flag for admins, raised at most once a day per kind. */
+	private async raiseFlag(accountId: string, kind: FlagKind, detail: string): Promise<void> {
+		const now = this.now();
+		const last = Number(readMeta(this.sql, `flag:${kind}`) ?? 0);
+		if (now - last < DAY_MS) return;
+		writeMeta(this.sql, `flag:${kind}`, String(now));
+		await insertFlag(this.env.DB, { accountId, kind, detail, now });
 	}
 
 	private accountId(): string {
@@ -166,9 +267,30 @@ export class UserRelay extends DurableObject<Env> {
 		const refusal = await this.authorize(accountId, deviceId);
 		if (refusal) return refusal;
 		if (peer.id === accountId) return refuse("bad_request", "You cannot add yourself as a contact.");
+		const suspended = this.suspensionRefusal();
+		if (suspended) return suspended;
+		const now = this.now();
+		const perHour = readConfig(this.env).contactRequestsPerHour;
+		const recent = recentTimes(this.sql, "contact_request", now - 3_600_000, perHour);
+		if (recent.length >= perHour) {
+			const retryAfter = (recent[perHour - 1] as number) + 3_600_000 - now;
+			return refuse("rate_limited", `You can send ${perHour} contact requests an hour. Try again later.`, retryAfter);
+		}
 		const result = this.apply(peer, "request");
 		if (result === "ignored" || !result.ok) return result === "ignored" ? refuse("conflict", "Nothing to do.") : result;
+		logActivity(this.sql, "contact_request", now, peer.id);
+		const requested = bumpCounter(this.sql, "requests_sent");
 		await this.stub(peer.id).theirRequest(peer.id, me);
+		if (isContactBurst(distinctRefsSince(this.sql, "contact_request", now - CONTACT_BURST_WINDOW_MS))) {
+			await this.raiseFlag(accountId, "contact_burst", "contact requests to many distinct accounts within an hour");
+		}
+		if (isLowAcceptRatio(requested, readCounter(this.sql, "requests_accepted"))) {
+			await this.raiseFlag(
+				accountId,
+				"low_accept_ratio",
+				`${readCounter(this.sql, "requests_accepted")} of ${requested} contact requests accepted`,
+			);
+		}
 		return result;
 	}
 
@@ -264,6 +386,7 @@ export class UserRelay extends DurableObject<Env> {
 		const result = this.apply(from, "their_accept", keyVersion);
 		if (result === "ignored" || !result.ok) return;
 		saveEnvelopes(this.sql, from.id, envelopes);
+		bumpCounter(this.sql, "requests_accepted");
 		this.notifyContact("accepted", result.value);
 	}
 
@@ -305,6 +428,7 @@ export class UserRelay extends DurableObject<Env> {
 		const state: SocketState = { accountId, deviceId, sentUpTo: 0, synced: false };
 		server.serializeAttachment(state);
 		this.send(server, { type: "ready", accountId, deviceId, queued: queueStats(this.sql, deviceId).count });
+		this.send(server, { type: "account", account: this.status(accountId) });
 		this.pump(server, state);
 		return new Response(null, { status: 101, webSocket: client });
 	}
@@ -362,7 +486,7 @@ export class UserRelay extends DurableObject<Env> {
 			case "send": {
 				const result = await this.sendMessage(state, frame);
 				if (!result.ok) return this.send(ws, errorFrame(result.code, result.message, frame.id, result.retryAfter));
-				return this.send(ws, { type: "sent", id: frame.id, at: result.value });
+				return this.send(ws, { type: "sent", id: frame.id, ...result.value });
 			}
 		}
 	}
@@ -385,15 +509,20 @@ export class UserRelay extends DurableObject<Env> {
 
 	// ------------------------------------------------------------------ messages
 
-	/** DESIGN §5 step 2, in the sender's object. Returns the relay's accept time. */
-	private async sendMessage(state: SocketState, frame: SendFrame): Promise<RelayResult<number>> {
+	/**
+	 * DESIGN §5 step 2, in the sender's object: device → suspension → contact → rate limit and
+	 * quota → credits → forward. Every refusal leaves nothing behind: no charge, no delivery,
+	 * no entry in the limiter.
+	 */
+	private async sendMessage(state: SocketState, frame: SendFrame): Promise<RelayResult<SentReceipt>> {
 		const { accountId, deviceId } = state;
-		const refusal = this.deviceRefusal(deviceId);
+		const refusal = this.deviceRefusal(deviceId) ?? this.suspensionRefusal();
 		if (refusal) return refusal;
 		const config = readConfig(this.env);
 		const bytes = b64uBytes(frame.box);
-		if (bytes > config.maxSealedTextBytes + 16)
+		if (bytes > config.maxSealedTextBytes + 16) {
 			return refuse("too_large", `A sealed message may be at most ${config.maxSealedTextBytes} bytes.`);
+		}
 		const contact = getContact(this.sql, frame.to);
 		if (!contact || contact.state !== "accepted" || contact.peerBlocked) {
 			return refuse("not_a_contact", "You can only message accepted contacts.");
@@ -401,14 +530,32 @@ export class UserRelay extends DurableObject<Env> {
 		if (contact.keyVersion === undefined || frame.keyVersion > contact.keyVersion) {
 			return refuse("bad_request", "Unknown contact key version.");
 		}
+		const account = this.cachedAccount();
+		const price = priceOf({ kind: frame.kind }, account.trust, config.prices);
+		if (!price.ok) return refuse(price.code, price.message);
+		// The one await before the checks below: afterwards everything up to the hold runs
+		// without yielding, so two devices sending at once cannot both pass on the same credit.
+		if (this.credits.available() < price.price) await this.credits.refresh(accountId, this.now());
 
+		const now = this.now();
+		const rules = this.limitRules(account);
+		const verdict = checkSendLimits(recentTimes(this.sql, "send", now - DAY_MS, lookback(rules)), now, rules);
+		if (!verdict.ok) {
+			await this.noteRefusedSend(accountId, now);
+			const what = verdict.code === "rate_limited" ? "You are sending too fast." : "You reached today's message quota.";
+			return refuse(verdict.code, `${what} Try again in ${Math.ceil(verdict.retryAfterMs / 1000)} s.`, verdict.retryAfterMs);
+		}
+		if (this.credits.available() < price.price) {
+			return refuse("insufficient_credits", `Sending costs ${price.price} credits; you have ${this.credits.available()}.`);
+		}
 		const syncTargets = approvedDeviceIds(this.sql).filter((d) => d !== deviceId);
 		const caps = { maxMessages: config.queueMaxMessages, maxBytes: config.queueMaxBytes };
 		if (syncTargets.some((d) => !fitsQueue(queueStats(this.sql, d), bytes, caps))) {
 			return refuse("recipient_queue_full", "One of your own devices has too many undelivered messages.");
 		}
 
-		const sentAt = this.now();
+		const hold = holdCharge(this.sql, { amount: price.price, reason: frame.kind, ref: frame.id, at: now });
+		logActivity(this.sql, "send", now, frame.id);
 		const text = JSON.stringify({
 			type: "message",
 			id: frame.id,
@@ -419,15 +566,62 @@ export class UserRelay extends DurableObject<Env> {
 			keyVersion: frame.keyVersion,
 			nonce: frame.nonce,
 			box: frame.box,
-			sentAt,
+			sentAt: now,
 		} satisfies ServerFrame);
 
-		const delivered = await this.stub(frame.to).deliver(frame.to, accountId, frame.id, text, bytes);
-		if (!delivered.ok) return delivered;
+		let delivered: RelayResult<true>;
+		try {
+			delivered = await this.stub(frame.to).deliver(frame.to, accountId, frame.id, text, bytes);
+		} catch (err) {
+			delivered = refuse("internal", "The message could not be delivered. It was not charged; try again.");
+			console.error(JSON.stringify({ event: "deliver_failed", name: err instanceof Error ? err.name : typeof err }));
+		}
+		if (!delivered.ok) {
+			dropCharge(this.sql, hold);
+			unlogActivity(this.sql, "send", frame.id);
+			return delivered;
+		}
+		settleCharge(this.sql, hold);
 		// Sent-sync: the sender's other devices get their own copy; past the pre-check above
 		// these writes are not refused, so a message the recipient has is never missing here.
-		await this.enqueueAndPush(syncTargets, frame.id, text, bytes, sentAt + config.queueTtlMs, null);
-		return ok(sentAt);
+		await this.enqueueAndPush(syncTargets, frame.id, text, bytes, now + config.queueTtlMs, null);
+		await this.armAlarm(now + config.creditFlushMs);
+		bumpCounter(this.sql, "messages_sent");
+		await this.afterSend(accountId, now);
+		const after = recentTimes(this.sql, "send", now - DAY_MS, lookback(rules));
+		return ok({ at: now, credits: this.credits.available(), quotaLeft: quotaLeft(after, now, rules.quota) });
+	}
+
+	/** Repeated refused sends suspend the account (DESIGN §7). */
+	private async noteRefusedSend(accountId: string, now: number): Promise<void> {
+		const { violations, violationWindowMs } = readConfig(this.env).suspension;
+		logActivity(this.sql, "refused_send", now);
+		if (countSince(this.sql, "refused_send", now - violationWindowMs) >= violations) {
+			await this.suspend(accountId, `${violations} refused sends within ${violationWindowMs / 60_000} minutes`);
+		}
+	}
+
+	/** Flags and trust promotion look at the send history; both are rare D1 writes. */
+	private async afterSend(accountId: string, now: number): Promise<void> {
+		if (isMachineRegular(recentTimes(this.sql, "send", 0, 11).reverse())) {
+			await this.raiseFlag(accountId, "regular_intervals", "messages sent at machine-regular intervals");
+		}
+		const account = this.cachedAccount();
+		if (account.trust !== "untrusted") return;
+		const rules = readConfig(this.env).trustPromotion;
+		const history = {
+			createdAt: account.createdAt,
+			messagesSent: readCounter(this.sql, "messages_sent"),
+			everSuspended: account.suspensionLevel > 0,
+			reportsAgainst: 0,
+		};
+		if (!earnsTrust(history, now, rules)) return;
+		// Reports live in D1; ask at most once a day, and only once the local checks pass.
+		const lastCheck = Number(readMeta(this.sql, "trust_checked_at") ?? 0);
+		if (now - lastCheck < DAY_MS) return;
+		writeMeta(this.sql, "trust_checked_at", String(now));
+		if ((await reportsAgainst(this.env.DB, accountId)) > 0) return;
+		if (await promoteToTrusted(this.env.DB, accountId)) await this.reloadAccount(accountId);
 	}
 
 	/** DESIGN §5 step 3, in the recipient's object: queue per device, push where online. */
@@ -484,6 +678,10 @@ export class UserRelay extends DurableObject<Env> {
 
 	async alarm(): Promise<void> {
 		const now = this.now();
+		const accountId = readMeta(this.sql, "account_id");
+		// A failing D1 throws here and the runtime retries the alarm; the journal stays intact.
+		if (accountId !== undefined && hasUnflushed(this.sql)) await this.credits.flush(accountId, now);
+		pruneActivity(this.sql, now - DAY_MS);
 		expireQueue(this.sql, now);
 		this.sql.exec("DELETE FROM used_challenges WHERE expires_at <= ?", now);
 		const nextChallenge = this.sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM used_challenges").one().at;
@@ -491,6 +689,12 @@ export class UserRelay extends DurableObject<Env> {
 		this.sql.exec("DELETE FROM meta WHERE key = 'alarm_at'");
 		if (candidates.length > 0) await this.armAlarm(Math.min(...candidates));
 	}
+}
+
+interface SentReceipt {
+	at: number;
+	credits: number;
+	quotaLeft: number | null;
 }
 
 function errorFrame(code: ErrorCode, message: string, ref?: string, retryAfter?: number): ServerFrame {

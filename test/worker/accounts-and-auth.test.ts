@@ -12,13 +12,14 @@ describe("registration", () => {
 		expect(status).toBe(201);
 		expect(json.handle).toBe("alice_case");
 		const account = await env.DB.prepare("SELECT * FROM accounts WHERE id = ?").bind(json.accountId).first<any>();
-		expect(account).toMatchObject({ handle: "alice_case", trust: "untrusted", credits: 100 });
+		const starting = Number(env.STARTING_CREDITS);
+		expect(account).toMatchObject({ handle: "alice_case", trust: "untrusted", credits: starting });
 		const device = await env.DB.prepare("SELECT * FROM devices WHERE id = ?").bind(json.deviceId).first<any>();
 		expect(device).toMatchObject({ status: "approved", public_key: toB64u(keys.publicKey) });
 		const ledger = await env.DB.prepare("SELECT delta, balance_after, reason FROM credit_ledger WHERE account_id = ?")
 			.bind(json.accountId)
 			.all();
-		expect(ledger.results).toEqual([{ delta: 100, balance_after: 100, reason: "starting_balance" }]);
+		expect(ledger.results).toEqual([{ delta: starting, balance_after: starting, reason: "starting_balance" }]);
 	});
 
 	it("refuses a taken handle, case-insensitively, and creates nothing", async () => {

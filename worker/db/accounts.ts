@@ -1,12 +1,13 @@
-import type { DeviceInfo, DeviceStatus } from "../protocol/wire.ts";
+import type { DeviceInfo, DeviceStatus, TrustLevel } from "../protocol/wire.ts";
 
-export type TrustLevel = "untrusted" | "trusted" | "verified";
+export type { TrustLevel };
 
 export interface Account {
 	id: string;
 	handle: string;
 	trust: TrustLevel;
 	suspendedUntil: number | null;
+	suspensionLevel: number;
 	credits: number;
 	createdAt: number;
 }
@@ -20,6 +21,7 @@ type AccountRow = {
 	handle: string;
 	trust: TrustLevel;
 	suspended_until: number | null;
+	suspension_level: number;
 	credits: number;
 	created_at: number;
 };
@@ -38,6 +40,7 @@ const toAccount = (row: AccountRow): Account => ({
 	handle: row.handle,
 	trust: row.trust,
 	suspendedUntil: row.suspended_until,
+	suspensionLevel: row.suspension_level,
 	credits: row.credits,
 	createdAt: row.created_at,
 });

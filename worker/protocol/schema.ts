@@ -96,6 +96,10 @@ export function optional<T>(schema: Schema<T>): Schema<T | undefined> & { option
 	};
 }
 
+export function nullable<T>(schema: Schema<T>): Schema<T | null> {
+	return { parse: (value, path) => (value === null ? null : schema.parse(value, path)) };
+}
+
 export function array<T>(item: Schema<T>, opts: { min?: number; max: number }): Schema<T[]> {
 	const min = opts.min ?? 0;
 	return {

@@ -8,9 +8,11 @@
 import {
 	array,
 	base64url,
+	boolean,
 	type Infer,
 	integer,
 	literal,
+	nullable,
 	object,
 	oneOf,
 	optional,
@@ -110,6 +112,9 @@ export const sessionRequest = object({
 });
 export type SessionRequest = Infer<typeof sessionRequest>;
 
+export const TRUST_LEVELS = ["untrusted", "trusted", "verified"] as const;
+export type TrustLevel = (typeof TRUST_LEVELS)[number];
+
 export const DEVICE_STATUSES = ["pending", "approved", "revoked"] as const;
 export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
 
@@ -154,6 +159,23 @@ export const contactList = object({ contacts: array(contact, { max: 100_000 }) }
 export type ContactList = Infer<typeof contactList>;
 
 export const contactRequest = object({ handle });
+
+export const reportRequest = object({
+	reason: string({ min: 1, max: 500 }),
+	/** Also block the account, in the same step. */
+	block: optional(boolean),
+});
+export type ReportRequest = Infer<typeof reportRequest>;
+
+export const ledgerEntry = object({
+	delta: integer({ min: -1e12, max: 1e12 }),
+	balanceAfter: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+	reason: string({ max: 200 }),
+	ref: nullable(string({ max: 200 })),
+	createdAt: timestamp,
+});
+export const creditHistory = object({ entries: array(ledgerEntry, { max: 1000 }) });
+export type CreditHistory = Infer<typeof creditHistory>;
 export type ContactRequest = Infer<typeof contactRequest>;
 export const contactResponse = object({ contact });
 export type ContactResponse = Infer<typeof contactResponse>;
@@ -187,6 +209,46 @@ export const envelope = object({
 export type Envelope = Infer<typeof envelope>;
 export const envelopeList = object({ envelopes: array(envelope, { max: 100_000 }) });
 export type EnvelopeList = Infer<typeof envelopeList>;
+
+// ---------------------------------------------------------------------------------------
+// HTTP: admin (Authorization: Bearer <ADMIN_TOKEN>)
+
+export const adminTrustRequest = object({ trust: oneOf(TRUST_LEVELS) });
+export const adminGrantRequest = object({ amount: integer({ min: 1, max: 1_000_000_000 }), reason: string({ min: 1, max: 200 }) });
+
+const report = object({
+	id: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+	reporterId: id,
+	reportedId: id,
+	reason: string({ max: 500 }),
+	createdAt: timestamp,
+});
+const flag = object({
+	id: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+	accountId: id,
+	kind: string({ max: 64 }),
+	detail: string({ max: 500 }),
+	createdAt: timestamp,
+});
+export const reportList = object({ reports: array(report, { max: 1000 }) });
+export const flagList = object({ flags: array(flag, { max: 1000 }) });
+
+export const adminAccountView = object({
+	account: object({
+		id,
+		handle: string({ max: 32 }),
+		trust: oneOf(TRUST_LEVELS),
+		credits: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+		suspendedUntil: nullable(timestamp),
+		suspensionLevel: integer({ min: 0, max: 1000 }),
+		createdAt: timestamp,
+	}),
+	devices: array(deviceInfo, { max: 1000 }),
+	reports: array(report, { max: 1000 }),
+	flags: array(flag, { max: 1000 }),
+	ledger: array(ledgerEntry, { max: 1000 }),
+});
+export type AdminAccountView = Infer<typeof adminAccountView>;
 
 // ---------------------------------------------------------------------------------------
 // WebSocket frames, client → server
@@ -234,7 +296,30 @@ export const messageFrame = object({
 	sentAt: timestamp,
 });
 export type MessageFrame = Infer<typeof messageFrame>;
-export const sentFrame = object({ type: literal("sent"), id, at: timestamp });
+/** What a UI shows about its own account: balance, trust, what is left of today's quota. */
+export const accountStatus = object({
+	accountId: id,
+	handle: string({ max: 32 }),
+	trust: oneOf(TRUST_LEVELS),
+	credits: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+	/** Sends left in the rolling 24 h; null when unlimited (verified). */
+	quotaLeft: nullable(integer({ min: 0, max: 1e9 })),
+	/** When the next send is allowed by the rate limit, if it is not allowed now. */
+	nextSendAt: optional(timestamp),
+	suspendedUntil: optional(timestamp),
+});
+export type AccountStatus = Infer<typeof accountStatus>;
+
+export const accountFrame = object({ type: literal("account"), account: accountStatus });
+
+/** Committed to every recipient device; also says what the send cost and what is left. */
+export const sentFrame = object({
+	type: literal("sent"),
+	id,
+	at: timestamp,
+	credits: optional(integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+	quotaLeft: optional(nullable(integer({ min: 0, max: 1e9 }))),
+});
 export const syncedFrame = object({ type: literal("synced") });
 export const pongFrame = object({ type: literal("pong") });
 export const contactFrame = object({
@@ -255,6 +340,7 @@ export type ErrorFrame = Infer<typeof errorFrame>;
 
 export const serverFrame = taggedUnion({
 	ready: readyFrame,
+	account: accountFrame,
 	message: messageFrame,
 	sent: sentFrame,
 	synced: syncedFrame,

@@ -43,6 +43,23 @@ const MIGRATIONS: string[][] = [
 		"CREATE TABLE queue_stats (device_id TEXT PRIMARY KEY, count INTEGER NOT NULL, bytes INTEGER NOT NULL)",
 		"CREATE TABLE used_challenges (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)",
 	],
+	[
+		// What the limiter, the quota and the behavioural flags look back on: sends, contact
+		// requests, refused sends. `ref` names the message or peer so a refused send can be undone.
+		"CREATE TABLE events (kind TEXT NOT NULL, at INTEGER NOT NULL, ref TEXT)",
+		"CREATE INDEX events_by_kind ON events (kind, at)",
+		// Charges not yet written to D1. `held` while the send is in flight, `charged` once it
+		// committed; `flush_id` is set when a batch to D1 is prepared and kept until it landed.
+		`CREATE TABLE charges (
+			id INTEGER PRIMARY KEY AUTOINCREMENT,
+			ref TEXT,
+			reason TEXT NOT NULL,
+			amount INTEGER NOT NULL,
+			at INTEGER NOT NULL,
+			state TEXT NOT NULL,
+			flush_id TEXT
+		)`,
+	],
 ];
 
 export function migrateStorage(sql: SqlStorage): void {

@@ -1,0 +1,17 @@
+import { DAY_MS } from "./send-limits.ts";
+
+/** Stands for "until an admin lifts it": later than any real date, still a valid integer. */
+export const INDEFINITE = 8_640_000_000_000_000;
+
+const ESCALATION = [DAY_MS, 7 * DAY_MS];
+
+/** DESIGN §7: 24 h, then 7 days, then indefinite. `level` counts earlier suspensions. */
+export function nextSuspension(previousLevel: number, now: number): { level: number; until: number } {
+	const duration = ESCALATION[previousLevel];
+	return { level: previousLevel + 1, until: duration === undefined ? INDEFINITE : now + duration };
+}
+
+export function suspensionMessage(until: number): string {
+	if (until >= INDEFINITE) return "This account is suspended until an administrator reviews it. You can still read messages.";
+	return `This account is suspended until ${new Date(until).toISOString()}. You can still read messages.`;
+}

@@ -1,0 +1,77 @@
+export interface Charge {
+	amount: number;
+	reason: string;
+	ref: string | null;
+	at: number;
+}
+
+export interface LedgerEntry {
+	delta: number;
+	balanceAfter: number;
+	reason: string;
+	ref: string | null;
+	createdAt: number;
+}
+
+export async function readCredits(db: D1Database, accountId: string): Promise<number> {
+	const row = await db.prepare("SELECT credits FROM accounts WHERE id = ?1").bind(accountId).first<{ credits: number }>();
+	return row?.credits ?? 0;
+}
+
+/**
+ * Apply a batch of charges journaled by the account's Durable Object: one ledger row per
+ * charge, the balance lowered by their sum, all in one transaction. The batch id is inserted
+ * first, so replaying a batch that already landed (the object crashed before it could note
+ * that) fails as a whole and charges nothing twice.
+ */
+export async function applyCharges(
+	db: D1Database,
+	accountId: string,
+	flushId: string,
+	charges: readonly Charge[],
+	now: number,
+): Promise<{ applied: true; credits: number } | { applied: false }> {
+	const statements = [
+		db.prepare("INSERT INTO credit_flushes (id, account_id, created_at) VALUES (?1, ?2, ?3)").bind(flushId, accountId, now),
+	];
+	for (const c of charges) {
+		statements.push(db.prepare("UPDATE accounts SET credits = credits - ?2 WHERE id = ?1").bind(accountId, c.amount));
+		statements.push(
+			db
+				.prepare(
+					"INSERT INTO credit_ledger (account_id, delta, balance_after, reason, ref, created_at) SELECT id, ?2, credits, ?3, ?4, ?5 FROM accounts WHERE id = ?1",
+				)
+				.bind(accountId, -c.amount, c.reason, c.ref, c.at),
+		);
+	}
+	statements.push(db.prepare("SELECT credits FROM accounts WHERE id = ?1").bind(accountId));
+	try {
+		const results = await db.batch<{ credits: number }>(statements);
+		return { applied: true, credits: results.at(-1)?.results[0]?.credits ?? 0 };
+	} catch (err) {
+		if (err instanceof Error && /UNIQUE constraint failed: credit_flushes\.id/.test(err.message)) return { applied: false };
+		throw err;
+	}
+}
+
+/** Add credits (admin grants, refunds), with its ledger row. Returns the new balance. */
+export async function grantCredits(db: D1Database, accountId: string, amount: number, reason: string, now: number): Promise<number> {
+	const [, , balance] = await db.batch<{ credits: number }>([
+		db.prepare("UPDATE accounts SET credits = credits + ?2 WHERE id = ?1").bind(accountId, amount),
+		db
+			.prepare(
+				"INSERT INTO credit_ledger (account_id, delta, balance_after, reason, created_at) SELECT id, ?2, credits, ?3, ?4 FROM accounts WHERE id = ?1",
+			)
+			.bind(accountId, amount, reason, now),
+		db.prepare("SELECT credits FROM accounts WHERE id = ?1").bind(accountId),
+	]);
+	return balance?.results[0]?.credits ?? 0;
+}
+
+export async function ledger(db: D1Database, accountId: string, limit: number): Promise<LedgerEntry[]> {
+	const { results } = await db
+		.prepare("SELECT delta, balance_after, reason, ref, created_at FROM credit_ledger WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2")
+		.bind(accountId, limit)
+		.all<{ delta: number; balance_after: number; reason: string; ref: string | null; created_at: number }>();
+	return results.map((r) => ({ delta: r.delta, balanceAfter: r.balance_after, reason: r.reason, ref: r.ref, createdAt: r.created_at }));
+}

@@ -1,0 +1,30 @@
+export type ActivityKind = "send" | "contact_request" | "refused_send";
+
+export function logActivity(sql: SqlStorage, kind: ActivityKind, at: number, ref: string | null = null): void {
+	sql.exec("INSERT INTO events (kind, at, ref) VALUES (?, ?, ?)", kind, at, ref);
+}
+
+export function unlogActivity(sql: SqlStorage, kind: ActivityKind, ref: string): void {
+	sql.exec("DELETE FROM events WHERE kind = ? AND ref = ?", kind, ref);
+}
+
+/** Times of the newest events of a kind after `since`, newest first. */
+export function recentTimes(sql: SqlStorage, kind: ActivityKind, since: number, limit: number): number[] {
+	if (limit <= 0) return [];
+	return sql
+		.exec<{ at: number }>("SELECT at FROM events WHERE kind = ? AND at > ? ORDER BY at DESC LIMIT ?", kind, since, limit)
+		.toArray()
+		.map((r) => r.at);
+}
+
+export function countSince(sql: SqlStorage, kind: ActivityKind, since: number): number {
+	return sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM events WHERE kind = ? AND at > ?", kind, since).one().n;
+}
+
+export function distinctRefsSince(sql: SqlStorage, kind: ActivityKind, since: number): number {
+	return sql.exec<{ n: number }>("SELECT COUNT(DISTINCT ref) AS n FROM events WHERE kind = ? AND at > ?", kind, since).one().n;
+}
+
+export function pruneActivity(sql: SqlStorage, before: number): void {
+	sql.exec("DELETE FROM events WHERE at <= ?", before);
+}

@@ -1,0 +1,59 @@
+import { toB64u } from "../../client/core/encoding.ts";
+import { randomBytes } from "../../client/core/nacl.ts";
+import { applyCharges, readCredits } from "../db/credits.ts";
+import { readD1Credits, writeD1Credits } from "./account-cache.ts";
+import { finishBatch, journaledTotal, nextBatch } from "./credit-journal.ts";
+
+/**
+ * The account's credits as its Durable Object sees them. The object is the only place that
+ * debits the account, so it can spend against D1's balance minus its own unflushed journal
+ * without a D1 round trip per message, and write the journal to D1 in batches.
+ * D1 operations run one at a time (an in-memory lock is enough: after a restart none is in
+ * flight, and a half-finished batch is retried under its original id).
+ */
+export class CreditAccount {
+	private lock: Promise<unknown> = Promise.resolve();
+
+	constructor(
+		private readonly sql: SqlStorage,
+		private readonly db: D1Database,
+	) {}
+
+	available(): number {
+		return Math.max(0, readD1Credits(this.sql) - journaledTotal(this.sql));
+	}
+
+	private exclusive<T>(work: () => Promise<T>): Promise<T> {
+		const run = this.lock.then(work, work);
+		this.lock = run.catch(() => undefined);
+		return run;
+	}
+
+	/** Write every settled charge to D1 (ledger rows + balance), then adopt D1's balance. */
+	flush(accountId: string, now: number): Promise<void> {
+		return this.exclusive(() => this.flushBatches(accountId, now));
+	}
+
+	/**
+	 * Flush, then read D1's balance, which may have grown by a grant. Charges settled while
+	 * the read is in flight are still in the journal and not yet in D1, so nothing is counted twice.
+	 */
+	refresh(accountId: string, now: number): Promise<void> {
+		return this.exclusive(async () => {
+			await this.flushBatches(accountId, now);
+			writeD1Credits(this.sql, await readCredits(this.db, accountId));
+		});
+	}
+
+	private async flushBatches(accountId: string, now: number): Promise<void> {
+		for (;;) {
+			const batch = nextBatch(this.sql, () => toB64u(randomBytes(16)));
+			if (!batch) return;
+			const result = await applyCharges(this.db, accountId, batch.flushId, batch.charges, now);
+			const credits = result.applied ? result.credits : await readCredits(this.db, accountId);
+			// One synchronous step: the journal shrinks exactly as the D1 balance does.
+			finishBatch(this.sql, batch.flushId);
+			writeD1Credits(this.sql, credits);
+		}
+	}
+}

@@ -1,0 +1,23 @@
+import type { IRequest } from "itty-router";
+import { ledger } from "../db/credits.ts";
+import { authenticate, relayFor, unwrap } from "../http.ts";
+import type { AccountStatus, CreditHistory } from "../protocol/wire.ts";
+
+/** GET /api/account: balance, trust, quota left and when the next send is allowed. */
+export async function accountStatus(request: IRequest, env: Env): Promise<Response> {
+	const s = await authenticate(request, env);
+	const status: AccountStatus = unwrap(await relayFor(env, s.accountId).accountStatus(s.accountId, s.deviceId));
+	return Response.json(status);
+}
+
+/**
+ * GET /api/account/credits: the ledger, newest first. Charges reach D1 in batches a few
+ * seconds after they are made, so the newest may not be listed yet; the balance in
+ * GET /api/account already counts them.
+ */
+export async function creditHistory(request: IRequest, env: Env): Promise<Response> {
+	const s = await authenticate(request, env);
+	unwrap(await relayFor(env, s.accountId).accountStatus(s.accountId, s.deviceId));
+	const entries = await ledger(env.DB, s.accountId, 200);
+	return Response.json({ entries } satisfies CreditHistory);
+}
