@@ -16,7 +16,8 @@ export async function api(path: string, init: { method?: string; body?: unknown;
 	const response = await exports.default.fetch(
 		new Request(`${BASE}${path}`, { method: init.method ?? (body ? "POST" : "GET"), headers, body }),
 	);
-	const json = (await response.json()) as any;
+	const text = await response.text();
+	const json = (text ? JSON.parse(text) : null) as any;
 	return { status: response.status, json };
 }
 
@@ -85,23 +86,22 @@ export async function connect(token: string): Promise<TestSocket> {
 	const closed = new Promise<{ code: number; reason: string }>((resolve) =>
 		ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason })),
 	);
-	let cursor = 0;
+	// Frames not yet taken by a `next` call. Waiters take the first match and leave the rest,
+	// so several may wait at once (e.g. for `sent` or `error`).
+	const unclaimed: ServerFrame[] = [];
+	ws.addEventListener("message", (e) => unclaimed.push(JSON.parse(e.data as string)));
 	const socket: TestSocket = {
 		ws,
 		frames,
 		closed,
 		send: (frame) => ws.send(typeof frame === "string" ? frame : JSON.stringify(frame)),
 		async next(type, match) {
-			const deadline = Date.now() + 5000;
+			// performance.now, not Date.now: tests fake the date.
+			const deadline = performance.now() + 5000;
 			for (;;) {
-				for (; cursor < frames.length; cursor++) {
-					const f = frames[cursor] as ServerFrame;
-					if (f.type === type && (!match || match(f as never))) {
-						cursor++;
-						return f as never;
-					}
-				}
-				if (Date.now() > deadline) throw new Error(`no ${type} frame; got ${JSON.stringify(frames.map((f) => f.type))}`);
+				const index = unclaimed.findIndex((f) => f.type === type && (!match || match(f as never)));
+				if (index >= 0) return unclaimed.splice(index, 1)[0] as never;
+				if (performance.now() > deadline) throw new Error(`no ${type} frame; got ${JSON.stringify(frames.map((f) => f.type))}`);
 				await new Promise<void>((resolve) => {
 					waiters.push(resolve);
 					setTimeout(resolve, 50);

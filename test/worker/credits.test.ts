@@ -1,0 +1,129 @@
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { applyCharges } from "../../worker/db/credits.ts";
+import { nextBatch } from "../../worker/relay/credit-journal.ts";
+import { admin } from "./admin-client.ts";
+import { contactPair, sealedSend } from "./fixtures.ts";
+import { api, connect, type TestSocket, type TestUser } from "./helpers.ts";
+
+const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
+const d1Credits = async (accountId: string) =>
+	(await env.DB.prepare("SELECT credits FROM accounts WHERE id = ?").bind(accountId).first<{ credits: number }>())?.credits;
+const charges = async (accountId: string) =>
+	(
+		await env.DB.prepare(
+			"SELECT delta, balance_after, reason, ref FROM credit_ledger WHERE account_id = ? AND reason != 'starting_balance' ORDER BY id",
+		)
+			.bind(accountId)
+			.all<any>()
+	).results;
+const journal = (accountId: string) =>
+	runInDurableObject(relay(accountId), (_, state) => state.storage.sql.exec("SELECT * FROM charges").toArray());
+
+async function setCredits(user: TestUser, credits: number) {
+	await env.DB.prepare("UPDATE accounts SET credits = ? WHERE id = ?").bind(credits, user.accountId).run();
+	await runInDurableObject(relay(user.accountId), (r) => r.reloadAccount(user.accountId));
+}
+
+async function send(socket: TestSocket, from: TestUser, to: TestUser, key: Uint8Array) {
+	const frame = sealedSend(from, to, key, "pay me");
+	socket.send(frame);
+	const reply = await Promise.race([socket.next("sent", (s) => s.id === frame.id), socket.next("error", (e) => e.ref === frame.id)]);
+	return { id: frame.id, reply };
+}
+
+describe("credits", () => {
+	it("charges each text once, with one ledger row each, and keeps D1 off the per-message path", async () => {
+		const { alice, bob, key } = await contactPair();
+		const start = (await d1Credits(alice.accountId)) as number;
+		const a = await connect(alice.token);
+		const ids: string[] = [];
+		for (let i = 0; i < 3; i++) {
+			const { id, reply } = await send(a, alice, bob, key);
+			expect(reply).toMatchObject({ type: "sent", credits: start - 4 * (i + 1) });
+			ids.push(id);
+		}
+		// Charged in the object's journal; D1 not yet touched.
+		expect(await d1Credits(alice.accountId)).toBe(start);
+		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start - 12);
+		expect(await runDurableObjectAlarm(relay(alice.accountId))).toBe(true);
+		expect(await d1Credits(alice.accountId)).toBe(start - 12);
+		expect(await charges(alice.accountId)).toEqual(
+			ids.map((ref, i) => ({ delta: -4, balance_after: start - 4 * (i + 1), reason: "text", ref })),
+		);
+		expect(await journal(alice.accountId)).toEqual([]);
+		expect((await api("/api/account/credits", { token: alice.token })).json.entries[0]).toMatchObject({
+			delta: -4,
+			reason: "text",
+			ref: ids[2],
+		});
+		expect(await charges(bob.accountId)).toEqual([]);
+	});
+
+	it("refuses with insufficient_credits before anything is delivered, and a grant makes sending possible", async () => {
+		const { alice, bob, key } = await contactPair();
+		await setCredits(alice, 3);
+		const a = await connect(alice.token);
+		const { reply } = await send(a, alice, bob, key);
+		expect(reply).toMatchObject({ type: "error", code: "insufficient_credits" });
+		const queued = await runInDurableObject(relay(bob.accountId), (_, state) => state.storage.sql.exec("SELECT * FROM queue").toArray());
+		expect(queued).toEqual([]);
+		expect(await journal(alice.accountId)).toEqual([]);
+		const granted = await admin(`/accounts/${alice.accountId}/credits`, { body: { amount: 5, reason: "support ticket 12" } });
+		expect(granted.json.ledger[0]).toMatchObject({ delta: 5, balanceAfter: 8, reason: "admin: support ticket 12" });
+		expect((await send(a, alice, bob, key)).reply).toMatchObject({ type: "sent", credits: 4 });
+	});
+
+	it("never overspends when two devices send at once", async () => {
+		const { alice, bob, key, aliceDevices } = await contactPair({ extraDevices: 1 });
+		await setCredits(alice, 8);
+		const sockets = await Promise.all(aliceDevices.map((d) => connect(d.token)));
+		const attempts = await Promise.all(
+			Array.from({ length: 6 }, (_, i) => send(sockets[i % 2] as TestSocket, aliceDevices[i % 2] as TestUser, bob, key)),
+		);
+		const sent = attempts.filter((a) => a.reply.type === "sent");
+		expect(sent).toHaveLength(2);
+		expect(attempts.filter((a) => a.reply.type === "error" && a.reply.code === "insufficient_credits")).toHaveLength(4);
+		await runDurableObjectAlarm(relay(alice.accountId));
+		expect(await d1Credits(alice.accountId)).toBe(0);
+		expect((await charges(alice.accountId)).map((c) => c.ref).sort()).toEqual(sent.map((s) => s.id).sort());
+	});
+
+	it("does not charge a send the recipient refused", async () => {
+		const { alice, bob, key } = await contactPair();
+		await runInDurableObject(relay(bob.accountId), (_, state) => {
+			state.storage.sql.exec("INSERT INTO queue_stats (device_id, count, bytes) VALUES (?, 10000, 0)", bob.deviceId);
+		});
+		const before = (await api("/api/account", { token: alice.token })).json.credits;
+		const a = await connect(alice.token);
+		expect((await send(a, alice, bob, key)).reply).toMatchObject({ code: "recipient_queue_full" });
+		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(before);
+		expect(await journal(alice.accountId)).toEqual([]);
+	});
+
+	it("loses and double-spends nothing when the object is evicted before or during a flush", async () => {
+		const { alice, bob, key } = await contactPair();
+		const start = (await d1Credits(alice.accountId)) as number;
+		let a = await connect(alice.token);
+		const ids = [(await send(a, alice, bob, key)).id, (await send(a, alice, bob, key)).id];
+		await abortAllDurableObjects();
+		a = await connect(alice.token);
+		ids.push((await send(a, alice, bob, key)).id);
+		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start - 12);
+
+		// Evicted after D1 committed the batch but before the object noted it: the retry
+		// carries the same batch id and D1 refuses it, so nothing is charged twice.
+		await runInDurableObject(relay(alice.accountId), async (_, state) => {
+			const batch = nextBatch(state.storage.sql, () => "flush-interrupted-0001");
+			if (!batch) throw new Error("expected a batch");
+			await applyCharges(env.DB, alice.accountId, batch.flushId, batch.charges, Date.now());
+		});
+		await abortAllDurableObjects();
+		expect(await runDurableObjectAlarm(relay(alice.accountId))).toBe(true);
+		expect(await d1Credits(alice.accountId)).toBe(start - 12);
+		expect((await charges(alice.accountId)).map((c) => c.ref)).toEqual(ids);
+		expect(await journal(alice.accountId)).toEqual([]);
+		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start - 12);
+	});
+});
