@@ -1,5 +1,5 @@
 import path from "node:path";
-import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { cloudflareTest, type D1Migration, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
 // Two projects: `worker` runs inside workerd (DOs, D1 with the real migrations, alarms,
@@ -25,7 +25,7 @@ const RELAXED_LIMITS = {
 	SUSPEND_AFTER_VIOLATIONS: "100000",
 };
 
-function workerProject(name: string, include: string[], bindings: Record<string, unknown>) {
+function workerProject(name: string, include: string[], bindings: Record<string, string | D1Migration[]>) {
 	return {
 		plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings } })],
 		test: { name, include, setupFiles: ["test/worker/apply-migrations.ts"] },
