@@ -17,6 +17,7 @@ const STATUS: Record<ErrorCode, number> = {
 	device_pending: 403,
 	device_revoked: 401,
 	too_many_devices: 409,
+	stale_key: 409,
 	server_misconfigured: 500,
 	internal: 500,
 };

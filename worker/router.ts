@@ -11,9 +11,10 @@ import {
 	contactKeys,
 	declineContact,
 	listContacts,
-	listOwnDevices,
 	requestContact,
+	rotateContactKey,
 } from "./routes/contacts.ts";
+import { addDevice, approveDevice, listOwnDevices, revokeDevice } from "./routes/devices.ts";
 import { reportContact } from "./routes/reports.ts";
 import { openSocket } from "./routes/socket.ts";
 
@@ -27,6 +28,10 @@ router
 	.get("/api/account", accountStatus)
 	.get("/api/account/credits", creditHistory)
 	.get("/api/devices", listOwnDevices)
+	.post("/api/devices", addDevice)
+	.post("/api/devices/:deviceId/approve", approveDevice)
+	.post("/api/devices/:deviceId/revoke", revokeDevice)
+	.post("/api/devices/:deviceId/reject", revokeDevice)
 	.get("/api/contacts", listContacts)
 	.post("/api/contacts", requestContact)
 	.post("/api/contacts/:accountId/accept", acceptContact)
@@ -35,6 +40,7 @@ router
 	.get("/api/contacts/:accountId/keys", contactKeys)
 	.get("/api/contacts/:accountId/devices", contactDevices)
 	.post("/api/contacts/:accountId/report", reportContact)
+	.post("/api/contacts/:accountId/rotate", rotateContactKey)
 	.get("/api/admin/accounts/:handle", lookUpAccount)
 	.post("/api/admin/accounts/:accountId/trust", setAccountTrust)
 	.post("/api/admin/accounts/:accountId/credits", grantAccountCredits)

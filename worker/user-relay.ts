@@ -1,4 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
+import { fromB64u } from "../client/core/encoding.ts";
+import { verifyDetached } from "../client/core/nacl.ts";
 import { CONTACT_BURST_WINDOW_MS, type FlagKind, isContactBurst, isLowAcceptRatio, isMachineRegular } from "./abuse/behaviour-flags.ts";
 import { priceOf } from "./abuse/pricing.ts";
 import { checkSendLimits, DAY_MS, dailyQuota, type LimitRules, lookback, quotaLeft } from "./abuse/send-limits.ts";
@@ -7,16 +9,26 @@ import { earnsTrust } from "./abuse/trust-promotion.ts";
 import { ApiError } from "./api-error.ts";
 import { readConfig } from "./config.ts";
 import { insertFlag, promoteToTrusted, reportsAgainst, suspendAccount } from "./db/abuse.ts";
-import { getAccount, listDevices } from "./db/accounts.ts";
+import {
+	approveDevice as approveDeviceInD1,
+	countActiveDevices,
+	getAccount,
+	insertPendingDevice,
+	listDevices,
+	revokeDevice as revokeDeviceInD1,
+} from "./db/accounts.ts";
+import { approvalMessage } from "./protocol/signing.ts";
 import {
 	type AccountStatus,
 	type Contact,
+	type ContactNotice,
 	clientFrame,
 	type DeviceInfo,
 	type Envelope,
 	type EnvelopeUpload,
 	type ErrorCode,
 	MAX_FRAME_CHARS,
+	type OwnEnvelopeUpload,
 	parseJson,
 	type SendFrame,
 	type ServerFrame,
@@ -25,10 +37,15 @@ import {
 import { bumpCounter, type CachedAccount, readAccountCache, readCounter, writeAccountCache } from "./relay/account-cache.ts";
 import { countSince, distinctRefsSince, logActivity, pruneActivity, recentTimes, unlogActivity } from "./relay/activity-log.ts";
 import {
+	acceptedPeerIds,
+	completeRotation,
+	deleteEnvelopesOf,
 	envelopesFor,
 	getContact,
 	listContacts,
 	publicContact,
+	requireRotation,
+	type StoredContact,
 	type StoredEnvelope,
 	saveContactState,
 	saveEnvelopes,
@@ -51,12 +68,14 @@ import {
 import { fitsQueue, type QueueCaps } from "./relay/queue-caps.ts";
 import { ok, type RelayResult, refuse } from "./relay/relay-result.ts";
 import { readSocketState, type SocketState } from "./relay/socket-state.ts";
-import { migrateStorage, readMeta, writeMeta } from "./relay/storage-schema.ts";
+import { deleteMeta, migrateStorage, readMeta, writeMeta } from "./relay/storage-schema.ts";
 
 export interface PeerRef {
 	id: string;
 	handle: string;
 }
+
+const DEVICE_REQUESTS_PER_HOUR = 5;
 
 /** Backlog is pushed in pages so a device with 10,000 queued messages is not flooded at once. */
 const DRAIN_PAGE = 100;
@@ -189,13 +208,33 @@ export class UserRelay extends DurableObject<Env> {
 		return id;
 	}
 
-	/** Re-read this account's devices from D1 (the authority) into the cache. */
+	/**
+	 * Re-read this account's devices from D1 (the authority) into the cache, tell this
+	 * account's sockets what changed, and tell contacts when the approved set changed (their
+	 * safety number for us changes with it).
+	 */
 	async reloadDevices(accountId: string): Promise<DeviceInfo[]> {
+		const before = new Map(cachedDevices(this.sql).map((d) => [d.deviceId, d.status]));
+		const firstLoad = readMeta(this.sql, "devices_loaded") === undefined;
 		const devices = (await listDevices(this.env.DB, accountId)).map(({ accountId: _, ...d }) => d);
 		if (readMeta(this.sql, "account_id") === undefined) writeMeta(this.sql, "account_id", accountId);
 		replaceCachedDevices(this.sql, devices);
 		writeMeta(this.sql, "devices_loaded", String(this.now()));
-		for (const d of devices) if (d.status !== "approved") this.dropDevice(d.deviceId);
+		let approvedSetChanged = false;
+		for (const d of devices) {
+			const was = before.get(d.deviceId);
+			if (d.status === "revoked") {
+				this.dropDevice(d.deviceId);
+				deleteEnvelopesOf(this.sql, d.deviceId);
+			}
+			if (firstLoad || was === d.status) continue;
+			if ((was === "approved") !== (d.status === "approved")) approvedSetChanged = true;
+			this.broadcast({ type: "device", event: d.status, device: d });
+			if (d.status === "approved") for (const ws of this.ctx.getWebSockets(d.deviceId)) this.startSync(ws);
+		}
+		if (approvedSetChanged) {
+			for (const peerId of acceptedPeerIds(this.sql)) await this.stub(peerId).peerDevicesChanged(peerId, accountId);
+		}
 		return devices;
 	}
 
@@ -213,9 +252,209 @@ export class UserRelay extends DurableObject<Env> {
 	}
 
 	/** Entry check for every call made on behalf of a signed-in device. */
-	private async authorize(accountId: string, deviceId: string): Promise<RelayResult<never> | null> {
+	private async authorize(accountId: string, deviceId: string, opts: { allowPending?: boolean } = {}): Promise<RelayResult<never> | null> {
 		await this.ensureAccount(accountId);
+		if (opts.allowPending && deviceStatus(this.sql, deviceId) === "pending") return null;
 		return this.deviceRefusal(deviceId);
+	}
+
+	// ------------------------------------------------------------------ device approval and revocation
+
+	/**
+	 * A new device asks to join this account. Anyone who knows the handle can ask, so asks are
+	 * limited (5 an hour) and count against the device limit until approved or rejected.
+	 */
+	async addPendingDevice(
+		accountId: string,
+		d: { deviceId: string; publicKey: string; name: string; signature: string },
+	): Promise<RelayResult<true>> {
+		await this.ensureAccount(accountId);
+		const now = this.now();
+		const recent = recentTimes(this.sql, "device_request", now - 3_600_000, DEVICE_REQUESTS_PER_HOUR);
+		if (recent.length >= DEVICE_REQUESTS_PER_HOUR) {
+			return refuse(
+				"rate_limited",
+				"Too many new devices asked to join this account. Try again later.",
+				(recent.at(-1) as number) + 3_600_000 - now,
+			);
+		}
+		const max = readConfig(this.env).maxDevicesPerAccount;
+		if ((await countActiveDevices(this.env.DB, accountId)) >= max) {
+			return refuse("too_many_devices", `An account can have at most ${max} devices. Remove one first.`);
+		}
+		if (!(await insertPendingDevice(this.env.DB, { ...d, accountId, now })))
+			return refuse("handle_taken", "This device key is already registered.");
+		logActivity(this.sql, "device_request", now, d.deviceId);
+		await this.reloadDevices(accountId);
+		return ok(true);
+	}
+
+	/**
+	 * An approved device approves a pending one: its signature binds the new key to this
+	 * account, and it hands over every contact key it holds, wrapped for the new device, so
+	 * the new device reads new messages from every contact at once.
+	 */
+	async approveDevice(
+		accountId: string,
+		approverId: string,
+		deviceId: string,
+		signature: string,
+		envelopes: OwnEnvelopeUpload[],
+	): Promise<RelayResult<DeviceInfo>> {
+		const refusal = await this.authorize(accountId, approverId);
+		if (refusal) return refusal;
+		const devices = cachedDevices(this.sql);
+		const approver = devices.find((d) => d.deviceId === approverId) as DeviceInfo;
+		const target = devices.find((d) => d.deviceId === deviceId);
+		if (!target || target.status !== "pending") return refuse("not_found", "There is no pending device with that id on this account.");
+		if (!verifyDetached(fromB64u(approver.publicKey), approvalMessage(accountId, deviceId, target.publicKey), fromB64u(signature))) {
+			return refuse("unauthorized", "The approval signature does not match this device's key.");
+		}
+		const contacts = listContacts(this.sql).filter((c) => c.state === "accepted" && c.keyVersion !== undefined);
+		const given = new Set(envelopes.map((e) => `${e.peerId}/${e.keyVersion}`));
+		const missing = contacts.filter((c) => !given.has(`${c.accountId}/${c.keyVersion}`));
+		if (missing.length > 0) return refuse("conflict", "Wrap the newest key of every contact for the new device.");
+		const known = new Map(contacts.map((c) => [c.accountId, c.keyVersion as number]));
+		if (envelopes.some((e) => (known.get(e.peerId) ?? 0) < e.keyVersion))
+			return refuse("bad_request", "An envelope names an unknown contact or key version.");
+
+		if (!(await approveDeviceInD1(this.env.DB, { accountId, deviceId, approvedBy: approverId, signature, now: this.now() }))) {
+			return refuse("conflict", "The device is no longer pending.");
+		}
+		for (const e of envelopes) {
+			saveEnvelopes(this.sql, e.peerId, [
+				{
+					keyVersion: e.keyVersion,
+					fromAccount: accountId,
+					fromDevice: approverId,
+					fromPublicKey: approver.publicKey,
+					deviceId,
+					nonce: e.nonce,
+					box: e.box,
+				},
+			]);
+		}
+		const after = await this.reloadDevices(accountId);
+		return ok(after.find((d) => d.deviceId === deviceId) as DeviceInfo);
+	}
+
+	/**
+	 * Reject a pending device or revoke an approved one (any approved device may, and a
+	 * device may revoke itself). Its sockets close, its queue and keys are dropped, and every
+	 * contact key must be rotated before anyone sends again.
+	 */
+	async removeDevice(accountId: string, actorId: string, deviceId: string): Promise<RelayResult<DeviceInfo>> {
+		const refusal = await this.authorize(accountId, actorId, { allowPending: actorId === deviceId });
+		if (refusal) return refusal;
+		const target = cachedDevices(this.sql).find((d) => d.deviceId === deviceId);
+		if (!target || target.status === "revoked") return refuse("not_found", "There is no such device on this account.");
+		const wasApproved = target.status === "approved";
+		await revokeDeviceInD1(this.env.DB, accountId, deviceId, this.now());
+		const after = await this.reloadDevices(accountId);
+		if (wasApproved) {
+			for (const peerId of requireRotation(this.sql)) {
+				await this.stub(peerId).peerRevokedDevice(peerId, accountId);
+				const contact = getContact(this.sql, peerId);
+				if (contact) this.notifyContact("rotation_required", publicContact(contact));
+			}
+		}
+		return ok(after.find((d) => d.deviceId === deviceId) as DeviceInfo);
+	}
+
+	/** Store a new contact key version, wrapped for every approved device of both accounts. */
+	async rotateContactKey(
+		accountId: string,
+		deviceId: string,
+		peerId: string,
+		keyVersion: number,
+		uploads: EnvelopeUpload[],
+	): Promise<RelayResult<Contact>> {
+		const refusal = await this.authorize(accountId, deviceId);
+		if (refusal) return refusal;
+		const current = getContact(this.sql, peerId);
+		if (current?.state !== "accepted" || current.keyVersion === undefined) return refuse("not_found", "No such contact.");
+		if (keyVersion !== current.keyVersion + 1) {
+			return refuse(
+				"conflict",
+				`The next key version is ${current.keyVersion + 1}; fetch the keys, another device may have rotated already.`,
+			);
+		}
+		const peerDevices = await this.stub(peerId).approvedDevicesOf(peerId);
+		const stored = this.checkEnvelopes(accountId, deviceId, peerId, peerDevices, keyVersion, uploads);
+		if (!stored.ok) return stored;
+		await this.stub(peerId).theirRotation(
+			peerId,
+			accountId,
+			keyVersion,
+			stored.value.filter((e) => e.accountId === peerId).map((e) => e.envelope),
+		);
+		saveEnvelopes(
+			this.sql,
+			peerId,
+			stored.value.filter((e) => e.accountId === accountId).map((e) => e.envelope),
+		);
+		completeRotation(this.sql, peerId, keyVersion, this.now());
+		const contact = publicContact(getContact(this.sql, peerId) as StoredContact);
+		this.notifyContact("rotated", contact);
+		return ok(contact);
+	}
+
+	/**
+	 * Envelopes must name exactly the approved devices of both accounts, one each. Returns
+	 * them in stored form, from the uploading device.
+	 */
+	private checkEnvelopes(
+		accountId: string,
+		deviceId: string,
+		peerId: string,
+		peerDevices: DeviceInfo[],
+		keyVersion: number,
+		uploads: EnvelopeUpload[],
+	): RelayResult<Array<{ accountId: string; envelope: StoredEnvelope }>> {
+		const mine = cachedDevices(this.sql).filter((d) => d.status === "approved");
+		const expected = new Set([...mine.map((d) => `${accountId}/${d.deviceId}`), ...peerDevices.map((d) => `${peerId}/${d.deviceId}`)]);
+		const given = new Set(uploads.map((e) => `${e.accountId}/${e.deviceId}`));
+		if (given.size !== uploads.length || given.size !== expected.size || [...expected].some((k) => !given.has(k))) {
+			return refuse("conflict", "Send exactly one key envelope for every approved device of both accounts; the device list changed.");
+		}
+		const fromPublicKey = mine.find((d) => d.deviceId === deviceId)?.publicKey as string;
+		return ok(
+			uploads.map((e) => ({
+				accountId: e.accountId,
+				envelope: {
+					keyVersion,
+					fromAccount: accountId,
+					fromDevice: deviceId,
+					fromPublicKey,
+					deviceId: e.deviceId,
+					nonce: e.nonce,
+					box: e.box,
+				},
+			})),
+		);
+	}
+
+	/** A contact revoked one of its devices: our side must not send under the old key either. */
+	async peerRevokedDevice(accountId: string, peerId: string): Promise<void> {
+		await this.ensureAccount(accountId);
+		requireRotation(this.sql, peerId);
+		const contact = getContact(this.sql, peerId);
+		if (contact) this.notifyContact("rotation_required", publicContact(contact));
+	}
+
+	async peerDevicesChanged(accountId: string, peerId: string): Promise<void> {
+		await this.ensureAccount(accountId);
+		const contact = getContact(this.sql, peerId);
+		if (contact?.state === "accepted") this.notifyContact("devices_changed", publicContact(contact));
+	}
+
+	async theirRotation(accountId: string, peerId: string, keyVersion: number, envelopes: StoredEnvelope[]): Promise<void> {
+		await this.ensureAccount(accountId);
+		const contact = getContact(this.sql, peerId);
+		if (contact?.state !== "accepted") return;
+		saveEnvelopes(this.sql, peerId, envelopes);
+		completeRotation(this.sql, peerId, keyVersion, this.now());
+		this.notifyContact("rotated", publicContact(getContact(this.sql, peerId) as StoredContact));
 	}
 
 	async devices(accountId: string, deviceId: string): Promise<RelayResult<DeviceInfo[]>> {
@@ -309,29 +548,12 @@ export class UserRelay extends DurableObject<Env> {
 		if (keyVersion !== 1) return refuse("bad_request", "A new contact starts at key version 1.");
 
 		const peerDevices = await this.stub(peerId).approvedDevicesOf(peerId);
-		const mine = cachedDevices(this.sql).filter((d) => d.status === "approved");
-		const expected = new Set([...mine.map((d) => `${accountId}/${d.deviceId}`), ...peerDevices.map((d) => `${peerId}/${d.deviceId}`)]);
-		const given = new Set(uploads.map((e) => `${e.accountId}/${e.deviceId}`));
-		if (given.size !== uploads.length || given.size !== expected.size || [...expected].some((k) => !given.has(k))) {
-			return refuse("conflict", "Send exactly one key envelope for every approved device of both accounts; the device list changed.");
-		}
-		const fromPublicKey = mine.find((d) => d.deviceId === deviceId)?.publicKey as string;
-		const stored = (account: string): StoredEnvelope[] =>
-			uploads
-				.filter((e) => e.accountId === account)
-				.map((e) => ({
-					keyVersion,
-					fromAccount: accountId,
-					fromDevice: deviceId,
-					fromPublicKey,
-					deviceId: e.deviceId,
-					nonce: e.nonce,
-					box: e.box,
-				}));
-
+		const stored = this.checkEnvelopes(accountId, deviceId, peerId, peerDevices, keyVersion, uploads);
+		if (!stored.ok) return stored;
+		const half = (account: string) => stored.value.filter((e) => e.accountId === account).map((e) => e.envelope);
 		// The peer stores its half first: if that fails, nothing changed here either.
-		await this.stub(peerId).theirAccept(peerId, me, keyVersion, stored(peerId));
-		saveEnvelopes(this.sql, peerId, stored(accountId));
+		await this.stub(peerId).theirAccept(peerId, me, keyVersion, half(peerId));
+		saveEnvelopes(this.sql, peerId, half(accountId));
 		return ok(publicContact(saveContactState(this.sql, { id: peerId, handle: current.handle }, "accepted", this.now(), keyVersion)));
 	}
 
@@ -404,7 +626,7 @@ export class UserRelay extends DurableObject<Env> {
 		setPeerBlocked(this.sql, fromId, true);
 	}
 
-	private notifyContact(event: "requested" | "accepted" | "declined" | "blocked", contact: Contact): void {
+	private notifyContact(event: ContactNotice, contact: Contact): void {
 		this.broadcast({ type: "contact", event, contact } satisfies ServerFrame);
 	}
 
@@ -416,7 +638,8 @@ export class UserRelay extends DurableObject<Env> {
 		if (!accountId || !deviceId || request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
 			return new Response("expected an authenticated WebSocket upgrade", { status: 400 });
 		}
-		const refusal = await this.authorize(accountId, deviceId);
+		// A pending device may connect, to hear that it was approved; it can do nothing else.
+		const refusal = await this.authorize(accountId, deviceId, { allowPending: true });
 		if (refusal && !refusal.ok) {
 			return Response.json({ error: { code: refusal.code, message: refusal.message } }, { status: new ApiError(refusal.code, "").status });
 		}
@@ -429,6 +652,13 @@ export class UserRelay extends DurableObject<Env> {
 		server.serializeAttachment(state);
 		this.send(server, { type: "ready", accountId, deviceId, queued: queueStats(this.sql, deviceId).count });
 		this.send(server, { type: "account", account: this.status(accountId) });
+		if (deviceStatus(this.sql, deviceId) !== "approved") return new Response(null, { status: 101, webSocket: client });
+		for (const d of cachedDevices(this.sql)) if (d.status === "pending") this.send(server, { type: "device", event: "pending", device: d });
+		const missed = Number(readMeta(this.sql, `missed:${deviceId}`) ?? 0);
+		if (missed > 0) {
+			this.send(server, { type: "missed", count: missed });
+			deleteMeta(this.sql, `missed:${deviceId}`);
+		}
 		this.pump(server, state);
 		return new Response(null, { status: 101, webSocket: client });
 	}
@@ -448,6 +678,11 @@ export class UserRelay extends DurableObject<Env> {
 	private broadcast(frame: ServerFrame): void {
 		const text = JSON.stringify(frame);
 		for (const ws of this.ctx.getWebSockets()) this.sendText(ws, text);
+	}
+
+	private startSync(ws: WebSocket): void {
+		const state = readSocketState(ws);
+		if (state) this.pump(ws, state);
 	}
 
 	/** Push the next page of backlog, or announce that the device has caught up. */
@@ -474,6 +709,10 @@ export class UserRelay extends DurableObject<Env> {
 		} catch (err) {
 			if (err instanceof ValidationError) return this.send(ws, errorFrame("bad_request", err.message, refOf(message)));
 			throw err;
+		}
+		if (frame.type !== "ping") {
+			const refusal = this.deviceRefusal(state.deviceId);
+			if (refusal && !refusal.ok) return this.send(ws, errorFrame(refusal.code, refusal.message, "id" in frame ? frame.id : undefined));
 		}
 		switch (frame.type) {
 			case "ping":
@@ -527,8 +766,11 @@ export class UserRelay extends DurableObject<Env> {
 		if (!contact || contact.state !== "accepted" || contact.peerBlocked) {
 			return refuse("not_a_contact", "You can only message accepted contacts.");
 		}
-		if (contact.keyVersion === undefined || frame.keyVersion > contact.keyVersion) {
-			return refuse("bad_request", "Unknown contact key version.");
+		if (contact.rotateTo !== null) {
+			return refuse("stale_key", "A device was removed: replace this contact's key before sending (POST /api/contacts/:id/rotate).");
+		}
+		if (frame.keyVersion !== contact.keyVersion) {
+			return refuse("stale_key", `Seal with contact key version ${contact.keyVersion}; fetch the keys again.`);
 		}
 		const account = this.cachedAccount();
 		const price = priceOf({ kind: frame.kind }, account.trust, config.prices);
@@ -682,7 +924,9 @@ export class UserRelay extends DurableObject<Env> {
 		// A failing D1 throws here and the runtime retries the alarm; the journal stays intact.
 		if (accountId !== undefined && hasUnflushed(this.sql)) await this.credits.flush(accountId, now);
 		pruneActivity(this.sql, now - DAY_MS);
-		expireQueue(this.sql, now);
+		for (const [deviceId, lost] of expireQueue(this.sql, now)) {
+			writeMeta(this.sql, `missed:${deviceId}`, String(Number(readMeta(this.sql, `missed:${deviceId}`) ?? 0) + lost));
+		}
 		this.sql.exec("DELETE FROM used_challenges WHERE expires_at <= ?", now);
 		const nextChallenge = this.sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM used_challenges").one().at;
 		const candidates = [earliestExpiry(this.sql), nextChallenge].filter((x): x is number => x !== null);

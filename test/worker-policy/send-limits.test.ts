@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { admin } from "../worker/admin-client.ts";
-import { addApprovedDevice, contactPair, sealedSend } from "../worker/fixtures.ts";
+import { contactPair, sealedSend } from "../worker/fixtures.ts";
 import { api, connect, signIn, type TestSocket, type TestUser } from "../worker/helpers.ts";
 
 /** Sessions last 15 minutes; tests that move the clock by days sign in again. */
@@ -164,5 +164,3 @@ describe("automatic trust", () => {
 		expect((await api("/api/account", { token: alice.token })).json.trust).toBe("untrusted");
 	});
 });
-
-export { addApprovedDevice };

@@ -58,7 +58,12 @@ describe("authorization", () => {
 			const { status, json } = await api(r.path, { method: r.method, body: r.body, token: session.json.token });
 			expect([r.path, status, json.error.code]).toEqual([r.path, 403, "device_pending"]);
 		}
-		await expect(connect(session.json.token)).rejects.toThrow(/403/);
+		// It may hold a socket open to hear of its approval, and do nothing else on it.
+		const socket = await connect(session.json.token);
+		await socket.next("ready");
+		socket.send({ type: "ack", ids: [newMessageId()] });
+		expect(await socket.next("error")).toMatchObject({ code: "device_pending" });
+		expect(socket.frames.filter((f) => f.type === "message" || f.type === "synced")).toEqual([]);
 	});
 
 	it("a revoked device cannot sign in, its live token stops working at once and its socket is closed", async () => {

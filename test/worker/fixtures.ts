@@ -57,8 +57,8 @@ export async function contactPair(
 export const newMessageId = (): string => toB64u(randomBytes(16));
 
 /** A `send` frame carrying `text` sealed under the contact key, with a matching sealed header. */
-export function sealedSend(from: TestUser, to: TestUser, key: Uint8Array, text: string, id = newMessageId()) {
-	const header = { id, from: from.accountId, fromDevice: from.deviceId, to: to.accountId, keyVersion: 1, kind: "text", sentAt: Date.now() };
+export function sealedSend(from: TestUser, to: TestUser, key: Uint8Array, text: string, id = newMessageId(), keyVersion = 1) {
+	const header = { id, from: from.accountId, fromDevice: from.deviceId, to: to.accountId, keyVersion, kind: "text", sentAt: Date.now() };
 	const { nonce, box } = sealMessage(key, header, { text });
-	return { type: "send", id, to: to.accountId, kind: "text", keyVersion: 1, nonce, box } as const;
+	return { type: "send", id, to: to.accountId, kind: "text", keyVersion, nonce, box } as const;
 }

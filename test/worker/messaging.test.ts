@@ -144,7 +144,7 @@ describe("messages", () => {
 		a.send(big);
 		expect(await a.next("error")).toMatchObject({ code: "too_large", ref: big.id });
 		a.send({ ...sealedSend(alice, bob, key, "v2"), keyVersion: 2 });
-		expect(await a.next("error")).toMatchObject({ code: "bad_request" });
+		expect(await a.next("error")).toMatchObject({ code: "stale_key" });
 		expect(await queued(bob.accountId)).toEqual([]);
 	});
 

@@ -33,6 +33,7 @@ type DeviceRow = {
 	name: string;
 	status: DeviceStatus;
 	created_at: number;
+	last_seen_at: number | null;
 };
 
 const toAccount = (row: AccountRow): Account => ({
@@ -52,6 +53,7 @@ const toDevice = (row: DeviceRow): DeviceRecord => ({
 	name: row.name,
 	status: row.status,
 	createdAt: row.created_at,
+	...(row.last_seen_at !== null && { lastSeenAt: row.last_seen_at }),
 });
 
 export interface NewAccount {
@@ -119,4 +121,54 @@ export async function listDevices(db: D1Database, accountId: string): Promise<De
 
 export async function touchDevice(db: D1Database, deviceId: string, now: number): Promise<void> {
 	await db.prepare("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1").bind(deviceId, now).run();
+}
+
+/** Pending and approved devices: what counts against the per-account device limit. */
+export async function countActiveDevices(db: D1Database, accountId: string): Promise<number> {
+	const row = await db
+		.prepare("SELECT COUNT(*) AS n FROM devices WHERE account_id = ?1 AND status != 'revoked'")
+		.bind(accountId)
+		.first<{ n: number }>();
+	return row?.n ?? 0;
+}
+
+/** Returns false when the key is already registered (to any account). */
+export async function insertPendingDevice(
+	db: D1Database,
+	d: { deviceId: string; accountId: string; publicKey: string; name: string; signature: string; now: number },
+): Promise<boolean> {
+	try {
+		await db
+			.prepare(
+				"INSERT INTO devices (id, account_id, public_key, name, status, approval_signature, created_at) VALUES (?1, ?2, ?3, ?4, 'pending', NULL, ?5)",
+			)
+			.bind(d.deviceId, d.accountId, d.publicKey, d.name, d.now)
+			.run();
+		return true;
+	} catch (err) {
+		if (err instanceof Error && /UNIQUE constraint failed/.test(err.message)) return false;
+		throw err;
+	}
+}
+
+/** pending → approved, recording who approved it and their signature over the new key. */
+export async function approveDevice(
+	db: D1Database,
+	a: { accountId: string; deviceId: string; approvedBy: string; signature: string; now: number },
+): Promise<boolean> {
+	const { meta } = await db
+		.prepare(
+			"UPDATE devices SET status = 'approved', approved_by = ?3, approval_signature = ?4, approved_at = ?5 WHERE id = ?2 AND account_id = ?1 AND status = 'pending'",
+		)
+		.bind(a.accountId, a.deviceId, a.approvedBy, a.signature, a.now)
+		.run();
+	return meta.changes > 0;
+}
+
+export async function revokeDevice(db: D1Database, accountId: string, deviceId: string, now: number): Promise<boolean> {
+	const { meta } = await db
+		.prepare("UPDATE devices SET status = 'revoked', revoked_at = ?3 WHERE id = ?2 AND account_id = ?1 AND status != 'revoked'")
+		.bind(accountId, deviceId, now)
+		.run();
+	return meta.changes > 0;
 }

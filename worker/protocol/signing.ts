@@ -9,3 +9,10 @@ export const registrationMessage = (handle: string, publicKey: string, deviceNam
 	encoder.encode(`sm-register/1\n${handle}\n${publicKey}\n${deviceName}`);
 
 export const loginMessage = (challenge: string): Uint8Array => encoder.encode(`sm-login/1\n${challenge}`);
+
+export const deviceRequestMessage = (handle: string, publicKey: string, deviceName: string): Uint8Array =>
+	encoder.encode(`sm-add-device/1\n${handle}\n${publicKey}\n${deviceName}`);
+
+/** Signed by the approving device: binds the new key to this account and device id. */
+export const approvalMessage = (accountId: string, deviceId: string, publicKey: string): Uint8Array =>
+	encoder.encode(`sm-approve-device/1\n${accountId}\n${deviceId}\n${publicKey}`);

@@ -71,6 +71,7 @@ export const ERROR_CODES = [
 	"device_pending",
 	"device_revoked",
 	"too_many_devices",
+	"stale_key",
 	"server_misconfigured",
 	"internal",
 ] as const;
@@ -131,12 +132,42 @@ export type SessionResponse = Infer<typeof sessionResponse>;
 // ---------------------------------------------------------------------------------------
 // HTTP: devices and contacts
 
+/** A new device of an existing account: it starts `pending` until an approved device approves it. */
+export const addDeviceRequest = object({
+	handle,
+	deviceName,
+	publicKey,
+	/** Ed25519 signature by `publicKey` over `deviceRequestMessage(handle, publicKey, deviceName)`. */
+	signature,
+});
+export type AddDeviceRequest = Infer<typeof addDeviceRequest>;
+export const addDeviceResponse = object({ accountId: id, deviceId: id, status: literal("pending") });
+export type AddDeviceResponse = Infer<typeof addDeviceResponse>;
+
+/** A contact key wrapped for one of this account's own devices (the new one, on approval). */
+export const ownEnvelopeUpload = object({
+	peerId: id,
+	keyVersion,
+	nonce,
+	box: base64url({ minBytes: 16 + 96 + 1, maxBytes: 16 + 96 + 7 }),
+});
+export type OwnEnvelopeUpload = Infer<typeof ownEnvelopeUpload>;
+
+export const approveDeviceRequest = object({
+	/** Ed25519 signature by the approving device over `approvalMessage(accountId, deviceId, publicKey)`. */
+	signature,
+	/** Every contact key the approving device holds, wrapped for the new device (at least each contact's newest). */
+	envelopes: array(ownEnvelopeUpload, { max: 20_000 }),
+});
+export type ApproveDeviceRequest = Infer<typeof approveDeviceRequest>;
+
 export const deviceInfo = object({
 	deviceId: id,
 	publicKey,
 	name: deviceName,
 	status: oneOf(DEVICE_STATUSES),
 	createdAt: timestamp,
+	lastSeenAt: optional(timestamp),
 });
 export type DeviceInfo = Infer<typeof deviceInfo>;
 export const deviceList = object({ devices: array(deviceInfo, { max: 1000 }) });
@@ -189,6 +220,16 @@ const envelopeBox = base64url({ minBytes: 16 + 96 + 1, maxBytes: 16 + 96 + 7 });
 /** A contact key sealed with crypto_box for one device (DESIGN §3), as uploaded by the wrapping device. */
 export const envelopeUpload = object({ accountId: id, deviceId: id, nonce, box: envelopeBox });
 export type EnvelopeUpload = Infer<typeof envelopeUpload>;
+
+/** A new contact key version after a device of either side was revoked. */
+export const rotateRequest = object({
+	keyVersion,
+	envelopes: array(object({ accountId: id, deviceId: id, nonce, box: base64url({ minBytes: 16 + 96 + 1, maxBytes: 16 + 96 + 7 }) }), {
+		min: 2,
+		max: 64,
+	}),
+});
+export type RotateRequest = Infer<typeof rotateRequest>;
 
 export const acceptRequest = object({
 	keyVersion,
@@ -324,10 +365,26 @@ export const syncedFrame = object({ type: literal("synced") });
 export const pongFrame = object({ type: literal("pong") });
 export const contactFrame = object({
 	type: literal("contact"),
-	/** What changed: a new request, an accept, a decline, a block. */
-	event: oneOf(["requested", "accepted", "declined", "blocked"] as const),
+	/**
+	 * What changed: a request, an accept, a decline, a block; `devices_changed` when the
+	 * contact's device set changed (their safety number changes); `rotation_required` when a
+	 * device of either side was revoked and the key must be replaced before the next send;
+	 * `rotated` when a new key version was stored (fetch the keys).
+	 */
+	event: oneOf(["requested", "accepted", "declined", "blocked", "devices_changed", "rotation_required", "rotated"] as const),
 	contact,
 });
+export type ContactNotice = Infer<typeof contactFrame>["event"];
+
+/** A device of this account was added, approved, rejected or revoked. */
+export const deviceFrame = object({
+	type: literal("device"),
+	event: oneOf(["pending", "approved", "revoked"] as const),
+	device: deviceInfo,
+});
+/** Messages for this device expired unread while it was away: the user may have missed some. */
+export const missedFrame = object({ type: literal("missed"), count: integer({ min: 1, max: 1e9 }) });
+
 export const errorFrame = object({
 	type: literal("error"),
 	code: oneOf(ERROR_CODES),
@@ -346,6 +403,8 @@ export const serverFrame = taggedUnion({
 	synced: syncedFrame,
 	pong: pongFrame,
 	contact: contactFrame,
+	device: deviceFrame,
+	missed: missedFrame,
 	error: errorFrame,
 });
 export type ServerFrame = Infer<typeof serverFrame>;

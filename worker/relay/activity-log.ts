@@ -1,4 +1,4 @@
-export type ActivityKind = "send" | "contact_request" | "refused_send";
+export type ActivityKind = "send" | "contact_request" | "refused_send" | "device_request";
 
 export function logActivity(sql: SqlStorage, kind: ActivityKind, at: number, ref: string | null = null): void {
 	sql.exec("INSERT INTO events (kind, at, ref) VALUES (?, ?, ?)", kind, at, ref);

@@ -6,12 +6,15 @@ type ContactRow = {
 	state: ContactState;
 	peer_blocked: number;
 	key_version: number | null;
+	rotate_to: number | null;
 	created_at: number;
 	updated_at: number;
 };
 
 export interface StoredContact extends Contact {
 	peerBlocked: boolean;
+	/** The key version a rotation must produce before the next send, if one is due. */
+	rotateTo: number | null;
 }
 
 const toContact = (row: ContactRow): StoredContact => ({
@@ -22,10 +25,11 @@ const toContact = (row: ContactRow): StoredContact => ({
 	createdAt: row.created_at,
 	updatedAt: row.updated_at,
 	peerBlocked: row.peer_blocked === 1,
+	rotateTo: row.rotate_to,
 });
 
 /** The public view of a contact: whether the peer blocked us is never shown. */
-export const publicContact = ({ peerBlocked: _, ...contact }: StoredContact): Contact => contact;
+export const publicContact = ({ peerBlocked: _, rotateTo: __, ...contact }: StoredContact): Contact => contact;
 
 export function getContact(sql: SqlStorage, peerId: string): StoredContact | undefined {
 	const row = sql.exec<ContactRow>("SELECT * FROM contacts WHERE peer_id = ?", peerId).toArray()[0];
@@ -95,4 +99,32 @@ export function envelopesFor(sql: SqlStorage, peerId: string, deviceId: string):
 			nonce: r.nonce,
 			box: r.box,
 		}));
+}
+
+/** After a revocation every accepted contact needs a new key version before the next send. */
+export function requireRotation(sql: SqlStorage, peerId?: string): string[] {
+	const rows = (
+		peerId === undefined
+			? sql.exec<{ peer_id: string }>("UPDATE contacts SET rotate_to = key_version + 1 WHERE state = 'accepted' RETURNING peer_id")
+			: sql.exec<{ peer_id: string }>(
+					"UPDATE contacts SET rotate_to = key_version + 1 WHERE state = 'accepted' AND peer_id = ? RETURNING peer_id",
+					peerId,
+				)
+	).toArray();
+	return rows.map((r) => r.peer_id);
+}
+
+export function completeRotation(sql: SqlStorage, peerId: string, keyVersion: number, now: number): void {
+	sql.exec("UPDATE contacts SET key_version = ?, rotate_to = NULL, updated_at = ? WHERE peer_id = ?", keyVersion, now, peerId);
+}
+
+export function deleteEnvelopesOf(sql: SqlStorage, deviceId: string): void {
+	sql.exec("DELETE FROM envelopes WHERE device_id = ?", deviceId);
+}
+
+export function acceptedPeerIds(sql: SqlStorage): string[] {
+	return sql
+		.exec<{ peer_id: string }>("SELECT peer_id FROM contacts WHERE state = 'accepted'")
+		.toArray()
+		.map((r) => r.peer_id);
 }

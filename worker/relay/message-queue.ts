@@ -84,15 +84,17 @@ export function inFlight(sql: SqlStorage, deviceId: string, upToSeq: number): nu
 	return sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM queue WHERE device_id = ? AND seq <= ?", deviceId, upToSeq).one().n;
 }
 
-/** Delete everything past its expiry and return how many went. */
-export function expireQueue(sql: SqlStorage, now: number): number {
+/** Delete everything past its expiry; returns how many messages each device lost unread. */
+export function expireQueue(sql: SqlStorage, now: number): Map<string, number> {
 	const expired = sql
 		.exec<{ device_id: string; bytes: number }>("DELETE FROM queue WHERE expires_at <= ? RETURNING device_id, bytes", now)
 		.toArray();
+	const lost = new Map<string, number>();
 	for (const row of expired) {
 		sql.exec("UPDATE queue_stats SET count = count - 1, bytes = bytes - ? WHERE device_id = ?", row.bytes, row.device_id);
+		lost.set(row.device_id, (lost.get(row.device_id) ?? 0) + 1);
 	}
-	return expired.length;
+	return lost;
 }
 
 export function earliestExpiry(sql: SqlStorage): number | null {

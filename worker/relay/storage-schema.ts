@@ -60,6 +60,11 @@ const MIGRATIONS: string[][] = [
 			flush_id TEXT
 		)`,
 	],
+	[
+		// Set when a device of either side was revoked: the key version that must replace the
+		// current one before anyone sends again (DESIGN §4).
+		"ALTER TABLE contacts ADD COLUMN rotate_to INTEGER",
+	],
 ];
 
 export function migrateStorage(sql: SqlStorage): void {

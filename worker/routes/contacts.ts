@@ -9,6 +9,7 @@ import {
 	contactRequest,
 	type DeviceList,
 	type EnvelopeList,
+	rotateRequest,
 } from "../protocol/wire.ts";
 import type { PeerRef } from "../user-relay.ts";
 
@@ -18,13 +19,6 @@ async function requireAccount(env: Env, accountId: string): Promise<Account> {
 	const account = await getAccount(env.DB, accountId);
 	if (!account) throw new ApiError("not_found", "No such account.");
 	return account;
-}
-
-/** GET /api/devices: this account's devices. */
-export async function listOwnDevices(request: IRequest, env: Env): Promise<Response> {
-	const s = await authenticate(request, env);
-	const devices = unwrap(await relayFor(env, s.accountId).devices(s.accountId, s.deviceId));
-	return Response.json({ devices } satisfies DeviceList);
 }
 
 /** GET /api/contacts */
@@ -86,4 +80,15 @@ export async function contactDevices(request: IRequest, env: Env): Promise<Respo
 	const peerId = pathId(request, "accountId");
 	const devices = unwrap(await relayFor(env, s.accountId).peerDevices(s.accountId, s.deviceId, peerId));
 	return Response.json({ devices } satisfies DeviceList);
+}
+
+/** POST /api/contacts/:accountId/rotate: the next key version, after a device of either side was revoked. */
+export async function rotateContactKey(request: IRequest, env: Env): Promise<Response> {
+	const s = await authenticate(request, env);
+	const peerId = pathId(request, "accountId");
+	const body = await readBody(request, rotateRequest);
+	const contact = unwrap(
+		await relayFor(env, s.accountId).rotateContactKey(s.accountId, s.deviceId, peerId, body.keyVersion, body.envelopes),
+	);
+	return Response.json({ contact } satisfies ContactResponse);
 }

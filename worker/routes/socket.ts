@@ -1,9 +1,10 @@
 import type { IRequest } from "itty-router";
 import { ApiError } from "../api-error.ts";
+import { touchDevice } from "../db/accounts.ts";
 import { authenticate, relayFor } from "../http.ts";
 
 /** GET /api/ws?token=…: hand the authenticated upgrade to the account's Durable Object. */
-export async function openSocket(request: IRequest, env: Env): Promise<Response> {
+export async function openSocket(request: IRequest, env: Env, ctx: ExecutionContext): Promise<Response> {
 	if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
 		throw new ApiError("bad_request", "This route only accepts a WebSocket upgrade.");
 	}
@@ -12,5 +13,8 @@ export async function openSocket(request: IRequest, env: Env): Promise<Response>
 	// Set here, after authentication; the object is unreachable except through this worker.
 	headers.set("x-sm-account", s.accountId);
 	headers.set("x-sm-device", s.deviceId);
-	return relayFor(env, s.accountId).fetch(new Request(request.url, { headers }));
+	const response = await relayFor(env, s.accountId).fetch(new Request(request.url, { headers }));
+	// "Last seen" for the device list; off the connection's critical path.
+	if (response.status === 101) ctx.waitUntil(touchDevice(env.DB, s.deviceId, Date.now()));
+	return response;
 }

@@ -1,0 +1,150 @@
+import {
+	type AcceptRequest,
+	type AccountStatus,
+	accountStatus,
+	type ChallengeResponse,
+	type Contact,
+	challengeResponse,
+	contactList,
+	contactResponse,
+	type DeviceInfo,
+	deviceList,
+	type Envelope,
+	envelopeList,
+	errorBody,
+	id,
+	parseJson,
+	type RegisterRequest,
+	type RegisterResponse,
+	registerResponse,
+	type Schema,
+	type SessionRequest,
+	type SessionResponse,
+	sessionResponse,
+	ValidationError,
+} from "../../worker/protocol/wire.ts";
+import { SdkError, type SdkErrorCode } from "./sdk-error.ts";
+
+export type Fetch = typeof fetch;
+
+/** A status the relay answered without its JSON error body (a proxy, or a wrong base URL). */
+function codeForStatus(status: number): SdkErrorCode {
+	if (status >= 500) return "network";
+	if (status === 401) return "unauthorized";
+	if (status === 404) return "not_found";
+	if (status === 413) return "too_large";
+	if (status === 429) return "rate_limited";
+	return "bad_request";
+}
+
+/** Check an argument against its wire schema before it goes anywhere. */
+export function parseInput<T>(schema: Schema<T>, value: unknown, what: string): T {
+	try {
+		return schema.parse(value, what);
+	} catch (err) {
+		if (err instanceof ValidationError) throw new SdkError("bad_request", err.message);
+		throw err;
+	}
+}
+
+/** An account id is put into a URL path, so it must be an id and nothing else. */
+export const parseAccountId = (value: string): string => parseInput(id, value, "peerId");
+
+/** The relay's HTTP routes (DESIGN §4). Every answer is validated against its wire schema before it is returned. */
+export class ApiClient {
+	constructor(
+		private readonly baseUrl: string,
+		private readonly fetchFn: Fetch,
+	) {}
+
+	register(body: RegisterRequest): Promise<RegisterResponse> {
+		return this.call("POST", "/api/accounts", registerResponse, { body });
+	}
+
+	challenge(): Promise<ChallengeResponse> {
+		return this.call("POST", "/api/auth/challenge", challengeResponse, { body: {} });
+	}
+
+	session(body: SessionRequest): Promise<SessionResponse> {
+		return this.call("POST", "/api/auth/session", sessionResponse, { body });
+	}
+
+	account(token: string): Promise<AccountStatus> {
+		return this.call("GET", "/api/account", accountStatus, { token });
+	}
+
+	async devices(token: string): Promise<DeviceInfo[]> {
+		return (await this.call("GET", "/api/devices", deviceList, { token })).devices;
+	}
+
+	async contacts(token: string): Promise<Contact[]> {
+		return (await this.call("GET", "/api/contacts", contactList, { token })).contacts;
+	}
+
+	async requestContact(token: string, handle: string): Promise<Contact> {
+		return (await this.call("POST", "/api/contacts", contactResponse, { token, body: { handle } })).contact;
+	}
+
+	async acceptContact(token: string, peerId: string, body: AcceptRequest): Promise<Contact> {
+		return (await this.call("POST", `${this.contactPath(peerId)}/accept`, contactResponse, { token, body })).contact;
+	}
+
+	async declineContact(token: string, peerId: string): Promise<Contact> {
+		return (await this.call("POST", `${this.contactPath(peerId)}/decline`, contactResponse, { token })).contact;
+	}
+
+	async blockContact(token: string, peerId: string): Promise<Contact> {
+		return (await this.call("POST", `${this.contactPath(peerId)}/block`, contactResponse, { token })).contact;
+	}
+
+	/** This device's own key envelopes for a contact. */
+	async contactKeys(token: string, peerId: string): Promise<Envelope[]> {
+		return (await this.call("GET", `${this.contactPath(peerId)}/keys`, envelopeList, { token })).envelopes;
+	}
+
+	/** The contact's approved devices. */
+	async contactDevices(token: string, peerId: string): Promise<DeviceInfo[]> {
+		return (await this.call("GET", `${this.contactPath(peerId)}/devices`, deviceList, { token })).devices;
+	}
+
+	private contactPath(peerId: string): string {
+		return `/api/contacts/${parseAccountId(peerId)}`;
+	}
+
+	private async call<T>(method: "GET" | "POST", path: string, schema: Schema<T>, opts: { token?: string; body?: unknown }): Promise<T> {
+		const headers: Record<string, string> = {};
+		if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+		if (opts.body !== undefined) headers["content-type"] = "application/json";
+		const what = `${method} ${path}`;
+		let status: number;
+		let ok: boolean;
+		let text: string;
+		try {
+			const response = await this.fetchFn(`${this.baseUrl}${path}`, {
+				method,
+				headers,
+				body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+			});
+			({ status, ok } = response);
+			text = await response.text();
+		} catch (err) {
+			throw new SdkError("network", `${what} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+		}
+		if (!ok) {
+			let body: ReturnType<typeof errorBody.parse>;
+			try {
+				body = parseJson(errorBody, text);
+			} catch {
+				throw new SdkError(codeForStatus(status), `${what} answered ${status}`);
+			}
+			const { code, message, retryAfter } = body.error;
+			throw new SdkError(code, message, retryAfter === undefined ? {} : { retryAfter });
+		}
+		try {
+			return parseJson(schema, text);
+		} catch (err) {
+			if (err instanceof ValidationError) throw new SdkError("internal", `${what} answered with a malformed body: ${err.message}`);
+			throw err;
+		}
+	}
+}

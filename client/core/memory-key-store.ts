@@ -1,0 +1,57 @@
+import { type DeviceIdentity, type KeyStore, SEEN_IDS_KEPT } from "./key-store.ts";
+
+const copyIdentity = (identity: DeviceIdentity): DeviceIdentity => ({
+	...identity,
+	seed: identity.seed.slice(),
+	publicKey: identity.publicKey.slice(),
+});
+
+/** A KeyStore that lives as long as the process: for Node, tests and benchmarks. */
+export class MemoryKeyStore implements KeyStore {
+	private identity: DeviceIdentity | null = null;
+	private readonly keys = new Map<string, Map<number, Uint8Array>>();
+	// A Set iterates in insertion order, so the oldest id is always first.
+	private readonly seen = new Set<string>();
+
+	constructor(private readonly seenLimit = SEEN_IDS_KEPT) {}
+
+	async getIdentity(): Promise<DeviceIdentity | null> {
+		return this.identity && copyIdentity(this.identity);
+	}
+
+	async setIdentity(identity: DeviceIdentity | null): Promise<void> {
+		this.identity = identity && copyIdentity(identity);
+	}
+
+	async getContactKey(peerId: string, version: number): Promise<Uint8Array | undefined> {
+		return this.keys.get(peerId)?.get(version)?.slice();
+	}
+
+	async putContactKey(peerId: string, version: number, key: Uint8Array): Promise<void> {
+		let versions = this.keys.get(peerId);
+		if (!versions) {
+			versions = new Map();
+			this.keys.set(peerId, versions);
+		}
+		versions.set(version, key.slice());
+	}
+
+	async latestVersion(peerId: string): Promise<number | undefined> {
+		const versions = this.keys.get(peerId);
+		return versions && versions.size > 0 ? Math.max(...versions.keys()) : undefined;
+	}
+
+	async hasSeen(messageId: string): Promise<boolean> {
+		return this.seen.has(messageId);
+	}
+
+	async markSeen(messageId: string): Promise<void> {
+		// Re-inserting moves an id to the newest end.
+		this.seen.delete(messageId);
+		this.seen.add(messageId);
+		for (const oldest of this.seen) {
+			if (this.seen.size <= this.seenLimit) break;
+			this.seen.delete(oldest);
+		}
+	}
+}

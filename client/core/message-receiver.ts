@@ -1,0 +1,99 @@
+import type { MessageFrame } from "../../worker/protocol/wire.ts";
+import type { ContactKeyRing } from "./contact-key-ring.ts";
+import { CryptoError, type CryptoErrorCode } from "./crypto-error.ts";
+import type { DeviceIdentity, KeyStore } from "./key-store.ts";
+import { openMessage } from "./message-seal.ts";
+import { isTransient, type SdkError, toSdkError } from "./sdk-error.ts";
+
+export interface IncomingMessage {
+	id: string;
+	/** The other account of the conversation. */
+	peerId: string;
+	from: string;
+	fromDevice: string;
+	text: string;
+	/** The sender's clock, from the sealed header. */
+	sentAt: number;
+	/** The relay's clock when it accepted the message. */
+	receivedAt: number;
+	/** Sent by this account (from another of its devices). */
+	outgoing: boolean;
+}
+
+/** unknown_key: no key of that version for this contact; bad_body: opened, but not a text body. */
+export type UndecryptableReason = CryptoErrorCode | "unknown_key" | "bad_body";
+
+export interface UndecryptableMessage {
+	id: string;
+	peerId: string;
+	from: string;
+	fromDevice: string;
+	reason: UndecryptableReason;
+	receivedAt: number;
+}
+
+export type Receipt =
+	| { kind: "new"; message: IncomingMessage }
+	| { kind: "duplicate" }
+	/** Can never be read by this device: ack it, and tell the user. */
+	| { kind: "undecryptable"; message: UndecryptableMessage }
+	/** Could not be read now (the relay was unreachable): leave it queued for the next delivery. */
+	| { kind: "retry"; error: SdkError };
+
+function textOf(body: unknown): string | null {
+	if (typeof body !== "object" || body === null || Array.isArray(body) || !("text" in body)) return null;
+	if (Object.keys(body).length !== 1) return null;
+	return typeof body.text === "string" ? body.text : null;
+}
+
+/** Opens one `message` frame (DESIGN §3, §5) and decides what becomes of it. */
+export class MessageReceiver {
+	constructor(
+		private readonly store: KeyStore,
+		private readonly keys: ContactKeyRing,
+	) {}
+
+	async receive(me: DeviceIdentity, frame: MessageFrame): Promise<Receipt> {
+		if (await this.store.hasSeen(frame.id)) return { kind: "duplicate" };
+		const outgoing = frame.from === me.accountId;
+		const peerId = outgoing ? frame.to : frame.from;
+		const undecryptable = (reason: UndecryptableReason): Receipt => ({
+			kind: "undecryptable",
+			message: { id: frame.id, peerId, from: frame.from, fromDevice: frame.fromDevice, reason, receivedAt: frame.sentAt },
+		});
+		// The sealed header only has to agree with the routing header; this checks that the
+		// routing header names this account at all.
+		if (!outgoing && frame.to !== me.accountId) return undecryptable("header_mismatch");
+
+		let key: Uint8Array | undefined;
+		try {
+			key = await this.keys.get(peerId, frame.keyVersion);
+		} catch (err) {
+			const error = toSdkError(err);
+			if (isTransient(error)) return { kind: "retry", error };
+			// Refused for good (not a contact, blocked): no key will come for it.
+		}
+		if (!key) return undecryptable("unknown_key");
+
+		let body: unknown;
+		let sentAt: number;
+		try {
+			const { id, from, fromDevice, to, keyVersion, kind } = frame;
+			({
+				body,
+				header: { sentAt },
+			} = openMessage(key, { id, from, fromDevice, to, keyVersion, kind }, frame.nonce, frame.box));
+		} catch (err) {
+			if (err instanceof CryptoError) return undecryptable(err.code);
+			throw err;
+		}
+		const text = textOf(body);
+		if (text === null) return undecryptable("bad_body");
+		// Only authenticated ids are remembered, so a forged frame cannot shadow the real message.
+		await this.store.markSeen(frame.id);
+		return {
+			kind: "new",
+			message: { id: frame.id, peerId, from: frame.from, fromDevice: frame.fromDevice, text, sentAt, receivedAt: frame.sentAt, outgoing },
+		};
+	}
+}

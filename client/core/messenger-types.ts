@@ -1,0 +1,49 @@
+import type { AccountStatus, Contact, ServerFrame } from "../../worker/protocol/wire.ts";
+import type { Fetch } from "./api-client.ts";
+import type { BackoffOptions } from "./backoff.ts";
+import type { KeyStore } from "./key-store.ts";
+import type { IncomingMessage, UndecryptableMessage } from "./message-receiver.ts";
+import type { SdkError } from "./sdk-error.ts";
+import type { WebSocketConstructor } from "./web-socket-like.ts";
+
+export interface MessengerClientOptions {
+	/** Where the relay is served, e.g. "https://chat.example" (the WebSocket URL is derived from it). */
+	baseUrl: string;
+	store: KeyStore;
+	/** Defaults to globalThis.WebSocket; Node passes the `ws` package. */
+	WebSocket?: WebSocketConstructor;
+	fetch?: Fetch;
+	/** Delays between reconnect attempts; default 250 ms doubling up to 30 s, with jitter. */
+	reconnect?: BackoffOptions;
+	/** Ping interval; a socket silent for two intervals is dropped and reopened. Default 30 s. */
+	heartbeatMs?: number;
+	/** How long a new socket may take to say `ready`. Default 15 s. */
+	handshakeTimeoutMs?: number;
+}
+
+export interface AccountInfo {
+	accountId: string;
+	deviceId: string;
+	handle: string;
+}
+
+type Frame<T extends ServerFrame["type"]> = Extract<ServerFrame, { type: T }>;
+
+export interface MessengerEvents {
+	ready: { accountId: string; deviceId: string; queued: number };
+	/** The backlog queued while offline has been delivered. */
+	synced: undefined;
+	message: IncomingMessage;
+	undecryptable: UndecryptableMessage;
+	/** A contact changed: request, accept, decline, block, their devices, their key. */
+	contact: { event: Frame<"contact">["event"]; contact: Contact };
+	/** A device of this account was added, approved or revoked. */
+	device: { event: Frame<"device">["event"]; device: Frame<"device">["device"] };
+	/** Messages for this device expired unread while it was away. */
+	missed: { count: number };
+	/** Balance, trust and quota of this account, whenever the relay reports them. */
+	account: AccountStatus;
+	disconnected: { code: number; reason: string };
+	reconnecting: { attempt: number; delayMs: number };
+	error: SdkError;
+}

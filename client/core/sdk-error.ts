@@ -1,0 +1,29 @@
+import type { ErrorCode } from "../../worker/protocol/wire.ts";
+
+/**
+ * The relay's error codes, plus the client's own: `network` (the relay could not be reached
+ * or answered garbage through a proxy), `undecryptable` (something arrived that no key of
+ * this device opens) and `closed` (the client was closed or replaced).
+ */
+export type SdkErrorCode = ErrorCode | "network" | "undecryptable" | "closed";
+
+export class SdkError extends Error {
+	readonly code: SdkErrorCode;
+	/** As the relay sent it with `rate_limited` and similar refusals. */
+	readonly retryAfter?: number;
+
+	constructor(code: SdkErrorCode, message: string, opts: { retryAfter?: number; cause?: unknown } = {}) {
+		super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+		this.name = "SdkError";
+		this.code = code;
+		if (opts.retryAfter !== undefined) this.retryAfter = opts.retryAfter;
+	}
+}
+
+/** Worth trying again later: the relay was unreachable or failed, not a refusal of the request. */
+export const isTransient = (error: SdkError): boolean => error.code === "network" || error.code === "internal";
+
+export function toSdkError(err: unknown): SdkError {
+	if (err instanceof SdkError) return err;
+	return new SdkError("internal", err instanceof Error ? err.message : String(err), { cause: err });
+}

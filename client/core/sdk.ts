@@ -1,0 +1,361 @@
+import { registrationMessage } from "../../worker/protocol/signing.ts";
+import {
+	type AccountStatus,
+	type Contact,
+	handle as handleSchema,
+	type MessageFrame,
+	registerRequest,
+	type ServerFrame,
+} from "../../worker/protocol/wire.ts";
+import { AckBatcher } from "./ack-batcher.ts";
+import { ApiClient, type Fetch, parseAccountId, parseInput } from "./api-client.ts";
+import { DEFAULT_BACKOFF } from "./backoff.ts";
+import { ContactKeyRing } from "./contact-key-ring.ts";
+import { fromB64u, toB64u } from "./encoding.ts";
+import { EventEmitter } from "./event-emitter.ts";
+import type { DeviceIdentity, KeyStore } from "./key-store.ts";
+import { type IncomingMessage, MessageReceiver, type UndecryptableMessage } from "./message-receiver.ts";
+import type { AccountInfo, MessengerClientOptions, MessengerEvents } from "./messenger-types.ts";
+import { generateDeviceKeys, signDetached } from "./nacl.ts";
+import { Outbox, type SentReceipt } from "./outbox.ts";
+import { RelayConnection } from "./relay-connection.ts";
+import { safetyNumber } from "./safety-number.ts";
+import { SdkError, toSdkError } from "./sdk-error.ts";
+import { SerialQueue } from "./serial-queue.ts";
+import { SessionKeeper } from "./session-keeper.ts";
+import { sealText } from "./text-frame.ts";
+
+export type { AccountInfo, IncomingMessage, MessengerClientOptions, MessengerEvents, SentReceipt, UndecryptableMessage };
+
+/** How long a message that could not be read for a transient reason waits for another try. */
+const RETRY_UNREADABLE_MS = 5_000;
+
+/** Frames that reach the app, through one ordered queue. */
+type InboundFrame = Exclude<ServerFrame, { type: "sent" | "error" | "pong" }>;
+
+/**
+ * One device of one account, talking to the relay: registration, login, contacts and their
+ * keys, and end-to-end encrypted text messages over a self-healing WebSocket.
+ */
+export class MessengerClient extends EventEmitter<MessengerEvents> {
+	private readonly store: KeyStore;
+	private readonly api: ApiClient;
+	private readonly session: SessionKeeper;
+	private readonly keys: ContactKeyRing;
+	private readonly receiver: MessageReceiver;
+	private readonly connection: RelayConnection;
+	private readonly outbox = new Outbox();
+	private identityCache: DeviceIdentity | null = null;
+	private connectionNumber = 0;
+	private isReady = false;
+	private closed = false;
+	private connectWaiters: Array<{ resolve: () => void; reject: (error: SdkError) => void }> = [];
+	private readonly inbound: SerialQueue<InboundFrame>;
+	private readonly acks: AckBatcher;
+	private outboxTimer: ReturnType<typeof setTimeout> | null = null;
+
+	constructor(opts: MessengerClientOptions) {
+		super();
+		const baseUrl = opts.baseUrl.replace(/\/+$/, "");
+		const WebSocketImpl = opts.WebSocket ?? globalThis.WebSocket;
+		if (!WebSocketImpl) throw new TypeError("No WebSocket implementation: pass one as the WebSocket option.");
+		const fetchFn: Fetch = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
+		this.store = opts.store;
+		this.api = new ApiClient(baseUrl, fetchFn);
+		this.session = new SessionKeeper(this.api, this.store);
+		this.keys = new ContactKeyRing({
+			store: this.store,
+			api: this.api,
+			session: this.session,
+			identity: () => this.identity(),
+			report: (error) => this.emit("error", error),
+		});
+		this.receiver = new MessageReceiver(this.store, this.keys);
+		const wsBase = baseUrl.replace(/^http/, "ws");
+		this.connection = new RelayConnection(
+			{
+				WebSocket: WebSocketImpl,
+				url: async (fresh) => {
+					const session = fresh ? await this.session.login() : await this.session.current();
+					if (session.deviceStatus === "pending") throw new SdkError("device_pending", "This device waits for approval by another device.");
+					return `${wsBase}/api/ws?token=${encodeURIComponent(session.token)}`;
+				},
+				backoff: opts.reconnect ?? DEFAULT_BACKOFF,
+				heartbeatMs: opts.heartbeatMs ?? 30_000,
+				handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 15_000,
+			},
+			{
+				frame: (frame) => this.onFrame(frame),
+				// Not acked even if it was a message: a newer SDK may read what this one cannot parse.
+				malformed: (_, problem) => this.emit("error", new SdkError("internal", `The relay sent a malformed frame: ${problem}`)),
+				disconnected: (info) => {
+					this.isReady = false;
+					this.emit("disconnected", info);
+				},
+				reconnecting: (info) => this.emit("reconnecting", info),
+				fatal: (error) => this.onFatal(error),
+			},
+		);
+		this.acks = new AckBatcher((frame) => this.connection.send(frame));
+		this.inbound = new SerialQueue(
+			(frame) => this.handle(frame).catch((err: unknown) => this.emit("error", toSdkError(err))),
+			() => this.acks.flush(),
+		);
+	}
+
+	// ---------------------------------------------------------------- account and session
+
+	/** Create an account with this device as its first device, and keep the device's identity in the store. */
+	async register(handle: string, deviceName: string): Promise<AccountInfo> {
+		if (await this.store.getIdentity()) throw new SdkError("conflict", "This store already holds a device identity.");
+		const folded = parseInput(handleSchema, handle, "handle");
+		const name = parseInput(registerRequest.shape.deviceName, deviceName, "deviceName");
+		const keys = generateDeviceKeys();
+		const publicKey = toB64u(keys.publicKey);
+		const signature = toB64u(signDetached(keys.seed, registrationMessage(folded, publicKey, name)));
+		const created = await this.api.register({ handle: folded, deviceName: name, publicKey, signature });
+		const identity: DeviceIdentity = { ...keys, ...created };
+		await this.store.setIdentity(identity);
+		this.identityCache = identity;
+		return created;
+	}
+
+	/** Sign in now. Not needed before other calls: they sign in, and again before the token runs out. */
+	async login(): Promise<AccountInfo & { expiresAt: number }> {
+		const { accountId, deviceId, handle, expiresAt } = await this.session.login();
+		return { accountId, deviceId, handle, expiresAt };
+	}
+
+	/** Balance, trust, quota left and when the next send is allowed. */
+	accountStatus(): Promise<AccountStatus> {
+		return this.session.withToken((t) => this.api.account(t));
+	}
+
+	/** This device's account, or null before register(). */
+	async whoami(): Promise<AccountInfo | null> {
+		const identity = this.identityCache ?? (await this.store.getIdentity());
+		return identity && { accountId: identity.accountId, deviceId: identity.deviceId, handle: identity.handle };
+	}
+
+	// ---------------------------------------------------------------- connection
+
+	/**
+	 * Open the WebSocket; resolves at its `ready` frame. Failed attempts are retried with
+	 * backoff (see `reconnecting` events); rejects only when retrying cannot help (revoked or
+	 * unknown device, replaced by another connection) or on close().
+	 */
+	connect(): Promise<void> {
+		if (this.closed) return Promise.reject(new SdkError("closed", "This client was closed."));
+		if (this.isReady) return Promise.resolve();
+		const ready = new Promise<void>((resolve, reject) => this.connectWaiters.push({ resolve, reject }));
+		this.connection.start();
+		return ready;
+	}
+
+	/** Close for good: no reconnects, and unconfirmed sends are rejected with `closed`. */
+	close(): void {
+		if (this.closed) return;
+		this.closed = true;
+		const wasReady = this.isReady;
+		this.isReady = false;
+		this.connection.stop();
+		if (this.outboxTimer !== null) clearTimeout(this.outboxTimer);
+		const error = new SdkError("closed", "The client was closed.");
+		this.outbox.failAll(error);
+		for (const waiter of this.connectWaiters.splice(0)) waiter.reject(error);
+		if (wasReady) this.emit("disconnected", { code: 1000, reason: "client closed" });
+	}
+
+	// ---------------------------------------------------------------- contacts
+
+	async requestContact(handle: string): Promise<Contact> {
+		const folded = parseInput(handleSchema, handle, "handle");
+		return this.session.withToken((t) => this.api.requestContact(t, folded));
+	}
+
+	/** Accept a request: makes the contact key, wraps it for every approved device of both accounts, and keeps it. */
+	async acceptContact(peerId: string): Promise<Contact> {
+		return this.keys.accept(parseAccountId(peerId));
+	}
+
+	async declineContact(peerId: string): Promise<Contact> {
+		const peer = parseAccountId(peerId);
+		return this.session.withToken((t) => this.api.declineContact(t, peer));
+	}
+
+	/** Block silently: the peer's requests vanish and its sends are refused as if it were not a contact. */
+	async blockContact(peerId: string): Promise<Contact> {
+		const peer = parseAccountId(peerId);
+		return this.session.withToken((t) => this.api.blockContact(t, peer));
+	}
+
+	contacts(): Promise<Contact[]> {
+		return this.session.withToken((t) => this.api.contacts(t));
+	}
+
+	/** Fetch and unwrap this device's contact keys for a peer; returns the key versions now held. */
+	async loadContactKeys(peerId: string): Promise<number[]> {
+		return this.keys.load(parseAccountId(peerId));
+	}
+
+	/** 60 digits over both accounts' approved device keys, to compare out of band. */
+	async safetyNumber(peerId: string): Promise<string> {
+		const peer = parseAccountId(peerId);
+		const me = await this.identity();
+		const [mine, theirs] = await Promise.all([
+			this.session.withToken((t) => this.api.devices(t)),
+			this.session.withToken((t) => this.api.contactDevices(t, peer)),
+		]);
+		const keysOf = (devices: typeof mine) => devices.filter((d) => d.status === "approved").map((d) => fromB64u(d.publicKey));
+		const ownKeys = keysOf(mine);
+		// Our own key is known without asking; a list without it is not this account's.
+		if (!ownKeys.some((k) => toB64u(k) === toB64u(me.publicKey))) {
+			throw new SdkError("internal", "The relay's device list for this account does not contain this device.");
+		}
+		return safetyNumber({ accountId: me.accountId, deviceKeys: ownKeys }, { accountId: peer, deviceKeys: keysOf(theirs) });
+	}
+
+	// ---------------------------------------------------------------- messages
+
+	/**
+	 * Seal and send a text. Resolves when the relay has queued it for the recipient; rejects
+	 * with the relay's refusal (`rate_limited` with retryAfter, `not_a_contact`, …). A frame
+	 * lost with the connection is sent again, with the same id, once reconnected.
+	 */
+	async sendText(peerId: string, text: string): Promise<SentReceipt> {
+		if (this.closed) throw new SdkError("closed", "This client was closed.");
+		const to = parseAccountId(peerId);
+		if (typeof text !== "string" || text.length === 0) throw new SdkError("bad_request", "A text message needs some text.");
+		const me = await this.identity();
+		const latest = await this.keys.latest(to);
+		if (!latest) throw new SdkError("not_a_contact", "There is no contact key for this account: is the contact accepted?");
+		const { frame, sentAt } = sealText(me, to, latest, text);
+		const receipt = this.outbox.add(frame, sentAt);
+		this.flushOutbox();
+		return receipt;
+	}
+
+	// ---------------------------------------------------------------- incoming frames
+
+	private onFrame(frame: ServerFrame): void {
+		switch (frame.type) {
+			case "ready":
+				// Re-sent at once, before anything the app sends after connect() resolves, so order holds.
+				this.connectionNumber++;
+				this.flushOutbox();
+				this.inbound.push(frame);
+				return;
+			case "sent":
+				this.outbox.settle(frame);
+				return;
+			case "error": {
+				const error = new SdkError(frame.code, frame.message, frame.retryAfter === undefined ? {} : { retryAfter: frame.retryAfter });
+				const refused = frame.ref === undefined ? { pending: false } : this.outbox.refuse(frame.ref, error);
+				if (!refused.pending) this.emit("error", error);
+				if (refused.retryInMs !== undefined) this.flushOutboxIn(refused.retryInMs);
+				return;
+			}
+			case "pong":
+				return;
+			default:
+				this.inbound.push(frame);
+		}
+	}
+
+	/** Frames that reach the app are handled here one at a time, in arrival order. */
+	private async handle(frame: InboundFrame): Promise<void> {
+		// Left unacked after close(): the relay delivers them again next time.
+		if (this.closed) return;
+		switch (frame.type) {
+			case "ready":
+				// The socket may have dropped while earlier frames were handled.
+				if (!this.connection.ready) return;
+				this.isReady = true;
+				this.emit("ready", { accountId: frame.accountId, deviceId: frame.deviceId, queued: frame.queued });
+				for (const waiter of this.connectWaiters.splice(0)) waiter.resolve();
+				return;
+			case "synced":
+				this.emit("synced", undefined);
+				return;
+			case "account":
+				this.emit("account", frame.account);
+				return;
+			case "device":
+				this.emit("device", { event: frame.event, device: frame.device });
+				return;
+			case "missed":
+				this.emit("missed", { count: frame.count });
+				return;
+			case "contact":
+				this.keys.forget(frame.contact.accountId);
+				this.emit("contact", { event: frame.event, contact: frame.contact });
+				if (frame.contact.state === "accepted") await this.prefetchKeys(frame.contact);
+				return;
+			case "message":
+				return this.receive(frame);
+		}
+	}
+
+	private async receive(frame: MessageFrame): Promise<void> {
+		const receipt = await this.receiver.receive(await this.identity(), frame);
+		switch (receipt.kind) {
+			case "new":
+				this.emit("message", receipt.message);
+				break;
+			case "undecryptable":
+				// Acked all the same: it can never become readable, and the queue must move on.
+				this.emit("undecryptable", receipt.message);
+				break;
+			case "duplicate":
+				break;
+			case "retry":
+				// Not acked, so the relay delivers it again on the next connection; until then it
+				// is tried again here now and then.
+				this.emit("error", receipt.error);
+				this.retryLater(frame);
+				return;
+		}
+		this.acks.add(frame.id);
+	}
+
+	private retryLater(frame: MessageFrame): void {
+		const connection = this.connectionNumber;
+		setTimeout(() => {
+			if (!this.closed && this.connectionNumber === connection) this.inbound.push(frame);
+		}, RETRY_UNREADABLE_MS);
+	}
+
+	/** A contact newly accepted (or re-keyed): fetch its key now rather than on the first message. */
+	private async prefetchKeys(contact: Contact): Promise<void> {
+		const held = await this.store.latestVersion(contact.accountId);
+		if (contact.keyVersion === undefined || (held !== undefined && held >= contact.keyVersion)) return;
+		// In the background: a slow relay must not hold up the frames behind this one.
+		this.keys.load(contact.accountId).catch((err: unknown) => this.emit("error", toSdkError(err)));
+	}
+
+	private flushOutbox(): void {
+		this.outbox.flush(this.connectionNumber, (frame) => this.connection.send(frame));
+	}
+
+	private flushOutboxIn(delayMs: number): void {
+		if (this.outboxTimer !== null) return;
+		this.outboxTimer = setTimeout(() => {
+			this.outboxTimer = null;
+			this.flushOutbox();
+		}, delayMs);
+	}
+
+	private onFatal(error: SdkError): void {
+		this.isReady = false;
+		for (const waiter of this.connectWaiters.splice(0)) waiter.reject(error);
+		// Sends wait for a connection a replaced client may get back; for a revoked device none comes.
+		if (error.code !== "closed") this.outbox.failAll(error);
+		this.emit("error", error);
+	}
+
+	private async identity(): Promise<DeviceIdentity> {
+		this.identityCache ??= await this.store.getIdentity();
+		if (!this.identityCache) throw new SdkError("unauthorized", "This device has no identity yet: register first.");
+		return this.identityCache;
+	}
+}

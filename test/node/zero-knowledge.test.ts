@@ -1,0 +1,127 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { boxSecretKeyFromSeed, randomBytes } from "../../client/core/nacl.ts";
+import type { ClientFrame } from "../../worker/protocol/wire.ts";
+import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
+import { interceptingWebSocket } from "../support/intercepting-web-socket.ts";
+import { ClientFactory, collect, contactPair } from "../support/sdk-clients.ts";
+
+let server: DevServer;
+const factory = new ClientFactory(() => server.baseUrl);
+
+beforeAll(async () => {
+	server = await startDevServer({ vars: RELAXED_LIMITS });
+});
+
+afterAll(async () => {
+	factory.closeAll();
+	await server?.dispose();
+});
+
+const texts = (messages: { text: string }[]): string[] => messages.map((m) => m.text);
+
+interface StoredFile {
+	path: string;
+	bytes: Buffer;
+}
+
+function readTree(dir: string): StoredFile[] {
+	return readdirSync(dir).flatMap((name) => {
+		const full = path.join(dir, name);
+		return statSync(full).isDirectory() ? readTree(full) : [{ path: full, bytes: readFileSync(full) }];
+	});
+}
+
+/**
+ * Base64 text of `bytes` wherever they sit in a longer encoded string: one variant per
+ * alignment (offset mod 3), each cut to the characters that depend on `bytes` alone.
+ */
+function base64Variants(bytes: Uint8Array, encoding: "base64" | "base64url"): string[] {
+	return [0, 1, 2].map((shift) => {
+		const encoded = Buffer.concat([Buffer.alloc(shift), Buffer.from(bytes)]).toString(encoding);
+		return encoded.slice(Math.ceil((8 * shift) / 6), Math.floor((8 * (shift + bytes.length)) / 6));
+	});
+}
+
+/** Every form a secret could take in a file: raw bytes, base64 and base64url at any alignment, hex. */
+function encodings(label: string, bytes: Uint8Array): Array<{ label: string; needle: Buffer }> {
+	const hex = Buffer.from(bytes).toString("hex");
+	return [
+		{ label: `${label} (raw)`, needle: Buffer.from(bytes) },
+		...base64Variants(bytes, "base64").map((s, i) => ({ label: `${label} (base64, shift ${i})`, needle: Buffer.from(s) })),
+		...base64Variants(bytes, "base64url").map((s, i) => ({ label: `${label} (base64url, shift ${i})`, needle: Buffer.from(s) })),
+		{ label: `${label} (hex)`, needle: Buffer.from(hex) },
+		{ label: `${label} (HEX)`, needle: Buffer.from(hex.toUpperCase()) },
+	];
+}
+
+function findings(files: StoredFile[], needles: Array<{ label: string; needle: Buffer }>): string[] {
+	return needles.flatMap(({ label, needle }) => files.filter((f) => f.bytes.includes(needle)).map((f) => `${label} in ${f.path}`));
+}
+
+describe("zero knowledge at rest", () => {
+	it("leaves no plaintext, contact key or device secret in the relay's D1 or Durable Object storage", async () => {
+		const canary = `zk-canary-${Buffer.from(randomBytes(12)).toString("hex")}`;
+		const plaintexts = [`${canary} hello`, `${canary} reply`, `${canary} queued 1`, `${canary} queued 2`];
+		const sendFrames: string[] = [];
+		const recording = interceptingWebSocket({
+			outgoing: (data) => {
+				const frame: ClientFrame = JSON.parse(data);
+				if (frame.type === "send") sendFrames.push(frame.box);
+				return data;
+			},
+		});
+
+		const { alice, bob } = await contactPair(factory, { aliceSocket: recording });
+		const aliceId = alice.account.accountId;
+		const bobId = bob.account.accountId;
+		const atBob = collect(bob.client, 1);
+		await alice.client.sendText(bobId, plaintexts[0] ?? "");
+		expect(texts(await atBob)).toEqual([plaintexts[0]]);
+		const atAlice = collect(alice.client, 1);
+		await bob.client.sendText(aliceId, plaintexts[1] ?? "");
+		expect(texts(await atAlice)).toEqual([plaintexts[1]]);
+
+		// Queued for an offline device: these stay on the relay's disk, as ciphertext.
+		bob.client.close();
+		for (const text of plaintexts.slice(2)) await alice.client.sendText(bobId, text);
+		const queuedBox = sendFrames.at(-1) ?? "";
+		alice.client.close();
+		await server.stop();
+
+		const files = readTree(server.persistDir);
+		const doFiles = files.filter((f) => f.path.includes(`${path.sep}do${path.sep}`));
+		const d1Files = files.filter((f) => f.path.includes(`${path.sep}d1${path.sep}`));
+		expect(doFiles.filter((f) => f.bytes.length > 0).length).toBeGreaterThan(0);
+		expect(d1Files.filter((f) => f.bytes.length > 0).length).toBeGreaterThan(0);
+
+		// The scanner finds what is meant to be there: handles in both stores, the queued ciphertext in the DO.
+		const handle = Buffer.from(bob.account.handle);
+		expect(d1Files.some((f) => f.bytes.includes(handle))).toBe(true);
+		expect(doFiles.some((f) => f.bytes.includes(handle))).toBe(true);
+		expect(queuedBox.length).toBeGreaterThan(0);
+		expect(doFiles.some((f) => f.bytes.includes(Buffer.from(queuedBox)))).toBe(true);
+		// …and finds bytes by their encodings: the queued box, decoded, is found through its base64url forms.
+		const boxForms = encodings("queued box", Buffer.from(queuedBox, "base64url")).filter((e) => e.label.includes("base64url"));
+		expect(findings(doFiles, boxForms).length).toBeGreaterThan(0);
+
+		const secrets: Array<{ label: string; needle: Buffer }> = [];
+		for (const [i, text] of plaintexts.entries()) secrets.push(...encodings(`plaintext ${i}`, Buffer.from(text)));
+		secrets.push({ label: "canary", needle: Buffer.from(canary) });
+		for (const member of [alice, bob]) {
+			const identity = await member.store.getIdentity();
+			if (!identity) throw new Error("identity missing from the store");
+			secrets.push(...encodings(`${identity.handle}'s device seed`, identity.seed));
+			secrets.push(...encodings(`${identity.handle}'s box secret key`, boxSecretKeyFromSeed(identity.seed)));
+		}
+		const contactKey = await alice.store.getContactKey(bobId, 1);
+		if (!contactKey) throw new Error("contact key missing from the store");
+		expect(await bob.store.getContactKey(aliceId, 1)).toEqual(contactKey);
+		secrets.push(...encodings("contact key", contactKey));
+
+		expect(findings(files, secrets)).toEqual([]);
+		// Nor in what the relay logged.
+		expect(server.output()).not.toContain(canary);
+	});
+});

@@ -1,0 +1,48 @@
+import WebSocket from "ws";
+import type { WebSocketConstructor, WebSocketLike } from "../../client/core/web-socket-like.ts";
+
+/** Hooks on the text frames of a socket, standing in for a lossy network or a hostile relay. */
+export interface Interceptor {
+	/** What to write instead of a client frame; null drops it. */
+	outgoing?: (data: string) => string | null;
+	/** What the client reads instead of a server frame. */
+	incoming?: (data: string) => string;
+}
+
+/** A `ws` WebSocket for the SDK whose traffic passes through an Interceptor. */
+export function interceptingWebSocket(interceptor: Interceptor): WebSocketConstructor {
+	return class InterceptingWebSocket implements WebSocketLike {
+		private readonly inner: WebSocket;
+
+		constructor(url: string) {
+			this.inner = new WebSocket(url);
+		}
+
+		get readyState(): number {
+			return this.inner.readyState;
+		}
+
+		send(data: string): void {
+			const out = interceptor.outgoing ? interceptor.outgoing(data) : data;
+			if (out !== null) this.inner.send(out);
+		}
+
+		close(code?: number, reason?: string): void {
+			this.inner.close(code, reason);
+		}
+
+		addEventListener(type: "message", listener: (event: { data: unknown }) => void): void;
+		addEventListener(type: "close", listener: (event: { code: number; reason: string }) => void): void;
+		addEventListener(type: "error", listener: (event: unknown) => void): void;
+		addEventListener(type: "message" | "close" | "error", listener: (event: any) => void): void {
+			if (type !== "message") {
+				this.inner.addEventListener(type, listener);
+				return;
+			}
+			this.inner.addEventListener("message", (event) => {
+				const data = typeof event.data === "string" && interceptor.incoming ? interceptor.incoming(event.data) : event.data;
+				listener({ data });
+			});
+		}
+	};
+}

@@ -1,0 +1,88 @@
+import WebSocket from "ws";
+import type { KeyStore } from "../../client/core/key-store.ts";
+import { MemoryKeyStore } from "../../client/core/memory-key-store.ts";
+import { type AccountInfo, type IncomingMessage, MessengerClient } from "../../client/core/sdk.ts";
+import type { WebSocketConstructor } from "../../client/core/web-socket-like.ts";
+
+let counter = 0;
+/** Unique per test run, so several runs can share nothing by accident. */
+export const uniqueHandle = (prefix: string): string => `${prefix}_${Date.now().toString(36)}_${++counter}`.slice(0, 32);
+
+/** Builds SDK clients against one relay and closes them all at the end of each test. */
+export class ClientFactory {
+	private readonly open: MessengerClient[] = [];
+
+	constructor(private readonly baseUrl: () => string) {}
+
+	client(store: KeyStore = new MemoryKeyStore(), opts: { WebSocket?: WebSocketConstructor; fetch?: typeof fetch } = {}): MessengerClient {
+		const client = new MessengerClient({
+			baseUrl: this.baseUrl(),
+			store,
+			WebSocket: opts.WebSocket ?? WebSocket,
+			...(opts.fetch && { fetch: opts.fetch }),
+			// Short, so reconnects after a server restart are quick; the backoff shape is the same.
+			reconnect: { minDelayMs: 100, maxDelayMs: 2000 },
+		});
+		this.open.push(client);
+		return client;
+	}
+
+	closeAll(): void {
+		for (const client of this.open.splice(0)) client.close();
+	}
+}
+
+export interface Member {
+	client: MessengerClient;
+	store: KeyStore;
+	account: AccountInfo;
+}
+
+export async function registerMember(factory: ClientFactory, prefix: string, WebSocketImpl?: WebSocketConstructor): Promise<Member> {
+	const store = new MemoryKeyStore();
+	const client = factory.client(store, WebSocketImpl ? { WebSocket: WebSocketImpl } : {});
+	const account = await client.register(uniqueHandle(prefix), `${prefix}'s laptop`);
+	return { client, store, account };
+}
+
+/** Two connected members who became contacts through the SDK: request, real-time notice, accept. */
+export async function contactPair(factory: ClientFactory, opts: { aliceSocket?: WebSocketConstructor } = {}) {
+	const alice = await registerMember(factory, "alice", opts.aliceSocket);
+	const bob = await registerMember(factory, "bob");
+	await Promise.all([alice.client.connect(), bob.client.connect()]);
+	const requested = bob.client.waitFor("contact", (c) => c.event === "requested" && c.contact.accountId === alice.account.accountId);
+	await alice.client.requestContact(bob.account.handle);
+	await requested;
+	const accepted = alice.client.waitFor("contact", (c) => c.event === "accepted" && c.contact.accountId === bob.account.accountId);
+	await bob.client.acceptContact(alice.account.accountId);
+	await accepted;
+	return { alice, bob };
+}
+
+/** Every `message` event until the backlog is drained (`synced`). */
+export function collectUntilSynced(client: MessengerClient, timeoutMs = 20_000): Promise<IncomingMessage[]> {
+	const messages: IncomingMessage[] = [];
+	const off = client.on("message", (m) => messages.push(m));
+	return client
+		.waitFor("synced", () => true, timeoutMs)
+		.then(() => messages)
+		.finally(off);
+}
+
+/** The next `count` messages. */
+export function collect(client: MessengerClient, count: number, timeoutMs = 20_000): Promise<IncomingMessage[]> {
+	const messages: IncomingMessage[] = [];
+	return new Promise((resolve, reject) => {
+		const timer = setTimeout(() => {
+			off();
+			reject(new Error(`got ${messages.length} of ${count} messages within ${timeoutMs} ms`));
+		}, timeoutMs);
+		const off = client.on("message", (m) => {
+			messages.push(m);
+			if (messages.length < count) return;
+			clearTimeout(timer);
+			off();
+			resolve(messages);
+		});
+	});
+}

@@ -1,0 +1,261 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { generateContactKey, unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
+import { fromB64u, toB64u } from "../../client/core/encoding.ts";
+import { openMessage } from "../../client/core/message-seal.ts";
+import { type DeviceKeys, generateDeviceKeys, signDetached } from "../../client/core/nacl.ts";
+import { approvalMessage, deviceRequestMessage } from "../../worker/protocol/signing.ts";
+import { contactPair, newMessageId, sealedSend } from "./fixtures.ts";
+import { api, connect, signIn, type TestUser } from "./helpers.ts";
+
+afterEach(() => {
+	vi.useRealTimers();
+});
+
+async function askToJoin(user: TestUser, name = "new phone"): Promise<{ keys: DeviceKeys; deviceId: string; status: number; json: any }> {
+	const keys = generateDeviceKeys();
+	const publicKey = toB64u(keys.publicKey);
+	const res = await api("/api/devices", {
+		body: {
+			handle: user.handle,
+			deviceName: name,
+			publicKey,
+			signature: toB64u(signDetached(keys.seed, deviceRequestMessage(user.handle, publicKey, name))),
+		},
+	});
+	return { keys, deviceId: res.json?.deviceId, status: res.status, json: res.json };
+}
+
+/** What an approving client does: sign the new key and wrap every contact key it holds for it. */
+async function approve(
+	approver: TestUser,
+	newDevice: { keys: DeviceKeys; deviceId: string },
+	keys: Array<{ peerId: string; keyVersion: number; key: Uint8Array }>,
+) {
+	const signature = toB64u(
+		signDetached(approver.keys.seed, approvalMessage(approver.accountId, newDevice.deviceId, toB64u(newDevice.keys.publicKey))),
+	);
+	const envelopes = keys.map((k) => ({
+		peerId: k.peerId,
+		keyVersion: k.keyVersion,
+		...wrapContactKey({
+			accounts: [approver.accountId, k.peerId],
+			version: k.keyVersion,
+			key: k.key,
+			senderSeed: approver.keys.seed,
+			targetPublicKey: newDevice.keys.publicKey,
+		}),
+	}));
+	return api(`/api/devices/${newDevice.deviceId}/approve`, { token: approver.token, body: { signature, envelopes } });
+}
+
+async function openKey(me: TestUser, peerId: string, version: number): Promise<Uint8Array | undefined> {
+	const { json } = await api(`/api/contacts/${peerId}/keys`, { token: me.token });
+	const e = json.envelopes.find((x: any) => x.keyVersion === version);
+	if (!e) return undefined;
+	return unwrapContactKey({
+		nonce: e.nonce,
+		box: e.box,
+		senderPublicKey: fromB64u(e.fromPublicKey),
+		mySeed: me.keys.seed,
+		accounts: [me.accountId, peerId],
+		version,
+	});
+}
+
+describe("adding a device", () => {
+	it("starts pending; approved devices hear of it at once, or on their next connect", async () => {
+		const { alice } = await contactPair();
+		const laptop = await connect(alice.token);
+		await laptop.next("synced");
+		const phone = await askToJoin(alice);
+		expect(phone.status).toBe(201);
+		expect(phone.json).toMatchObject({ accountId: alice.accountId, status: "pending" });
+		const notice = await laptop.next("device");
+		expect(notice).toMatchObject({
+			event: "pending",
+			device: { deviceId: phone.deviceId, name: "new phone", status: "pending", publicKey: toB64u(phone.keys.publicKey) },
+		});
+		laptop.ws.close(1000);
+		const later = await connect(alice.token);
+		expect(await later.next("device")).toMatchObject({ event: "pending", device: { deviceId: phone.deviceId } });
+		const session = await signIn(phone.keys);
+		expect(session.json).toMatchObject({ deviceStatus: "pending", deviceId: phone.deviceId });
+		expect((await api("/api/contacts", { token: session.json.token })).json.error.code).toBe("device_pending");
+	});
+
+	it("refuses an approval by another account's device and a forged approval signature", async () => {
+		const { alice, bob, key } = await contactPair();
+		const phone = await askToJoin(alice);
+		const byBob = await approve(bob, phone, []);
+		expect(byBob.status).toBe(404);
+		const forged = await api(`/api/devices/${phone.deviceId}/approve`, {
+			token: alice.token,
+			body: {
+				signature: toB64u(
+					signDetached(generateDeviceKeys().seed, approvalMessage(alice.accountId, phone.deviceId, toB64u(phone.keys.publicKey))),
+				),
+				envelopes: [],
+			},
+		});
+		expect(forged.json.error.code).toBe("unauthorized");
+		const missingKeys = await approve(alice, phone, []);
+		expect(missingKeys.json.error.code).toBe("conflict");
+		const row = await env.DB.prepare("SELECT status FROM devices WHERE id = ?").bind(phone.deviceId).first<any>();
+		expect(row.status).toBe("pending");
+		expect(key).toBeTruthy();
+	});
+
+	it("after approval reads the next message from an existing contact with no further step", async () => {
+		const { alice, bob, key } = await contactPair();
+		const pending = await askToJoin(alice);
+		const phoneSession = await signIn(pending.keys);
+		const phone: TestUser = { ...alice, deviceId: pending.deviceId, keys: pending.keys, token: phoneSession.json.token };
+		const phoneSocket = await connect(phone.token);
+		await phoneSocket.next("ready");
+		const bobSocket = await connect(bob.token);
+		await bobSocket.next("synced");
+		expect((await approve(alice, pending, [{ peerId: bob.accountId, keyVersion: 1, key }])).status).toBe(200);
+		expect(await phoneSocket.next("device", (d) => d.event === "approved")).toMatchObject({ device: { deviceId: phone.deviceId } });
+		expect(await bobSocket.next("contact")).toMatchObject({ event: "devices_changed", contact: { accountId: alice.accountId } });
+
+		const phoneKey = await openKey(phone, bob.accountId, 1);
+		expect(phoneKey).toEqual(key);
+		const frame = sealedSend(bob, alice, key, "welcome, new phone");
+		bobSocket.send(frame);
+		const m = await phoneSocket.next("message");
+		expect(openMessage(phoneKey as Uint8Array, m, m.nonce, m.box).body).toEqual({ text: "welcome, new phone" });
+		const listed = (await api("/api/devices", { token: alice.token })).json.devices;
+		expect(listed.map((d: any) => d.status)).toEqual(["approved", "approved"]);
+		expect(listed[1].lastSeenAt).toBeGreaterThan(0);
+	});
+
+	it("is limited per account", async () => {
+		const { alice } = await contactPair();
+		const limit = Number(env.MAX_DEVICES_PER_ACCOUNT);
+		const results = [];
+		for (let i = 0; i < limit; i++) results.push((await askToJoin(alice)).status);
+		expect(results.filter((s) => s === 201)).toHaveLength(Math.min(limit - 1, 5));
+		const refused = results.find((s) => s !== 201);
+		expect([409, 429]).toContain(refused);
+	});
+});
+
+describe("revoking a device", () => {
+	it("closes its socket, ends its tokens and logins, and requires a new contact key that it never gets", async () => {
+		const { alice, bob, key, aliceDevices } = await contactPair({ extraDevices: 1 });
+		const phone = aliceDevices[1] as TestUser;
+		const phoneSocket = await connect(phone.token);
+		await phoneSocket.next("ready");
+		const laptop = await connect(alice.token);
+		const bobSocket = await connect(bob.token);
+		await laptop.next("synced");
+		await bobSocket.next("synced");
+
+		const revoked = await api(`/api/devices/${phone.deviceId}/revoke`, { method: "POST", token: alice.token });
+		expect(revoked.json.device.status).toBe("revoked");
+		expect((await phoneSocket.closed).code).toBe(4001);
+		expect((await api("/api/contacts", { token: phone.token })).json.error.code).toBe("device_revoked");
+		expect((await signIn(phone.keys)).json.error.code).toBe("device_revoked");
+
+		expect(await laptop.next("contact", (c) => c.event === "rotation_required")).toBeTruthy();
+		expect(await bobSocket.next("contact", (c) => c.event === "rotation_required")).toBeTruthy();
+		bobSocket.send(sealedSend(bob, alice, key, "old key"));
+		expect(await bobSocket.next("error")).toMatchObject({ code: "stale_key" });
+
+		// Alice's laptop rotates: version 2 for the remaining devices of both accounts.
+		const key2 = generateContactKey();
+		const devices = [
+			...(await api("/api/devices", { token: alice.token })).json.devices
+				.filter((d: any) => d.status === "approved")
+				.map((d: any) => ({ ...d, accountId: alice.accountId })),
+			...(await api(`/api/contacts/${bob.accountId}/devices`, { token: alice.token })).json.devices.map((d: any) => ({
+				...d,
+				accountId: bob.accountId,
+			})),
+		];
+		const envelopes = devices.map((d: any) => ({
+			accountId: d.accountId,
+			deviceId: d.deviceId,
+			...wrapContactKey({
+				accounts: [alice.accountId, bob.accountId],
+				version: 2,
+				key: key2,
+				senderSeed: alice.keys.seed,
+				targetPublicKey: fromB64u(d.publicKey),
+			}),
+		}));
+		const withRevoked = [...envelopes.slice(1), { ...envelopes[0], deviceId: phone.deviceId }];
+		expect(
+			(await api(`/api/contacts/${bob.accountId}/rotate`, { token: alice.token, body: { keyVersion: 2, envelopes: withRevoked } })).status,
+		).toBe(409);
+		const rotated = await api(`/api/contacts/${bob.accountId}/rotate`, { token: alice.token, body: { keyVersion: 2, envelopes } });
+		expect(rotated.json.contact.keyVersion).toBe(2);
+		expect(await bobSocket.next("contact", (c) => c.event === "rotated")).toMatchObject({ contact: { keyVersion: 2 } });
+
+		const bobKey2 = await openKey(bob, alice.accountId, 2);
+		expect(bobKey2).toEqual(key2);
+		bobSocket.send(sealedSend(bob, alice, key2, "after revocation", newMessageId(), 2));
+		const m = await laptop.next("message");
+		expect(openMessage(key2, m, m.nonce, m.box).body).toEqual({ text: "after revocation" });
+		expect(() => openMessage(key, m, m.nonce, m.box)).toThrow();
+		// The revoked device has no envelope for version 2, and the old one it may remember cannot open it.
+		const keysOfRevoked = await runInDurableObject(env.USERS.get(env.USERS.idFromName(alice.accountId)), (_, state) =>
+			state.storage.sql.exec("SELECT * FROM envelopes WHERE device_id = ?", phone.deviceId).toArray(),
+		);
+		expect(keysOfRevoked).toEqual([]);
+	});
+
+	it("lets a device revoke itself", async () => {
+		const { alice, aliceDevices } = await contactPair({ extraDevices: 1 });
+		const phone = aliceDevices[1] as TestUser;
+		expect((await api(`/api/devices/${phone.deviceId}/revoke`, { method: "POST", token: phone.token })).json.device.status).toBe("revoked");
+		expect((await api("/api/devices", { token: alice.token })).json.devices.map((d: any) => d.status)).toEqual(["approved", "revoked"]);
+	});
+
+	it("rejecting a pending device removes it", async () => {
+		const { alice } = await contactPair();
+		const pending = await askToJoin(alice);
+		expect((await api(`/api/devices/${pending.deviceId}/reject`, { method: "POST", token: alice.token })).json.device.status).toBe(
+			"revoked",
+		);
+		expect((await signIn(pending.keys)).json.error.code).toBe("device_revoked");
+	});
+});
+
+describe("independent device queues", () => {
+	it("three devices each receive and ack on their own; a message acked by one stays queued for the others", async () => {
+		const { alice, bob, key, bobDevices } = await contactPair({ extraDevices: 2 });
+		const a = await connect(alice.token);
+		const f = sealedSend(alice, bob, key, "three copies");
+		a.send(f);
+		await a.next("sent");
+		const sockets = await Promise.all(bobDevices.map((d) => connect(d.token)));
+		for (const s of sockets) expect((await s.next("message")).id).toBe(f.id);
+		sockets[0]?.send({ type: "ack", ids: [f.id] });
+		await vi.waitFor(async () => {
+			const again = await connect((bobDevices[0] as TestUser).token);
+			expect(await again.next("ready")).toMatchObject({ queued: 0 });
+		});
+		for (const d of bobDevices.slice(1)) {
+			const again = await connect(d.token);
+			expect(await again.next("ready")).toMatchObject({ queued: 1 });
+		}
+	});
+
+	it("a device whose messages expired unread is told it may have missed some", async () => {
+		const { alice, bob, key } = await contactPair();
+		const a = await connect(alice.token);
+		vi.useFakeTimers({ toFake: ["Date"] });
+		const start = Date.now();
+		a.send(sealedSend(alice, bob, key, "you will never read this"));
+		await a.next("sent");
+		vi.setSystemTime(start + 31 * 86_400_000);
+		await runDurableObjectAlarm(env.USERS.get(env.USERS.idFromName(bob.accountId)));
+		const fresh = (await signIn(bob.keys)).json.token;
+		const b = await connect(fresh);
+		expect(await b.next("ready")).toMatchObject({ queued: 0 });
+		expect(await b.next("missed")).toMatchObject({ count: 1 });
+	});
+});
