@@ -15,6 +15,7 @@ import {
 	rotateContactKey,
 } from "./routes/contacts.ts";
 import { addDevice, approveDevice, listOwnDevices, revokeDevice } from "./routes/devices.ts";
+import { limits } from "./routes/limits.ts";
 import { reportContact } from "./routes/reports.ts";
 import { openSocket } from "./routes/socket.ts";
 
@@ -25,6 +26,7 @@ router
 	.post("/api/auth/challenge", challenge)
 	.post("/api/auth/session", session)
 	.get("/api/ws", openSocket)
+	.get("/api/limits", limits)
 	.get("/api/account", accountStatus)
 	.get("/api/account/credits", creditHistory)
 	.get("/api/devices", listOwnDevices)

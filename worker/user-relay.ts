@@ -35,7 +35,7 @@ import {
 	ValidationError,
 } from "./protocol/wire.ts";
 import { bumpCounter, type CachedAccount, readAccountCache, readCounter, writeAccountCache } from "./relay/account-cache.ts";
-import { countSince, distinctRefsSince, logActivity, pruneActivity, recentTimes, unlogActivity } from "./relay/activity-log.ts";
+import { countSince, distinctRefsSince, logActivity, pruneActivity, recentTimes, sentBefore, unlogActivity } from "./relay/activity-log.ts";
 import {
 	acceptedPeerIds,
 	completeRotation,
@@ -90,6 +90,8 @@ const b64uBytes = (s: string): number => Math.floor((s.length * 3) / 4);
 export class UserRelay extends DurableObject<Env> {
 	private readonly sql: SqlStorage;
 	private readonly credits: CreditAccount;
+	/** Sends in flight, in order. Memory only: a restart ends every in-flight send anyway. */
+	private sendChain: Promise<unknown> = Promise.resolve();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -718,16 +720,58 @@ export class UserRelay extends DurableObject<Env> {
 			case "ping":
 				return this.send(ws, { type: "pong" });
 			case "ack": {
-				ackMessages(this.sql, state.deviceId, frame.ids);
+				const bySender = ackMessages(this.sql, state.deviceId, frame.ids);
 				if (!state.synced && inFlight(this.sql, state.deviceId, state.sentUpTo) <= DRAIN_PAGE / 2) this.pump(ws, state);
+				for (const [sender, ids] of bySender) {
+					if (sender === state.accountId) continue;
+					// Receipts are best effort and must not hold up the ack.
+					this.ctx.waitUntil(
+						this.stub(sender)
+							.receipt(sender, state.accountId, state.deviceId, ids)
+							.catch(() => undefined),
+					);
+				}
 				return;
 			}
+			case "typing":
+				return this.relayTyping(ws, state, frame.to);
 			case "send": {
-				const result = await this.sendMessage(state, frame);
+				// One send at a time per account: a conversation keeps the order it was typed in,
+				// and a re-sent id is seen only after the first attempt has finished.
+				const attempt = () =>
+					this.sendMessage(state, frame).catch((err) => {
+						console.error(JSON.stringify({ event: "send_failed", name: err instanceof Error ? err.name : typeof err }));
+						return refuse<SentReceipt>("internal", "The message could not be sent. It was not charged; try again.");
+					});
+				const result = await (this.sendChain = this.sendChain.then(attempt, attempt));
 				if (!result.ok) return this.send(ws, errorFrame(result.code, result.message, frame.id, result.retryAfter));
 				return this.send(ws, { type: "sent", id: frame.id, ...result.value });
 			}
 		}
+	}
+
+	/** A recipient device stored these messages: tell this account's devices. */
+	async receipt(accountId: string, to: string, deviceId: string, ids: string[]): Promise<void> {
+		await this.ensureAccount(accountId);
+		this.broadcast({ type: "delivered", ids, to, deviceId });
+	}
+
+	/** At most one typing notice per socket and second; dropped silently when not allowed. */
+	private async relayTyping(ws: WebSocket, state: SocketState, to: string): Promise<void> {
+		const now = this.now();
+		if (now - (state.typingAt ?? 0) < 1000 || this.suspensionRefusal()) return;
+		const contact = getContact(this.sql, to);
+		if (contact?.state !== "accepted" || contact.peerBlocked) return;
+		state.typingAt = now;
+		ws.serializeAttachment(state);
+		await this.stub(to).typing(to, state.accountId, state.deviceId);
+	}
+
+	async typing(accountId: string, from: string, fromDevice: string): Promise<void> {
+		await this.ensureAccount(accountId);
+		const contact = getContact(this.sql, from);
+		if (contact?.state !== "accepted") return;
+		this.broadcast({ type: "typing", from, fromDevice });
 	}
 
 	async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -771,6 +815,13 @@ export class UserRelay extends DurableObject<Env> {
 		}
 		if (frame.keyVersion !== contact.keyVersion) {
 			return refuse("stale_key", `Seal with contact key version ${contact.keyVersion}; fetch the keys again.`);
+		}
+		// A re-sent id (the sender lost our `sent`) is answered again, free: it was delivered.
+		const earlier = sentBefore(this.sql, frame.id);
+		if (earlier !== undefined) {
+			const rules = this.limitRules(this.cachedAccount());
+			const recent = recentTimes(this.sql, "send", this.now() - DAY_MS, lookback(rules));
+			return ok({ at: earlier, credits: this.credits.available(), quotaLeft: quotaLeft(recent, this.now(), rules.quota) });
 		}
 		const account = this.cachedAccount();
 		const price = priceOf({ kind: frame.kind }, account.trust, config.prices);
@@ -826,7 +877,7 @@ export class UserRelay extends DurableObject<Env> {
 		settleCharge(this.sql, hold);
 		// Sent-sync: the sender's other devices get their own copy; past the pre-check above
 		// these writes are not refused, so a message the recipient has is never missing here.
-		await this.enqueueAndPush(syncTargets, frame.id, text, bytes, now + config.queueTtlMs, null);
+		await this.enqueueAndPush(syncTargets, frame.id, accountId, text, bytes, now + config.queueTtlMs, null);
 		await this.armAlarm(now + config.creditFlushMs);
 		bumpCounter(this.sql, "messages_sent");
 		await this.afterSend(accountId, now);
@@ -872,7 +923,7 @@ export class UserRelay extends DurableObject<Env> {
 		const contact = getContact(this.sql, from);
 		if (!contact || contact.state !== "accepted") return refuse("not_a_contact", "You can only message accepted contacts.");
 		const config = readConfig(this.env);
-		const result = await this.enqueueAndPush(approvedDeviceIds(this.sql), msgId, text, bytes, this.now() + config.queueTtlMs, {
+		const result = await this.enqueueAndPush(approvedDeviceIds(this.sql), msgId, from, text, bytes, this.now() + config.queueTtlMs, {
 			maxMessages: config.queueMaxMessages,
 			maxBytes: config.queueMaxBytes,
 		});
@@ -883,6 +934,7 @@ export class UserRelay extends DurableObject<Env> {
 	private async enqueueAndPush(
 		deviceIds: string[],
 		msgId: string,
+		fromAccount: string,
 		text: string,
 		bytes: number,
 		expiresAt: number,
@@ -890,7 +942,7 @@ export class UserRelay extends DurableObject<Env> {
 	): Promise<"ok" | "full"> {
 		const seqs = enqueueAll(
 			this.sql,
-			deviceIds.map((deviceId) => ({ deviceId, msgId, frame: text, bytes, expiresAt })),
+			deviceIds.map((deviceId) => ({ deviceId, msgId, fromAccount, frame: text, bytes, expiresAt })),
 			caps,
 		);
 		if (seqs === "full") return "full";

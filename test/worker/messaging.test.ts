@@ -164,6 +164,65 @@ describe("messages", () => {
 	});
 });
 
+describe("receipts, typing and re-sends", () => {
+	it("tell the sender when each recipient device stored the message", async () => {
+		const { alice, bob, key } = await contactPair();
+		const a = await connect(alice.token);
+		const b = await connect(bob.token);
+		await b.next("synced");
+		const f = sealedSend(alice, bob, key, "did you get it?");
+		a.send(f);
+		await a.next("sent");
+		await b.next("message");
+		b.send({ type: "ack", ids: [f.id] });
+		expect(await a.next("delivered")).toEqual({ type: "delivered", ids: [f.id], to: bob.accountId, deviceId: bob.deviceId });
+	});
+
+	it("relay typing notices to a contact's online devices, never to strangers, and queue nothing", async () => {
+		const { alice, bob } = await contactPair();
+		const stranger = await registerUser("stranger");
+		const a = await connect(alice.token);
+		const b = await connect(bob.token);
+		const s = await connect(stranger.token);
+		await b.next("synced");
+		a.send({ type: "typing", to: bob.accountId });
+		expect(await b.next("typing")).toEqual({ type: "typing", from: alice.accountId, fromDevice: alice.deviceId });
+		s.send({ type: "typing", to: bob.accountId });
+		a.send({ type: "typing", to: stranger.accountId });
+		await new Promise((r) => setTimeout(r, 100));
+		expect(b.frames.filter((f) => f.type === "typing")).toHaveLength(1);
+		expect(await queued(bob.accountId)).toEqual([]);
+	});
+
+	it("answer a re-sent message id with `sent` again, without charging or delivering twice", async () => {
+		const { alice, bob, key } = await contactPair();
+		const a = await connect(alice.token);
+		const f = sealedSend(alice, bob, key, "once");
+		a.send(f);
+		const first = await a.next("sent");
+		a.send(f);
+		const again = await a.next("sent");
+		expect(again).toMatchObject({ id: f.id, at: first.at, credits: first.credits });
+		expect(await queued(bob.accountId)).toEqual([{ msg_id: f.id, device_id: bob.deviceId }]);
+	});
+
+	it("keep one sender's messages in the order they were sent, even when fired at once", async () => {
+		const { alice, bob, key } = await contactPair();
+		const a = await connect(alice.token);
+		const frames = Array.from({ length: 20 }, (_, i) => sealedSend(alice, bob, key, `#${i}`));
+		for (const f of frames) a.send(f);
+		for (const f of frames) await a.next("sent", (x) => x.id === f.id);
+		expect((await queued(bob.accountId)).map((r) => r.msg_id)).toEqual(frames.map((f) => f.id));
+	});
+
+	it("publish prices and limits without authentication", async () => {
+		const { status, json } = await api("/api/limits");
+		expect(status).toBe(200);
+		expect(json.prices).toEqual({ text: 4, attachmentSmall: 8, attachmentMedium: 20, attachmentLarge: 40, edit: 2, delete: 1 });
+		expect(json.maxSealedTextBytes).toBe(65536);
+	});
+});
+
 describe("queue limits and expiry", () => {
 	it("refuse with recipient_queue_full at the cap, all or nothing, without a silent drop", async () => {
 		const { alice, bob, key } = await contactPair();

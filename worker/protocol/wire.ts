@@ -251,6 +251,22 @@ export type Envelope = Infer<typeof envelope>;
 export const envelopeList = object({ envelopes: array(envelope, { max: 100_000 }) });
 export type EnvelopeList = Infer<typeof envelopeList>;
 
+/** GET /api/limits: public prices and limits, so a client can show a price before an action. */
+export const limitsResponse = object({
+	prices: object({
+		text: integer({ min: 0, max: 1e9 }),
+		attachmentSmall: integer({ min: 0, max: 1e9 }),
+		attachmentMedium: integer({ min: 0, max: 1e9 }),
+		attachmentLarge: integer({ min: 0, max: 1e9 }),
+		edit: integer({ min: 0, max: 1e9 }),
+		delete: integer({ min: 0, max: 1e9 }),
+	}),
+	rateLimit: object({ count: integer({ min: 0, max: 1e9 }), windowMs: integer({ min: 0, max: 1e12 }) }),
+	quotaPerDay: object({ untrusted: integer({ min: 0, max: 1e9 }), trusted: integer({ min: 0, max: 1e9 }) }),
+	maxSealedTextBytes: integer({ min: 0, max: 1e9 }),
+});
+export type LimitsResponse = Infer<typeof limitsResponse>;
+
 // ---------------------------------------------------------------------------------------
 // HTTP: admin (Authorization: Bearer <ADMIN_TOKEN>)
 
@@ -316,7 +332,10 @@ export type AckFrame = Infer<typeof ackFrame>;
 
 export const pingFrame = object({ type: literal("ping") });
 
-export const clientFrame = taggedUnion({ send: sendFrame, ack: ackFrame, ping: pingFrame });
+/** "I am typing" to a contact: relayed to their online devices only, never queued or charged. */
+export const typingFrame = object({ type: literal("typing"), to: id });
+
+export const clientFrame = taggedUnion({ send: sendFrame, ack: ackFrame, ping: pingFrame, typing: typingFrame });
 export type ClientFrame = Infer<typeof clientFrame>;
 
 // ---------------------------------------------------------------------------------------
@@ -376,6 +395,10 @@ export const contactFrame = object({
 });
 export type ContactNotice = Infer<typeof contactFrame>["event"];
 
+export const peerTypingFrame = object({ type: literal("typing"), from: id, fromDevice: id });
+/** A device of `to` acked (stored) these messages of yours. Best effort: not queued while you are offline. */
+export const deliveredFrame = object({ type: literal("delivered"), ids: array(id, { min: 1, max: 500 }), to: id, deviceId: id });
+
 /** A device of this account was added, approved, rejected or revoked. */
 export const deviceFrame = object({
 	type: literal("device"),
@@ -405,6 +428,8 @@ export const serverFrame = taggedUnion({
 	contact: contactFrame,
 	device: deviceFrame,
 	missed: missedFrame,
+	typing: peerTypingFrame,
+	delivered: deliveredFrame,
 	error: errorFrame,
 });
 export type ServerFrame = Infer<typeof serverFrame>;

@@ -28,3 +28,8 @@ export function distinctRefsSince(sql: SqlStorage, kind: ActivityKind, since: nu
 export function pruneActivity(sql: SqlStorage, before: number): void {
 	sql.exec("DELETE FROM events WHERE at <= ?", before);
 }
+
+/** When a message id was accepted from this account, if it was within the last day. */
+export function sentBefore(sql: SqlStorage, msgId: string): number | undefined {
+	return sql.exec<{ at: number }>("SELECT at FROM events WHERE kind = 'send' AND ref = ? LIMIT 1", msgId).toArray()[0]?.at;
+}

@@ -8,6 +8,7 @@ export interface QueuedRow {
 export interface EnqueueItem {
 	deviceId: string;
 	msgId: string;
+	fromAccount: string;
 	frame: string;
 	bytes: number;
 	expiresAt: number;
@@ -35,9 +36,10 @@ export function enqueueAll(sql: SqlStorage, items: EnqueueItem[], caps: QueueCap
 	for (const item of items) {
 		const row = sql
 			.exec<{ seq: number }>(
-				"INSERT INTO queue (device_id, msg_id, frame, bytes, expires_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id, msg_id) DO NOTHING RETURNING seq",
+				"INSERT INTO queue (device_id, msg_id, from_account, frame, bytes, expires_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, msg_id) DO NOTHING RETURNING seq",
 				item.deviceId,
 				item.msgId,
+				item.fromAccount,
 				item.frame,
 				item.bytes,
 				item.expiresAt,
@@ -54,18 +56,28 @@ export function enqueueAll(sql: SqlStorage, items: EnqueueItem[], caps: QueueCap
 	return seqs;
 }
 
-/** Remove acked messages of one device. Acking an id that is not queued is harmless. */
-export function ackMessages(sql: SqlStorage, deviceId: string, msgIds: readonly string[]): number {
-	let removed = 0;
+/**
+ * Remove acked messages of one device. Acking an id that is not queued is harmless.
+ * Returns the removed ids grouped by sender, for delivery receipts.
+ */
+export function ackMessages(sql: SqlStorage, deviceId: string, msgIds: readonly string[]): Map<string, string[]> {
+	const bySender = new Map<string, string[]>();
 	for (const msgId of msgIds) {
 		const row = sql
-			.exec<{ bytes: number }>("DELETE FROM queue WHERE device_id = ? AND msg_id = ? RETURNING bytes", deviceId, msgId)
+			.exec<{ bytes: number; from_account: string | null }>(
+				"DELETE FROM queue WHERE device_id = ? AND msg_id = ? RETURNING bytes, from_account",
+				deviceId,
+				msgId,
+			)
 			.toArray()[0];
 		if (!row) continue;
-		removed++;
 		sql.exec("UPDATE queue_stats SET count = count - 1, bytes = bytes - ? WHERE device_id = ?", row.bytes, deviceId);
+		if (row.from_account === null) continue;
+		const ids = bySender.get(row.from_account) ?? [];
+		ids.push(msgId);
+		bySender.set(row.from_account, ids);
 	}
-	return removed;
+	return bySender;
 }
 
 export function pageQueue(sql: SqlStorage, deviceId: string, afterSeq: number, limit: number): QueuedRow[] {

@@ -9,6 +9,8 @@ export interface SocketState {
 	sentUpTo: number;
 	/** True once the backlog has been pushed; from then on new messages go out as they arrive. */
 	synced: boolean;
+	/** When this socket last relayed a typing notice (they are throttled to one a second). */
+	typingAt?: number;
 }
 
 export function readSocketState(ws: WebSocket): SocketState | null {

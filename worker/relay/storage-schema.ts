@@ -65,6 +65,12 @@ const MIGRATIONS: string[][] = [
 		// current one before anyone sends again (DESIGN §4).
 		"ALTER TABLE contacts ADD COLUMN rotate_to INTEGER",
 	],
+	[
+		// Who sent a queued message, so an ack can become a delivery receipt for them.
+		"ALTER TABLE queue ADD COLUMN from_account TEXT",
+		// Looking up a re-sent message id must not scan the day's sends.
+		"CREATE INDEX events_by_ref ON events (ref) WHERE ref IS NOT NULL",
+	],
 ];
 
 export function migrateStorage(sql: SqlStorage): void {

@@ -1,0 +1,14 @@
+import { readConfig } from "../config.ts";
+import type { LimitsResponse } from "../protocol/wire.ts";
+
+/** GET /api/limits: public, so a client can show what an action costs before it is taken. */
+export function limits(_request: Request, env: Env): Response {
+	const config = readConfig(env);
+	const body: LimitsResponse = {
+		prices: config.prices,
+		rateLimit: config.rateLimit,
+		quotaPerDay: config.quotaPerDay,
+		maxSealedTextBytes: config.maxSealedTextBytes,
+	};
+	return Response.json(body, { headers: { "cache-control": "public, max-age=300" } });
+}
