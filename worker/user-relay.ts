@@ -743,7 +743,9 @@ export class UserRelay extends DurableObject<Env> {
 						console.error(JSON.stringify({ event: "send_failed", name: err instanceof Error ? err.name : typeof err }));
 						return refuse<SentReceipt>("internal", "The message could not be sent. It was not charged; try again.");
 					});
-				const result = await (this.sendChain = this.sendChain.then(attempt, attempt));
+				const turn = this.sendChain.then(attempt, attempt);
+				this.sendChain = turn;
+				const result = await turn;
 				if (!result.ok) return this.send(ws, errorFrame(result.code, result.message, frame.id, result.retryAfter));
 				return this.send(ws, { type: "sent", id: frame.id, ...result.value });
 			}

@@ -89,7 +89,9 @@ export async function connect(token: string): Promise<TestSocket> {
 	// Frames not yet taken by a `next` call. Waiters take the first match and leave the rest,
 	// so several may wait at once (e.g. for `sent` or `error`).
 	const unclaimed: ServerFrame[] = [];
-	ws.addEventListener("message", (e) => unclaimed.push(JSON.parse(e.data as string)));
+	ws.addEventListener("message", (e) => {
+		unclaimed.push(JSON.parse(e.data as string));
+	});
 	const socket: TestSocket = {
 		ws,
 		frames,
