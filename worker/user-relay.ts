@@ -225,14 +225,17 @@ export class UserRelay extends DurableObject<Env> {
 		let approvedSetChanged = false;
 		for (const d of devices) {
 			const was = before.get(d.deviceId);
+			if (!firstLoad && was !== d.status) {
+				if ((was === "approved") !== (d.status === "approved")) approvedSetChanged = true;
+				// Told before its socket closes: the revoked device hears it too, even where a
+				// proxy in between does not pass the close code on.
+				this.broadcast({ type: "device", event: d.status, device: d });
+				if (d.status === "approved") for (const ws of this.ctx.getWebSockets(d.deviceId)) this.startSync(ws);
+			}
 			if (d.status === "revoked") {
 				this.dropDevice(d.deviceId);
 				deleteEnvelopesOf(this.sql, d.deviceId);
 			}
-			if (firstLoad || was === d.status) continue;
-			if ((was === "approved") !== (d.status === "approved")) approvedSetChanged = true;
-			this.broadcast({ type: "device", event: d.status, device: d });
-			if (d.status === "approved") for (const ws of this.ctx.getWebSockets(d.deviceId)) this.startSync(ws);
 		}
 		if (approvedSetChanged) {
 			for (const peerId of acceptedPeerIds(this.sql)) await this.stub(peerId).peerDevicesChanged(peerId, accountId);
@@ -363,7 +366,12 @@ export class UserRelay extends DurableObject<Env> {
 		return ok(after.find((d) => d.deviceId === deviceId) as DeviceInfo);
 	}
 
-	/** Store a new contact key version, wrapped for every approved device of both accounts. */
+	/**
+	 * Store a new contact key version, wrapped for every approved device of both accounts.
+	 * Both sides may try at once after a revocation; so that exactly one key becomes that
+	 * version, the object of the lower account id commits every rotation of the pair and the
+	 * other side only follows it.
+	 */
 	async rotateContactKey(
 		accountId: string,
 		deviceId: string,
@@ -375,30 +383,39 @@ export class UserRelay extends DurableObject<Env> {
 		if (refusal) return refusal;
 		const current = getContact(this.sql, peerId);
 		if (current?.state !== "accepted" || current.keyVersion === undefined) return refuse("not_found", "No such contact.");
-		if (keyVersion !== current.keyVersion + 1) {
-			return refuse(
-				"conflict",
-				`The next key version is ${current.keyVersion + 1}; fetch the keys, another device may have rotated already.`,
-			);
-		}
+		if (keyVersion !== current.keyVersion + 1) return rotationConflict(current.keyVersion + 1);
 		const peerDevices = await this.stub(peerId).approvedDevicesOf(peerId);
 		const stored = this.checkEnvelopes(accountId, deviceId, peerId, peerDevices, keyVersion, uploads);
 		if (!stored.ok) return stored;
-		await this.stub(peerId).theirRotation(
-			peerId,
-			accountId,
-			keyVersion,
-			stored.value.filter((e) => e.accountId === peerId).map((e) => e.envelope),
-		);
-		saveEnvelopes(
-			this.sql,
-			peerId,
-			stored.value.filter((e) => e.accountId === accountId).map((e) => e.envelope),
-		);
+		const half = (account: string) => stored.value.filter((e) => e.accountId === account).map((e) => e.envelope);
+		if (accountId < peerId) {
+			const committed = this.commitRotation(peerId, keyVersion, half(accountId));
+			if (!committed.ok) return committed;
+			await this.stub(peerId).theirRotation(peerId, accountId, keyVersion, half(peerId));
+			return committed;
+		}
+		const owner = await this.stub(peerId).ownerRotation(peerId, accountId, keyVersion, half(peerId));
+		if (!owner.ok) return owner;
+		await this.theirRotation(accountId, peerId, keyVersion, half(accountId));
+		return ok(publicContact(getContact(this.sql, peerId) as StoredContact));
+	}
+
+	/** Synchronous from the version check to the write, so two rotations cannot both pass. */
+	private commitRotation(peerId: string, keyVersion: number, envelopes: StoredEnvelope[]): RelayResult<Contact> {
+		const current = getContact(this.sql, peerId);
+		if (current?.state !== "accepted" || current.keyVersion === undefined) return refuse("not_found", "No such contact.");
+		if (keyVersion !== current.keyVersion + 1) return rotationConflict(current.keyVersion + 1);
+		saveEnvelopes(this.sql, peerId, envelopes);
 		completeRotation(this.sql, peerId, keyVersion, this.now());
 		const contact = publicContact(getContact(this.sql, peerId) as StoredContact);
 		this.notifyContact("rotated", contact);
 		return ok(contact);
+	}
+
+	/** The peer (higher account id) asks this object, the pair's owner, to commit its rotation. */
+	async ownerRotation(accountId: string, peerId: string, keyVersion: number, envelopes: StoredEnvelope[]): Promise<RelayResult<Contact>> {
+		await this.ensureAccount(accountId);
+		return this.commitRotation(peerId, keyVersion, envelopes);
 	}
 
 	/**
@@ -450,10 +467,11 @@ export class UserRelay extends DurableObject<Env> {
 		if (contact?.state === "accepted") this.notifyContact("devices_changed", publicContact(contact));
 	}
 
+	/** The pair's owner committed a rotation: follow it (an older one arriving late changes nothing). */
 	async theirRotation(accountId: string, peerId: string, keyVersion: number, envelopes: StoredEnvelope[]): Promise<void> {
 		await this.ensureAccount(accountId);
 		const contact = getContact(this.sql, peerId);
-		if (contact?.state !== "accepted") return;
+		if (contact?.state !== "accepted" || (contact.keyVersion ?? 0) >= keyVersion) return;
 		saveEnvelopes(this.sql, peerId, envelopes);
 		completeRotation(this.sql, peerId, keyVersion, this.now());
 		this.notifyContact("rotated", publicContact(getContact(this.sql, peerId) as StoredContact));
@@ -988,6 +1006,9 @@ export class UserRelay extends DurableObject<Env> {
 		if (candidates.length > 0) await this.armAlarm(Math.min(...candidates));
 	}
 }
+
+const rotationConflict = (next: number): RelayResult<never> =>
+	refuse("conflict", `The next key version is ${next}; fetch the keys, another device may have rotated already.`);
 
 interface SentReceipt {
 	at: number;

@@ -1,21 +1,31 @@
 import {
 	type AcceptRequest,
 	type AccountStatus,
+	type AddDeviceRequest,
+	type AddDeviceResponse,
+	type ApproveDeviceRequest,
 	accountStatus,
+	addDeviceResponse,
 	type ChallengeResponse,
 	type Contact,
+	type CreditHistory,
 	challengeResponse,
 	contactList,
 	contactResponse,
+	creditHistory,
 	type DeviceInfo,
 	deviceList,
+	deviceResponse,
 	type Envelope,
 	envelopeList,
 	errorBody,
 	id,
+	type LimitsResponse,
+	limitsResponse,
 	parseJson,
 	type RegisterRequest,
 	type RegisterResponse,
+	type RotateRequest,
 	registerResponse,
 	type Schema,
 	type SessionRequest,
@@ -97,6 +107,37 @@ export class ApiClient {
 		return (await this.call("POST", `${this.contactPath(peerId)}/block`, contactResponse, { token })).contact;
 	}
 
+	/** A new device asks to join an existing account; it is pending until approved. */
+	addDevice(body: AddDeviceRequest): Promise<AddDeviceResponse> {
+		return this.call("POST", "/api/devices", addDeviceResponse, { body });
+	}
+
+	async approveDevice(token: string, deviceId: string, body: ApproveDeviceRequest): Promise<DeviceInfo> {
+		return (await this.call("POST", `/api/devices/${parseInput(id, deviceId, "deviceId")}/approve`, deviceResponse, { token, body }))
+			.device;
+	}
+
+	/** Rejects a pending device or revokes an approved one. */
+	async revokeDevice(token: string, deviceId: string): Promise<DeviceInfo> {
+		return (await this.call("POST", `/api/devices/${parseInput(id, deviceId, "deviceId")}/revoke`, deviceResponse, { token })).device;
+	}
+
+	async rotateContactKey(token: string, peerId: string, body: RotateRequest): Promise<Contact> {
+		return (await this.call("POST", `${this.contactPath(peerId)}/rotate`, contactResponse, { token, body })).contact;
+	}
+
+	async report(token: string, peerId: string, body: { reason: string; block?: boolean }): Promise<void> {
+		await this.call("POST", `${this.contactPath(peerId)}/report`, null, { token, body });
+	}
+
+	limits(): Promise<LimitsResponse> {
+		return this.call("GET", "/api/limits", limitsResponse, {});
+	}
+
+	creditHistory(token: string): Promise<CreditHistory> {
+		return this.call("GET", "/api/account/credits", creditHistory, { token });
+	}
+
 	/** This device's own key envelopes for a contact. */
 	async contactKeys(token: string, peerId: string): Promise<Envelope[]> {
 		return (await this.call("GET", `${this.contactPath(peerId)}/keys`, envelopeList, { token })).envelopes;
@@ -111,7 +152,13 @@ export class ApiClient {
 		return `/api/contacts/${parseAccountId(peerId)}`;
 	}
 
-	private async call<T>(method: "GET" | "POST", path: string, schema: Schema<T>, opts: { token?: string; body?: unknown }): Promise<T> {
+	/** `schema` null: the route answers 204 with no body. */
+	private async call<T>(
+		method: "GET" | "POST",
+		path: string,
+		schema: Schema<T> | null,
+		opts: { token?: string; body?: unknown },
+	): Promise<T> {
 		const headers: Record<string, string> = {};
 		if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
 		if (opts.body !== undefined) headers["content-type"] = "application/json";
@@ -140,6 +187,7 @@ export class ApiClient {
 			const { code, message, retryAfter } = body.error;
 			throw new SdkError(code, message, retryAfter === undefined ? {} : { retryAfter });
 		}
+		if (schema === null) return undefined as T;
 		try {
 			return parseJson(schema, text);
 		} catch (err) {

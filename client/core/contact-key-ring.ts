@@ -1,4 +1,4 @@
-import type { Contact, DeviceInfo, EnvelopeUpload } from "../../worker/protocol/wire.ts";
+import type { Contact, DeviceInfo, EnvelopeUpload, OwnEnvelopeUpload } from "../../worker/protocol/wire.ts";
 import type { ApiClient } from "./api-client.ts";
 import { generateContactKey, unwrapContactKey, wrapContactKey } from "./contact-key.ts";
 import { CryptoError } from "./crypto-error.ts";
@@ -82,6 +82,61 @@ export class ContactKeyRing {
 
 	private async acceptOnce(peerId: string): Promise<Contact> {
 		const { api, session, store } = this.deps;
+		const { key, envelopes } = await this.freshKeyFor(peerId, 1);
+		const contact = await session.withToken((t) => api.acceptContact(t, peerId, { keyVersion: 1, envelopes }));
+		await store.putContactKey(peerId, 1, key);
+		this.forget(peerId);
+		return contact;
+	}
+
+	/**
+	 * Replace the contact key after a device of either account was revoked (DESIGN §4): the
+	 * next version, wrapped for the remaining approved devices of both. If another device of
+	 * this account rotated first, the relay answers `conflict` and its key is fetched instead.
+	 */
+	async rotate(peerId: string, toVersion: number): Promise<void> {
+		const { api, session, store } = this.deps;
+		if ((await store.getContactKey(peerId, toVersion)) !== undefined) return;
+		const { key, envelopes } = await this.freshKeyFor(peerId, toVersion);
+		try {
+			await session.withToken((t) => api.rotateContactKey(t, peerId, { keyVersion: toVersion, envelopes }));
+			await store.putContactKey(peerId, toVersion, key);
+		} catch (err) {
+			if (!(err instanceof SdkError) || err.code !== "conflict") throw err;
+		}
+		this.forget(peerId);
+		await this.load(peerId);
+	}
+
+	/**
+	 * Every contact key this device holds for these contacts, wrapped for a new device of
+	 * this account (device approval): it reads old and new messages at once.
+	 */
+	async wrapAllFor(peerIds: string[], target: DeviceInfo): Promise<OwnEnvelopeUpload[]> {
+		const { store } = this.deps;
+		const me = await this.deps.identity();
+		const out: OwnEnvelopeUpload[] = [];
+		for (const peerId of peerIds) {
+			if ((await store.latestVersion(peerId)) === undefined) await this.load(peerId);
+			const latest = (await store.latestVersion(peerId)) ?? 0;
+			for (let version = 1; version <= latest; version++) {
+				const key = await store.getContactKey(peerId, version);
+				if (!key) continue;
+				const wrapped = wrapContactKey({
+					accounts: [me.accountId, peerId],
+					version,
+					key,
+					senderSeed: me.seed,
+					targetPublicKey: fromB64u(target.publicKey),
+				});
+				out.push({ peerId, keyVersion: version, ...wrapped });
+			}
+		}
+		return out;
+	}
+
+	/** A new random key and its envelopes for every approved device of both accounts. */
+	private async freshKeyFor(peerId: string, version: number): Promise<{ key: Uint8Array; envelopes: EnvelopeUpload[] }> {
 		const me = await this.deps.identity();
 		const [mine, theirs] = await this.deviceLists(peerId);
 		if (!mine.some((d) => d.deviceId === me.deviceId)) {
@@ -93,17 +148,13 @@ export class ContactKeyRing {
 			deviceId: device.deviceId,
 			...wrapContactKey({
 				accounts: [me.accountId, peerId],
-				version: 1,
+				version,
 				key,
 				senderSeed: me.seed,
 				targetPublicKey: fromB64u(device.publicKey),
 			}),
 		});
-		const envelopes = [...mine.map((d) => wrap(me.accountId, d)), ...theirs.map((d) => wrap(peerId, d))];
-		const contact = await session.withToken((t) => api.acceptContact(t, peerId, { keyVersion: 1, envelopes }));
-		await store.putContactKey(peerId, 1, key);
-		this.forget(peerId);
-		return contact;
+		return { key, envelopes: [...mine.map((d) => wrap(me.accountId, d)), ...theirs.map((d) => wrap(peerId, d))] };
 	}
 
 	private async deviceLists(peerId: string): Promise<[DeviceInfo[], DeviceInfo[]]> {

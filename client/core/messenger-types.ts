@@ -41,6 +41,12 @@ export interface MessengerEvents {
 	device: { event: Frame<"device">["event"]; device: Frame<"device">["device"] };
 	/** Messages for this device expired unread while it was away. */
 	missed: { count: number };
+	/** A contact is typing (best effort). */
+	typing: { peerId: string; fromDevice: string };
+	/** A device of `peerId` stored these messages of ours. */
+	delivered: { ids: string[]; peerId: string; deviceId: string };
+	/** The safety number with this contact changed (null: with every contact — our own devices changed). */
+	safety_number_changed: { peerId: string | null };
 	/** Balance, trust and quota of this account, whenever the relay reports them. */
 	account: AccountStatus;
 	disconnected: { code: number; reason: string };

@@ -1,10 +1,14 @@
-import { registrationMessage } from "../../worker/protocol/signing.ts";
+import { approvalMessage, deviceRequestMessage, registrationMessage } from "../../worker/protocol/signing.ts";
 import {
 	type AccountStatus,
 	type Contact,
+	type CreditHistory,
+	type DeviceInfo,
 	handle as handleSchema,
+	type LimitsResponse,
 	type MessageFrame,
 	registerRequest,
+	reportRequest,
 	type ServerFrame,
 } from "../../worker/protocol/wire.ts";
 import { AckBatcher } from "./ack-batcher.ts";
@@ -77,7 +81,6 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 				WebSocket: WebSocketImpl,
 				url: async (fresh) => {
 					const session = fresh ? await this.session.login() : await this.session.current();
-					if (session.deviceStatus === "pending") throw new SdkError("device_pending", "This device waits for approval by another device.");
 					return `${wsBase}/api/ws?token=${encodeURIComponent(session.token)}`;
 				},
 				backoff: opts.reconnect ?? DEFAULT_BACKOFF,
@@ -118,6 +121,81 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		await this.store.setIdentity(identity);
 		this.identityCache = identity;
 		return created;
+	}
+
+	/**
+	 * Join an existing account as a new device: the device's keys are made here, and it waits
+	 * as `pending` until an approved device of the account approves it (a `device` event with
+	 * event "approved" for this device). Until then connect() works but nothing else does.
+	 */
+	async joinAccount(handle: string, deviceName: string): Promise<AccountInfo> {
+		if (await this.store.getIdentity()) throw new SdkError("conflict", "This store already holds a device identity.");
+		const folded = parseInput(handleSchema, handle, "handle");
+		const name = parseInput(registerRequest.shape.deviceName, deviceName, "deviceName");
+		const keys = generateDeviceKeys();
+		const publicKey = toB64u(keys.publicKey);
+		const signature = toB64u(signDetached(keys.seed, deviceRequestMessage(folded, publicKey, name)));
+		const joined = await this.api.addDevice({ handle: folded, deviceName: name, publicKey, signature });
+		const identity: DeviceIdentity = { ...keys, accountId: joined.accountId, deviceId: joined.deviceId, handle: folded };
+		await this.store.setIdentity(identity);
+		this.identityCache = identity;
+		return { accountId: joined.accountId, deviceId: joined.deviceId, handle: folded };
+	}
+
+	/** This account's devices, with status and when each was last seen. */
+	devices(): Promise<DeviceInfo[]> {
+		return this.session.withToken((t) => this.api.devices(t));
+	}
+
+	/**
+	 * Approve a pending device: sign its key and hand it every contact key this device holds,
+	 * so it reads messages from every contact at once. Compare its fingerprint first
+	 * (deviceFingerprint in safety-number.ts) with what the new device shows.
+	 */
+	async approveDevice(deviceId: string): Promise<DeviceInfo> {
+		const me = await this.identity();
+		const target = (await this.devices()).find((d) => d.deviceId === deviceId && d.status === "pending");
+		if (!target) throw new SdkError("not_found", "There is no pending device with that id.");
+		const signature = toB64u(signDetached(me.seed, approvalMessage(me.accountId, deviceId, target.publicKey)));
+		const accepted = (await this.contacts()).filter((c) => c.state === "accepted").map((c) => c.accountId);
+		const envelopes = await this.keys.wrapAllFor(accepted, target);
+		return this.session.withToken((t) => this.api.approveDevice(t, deviceId, { signature, envelopes }));
+	}
+
+	/** Turn a pending device away. */
+	rejectDevice(deviceId: string): Promise<DeviceInfo> {
+		return this.revokeDevice(deviceId);
+	}
+
+	/**
+	 * Remove a device (also this one). Its sockets close and its keys stop working; every
+	 * contact key is then rotated (this client does it when told `rotation_required`).
+	 */
+	revokeDevice(deviceId: string): Promise<DeviceInfo> {
+		return this.session.withToken((t) => this.api.revokeDevice(t, deviceId));
+	}
+
+	/** Report a contact to the relay's admins, optionally blocking them too. */
+	async report(peerId: string, reason: string, block = false): Promise<void> {
+		const peer = parseAccountId(peerId);
+		const body = parseInput(reportRequest, { reason, block }, "report");
+		await this.session.withToken((t) => this.api.report(t, peer, body));
+	}
+
+	/** Public prices and limits, to show what an action costs before it is taken. */
+	limits(): Promise<LimitsResponse> {
+		return this.api.limits();
+	}
+
+	/** The credit ledger, newest first (charges reach it a few seconds after they are made). */
+	creditHistory(): Promise<CreditHistory> {
+		return this.session.withToken((t) => this.api.creditHistory(t));
+	}
+
+	/** Tell a contact's open devices that this user is typing. Best effort, at most one a second. */
+	sendTyping(peerId: string): void {
+		const to = parseAccountId(peerId);
+		if (this.isReady) this.connection.send({ type: "typing", to });
 	}
 
 	/** Sign in now. Not needed before other calls: they sign in, and again before the token runs out. */
@@ -226,6 +304,18 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		if (this.closed) throw new SdkError("closed", "This client was closed.");
 		const to = parseAccountId(peerId);
 		if (typeof text !== "string" || text.length === 0) throw new SdkError("bad_request", "A text message needs some text.");
+		try {
+			return await this.sealAndSend(to, text);
+		} catch (err) {
+			// The key was replaced (a device was revoked) since this device last looked: fetch
+			// or make the new one, and try once more under it.
+			if (!(err instanceof SdkError) || err.code !== "stale_key") throw err;
+			await this.catchUpKeys(to);
+			return this.sealAndSend(to, text);
+		}
+	}
+
+	private async sealAndSend(to: string, text: string): Promise<SentReceipt> {
 		const me = await this.identity();
 		const latest = await this.keys.latest(to);
 		if (!latest) throw new SdkError("not_a_contact", "There is no contact key for this account: is the contact accepted?");
@@ -233,6 +323,17 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		const receipt = this.outbox.add(frame, sentAt);
 		this.flushOutbox();
 		return receipt;
+	}
+
+	/** Load the newest keys for a contact, rotating first if the relay says a rotation is due. */
+	private async catchUpKeys(peerId: string): Promise<void> {
+		this.keys.forget(peerId);
+		await this.keys.load(peerId);
+		const contact = (await this.contacts()).find((c) => c.accountId === peerId);
+		const held = await this.store.latestVersion(peerId);
+		if (contact?.keyVersion !== undefined && (held === undefined || held <= contact.keyVersion)) {
+			await this.keys.rotate(peerId, contact.keyVersion + 1);
+		}
 	}
 
 	// ---------------------------------------------------------------- incoming frames
@@ -282,6 +383,19 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 				return;
 			case "device":
 				this.emit("device", { event: frame.event, device: frame.device });
+				if (frame.event === "revoked" && frame.device.deviceId === (await this.identity()).deviceId) {
+					this.connection.stop();
+					this.onFatal(new SdkError("device_revoked", "This device was removed from its account."));
+					return;
+				}
+				// Our device set changed, so every safety number with us did too.
+				if (frame.event !== "pending") this.emit("safety_number_changed", { peerId: null });
+				return;
+			case "typing":
+				this.emit("typing", { peerId: frame.from, fromDevice: frame.fromDevice });
+				return;
+			case "delivered":
+				this.emit("delivered", { ids: frame.ids, peerId: frame.to, deviceId: frame.deviceId });
 				return;
 			case "missed":
 				this.emit("missed", { count: frame.count });
@@ -289,6 +403,11 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 			case "contact":
 				this.keys.forget(frame.contact.accountId);
 				this.emit("contact", { event: frame.event, contact: frame.contact });
+				if (frame.event === "devices_changed") this.emit("safety_number_changed", { peerId: frame.contact.accountId });
+				if (frame.event === "rotation_required") {
+					this.rotateInBackground(frame.contact);
+					return;
+				}
 				if (frame.contact.state === "accepted") await this.prefetchKeys(frame.contact);
 				return;
 			case "message":
@@ -331,6 +450,15 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		if (contact.keyVersion === undefined || (held !== undefined && held >= contact.keyVersion)) return;
 		// In the background: a slow relay must not hold up the frames behind this one.
 		this.keys.load(contact.accountId).catch((err: unknown) => this.emit("error", toSdkError(err)));
+	}
+
+	/**
+	 * A device of either account was revoked: make the next key version. Every remaining
+	 * device may try; the relay takes the first and the others fetch it.
+	 */
+	private rotateInBackground(contact: Contact): void {
+		if (contact.keyVersion === undefined || contact.state !== "accepted") return;
+		this.keys.rotate(contact.accountId, contact.keyVersion + 1).catch((err: unknown) => this.emit("error", toSdkError(err)));
 	}
 
 	private flushOutbox(): void {

@@ -207,6 +207,34 @@ describe("revoking a device", () => {
 		expect(keysOfRevoked).toEqual([]);
 	});
 
+	it("lets exactly one of two simultaneous rotations win, so both sides hold the same new key", async () => {
+		const { alice, bob, aliceDevices } = await contactPair({ extraDevices: 1 });
+		await api(`/api/devices/${(aliceDevices[1] as TestUser).deviceId}/revoke`, { method: "POST", token: alice.token });
+		const rotate = async (me: TestUser, peer: TestUser) => {
+			const key = generateContactKey();
+			const mine = (await api("/api/devices", { token: me.token })).json.devices.filter((d: any) => d.status === "approved");
+			const theirs = (await api(`/api/contacts/${peer.accountId}/devices`, { token: me.token })).json.devices;
+			const wrap = (accountId: string, d: any) => ({
+				accountId,
+				deviceId: d.deviceId,
+				...wrapContactKey({
+					accounts: [me.accountId, peer.accountId],
+					version: 2,
+					key,
+					senderSeed: me.keys.seed,
+					targetPublicKey: fromB64u(d.publicKey),
+				}),
+			});
+			const envelopes = [...mine.map((d: any) => wrap(me.accountId, d)), ...theirs.map((d: any) => wrap(peer.accountId, d))];
+			return { key, res: await api(`/api/contacts/${peer.accountId}/rotate`, { token: me.token, body: { keyVersion: 2, envelopes } }) };
+		};
+		const [fromAlice, fromBob] = await Promise.all([rotate(alice, bob), rotate(bob, alice)]);
+		expect([fromAlice.res.status, fromBob.res.status].sort()).toEqual([200, 409]);
+		const winner = fromAlice.res.status === 200 ? fromAlice.key : fromBob.key;
+		expect(await openKey(alice, bob.accountId, 2)).toEqual(winner);
+		expect(await openKey(bob, alice.accountId, 2)).toEqual(winner);
+	});
+
 	it("lets a device revoke itself", async () => {
 		const { alice, aliceDevices } = await contactPair({ extraDevices: 1 });
 		const phone = aliceDevices[1] as TestUser;

@@ -170,6 +170,7 @@ export const deviceInfo = object({
 	lastSeenAt: optional(timestamp),
 });
 export type DeviceInfo = Infer<typeof deviceInfo>;
+export const deviceResponse = object({ device: deviceInfo });
 export const deviceList = object({ devices: array(deviceInfo, { max: 1000 }) });
 export type DeviceList = Infer<typeof deviceList>;
 
