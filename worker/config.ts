@@ -17,6 +17,7 @@ export interface Config {
 	suspension: { reporters: number; reportWindowMs: number; violations: number; violationWindowMs: number };
 	trustPromotion: { minAgeMs: number; minMessages: number };
 	creditFlushMs: number;
+	uploadTtlMs: number;
 }
 
 export interface Prices {
@@ -90,6 +91,7 @@ export function readConfig(env: Env): Config {
 		},
 		trustPromotion: { minAgeMs: numberVar(env, "TRUST_AFTER_DAYS", 7) * day, minMessages: numberVar(env, "TRUST_AFTER_MESSAGES", 20) },
 		creditFlushMs: numberVar(env, "CREDIT_FLUSH_SECONDS", 5) * 1000,
+		uploadTtlMs: numberVar(env, "UPLOAD_TTL_MINUTES", 60) * 60_000,
 	};
 	cache.set(env, config);
 	return config;

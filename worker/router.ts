@@ -15,6 +15,7 @@ import {
 	rotateContactKey,
 } from "./routes/contacts.ts";
 import { addDevice, approveDevice, listOwnDevices, revokeDevice } from "./routes/devices.ts";
+import { downloadAttachment, reserveAttachment, uploadAttachment } from "./routes/attachments.ts";
 import { limits } from "./routes/limits.ts";
 import { reportContact } from "./routes/reports.ts";
 import { openSocket } from "./routes/socket.ts";
@@ -27,6 +28,9 @@ router
 	.post("/api/auth/session", session)
 	.get("/api/ws", openSocket)
 	.get("/api/limits", limits)
+	.post("/api/attachments", reserveAttachment)
+	.put("/api/attachments/:owner/:attachmentId", uploadAttachment)
+	.get("/api/attachments/:owner/:attachmentId", downloadAttachment)
 	.get("/api/account", accountStatus)
 	.get("/api/account/credits", creditHistory)
 	.get("/api/devices", listOwnDevices)

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
-import { fromB64u } from "../client/core/encoding.ts";
-import { verifyDetached } from "../client/core/nacl.ts";
+import { fromB64u, toB64u } from "../client/core/encoding.ts";
+import { sealedFileSize } from "../client/core/file-seal.ts";
+import { randomBytes, verifyDetached } from "../client/core/nacl.ts";
 import { CONTACT_BURST_WINDOW_MS, type FlagKind, isContactBurst, isLowAcceptRatio, isMachineRegular } from "./abuse/behaviour-flags.ts";
 import { priceOf } from "./abuse/pricing.ts";
 import { checkSendLimits, DAY_MS, dailyQuota, type LimitRules, lookback, quotaLeft } from "./abuse/send-limits.ts";
@@ -28,14 +29,39 @@ import {
 	type EnvelopeUpload,
 	type ErrorCode,
 	MAX_FRAME_CHARS,
+	type MessageKind,
 	type OwnEnvelopeUpload,
 	parseJson,
+	type ReserveAttachmentResponse,
 	type SendFrame,
 	type ServerFrame,
 	ValidationError,
 } from "./protocol/wire.ts";
 import { bumpCounter, type CachedAccount, readAccountCache, readCounter, writeAccountCache } from "./relay/account-cache.ts";
-import { countSince, distinctRefsSince, logActivity, pruneActivity, recentTimes, sentBefore, unlogActivity } from "./relay/activity-log.ts";
+import { countSince, distinctRefsSince, logActivity, pruneActivity, recentTimes, unlogActivity } from "./relay/activity-log.ts";
+import {
+	blobKey,
+	deleteUpload,
+	dropGrant,
+	earliestGrantExpiry,
+	earliestUploadExpiry,
+	expiredGrants,
+	forgetDeviceWaits,
+	getUpload,
+	grantAttachment,
+	grantFor,
+	grantsForMessage,
+	lapsedUploads,
+	markFetched,
+	markSentDeleted,
+	pruneSent,
+	recordSent,
+	saveUpload,
+	sentMessage,
+	setUploadStatus,
+	type Upload,
+	uploadByMessage,
+} from "./relay/attachment-store.ts";
 import {
 	acceptedPeerIds,
 	completeRotation,
@@ -64,6 +90,8 @@ import {
 	inFlight,
 	pageQueue,
 	queueStats,
+	removeQueued,
+	replaceQueued,
 } from "./relay/message-queue.ts";
 import { fitsQueue, type QueueCaps } from "./relay/queue-caps.ts";
 import { ok, type RelayResult, refuse } from "./relay/relay-result.ts";
@@ -235,6 +263,7 @@ export class UserRelay extends DurableObject<Env> {
 			if (d.status === "revoked") {
 				this.dropDevice(d.deviceId);
 				deleteEnvelopesOf(this.sql, d.deviceId);
+				for (const g of forgetDeviceWaits(this.sql, d.deviceId)) await this.deleteBlob(g.owner, g.attachmentId);
 			}
 		}
 		if (approvedSetChanged) {
@@ -837,29 +866,28 @@ export class UserRelay extends DurableObject<Env> {
 			return refuse("stale_key", `Seal with contact key version ${contact.keyVersion}; fetch the keys again.`);
 		}
 		// A re-sent id (the sender lost our `sent`) is answered again, free: it was delivered.
-		const earlier = sentBefore(this.sql, frame.id);
-		if (earlier !== undefined) {
-			const rules = this.limitRules(this.cachedAccount());
-			const recent = recentTimes(this.sql, "send", this.now() - DAY_MS, lookback(rules));
-			return ok({ at: earlier, credits: this.credits.available(), quotaLeft: quotaLeft(recent, this.now(), rules.quota) });
-		}
+		const earlier = sentMessage(this.sql, frame.id);
+		if (earlier !== undefined) return ok(this.sentReceipt(earlier.at));
 		const account = this.cachedAccount();
-		const price = priceOf({ kind: frame.kind }, account.trust, config.prices);
-		if (!price.ok) return refuse(price.code, price.message);
+		const plan = this.planSend(frame, account);
+		if (!plan.ok) return plan;
+		const { price, countsAsSend, upload } = plan.value;
 		// The one await before the checks below: afterwards everything up to the hold runs
 		// without yielding, so two devices sending at once cannot both pass on the same credit.
-		if (this.credits.available() < price.price) await this.credits.refresh(accountId, this.now());
+		if (this.credits.available() < price) await this.credits.refresh(accountId, this.now());
 
 		const now = this.now();
-		const rules = this.limitRules(account);
-		const verdict = checkSendLimits(recentTimes(this.sql, "send", now - DAY_MS, lookback(rules)), now, rules);
-		if (!verdict.ok) {
-			await this.noteRefusedSend(accountId, now);
-			const what = verdict.code === "rate_limited" ? "You are sending too fast." : "You reached today's message quota.";
-			return refuse(verdict.code, `${what} Try again in ${Math.ceil(verdict.retryAfterMs / 1000)} s.`, verdict.retryAfterMs);
+		if (countsAsSend) {
+			const rules = this.limitRules(account);
+			const verdict = checkSendLimits(recentTimes(this.sql, "send", now - DAY_MS, lookback(rules)), now, rules);
+			if (!verdict.ok) {
+				await this.noteRefusedSend(accountId, now);
+				const what = verdict.code === "rate_limited" ? "You are sending too fast." : "You reached today's message quota.";
+				return refuse(verdict.code, `${what} Try again in ${Math.ceil(verdict.retryAfterMs / 1000)} s.`, verdict.retryAfterMs);
+			}
 		}
-		if (this.credits.available() < price.price) {
-			return refuse("insufficient_credits", `Sending costs ${price.price} credits; you have ${this.credits.available()}.`);
+		if (this.credits.available() < price) {
+			return refuse("insufficient_credits", `This costs ${price} credits; you have ${this.credits.available()}.`);
 		}
 		const syncTargets = approvedDeviceIds(this.sql).filter((d) => d !== deviceId);
 		const caps = { maxMessages: config.queueMaxMessages, maxBytes: config.queueMaxBytes };
@@ -867,42 +895,178 @@ export class UserRelay extends DurableObject<Env> {
 			return refuse("recipient_queue_full", "One of your own devices has too many undelivered messages.");
 		}
 
-		const hold = holdCharge(this.sql, { amount: price.price, reason: frame.kind, ref: frame.id, at: now });
-		logActivity(this.sql, "send", now, frame.id);
-		const text = JSON.stringify({
-			type: "message",
-			id: frame.id,
+		// An attachment was paid for when its upload was reserved; that hold is settled now.
+		const hold = upload ? upload.holdId : holdCharge(this.sql, { amount: price, reason: frame.kind, ref: frame.id, at: now });
+		if (countsAsSend) logActivity(this.sql, "send", now, frame.id);
+		const item: QueueItem = {
+			msgId: frame.id,
 			from: accountId,
-			fromDevice: deviceId,
-			to: frame.to,
 			kind: frame.kind,
-			keyVersion: frame.keyVersion,
-			nonce: frame.nonce,
-			box: frame.box,
-			sentAt: now,
-		} satisfies ServerFrame);
+			bytes,
+			...(frame.replaces !== undefined && { replaces: frame.replaces }),
+			...(frame.attachmentId !== undefined && { attachmentId: frame.attachmentId }),
+			text: JSON.stringify({
+				type: "message",
+				id: frame.id,
+				from: accountId,
+				fromDevice: deviceId,
+				to: frame.to,
+				kind: frame.kind,
+				keyVersion: frame.keyVersion,
+				nonce: frame.nonce,
+				box: frame.box,
+				...(frame.attachmentId !== undefined && { attachmentId: frame.attachmentId }),
+				...(frame.replaces !== undefined && { replaces: frame.replaces }),
+				sentAt: now,
+			} satisfies ServerFrame),
+		};
 
 		let delivered: RelayResult<true>;
 		try {
-			delivered = await this.stub(frame.to).deliver(frame.to, accountId, frame.id, text, bytes);
+			delivered = await this.stub(frame.to).deliver(frame.to, item);
 		} catch (err) {
 			delivered = refuse("internal", "The message could not be delivered. It was not charged; try again.");
 			console.error(JSON.stringify({ event: "deliver_failed", name: err instanceof Error ? err.name : typeof err }));
 		}
 		if (!delivered.ok) {
-			dropCharge(this.sql, hold);
+			if (!upload) dropCharge(this.sql, hold);
 			unlogActivity(this.sql, "send", frame.id);
 			return delivered;
 		}
 		settleCharge(this.sql, hold);
+		recordSent(this.sql, { id: frame.id, to: frame.to, kind: frame.kind, at: now });
+		if (upload) setUploadStatus(this.sql, upload.id, "sent", frame.id);
+		if (frame.kind === "delete" && frame.replaces !== undefined) await this.forgetSent(accountId, frame.replaces);
 		// Sent-sync: the sender's other devices get their own copy; past the pre-check above
 		// these writes are not refused, so a message the recipient has is never missing here.
-		await this.enqueueAndPush(syncTargets, frame.id, accountId, text, bytes, now + config.queueTtlMs, null);
+		await this.applyToQueues(syncTargets, item, null);
 		await this.armAlarm(now + config.creditFlushMs);
-		bumpCounter(this.sql, "messages_sent");
-		await this.afterSend(accountId, now);
-		const after = recentTimes(this.sql, "send", now - DAY_MS, lookback(rules));
-		return ok({ at: now, credits: this.credits.available(), quotaLeft: quotaLeft(after, now, rules.quota) });
+		if (countsAsSend) {
+			bumpCounter(this.sql, "messages_sent");
+			await this.afterSend(accountId, now);
+		}
+		return ok(this.sentReceipt(now));
+	}
+
+	private sentReceipt(at: number): SentReceipt {
+		const rules = this.limitRules(this.cachedAccount());
+		const now = this.now();
+		const recent = recentTimes(this.sql, "send", now - DAY_MS, lookback(rules));
+		return { at, credits: this.credits.available(), quotaLeft: quotaLeft(recent, now, rules.quota) };
+	}
+
+	/**
+	 * What a send costs and whether it counts against the limits (DESIGN §6): text 4, an
+	 * attachment its size tier (held at reservation), an edit 2 and counted, a delete 1 and
+	 * not counted. Edits and deletes name a message this account sent to the same contact.
+	 */
+	private planSend(frame: SendFrame, account: CachedAccount): RelayResult<{ price: number; countsAsSend: boolean; upload?: Upload }> {
+		const { prices } = readConfig(this.env);
+		const needsReplaces = frame.kind === "edit" || frame.kind === "delete";
+		if (needsReplaces !== (frame.replaces !== undefined))
+			return refuse("bad_request", "`replaces` goes with edit and delete, and only with them.");
+		if ((frame.kind === "attachment") !== (frame.attachmentId !== undefined)) {
+			return refuse("bad_request", "`attachmentId` goes with an attachment message, and only with it.");
+		}
+		switch (frame.kind) {
+			case "text":
+				return ok({ price: prices.text, countsAsSend: true });
+			case "attachment": {
+				const upload = getUpload(this.sql, frame.attachmentId as string);
+				if (!upload || upload.to !== frame.to) return refuse("not_found", "No such attachment upload for this contact.");
+				if (upload.status === "reserved") return refuse("bad_request", "Upload the attachment before sending its message.");
+				if (upload.status === "sent") return refuse("conflict", "This attachment was already sent.");
+				return ok({ price: 0, countsAsSend: true, upload });
+			}
+			case "edit":
+			case "delete": {
+				const original = sentMessage(this.sql, frame.replaces as string);
+				if (!original || original.to !== frame.to || original.kind === "deleted" || original.kind === "delete") {
+					return refuse("not_found", "You can only change messages you sent to this contact.");
+				}
+				if (frame.kind === "edit" && original.kind !== "text" && original.kind !== "edit") {
+					return refuse("bad_request", "Only text messages can be edited.");
+				}
+				return frame.kind === "edit" ? ok({ price: prices.edit, countsAsSend: true }) : ok({ price: prices.delete, countsAsSend: false });
+			}
+		}
+		return refuse("bad_request", `Unknown message kind; this account's trust (${account.trust}) has no price for it.`);
+	}
+
+	// ------------------------------------------------------------------ attachments
+
+	/**
+	 * Reserve an upload to a contact: size tier and price checked before a byte is sent
+	 * (DESIGN §6), and the price held against the balance. The hold is settled when the
+	 * message carrying the attachment is delivered, and dropped (a refund) if that never
+	 * happens within the reservation's lifetime.
+	 */
+	async reserveUpload(accountId: string, deviceId: string, to: string, size: number): Promise<RelayResult<ReserveAttachmentResponse>> {
+		const refusal = (await this.authorize(accountId, deviceId)) ?? this.suspensionRefusal();
+		if (refusal) return refusal;
+		const contact = getContact(this.sql, to);
+		if (!contact || contact.state !== "accepted" || contact.peerBlocked)
+			return refuse("not_a_contact", "You can only send files to accepted contacts.");
+		const config = readConfig(this.env);
+		const price = priceOf({ kind: "attachment", bytes: size }, this.cachedAccount().trust, config.prices);
+		if (!price.ok) return refuse(price.code, price.message);
+		if (this.credits.available() < price.price) await this.credits.refresh(accountId, this.now());
+		if (this.credits.available() < price.price) {
+			return refuse("insufficient_credits", `This file costs ${price.price} credits; you have ${this.credits.available()}.`);
+		}
+		const now = this.now();
+		const attachmentId = toB64u(randomBytes(16));
+		const expiresAt = now + config.uploadTtlMs;
+		const holdId = holdCharge(this.sql, { amount: price.price, reason: "attachment", ref: attachmentId, at: now });
+		saveUpload(this.sql, { id: attachmentId, to, size, sealedSize: sealedFileSize(size), holdId, expiresAt });
+		await this.armAlarm(expiresAt);
+		return ok({ attachmentId, owner: accountId, sealedSize: sealedFileSize(size), price: price.price, expiresAt });
+	}
+
+	/** May this device upload the blob now? Returns the exact byte count it must have. */
+	async beginUpload(accountId: string, deviceId: string, attachmentId: string): Promise<RelayResult<number>> {
+		const refusal = await this.authorize(accountId, deviceId);
+		if (refusal) return refusal;
+		const upload = getUpload(this.sql, attachmentId);
+		if (!upload || upload.expiresAt <= this.now()) return refuse("not_found", "No such attachment reservation.");
+		if (upload.status !== "reserved") return refuse("conflict", "This attachment was already uploaded.");
+		return ok(upload.sealedSize);
+	}
+
+	async finishUpload(accountId: string, attachmentId: string): Promise<void> {
+		await this.ensureAccount(accountId);
+		if (getUpload(this.sql, attachmentId)?.status === "reserved") setUploadStatus(this.sql, attachmentId, "uploaded");
+	}
+
+	/**
+	 * Who may fetch a blob: the sender's approved devices, and the recipient's approved
+	 * devices it was delivered to. Anyone else learns nothing, not even whether it exists.
+	 */
+	async mayDownload(accountId: string, deviceId: string, owner: string, attachmentId: string): Promise<RelayResult<true>> {
+		const refusal = await this.authorize(accountId, deviceId);
+		const missing = refuse<true>("not_found", "No such attachment.");
+		if (refusal && !refusal.ok) return refusal.code === "unauthorized" ? missing : refusal;
+		if (owner === accountId) {
+			const upload = getUpload(this.sql, attachmentId);
+			return upload && upload.status !== "reserved" ? ok(true) : missing;
+		}
+		return grantFor(this.sql, owner, attachmentId) ? ok(true) : missing;
+	}
+
+	/** A recipient device has the blob; once every device that was sent it has, it goes. */
+	async downloaded(accountId: string, deviceId: string, owner: string, attachmentId: string): Promise<void> {
+		await this.ensureAccount(accountId);
+		if (owner === accountId || !grantFor(this.sql, owner, attachmentId)) return;
+		if (markFetched(this.sql, attachmentId, deviceId)) await this.deleteBlob(owner, attachmentId);
+	}
+
+	/** A message of ours was deleted: it can no longer be edited, and its attachment goes. */
+	private async forgetSent(accountId: string, msgId: string): Promise<void> {
+		markSentDeleted(this.sql, msgId);
+		const upload = uploadByMessage(this.sql, msgId);
+		if (!upload) return;
+		await this.env.ATTACHMENTS.delete(blobKey(accountId, upload.id));
+		deleteUpload(this.sql, upload.id);
 	}
 
 	/** Repeated refused sends suspend the account (DESIGN §7). */
@@ -938,32 +1102,75 @@ export class UserRelay extends DurableObject<Env> {
 	}
 
 	/** DESIGN §5 step 3, in the recipient's object: queue per device, push where online. */
-	async deliver(accountId: string, from: string, msgId: string, text: string, bytes: number): Promise<RelayResult<true>> {
+	async deliver(accountId: string, item: QueueItem): Promise<RelayResult<true>> {
 		await this.ensureAccount(accountId);
-		const contact = getContact(this.sql, from);
+		const contact = getContact(this.sql, item.from);
 		if (!contact || contact.state !== "accepted") return refuse("not_a_contact", "You can only message accepted contacts.");
 		const config = readConfig(this.env);
-		const result = await this.enqueueAndPush(approvedDeviceIds(this.sql), msgId, from, text, bytes, this.now() + config.queueTtlMs, {
-			maxMessages: config.queueMaxMessages,
-			maxBytes: config.queueMaxBytes,
-		});
+		const devices = approvedDeviceIds(this.sql);
+		const result = await this.applyToQueues(devices, item, { maxMessages: config.queueMaxMessages, maxBytes: config.queueMaxBytes });
 		if (result === "full") return refuse("recipient_queue_full", "The recipient has too many undelivered messages. Try later.");
+		if (item.attachmentId !== undefined) {
+			const expiresAt = this.now() + config.queueTtlMs;
+			grantAttachment(this.sql, { attachmentId: item.attachmentId, owner: item.from, msgId: item.msgId, expiresAt, deviceIds: devices });
+			await this.armAlarm(expiresAt);
+		}
+		if (item.kind === "delete" && item.replaces !== undefined) {
+			for (const g of grantsForMessage(this.sql, item.replaces)) await this.deleteBlob(g.owner, g.attachmentId);
+		}
 		return ok(true);
 	}
 
-	private async enqueueAndPush(
-		deviceIds: string[],
-		msgId: string,
-		fromAccount: string,
-		text: string,
-		bytes: number,
-		expiresAt: number,
-		caps: QueueCaps | null,
-	): Promise<"ok" | "full"> {
+	/**
+	 * Queue one message for these devices, all or nothing under the caps. An edit takes the
+	 * place of its original where that is still queued (the queue holds only the latest
+	 * version); a delete removes its original from every queue, so it is never delivered, and
+	 * is itself queued so that devices that already have the original remove it.
+	 */
+	private async applyToQueues(deviceIds: string[], item: QueueItem, caps: QueueCaps | null): Promise<"ok" | "full"> {
+		if (caps && deviceIds.some((d) => !fitsQueue(queueStats(this.sql, d), item.bytes, caps))) return "full";
+		const expiresAt = this.now() + readConfig(this.env).queueTtlMs;
+		let targets = deviceIds;
+		if (item.replaces !== undefined && item.kind === "edit") {
+			targets = [];
+			for (const deviceId of deviceIds) {
+				const entry = { deviceId, msgId: item.msgId, fromAccount: item.from, frame: item.text, bytes: item.bytes, expiresAt };
+				const seq = replaceQueued(this.sql, deviceId, item.replaces, entry);
+				if (seq === null) targets.push(deviceId);
+				else this.pushIfAlreadySent(deviceId, seq, item.text);
+			}
+		}
+		if (item.replaces !== undefined && item.kind === "delete") {
+			for (const deviceId of deviceIds) removeQueued(this.sql, deviceId, item.replaces);
+		}
+		return this.enqueueAndPush(targets, item, expiresAt);
+	}
+
+	/** A replaced entry that a socket already got (unacked) goes out again as its new version. */
+	private pushIfAlreadySent(deviceId: string, seq: number, text: string): void {
+		for (const ws of this.ctx.getWebSockets(deviceId)) {
+			if ((readSocketState(ws)?.sentUpTo ?? 0) >= seq) this.sendText(ws, text);
+		}
+	}
+
+	private async deleteBlob(owner: string, attachmentId: string): Promise<void> {
+		await this.env.ATTACHMENTS.delete(blobKey(owner, attachmentId));
+		dropGrant(this.sql, attachmentId);
+	}
+
+	private async enqueueAndPush(deviceIds: string[], item: QueueItem, expiresAt: number): Promise<"ok" | "full"> {
 		const seqs = enqueueAll(
 			this.sql,
-			deviceIds.map((deviceId) => ({ deviceId, msgId, fromAccount, frame: text, bytes, expiresAt })),
-			caps,
+			deviceIds.map((deviceId) => ({
+				deviceId,
+				msgId: item.msgId,
+				fromAccount: item.from,
+				frame: item.text,
+				bytes: item.bytes,
+				expiresAt,
+				...(item.replaces !== undefined && { replaces: item.replaces }),
+			})),
+			null,
 		);
 		if (seqs === "full") return "full";
 		for (const [deviceId, seq] of seqs) {
@@ -971,7 +1178,7 @@ export class UserRelay extends DurableObject<Env> {
 				const state = readSocketState(ws);
 				// A socket still draining its backlog picks this up in order from the queue.
 				if (!state?.synced) continue;
-				this.sendText(ws, text);
+				this.sendText(ws, item.text);
 				state.sentUpTo = seq;
 				ws.serializeAttachment(state);
 			}
@@ -996,12 +1203,22 @@ export class UserRelay extends DurableObject<Env> {
 		// A failing D1 throws here and the runtime retries the alarm; the journal stays intact.
 		if (accountId !== undefined && hasUnflushed(this.sql)) await this.credits.flush(accountId, now);
 		pruneActivity(this.sql, now - DAY_MS);
+		pruneSent(this.sql, now - readConfig(this.env).queueTtlMs);
+		for (const upload of lapsedUploads(this.sql, now)) {
+			// Never sent: the price held at reservation is released and the blob removed.
+			dropCharge(this.sql, upload.holdId);
+			if (accountId !== undefined) await this.env.ATTACHMENTS.delete(blobKey(accountId, upload.id));
+			deleteUpload(this.sql, upload.id);
+		}
+		for (const g of expiredGrants(this.sql, now)) await this.deleteBlob(g.owner, g.attachmentId);
 		for (const [deviceId, lost] of expireQueue(this.sql, now)) {
 			writeMeta(this.sql, `missed:${deviceId}`, String(Number(readMeta(this.sql, `missed:${deviceId}`) ?? 0) + lost));
 		}
 		this.sql.exec("DELETE FROM used_challenges WHERE expires_at <= ?", now);
 		const nextChallenge = this.sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM used_challenges").one().at;
-		const candidates = [earliestExpiry(this.sql), nextChallenge].filter((x): x is number => x !== null);
+		const candidates = [earliestExpiry(this.sql), nextChallenge, earliestUploadExpiry(this.sql), earliestGrantExpiry(this.sql)].filter(
+			(x): x is number => x !== null,
+		);
 		this.sql.exec("DELETE FROM meta WHERE key = 'alarm_at'");
 		if (candidates.length > 0) await this.armAlarm(Math.min(...candidates));
 	}
@@ -1009,6 +1226,17 @@ export class UserRelay extends DurableObject<Env> {
 
 const rotationConflict = (next: number): RelayResult<never> =>
 	refuse("conflict", `The next key version is ${next}; fetch the keys, another device may have rotated already.`);
+
+/** A message on its way into queues: the exact frame text plus what the relay must know about it. */
+export interface QueueItem {
+	msgId: string;
+	from: string;
+	kind: MessageKind;
+	text: string;
+	bytes: number;
+	replaces?: string;
+	attachmentId?: string;
+}
 
 interface SentReceipt {
 	at: number;

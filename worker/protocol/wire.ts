@@ -72,6 +72,8 @@ export const ERROR_CODES = [
 	"device_revoked",
 	"too_many_devices",
 	"stale_key",
+	"peer_unreachable",
+	"calls_not_allowed",
 	"server_misconfigured",
 	"internal",
 ] as const;
@@ -183,6 +185,8 @@ export const contact = object({
 	state: oneOf(CONTACT_STATES),
 	/** The newest contact key version, once accepted. */
 	keyVersion: optional(keyVersion),
+	/** Accepted contacts only: whether you take calls from them (your setting; off until you allow it). */
+	callsAllowed: optional(boolean),
 	createdAt: timestamp,
 	updatedAt: timestamp,
 });
@@ -252,6 +256,23 @@ export type Envelope = Infer<typeof envelope>;
 export const envelopeList = object({ envelopes: array(envelope, { max: 100_000 }) });
 export type EnvelopeList = Infer<typeof envelopeList>;
 
+/** POST /api/attachments: reserve (and pay for) an upload of a sealed file to a contact. */
+export const reserveAttachmentRequest = object({
+	to: id,
+	/** Plaintext size in bytes; the sealed upload must be exactly `sealedSize` bytes. */
+	size: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+});
+export type ReserveAttachmentRequest = Infer<typeof reserveAttachmentRequest>;
+export const reserveAttachmentResponse = object({
+	attachmentId: id,
+	owner: id,
+	sealedSize: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+	price: integer({ min: 0, max: 1e9 }),
+	/** Upload and send the message before this, or the reservation lapses and is refunded. */
+	expiresAt: timestamp,
+});
+export type ReserveAttachmentResponse = Infer<typeof reserveAttachmentResponse>;
+
 /** GET /api/limits: public prices and limits, so a client can show a price before an action. */
 export const limitsResponse = object({
 	prices: object({
@@ -311,7 +332,11 @@ export type AdminAccountView = Infer<typeof adminAccountView>;
 // ---------------------------------------------------------------------------------------
 // WebSocket frames, client → server
 
-export const MESSAGE_KINDS = ["text"] as const;
+/**
+ * `attachment` carries `attachmentId` (uploaded first); `edit` and `delete` carry `replaces`,
+ * the id of the sender's own earlier message.
+ */
+export const MESSAGE_KINDS = ["text", "attachment", "edit", "delete"] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
 const sealedBox = base64url({ minBytes: 16, maxBytes: MAX_SEALED_BYTES });
@@ -325,6 +350,8 @@ export const sendFrame = object({
 	keyVersion,
 	nonce,
 	box: sealedBox,
+	attachmentId: optional(id),
+	replaces: optional(id),
 });
 export type SendFrame = Infer<typeof sendFrame>;
 
@@ -336,7 +363,75 @@ export const pingFrame = object({ type: literal("ping") });
 /** "I am typing" to a contact: relayed to their online devices only, never queued or charged. */
 export const typingFrame = object({ type: literal("typing"), to: id });
 
-export const clientFrame = taggedUnion({ send: sendFrame, ack: ackFrame, ping: pingFrame, typing: typingFrame });
+// ---------------------------------------------------------------------------------------
+// Calls (DESIGN §8): signals relayed live between two devices, never queued or charged
+
+/** POST /api/contacts/:accountId/calls: whether this account takes calls from that contact. */
+export const callPermissionRequest = object({ allow: boolean });
+export type CallPermissionRequest = Infer<typeof callPermissionRequest>;
+
+/** As RTCPeerConnection takes it. */
+export const iceServer = object({
+	urls: array(string({ min: 1, max: 512 }), { min: 1, max: 16 }),
+	username: optional(string({ max: 512 })),
+	credential: optional(string({ max: 512 })),
+});
+export type IceServer = Infer<typeof iceServer>;
+/** GET /api/turn: STUN, and TURN with a credential of this account's that stops working at `expiresAt`. */
+export const turnResponse = object({ iceServers: array(iceServer, { max: 8 }), expiresAt: timestamp });
+export type TurnResponse = Infer<typeof turnResponse>;
+
+/** What a device says about a call; `offer`, `answer` and `ice` carry a payload sealed with the contact key. */
+export const CALL_SIGNAL_KINDS = ["offer", "answer", "ice", "ringing", "accept", "decline", "busy", "hangup"] as const;
+export type CallSignalKind = (typeof CALL_SIGNAL_KINDS)[number];
+export const SEALED_CALL_SIGNALS: ReadonlySet<string> = new Set<CallSignalKind>(["offer", "answer", "ice"]);
+/** What the relay adds: another device of yours took or turned down the call (stop ringing), or nobody answered in time. */
+export const CALL_EVENT_KINDS = [...CALL_SIGNAL_KINDS, "answered_elsewhere", "declined_elsewhere", "timeout"] as const;
+export type CallEventKind = (typeof CALL_EVENT_KINDS)[number];
+/**
+ * The `kind` in a sealed signal's header. No message kind starts with "call:", so a sealed
+ * signal can never be opened as a message, nor a message as a signal.
+ */
+export const sealedSignalKind = (kind: CallSignalKind): string => `call:${kind}`;
+/** A sealed signal (an SDP offer or answer, or one ICE candidate) is at most this large. */
+export const MAX_SEALED_SIGNAL_BYTES = 32 * 1024;
+const signalBox = base64url({ minBytes: 16, maxBytes: MAX_SEALED_SIGNAL_BYTES });
+
+type SignalShape = { kind: string; keyVersion?: number; nonce?: string; box?: string; fromDevice?: string };
+
+/** A signal carries keyVersion, nonce and box exactly when its kind is sealed; relayed, it then names its device. */
+function withPayloadRule<T extends SignalShape>(schema: Schema<T>, opts: { relayed: boolean }): Schema<T> {
+	return {
+		parse(value, path) {
+			const frame = schema.parse(value, path);
+			const parts = [frame.keyVersion, frame.nonce, frame.box].filter((p) => p !== undefined).length;
+			const at = path ? `${path}.box` : "box";
+			if (!SEALED_CALL_SIGNALS.has(frame.kind)) {
+				if (parts !== 0) throw new ValidationError(at, `a ${frame.kind} signal carries no payload`);
+			} else if (parts !== 3 || (opts.relayed && frame.fromDevice === undefined)) {
+				throw new ValidationError(at, `a ${frame.kind} signal carries keyVersion, nonce and box`);
+			}
+			return frame;
+		},
+	};
+}
+
+export const callFrame = withPayloadRule(
+	object({
+		type: literal("call"),
+		/** The call id: chosen by the caller (16 random bytes), shared by every signal of the call. */
+		id,
+		to: id,
+		kind: oneOf(CALL_SIGNAL_KINDS),
+		keyVersion: optional(keyVersion),
+		nonce: optional(nonce),
+		box: optional(signalBox),
+	}),
+	{ relayed: false },
+);
+export type CallFrame = Infer<typeof callFrame>;
+
+export const clientFrame = taggedUnion({ send: sendFrame, ack: ackFrame, ping: pingFrame, typing: typingFrame, call: callFrame });
 export type ClientFrame = Infer<typeof clientFrame>;
 
 // ---------------------------------------------------------------------------------------
@@ -353,6 +448,8 @@ export const messageFrame = object({
 	keyVersion,
 	nonce,
 	box: sealedBox,
+	attachmentId: optional(id),
+	replaces: optional(id),
 	/** When the relay accepted it. The sender's own clock is inside the sealed header. */
 	sentAt: timestamp,
 });
@@ -389,9 +486,19 @@ export const contactFrame = object({
 	 * What changed: a request, an accept, a decline, a block; `devices_changed` when the
 	 * contact's device set changed (their safety number changes); `rotation_required` when a
 	 * device of either side was revoked and the key must be replaced before the next send;
-	 * `rotated` when a new key version was stored (fetch the keys).
+	 * `rotated` when a new key version was stored (fetch the keys); `calls_changed` when
+	 * another of your devices allowed or stopped calls from this contact.
 	 */
-	event: oneOf(["requested", "accepted", "declined", "blocked", "devices_changed", "rotation_required", "rotated"] as const),
+	event: oneOf([
+		"requested",
+		"accepted",
+		"declined",
+		"blocked",
+		"devices_changed",
+		"rotation_required",
+		"rotated",
+		"calls_changed",
+	] as const),
 	contact,
 });
 export type ContactNotice = Infer<typeof contactFrame>["event"];
@@ -419,6 +526,29 @@ export const errorFrame = object({
 });
 export type ErrorFrame = Infer<typeof errorFrame>;
 
+/**
+ * A call signal for this device: `from`/`fromDevice` sent it. For `answered_elsewhere` and
+ * `declined_elsewhere` `from` is this account (the device that acted) and `to` the caller;
+ * `timeout` names the peer in `from` and no device.
+ */
+export const peerCallFrame = withPayloadRule(
+	object({
+		type: literal("call"),
+		id,
+		from: id,
+		fromDevice: optional(id),
+		to: id,
+		kind: oneOf(CALL_EVENT_KINDS),
+		keyVersion: optional(keyVersion),
+		nonce: optional(nonce),
+		box: optional(signalBox),
+		/** When the relay passed it on. */
+		at: timestamp,
+	}),
+	{ relayed: true },
+);
+export type PeerCallFrame = Infer<typeof peerCallFrame>;
+
 export const serverFrame = taggedUnion({
 	ready: readyFrame,
 	account: accountFrame,
@@ -431,6 +561,7 @@ export const serverFrame = taggedUnion({
 	missed: missedFrame,
 	typing: peerTypingFrame,
 	delivered: deliveredFrame,
+	call: peerCallFrame,
 	error: errorFrame,
 });
 export type ServerFrame = Infer<typeof serverFrame>;

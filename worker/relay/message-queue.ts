@@ -9,6 +9,8 @@ export interface EnqueueItem {
 	deviceId: string;
 	msgId: string;
 	fromAccount: string;
+	/** For an edit or a delete: the original message it replaces. */
+	replaces?: string;
 	frame: string;
 	bytes: number;
 	expiresAt: number;
@@ -36,10 +38,11 @@ export function enqueueAll(sql: SqlStorage, items: EnqueueItem[], caps: QueueCap
 	for (const item of items) {
 		const row = sql
 			.exec<{ seq: number }>(
-				"INSERT INTO queue (device_id, msg_id, from_account, frame, bytes, expires_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, msg_id) DO NOTHING RETURNING seq",
+				"INSERT INTO queue (device_id, msg_id, from_account, replaces, frame, bytes, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, msg_id) DO NOTHING RETURNING seq",
 				item.deviceId,
 				item.msgId,
 				item.fromAccount,
+				item.replaces ?? null,
 				item.frame,
 				item.bytes,
 				item.expiresAt,
@@ -117,4 +120,47 @@ export function earliestExpiry(sql: SqlStorage): number | null {
 export function dropDeviceQueue(sql: SqlStorage, deviceId: string): void {
 	sql.exec("DELETE FROM queue WHERE device_id = ?", deviceId);
 	sql.exec("DELETE FROM queue_stats WHERE device_id = ?", deviceId);
+}
+
+/**
+ * An edit for a device that has not yet received the original: the queued original (or an
+ * earlier edit of it) becomes the edit, in its place in the order, so the queue holds only
+ * the latest version. Returns its place (seq), or null when nothing of the original is queued.
+ */
+export function replaceQueued(sql: SqlStorage, deviceId: string, original: string, item: EnqueueItem): number | null {
+	const row = sql
+		.exec<{ seq: number; bytes: number }>(
+			"SELECT seq, bytes FROM queue WHERE device_id = ? AND (msg_id = ? OR replaces = ?) ORDER BY seq LIMIT 1",
+			deviceId,
+			original,
+			original,
+		)
+		.toArray()[0];
+	if (!row) return null;
+	sql.exec(
+		"UPDATE queue SET msg_id = ?, replaces = ?, frame = ?, bytes = ?, expires_at = ? WHERE seq = ?",
+		item.msgId,
+		original,
+		item.frame,
+		item.bytes,
+		item.expiresAt,
+		row.seq,
+	);
+	sql.exec("UPDATE queue_stats SET bytes = bytes - ? + ? WHERE device_id = ?", row.bytes, item.bytes, deviceId);
+	return row.seq;
+}
+
+/** A delete for a device that has not yet received the original: it is never delivered. */
+export function removeQueued(sql: SqlStorage, deviceId: string, original: string): boolean {
+	const removed = sql
+		.exec<{ bytes: number }>(
+			"DELETE FROM queue WHERE device_id = ? AND (msg_id = ? OR replaces = ?) RETURNING bytes",
+			deviceId,
+			original,
+			original,
+		)
+		.toArray();
+	for (const row of removed)
+		sql.exec("UPDATE queue_stats SET count = count - 1, bytes = bytes - ? WHERE device_id = ?", row.bytes, deviceId);
+	return removed.length > 0;
 }

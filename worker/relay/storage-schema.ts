@@ -71,6 +71,28 @@ const MIGRATIONS: string[][] = [
 		// Looking up a re-sent message id must not scan the day's sends.
 		"CREATE INDEX events_by_ref ON events (ref) WHERE ref IS NOT NULL",
 	],
+	[
+		// Attachments this account is sending: reserved (and paid for, as a held charge), then
+		// uploaded to R2, then sent in a message.
+		`CREATE TABLE uploads (
+			id TEXT PRIMARY KEY,
+			to_account TEXT NOT NULL,
+			size INTEGER NOT NULL,
+			sealed_size INTEGER NOT NULL,
+			hold_id INTEGER NOT NULL,
+			status TEXT NOT NULL,
+			msg_id TEXT,
+			expires_at INTEGER NOT NULL
+		)`,
+		// Messages this account sent, so only their sender can edit or delete them.
+		"CREATE TABLE sent_messages (id TEXT PRIMARY KEY, to_account TEXT NOT NULL, kind TEXT NOT NULL, at INTEGER NOT NULL)",
+		"CREATE INDEX sent_messages_by_time ON sent_messages (at)",
+		// Attachments sent to this account: who may still fetch them before the blob goes.
+		"CREATE TABLE attachment_grants (attachment_id TEXT PRIMARY KEY, owner TEXT NOT NULL, msg_id TEXT NOT NULL, expires_at INTEGER NOT NULL)",
+		"CREATE TABLE attachment_waiting (attachment_id TEXT NOT NULL, device_id TEXT NOT NULL, PRIMARY KEY (attachment_id, device_id))",
+		// An edit queued in place of its original names the original here, so a later delete finds it.
+		"ALTER TABLE queue ADD COLUMN replaces TEXT",
+	],
 ];
 
 export function migrateStorage(sql: SqlStorage): void {

@@ -1,0 +1,249 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { openFileStream, sealFileStream } from "../../client/core/file-seal.ts";
+import { randomBytes } from "../../client/core/nacl.ts";
+import { admin } from "./admin-client.ts";
+import { addApprovedDevice, contactPair, newMessageId, sealedSend } from "./fixtures.ts";
+import { api, BASE, connect, registerUser, type TestUser } from "./helpers.ts";
+
+const MB = 1024 * 1024;
+const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
+const blobs = async () => (await env.ATTACHMENTS.list()).objects.map((o) => o.key);
+
+afterEach(() => {
+	vi.useRealTimers();
+});
+
+async function bytesOf(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+	return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+async function sealed(size: number) {
+	const key = randomBytes(32);
+	const plain = randomBytes(size);
+	const s = sealFileStream(key, new Response(plain).body as ReadableStream<Uint8Array>);
+	return { key, plain, blob: await bytesOf(s.stream), digest: await s.digest };
+}
+
+function put(path: string, token: string, body: Uint8Array, length = body.length) {
+	return exports.default.fetch(
+		new Request(`${BASE}${path}`, { method: "PUT", headers: { authorization: `Bearer ${token}`, "content-length": String(length) }, body }),
+	);
+}
+
+function get(path: string, token?: string) {
+	return exports.default.fetch(new Request(`${BASE}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} }));
+}
+
+/** Reserve, upload and send an attachment message; returns what the recipient needs. */
+async function sendAttachment(from: TestUser, to: TestUser, key: Uint8Array, size = 1000) {
+	const file = await sealed(size);
+	const reserved = await api("/api/attachments", { token: from.token, body: { to: to.accountId, size } });
+	expect(reserved.status).toBe(201);
+	const path = `/api/attachments/${reserved.json.owner}/${reserved.json.attachmentId}`;
+	expect((await put(path, from.token, file.blob)).status).toBe(204);
+	const socket = await connect(from.token);
+	const frame = { ...sealedSend(from, to, key, "a file", newMessageId()), kind: "attachment", attachmentId: reserved.json.attachmentId };
+	socket.send(frame);
+	const reply = await Promise.race([socket.next("sent", (s) => s.id === frame.id), socket.next("error", (e) => e.ref === frame.id)]);
+	return { file, reserved: reserved.json, path, frame, reply, socket };
+}
+
+describe("attachment size tiers and prices", () => {
+	it.each([
+		["untrusted", 0, 201, 8],
+		["untrusted", MB - 1, 201, 8],
+		["untrusted", MB, 403, undefined],
+		["trusted", MB, 201, 20],
+		["trusted", 10 * MB, 201, 20],
+		["trusted", 10 * MB + 1, 201, 40],
+		["verified", 50 * MB, 201, 40],
+		["verified", 50 * MB + 1, 413, undefined],
+	] as const)("a %s account reserving %i bytes gets %i", async (trust, size, status, price) => {
+		const { alice, bob } = await contactPair();
+		await admin(`/accounts/${alice.accountId}/trust`, { body: { trust } });
+		const res = await api("/api/attachments", { token: alice.token, body: { to: bob.accountId, size } });
+		expect(res.status).toBe(status);
+		if (price !== undefined) expect(res.json.price).toBe(price);
+	});
+
+	it("refuses a reservation to a non-contact and without credits", async () => {
+		const { alice } = await contactPair();
+		const stranger = await registerUser("stranger");
+		expect((await api("/api/attachments", { token: alice.token, body: { to: stranger.accountId, size: 10 } })).json.error.code).toBe(
+			"not_a_contact",
+		);
+	});
+});
+
+describe("attachments end to end", () => {
+	it("are uploaded sealed, fetched by every recipient device, then deleted from R2; charged once", async () => {
+		const { alice, bob, key, bobDevices } = await contactPair({ extraDevices: 1 });
+		const start = (await api("/api/account", { token: alice.token })).json.credits;
+		const { file, path, reply, frame } = await sendAttachment(alice, bob, key, 70_000);
+		expect(reply).toMatchObject({ type: "sent", credits: start - 8 });
+		expect(await blobs()).toEqual([path.slice("/api/attachments/".length)]);
+
+		const b = await connect(bob.token);
+		const m = await b.next("message");
+		expect(m).toMatchObject({ id: frame.id, kind: "attachment", attachmentId: frame.attachmentId });
+		for (const device of bobDevices) {
+			const res = await get(path, device.token);
+			expect(res.status).toBe(200);
+			const opened = openFileStream(file.key, res.body as ReadableStream<Uint8Array>, file.digest);
+			expect(await bytesOf(opened.stream)).toEqual(file.plain);
+		}
+		await vi.waitFor(async () => expect(await blobs()).toEqual([]));
+		await runDurableObjectAlarm(relay(alice.accountId));
+		const ledger = await env.DB.prepare("SELECT delta, reason FROM credit_ledger WHERE account_id = ? AND reason = 'attachment'")
+			.bind(alice.accountId)
+			.all();
+		expect(ledger.results).toEqual([{ delta: -8, reason: "attachment" }]);
+	});
+
+	it("a download refused to another account, a pending or revoked device and no token reveals nothing", async () => {
+		const { alice, bob, key } = await contactPair();
+		const { path } = await sendAttachment(alice, bob, key);
+		const other = await registerUser("eve");
+		const revoked = await addApprovedDevice(bob);
+		await env.DB.prepare("UPDATE devices SET status = 'revoked' WHERE id = ?").bind(revoked.deviceId).run();
+		await runInDurableObject(relay(bob.accountId), (r) => r.reloadDevices(bob.accountId));
+		const nonexistent = `/api/attachments/${alice.accountId}/${newMessageId()}`;
+		const refusedOther = await get(path, other.token);
+		const missing = await get(nonexistent, other.token);
+		expect([refusedOther.status, missing.status]).toEqual([404, 404]);
+		expect(await refusedOther.json()).toEqual(await missing.json());
+		expect((await get(path, revoked.token)).status).toBe(401);
+		expect((await get(path)).status).toBe(401);
+		const pending = await addApprovedDevice(bob, "pending tablet");
+		await env.DB.prepare("UPDATE devices SET status = 'pending' WHERE id = ?").bind(pending.deviceId).run();
+		await runInDurableObject(relay(bob.accountId), (r) => r.reloadDevices(bob.accountId));
+		expect((await get(path, pending.token)).status).toBe(403);
+		// The sender's devices may fetch it too, as long as it exists.
+		expect((await get(path, alice.token)).status).toBe(200);
+		expect((await get(path, bob.token)).status).toBe(200);
+	});
+
+	it("refuses a short or long upload and an attachment message before its upload, charging nothing", async () => {
+		const { alice, bob, key } = await contactPair();
+		const start = (await api("/api/account", { token: alice.token })).json.credits;
+		const file = await sealed(500);
+		const reserved = (await api("/api/attachments", { token: alice.token, body: { to: bob.accountId, size: 500 } })).json;
+		const path = `/api/attachments/${reserved.owner}/${reserved.attachmentId}`;
+		expect((await put(path, alice.token, file.blob.slice(0, 100))).status).toBe(400);
+		expect((await put(path, bob.token, file.blob)).status).toBe(404);
+		const a = await connect(alice.token);
+		const early = { ...sealedSend(alice, bob, key, "x"), kind: "attachment", attachmentId: reserved.attachmentId };
+		a.send(early);
+		expect(await a.next("error")).toMatchObject({ code: "bad_request", ref: early.id });
+		expect(await blobs()).toEqual([]);
+		// The reservation lapses unused: its hold is released.
+		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start - 8);
+		vi.useFakeTimers({ toFake: ["Date"] });
+		vi.setSystemTime(Date.now() + 61 * 60_000);
+		await runDurableObjectAlarm(relay(alice.accountId));
+		vi.useRealTimers();
+		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start);
+	});
+
+	it("deleting the message deletes its blob, and an unfetched blob expires after 30 days", async () => {
+		const { alice, bob, key } = await contactPair();
+		const first = await sendAttachment(alice, bob, key);
+		const del = { ...sealedSend(alice, bob, key, "", newMessageId()), kind: "delete", replaces: first.frame.id };
+		first.socket.send(del);
+		expect(await first.socket.next("sent", (s) => s.id === del.id)).toBeTruthy();
+		expect(await blobs()).toEqual([]);
+
+		const second = await sendAttachment(alice, bob, key);
+		expect(await blobs()).toHaveLength(1);
+		vi.useFakeTimers({ toFake: ["Date"] });
+		vi.setSystemTime(Date.now() + 31 * 86_400_000);
+		await runDurableObjectAlarm(relay(bob.accountId));
+		expect(await blobs()).toEqual([]);
+		expect(second.reply.type).toBe("sent");
+	});
+});
+
+describe("editing and deleting sent messages", () => {
+	const queued = (accountId: string) =>
+		runInDurableObject(relay(accountId), (_, state) =>
+			state.storage.sql.exec<{ msg_id: string; replaces: string | null }>("SELECT msg_id, replaces FROM queue ORDER BY seq").toArray(),
+		);
+
+	it("an edit of a still-queued message leaves only the latest version queued; a delete removes it before delivery", async () => {
+		const { alice, bob, key } = await contactPair();
+		const a = await connect(alice.token);
+		const original = sealedSend(alice, bob, key, "teh typo");
+		a.send(original);
+		await a.next("sent");
+		const edit = { ...sealedSend(alice, bob, key, "the typo"), kind: "edit", replaces: original.id };
+		a.send(edit);
+		await a.next("sent", (s) => s.id === edit.id);
+		expect(await queued(bob.accountId)).toEqual([{ msg_id: edit.id, replaces: original.id }]);
+		const del = { ...sealedSend(alice, bob, key, ""), kind: "delete", replaces: original.id };
+		a.send(del);
+		await a.next("sent", (s) => s.id === del.id);
+		expect(await queued(bob.accountId)).toEqual([{ msg_id: del.id, replaces: original.id }]);
+		const b = await connect(bob.token);
+		const got = await b.next("message");
+		expect(got).toMatchObject({ id: del.id, kind: "delete", replaces: original.id });
+		await b.next("synced");
+		expect(b.frames.filter((f) => f.type === "message")).toHaveLength(1);
+	});
+
+	it("an edit or delete of a delivered message reaches the devices that have it", async () => {
+		const { alice, bob, key } = await contactPair();
+		const a = await connect(alice.token);
+		const b = await connect(bob.token);
+		await b.next("synced");
+		const original = sealedSend(alice, bob, key, "hello");
+		a.send(original);
+		b.send({ type: "ack", ids: [(await b.next("message")).id] });
+		const edit = { ...sealedSend(alice, bob, key, "hello!"), kind: "edit", replaces: original.id };
+		a.send(edit);
+		expect(await b.next("message")).toMatchObject({ id: edit.id, kind: "edit", replaces: original.id });
+	});
+
+	it("charges 2 for an edit and 1 for a delete, exactly once each", async () => {
+		const { alice, bob, key } = await contactPair();
+		const a = await connect(alice.token);
+		const original = sealedSend(alice, bob, key, "x");
+		a.send(original);
+		const sent = await a.next("sent");
+		a.send({ ...sealedSend(alice, bob, key, "y"), kind: "edit", replaces: original.id });
+		expect(await a.next("sent")).toMatchObject({ credits: (sent.credits as number) - 2 });
+		a.send({ ...sealedSend(alice, bob, key, ""), kind: "delete", replaces: original.id });
+		expect(await a.next("sent")).toMatchObject({ credits: (sent.credits as number) - 3 });
+		await runDurableObjectAlarm(relay(alice.accountId));
+		const rows = await env.DB.prepare(
+			"SELECT delta, reason FROM credit_ledger WHERE account_id = ? AND reason IN ('edit', 'delete') ORDER BY id",
+		)
+			.bind(alice.accountId)
+			.all();
+		expect(rows.results).toEqual([
+			{ delta: -2, reason: "edit" },
+			{ delta: -1, reason: "delete" },
+		]);
+	});
+
+	it("refuses editing someone else's message, a deleted one, or one sent to another contact", async () => {
+		const { alice, bob, key } = await contactPair();
+		const a = await connect(alice.token);
+		const b = await connect(bob.token);
+		const bobs = sealedSend(bob, alice, key, "mine");
+		b.send(bobs);
+		await b.next("sent");
+		a.send({ ...sealedSend(alice, bob, key, "hijack"), kind: "edit", replaces: bobs.id });
+		expect(await a.next("error")).toMatchObject({ code: "not_found" });
+		a.send({ ...sealedSend(alice, bob, key, "no target"), kind: "edit" });
+		expect(await a.next("error")).toMatchObject({ code: "bad_request" });
+		const own = sealedSend(alice, bob, key, "soon gone");
+		a.send(own);
+		await a.next("sent");
+		a.send({ ...sealedSend(alice, bob, key, ""), kind: "delete", replaces: own.id });
+		await a.next("sent");
+		a.send({ ...sealedSend(alice, bob, key, "too late"), kind: "edit", replaces: own.id });
+		expect(await a.next("error")).toMatchObject({ code: "not_found" });
+	});
+});
