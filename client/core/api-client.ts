@@ -25,8 +25,11 @@ import {
 	parseJson,
 	type RegisterRequest,
 	type RegisterResponse,
+	type ReserveAttachmentRequest,
+	type ReserveAttachmentResponse,
 	type RotateRequest,
 	registerResponse,
+	reserveAttachmentResponse,
 	type Schema,
 	type SessionRequest,
 	type SessionResponse,
@@ -128,6 +131,40 @@ export class ApiClient {
 
 	async report(token: string, peerId: string, body: { reason: string; block?: boolean }): Promise<void> {
 		await this.call("POST", `${this.contactPath(peerId)}/report`, null, { token, body });
+	}
+
+	reserveAttachment(token: string, body: ReserveAttachmentRequest): Promise<ReserveAttachmentResponse> {
+		return this.call("POST", "/api/attachments", reserveAttachmentResponse, { token, body });
+	}
+
+	/** Where a blob is uploaded to and downloaded from. */
+	attachmentUrl(owner: string, attachmentId: string): string {
+		return `${this.baseUrl}/api/attachments/${parseAccountId(owner)}/${parseInput(id, attachmentId, "attachmentId")}`;
+	}
+
+	/** The sealed blob as a stream (the caller opens it). */
+	async downloadAttachment(token: string, owner: string, attachmentId: string): Promise<ReadableStream<Uint8Array>> {
+		let response: Response;
+		try {
+			response = await this.fetchFn(this.attachmentUrl(owner, attachmentId), { headers: { authorization: `Bearer ${token}` } });
+		} catch (err) {
+			throw new SdkError("network", `Downloading the attachment failed: ${err instanceof Error ? err.message : String(err)}`, {
+				cause: err,
+			});
+		}
+		if (!response.ok || !response.body) {
+			let body: ReturnType<typeof errorBody.parse> | null = null;
+			try {
+				body = parseJson(errorBody, await response.text());
+			} catch {
+				// Not our JSON error.
+			}
+			throw new SdkError(
+				body?.error.code ?? codeForStatus(response.status),
+				body?.error.message ?? `The download answered ${response.status}.`,
+			);
+		}
+		return response.body as ReadableStream<Uint8Array>;
 	}
 
 	limits(): Promise<LimitsResponse> {

@@ -1,7 +1,8 @@
-import type { MessageFrame } from "../../worker/protocol/wire.ts";
+import type { MessageFrame, MessageKind } from "../../worker/protocol/wire.ts";
 import type { ContactKeyRing } from "./contact-key-ring.ts";
 import { CryptoError, type CryptoErrorCode } from "./crypto-error.ts";
 import type { DeviceIdentity, KeyStore } from "./key-store.ts";
+import { type AttachmentInfo, readBody } from "./message-body.ts";
 import { openMessage } from "./message-seal.ts";
 import { isTransient, type SdkError, toSdkError } from "./sdk-error.ts";
 
@@ -11,7 +12,11 @@ export interface IncomingMessage {
 	peerId: string;
 	from: string;
 	fromDevice: string;
+	/** text: a message; edit: the new text of `replaces`; delete: remove `replaces`; attachment: a file (text is its caption). */
+	kind: MessageKind;
 	text: string;
+	replaces?: string;
+	attachment?: AttachmentInfo;
 	/** The sender's clock, from the sealed header. */
 	sentAt: number;
 	/** The relay's clock when it accepted the message. */
@@ -20,7 +25,7 @@ export interface IncomingMessage {
 	outgoing: boolean;
 }
 
-/** unknown_key: no key of that version for this contact; bad_body: opened, but not a text body. */
+/** unknown_key: no key of that version for this contact; bad_body: opened, but the body does not fit its kind. */
 export type UndecryptableReason = CryptoErrorCode | "unknown_key" | "bad_body";
 
 export interface UndecryptableMessage {
@@ -39,12 +44,6 @@ export type Receipt =
 	| { kind: "undecryptable"; message: UndecryptableMessage }
 	/** Could not be read now (the relay was unreachable): leave it queued for the next delivery. */
 	| { kind: "retry"; error: SdkError };
-
-function textOf(body: unknown): string | null {
-	if (typeof body !== "object" || body === null || Array.isArray(body) || !("text" in body)) return null;
-	if (Object.keys(body).length !== 1) return null;
-	return typeof body.text === "string" ? body.text : null;
-}
 
 /** Opens one `message` frame (DESIGN §3, §5) and decides what becomes of it. */
 export class MessageReceiver {
@@ -87,13 +86,22 @@ export class MessageReceiver {
 			if (err instanceof CryptoError) return undecryptable(err.code);
 			throw err;
 		}
-		const text = textOf(body);
-		if (text === null) return undecryptable("bad_body");
+		const content = readBody(frame, body);
+		if (content === null) return undecryptable("bad_body");
 		// Only authenticated ids are remembered, so a forged frame cannot shadow the real message.
 		await this.store.markSeen(frame.id);
 		return {
 			kind: "new",
-			message: { id: frame.id, peerId, from: frame.from, fromDevice: frame.fromDevice, text, sentAt, receivedAt: frame.sentAt, outgoing },
+			message: {
+				id: frame.id,
+				peerId,
+				from: frame.from,
+				fromDevice: frame.fromDevice,
+				...content,
+				sentAt,
+				receivedAt: frame.sentAt,
+				outgoing,
+			},
 		};
 	}
 }

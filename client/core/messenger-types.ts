@@ -1,5 +1,6 @@
 import type { AccountStatus, Contact, ServerFrame } from "../../worker/protocol/wire.ts";
 import type { Fetch } from "./api-client.ts";
+import type { Uploader } from "./attachment-transfer.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import type { KeyStore } from "./key-store.ts";
 import type { IncomingMessage, UndecryptableMessage } from "./message-receiver.ts";
@@ -19,6 +20,8 @@ export interface MessengerClientOptions {
 	heartbeatMs?: number;
 	/** How long a new socket may take to say `ready`. Default 15 s. */
 	handshakeTimeoutMs?: number;
+	/** How sealed attachments are uploaded (e.g. with progress through XHR); a sensible default per platform. */
+	uploader?: Uploader;
 }
 
 export interface AccountInfo {

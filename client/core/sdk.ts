@@ -5,6 +5,7 @@ import {
 	type CreditHistory,
 	type DeviceInfo,
 	handle as handleSchema,
+	id as idSchema,
 	type LimitsResponse,
 	type MessageFrame,
 	registerRequest,
@@ -13,22 +14,26 @@ import {
 } from "../../worker/protocol/wire.ts";
 import { AckBatcher } from "./ack-batcher.ts";
 import { ApiClient, type Fetch, parseAccountId, parseInput } from "./api-client.ts";
+import { bufferedUploader, streamingUploader, type Uploader } from "./attachment-transfer.ts";
 import { DEFAULT_BACKOFF } from "./backoff.ts";
 import { ContactKeyRing } from "./contact-key-ring.ts";
 import { fromB64u, toB64u } from "./encoding.ts";
 import { EventEmitter } from "./event-emitter.ts";
+import { type FileDigest, openFileStream, sealFileStream } from "./file-seal.ts";
 import type { DeviceIdentity, KeyStore } from "./key-store.ts";
+import type { AttachmentInfo } from "./message-body.ts";
 import { type IncomingMessage, MessageReceiver, type UndecryptableMessage } from "./message-receiver.ts";
 import type { AccountInfo, MessengerClientOptions, MessengerEvents } from "./messenger-types.ts";
-import { generateDeviceKeys, signDetached } from "./nacl.ts";
+import { generateDeviceKeys, randomBytes, signDetached } from "./nacl.ts";
 import { Outbox, type SentReceipt } from "./outbox.ts";
 import { RelayConnection } from "./relay-connection.ts";
 import { safetyNumber } from "./safety-number.ts";
 import { SdkError, toSdkError } from "./sdk-error.ts";
 import { SerialQueue } from "./serial-queue.ts";
 import { SessionKeeper } from "./session-keeper.ts";
-import { sealText } from "./text-frame.ts";
+import { sealBody } from "./text-frame.ts";
 
+export type { AttachmentInfo, FileDigest };
 export type { AccountInfo, IncomingMessage, MessengerClientOptions, MessengerEvents, SentReceipt, UndecryptableMessage };
 
 /** How long a message that could not be read for a transient reason waits for another try. */
@@ -57,6 +62,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	private readonly inbound: SerialQueue<InboundFrame>;
 	private readonly acks: AckBatcher;
 	private outboxTimer: ReturnType<typeof setTimeout> | null = null;
+	private readonly uploader: Uploader;
 
 	constructor(opts: MessengerClientOptions) {
 		super();
@@ -66,6 +72,8 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		const fetchFn: Fetch = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
 		this.store = opts.store;
 		this.api = new ApiClient(baseUrl, fetchFn);
+		// Browsers stream request bodies only over HTTP/2; elsewhere the blob streams as sealed.
+		this.uploader = opts.uploader ?? ("document" in globalThis ? bufferedUploader(fetchFn) : streamingUploader(fetchFn));
 		this.session = new SessionKeeper(this.api, this.store);
 		this.keys = new ContactKeyRing({
 			store: this.store,
@@ -304,25 +312,9 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		if (this.closed) throw new SdkError("closed", "This client was closed.");
 		const to = parseAccountId(peerId);
 		if (typeof text !== "string" || text.length === 0) throw new SdkError("bad_request", "A text message needs some text.");
-		try {
-			return await this.sealAndSend(to, text);
-		} catch (err) {
-			// The key was replaced (a device was revoked) since this device last looked: fetch
-			// or make the new one, and try once more under it.
-			if (!(err instanceof SdkError) || err.code !== "stale_key") throw err;
-			await this.catchUpKeys(to);
-			return this.sealAndSend(to, text);
-		}
-	}
-
-	private async sealAndSend(to: string, text: string): Promise<SentReceipt> {
-		const me = await this.identity();
-		const latest = await this.keys.latest(to);
-		if (!latest) throw new SdkError("not_a_contact", "There is no contact key for this account: is the contact accepted?");
-		const { frame, sentAt } = sealText(me, to, latest, text);
-		const receipt = this.outbox.add(frame, sentAt);
-		this.flushOutbox();
-		return receipt;
+		// A key replaced since this device last looked (a device was revoked) is fetched or
+		// made, and the message sealed again under it.
+		return this.sendSealed(to, { kind: "text", body: { text } });
 	}
 
 	/** Load the newest keys for a contact, rotating first if the relay says a rotation is due. */
@@ -333,6 +325,89 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		const held = await this.store.latestVersion(peerId);
 		if (contact?.keyVersion !== undefined && (held === undefined || held <= contact.keyVersion)) {
 			await this.keys.rotate(peerId, contact.keyVersion + 1);
+		}
+	}
+
+	/** Replace the text of a message this account sent (2 credits; counts against the limits). */
+	async editMessage(peerId: string, messageId: string, text: string): Promise<SentReceipt> {
+		const to = parseAccountId(peerId);
+		const replaces = parseInput(idSchema, messageId, "messageId");
+		if (typeof text !== "string" || text.length === 0) throw new SdkError("bad_request", "An edit needs some text.");
+		return this.sendSealed(to, { kind: "edit", body: { text, replaces }, replaces });
+	}
+
+	/** Delete a message this account sent, for everyone (1 credit): undelivered copies are never delivered. */
+	async deleteMessage(peerId: string, messageId: string): Promise<SentReceipt> {
+		const to = parseAccountId(peerId);
+		const replaces = parseInput(idSchema, messageId, "messageId");
+		return this.sendSealed(to, { kind: "delete", body: { replaces }, replaces });
+	}
+
+	/**
+	 * Send a file: reserved (the price is held, and released if it is never sent), sealed in
+	 * 64 KiB chunks under a fresh key as it is read, uploaded, then announced in a sealed
+	 * message that carries the key, name, type, size and SHA-256.
+	 */
+	async sendFile(
+		peerId: string,
+		file: { stream: ReadableStream<Uint8Array>; size: number; name: string; type: string },
+		opts: { caption?: string; onProgress?: (sentBytes: number, totalBytes: number) => void } = {},
+	): Promise<SentReceipt & { attachment: AttachmentInfo }> {
+		if (this.closed) throw new SdkError("closed", "This client was closed.");
+		const to = parseAccountId(peerId);
+		const reserved = await this.session.withToken((t) => this.api.reserveAttachment(t, { to, size: file.size }));
+		const key = randomBytes(32);
+		const sealed = sealFileStream(key, file.stream);
+		const { token } = await this.session.current();
+		await this.uploader({
+			url: this.api.attachmentUrl(reserved.owner, reserved.attachmentId),
+			token,
+			body: sealed.stream,
+			size: reserved.sealedSize,
+			...(opts.onProgress && { onProgress: (sent: number) => opts.onProgress?.(sent, reserved.sealedSize) }),
+		});
+		const digest = await sealed.digest;
+		if (digest.size !== file.size) throw new SdkError("bad_request", "The file was not as long as its stated size.");
+		const attachment: AttachmentInfo = {
+			id: reserved.attachmentId,
+			owner: reserved.owner,
+			key: toB64u(key),
+			size: file.size,
+			type: file.type.slice(0, 200),
+			name: file.name.slice(0, 500),
+			sha256: digest.sha256,
+		};
+		const body = opts.caption ? { attachment, text: opts.caption } : { attachment };
+		const receipt = await this.sendSealed(to, { kind: "attachment", body, attachmentId: attachment.id });
+		return { ...receipt, attachment };
+	}
+
+	/**
+	 * Fetch and open an attachment of a received (or sent) message. The stream errors if the
+	 * blob was changed or cut short, or does not match the size and hash its message sealed.
+	 */
+	async downloadFile(attachment: AttachmentInfo): Promise<{ stream: ReadableStream<Uint8Array>; digest: Promise<FileDigest> }> {
+		const blob = await this.session.withToken((t) => this.api.downloadAttachment(t, attachment.owner, attachment.id));
+		return openFileStream(fromB64u(attachment.key), blob, { size: attachment.size, sha256: attachment.sha256 });
+	}
+
+	private async sendSealed(to: string, message: Parameters<typeof sealBody>[3]): Promise<SentReceipt> {
+		if (this.closed) throw new SdkError("closed", "This client was closed.");
+		const attempt = async () => {
+			const me = await this.identity();
+			const latest = await this.keys.latest(to);
+			if (!latest) throw new SdkError("not_a_contact", "There is no contact key for this account: is the contact accepted?");
+			const { frame, sentAt } = sealBody(me, to, latest, message);
+			const receipt = this.outbox.add(frame, sentAt);
+			this.flushOutbox();
+			return receipt;
+		};
+		try {
+			return await attempt();
+		} catch (err) {
+			if (!(err instanceof SdkError) || err.code !== "stale_key") throw err;
+			await this.catchUpKeys(to);
+			return attempt();
 		}
 	}
 

@@ -1,4 +1,4 @@
-import { MAX_FRAME_CHARS, MAX_SEALED_BYTES, type SendFrame } from "../../worker/protocol/wire.ts";
+import { MAX_FRAME_CHARS, MAX_SEALED_BYTES, type MessageKind, type SendFrame } from "../../worker/protocol/wire.ts";
 import { fromB64u, toB64u } from "./encoding.ts";
 import type { DeviceIdentity } from "./key-store.ts";
 import { sealMessage } from "./message-seal.ts";
@@ -12,15 +12,39 @@ export function sealText(
 	contactKey: { version: number; key: Uint8Array },
 	text: string,
 ): { frame: SendFrame; sentAt: number } {
+	return sealBody(me, to, contactKey, { kind: "text", body: { text } });
+}
+
+/**
+ * Any message kind. What the relay routes on (`replaces`, `attachmentId`) is sealed into the
+ * body too, and the receiver checks that both agree, so the relay cannot point an edit or a
+ * file at another message.
+ */
+export function sealBody(
+	me: DeviceIdentity,
+	to: string,
+	contactKey: { version: number; key: Uint8Array },
+	message: { kind: MessageKind; body: object; replaces?: string; attachmentId?: string },
+): { frame: SendFrame; sentAt: number } {
 	const id = toB64u(randomBytes(16));
 	const sentAt = Date.now();
 	const keyVersion = contactKey.version;
+	const { kind } = message;
 	const sealed = sealMessage(
 		contactKey.key,
-		{ id, from: me.accountId, fromDevice: me.deviceId, to, keyVersion, kind: "text", sentAt },
-		{ text },
+		{ id, from: me.accountId, fromDevice: me.deviceId, to, keyVersion, kind, sentAt },
+		message.body,
 	);
-	const frame = { type: "send", id, to, kind: "text", keyVersion, ...sealed } satisfies SendFrame;
+	const frame = {
+		type: "send",
+		id,
+		to,
+		kind,
+		keyVersion,
+		...sealed,
+		...(message.replaces !== undefined && { replaces: message.replaces }),
+		...(message.attachmentId !== undefined && { attachmentId: message.attachmentId }),
+	} satisfies SendFrame;
 	// Refused here rather than by the relay, which would answer an oversized frame without its id.
 	if (fromB64u(sealed.box).length > MAX_SEALED_BYTES || JSON.stringify(frame).length > MAX_FRAME_CHARS) {
 		throw new SdkError("too_large", "The message is too long.");

@@ -35,6 +35,7 @@ describe("the SDK against the real relay", () => {
 			peerId: aliceId,
 			from: aliceId,
 			fromDevice: alice.account.deviceId,
+			kind: "text",
 			text: "hello bob, ünïcödé ✓",
 			sentAt: receipt.sentAt,
 			receivedAt: receipt.acceptedAt,

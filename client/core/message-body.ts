@@ -1,0 +1,77 @@
+import type { MessageFrame, MessageKind } from "../../worker/protocol/wire.ts";
+import { fromB64u } from "./encoding.ts";
+
+/** What travels sealed with an attachment message: everything needed to fetch, open and check the file. */
+export interface AttachmentInfo {
+	id: string;
+	/** The sending account; the blob is stored under it. */
+	owner: string;
+	/** The file key (base64url); it never leaves the sealed message. */
+	key: string;
+	size: number;
+	type: string;
+	name: string;
+	/** SHA-256 of the plaintext, base64url. */
+	sha256: string;
+}
+
+export interface MessageContent {
+	kind: MessageKind;
+	text: string;
+	replaces?: string;
+	attachment?: AttachmentInfo;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const onlyKeys = (o: Record<string, unknown>, allowed: string[]): boolean => Object.keys(o).every((k) => allowed.includes(k));
+const isString = (v: unknown, max: number): v is string => typeof v === "string" && v.length <= max;
+const isSize = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+
+function attachmentOf(v: unknown, frame: MessageFrame): AttachmentInfo | null {
+	if (!isObject(v) || !onlyKeys(v, ["id", "owner", "key", "size", "type", "name", "sha256"])) return null;
+	const { id, owner, key, size, type, name, sha256 } = v;
+	if (
+		!isString(id, 22) ||
+		!isString(owner, 22) ||
+		!isString(key, 43) ||
+		!isSize(size) ||
+		!isString(type, 200) ||
+		!isString(name, 500) ||
+		!isString(sha256, 43)
+	) {
+		return null;
+	}
+	// Routing and sealed content must agree, and the blob must be the sender's own.
+	if (id !== frame.attachmentId || owner !== frame.from) return null;
+	try {
+		if (fromB64u(key).length !== 32) return null;
+	} catch {
+		return null;
+	}
+	return { id, owner, key, size, type, name, sha256 };
+}
+
+/**
+ * The sealed body of a message, checked for its kind (DESIGN §3: validate, don't cast).
+ * Returns null for a body that does not fit its kind or disagrees with the routing fields.
+ */
+export function readBody(frame: MessageFrame, body: unknown): MessageContent | null {
+	if (!isObject(body)) return null;
+	switch (frame.kind) {
+		case "text":
+			return onlyKeys(body, ["text"]) && isString(body.text, 1_000_000) ? { kind: "text", text: body.text } : null;
+		case "edit":
+			if (!onlyKeys(body, ["text", "replaces"]) || !isString(body.text, 1_000_000) || body.replaces !== frame.replaces) return null;
+			return { kind: "edit", text: body.text, replaces: frame.replaces as string };
+		case "delete":
+			if (!onlyKeys(body, ["replaces"]) || body.replaces !== frame.replaces) return null;
+			return { kind: "delete", text: "", replaces: frame.replaces as string };
+		case "attachment": {
+			if (!onlyKeys(body, ["attachment", "text"])) return null;
+			const attachment = attachmentOf(body.attachment, frame);
+			const text = body.text === undefined ? "" : body.text;
+			if (!attachment || !isString(text, 100_000)) return null;
+			return { kind: "attachment", text, attachment };
+		}
+	}
+}

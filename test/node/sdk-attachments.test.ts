@@ -1,0 +1,72 @@
+import { createHash } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { toB64u } from "../../client/core/encoding.ts";
+import { randomBytes } from "../../client/core/nacl.ts";
+import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
+import { ClientFactory, collect, contactPair } from "../support/sdk-clients.ts";
+
+let server: DevServer;
+const factory = new ClientFactory(() => server.baseUrl);
+
+beforeAll(async () => {
+	server = await startDevServer({ vars: RELAXED_LIMITS });
+});
+
+afterEach(() => {
+	factory.closeAll();
+});
+
+afterAll(async () => {
+	await server?.dispose();
+});
+
+const streamOf = (bytes: Uint8Array): ReadableStream<Uint8Array> =>
+	new ReadableStream({
+		start(c) {
+			for (let i = 0; i < bytes.length; i += 10_000) c.enqueue(bytes.subarray(i, i + 10_000));
+			c.close();
+		},
+	});
+
+describe("files and changes to sent messages through the SDK", () => {
+	it("sends a file sealed in chunks; the recipient downloads, opens and checks it", async () => {
+		const { alice, bob } = await contactPair(factory);
+		const plain = randomBytes(300_000);
+		const progress: number[] = [];
+		const arriving = collect(bob.client, 1);
+		const sent = await alice.client.sendFile(
+			bob.account.accountId,
+			{ stream: streamOf(plain), size: plain.length, name: "report.pdf", type: "application/pdf" },
+			{ caption: "the report", onProgress: (sentBytes) => progress.push(sentBytes) },
+		);
+		expect(progress.at(-1)).toBeGreaterThan(plain.length);
+		const [message] = await arriving;
+		expect(message).toMatchObject({
+			kind: "attachment",
+			text: "the report",
+			attachment: { name: "report.pdf", type: "application/pdf", size: plain.length },
+		});
+		expect(message?.attachment?.sha256).toBe(toB64u(createHash("sha256").update(plain).digest()));
+		const { stream, digest } = await bob.client.downloadFile(message?.attachment as NonNullable<typeof message>["attachment"] & object);
+		const received = new Uint8Array(await new Response(stream).arrayBuffer());
+		expect(received).toEqual(plain);
+		expect((await digest).sha256).toBe(sent.attachment.sha256);
+		// Fetched by every recipient device: the blob is gone.
+		await vi.waitFor(() => expect(bob.client.downloadFile(sent.attachment)).rejects.toMatchObject({ code: "not_found" }), {
+			timeout: 5000,
+		});
+	});
+
+	it("edits and deletes a sent message on the other side", async () => {
+		const { alice, bob } = await contactPair(factory);
+		const events = collect(bob.client, 3);
+		const original = await alice.client.sendText(bob.account.accountId, "teh plan");
+		await alice.client.editMessage(bob.account.accountId, original.id, "the plan");
+		await alice.client.deleteMessage(bob.account.accountId, original.id);
+		const [first, edit, del] = await events;
+		expect(first).toMatchObject({ kind: "text", text: "teh plan" });
+		expect(edit).toMatchObject({ kind: "edit", text: "the plan", replaces: original.id });
+		expect(del).toMatchObject({ kind: "delete", replaces: original.id });
+		await expect(bob.client.editMessage(alice.account.accountId, original.id, "not yours")).rejects.toMatchObject({ code: "not_found" });
+	});
+});
