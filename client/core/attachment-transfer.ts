@@ -65,7 +65,8 @@ export function bufferedUploader(fetchFn: typeof fetch): Uploader {
 		const response = await fetchFn(url, {
 			method: "PUT",
 			headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" },
-			body: new Blob(parts as BlobPart[]),
+			// Every part is a plain ArrayBuffer-backed Uint8Array, which Blob accepts.
+			body: new Blob(parts as unknown as ConstructorParameters<typeof Blob>[0]),
 		});
 		await ensureUploaded(response);
 	};
