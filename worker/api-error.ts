@@ -18,6 +18,8 @@ const STATUS: Record<ErrorCode, number> = {
 	device_revoked: 401,
 	too_many_devices: 409,
 	stale_key: 409,
+	peer_unreachable: 409,
+	calls_not_allowed: 403,
 	server_misconfigured: 500,
 	internal: 500,
 };
