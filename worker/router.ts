@@ -3,6 +3,7 @@ import { ApiError, errorResponse } from "./api-error.ts";
 import { accountStatus, creditHistory } from "./routes/account.ts";
 import { register } from "./routes/accounts.ts";
 import { grantAccountCredits, listAllFlags, listAllReports, lookUpAccount, setAccountTrust, unsuspendAccount } from "./routes/admin.ts";
+import { downloadAttachment, reserveAttachment, uploadAttachment } from "./routes/attachments.ts";
 import { challenge, session } from "./routes/auth.ts";
 import {
 	acceptContact,
@@ -15,7 +16,6 @@ import {
 	rotateContactKey,
 } from "./routes/contacts.ts";
 import { addDevice, approveDevice, listOwnDevices, revokeDevice } from "./routes/devices.ts";
-import { downloadAttachment, reserveAttachment, uploadAttachment } from "./routes/attachments.ts";
 import { limits } from "./routes/limits.ts";
 import { reportContact } from "./routes/reports.ts";
 import { openSocket } from "./routes/socket.ts";

@@ -131,7 +131,10 @@ function chunkedStream(
 }
 
 /** Seal a plaintext stream; `digest` (SHA-256 and size of the plaintext) resolves at its end. */
-export function sealFileStream(key: Uint8Array, source: ReadableStream<Uint8Array>): { stream: ReadableStream<Uint8Array>; digest: Promise<FileDigest> } {
+export function sealFileStream(
+	key: Uint8Array,
+	source: ReadableStream<Uint8Array>,
+): { stream: ReadableStream<Uint8Array>; digest: Promise<FileDigest> } {
 	const prefix = randomBytes(16);
 	const hash = sha256.create();
 	const result = deferred<FileDigest>();
@@ -194,7 +197,8 @@ export function openFileStream(
 	};
 	const stream = chunkedStream(source, result, {
 		// One sealed chunk is held back until more data shows it is not the last.
-		step: (pending) => (readHeader(pending) && pending.buffered > SEALED_CHUNK_BYTES ? open(pending.take(SEALED_CHUNK_BYTES), false) : null),
+		step: (pending) =>
+			readHeader(pending) && pending.buffered > SEALED_CHUNK_BYTES ? open(pending.take(SEALED_CHUNK_BYTES), false) : null,
 		finish: (pending) => {
 			if (!readHeader(pending) || pending.buffered < TAG_BYTES) fail("The attachment is cut short.");
 			const last = open(pending.take(SEALED_CHUNK_BYTES), true);

@@ -48,24 +48,34 @@ const streamOf = (bytes: Uint8Array): ReadableStream<Uint8Array> =>
 
 describe("attachments sealed in 64 KiB chunks", () => {
 	const MB = 1024 * 1024;
-	it.each([0, 1, FILE_CHUNK_BYTES - 1, FILE_CHUNK_BYTES, FILE_CHUNK_BYTES + 1, MB, 10 * MB, 50 * MB])(
-		"round-trips %i bytes through a stream, with the exact sealed size and the same hash",
-		async (size) => {
-			const key = randomBytes(32);
-			const plain = source(size);
-			const sealed = sealFileStream(key, plain.stream);
-			// Tee the sealed stream: count its size while opening it, never holding it whole.
-			const [forSize, forOpen] = sealed.stream.tee();
-			const opened = openFileStream(key, forOpen);
-			const [sealedBytes, out, digest, openedDigest] = await Promise.all([drain(forSize), drain(opened.stream), sealed.digest, opened.digest]);
-			expect(sealedBytes.bytes).toBe(sealedFileSize(size));
-			expect(out.bytes).toBe(size);
-			expect(digest).toEqual({ size, sha256: plain.sha256() });
-			expect(out.sha256).toBe(digest.sha256);
-			expect(openedDigest).toEqual(digest);
-		},
-		120_000,
-	);
+	it.each([
+		0,
+		1,
+		FILE_CHUNK_BYTES - 1,
+		FILE_CHUNK_BYTES,
+		FILE_CHUNK_BYTES + 1,
+		MB,
+		10 * MB,
+		50 * MB,
+	])("round-trips %i bytes through a stream, with the exact sealed size and the same hash", async (size) => {
+		const key = randomBytes(32);
+		const plain = source(size);
+		const sealed = sealFileStream(key, plain.stream);
+		// Tee the sealed stream: count its size while opening it, never holding it whole.
+		const [forSize, forOpen] = sealed.stream.tee();
+		const opened = openFileStream(key, forOpen);
+		const [sealedBytes, out, digest, openedDigest] = await Promise.all([
+			drain(forSize),
+			drain(opened.stream),
+			sealed.digest,
+			opened.digest,
+		]);
+		expect(sealedBytes.bytes).toBe(sealedFileSize(size));
+		expect(out.bytes).toBe(size);
+		expect(digest).toEqual({ size, sha256: plain.sha256() });
+		expect(out.sha256).toBe(digest.sha256);
+		expect(openedDigest).toEqual(digest);
+	}, 120_000);
 
 	async function sealedBlob(size: number, key: Uint8Array) {
 		const sealed = sealFileStream(key, source(size).stream);
@@ -80,7 +90,12 @@ describe("attachments sealed in 64 KiB chunks", () => {
 		tampered[20 + chunk + 5] = (tampered[20 + chunk + 5] as number) ^ 1;
 		const truncatedAtBoundary = blob.slice(0, 20 + 2 * chunk);
 		const truncatedMidChunk = blob.slice(0, blob.length - 10);
-		const reordered = Buffer.concat([blob.subarray(0, 20), blob.subarray(20 + chunk, 20 + 2 * chunk), blob.subarray(20, 20 + chunk), blob.subarray(20 + 2 * chunk)]);
+		const reordered = Buffer.concat([
+			blob.subarray(0, 20),
+			blob.subarray(20 + chunk, 20 + 2 * chunk),
+			blob.subarray(20, 20 + chunk),
+			blob.subarray(20 + 2 * chunk),
+		]);
 		const trailing = Buffer.concat([blob, new Uint8Array([1, 2, 3])]);
 		for (const bad of [tampered, truncatedAtBoundary, truncatedMidChunk, reordered, trailing]) {
 			const opened = openFileStream(key, streamOf(bad));
@@ -93,10 +108,14 @@ describe("attachments sealed in 64 KiB chunks", () => {
 	it("refuses a file whose hash or size differs from what its message promised", async () => {
 		const key = randomBytes(32);
 		const { blob, digest } = await sealedBlob(1000, key);
-		await expect(drain(openFileStream(key, streamOf(blob), { size: 1000, sha256: digest.sha256 }).stream)).resolves.toMatchObject({ bytes: 1000 });
+		await expect(drain(openFileStream(key, streamOf(blob), { size: 1000, sha256: digest.sha256 }).stream)).resolves.toMatchObject({
+			bytes: 1000,
+		});
 		await expect(drain(openFileStream(key, streamOf(blob), { size: 1000, sha256: toB64u(randomBytes(32)) }).stream)).rejects.toMatchObject({
 			code: "open_failed",
 		});
-		await expect(drain(openFileStream(key, streamOf(blob), { size: 999, sha256: digest.sha256 }).stream)).rejects.toMatchObject({ code: "open_failed" });
+		await expect(drain(openFileStream(key, streamOf(blob), { size: 999, sha256: digest.sha256 }).stream)).rejects.toMatchObject({
+			code: "open_failed",
+		});
 	});
 });

@@ -20,7 +20,12 @@ describe("configuration", () => {
 	});
 
 	it("accepts a development secret in development and a real one in production", () => {
-		expect(readConfig(withVars({ AUTH_SECRET: `${DEV_SECRET_PREFIX}${"x".repeat(40)}`, ENVIRONMENT: "development" })).authSecret).toMatch(/^dev-only:/);
-		expect(readConfig(withVars({ AUTH_SECRET: "y".repeat(48), ENVIRONMENT: "production" })).rateLimit).toEqual({ count: 100000, windowMs: 10_000 });
+		expect(readConfig(withVars({ AUTH_SECRET: `${DEV_SECRET_PREFIX}${"x".repeat(40)}`, ENVIRONMENT: "development" })).authSecret).toMatch(
+			/^dev-only:/,
+		);
+		expect(readConfig(withVars({ AUTH_SECRET: "y".repeat(48), ENVIRONMENT: "production" })).rateLimit).toEqual({
+			count: 100000,
+			windowMs: 10_000,
+		});
 	});
 });

@@ -14,7 +14,7 @@ export async function api(path: string, init: { method?: string; body?: unknown;
 	else if (init.body !== undefined) body = JSON.stringify(init.body);
 	if (body !== undefined) headers["content-type"] = "application/json";
 	const response = await exports.default.fetch(
-		new Request(`${BASE}${path}`, { method: init.method ?? (body ? "POST" : "GET"), headers, body }),
+		new Request(`${BASE}${path}`, { method: init.method ?? (body !== undefined ? "POST" : "GET"), headers, body }),
 	);
 	const text = await response.text();
 	const json = (text ? JSON.parse(text) : null) as any;

@@ -1,0 +1,137 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { clientFrame, parseJson } from "../../worker/protocol/wire.ts";
+import { contactPair, newMessageId, sealedSend } from "./fixtures.ts";
+import { api, connect } from "./helpers.ts";
+
+const RUNS = 60;
+
+/** Hostile JSON-ish text: random values, deep nesting, huge strings, broken syntax, odd unicode. */
+const hostileText = fc.oneof(
+	fc.json(),
+	fc.anything().map((v) => {
+		try {
+			return JSON.stringify(v) ?? "null";
+		} catch {
+			return "{}";
+		}
+	}),
+	fc.string({ unit: "grapheme", maxLength: 200 }),
+	fc.integer({ min: 1, max: 50_000 }).map((n) => `${"[".repeat(n)}${"]".repeat(n)}`),
+	fc.integer({ min: 1, max: 20_000 }).map((n) => `{"a":${'{"a":'.repeat(n)}1${"}".repeat(n + 1)}`),
+	fc.constantFrom("", "{", "[1,", "nul", '{"type":', '"\\ud800"', "\u0000", "\ufeff{}"),
+);
+
+/** Bodies shaped like real ones with one field broken: wrong types, oversized base64, confusable handles. */
+const nearMiss = fc.record({
+	handle: fc.oneof(
+		fc.constantFrom("аlice", "ALİCE", "al\u200bice", "ａｌｉｃｅ", "a".repeat(33), "ab", "alice\n"),
+		fc.string(),
+		fc.integer(),
+	),
+	deviceName: fc.oneof(fc.string({ maxLength: 100 }), fc.constant("\u0000bad"), fc.integer()),
+	publicKey: fc.oneof(fc.string(), fc.constant("A".repeat(43)), fc.constant("A".repeat(100_000)), fc.constant("+/+/")),
+	signature: fc.oneof(fc.string(), fc.constant("B".repeat(86)), fc.constant(null)),
+	extra: fc.option(fc.anything(), { nil: undefined }),
+});
+
+function expectTypedRefusal(status: number, json: any, where: string) {
+	expect([where, status >= 400 && status < 500]).toEqual([where, true]);
+	expect([where, typeof json?.error?.code, typeof json?.error?.message]).toEqual([where, "string", "string"]);
+}
+
+describe("hostile HTTP bodies", () => {
+	it("get a typed 4xx on every body route, never a 500, and create nothing", async () => {
+		const { alice, bob } = await contactPair();
+		const accountsBefore = (await env.DB.prepare("SELECT COUNT(*) AS n FROM accounts").first<{ n: number }>())?.n;
+		const routes: Array<{ path: string; token?: string }> = [
+			{ path: "/api/accounts" },
+			{ path: "/api/auth/session" },
+			{ path: "/api/devices" },
+			{ path: "/api/contacts", token: alice.token },
+			{ path: `/api/contacts/${bob.accountId}/accept`, token: alice.token },
+			{ path: `/api/contacts/${bob.accountId}/report`, token: alice.token },
+			{ path: `/api/contacts/${bob.accountId}/rotate`, token: alice.token },
+			{ path: `/api/devices/${newMessageId()}/approve`, token: alice.token },
+			{ path: "/api/attachments", token: alice.token },
+			{ path: `/api/admin/accounts/${alice.accountId}/credits`, token: env.ADMIN_TOKEN },
+			{ path: `/api/admin/accounts/${alice.accountId}/trust`, token: env.ADMIN_TOKEN },
+		];
+		let tried = 0;
+		await fc.assert(
+			fc.asyncProperty(
+				fc.constantFrom(...routes),
+				fc.oneof(
+					hostileText,
+					nearMiss.map((b) => JSON.stringify(b)),
+				),
+				async (route, raw) => {
+					tried++;
+					const { status, json } = await api(route.path, { raw, ...(route.token && { token: route.token }) });
+					expectTypedRefusal(status, json, route.path);
+				},
+			),
+			{ numRuns: RUNS * 4 },
+		);
+		console.log(`fuzz: ${tried} hostile bodies over ${routes.length} routes, all refused with a typed 4xx`);
+		expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM accounts").first<{ n: number }>())?.n).toBe(accountsBefore);
+		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(Number(env.STARTING_CREDITS));
+	});
+
+	it("refuse a body over 64 KiB before reading it", async () => {
+		const { status, json } = await api("/api/accounts", { raw: JSON.stringify({ handle: "x".repeat(70_000) }) });
+		expect(status).toBe(413);
+		expect(json.error.code).toBe("too_large");
+	});
+});
+
+describe("hostile WebSocket frames", () => {
+	it("each get a typed error frame (or nothing, for a valid ack/typing), with no charge, no delivery and the socket still usable", async () => {
+		const { alice, bob, key } = await contactPair();
+		const a = await connect(alice.token);
+		await a.next("synced");
+		const queuedAtBob = () =>
+			runInDurableObject(
+				env.USERS.get(env.USERS.idFromName(bob.accountId)),
+				(_, s) => s.storage.sql.exec("SELECT COUNT(*) AS n FROM queue").one().n,
+			);
+		const frameLike = fc.oneof(
+			hostileText,
+			fc
+				.record({ type: fc.constantFrom("send", "ack", "typing", "ping", "launch"), id: fc.string(), to: fc.string(), ids: fc.anything() })
+				.map((f) => JSON.stringify(f)),
+			fc
+				.record({ box: fc.string({ minLength: 90_000, maxLength: 100_000 }) })
+				.map((f) => JSON.stringify({ ...sealedSend(alice, bob, key, "x"), ...f })),
+		);
+		let tried = 0;
+		let refused = 0;
+		await fc.assert(
+			fc.asyncProperty(frameLike, async (raw) => {
+				tried++;
+				let valid = false;
+				try {
+					parseJson(clientFrame, raw);
+					valid = true;
+				} catch {
+					// Expected for almost all of them.
+				}
+				a.send(raw);
+				if (valid) return;
+				refused++;
+				const error = await a.next("error");
+				expect(["bad_request", "too_large"]).toContain(error.code);
+			}),
+			{ numRuns: RUNS * 3 },
+		);
+		console.log(`fuzz: ${tried} hostile frames, ${refused} refused with an error frame`);
+		expect(await queuedAtBob()).toBe(0);
+		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(Number(env.STARTING_CREDITS));
+		const ok = sealedSend(alice, bob, key, "still fine");
+		a.send(ok);
+		expect((await a.next("sent", (s) => s.id === ok.id)).id).toBe(ok.id);
+		expect(await queuedAtBob()).toBe(1);
+	});
+});
