@@ -9,6 +9,9 @@ const SECRETS = {
 	AUTH_SECRET: "test-secret-0123456789abcdef0123456789abcdef",
 	ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
 	ENVIRONMENT: "test",
+	// A coturn-style TURN server (use-auth-secret), so GET /api/turn hands out credentials.
+	TURN_SECRET: "test-turn-secret-0123456789abcdef",
+	TURN_URLS: "turn:turn.relay.test:3478?transport=udp turns:turn.relay.test:5349?transport=tcp",
 };
 
 /**

@@ -1,4 +1,6 @@
 import { ApiError } from "./api-error.ts";
+import type { TurnConfig } from "./auth/turn-credentials.ts";
+import type { CallLimitRules } from "./relay/call-signaling.ts";
 
 export interface Config {
 	authSecret: string;
@@ -18,6 +20,9 @@ export interface Config {
 	trustPromotion: { minAgeMs: number; minMessages: number };
 	creditFlushMs: number;
 	uploadTtlMs: number;
+	/** DESIGN §8: how long a call rings, and the signaling limits (apart from the message limit). */
+	calls: { ringTimeoutMs: number; limits: CallLimitRules };
+	turn: TurnConfig;
 }
 
 export interface Prices {
@@ -92,7 +97,48 @@ export function readConfig(env: Env): Config {
 		trustPromotion: { minAgeMs: numberVar(env, "TRUST_AFTER_DAYS", 7) * day, minMessages: numberVar(env, "TRUST_AFTER_MESSAGES", 20) },
 		creditFlushMs: numberVar(env, "CREDIT_FLUSH_SECONDS", 5) * 1000,
 		uploadTtlMs: numberVar(env, "UPLOAD_TTL_MINUTES", 60) * 60_000,
+		calls: {
+			ringTimeoutMs: numberVar(env, "CALL_RING_SECONDS", 45) * 1000,
+			limits: {
+				signals: numberVar(env, "CALL_SIGNALS_PER_MINUTE", 200),
+				signalWindowMs: 60_000,
+				starts: numberVar(env, "CALLS_PER_WINDOW", 10),
+				startWindowMs: numberVar(env, "CALL_WINDOW_MINUTES", 10) * 60_000,
+			},
+		},
+		turn: turnConfig(env),
 	};
 	cache.set(env, config);
 	return config;
+}
+
+const ICE_URL = /^(stun|stuns|turn|turns):[^\s,]+$/;
+
+/** STUN_URLS / TURN_URLS: separated by spaces or commas; anything that is not a STUN or TURN URL is dropped and logged. */
+function iceUrls(env: Env, name: "STUN_URLS" | "TURN_URLS"): string[] {
+	const raw: unknown = env[name];
+	if (typeof raw !== "string") return [];
+	const urls = raw.split(/[\s,]+/).filter(Boolean);
+	const valid = urls.filter((url) => ICE_URL.test(url));
+	if (valid.length !== urls.length) {
+		console.error(
+			JSON.stringify({ event: "config_error", problem: `${name} has entries that are not STUN or TURN URLs; they are ignored` }),
+		);
+	}
+	return valid;
+}
+
+const nonEmpty = (value: unknown): string | null => (typeof value === "string" && value.length > 0 ? value : null);
+
+/** TURN is optional: without a secret (or a Cloudflare TURN key) only STUN is handed out. */
+function turnConfig(env: Env): TurnConfig {
+	const keyId = nonEmpty(env.TURN_CLOUDFLARE_KEY_ID);
+	const apiToken = nonEmpty(env.TURN_CLOUDFLARE_API_TOKEN);
+	return {
+		stunUrls: iceUrls(env, "STUN_URLS"),
+		turnUrls: iceUrls(env, "TURN_URLS"),
+		secret: nonEmpty(env.TURN_SECRET),
+		ttlSeconds: Math.max(60, numberVar(env, "TURN_TTL_SECONDS", 43_200)),
+		cloudflare: keyId !== null && apiToken !== null ? { keyId, apiToken } : null,
+	};
 }

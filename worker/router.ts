@@ -5,6 +5,7 @@ import { register } from "./routes/accounts.ts";
 import { grantAccountCredits, listAllFlags, listAllReports, lookUpAccount, setAccountTrust, unsuspendAccount } from "./routes/admin.ts";
 import { downloadAttachment, reserveAttachment, uploadAttachment } from "./routes/attachments.ts";
 import { challenge, session } from "./routes/auth.ts";
+import { setCallPermission, turnServers } from "./routes/calls.ts";
 import {
 	acceptContact,
 	blockContact,
@@ -47,6 +48,8 @@ router
 	.get("/api/contacts/:accountId/devices", contactDevices)
 	.post("/api/contacts/:accountId/report", reportContact)
 	.post("/api/contacts/:accountId/rotate", rotateContactKey)
+	.post("/api/contacts/:accountId/calls", setCallPermission)
+	.get("/api/turn", turnServers)
 	.get("/api/admin/accounts/:handle", lookUpAccount)
 	.post("/api/admin/accounts/:accountId/trust", setAccountTrust)
 	.post("/api/admin/accounts/:accountId/credits", grantAccountCredits)

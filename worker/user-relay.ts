@@ -13,6 +13,7 @@ import { insertFlag, promoteToTrusted, reportsAgainst, suspendAccount } from "./
 import {
 	approveDevice as approveDeviceInD1,
 	countActiveDevices,
+	findAccountByHandle,
 	getAccount,
 	insertPendingDevice,
 	listDevices,
@@ -21,6 +22,7 @@ import {
 import { approvalMessage } from "./protocol/signing.ts";
 import {
 	type AccountStatus,
+	type CallFrame,
 	type Contact,
 	type ContactNotice,
 	clientFrame,
@@ -62,6 +64,9 @@ import {
 	type Upload,
 	uploadByMessage,
 } from "./relay/attachment-store.ts";
+import { setCallsAllowed } from "./relay/call-permission.ts";
+import { CallRelay, type RelayedSignal } from "./relay/call-relay.ts";
+import { earliestCallExpiry } from "./relay/call-store.ts";
 import {
 	acceptedPeerIds,
 	completeRotation,
@@ -104,6 +109,7 @@ export interface PeerRef {
 }
 
 const DEVICE_REQUESTS_PER_HOUR = 5;
+const FLUSH_RETRY_MS = 30_000;
 
 /** Backlog is pushed in pages so a device with 10,000 queued messages is not flooded at once. */
 const DRAIN_PAGE = 100;
@@ -120,6 +126,11 @@ export class UserRelay extends DurableObject<Env> {
 	private readonly credits: CreditAccount;
 	/** Sends in flight, in order. Memory only: a restart ends every in-flight send anyway. */
 	private sendChain: Promise<unknown> = Promise.resolve();
+	/**
+	 * Call signals of this account, one at a time: an accept must reach the caller before the
+	 * answer sent right after it, and the offer before its ICE candidates. Memory only, like sendChain.
+	 */
+	private callChain: Promise<unknown> = Promise.resolve();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -551,10 +562,13 @@ export class UserRelay extends DurableObject<Env> {
 		return this.env.USERS.get(this.env.USERS.idFromName(accountId));
 	}
 
-	async requestContact(accountId: string, deviceId: string, me: PeerRef, peer: PeerRef): Promise<RelayResult<Contact>> {
+	/**
+	 * Ask the account with this handle to become a contact. The handle is looked up only
+	 * after the caller passed every check, so a refused device cannot probe which handles exist.
+	 */
+	async requestContact(accountId: string, deviceId: string, handle: string): Promise<RelayResult<Contact>> {
 		const refusal = await this.authorize(accountId, deviceId);
 		if (refusal) return refusal;
-		if (peer.id === accountId) return refuse("bad_request", "You cannot add yourself as a contact.");
 		const suspended = this.suspensionRefusal();
 		if (suspended) return suspended;
 		const now = this.now();
@@ -564,6 +578,11 @@ export class UserRelay extends DurableObject<Env> {
 			const retryAfter = (recent[perHour - 1] as number) + 3_600_000 - now;
 			return refuse("rate_limited", `You can send ${perHour} contact requests an hour. Try again later.`, retryAfter);
 		}
+		const found = await findAccountByHandle(this.env.DB, handle);
+		if (!found) return refuse("not_found", `Nobody is called ${handle}.`);
+		const peer: PeerRef = { id: found.id, handle: found.handle };
+		const me: PeerRef = { id: accountId, handle: this.cachedAccount().handle };
+		if (peer.id === accountId) return refuse("bad_request", "You cannot add yourself as a contact.");
 		const result = this.apply(peer, "request");
 		if (result === "ignored" || !result.ok) return result === "ignored" ? refuse("conflict", "Nothing to do.") : result;
 		logActivity(this.sql, "contact_request", now, peer.id);
@@ -782,6 +801,8 @@ export class UserRelay extends DurableObject<Env> {
 			}
 			case "typing":
 				return this.relayTyping(ws, state, frame.to);
+			case "call":
+				return this.relayCall(ws, state, frame);
 			case "send": {
 				// One send at a time per account: a conversation keeps the order it was typed in,
 				// and a re-sent id is seen only after the first attempt has finished.
@@ -821,6 +842,68 @@ export class UserRelay extends DurableObject<Env> {
 		const contact = getContact(this.sql, from);
 		if (contact?.state !== "accepted") return;
 		this.broadcast({ type: "typing", from, fromDevice });
+	}
+
+	// ------------------------------------------------------------------ calls (DESIGN §8; rules in relay/call-*)
+
+	private calls(accountId: string): CallRelay {
+		return new CallRelay({
+			sql: this.sql,
+			accountId,
+			now: () => this.now(),
+			rules: () => readConfig(this.env).calls,
+			sockets: (except) =>
+				approvedDeviceIds(this.sql)
+					.filter((d) => d !== except)
+					.flatMap((d) => this.ctx.getWebSockets(d)),
+			socketsOf: (deviceId) =>
+				deviceId !== null && deviceStatus(this.sql, deviceId) === "approved" ? this.ctx.getWebSockets(deviceId) : [],
+			push: (sockets, frame) => {
+				const text = JSON.stringify(frame);
+				for (const ws of sockets) this.sendText(ws, text);
+			},
+			suspension: () => this.suspensionRefusal(),
+			toPeer: (peerId, signal) => this.stub(peerId).peerCall(peerId, signal),
+			armAlarm: (at) => this.armAlarm(at),
+		});
+	}
+
+	private async relayCall(ws: WebSocket, state: SocketState, frame: CallFrame): Promise<void> {
+		const attempt = () =>
+			this.calls(state.accountId)
+				.fromDevice(state.deviceId, frame)
+				.catch((err) => {
+					console.error(JSON.stringify({ event: "call_signal_failed", name: err instanceof Error ? err.name : typeof err }));
+					return refuse<true>("internal", "The call signal could not be relayed. Try again.");
+				});
+		const turn = this.callChain.then(attempt, attempt);
+		this.callChain = turn;
+		const result = await turn;
+		if (!result.ok) this.send(ws, errorFrame(result.code, result.message, frame.id, result.retryAfter));
+	}
+
+	/** A call signal from a contact's object, for this account's devices. */
+	async peerCall(accountId: string, signal: RelayedSignal): Promise<RelayResult<true>> {
+		await this.ensureAccount(accountId);
+		return this.calls(accountId).fromPeer(signal);
+	}
+
+	/** Whether this account takes calls from a contact (off until allowed); its other devices are told. */
+	async setCallPermission(accountId: string, deviceId: string, peerId: string, allow: boolean): Promise<RelayResult<Contact>> {
+		const refusal = await this.authorize(accountId, deviceId);
+		if (refusal) return refusal;
+		if (!setCallsAllowed(this.sql, peerId, allow, this.now()))
+			return refuse("not_found", "Calls can only be allowed from accepted contacts.");
+		const contact = publicContact(getContact(this.sql, peerId) as StoredContact);
+		this.notifyContact("calls_changed", contact);
+		return ok(contact);
+	}
+
+	/** TURN credentials go to approved devices of accounts that may place calls. */
+	async mayCall(accountId: string, deviceId: string): Promise<RelayResult<true>> {
+		const refusal = await this.authorize(accountId, deviceId);
+		if (refusal) return refusal;
+		return this.suspensionRefusal() ?? ok(true);
 	}
 
 	async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -1200,8 +1283,19 @@ export class UserRelay extends DurableObject<Env> {
 	async alarm(): Promise<void> {
 		const now = this.now();
 		const accountId = readMeta(this.sql, "account_id");
-		// A failing D1 throws here and the runtime retries the alarm; the journal stays intact.
-		if (accountId !== undefined && hasUnflushed(this.sql)) await this.credits.flush(accountId, now);
+		// Cleared first: whatever happens below, the next armAlarm() sets a fresh alarm.
+		this.sql.exec("DELETE FROM meta WHERE key = 'alarm_at'");
+		let flushRetryAt: number | null = null;
+		if (accountId !== undefined && hasUnflushed(this.sql)) {
+			try {
+				await this.credits.flush(accountId, now);
+			} catch (err) {
+				// D1 is down: the journal stays intact and is tried again soon; expiry below must
+				// not wait for D1.
+				console.error(JSON.stringify({ event: "credit_flush_failed", name: err instanceof Error ? err.name : typeof err }));
+				flushRetryAt = now + FLUSH_RETRY_MS;
+			}
+		}
 		pruneActivity(this.sql, now - DAY_MS);
 		pruneSent(this.sql, now - readConfig(this.env).queueTtlMs);
 		for (const upload of lapsedUploads(this.sql, now)) {
@@ -1211,15 +1305,20 @@ export class UserRelay extends DurableObject<Env> {
 			deleteUpload(this.sql, upload.id);
 		}
 		for (const g of expiredGrants(this.sql, now)) await this.deleteBlob(g.owner, g.attachmentId);
+		if (accountId !== undefined) this.calls(accountId).expire(now);
 		for (const [deviceId, lost] of expireQueue(this.sql, now)) {
 			writeMeta(this.sql, `missed:${deviceId}`, String(Number(readMeta(this.sql, `missed:${deviceId}`) ?? 0) + lost));
 		}
 		this.sql.exec("DELETE FROM used_challenges WHERE expires_at <= ?", now);
 		const nextChallenge = this.sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM used_challenges").one().at;
-		const candidates = [earliestExpiry(this.sql), nextChallenge, earliestUploadExpiry(this.sql), earliestGrantExpiry(this.sql)].filter(
-			(x): x is number => x !== null,
-		);
-		this.sql.exec("DELETE FROM meta WHERE key = 'alarm_at'");
+		const candidates = [
+			earliestExpiry(this.sql),
+			nextChallenge,
+			earliestUploadExpiry(this.sql),
+			earliestGrantExpiry(this.sql),
+			earliestCallExpiry(this.sql),
+			flushRetryAt,
+		].filter((x): x is number => x !== null);
 		if (candidates.length > 0) await this.armAlarm(Math.min(...candidates));
 	}
 }

@@ -34,6 +34,8 @@ import {
 	type SessionRequest,
 	type SessionResponse,
 	sessionResponse,
+	type TurnResponse,
+	turnResponse,
 	ValidationError,
 } from "../../worker/protocol/wire.ts";
 import { SdkError, type SdkErrorCode } from "./sdk-error.ts";
@@ -183,6 +185,16 @@ export class ApiClient {
 	/** The contact's approved devices. */
 	async contactDevices(token: string, peerId: string): Promise<DeviceInfo[]> {
 		return (await this.call("GET", `${this.contactPath(peerId)}/devices`, deviceList, { token })).devices;
+	}
+
+	/** Whether this account takes calls from the contact. */
+	async setCallPermission(token: string, peerId: string, allow: boolean): Promise<Contact> {
+		return (await this.call("POST", `${this.contactPath(peerId)}/calls`, contactResponse, { token, body: { allow } })).contact;
+	}
+
+	/** STUN and TURN servers for a call, with a TURN credential that expires. */
+	turn(token: string): Promise<TurnResponse> {
+		return this.call("GET", "/api/turn", turnResponse, { token });
 	}
 
 	private contactPath(peerId: string): string {

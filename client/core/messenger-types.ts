@@ -2,6 +2,7 @@ import type { AccountStatus, Contact, ServerFrame } from "../../worker/protocol/
 import type { Fetch } from "./api-client.ts";
 import type { Uploader } from "./attachment-transfer.ts";
 import type { BackoffOptions } from "./backoff.ts";
+import type { CallEvents } from "./call-signaling.ts";
 import type { KeyStore } from "./key-store.ts";
 import type { IncomingMessage, UndecryptableMessage } from "./message-receiver.ts";
 import type { SdkError } from "./sdk-error.ts";
@@ -22,6 +23,8 @@ export interface MessengerClientOptions {
 	handshakeTimeoutMs?: number;
 	/** How sealed attachments are uploaded (e.g. with progress through XHR); a sensible default per platform. */
 	uploader?: Uploader;
+	/** How long an outgoing call rings before this device hangs up. Default 45 s, as the relay's CALL_RING_SECONDS. */
+	callRingTimeoutMs?: number;
 }
 
 export interface AccountInfo {
@@ -32,7 +35,8 @@ export interface AccountInfo {
 
 type Frame<T extends ServerFrame["type"]> = Extract<ServerFrame, { type: T }>;
 
-export interface MessengerEvents {
+/** `call_incoming`, `call_signal` and `call_ended` come from CallEvents (client/core/call-signaling.ts). */
+export interface MessengerEvents extends CallEvents {
 	ready: { accountId: string; deviceId: string; queued: number };
 	/** The backlog queued while offline has been delivered. */
 	synced: undefined;

@@ -5,6 +5,7 @@ import {
 	type CreditHistory,
 	type DeviceInfo,
 	handle as handleSchema,
+	type IceServer,
 	id as idSchema,
 	type LimitsResponse,
 	type MessageFrame,
@@ -16,6 +17,15 @@ import { AckBatcher } from "./ack-batcher.ts";
 import { ApiClient, type Fetch, parseAccountId, parseInput } from "./api-client.ts";
 import { bufferedUploader, streamingUploader, type Uploader } from "./attachment-transfer.ts";
 import { DEFAULT_BACKOFF } from "./backoff.ts";
+import {
+	type CallEnded,
+	type CallSignal,
+	CallSignaling,
+	type IceCandidate,
+	type IncomingCall,
+	type OutgoingCall,
+	type OutgoingSignal,
+} from "./call-signaling.ts";
 import { ContactKeyRing } from "./contact-key-ring.ts";
 import { fromB64u, toB64u } from "./encoding.ts";
 import { EventEmitter } from "./event-emitter.ts";
@@ -34,6 +44,7 @@ import { SessionKeeper } from "./session-keeper.ts";
 import { sealBody } from "./text-frame.ts";
 
 export type { AttachmentInfo, FileDigest };
+export type { CallEnded, CallSignal, IceCandidate, IncomingCall, OutgoingCall, OutgoingSignal };
 export type { AccountInfo, IncomingMessage, MessengerClientOptions, MessengerEvents, SentReceipt, UndecryptableMessage };
 
 /** How long a message that could not be read for a transient reason waits for another try. */
@@ -63,6 +74,8 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	private readonly acks: AckBatcher;
 	private outboxTimer: ReturnType<typeof setTimeout> | null = null;
 	private readonly uploader: Uploader;
+	private readonly calls: CallSignaling;
+	private iceCache: { servers: IceServer[]; refreshAt: number } | null = null;
 
 	constructor(opts: MessengerClientOptions) {
 		super();
@@ -83,6 +96,18 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 			report: (error) => this.emit("error", error),
 		});
 		this.receiver = new MessageReceiver(this.store, this.keys);
+		this.calls = new CallSignaling({
+			identity: () => this.identity(),
+			keys: this.keys,
+			send: (frame) => this.connection.send(frame),
+			events: {
+				call_incoming: (call) => this.emit("call_incoming", call),
+				call_signal: (signal) => this.emit("call_signal", signal),
+				call_ended: (ended) => this.emit("call_ended", ended),
+				error: (error) => this.emit("error", error),
+			},
+			ringTimeoutMs: opts.callRingTimeoutMs ?? 45_000,
+		});
 		const wsBase = baseUrl.replace(/^http/, "ws");
 		this.connection = new RelayConnection(
 			{
@@ -223,6 +248,41 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		return identity && { accountId: identity.accountId, deviceId: identity.deviceId, handle: identity.handle };
 	}
 
+	// ---------------------------------------------------------------- calls (a browser drives them through CallSession)
+
+	/** Whether this account takes calls from a contact. Off until allowed; only this account can change it. */
+	async setCallPermission(peerId: string, allow: boolean): Promise<Contact> {
+		const peer = parseAccountId(peerId);
+		if (typeof allow !== "boolean") throw new SdkError("bad_request", "allow must be true or false.");
+		return this.session.withToken((t) => this.api.setCallPermission(t, peer, allow));
+	}
+
+	/** STUN, and TURN with a credential of this account's; fetched again shortly before the credential expires. */
+	async iceServers(): Promise<IceServer[]> {
+		if (this.iceCache && Date.now() < this.iceCache.refreshAt) return this.iceCache.servers;
+		const startedAt = Date.now();
+		const { iceServers, expiresAt } = await this.session.withToken((t) => this.api.turn(t));
+		this.iceCache = { servers: iceServers, refreshAt: startedAt + Math.max(0, expiresAt - startedAt) * 0.8 };
+		return iceServers;
+	}
+
+	/**
+	 * Ring every online device of a contact with an SDP offer. Resolves once the offer is sent;
+	 * `call_signal` events follow (ringing, accept, answer, ice), and `call_ended` — also when
+	 * the relay refuses the call (`peer_unreachable`, `calls_not_allowed`, `not_a_contact`, …).
+	 */
+	startCall(peerId: string, opts: { video: boolean; sdp: string }): Promise<OutgoingCall> {
+		if (this.closed) return Promise.reject(new SdkError("closed", "This client was closed."));
+		if (typeof opts.sdp !== "string" || opts.sdp === "") return Promise.reject(new SdkError("bad_request", "A call needs an SDP offer."));
+		return this.calls.start(parseAccountId(peerId), { video: opts.video === true, sdp: opts.sdp });
+	}
+
+	/** Answer, ICE candidates, accept, decline, busy, hangup — for a call this device is in. */
+	sendCallSignal(callId: string, signal: OutgoingSignal): Promise<void> {
+		if (this.closed) return Promise.reject(new SdkError("closed", "This client was closed."));
+		return this.calls.send(callId, signal);
+	}
+
 	// ---------------------------------------------------------------- connection
 
 	/**
@@ -248,6 +308,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		if (this.outboxTimer !== null) clearTimeout(this.outboxTimer);
 		const error = new SdkError("closed", "The client was closed.");
 		this.outbox.failAll(error);
+		this.calls.closeAll(error);
 		for (const waiter of this.connectWaiters.splice(0)) waiter.reject(error);
 		if (wasReady) this.emit("disconnected", { code: 1000, reason: "client closed" });
 	}
@@ -426,6 +487,8 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 				return;
 			case "error": {
 				const error = new SdkError(frame.code, frame.message, frame.retryAfter === undefined ? {} : { retryAfter: frame.retryAfter });
+				// A refused call signal names its call: the call ends (or the error is reported) there.
+				if (frame.ref !== undefined && this.calls.refused(frame.ref, error)) return;
 				const refused = frame.ref === undefined ? { pending: false } : this.outbox.refuse(frame.ref, error);
 				if (!refused.pending) this.emit("error", error);
 				if (refused.retryInMs !== undefined) this.flushOutboxIn(refused.retryInMs);
@@ -487,6 +550,8 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 				return;
 			case "message":
 				return this.receive(frame);
+			case "call":
+				return this.calls.receive(frame);
 		}
 	}
 

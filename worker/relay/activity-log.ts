@@ -1,4 +1,5 @@
-export type ActivityKind = "send" | "contact_request" | "refused_send" | "device_request";
+/** `call_signal`: every call signal an account's devices send; `call_start`: every call it places. */
+export type ActivityKind = "send" | "contact_request" | "refused_send" | "device_request" | "call_signal" | "call_start";
 
 export function logActivity(sql: SqlStorage, kind: ActivityKind, at: number, ref: string | null = null): void {
 	sql.exec("INSERT INTO events (kind, at, ref) VALUES (?, ?, ?)", kind, at, ref);
@@ -27,6 +28,11 @@ export function distinctRefsSince(sql: SqlStorage, kind: ActivityKind, since: nu
 
 export function pruneActivity(sql: SqlStorage, before: number): void {
 	sql.exec("DELETE FROM events WHERE at <= ?", before);
+}
+
+/** Drop one kind's events older than its window, for kinds too frequent to wait for the daily prune. */
+export function pruneKind(sql: SqlStorage, kind: ActivityKind, before: number): void {
+	sql.exec("DELETE FROM events WHERE kind = ? AND at <= ?", kind, before);
 }
 
 /** When a message id was accepted from this account, if it was within the last day. */

@@ -7,6 +7,7 @@ type ContactRow = {
 	peer_blocked: number;
 	key_version: number | null;
 	rotate_to: number | null;
+	calls_allowed: number;
 	created_at: number;
 	updated_at: number;
 };
@@ -22,6 +23,7 @@ const toContact = (row: ContactRow): StoredContact => ({
 	handle: row.peer_handle,
 	state: row.state,
 	...(row.key_version !== null && { keyVersion: row.key_version }),
+	...(row.state === "accepted" && { callsAllowed: row.calls_allowed === 1 }),
 	createdAt: row.created_at,
 	updatedAt: row.updated_at,
 	peerBlocked: row.peer_blocked === 1,

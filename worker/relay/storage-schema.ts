@@ -93,6 +93,21 @@ const MIGRATIONS: string[][] = [
 		// An edit queued in place of its original names the original here, so a later delete finds it.
 		"ALTER TABLE queue ADD COLUMN replaces TEXT",
 	],
+	[
+		// DESIGN §8: whether this account takes calls from the contact; off until allowed.
+		"ALTER TABLE contacts ADD COLUMN calls_allowed INTEGER NOT NULL DEFAULT 0",
+		// Calls ringing or in progress (relay/call-store.ts): who talks to whom, never media or keys.
+		`CREATE TABLE calls (
+			call_id TEXT PRIMARY KEY,
+			peer_id TEXT NOT NULL,
+			role TEXT NOT NULL,
+			own_device TEXT,
+			peer_device TEXT,
+			state TEXT NOT NULL,
+			expires_at INTEGER NOT NULL
+		)`,
+		"CREATE INDEX calls_by_expiry ON calls (expires_at)",
+	],
 ];
 
 export function migrateStorage(sql: SqlStorage): void {

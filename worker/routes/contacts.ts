@@ -1,6 +1,6 @@
 import type { IRequest } from "itty-router";
 import { ApiError } from "../api-error.ts";
-import { type Account, findAccountByHandle, getAccount } from "../db/accounts.ts";
+import { type Account, getAccount } from "../db/accounts.ts";
 import { authenticate, pathId, readBody, relayFor, unwrap } from "../http.ts";
 import {
 	acceptRequest,
@@ -32,10 +32,7 @@ export async function listContacts(request: IRequest, env: Env): Promise<Respons
 export async function requestContact(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);
 	const body = await readBody(request, contactRequest);
-	const peer = await findAccountByHandle(env.DB, body.handle);
-	if (!peer) throw new ApiError("not_found", `Nobody is called ${body.handle}.`);
-	const me = await requireAccount(env, s.accountId);
-	const contact = unwrap(await relayFor(env, s.accountId).requestContact(s.accountId, s.deviceId, peerRef(me), peerRef(peer)));
+	const contact = unwrap(await relayFor(env, s.accountId).requestContact(s.accountId, s.deviceId, body.handle));
 	return Response.json({ contact } satisfies ContactResponse, { status: 201 });
 }
 

@@ -1,0 +1,356 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { createHmac } from "node:crypto";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { openMessage, sealMessage } from "../../client/core/message-seal.ts";
+import type { CallSignalKind, ServerFrame } from "../../worker/protocol/wire.ts";
+import { contactPair, newMessageId, sealedSend } from "./fixtures.ts";
+import { api, connect, registerUser, signIn, type TestSocket, type TestUser } from "./helpers.ts";
+
+const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
+const callsOf = (accountId: string) =>
+	runInDurableObject(relay(accountId), (_, state) =>
+		state.storage.sql.exec("SELECT call_id, role, own_device, peer_device, state FROM calls").toArray(),
+	);
+const queued = (accountId: string) =>
+	runInDurableObject(relay(accountId), (_, state) => state.storage.sql.exec("SELECT msg_id FROM queue").toArray());
+
+type CallEvent = Extract<ServerFrame, { type: "call" }>;
+const callFrames = (socket: TestSocket): CallEvent[] => socket.frames.filter((f): f is CallEvent => f.type === "call");
+
+interface SignalFrame {
+	type: "call";
+	id: string;
+	to: string;
+	kind: CallSignalKind;
+	keyVersion?: number;
+	nonce?: string;
+	box?: string;
+}
+
+/** A `call` frame; offer, answer and ice carry `body` sealed under the contact key with a "call:" kind. */
+function signal(from: TestUser, to: TestUser, key: Uint8Array, callId: string, kind: CallSignalKind, body?: unknown): SignalFrame {
+	if (body === undefined) return { type: "call", id: callId, to: to.accountId, kind };
+	const header = {
+		id: callId,
+		from: from.accountId,
+		fromDevice: from.deviceId,
+		to: to.accountId,
+		keyVersion: 1,
+		kind: `call:${kind}`,
+		sentAt: Date.now(),
+	};
+	return { type: "call", id: callId, to: to.accountId, kind, keyVersion: 1, ...sealMessage(key, header, body) };
+}
+const offer = (from: TestUser, to: TestUser, key: Uint8Array, callId = newMessageId()) =>
+	signal(from, to, key, callId, "offer", { sdp: "v=0 offer", video: true });
+const ice = (from: TestUser, to: TestUser, key: Uint8Array, callId: string, n: number) =>
+	signal(from, to, key, callId, "ice", { candidate: `candidate:${n} 1 udp 1 192.0.2.1 ${5000 + n} typ host`, sdpMid: "0" });
+
+async function allowCalls(callee: TestUser, caller: TestUser, allow = true) {
+	const res = await api(`/api/contacts/${caller.accountId}/calls`, { token: callee.token, body: { allow } });
+	expect(res.status).toBe(200);
+	return res.json.contact;
+}
+
+/** Lets in-flight frames land before asserting that something did not arrive. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
+
+afterEach(() => {
+	vi.useRealTimers();
+});
+
+describe("call permission", () => {
+	it("is off by default, set by the callee alone, and the callee's other devices hear of a change", async () => {
+		const { alice, bob, bobDevices } = await contactPair({ extraDevices: 1 });
+		const otherBob = await connect(bobDevices[1]!.token);
+		await otherBob.next("synced");
+		expect((await api("/api/contacts", { token: bob.token })).json.contacts).toEqual([
+			expect.objectContaining({ accountId: alice.accountId, callsAllowed: false }),
+		]);
+		expect(await allowCalls(bob, alice)).toMatchObject({ accountId: alice.accountId, callsAllowed: true });
+		expect(await otherBob.next("contact")).toMatchObject({ event: "calls_changed", contact: { callsAllowed: true } });
+		// Alice's view of Bob is her own setting, still off.
+		expect((await api("/api/contacts", { token: alice.token })).json.contacts[0]).toMatchObject({ callsAllowed: false });
+
+		const stranger = await registerUser("stranger");
+		const refused = await api(`/api/contacts/${stranger.accountId}/calls`, { token: bob.token, body: { allow: true } });
+		expect(refused.status).toBe(404);
+		expect((await api(`/api/contacts/${alice.accountId}/calls`, { token: bob.token, body: { allow: "yes" } })).status).toBe(400);
+	});
+
+	it("refuses a call to a contact who has not allowed calls, relaying nothing", async () => {
+		const { alice, bob, key } = await contactPair();
+		const a = await connect(alice.token);
+		const b = await connect(bob.token);
+		await b.next("synced");
+		const call = offer(alice, bob, key);
+		a.send(call);
+		expect(await a.next("error")).toMatchObject({ code: "calls_not_allowed", ref: call.id });
+		await allowCalls(bob, alice);
+		await allowCalls(bob, alice, false);
+		const again = offer(alice, bob, key);
+		a.send(again);
+		expect(await a.next("error")).toMatchObject({ code: "calls_not_allowed", ref: again.id });
+		await settle();
+		expect(callFrames(b)).toEqual([]);
+		expect(await callsOf(alice.accountId)).toEqual([]);
+		expect(await callsOf(bob.accountId)).toEqual([]);
+	});
+
+	it("refuses calls to strangers and from a blocked caller as not_a_contact, relaying nothing", async () => {
+		const { alice, bob, key } = await contactPair();
+		const stranger = await registerUser("stranger");
+		const a = await connect(alice.token);
+		const b = await connect(bob.token);
+		const s = await connect(stranger.token);
+		await allowCalls(bob, alice);
+		const toStranger = offer(alice, stranger, key);
+		a.send(toStranger);
+		expect(await a.next("error")).toMatchObject({ code: "not_a_contact", ref: toStranger.id });
+		const fromStranger = offer(stranger, bob, key);
+		s.send(fromStranger);
+		expect(await s.next("error")).toMatchObject({ code: "not_a_contact", ref: fromStranger.id });
+
+		await api(`/api/contacts/${alice.accountId}/block`, { method: "POST", token: bob.token });
+		const blocked = offer(alice, bob, key);
+		a.send(blocked);
+		// Blocking stays silent: the same answer as for a stranger.
+		expect(await a.next("error")).toMatchObject({ code: "not_a_contact", ref: blocked.id });
+		await settle();
+		expect(callFrames(b)).toEqual([]);
+		expect(callFrames(s)).toEqual([]);
+	});
+
+	it("refuses a suspended caller new calls, signals and TURN credentials, but lets it hang up", async () => {
+		const { alice, bob, key } = await contactPair();
+		await allowCalls(bob, alice);
+		const a = await connect(alice.token);
+		const b = await connect(bob.token);
+		const callId = newMessageId();
+		a.send(offer(alice, bob, key, callId));
+		await b.next("call", (f) => f.kind === "offer");
+
+		await env.DB.prepare("UPDATE accounts SET suspended_until = ?, suspension_level = 1 WHERE id = ?")
+			.bind(Date.now() + 3_600_000, alice.accountId)
+			.run();
+		await runInDurableObject(relay(alice.accountId), (r) => r.reloadAccount(alice.accountId));
+		const next = offer(alice, bob, key);
+		a.send(next);
+		expect(await a.next("error")).toMatchObject({ code: "suspended", ref: next.id });
+		a.send(ice(alice, bob, key, callId, 1));
+		expect(await a.next("error")).toMatchObject({ code: "suspended", ref: callId });
+		const turn = await api("/api/turn", { token: alice.token });
+		expect(turn.status).toBe(403);
+		expect(turn.json.error.code).toBe("suspended");
+
+		a.send(signal(alice, bob, key, callId, "hangup"));
+		expect(await b.next("call", (f) => f.kind === "hangup")).toMatchObject({ id: callId, from: alice.accountId });
+		expect(callFrames(b).map((f) => f.kind)).toEqual(["offer", "hangup"]);
+		expect(await callsOf(bob.accountId)).toEqual([]);
+	});
+
+	it("answers peer_unreachable when no device of the callee is online, and queues nothing for later", async () => {
+		const { alice, bob, key } = await contactPair();
+		await allowCalls(bob, alice);
+		const a = await connect(alice.token);
+		const call = offer(alice, bob, key);
+		a.send(call);
+		expect(await a.next("error")).toMatchObject({ code: "peer_unreachable", ref: call.id });
+		expect(await callsOf(alice.accountId)).toEqual([]);
+		expect(await callsOf(bob.accountId)).toEqual([]);
+		expect(await queued(bob.accountId)).toEqual([]);
+		const b = await connect(bob.token);
+		await b.next("synced");
+		await settle();
+		expect(callFrames(b)).toEqual([]);
+	});
+});
+
+describe("call signaling", () => {
+	it("rings every online device of the callee; after one accepts, the others stop and signals flow only between the two devices", async () => {
+		const { alice, bob, key, aliceDevices, bobDevices } = await contactPair({ extraDevices: 1 });
+		await allowCalls(bob, alice);
+		const [a1, a2] = await Promise.all(aliceDevices.map((d) => connect(d.token)));
+		const [b1, b2] = await Promise.all(bobDevices.map((d) => connect(d.token)));
+		const [bob1, bob2] = bobDevices as [TestUser, TestUser];
+		for (const s of [a1, a2, b1, b2]) await s!.next("synced");
+
+		const callId = newMessageId();
+		a1!.send(offer(alice, bob, key, callId));
+		for (const b of [b1!, b2!]) {
+			const rung = await b.next("call", (f) => f.kind === "offer");
+			expect(rung).toMatchObject({ id: callId, from: alice.accountId, fromDevice: alice.deviceId, to: bob.accountId });
+			const routing = { id: callId, from: rung.from, fromDevice: rung.fromDevice!, to: rung.to, keyVersion: 1, kind: "call:offer" };
+			expect(openMessage(key, routing, rung.nonce!, rung.box!).body).toEqual({ sdp: "v=0 offer", video: true });
+		}
+		b1!.send(signal(bob1, alice, key, callId, "ringing"));
+		b2!.send(signal(bob2, alice, key, callId, "ringing"));
+		expect(await a1!.next("call", (f) => f.kind === "ringing" && f.fromDevice === bob1.deviceId)).toBeTruthy();
+		expect(await a1!.next("call", (f) => f.kind === "ringing" && f.fromDevice === bob2.deviceId)).toBeTruthy();
+		// The caller's candidates reach every ringing device until one accepts.
+		a1!.send(ice(alice, bob, key, callId, 1));
+		await b1!.next("call", (f) => f.kind === "ice");
+		await b2!.next("call", (f) => f.kind === "ice");
+
+		b2!.send(signal(bob2, alice, key, callId, "accept"));
+		expect(await a1!.next("call", (f) => f.kind === "accept")).toMatchObject({
+			id: callId,
+			from: bob.accountId,
+			fromDevice: bob2.deviceId,
+		});
+		expect(await b1!.next("call", (f) => f.kind === "answered_elsewhere")).toMatchObject({
+			id: callId,
+			from: bob.accountId,
+			fromDevice: bob2.deviceId,
+			to: alice.accountId,
+		});
+		b2!.send(signal(bob2, alice, key, callId, "answer", { sdp: "v=0 answer" }));
+		const answer = await a1!.next("call", (f) => f.kind === "answer");
+		const routing = { id: callId, from: bob.accountId, fromDevice: bob2.deviceId, to: alice.accountId, keyVersion: 1, kind: "call:answer" };
+		expect(openMessage(key, routing, answer.nonce!, answer.box!).body).toEqual({ sdp: "v=0 answer" });
+		b2!.send(ice(bob2, alice, key, callId, 2));
+		await a1!.next("call", (f) => f.kind === "ice");
+		a1!.send(ice(alice, bob, key, callId, 3));
+		await b2!.next("call", (f) => f.kind === "ice");
+
+		// The device that lost the race is refused, and hears nothing more of the call.
+		b1!.send(signal(bob1, alice, key, callId, "accept"));
+		expect(await b1!.next("error")).toMatchObject({ code: "conflict", ref: callId });
+		b1!.send(signal(bob1, alice, key, callId, "answer", { sdp: "v=0 late" }));
+		expect(await b1!.next("error")).toMatchObject({ code: "conflict", ref: callId });
+		expect(await callsOf(bob.accountId)).toEqual([
+			{ call_id: callId, role: "callee", own_device: bob2.deviceId, peer_device: alice.deviceId, state: "active" },
+		]);
+		expect(await callsOf(alice.accountId)).toEqual([
+			{ call_id: callId, role: "caller", own_device: alice.deviceId, peer_device: bob2.deviceId, state: "active" },
+		]);
+
+		a1!.send(signal(alice, bob, key, callId, "hangup"));
+		expect(await b2!.next("call", (f) => f.kind === "hangup")).toMatchObject({ id: callId });
+		await settle();
+		expect(callFrames(b1!).map((f) => f.kind)).toEqual(["offer", "ice", "answered_elsewhere"]);
+		expect(callFrames(b2!).map((f) => f.kind)).toEqual(["offer", "ice", "ice", "hangup"]);
+		expect(callFrames(a1!).map((f) => f.kind)).toEqual(["ringing", "ringing", "accept", "answer", "ice"]);
+		expect(callFrames(a2!)).toEqual([]);
+		expect(await callsOf(alice.accountId)).toEqual([]);
+		expect(await callsOf(bob.accountId)).toEqual([]);
+		expect(await queued(bob.accountId)).toEqual([]);
+	});
+
+	it("a decline on one device stops the others ringing and reaches the caller", async () => {
+		const { alice, bob, key, bobDevices } = await contactPair({ extraDevices: 1 });
+		await allowCalls(bob, alice);
+		const a = await connect(alice.token);
+		const [b1, b2] = await Promise.all(bobDevices.map((d) => connect(d.token)));
+		const callId = newMessageId();
+		a.send(offer(alice, bob, key, callId));
+		await b1!.next("call", (f) => f.kind === "offer");
+		await b2!.next("call", (f) => f.kind === "offer");
+		b1!.send(signal(bobDevices[0]!, alice, key, callId, "decline"));
+		expect(await a.next("call", (f) => f.kind === "decline")).toMatchObject({ id: callId, fromDevice: bobDevices[0]!.deviceId });
+		expect(await b2!.next("call", (f) => f.kind === "declined_elsewhere")).toMatchObject({ id: callId, from: bob.accountId });
+		expect(await callsOf(alice.accountId)).toEqual([]);
+		expect(await callsOf(bob.accountId)).toEqual([]);
+		a.send(ice(alice, bob, key, callId, 1));
+		expect(await a.next("error")).toMatchObject({ code: "not_found", ref: callId });
+	});
+
+	it("an unanswered call rings out after the timeout on both sides", async () => {
+		const { alice, bob, key } = await contactPair();
+		await allowCalls(bob, alice);
+		const a = await connect(alice.token);
+		const b = await connect(bob.token);
+		vi.useFakeTimers({ toFake: ["Date"] });
+		const start = Date.now();
+		const callId = newMessageId();
+		a.send(offer(alice, bob, key, callId));
+		await b.next("call", (f) => f.kind === "offer");
+		vi.setSystemTime(start + 45_500);
+		expect(await runDurableObjectAlarm(relay(bob.accountId))).toBe(true);
+		expect(await b.next("call", (f) => f.kind === "timeout")).toMatchObject({ id: callId, from: alice.accountId, to: bob.accountId });
+		expect(await callsOf(bob.accountId)).toEqual([]);
+		// The caller's record lasts a little longer, so an accept sent in the last second still finds it.
+		vi.setSystemTime(start + 50_500);
+		expect(await runDurableObjectAlarm(relay(alice.accountId))).toBe(true);
+		expect(await a.next("call", (f) => f.kind === "timeout")).toMatchObject({ id: callId, from: bob.accountId, to: alice.accountId });
+		expect(await callsOf(alice.accountId)).toEqual([]);
+		b.send(signal(bob, alice, key, callId, "accept"));
+		expect(await b.next("error")).toMatchObject({ code: "not_found", ref: callId });
+	});
+
+	it("refuses signals that do not fit the call or the frame rules, and never lets a signal pass as a message", async () => {
+		const { alice, bob, key } = await contactPair();
+		await allowCalls(bob, alice);
+		const a = await connect(alice.token);
+		const b = await connect(bob.token);
+		const unknown = newMessageId();
+		a.send(ice(alice, bob, key, unknown, 1));
+		expect(await a.next("error")).toMatchObject({ code: "not_found", ref: unknown });
+
+		const callId = newMessageId();
+		a.send(offer(alice, bob, key, callId));
+		await b.next("call", (f) => f.kind === "offer");
+		a.send(offer(alice, bob, key, callId));
+		expect(await a.next("error")).toMatchObject({ code: "conflict", ref: callId });
+		b.send(signal(bob, alice, key, callId, "answer", { sdp: "v=0 too early" }));
+		expect(await b.next("error")).toMatchObject({ code: "conflict", ref: callId });
+		a.send({ ...signal(alice, bob, key, callId, "hangup"), nonce: "A".repeat(32) });
+		expect(await a.next("error")).toMatchObject({ code: "bad_request", ref: callId });
+		a.send({ type: "call", id: callId, to: bob.accountId, kind: "offer" });
+		expect(await a.next("error")).toMatchObject({ code: "bad_request", ref: callId });
+		a.send({ ...signal(alice, bob, key, callId, "hangup"), kind: "answered_elsewhere" });
+		expect(await a.next("error")).toMatchObject({ code: "bad_request", ref: callId });
+		a.send(signal(alice, alice, key, newMessageId(), "hangup"));
+		expect(await a.next("error")).toMatchObject({ code: "bad_request" });
+
+		// The sealed kind of a signal ("call:ice") never matches a message's ("text"), nor the
+		// other way round: a relay replaying one as the other is caught by the receiver.
+		const sealed = ice(alice, bob, key, callId, 9);
+		const routing = { id: callId, from: alice.accountId, fromDevice: alice.deviceId, to: bob.accountId, keyVersion: 1, kind: "text" };
+		expect(() => openMessage(key, routing, sealed.nonce!, sealed.box!)).toThrow(/kind differs/);
+		const message = sealedSend(alice, bob, key, "hello", callId);
+		expect(() => openMessage(key, { ...routing, kind: "call:offer" }, message.nonce, message.box)).toThrow(/kind differs/);
+	});
+});
+
+describe("TURN credentials", () => {
+	it("verify with the coturn formula and expire TURN_TTL_SECONDS after they are issued", async () => {
+		const { alice } = await contactPair();
+		const before = Math.floor(Date.now() / 1000);
+		const res = await api("/api/turn", { token: alice.token });
+		expect(res.status).toBe(200);
+		const { iceServers, expiresAt } = res.json;
+		expect(iceServers[0]).toEqual({ urls: ["stun:stun.cloudflare.com:3478"] });
+		const turn = iceServers[1];
+		expect(turn.urls).toEqual(["turn:turn.relay.test:3478?transport=udp", "turns:turn.relay.test:5349?transport=tcp"]);
+		const [expiry, user] = turn.username.split(":");
+		expect(user).toBe(alice.accountId);
+		expect(Number(expiry)).toBeGreaterThanOrEqual(before + 43_200);
+		expect(Number(expiry)).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 43_200);
+		expect(expiresAt).toBe(Number(expiry) * 1000);
+		// coturn (use-auth-secret) recomputes the password from the shared secret and the user name.
+		const expected = createHmac("sha1", env.TURN_SECRET).update(turn.username).digest("base64");
+		expect(turn.credential).toBe(expected);
+	});
+
+	it("a request after the expiry gets a new user name with a later expiry", async () => {
+		const { alice } = await contactPair();
+		vi.useFakeTimers({ toFake: ["Date"] });
+		const first = (await api("/api/turn", { token: alice.token })).json;
+		vi.setSystemTime(first.expiresAt + 1000);
+		// The session token expired too: sign in again.
+		const token = (await signIn(alice.keys)).json.token;
+		const second = (await api("/api/turn", { token })).json;
+		expect(second.iceServers[1].username).not.toBe(first.iceServers[1].username);
+		expect(second.expiresAt).toBeGreaterThan(first.expiresAt);
+		expect(second.iceServers[1].credential).toBe(
+			createHmac("sha1", env.TURN_SECRET).update(second.iceServers[1].username).digest("base64"),
+		);
+	});
+
+	it("are only for signed-in devices", async () => {
+		expect((await api("/api/turn")).status).toBe(401);
+		expect((await api("/api/turn", { token: "v1.bad" })).status).toBe(401);
+	});
+});

@@ -1,0 +1,78 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { CreditAccount } from "../../worker/relay/credit-account.ts";
+import { contactPair, sealedSend } from "./fixtures.ts";
+import { api, BASE, connect } from "./helpers.ts";
+
+const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
+
+/** A D1 whose every statement fails, as during an outage. */
+const brokenD1 = {
+	prepare: () => {
+		throw new Error("D1_ERROR: simulated outage");
+	},
+	batch: async () => {
+		throw new Error("D1_ERROR: simulated outage");
+	},
+} as unknown as D1Database;
+
+describe("faults", () => {
+	it("a D1 outage during a credit flush keeps every charge and retries; the retry charges each exactly once", async () => {
+		const { alice, bob, key } = await contactPair();
+		const start = (await api("/api/account", { token: alice.token })).json.credits;
+		const a = await connect(alice.token);
+		const ids: string[] = [];
+		for (let i = 0; i < 3; i++) {
+			const f = sealedSend(alice, bob, key, `m${i}`);
+			ids.push(f.id);
+			a.send(f);
+			await a.next("sent", (s) => s.id === f.id);
+		}
+		// Swap the object's D1 for a broken one, as an outage would; the alarm must fail.
+		await runInDurableObject(relay(alice.accountId), (instance) => {
+			Object.assign(instance, { credits: new CreditAccount((instance as unknown as { sql: SqlStorage }).sql, brokenD1) });
+		});
+		expect(await runDurableObjectAlarm(relay(alice.accountId))).toBe(true);
+		const retryAt = await runInDurableObject(relay(alice.accountId), (_, s) => s.storage.getAlarm());
+		expect(retryAt).toBeGreaterThan(Date.now());
+		const journal = await runInDurableObject(relay(alice.accountId), (_, s) => s.storage.sql.exec("SELECT ref FROM charges ORDER BY id").toArray());
+		expect(journal.map((r) => r.ref)).toEqual(ids);
+		// Messages were delivered all the same: the outage cost no message.
+		const b = await connect(bob.token);
+		expect(await b.next("ready")).toMatchObject({ queued: 3 });
+
+		await runInDurableObject(relay(alice.accountId), (instance) => {
+			Object.assign(instance, { credits: new CreditAccount((instance as unknown as { sql: SqlStorage }).sql, env.DB) });
+		});
+		expect(await runDurableObjectAlarm(relay(alice.accountId))).toBe(true);
+		const ledger = await env.DB.prepare("SELECT ref FROM credit_ledger WHERE account_id = ? AND reason = 'text' ORDER BY id").bind(alice.accountId).all();
+		expect(ledger.results.map((r) => r.ref)).toEqual(ids);
+		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start - 12);
+	});
+
+	it("an upload that breaks off leaves no blob, charges nothing more, and can be retried", async () => {
+		const { alice, bob } = await contactPair();
+		const reserved = (await api("/api/attachments", { token: alice.token, body: { to: bob.accountId, size: 100_000 } })).json;
+		const path = `${BASE}/api/attachments/${reserved.owner}/${reserved.attachmentId}`;
+		let sent = 0;
+		const breaking = new ReadableStream<Uint8Array>({
+			pull(controller) {
+				if (sent > 50_000) return controller.error(new Error("connection reset"));
+				sent += 10_000;
+				controller.enqueue(new Uint8Array(10_000));
+			},
+		});
+		const broken = await exports.default
+			.fetch(new Request(path, { method: "PUT", headers: { authorization: `Bearer ${alice.token}`, "content-length": String(reserved.sealedSize) }, body: breaking }))
+			.catch((err: unknown) => err);
+		if (broken instanceof Response) expect(broken.status).toBeGreaterThanOrEqual(400);
+		expect((await env.ATTACHMENTS.list()).objects).toEqual([]);
+		const whole = new Uint8Array(reserved.sealedSize);
+		const retry = await exports.default.fetch(
+			new Request(path, { method: "PUT", headers: { authorization: `Bearer ${alice.token}`, "content-length": String(whole.length) }, body: whole }),
+		);
+		expect(retry.status).toBe(204);
+		expect((await env.ATTACHMENTS.list()).objects).toHaveLength(1);
+	});
+});

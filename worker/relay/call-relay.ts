@@ -1,0 +1,228 @@
+import type { CallFrame, CallSignalKind, PeerCallFrame, ServerFrame } from "../protocol/wire.ts";
+import { logActivity, pruneKind, recentTimes } from "./activity-log.ts";
+import { callsAllowed } from "./call-permission.ts";
+import {
+	ACTIVE_CALL_IDLE_MS,
+	type After,
+	CALLER_RING_GRACE_MS,
+	type CallLimitRules,
+	type CallRecord,
+	checkCallLimits,
+	ENDING_SIGNALS,
+	incomingStep,
+	outgoingStep,
+} from "./call-signaling.ts";
+import { activateCall, deleteCall, expireCalls, getCall, insertCall, touchCall } from "./call-store.ts";
+import { getContact } from "./contact-book.ts";
+import { ok, type RelayResult, refuse } from "./relay-result.ts";
+
+/** A signal as one account's object hands it to the other's: always from a named device. */
+export type RelayedSignal = Omit<PeerCallFrame, "kind" | "fromDevice"> & { kind: CallSignalKind; fromDevice: string };
+
+/** What the call relay needs from the Durable Object it runs in. */
+export interface CallRelayHost {
+	readonly sql: SqlStorage;
+	readonly accountId: string;
+	now(): number;
+	rules(): { ringTimeoutMs: number; limits: CallLimitRules };
+	/** Open sockets of every approved device of this account (but `except`). */
+	sockets(except?: string): WebSocket[];
+	/** Open sockets of one device, if it is approved. */
+	socketsOf(deviceId: string | null): WebSocket[];
+	push(sockets: WebSocket[], frame: ServerFrame): void;
+	suspension(): RelayResult<never> | null;
+	/** Hand a signal to the peer account's object. */
+	toPeer(peerId: string, signal: RelayedSignal): Promise<RelayResult<true>>;
+	armAlarm(at: number): Promise<void>;
+}
+
+/**
+ * DESIGN §8 in one account's object: signals from its own devices go out to the peer's
+ * object, signals from the peer's object go to its devices. Calls are live: nothing is
+ * queued, and a call nobody can hear is refused as `peer_unreachable`. Every refusal leaves
+ * the call's record as it was, except that a call the other side no longer knows ends here too.
+ */
+export class CallRelay {
+	constructor(private readonly host: CallRelayHost) {}
+
+	async fromDevice(deviceId: string, frame: CallFrame): Promise<RelayResult<true>> {
+		const { sql, accountId } = this.host;
+		const now = this.host.now();
+		if (frame.to === accountId) return refuse("bad_request", "You cannot call yourself.");
+		// A suspended account can still turn a call down or hang up, nothing else.
+		if (!ENDING_SIGNALS.has(frame.kind)) {
+			const suspended = this.host.suspension();
+			if (suspended) return suspended;
+		}
+		const contact = getContact(sql, frame.to);
+		if (contact?.state !== "accepted" || contact.peerBlocked) return refuse("not_a_contact", "You can only call accepted contacts.");
+		if (frame.keyVersion !== undefined && (contact.rotateTo !== null || frame.keyVersion !== contact.keyVersion)) {
+			return refuse(
+				"stale_key",
+				`Seal call signals with contact key version ${contact.rotateTo ?? contact.keyVersion}; fetch the keys again.`,
+			);
+		}
+		const call = getCall(sql, frame.id);
+		const step = outgoingStep(call, frame, deviceId, now);
+		if ("refuse" in step) return refuse(step.refuse, step.why);
+
+		const { ringTimeoutMs, limits } = this.host.rules();
+		const isStart = "start" in step;
+		// Ending a call is never held back: a hangup is only accepted for a call that exists.
+		if (!ENDING_SIGNALS.has(frame.kind)) {
+			const verdict = checkCallLimits(
+				recentTimes(sql, "call_signal", now - limits.signalWindowMs, limits.signals),
+				recentTimes(sql, "call_start", now - limits.startWindowMs, limits.starts),
+				isStart,
+				now,
+				limits,
+			);
+			if (!verdict.ok) {
+				const wait = `Try again in ${Math.ceil(verdict.retryAfterMs / 1000)} s.`;
+				const what =
+					verdict.what === "calls"
+						? `You can place ${limits.starts} calls every ${Math.round(limits.startWindowMs / 60_000)} minutes.`
+						: "Too many call signals.";
+				return refuse("rate_limited", `${what} ${wait}`, verdict.retryAfterMs);
+			}
+		}
+		logActivity(sql, "call_signal", now, frame.id);
+		const signal: RelayedSignal = {
+			type: "call",
+			id: frame.id,
+			from: accountId,
+			fromDevice: deviceId,
+			to: frame.to,
+			kind: frame.kind,
+			...(frame.box !== undefined && { keyVersion: frame.keyVersion, nonce: frame.nonce, box: frame.box }),
+			at: now,
+		};
+
+		if (isStart) {
+			// Counted whether or not it rings, so dialling an unreachable contact over and over is limited too.
+			logActivity(sql, "call_start", now, frame.id);
+			pruneKind(sql, "call_signal", now - limits.signalWindowMs);
+			pruneKind(sql, "call_start", now - limits.startWindowMs);
+			const expiresAt = now + ringTimeoutMs + CALLER_RING_GRACE_MS;
+			insertCall(sql, {
+				callId: frame.id,
+				peerId: frame.to,
+				role: "caller",
+				ownDevice: deviceId,
+				peerDevice: null,
+				state: "ringing",
+				expiresAt,
+			});
+			const rung = await this.forward(frame.to, signal);
+			if (!rung.ok) {
+				deleteCall(sql, frame.id);
+				return rung;
+			}
+			await this.host.armAlarm(expiresAt);
+			return ok(true);
+		}
+
+		const current = call as CallRecord;
+		// Written before the first await: of two devices accepting at once exactly one passes
+		// outgoingStep, the other finds the call already active.
+		this.apply(current, step.after, deviceId, now);
+		if (step.others) {
+			this.host.push(this.host.sockets(deviceId), {
+				type: "call",
+				id: frame.id,
+				from: accountId,
+				fromDevice: deviceId,
+				to: frame.to,
+				kind: step.others,
+				at: now,
+			});
+		}
+		const relayed = await this.forward(frame.to, signal);
+		if (!relayed.ok && (relayed.code === "not_found" || relayed.code === "peer_unreachable")) {
+			// The other side has no call to continue: it is over here too.
+			if (step.after !== "end") this.endHere(current, deviceId, now);
+		}
+		return relayed;
+	}
+
+	async fromPeer(signal: RelayedSignal): Promise<RelayResult<true>> {
+		const { sql } = this.host;
+		const now = this.host.now();
+		const contact = getContact(sql, signal.from);
+		if (contact?.state !== "accepted") return refuse("not_a_contact", "You can only call accepted contacts.");
+		const call = getCall(sql, signal.id);
+		const step = incomingStep(call, signal, now);
+		if ("refuse" in step) return refuse(step.refuse, step.why);
+
+		if ("ring" in step) {
+			// Checked before anything about this account's devices is revealed to the caller.
+			if (!callsAllowed(sql, signal.from)) {
+				return refuse("calls_not_allowed", "This contact does not take calls from you; they can allow it in their contact settings.");
+			}
+			const devices = this.host.sockets();
+			if (devices.length === 0) return refuse("peer_unreachable", "None of their devices is online, so the call cannot ring. Try later.");
+			const expiresAt = now + this.host.rules().ringTimeoutMs;
+			insertCall(sql, {
+				callId: signal.id,
+				peerId: signal.from,
+				role: "callee",
+				ownDevice: null,
+				peerDevice: signal.fromDevice,
+				state: "ringing",
+				expiresAt,
+			});
+			this.host.push(devices, signal);
+			await this.host.armAlarm(expiresAt);
+			return ok(true);
+		}
+
+		const current = call as CallRecord;
+		const targets = step.deliver === "own_device" ? this.host.socketsOf(current.ownDevice) : this.host.sockets();
+		if (targets.length === 0) {
+			this.endHere(current, null, now);
+			return refuse("peer_unreachable", "The other side is no longer online; the call ended.");
+		}
+		this.apply(current, step.after, signal.fromDevice, now);
+		this.host.push(targets, signal);
+		return ok(true);
+	}
+
+	/** The alarm: calls nobody answered in time ring out on this side; idle active calls are forgotten. */
+	expire(now: number): void {
+		for (const call of expireCalls(this.host.sql, now)) {
+			if (call.state !== "ringing") continue;
+			const to = call.role === "caller" ? this.host.socketsOf(call.ownDevice) : this.host.sockets();
+			this.host.push(to, { type: "call", id: call.callId, from: call.peerId, to: this.host.accountId, kind: "timeout", at: now });
+		}
+	}
+
+	/** `device`: the device that accepted (ours for the callee, the peer's for the caller). */
+	private apply(call: CallRecord, after: After, device: string, now: number): void {
+		if (after === "end") deleteCall(this.host.sql, call.callId);
+		else if (after === "activate") activateCall(this.host.sql, call, device, now + ACTIVE_CALL_IDLE_MS);
+		else touchCall(this.host.sql, call.callId, now + ACTIVE_CALL_IDLE_MS);
+	}
+
+	/** The other side lost the call: forget it, and stop this account's devices still ringing for it. */
+	private endHere(call: CallRecord, except: string | null, now: number): void {
+		deleteCall(this.host.sql, call.callId);
+		if (call.role !== "callee" || call.state !== "ringing") return;
+		this.host.push(this.host.sockets(except ?? undefined), {
+			type: "call",
+			id: call.callId,
+			from: call.peerId,
+			to: this.host.accountId,
+			kind: "timeout",
+			at: now,
+		});
+	}
+
+	private async forward(peerId: string, signal: RelayedSignal): Promise<RelayResult<true>> {
+		try {
+			return await this.host.toPeer(peerId, signal);
+		} catch (err) {
+			console.error(JSON.stringify({ event: "call_relay_failed", name: err instanceof Error ? err.name : typeof err }));
+			return refuse("internal", "The call signal could not be relayed. Try again.");
+		}
+	}
+}
