@@ -39,7 +39,9 @@ beforeAll(async () => {
 	await runInDurableObject(relay(alice.accountId), (r) => r.reloadDevices(alice.accountId));
 	const other = await contactPair();
 	suspended = other.alice;
-	await env.DB.prepare("UPDATE accounts SET suspended_until = ?, suspension_level = 1 WHERE id = ?").bind(Date.now() + 86_400_000, suspended.accountId).run();
+	await env.DB.prepare("UPDATE accounts SET suspended_until = ?, suspension_level = 1 WHERE id = ?")
+		.bind(Date.now() + 86_400_000, suspended.accountId)
+		.run();
 	await runInDurableObject(relay(suspended.accountId), (r) => r.reloadAccount(suspended.accountId));
 	routes = [
 		{ method: "GET", path: "/api/account" },
@@ -61,7 +63,8 @@ beforeAll(async () => {
 	];
 });
 
-const call = (r: Route, token?: string) => api(r.path, { method: r.method, ...(r.body !== undefined && { body: r.body }), ...(token && { token }) });
+const call = (r: Route, token?: string) =>
+	api(r.path, { method: r.method, ...(r.body !== undefined && { body: r.body }), ...(token && { token }) });
 
 describe("the authorization matrix", () => {
 	it("refuses nobody, a forged token and an expired token on every route with 401", async () => {
@@ -108,7 +111,10 @@ describe("the authorization matrix", () => {
 			const { status, json } = await api(path, { token: stranger.token });
 			expect([path, status, json.error.code]).toEqual([path, 404, "not_found"]);
 		}
-		const approve = await api(`/api/devices/${pending.deviceId}/approve`, { token: stranger.token, body: { signature: "C".repeat(86), envelopes: [] } });
+		const approve = await api(`/api/devices/${pending.deviceId}/approve`, {
+			token: stranger.token,
+			body: { signature: "C".repeat(86), envelopes: [] },
+		});
 		expect(approve.json.error.code).toBe("not_found");
 		const revoke = await api(`/api/devices/${alice.deviceId}/revoke`, { method: "POST", token: stranger.token });
 		expect(revoke.json.error.code).toBe("not_found");

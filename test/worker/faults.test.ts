@@ -36,7 +36,9 @@ describe("faults", () => {
 		expect(await runDurableObjectAlarm(relay(alice.accountId))).toBe(true);
 		const retryAt = await runInDurableObject(relay(alice.accountId), (_, s) => s.storage.getAlarm());
 		expect(retryAt).toBeGreaterThan(Date.now());
-		const journal = await runInDurableObject(relay(alice.accountId), (_, s) => s.storage.sql.exec("SELECT ref FROM charges ORDER BY id").toArray());
+		const journal = await runInDurableObject(relay(alice.accountId), (_, s) =>
+			s.storage.sql.exec("SELECT ref FROM charges ORDER BY id").toArray(),
+		);
 		expect(journal.map((r) => r.ref)).toEqual(ids);
 		// Messages were delivered all the same: the outage cost no message.
 		const b = await connect(bob.token);
@@ -46,7 +48,9 @@ describe("faults", () => {
 			Object.assign(instance, { credits: new CreditAccount((instance as unknown as { sql: SqlStorage }).sql, env.DB) });
 		});
 		expect(await runDurableObjectAlarm(relay(alice.accountId))).toBe(true);
-		const ledger = await env.DB.prepare("SELECT ref FROM credit_ledger WHERE account_id = ? AND reason = 'text' ORDER BY id").bind(alice.accountId).all();
+		const ledger = await env.DB.prepare("SELECT ref FROM credit_ledger WHERE account_id = ? AND reason = 'text' ORDER BY id")
+			.bind(alice.accountId)
+			.all();
 		expect(ledger.results.map((r) => r.ref)).toEqual(ids);
 		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start - 12);
 	});
@@ -64,13 +68,23 @@ describe("faults", () => {
 			},
 		});
 		const broken = await exports.default
-			.fetch(new Request(path, { method: "PUT", headers: { authorization: `Bearer ${alice.token}`, "content-length": String(reserved.sealedSize) }, body: breaking }))
+			.fetch(
+				new Request(path, {
+					method: "PUT",
+					headers: { authorization: `Bearer ${alice.token}`, "content-length": String(reserved.sealedSize) },
+					body: breaking,
+				}),
+			)
 			.catch((err: unknown) => err);
 		if (broken instanceof Response) expect(broken.status).toBeGreaterThanOrEqual(400);
 		expect((await env.ATTACHMENTS.list()).objects).toEqual([]);
 		const whole = new Uint8Array(reserved.sealedSize);
 		const retry = await exports.default.fetch(
-			new Request(path, { method: "PUT", headers: { authorization: `Bearer ${alice.token}`, "content-length": String(whole.length) }, body: whole }),
+			new Request(path, {
+				method: "PUT",
+				headers: { authorization: `Bearer ${alice.token}`, "content-length": String(whole.length) },
+				body: whole,
+			}),
 		);
 		expect(retry.status).toBe(204);
 		expect((await env.ATTACHMENTS.list()).objects).toHaveLength(1);
