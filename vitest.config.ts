@@ -54,6 +54,17 @@ export default defineConfig(async () => {
 						hookTimeout: 120_000,
 					},
 				},
+				{
+					// Real headless Chromium (Debian `chromium`, driven by playwright-core) against a real
+					// `wrangler dev`: the web app and the widget as people use them.
+					test: {
+						name: "e2e",
+						include: ["test/e2e/**/*.test.ts"],
+						environment: "node",
+						testTimeout: 120_000,
+						hookTimeout: 120_000,
+					},
+				},
 			],
 		},
 	};

@@ -1,4 +1,6 @@
-// Builds the browser bundle into client/dist, which wrangler serves as static assets.
+// Builds the browser bundles into client/dist, which wrangler serves as static assets:
+// the web app (app.js), the widget page's script (widget-app.js) and the loader host pages
+// include (widget.js, a classic script so that it can find its own <script> tag).
 import { cpSync, mkdirSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
@@ -7,16 +9,19 @@ rmSync(`${root}dist`, { recursive: true, force: true });
 mkdirSync(`${root}dist`, { recursive: true });
 cpSync(`${root}public`, `${root}dist`, { recursive: true });
 
-await build({
-	entryPoints: { app: `${root}app/main.tsx` },
+const common = {
 	outdir: `${root}dist`,
 	bundle: true,
-	format: "esm",
 	target: "es2022",
 	minify: true,
 	sourcemap: true,
 	jsx: "automatic",
 	jsxImportSource: "preact",
 	logLevel: "warning",
-});
+};
+
+await Promise.all([
+	build({ ...common, entryPoints: { app: `${root}app/main.tsx`, "widget-app": `${root}widget/widget-main.tsx` }, format: "esm" }),
+	build({ ...common, entryPoints: { widget: `${root}widget/loader.ts` }, format: "iife" }),
+]);
 console.log("client built into client/dist");

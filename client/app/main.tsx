@@ -1,24 +1,14 @@
 import { render } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { App } from "./app.tsx";
+import { errorText } from "./error-text.ts";
+import { MessengerController } from "./messenger-controller.ts";
 
-/**
- * The web app's shell. The chat UI is built on the client SDK (client/core/sdk.ts); until
- * it lands this page shows whether the relay API answers, so `npm start` can be checked.
- */
-function RelayStatus() {
-	const [status, setStatus] = useState("checking the relay…");
-	useEffect(() => {
-		fetch("/api/auth/challenge", { method: "POST", body: "{}" })
-			.then((r) => setStatus(r.ok ? "The relay is up and answering." : `The relay answered ${r.status}.`))
-			.catch(() => setStatus("The relay cannot be reached."));
-	}, []);
-	return (
-		<section>
-			<h1>Secure Messaging</h1>
-			<p>{status}</p>
-		</section>
-	);
-}
+/** The web app's own device profile; the widget keeps a separate one. */
+const controller = new MessengerController({ keys: "sm-app-keys", history: "sm-app-history" });
+document.addEventListener("visibilitychange", () => void controller.markReadIfVisible());
 
 const root = document.getElementById("app");
-if (root) render(<RelayStatus />, root);
+if (root) {
+	render(<App controller={controller} />, root);
+	controller.start().catch((err: unknown) => controller.notify(errorText(err)));
+}

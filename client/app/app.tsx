@@ -1,0 +1,98 @@
+import { useEffect, useState } from "preact/hooks";
+import { plural } from "./format.ts";
+import type { Connection, MessengerController, MessengerState } from "./messenger-controller.ts";
+import { useMessenger } from "./use-messenger.ts";
+import { PendingApproval, Welcome } from "./views/account-forms.tsx";
+import { ChatView } from "./views/chat-view.tsx";
+import { AddContactForm, ContactList } from "./views/contact-list.tsx";
+import { CreditsPanel } from "./views/credits-panel.tsx";
+import { Removed, Replaced } from "./views/device-gone.tsx";
+import { DevicesPanel } from "./views/devices-panel.tsx";
+import { Notices } from "./views/notices.tsx";
+
+type View = { kind: "home" } | { kind: "chat"; peerId: string } | { kind: "devices" } | { kind: "credits" };
+
+const CONNECTION_TEXT: Record<Connection, string> = {
+	online: "Connected",
+	connecting: "Connecting…",
+	offline: "Offline",
+};
+
+function TopBar({ state, view, setView }: { state: MessengerState; view: View; setView: (view: View) => void }) {
+	const pending = state.devices?.filter((d) => d.status === "pending").length ?? 0;
+	const nav = (kind: "devices" | "credits", label: string, extra?: string) => (
+		<button
+			type="button"
+			aria-current={view.kind === kind ? "page" : undefined}
+			onClick={() => setView(view.kind === kind ? { kind: "home" } : { kind })}
+		>
+			{label}
+			{extra && <span class="badge">{extra}</span>}
+		</button>
+	);
+	return (
+		<header class="topbar">
+			<div class="brand">
+				<span class="logo" aria-hidden="true">
+					◆
+				</span>
+				<span class="who">@{state.me?.handle}</span>
+				<output class={`connection ${state.connection}`}>{CONNECTION_TEXT[state.connection]}</output>
+			</div>
+			<nav aria-label="Sections">
+				{nav("devices", "Devices", pending > 0 ? String(pending) : undefined)}
+				{nav("credits", state.account ? plural(state.account.credits, "credit") : "Credits")}
+			</nav>
+		</header>
+	);
+}
+
+function Main({ controller, state }: { controller: MessengerController; state: MessengerState }) {
+	const [view, setView] = useState<View>({ kind: "home" });
+	const go = (next: View) => {
+		setView(next);
+		void controller.open(next.kind === "chat" ? next.peerId : null);
+	};
+	const contact = view.kind === "chat" ? controller.contact(view.peerId) : undefined;
+	return (
+		<div class="app">
+			<TopBar state={state} view={view} setView={go} />
+			<Notices controller={controller} notices={state.notices} />
+			<div class={`layout ${view.kind === "home" ? "show-list" : "show-detail"}`}>
+				<aside class="sidebar" aria-label="Contacts">
+					<AddContactForm controller={controller} />
+					<ContactList controller={controller} state={state} onOpen={(peerId) => go({ kind: "chat", peerId })} />
+				</aside>
+				<main class="detail">
+					{view.kind === "chat" && contact && (
+						<ChatView controller={controller} state={state} contact={contact} onBack={() => go({ kind: "home" })} />
+					)}
+					{view.kind === "devices" && <DevicesPanel controller={controller} state={state} />}
+					{view.kind === "credits" && <CreditsPanel controller={controller} state={state} />}
+					{view.kind === "home" && <p class="empty center">Choose a contact to start chatting.</p>}
+				</main>
+			</div>
+		</div>
+	);
+}
+
+export function App({ controller }: { controller: MessengerController }) {
+	const state = useMessenger(controller);
+	const unread = Object.values(state.unread).reduce((sum, n) => sum + n, 0);
+	useEffect(() => {
+		document.title = unread > 0 ? `(${unread}) Secure Messaging` : "Secure Messaging";
+	}, [unread]);
+	if (state.phase === "ready") return <Main controller={controller} state={state} />;
+	return (
+		<div class="app single">
+			<Notices controller={controller} notices={state.notices} />
+			{state.phase === "loading" && <p class="empty center">Opening…</p>}
+			{state.phase === "welcome" && <Welcome controller={controller} />}
+			{state.phase === "pending" && (
+				<PendingApproval controller={controller} fingerprint={state.fingerprint} handle={state.me?.handle ?? ""} />
+			)}
+			{state.phase === "replaced" && <Replaced controller={controller} />}
+			{state.phase === "removed" && <Removed controller={controller} />}
+		</div>
+	);
+}

@@ -1,0 +1,75 @@
+import { SdkError, type SdkErrorCode } from "../core/sdk-error.ts";
+import { formatDuration, formatWhen } from "./format.ts";
+
+/** What the user was doing, where one code means different things. */
+export type ErrorContext = "register" | "join" | "contact" | "send" | "device" | "general";
+
+const SENTENCES: Record<SdkErrorCode, string> = {
+	bad_request: "That could not be accepted.",
+	unauthorized: "This device could not sign in. It may have been removed from the account.",
+	forbidden: "That is not allowed for this account.",
+	not_found: "That could not be found.",
+	handle_taken: "That handle is taken. Please choose another one.",
+	conflict: "Something changed at the same time. Please try again.",
+	not_a_contact: "You can only write to accepted contacts.",
+	too_large: "That message is too long.",
+	recipient_queue_full: "Their inbox is full because too many messages wait for them. Please try again later.",
+	rate_limited: "You are sending too fast.",
+	quota_exceeded: "You have used today's message allowance.",
+	insufficient_credits: "You do not have enough credits for that.",
+	suspended: "Your account is suspended. You can still read messages.",
+	device_pending: "This device is waiting for approval from one of your other devices.",
+	device_revoked: "This device was removed from the account.",
+	too_many_devices: "This account has reached its device limit. Remove a device first.",
+	stale_key: "The conversation's key changed. Please try again.",
+	peer_unreachable: "They cannot be reached right now. Please try again later.",
+	calls_not_allowed: "They do not take calls from you.",
+	server_misconfigured: "The server is not set up correctly. Please tell its operator.",
+	internal: "Something went wrong on the server. Please try again.",
+	network: "The server cannot be reached. Check your connection; the app keeps trying.",
+	undecryptable: "A message could not be decrypted on this device.",
+	closed: "The app was opened in another tab or window, so this one stopped.",
+};
+
+// Validation messages from the SDK and relay name the field; these are the ones a user can fix.
+const VALIDATION_HINTS: Array<[RegExp, string]> = [
+	[/handle/i, "A handle is 3 to 32 letters (a–z), digits or underscores."],
+	[/deviceName|device name/i, "A device name is 1 to 64 characters."],
+	[/reason/i, "Please say briefly why you report this account (up to 500 characters)."],
+	[/text/i, "A message needs some text."],
+];
+
+/** Storage refused by the browser (private mode, blocked site data, a third-party frame). */
+const STORAGE_ERRORS = new Set(["UnknownError", "SecurityError", "InvalidStateError", "QuotaExceededError"]);
+
+/** A readable sentence for anything thrown by the SDK or the browser: never a raw code. */
+export function errorText(err: unknown, context: ErrorContext = "general"): string {
+	if (!(err instanceof SdkError)) {
+		if (err instanceof DOMException && STORAGE_ERRORS.has(err.name)) {
+			return "This browser does not let the app keep its keys. Private browsing or blocked site data can cause this.";
+		}
+		return "Something went wrong in this browser. Please reload the page.";
+	}
+	const error = err;
+	const { code } = error;
+	if (code === "bad_request") {
+		const hint = VALIDATION_HINTS.find(([pattern]) => pattern.test(error.message));
+		if (hint) return hint[1];
+	}
+	if (code === "not_found") {
+		if (context === "contact") return "No one uses that handle.";
+		if (context === "join") return "There is no account with that handle.";
+		if (context === "device") return "That device is no longer waiting for approval.";
+	}
+	if (code === "unauthorized" && context === "register") return "The server refused this device's signature. Please reload and try again.";
+	if (code === "rate_limited" && error.retryAfter !== undefined) {
+		return `${SENTENCES.rate_limited} You can send again in ${formatDuration(error.retryAfter)}.`;
+	}
+	if (code === "quota_exceeded" && error.retryAfter !== undefined) {
+		return `${SENTENCES.quota_exceeded} The next send frees up ${formatWhen(Date.now() + error.retryAfter)}.`;
+	}
+	if (code === "suspended" && error.retryAfter !== undefined) {
+		return `Your account is suspended until ${formatWhen(Date.now() + error.retryAfter)}. You can still read messages.`;
+	}
+	return SENTENCES[code] ?? SENTENCES.internal;
+}

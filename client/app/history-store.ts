@@ -1,0 +1,160 @@
+import type { AttachmentInfo } from "../core/message-body.ts";
+import { Database, promised } from "./idb.ts";
+
+/**
+ * Where a message stands. Outgoing: `sending` until the relay confirms it is queued for every
+ * recipient device (`sent`), `delivered` once a device of the recipient stored it, `failed`
+ * if the relay refused it or never confirmed it. Incoming: `received`, or `unreadable` when
+ * no key of this device opens it.
+ */
+export type DeliveryState = "sending" | "sent" | "delivered" | "failed" | "received" | "unreadable";
+
+export interface ChatMessage {
+	/** The relay's message id once known; a local id (`local:…`) while sending. */
+	key: string;
+	/** The relay's message id; absent until the relay confirmed a send. */
+	id?: string;
+	peerId: string;
+	outgoing: boolean;
+	text: string;
+	/** The relay's clock when it accepted the message (this device's clock while sending). */
+	at: number;
+	state: DeliveryState;
+	/** The recipient's devices that stored it. */
+	deliveredTo?: string[];
+	/** Why it failed, as a sentence. */
+	error?: string;
+	/** A file: its key, name, type, size and hash (only ever stored here, in this browser). */
+	attachment?: AttachmentInfo;
+	/** While a file is sent: what it is, before the relay knows it. */
+	file?: { name: string; size: number; type: string };
+	edited?: true;
+	/** Deleted for everyone by its sender: the text and file are gone. */
+	deleted?: true;
+	/** Present (1) only while unread, so the index over it holds only unread messages. */
+	unread?: 1;
+	/** Present (1) only while sending, for the same reason. */
+	pending?: 1;
+}
+
+const MESSAGES = "messages";
+/** The newest messages of a conversation that are loaded at once. */
+export const CONVERSATION_WINDOW = 500;
+
+/**
+ * The local message history: plaintext, in this browser's IndexedDB only (the relay keeps
+ * ciphertext until it is delivered and nothing after). One database per device profile.
+ */
+export class HistoryStore {
+	private readonly db: Database;
+
+	constructor(name: string) {
+		this.db = new Database(name, 1, (db) => {
+			const messages = db.createObjectStore(MESSAGES, { keyPath: "key" });
+			messages.createIndex("id", "id", { unique: true });
+			messages.createIndex("peerAt", ["peerId", "at"]);
+			messages.createIndex("unread", "unread");
+			messages.createIndex("pending", "pending");
+		});
+	}
+
+	put(message: ChatMessage): Promise<void> {
+		return this.db.transaction(MESSAGES, "readwrite", (tx) => {
+			tx.objectStore(MESSAGES).put(message);
+		});
+	}
+
+	/** Replace the record under `oldKey` (a send the relay just confirmed gets its real id). */
+	replace(oldKey: string, message: ChatMessage): Promise<void> {
+		return this.db.transaction(MESSAGES, "readwrite", (tx) => {
+			const store = tx.objectStore(MESSAGES);
+			if (oldKey !== message.key) store.delete(oldKey);
+			store.put(message);
+		});
+	}
+
+	delete(key: string): Promise<void> {
+		return this.db.transaction(MESSAGES, "readwrite", (tx) => {
+			tx.objectStore(MESSAGES).delete(key);
+		});
+	}
+
+	byId(id: string): Promise<ChatMessage | undefined> {
+		return this.db.transaction(MESSAGES, "readonly", (tx) =>
+			promised(tx.objectStore(MESSAGES).index("id").get(id) as IDBRequest<ChatMessage | undefined>),
+		);
+	}
+
+	async has(id: string): Promise<boolean> {
+		const count = await this.db.transaction(MESSAGES, "readonly", (tx) => promised(tx.objectStore(MESSAGES).index("id").count(id)));
+		return count > 0;
+	}
+
+	/** Record deliveries to one device of the recipient; returns the messages that changed. */
+	markDelivered(ids: string[], deviceId: string): Promise<ChatMessage[]> {
+		return this.db.transaction(MESSAGES, "readwrite", async (tx) => {
+			const store = tx.objectStore(MESSAGES);
+			const found = await Promise.all(ids.map((id) => promised(store.index("id").get(id) as IDBRequest<ChatMessage | undefined>)));
+			const changed: ChatMessage[] = [];
+			for (const message of found) {
+				if (!message?.outgoing || message.deliveredTo?.includes(deviceId)) continue;
+				const updated: ChatMessage = { ...message, state: "delivered", deliveredTo: [...(message.deliveredTo ?? []), deviceId] };
+				store.put(updated);
+				changed.push(updated);
+			}
+			return changed;
+		});
+	}
+
+	/** The newest messages of a conversation, oldest first. */
+	conversation(peerId: string, limit = CONVERSATION_WINDOW): Promise<ChatMessage[]> {
+		return this.db.transaction(MESSAGES, "readonly", (tx) => {
+			const range = IDBKeyRange.bound([peerId, Number.NEGATIVE_INFINITY], [peerId, Number.POSITIVE_INFINITY]);
+			const request = tx.objectStore(MESSAGES).index("peerAt").openCursor(range, "prev");
+			const newestFirst: ChatMessage[] = [];
+			return new Promise<ChatMessage[]>((resolve, reject) => {
+				request.onerror = () => reject(request.error);
+				request.onsuccess = () => {
+					const cursor = request.result;
+					if (!cursor || newestFirst.length >= limit) return resolve(newestFirst.reverse());
+					newestFirst.push(cursor.value as ChatMessage);
+					cursor.continue();
+				};
+			});
+		});
+	}
+
+	/** Unread incoming messages per contact. */
+	async unreadCounts(): Promise<Record<string, number>> {
+		const unread = await this.db.transaction(MESSAGES, "readonly", (tx) =>
+			promised(tx.objectStore(MESSAGES).index("unread").getAll() as IDBRequest<ChatMessage[]>),
+		);
+		const counts: Record<string, number> = {};
+		for (const message of unread) counts[message.peerId] = (counts[message.peerId] ?? 0) + 1;
+		return counts;
+	}
+
+	markRead(peerId: string): Promise<void> {
+		return this.db.transaction(MESSAGES, "readwrite", async (tx) => {
+			const store = tx.objectStore(MESSAGES);
+			const unread = await promised(store.index("unread").getAll() as IDBRequest<ChatMessage[]>);
+			for (const { unread: _, ...message } of unread) if (message.peerId === peerId) store.put(message);
+		});
+	}
+
+	/**
+	 * Sends that were still waiting when the page went away. The SDK's outbox lives in memory,
+	 * so nobody will confirm them now: they are marked failed, for the user to send again.
+	 */
+	failUnconfirmed(reason: string): Promise<void> {
+		return this.db.transaction(MESSAGES, "readwrite", async (tx) => {
+			const store = tx.objectStore(MESSAGES);
+			const pending = await promised(store.index("pending").getAll() as IDBRequest<ChatMessage[]>);
+			for (const { pending: _, ...message } of pending) store.put({ ...message, state: "failed", error: reason });
+		});
+	}
+
+	destroy(): Promise<void> {
+		return this.db.destroy();
+	}
+}

@@ -1,0 +1,702 @@
+import {
+	type AccountStatus,
+	type Contact,
+	type CreditHistory,
+	contactList,
+	type DeviceInfo,
+	type LimitsResponse,
+} from "../../worker/protocol/wire.ts";
+import { IndexedDbKeyStore } from "../core/indexed-db-key-store.ts";
+import type { AttachmentInfo } from "../core/message-body.ts";
+import { deviceFingerprint } from "../core/safety-number.ts";
+import { type AccountInfo, type IncomingMessage, MessengerClient, type SentReceipt, type UndecryptableMessage } from "../core/sdk.ts";
+import { isTransient, type SdkError, toSdkError } from "../core/sdk-error.ts";
+import { type ErrorContext, errorText } from "./error-text.ts";
+import { plural } from "./format.ts";
+import { type ChatMessage, HistoryStore } from "./history-store.ts";
+
+/**
+ * Where the app is. `welcome`: no account on this device yet; `pending`: joined an account
+ * and waits for approval; `ready`: approved; `replaced`: another tab of this profile took the
+ * connection; `removed`: the device was revoked or the relay no longer knows it.
+ */
+export type Phase = "loading" | "welcome" | "pending" | "ready" | "replaced" | "removed";
+export type Connection = "offline" | "connecting" | "online";
+
+export interface Notice {
+	id: number;
+	tone: "error" | "info";
+	text: string;
+}
+
+export interface MessengerState {
+	phase: Phase;
+	connection: Connection;
+	me: AccountInfo | null;
+	/** This device's key fingerprint, to compare when another device approves it. */
+	fingerprint: string | null;
+	account: AccountStatus | null;
+	limits: LimitsResponse | null;
+	contacts: Contact[];
+	unread: Record<string, number>;
+	/** Until when (this device's clock) a contact counts as typing. */
+	typing: Record<string, number>;
+	/** Loaded conversations, oldest message first. */
+	conversations: Record<string, ChatMessage[]>;
+	activePeer: string | null;
+	devices: DeviceInfo[] | null;
+	notices: Notice[];
+	/** When the rate limit next allows a send, on this device's clock; null when it does now. */
+	nextSendAt: number | null;
+	/** Files being sent: share uploaded (0–1) by the local key of their message. */
+	progress: Record<string, number>;
+}
+
+export interface ProfileNames {
+	/** IndexedDB database of the device's keys. */
+	keys: string;
+	/** IndexedDB database of the message history. */
+	history: string;
+}
+
+const TYPING_SHOWN_MS = 6_000;
+const TYPING_SENT_EVERY_MS = 3_000;
+const NOTICES_KEPT = 4;
+/** News fades on its own; errors stay until dismissed. */
+const INFO_SHOWN_MS = 8_000;
+/** Deliveries reported before this device learned the message id (the `sent` was still on its way). */
+const EARLY_DELIVERIES_KEPT = 500;
+
+const byTime = (a: ChatMessage, b: ChatMessage): number => a.at - b.at || a.key.localeCompare(b.key);
+
+function randomKey(): string {
+	const bytes = crypto.getRandomValues(new Uint8Array(12));
+	return `local:${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/**
+ * The app's model of one device profile: wraps the SDK client, keeps the local history in
+ * IndexedDB and turns SDK events into one immutable state object that the views render.
+ * The web app and the widget each run one, on their own databases.
+ */
+export class MessengerController {
+	readonly keys: IndexedDbKeyStore;
+	readonly history: HistoryStore;
+	readonly client: MessengerClient;
+	private current: MessengerState;
+	private readonly listeners = new Set<(state: MessengerState) => void>();
+	private noticeCounter = 0;
+	private typingSentAt = new Map<string, number>();
+	private typingTimer: ReturnType<typeof setTimeout> | null = null;
+	private readonly earlyDeliveries = new Map<string, string[]>();
+	/** Relay clock minus this device's clock, estimated from `sent` receipts. */
+	private clockOffset = 0;
+
+	constructor(
+		private readonly profile: ProfileNames,
+		baseUrl = location.origin,
+	) {
+		this.keys = new IndexedDbKeyStore(profile.keys);
+		this.history = new HistoryStore(profile.history);
+		this.client = new MessengerClient({ baseUrl, store: this.keys });
+		this.current = {
+			phase: "loading",
+			connection: "offline",
+			me: null,
+			fingerprint: null,
+			account: null,
+			limits: null,
+			contacts: [],
+			unread: {},
+			typing: {},
+			conversations: {},
+			activePeer: null,
+			devices: null,
+			notices: [],
+			nextSendAt: null,
+			progress: {},
+		};
+		this.listen();
+	}
+
+	get state(): MessengerState {
+		return this.current;
+	}
+
+	subscribe(listener: (state: MessengerState) => void): () => void {
+		this.listeners.add(listener);
+		return () => this.listeners.delete(listener);
+	}
+
+	/** Total unread messages, for the page title and the widget's host. */
+	get unreadTotal(): number {
+		return Object.values(this.current.unread).reduce((sum, n) => sum + n, 0);
+	}
+
+	// ------------------------------------------------------------------ start-up and account
+
+	/** Load the identity and history of this profile and connect if there is an account. */
+	async start(): Promise<void> {
+		this.client.limits().then(
+			(limits) => this.update({ limits }),
+			() => {},
+		);
+		const me = await this.client.whoami();
+		if (!me) {
+			this.update({ phase: "welcome" });
+			return;
+		}
+		await this.history.failUnconfirmed("The relay never confirmed this message. It may not have been sent.");
+		this.update({
+			me,
+			fingerprint: await this.ownFingerprint(),
+			unread: await this.history.unreadCounts(),
+			contacts: this.cachedContacts(),
+		});
+		// Known to be approved: show the history at once, even before (or without) a connection.
+		if (this.readFlag("approved")) this.update({ phase: "ready" });
+		await this.connectAndSettle();
+	}
+
+	async register(handle: string, deviceName: string): Promise<void> {
+		const me = await this.client.register(handle, deviceName);
+		this.update({ me, fingerprint: await this.ownFingerprint(), phase: "ready" });
+		await this.connectAndSettle();
+	}
+
+	/** Join an existing account as a new device; it then waits for approval. */
+	async join(handle: string, deviceName: string): Promise<void> {
+		const me = await this.client.joinAccount(handle, deviceName);
+		this.update({ me, fingerprint: await this.ownFingerprint(), phase: "pending" });
+		await this.connectAndSettle();
+	}
+
+	/** Take the connection back after another tab of this profile took it. */
+	async useHere(): Promise<void> {
+		this.update({ phase: "loading" });
+		await this.connectAndSettle();
+	}
+
+	/** Forget this device: it leaves its account if it can, and its keys and history are deleted from this browser. */
+	async forgetDevice(): Promise<void> {
+		const me = this.current.me;
+		if (me && this.current.phase !== "removed") await this.client.revokeDevice(me.deviceId).catch(() => {});
+		this.client.close();
+		this.writeFlag("approved", false);
+		try {
+			localStorage.removeItem(`${this.profile.history}:contacts`);
+		} catch {
+			// Nothing stored.
+		}
+		await Promise.all([this.keys.destroy(), this.history.destroy()]);
+	}
+
+	/** Connect, then find out whether this device is approved yet (a pending device may connect, nothing more). */
+	private async connectAndSettle(): Promise<void> {
+		this.update({ connection: "connecting" });
+		try {
+			await this.client.connect();
+		} catch (err) {
+			this.onFatal(toSdkError(err));
+			return;
+		}
+		await this.settlePhase();
+	}
+
+	private async settlePhase(): Promise<void> {
+		try {
+			const contacts = await this.client.contacts();
+			this.writeFlag("approved", true);
+			this.update({ phase: "ready", contacts });
+			void this.refreshAccount();
+			void this.refreshDevices();
+			if (this.current.activePeer) void this.loadConversation(this.current.activePeer);
+		} catch (err) {
+			const error = toSdkError(err);
+			if (error.code === "device_pending") this.update({ phase: "pending" });
+			else if (error.code === "device_revoked" || error.code === "unauthorized") this.update({ phase: "removed" });
+			else this.notify(errorText(error));
+		}
+	}
+
+	private async ownFingerprint(): Promise<string | null> {
+		const identity = await this.keys.getIdentity();
+		return identity && deviceFingerprint(identity.publicKey);
+	}
+
+	async refreshAccount(): Promise<void> {
+		try {
+			this.applyAccount(await this.client.accountStatus());
+		} catch (err) {
+			this.report(err);
+		}
+	}
+
+	private applyAccount(account: AccountStatus): void {
+		const nextSendAt = account.nextSendAt === undefined ? null : account.nextSendAt - this.clockOffset;
+		this.update({ account, nextSendAt: nextSendAt !== null && nextSendAt > Date.now() ? nextSendAt : null });
+	}
+
+	creditHistory(): Promise<CreditHistory> {
+		return this.client.creditHistory();
+	}
+
+	// ------------------------------------------------------------------ contacts
+
+	async requestContact(handle: string): Promise<Contact> {
+		const contact = await this.client.requestContact(handle);
+		this.putContact(contact);
+		return contact;
+	}
+
+	async acceptContact(peerId: string): Promise<void> {
+		this.putContact(await this.client.acceptContact(peerId));
+	}
+
+	async declineContact(peerId: string): Promise<void> {
+		this.putContact(await this.client.declineContact(peerId));
+	}
+
+	async blockContact(peerId: string): Promise<void> {
+		this.putContact(await this.client.blockContact(peerId));
+	}
+
+	async reportContact(peerId: string, reason: string, block: boolean): Promise<void> {
+		await this.client.report(peerId, reason, block);
+		if (block) await this.refreshContacts();
+	}
+
+	safetyNumber(peerId: string): Promise<string> {
+		return this.client.safetyNumber(peerId);
+	}
+
+	async refreshContacts(): Promise<void> {
+		try {
+			this.update({ contacts: await this.client.contacts() });
+		} catch (err) {
+			this.report(err);
+		}
+	}
+
+	contact(peerId: string): Contact | undefined {
+		return this.current.contacts.find((c) => c.accountId === peerId);
+	}
+
+	private cachedContacts(): Contact[] {
+		try {
+			const raw = localStorage.getItem(`${this.profile.history}:contacts`);
+			return raw ? contactList.parse(JSON.parse(raw), "contacts").contacts : [];
+		} catch {
+			return [];
+		}
+	}
+
+	private readFlag(name: string): boolean {
+		try {
+			return localStorage.getItem(`${this.profile.history}:${name}`) === "1";
+		} catch {
+			return false;
+		}
+	}
+
+	private writeFlag(name: string, on: boolean): void {
+		try {
+			if (on) localStorage.setItem(`${this.profile.history}:${name}`, "1");
+			else localStorage.removeItem(`${this.profile.history}:${name}`);
+		} catch {
+			// Storage may be disabled; the flag only saves a round trip at start.
+		}
+	}
+
+	private putContact(contact: Contact): void {
+		const others = this.current.contacts.filter((c) => c.accountId !== contact.accountId);
+		this.update({ contacts: [...others, contact] });
+	}
+
+	// ------------------------------------------------------------------ conversations
+
+	/** Show a conversation (null: none); its messages count as read while the page is visible. */
+	async open(peerId: string | null): Promise<void> {
+		this.update({ activePeer: peerId });
+		if (peerId === null) return;
+		await this.loadConversation(peerId);
+		await this.markReadIfVisible();
+	}
+
+	private async loadConversation(peerId: string): Promise<void> {
+		const messages = await this.history.conversation(peerId);
+		this.update({ conversations: { ...this.current.conversations, [peerId]: messages } });
+	}
+
+	/** Called when the page becomes visible again. */
+	async markReadIfVisible(): Promise<void> {
+		const peerId = this.current.activePeer;
+		if (peerId === null || document.visibilityState !== "visible" || !this.current.unread[peerId]) return;
+		await this.history.markRead(peerId);
+		const { [peerId]: _, ...unread } = this.current.unread;
+		const messages = (this.current.conversations[peerId] ?? []).map(({ unread: __, ...m }) => m);
+		this.update({ unread, conversations: { ...this.current.conversations, [peerId]: messages } });
+	}
+
+	/** Seal and send a text; the message shows at once as `sending`. */
+	send(peerId: string, text: string): Promise<void> {
+		const local: ChatMessage = { key: randomKey(), peerId, outgoing: true, text, at: Date.now(), state: "sending", pending: 1 };
+		return this.sendAs(local, () => this.client.sendText(peerId, text));
+	}
+
+	/** Seal, upload and announce a file; it shows at once, with the upload's progress. */
+	sendFile(peerId: string, file: File): Promise<void> {
+		const local: ChatMessage = {
+			key: randomKey(),
+			peerId,
+			outgoing: true,
+			text: "",
+			file: { name: file.name, size: file.size, type: file.type },
+			at: Date.now(),
+			state: "sending",
+			pending: 1,
+		};
+		const onProgress = (done: number, total: number) =>
+			this.update({ progress: { ...this.current.progress, [local.key]: total > 0 ? done / total : 1 } });
+		return this.sendAs(local, () =>
+			this.client.sendFile(peerId, { stream: file.stream(), size: file.size, name: file.name, type: file.type }, { onProgress }),
+		);
+	}
+
+	/** Show a send at once as `sending`, then as the relay answered. */
+	private async sendAs(local: ChatMessage, send: () => Promise<SentReceipt & { attachment?: AttachmentInfo }>): Promise<void> {
+		await this.history.put(local);
+		this.upsertMessage(local);
+		this.typingSentAt.delete(local.peerId);
+		try {
+			const receipt = await send();
+			this.clockOffset = receipt.acceptedAt - Date.now();
+			const early = this.earlyDeliveries.get(receipt.id);
+			this.earlyDeliveries.delete(receipt.id);
+			const { pending: _, file: __, ...rest } = local;
+			const sent: ChatMessage = {
+				...rest,
+				key: receipt.id,
+				id: receipt.id,
+				at: receipt.acceptedAt,
+				state: early ? "delivered" : "sent",
+				...(early && { deliveredTo: early }),
+				...(receipt.attachment && { attachment: receipt.attachment }),
+			};
+			await this.history.replace(local.key, sent);
+			this.upsertMessage(sent, local.key);
+			this.applyReceipt(receipt);
+		} catch (err) {
+			const error = toSdkError(err);
+			if (error.code === "rate_limited" && error.retryAfter !== undefined) this.update({ nextSendAt: Date.now() + error.retryAfter });
+			const { pending: _, ...rest } = local;
+			const failed: ChatMessage = { ...rest, state: "failed", error: errorText(err, "send") };
+			await this.history.put(failed);
+			this.upsertMessage(failed);
+			if (error.code === "quota_exceeded" || error.code === "insufficient_credits" || error.code === "suspended")
+				void this.refreshAccount();
+		} finally {
+			const { [local.key]: _, ...progress } = this.current.progress;
+			this.update({ progress });
+		}
+	}
+
+	private applyReceipt(receipt: SentReceipt): void {
+		if (this.current.account) {
+			const { credits, quotaLeft } = receipt;
+			this.update({
+				account: {
+					...this.current.account,
+					...(credits !== undefined && { credits }),
+					...(quotaLeft !== undefined && { quotaLeft }),
+				},
+			});
+		}
+		void this.refreshAccount();
+	}
+
+	/** Send a failed text again (as a new message) and drop the failed copy. A file cannot be: it was not kept. */
+	async retry(message: ChatMessage): Promise<void> {
+		await this.discard(message);
+		if (!message.file) await this.send(message.peerId, message.text);
+	}
+
+	/** Drop a failed message from the history. */
+	async discard(message: ChatMessage): Promise<void> {
+		await this.history.delete(message.key);
+		this.removeMessage(message.peerId, message.key);
+	}
+
+	/** Replace the text of a message this account sent (it costs the edit price); throws the relay's refusal. */
+	async editMessage(message: ChatMessage, text: string): Promise<void> {
+		if (!message.id) return;
+		const receipt = await this.client.editMessage(message.peerId, message.id, text);
+		const updated: ChatMessage = { ...message, text, edited: true };
+		await this.history.put(updated);
+		this.upsertMessage(updated);
+		this.applyReceipt(receipt);
+	}
+
+	/** Delete a message this account sent, for everyone (it costs the delete price). */
+	async deleteMessage(message: ChatMessage): Promise<void> {
+		if (!message.id) return;
+		const receipt = await this.client.deleteMessage(message.peerId, message.id);
+		await this.markDeleted(message);
+		this.applyReceipt(receipt);
+	}
+
+	private async markDeleted(message: ChatMessage): Promise<void> {
+		const { attachment: _, edited: __, ...rest } = message;
+		const deleted: ChatMessage = { ...rest, text: "", deleted: true };
+		await this.history.put(deleted);
+		this.upsertMessage(deleted);
+	}
+
+	/** Fetch, open and check a file; resolves with it as a Blob once its size and hash matched. */
+	async download(attachment: AttachmentInfo): Promise<Blob> {
+		const { stream, digest } = await this.client.downloadFile(attachment);
+		const blob = await new Response(stream).blob();
+		await digest;
+		return new Blob([blob], { type: attachment.type || "application/octet-stream" });
+	}
+	/** The user is typing to this contact: tell their devices, at most every few seconds. */
+	typing(peerId: string): void {
+		const last = this.typingSentAt.get(peerId) ?? 0;
+		if (Date.now() - last < TYPING_SENT_EVERY_MS) return;
+		this.typingSentAt.set(peerId, Date.now());
+		try {
+			this.client.sendTyping(peerId);
+		} catch {
+			// Best effort: a typing notice that does not go out is not worth a message.
+		}
+	}
+
+	// ------------------------------------------------------------------ devices
+
+	async refreshDevices(): Promise<void> {
+		try {
+			this.update({ devices: await this.client.devices() });
+		} catch (err) {
+			this.report(err);
+		}
+	}
+
+	async approveDevice(deviceId: string): Promise<void> {
+		await this.client.approveDevice(deviceId);
+		await this.refreshDevices();
+	}
+
+	async rejectDevice(deviceId: string): Promise<void> {
+		await this.client.rejectDevice(deviceId);
+		await this.refreshDevices();
+	}
+
+	async revokeDevice(deviceId: string): Promise<void> {
+		await this.client.revokeDevice(deviceId);
+		await this.refreshDevices();
+	}
+
+	// ------------------------------------------------------------------ notices
+
+	notify(text: string, tone: Notice["tone"] = "error"): void {
+		if (this.current.notices.some((n) => n.text === text)) return;
+		const notice = { id: ++this.noticeCounter, tone, text };
+		this.update({ notices: [...this.current.notices, notice].slice(-NOTICES_KEPT) });
+		if (tone === "info") setTimeout(() => this.dismiss(notice.id), INFO_SHOWN_MS);
+	}
+
+	dismiss(id: number): void {
+		this.update({ notices: this.current.notices.filter((n) => n.id !== id) });
+	}
+
+	/** A failed background call: transient failures show as the connection state, the rest as a notice. */
+	report(err: unknown, context: ErrorContext = "general"): void {
+		const error = toSdkError(err);
+		if (error.code === "device_pending" && this.current.phase === "pending") return;
+		if (isTransient(error)) return;
+		this.notify(errorText(error, context));
+	}
+
+	// ------------------------------------------------------------------ SDK events
+
+	private listen(): void {
+		const c = this.client;
+		c.on("ready", () => {
+			this.update({ connection: "online" });
+			// Contacts may have changed while this device was offline; the first connect loads them itself.
+			if (this.current.phase === "ready") void this.refreshContacts();
+		});
+		c.on("disconnected", () => this.update({ connection: "connecting" }));
+		c.on("reconnecting", () => this.update({ connection: "connecting" }));
+		c.on("account", (account) => this.applyAccount(account));
+		c.on("message", (message) => void this.onMessage(message).catch((err) => this.report(err)));
+		c.on("undecryptable", (message) => void this.onUndecryptable(message).catch((err) => this.report(err)));
+		c.on("delivered", ({ ids, deviceId }) => void this.onDelivered(ids, deviceId).catch((err) => this.report(err)));
+		c.on("typing", ({ peerId }) => this.onTyping(peerId));
+		c.on("contact", ({ event, contact }) => this.onContact(event, contact));
+		c.on("device", ({ event, device }) => this.onDevice(event, device));
+		c.on("missed", ({ count }) =>
+			this.notify(`${plural(count, "message")} expired on the relay before this device could fetch them.`, "info"),
+		);
+		c.on("safety_number_changed", ({ peerId }) => {
+			const who = peerId === null ? "all your contacts" : `@${this.contact(peerId)?.handle ?? "a contact"}`;
+			this.notify(`The safety number with ${who} changed because a device was added or removed.`, "info");
+		});
+		c.on("error", (error) => this.onError(error));
+	}
+
+	private async onMessage(message: IncomingMessage): Promise<void> {
+		if (message.kind === "edit" || message.kind === "delete") return this.onChange(message);
+		const visible = typeof document === "undefined" || document.visibilityState === "visible";
+		const read = message.outgoing || (this.current.activePeer === message.peerId && visible);
+		const early = message.outgoing ? this.earlyDeliveries.get(message.id) : undefined;
+		const record: ChatMessage = {
+			key: message.id,
+			id: message.id,
+			peerId: message.peerId,
+			outgoing: message.outgoing,
+			text: message.text,
+			at: message.receivedAt,
+			state: message.outgoing ? (early ? "delivered" : "sent") : "received",
+			...(early && { deliveredTo: early }),
+			...(message.attachment && { attachment: message.attachment }),
+			...(!read && { unread: 1 as const }),
+		};
+		await this.history.put(record);
+		if (!message.outgoing) {
+			const { [message.peerId]: _, ...typing } = this.current.typing;
+			this.update({ typing });
+		}
+		if (!read) this.update({ unread: { ...this.current.unread, [message.peerId]: (this.current.unread[message.peerId] ?? 0) + 1 } });
+		this.upsertMessage(record);
+	}
+
+	/** An edit or delete of an earlier message, by its sender (from any of their devices). */
+	private async onChange(message: IncomingMessage): Promise<void> {
+		if (message.replaces === undefined) return;
+		const target = await this.history.byId(message.replaces);
+		// Only the sender may change a message: ours from our devices, theirs from theirs.
+		if (!target || target.peerId !== message.peerId || target.outgoing !== message.outgoing || target.deleted) return;
+		if (message.kind === "delete") return this.markDeleted(target);
+		const updated: ChatMessage = { ...target, text: message.text, edited: true };
+		await this.history.put(updated);
+		this.upsertMessage(updated);
+	}
+
+	private async onUndecryptable(message: UndecryptableMessage): Promise<void> {
+		const record: ChatMessage = {
+			key: message.id,
+			id: message.id,
+			peerId: message.peerId,
+			outgoing: message.from === this.current.me?.accountId,
+			text: "",
+			at: message.receivedAt,
+			state: "unreadable",
+		};
+		await this.history.put(record);
+		this.upsertMessage(record);
+	}
+
+	private async onDelivered(ids: string[], deviceId: string): Promise<void> {
+		const changed = await this.history.markDelivered(ids, deviceId);
+		for (const message of changed) this.upsertMessage(message);
+		const known = new Set(changed.map((m) => m.id));
+		for (const id of ids) {
+			if (known.has(id) || (await this.history.has(id))) continue;
+			this.earlyDeliveries.set(id, [...(this.earlyDeliveries.get(id) ?? []), deviceId]);
+			if (this.earlyDeliveries.size > EARLY_DELIVERIES_KEPT) {
+				const oldest = this.earlyDeliveries.keys().next().value;
+				if (oldest !== undefined) this.earlyDeliveries.delete(oldest);
+			}
+		}
+	}
+
+	private onTyping(peerId: string): void {
+		this.update({ typing: { ...this.current.typing, [peerId]: Date.now() + TYPING_SHOWN_MS } });
+		if (this.typingTimer !== null) clearTimeout(this.typingTimer);
+		this.typingTimer = setTimeout(() => this.expireTyping(), TYPING_SHOWN_MS + 50);
+	}
+
+	private expireTyping(): void {
+		this.typingTimer = null;
+		const now = Date.now();
+		const typing = Object.fromEntries(Object.entries(this.current.typing).filter(([, until]) => until > now));
+		this.update({ typing });
+		const next = Math.min(...Object.values(typing));
+		if (Number.isFinite(next)) this.typingTimer = setTimeout(() => this.expireTyping(), next - now + 50);
+	}
+
+	private onContact(event: string, contact: Contact): void {
+		this.putContact(contact);
+		if (event === "requested" && contact.state === "incoming") this.notify(`@${contact.handle} asks to be your contact.`, "info");
+		if (event === "accepted") this.notify(`You and @${contact.handle} are now contacts.`, "info");
+		if (event === "declined" && contact.state === "declined") this.notify(`@${contact.handle} declined your contact request.`, "info");
+	}
+
+	private onDevice(event: "pending" | "approved" | "revoked", device: DeviceInfo): void {
+		const mine = device.deviceId === this.current.me?.deviceId;
+		if (mine && event === "approved" && this.current.phase === "pending") {
+			void this.settlePhase();
+			return;
+		}
+		if (mine && event === "revoked") {
+			this.update({ phase: "removed" });
+			return;
+		}
+		if (this.current.phase !== "ready") return;
+		const others = (this.current.devices ?? []).filter((d) => d.deviceId !== device.deviceId);
+		this.update({ devices: [...others, device] });
+		if (event === "pending") this.notify(`A new device, “${device.name}”, asks to join your account. Review it under Devices.`, "info");
+	}
+
+	private onError(error: SdkError): void {
+		if (error.code === "device_revoked") {
+			this.update({ phase: "removed", connection: "offline" });
+			return;
+		}
+		if (error.code === "closed") {
+			this.update({ phase: this.current.phase === "removed" ? "removed" : "replaced", connection: "offline" });
+			return;
+		}
+		this.report(error);
+	}
+
+	private onFatal(error: SdkError): void {
+		this.update({ connection: "offline" });
+		if (error.code === "closed") this.update({ phase: "replaced" });
+		else if (error.code === "device_revoked" || error.code === "unauthorized") this.update({ phase: "removed" });
+		else if (error.code === "device_pending") this.update({ phase: "pending" });
+		else this.notify(errorText(error));
+	}
+
+	// ------------------------------------------------------------------ state
+
+	private upsertMessage(message: ChatMessage, replacing?: string): void {
+		const list = this.current.conversations[message.peerId];
+		if (!list) return;
+		const rest = list.filter((m) => m.key !== message.key && m.key !== replacing);
+		this.update({ conversations: { ...this.current.conversations, [message.peerId]: [...rest, message].sort(byTime) } });
+	}
+
+	private removeMessage(peerId: string, key: string): void {
+		const list = this.current.conversations[peerId];
+		if (!list) return;
+		this.update({ conversations: { ...this.current.conversations, [peerId]: list.filter((m) => m.key !== key) } });
+	}
+
+	private update(patch: Partial<MessengerState>): void {
+		if (patch.contacts && patch.contacts !== this.current.contacts) {
+			try {
+				localStorage.setItem(`${this.profile.history}:contacts`, JSON.stringify({ contacts: patch.contacts }));
+			} catch {
+				// Only a start-up cache.
+			}
+		}
+		this.current = { ...this.current, ...patch };
+		for (const listener of this.listeners) listener(this.current);
+	}
+
+	get names(): ProfileNames {
+		return this.profile;
+	}
+}

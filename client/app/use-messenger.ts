@@ -1,0 +1,50 @@
+import { useEffect, useState } from "preact/hooks";
+import type { MessengerController, MessengerState } from "./messenger-controller.ts";
+
+/** The controller's state, re-rendering the component whenever it changes. */
+export function useMessenger(controller: MessengerController): MessengerState {
+	const [state, setState] = useState(controller.state);
+	useEffect(() => {
+		setState(controller.state);
+		return controller.subscribe(setState);
+	}, [controller]);
+	return state;
+}
+
+/** The current time, ticking every second while `active` (for countdowns). */
+export function useNow(active: boolean): number {
+	const [now, setNow] = useState(Date.now());
+	useEffect(() => {
+		if (!active) return;
+		setNow(Date.now());
+		const timer = setInterval(() => setNow(Date.now()), 1000);
+		return () => clearInterval(timer);
+	}, [active]);
+	return now;
+}
+
+/**
+ * Run an action from a button or form: `busy` while it runs, and its failure as a readable
+ * sentence in `error` (the caller renders it next to the control).
+ */
+export function useAction<A extends unknown[]>(
+	action: (...args: A) => Promise<unknown>,
+	describe: (err: unknown) => string,
+): { run: (...args: A) => Promise<boolean>; busy: boolean; error: string | null; clear: () => void } {
+	const [busy, setBusy] = useState(false);
+	const [error, setError] = useState<string | null>(null);
+	const run = async (...args: A): Promise<boolean> => {
+		setBusy(true);
+		setError(null);
+		try {
+			await action(...args);
+			return true;
+		} catch (err) {
+			setError(describe(err));
+			return false;
+		} finally {
+			setBusy(false);
+		}
+	};
+	return { run, busy, error, clear: () => setError(null) };
+}

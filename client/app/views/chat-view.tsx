@@ -1,0 +1,275 @@
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import type { Contact } from "../../../worker/protocol/wire.ts";
+import { formatDuration, formatWhen, plural } from "../format.ts";
+import type { ChatMessage } from "../history-store.ts";
+import type { MessengerController, MessengerState } from "../messenger-controller.ts";
+import { filePrice, formatBytes } from "../prices.ts";
+import { useNow } from "../use-messenger.ts";
+import { ContactDetails } from "./contact-details.tsx";
+import { MessageItem } from "./message-item.tsx";
+
+/** The messages of one conversation, newest at the bottom, kept scrolled down as new ones come. */
+export function MessageList({
+	controller,
+	state,
+	messages,
+	label,
+}: {
+	controller: MessengerController;
+	state: MessengerState;
+	messages: ChatMessage[];
+	label: string;
+}) {
+	const scroller = useRef<HTMLDivElement>(null);
+	const pinned = useRef(true);
+	useLayoutEffect(() => {
+		const el = scroller.current;
+		if (el && pinned.current) el.scrollTop = el.scrollHeight;
+	}, [messages]);
+	return (
+		<div
+			class="messages"
+			ref={scroller}
+			onScroll={(e) => {
+				const el = e.currentTarget;
+				pinned.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+			}}
+		>
+			{messages.length === 0 ? (
+				<p class="empty">No messages yet. Say hello!</p>
+			) : (
+				// A scrolling container is reachable by keyboard on its own (Chromium, Firefox).
+				<ol class="message-list" role="log" aria-live="polite" aria-label={label}>
+					{messages.map((m) => (
+						<MessageItem key={m.key} controller={controller} state={state} message={m} />
+					))}
+				</ol>
+			)}
+		</div>
+	);
+}
+
+/** Why sending is not possible right now, if it is not. */
+function sendBlocker(state: MessengerState, now: number): string | null {
+	const account = state.account;
+	if (account?.suspendedUntil !== undefined && account.suspendedUntil > now) {
+		return `Your account is suspended until ${formatWhen(account.suspendedUntil)}. You can still read messages.`;
+	}
+	const price = state.limits?.prices.text;
+	if (account && price !== undefined && account.credits < price) {
+		return `Not enough credits: a message costs ${plural(price, "credit")} and you have ${account.credits}.`;
+	}
+	if (account?.quotaLeft === 0) return "You have used today's message allowance. It frees up as the day's first messages age.";
+	if (state.nextSendAt !== null && state.nextSendAt > now)
+		return `Rate limit: you can send again in ${formatDuration(state.nextSendAt - now)}.`;
+	return null;
+}
+
+/** Overhead of the sealed envelope around the text (header, JSON, MAC), generously rounded. */
+const SEAL_OVERHEAD_BYTES = 1024;
+
+function tooLong(state: MessengerState, text: string): boolean {
+	const max = state.limits?.maxSealedTextBytes;
+	return max !== undefined && new TextEncoder().encode(JSON.stringify(text)).length + SEAL_OVERHEAD_BYTES > max;
+}
+
+/** A chosen file waits here, with its price, until the user confirms sending it. */
+function PendingFile({
+	controller,
+	state,
+	peerId,
+	file,
+	blocker,
+	onDone,
+}: {
+	controller: MessengerController;
+	state: MessengerState;
+	peerId: string;
+	file: File;
+	blocker: string | null;
+	onDone: () => void;
+}) {
+	const verdict = state.limits ? filePrice(file.size, state.account?.trust, state.limits) : null;
+	return (
+		<fieldset class="pending-file">
+			<legend class="visually-hidden">File to send</legend>
+			<span class="file-name">{file.name}</span> <span class="file-size">{formatBytes(file.size)}</span>
+			{verdict && !verdict.ok && (
+				<p class="error" role="alert">
+					{verdict.reason}
+				</p>
+			)}
+			<div class="actions">
+				<button
+					type="button"
+					class="primary"
+					disabled={!verdict?.ok || blocker !== null}
+					onClick={() => {
+						onDone();
+						void controller.sendFile(peerId, file);
+					}}
+				>
+					Send file{verdict?.ok && ` · ${plural(verdict.price, "credit")}`}
+				</button>
+				<button type="button" onClick={onDone}>
+					Cancel
+				</button>
+			</div>
+		</fieldset>
+	);
+}
+
+export function Composer({ controller, state, peerId }: { controller: MessengerController; state: MessengerState; peerId: string }) {
+	const [text, setText] = useState("");
+	const [file, setFile] = useState<File | null>(null);
+	const counting = state.nextSendAt !== null;
+	const now = useNow(counting);
+	const blocker = sendBlocker(state, now);
+	const price = state.limits?.prices.text;
+	const long = tooLong(state, text);
+	const account = state.account;
+	const send = () => {
+		const body = text.trim();
+		if (!body || blocker || long) return;
+		setText("");
+		void controller.send(peerId, body);
+	};
+	const allowance = [
+		price !== undefined && `A message costs ${plural(price, "credit")}.`,
+		account && `${plural(account.credits, "credit")} left`,
+		account && (account.quotaLeft === null ? "no daily limit" : `${plural(account.quotaLeft, "message")} left today`),
+	]
+		.filter(Boolean)
+		.join(" · ");
+	return (
+		<form
+			class="composer"
+			aria-label="Write a message"
+			onSubmit={(e) => {
+				e.preventDefault();
+				send();
+			}}
+		>
+			{file && (
+				<PendingFile controller={controller} state={state} peerId={peerId} file={file} blocker={blocker} onDone={() => setFile(null)} />
+			)}
+			<label for={`composer-${peerId}`} class="visually-hidden">
+				Message
+			</label>
+			<div class="row">
+				<label class="attach button" title="Attach a file">
+					<svg
+						aria-hidden="true"
+						viewBox="0 0 24 24"
+						width="20"
+						height="20"
+						fill="none"
+						stroke="currentColor"
+						stroke-width="2"
+						stroke-linecap="round"
+					>
+						<path d="M21 11.5l-8.6 8.6a5 5 0 0 1-7.1-7.1l8.6-8.6a3.5 3.5 0 0 1 5 5l-8.6 8.6a2 2 0 0 1-2.8-2.8l7.9-7.9" />
+					</svg>
+					<span class="visually-hidden">Attach a file</span>
+					<input
+						type="file"
+						class="visually-hidden"
+						onChange={(e) => {
+							setFile(e.currentTarget.files?.[0] ?? null);
+							e.currentTarget.value = "";
+						}}
+					/>
+				</label>
+				<textarea
+					id={`composer-${peerId}`}
+					name="message"
+					rows={2}
+					value={text}
+					placeholder="Write a message"
+					aria-describedby={`allowance-${peerId}`}
+					onInput={(e) => {
+						setText(e.currentTarget.value);
+						if (e.currentTarget.value) controller.typing(peerId);
+					}}
+					onKeyDown={(e) => {
+						// Enter sends, Shift+Enter starts a new line (and IME composition is left alone).
+						if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+							e.preventDefault();
+							send();
+						}
+					}}
+				/>
+				<button type="submit" class="primary send" disabled={!text.trim() || blocker !== null || long}>
+					Send{price !== undefined && <span class="price"> · {plural(price, "credit")}</span>}
+				</button>
+			</div>
+			<p id={`allowance-${peerId}`} class={`allowance${blocker ? " blocked" : ""}`} aria-live="polite">
+				{long ? "This message is too long to send." : (blocker ?? allowance)}
+			</p>
+		</form>
+	);
+}
+
+export function TypingLine({ state, contact }: { state: MessengerState; contact: Contact }) {
+	const typing = (state.typing[contact.accountId] ?? 0) > Date.now();
+	return (
+		<p class="typing" aria-live="polite">
+			{typing ? `@${contact.handle} is typing…` : ""}
+		</p>
+	);
+}
+
+function ContactStatus({ contact }: { contact: Contact }) {
+	const text =
+		contact.state === "outgoing"
+			? `Waiting for @${contact.handle} to accept your request.`
+			: contact.state === "declined"
+				? `@${contact.handle} declined. You can ask again later from the contact list.`
+				: contact.state === "blocked"
+					? `You blocked @${contact.handle}.`
+					: `@${contact.handle} wants to be your contact. Accept the request in the contact list.`;
+	return <p class="contact-status">{text}</p>;
+}
+
+export function ChatView({
+	controller,
+	state,
+	contact,
+	onBack,
+}: {
+	controller: MessengerController;
+	state: MessengerState;
+	contact: Contact;
+	onBack: () => void;
+}) {
+	const [showDetails, setShowDetails] = useState(false);
+	const messages = state.conversations[contact.accountId] ?? [];
+	const heading = useRef<HTMLHeadingElement>(null);
+	useEffect(() => {
+		setShowDetails(false);
+		heading.current?.focus();
+	}, [contact.accountId]);
+	return (
+		<section class="chat" aria-labelledby="chat-title">
+			<header class="chat-header">
+				<button type="button" class="back" onClick={onBack} aria-label="Back to contacts">
+					‹
+				</button>
+				<h2 id="chat-title" tabIndex={-1} ref={heading}>
+					@{contact.handle}
+				</h2>
+				<button type="button" aria-expanded={showDetails} aria-controls="contact-details" onClick={() => setShowDetails(!showDetails)}>
+					{showDetails ? "Close info" : "Contact info"}
+				</button>
+			</header>
+			{showDetails && <ContactDetails controller={controller} contact={contact} />}
+			<MessageList controller={controller} state={state} messages={messages} label={`Conversation with @${contact.handle}`} />
+			<TypingLine state={state} contact={contact} />
+			{contact.state === "accepted" ? (
+				<Composer controller={controller} state={state} peerId={contact.accountId} />
+			) : (
+				<ContactStatus contact={contact} />
+			)}
+		</section>
+	);
+}

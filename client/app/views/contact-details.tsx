@@ -1,0 +1,150 @@
+import { useState } from "preact/hooks";
+import type { Contact } from "../../../worker/protocol/wire.ts";
+import { errorText } from "../error-text.ts";
+import type { MessengerController } from "../messenger-controller.ts";
+import { useAction } from "../use-messenger.ts";
+
+/** 60 digits as three rows of four groups, the way people read them out. */
+function SafetyNumber({ digits }: { digits: string }) {
+	const groups = digits.split(" ");
+	const rows = [groups.slice(0, 4), groups.slice(4, 8), groups.slice(8, 12)];
+	return (
+		<p class="safety-number" data-testid="safety-number" data-digits={digits}>
+			<span class="visually-hidden">Safety number: </span>
+			{rows.map((row) => (
+				<span key={row.join("")} class="safety-row">
+					{row.join(" ")}
+				</span>
+			))}
+		</p>
+	);
+}
+
+function ReportForm({
+	controller,
+	contact,
+	onDone,
+}: {
+	controller: MessengerController;
+	contact: Contact;
+	onDone: (text: string) => void;
+}) {
+	const [reason, setReason] = useState("");
+	const [block, setBlock] = useState(true);
+	const action = useAction(
+		(r: string, b: boolean) => controller.reportContact(contact.accountId, r, b),
+		(err) => errorText(err),
+	);
+	return (
+		<form
+			class="stack"
+			aria-label={`Report @${contact.handle}`}
+			onSubmit={async (e) => {
+				e.preventDefault();
+				if (await action.run(reason.trim(), block))
+					onDone(block ? `You reported and blocked @${contact.handle}.` : `You reported @${contact.handle}.`);
+			}}
+		>
+			<label>
+				What happened?
+				<textarea name="reason" rows={3} maxLength={500} required value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+			</label>
+			<label class="checkbox">
+				<input type="checkbox" checked={block} onChange={(e) => setBlock(e.currentTarget.checked)} /> Also block @{contact.handle}
+			</label>
+			<p class="hint">The server's operators see who reported whom and your reason, never your messages.</p>
+			{action.error && (
+				<p class="error" role="alert">
+					{action.error}
+				</p>
+			)}
+			<button type="submit" class="danger" disabled={action.busy}>
+				Send report
+			</button>
+		</form>
+	);
+}
+
+/** A contact's safety number, report and block. */
+export function ContactDetails({ controller, contact }: { controller: MessengerController; contact: Contact }) {
+	const [digits, setDigits] = useState<string | null>(null);
+	const [reporting, setReporting] = useState(false);
+	const [confirmBlock, setConfirmBlock] = useState(false);
+	const [done, setDone] = useState<string | null>(null);
+	const number = useAction(
+		async () => setDigits(await controller.safetyNumber(contact.accountId)),
+		(err) => errorText(err),
+	);
+	const block = useAction(
+		() => controller.blockContact(contact.accountId),
+		(err) => errorText(err),
+	);
+	return (
+		<section id="contact-details" class="contact-details" aria-label={`About @${contact.handle}`}>
+			{contact.state === "accepted" && (
+				<div class="stack">
+					<h3>Safety number</h3>
+					<p class="hint">
+						Compare this number with @{contact.handle} in person or on a call. If it matches on both sides, nobody is in the middle. It
+						changes when either of you adds or removes a device.
+					</p>
+					{digits ? (
+						<SafetyNumber digits={digits} />
+					) : (
+						<button type="button" disabled={number.busy} onClick={() => void number.run()}>
+							Show safety number
+						</button>
+					)}
+					{number.error && (
+						<p class="error" role="alert">
+							{number.error}
+						</p>
+					)}
+				</div>
+			)}
+			{done ? (
+				<output>{done}</output>
+			) : (
+				<div class="stack">
+					<h3>Safety</h3>
+					{reporting ? (
+						<ReportForm controller={controller} contact={contact} onDone={setDone} />
+					) : (
+						<div class="actions">
+							<button type="button" onClick={() => setReporting(true)}>
+								Report…
+							</button>
+							{contact.state !== "blocked" &&
+								(confirmBlock ? (
+									<>
+										<button
+											type="button"
+											class="danger"
+											disabled={block.busy}
+											onClick={async () => {
+												if (await block.run()) setDone(`You blocked @${contact.handle}. They are not told.`);
+											}}
+										>
+											Yes, block @{contact.handle}
+										</button>
+										<button type="button" onClick={() => setConfirmBlock(false)}>
+											Cancel
+										</button>
+									</>
+								) : (
+									<button type="button" class="danger" onClick={() => setConfirmBlock(true)}>
+										Block…
+									</button>
+								))}
+						</div>
+					)}
+					{block.error && (
+						<p class="error" role="alert">
+							{block.error}
+						</p>
+					)}
+				</div>
+			)}
+		</section>
+	);
+}

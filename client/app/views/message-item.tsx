@@ -1,0 +1,202 @@
+import { useState } from "preact/hooks";
+import { errorText } from "../error-text.ts";
+import { formatTime, plural } from "../format.ts";
+import type { ChatMessage } from "../history-store.ts";
+import type { MessengerController, MessengerState } from "../messenger-controller.ts";
+import { formatBytes } from "../prices.ts";
+import { useAction } from "../use-messenger.ts";
+
+function deliveryText(message: ChatMessage): string {
+	switch (message.state) {
+		case "sending":
+			return "Sending…";
+		case "sent":
+			return "Sent";
+		case "delivered": {
+			const devices = message.deliveredTo?.length ?? 1;
+			return devices > 1 ? `Delivered to ${devices} devices` : "Delivered";
+		}
+		case "failed":
+			return "Not sent";
+		default:
+			return "";
+	}
+}
+
+/** Save a file the user asked for, through a temporary link (no inline script, no third party). */
+function saveBlob(blob: Blob, name: string): void {
+	const url = URL.createObjectURL(blob);
+	const link = document.createElement("a");
+	link.href = url;
+	link.download = name || "file";
+	link.click();
+	setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+function FileBox({ controller, state, message }: { controller: MessengerController; state: MessengerState; message: ChatMessage }) {
+	const download = useAction(
+		async () => {
+			if (message.attachment) saveBlob(await controller.download(message.attachment), message.attachment.name);
+		},
+		(err) => errorText(err),
+	);
+	const file = message.attachment ?? message.file;
+	if (!file) return null;
+	const progress = state.progress[message.key];
+	return (
+		<div class="file">
+			<span class="file-name">{file.name}</span> <span class="file-size">{formatBytes(file.size)}</span>
+			{message.state === "sending" && progress !== undefined && (
+				<progress max={1} value={progress} aria-label={`Uploading ${file.name}`}>
+					{Math.round(progress * 100)}%
+				</progress>
+			)}
+			{message.attachment && (
+				<button type="button" class="link" disabled={download.busy} onClick={() => void download.run()}>
+					{download.busy ? "Downloading…" : "Download"}
+				</button>
+			)}
+			{download.error && (
+				<span class="error" role="alert">
+					{download.error}
+				</span>
+			)}
+		</div>
+	);
+}
+
+/** Edit or delete a message this account sent, each with its price shown first. */
+function OwnMessageActions({
+	controller,
+	state,
+	message,
+}: {
+	controller: MessengerController;
+	state: MessengerState;
+	message: ChatMessage;
+}) {
+	const [mode, setMode] = useState<"closed" | "menu" | "edit" | "delete">("closed");
+	const [text, setText] = useState(message.text);
+	const prices = state.limits?.prices;
+	const save = useAction(
+		(t: string) => controller.editMessage(message, t),
+		(err) => errorText(err, "send"),
+	);
+	const remove = useAction(
+		() => controller.deleteMessage(message),
+		(err) => errorText(err, "send"),
+	);
+	const price = (n: number | undefined) => (n === undefined ? "" : ` · ${plural(n, "credit")}`);
+	if (mode === "closed") {
+		return (
+			<button type="button" class="link more" aria-label="Edit or delete this message" onClick={() => setMode("menu")}>
+				⋯
+			</button>
+		);
+	}
+	return (
+		<div class="message-actions">
+			{mode === "menu" && (
+				<>
+					{!message.attachment && (
+						<button type="button" onClick={() => setMode("edit")}>
+							Edit{price(prices?.edit)}
+						</button>
+					)}
+					<button type="button" class="danger" onClick={() => setMode("delete")}>
+						Delete for everyone{price(prices?.delete)}
+					</button>
+					<button type="button" onClick={() => setMode("closed")}>
+						Cancel
+					</button>
+				</>
+			)}
+			{mode === "edit" && (
+				<form
+					class="stack"
+					onSubmit={async (e) => {
+						e.preventDefault();
+						const t = text.trim();
+						if (t && t !== message.text && (await save.run(t))) setMode("closed");
+					}}
+				>
+					<label>
+						New text
+						<textarea rows={2} value={text} onInput={(e) => setText(e.currentTarget.value)} />
+					</label>
+					<div class="actions">
+						<button type="submit" class="primary" disabled={save.busy || !text.trim()}>
+							Save{price(prices?.edit)}
+						</button>
+						<button type="button" onClick={() => setMode("closed")}>
+							Cancel
+						</button>
+					</div>
+				</form>
+			)}
+			{mode === "delete" && (
+				<div class="actions">
+					<button
+						type="button"
+						class="danger"
+						disabled={remove.busy}
+						onClick={async () => {
+							if (await remove.run()) setMode("closed");
+						}}
+					>
+						Yes, delete{price(prices?.delete)}
+					</button>
+					<button type="button" onClick={() => setMode("closed")}>
+						Cancel
+					</button>
+				</div>
+			)}
+			{(save.error ?? remove.error) && (
+				<p class="error" role="alert">
+					{save.error ?? remove.error}
+				</p>
+			)}
+		</div>
+	);
+}
+
+export function MessageItem({
+	controller,
+	state,
+	message,
+}: {
+	controller: MessengerController;
+	state: MessengerState;
+	message: ChatMessage;
+}) {
+	const changeable =
+		message.outgoing && message.id !== undefined && !message.deleted && (message.state === "sent" || message.state === "delivered");
+	return (
+		<li class={`message ${message.outgoing ? "outgoing" : "incoming"}`} data-state={message.state}>
+			{message.state === "unreadable" ? (
+				<p class="message-text muted">This message could not be decrypted on this device.</p>
+			) : message.deleted ? (
+				<p class="message-text muted">This message was deleted.</p>
+			) : (
+				<>
+					<FileBox controller={controller} state={state} message={message} />
+					{message.text && <p class="message-text">{message.text}</p>}
+				</>
+			)}
+			<p class="message-meta">
+				{message.edited && <span>edited</span>}
+				<time dateTime={new Date(message.at).toISOString()}>{formatTime(message.at)}</time>
+				{message.outgoing && message.state !== "unreadable" && <span class="delivery">{deliveryText(message)}</span>}
+				{changeable && <OwnMessageActions key={message.key} controller={controller} state={state} message={message} />}
+			</p>
+			{message.state === "failed" && (
+				<p class="message-error">
+					<span role="alert">{message.error}</span>{" "}
+					<button type="button" class="link" onClick={() => void controller.retry(message)}>
+						{message.file ? "Remove" : "Send again"}
+					</button>
+				</p>
+			)}
+		</li>
+	);
+}

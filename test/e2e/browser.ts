@@ -1,0 +1,87 @@
+/**
+ * Headless Chromium for the end-to-end tests: Debian's `chromium` driven by playwright-core.
+ * Each browser context is a fresh profile (its own IndexedDB, storage and cookies), so one
+ * context stands for one person's browser, or one device.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+/** Screenshots for reviewers; git-ignored. */
+export const RESULTS_DIR = path.join(ROOT, "test-results");
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** How long a locator waits for a UI state (the relay and Chromium share two slow cores in CI). */
+export const UI_TIMEOUT_MS = 30_000;
+
+const ARGS = [
+	"--headless",
+	"--no-sandbox",
+	"--disable-gpu",
+	"--disable-quic",
+	"--no-first-run",
+	"--disable-background-networking",
+	"--disable-component-update",
+	"--disable-sync",
+];
+
+export function launchChromium(): Promise<Browser> {
+	return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}
+
+export interface Profile {
+	context: BrowserContext;
+	/** Uncaught errors of every page of this profile: a test expects none. */
+	pageErrors: string[];
+	newPage(): Promise<Page>;
+	close(): Promise<void>;
+}
+
+export const PHONE = { width: 390, height: 844 };
+export const LAPTOP = { width: 1100, height: 720 };
+
+export async function newProfile(browser: Browser, viewport = LAPTOP): Promise<Profile> {
+	return profileOf(await browser.newContext({ viewport }));
+}
+
+/**
+ * A browser whose settings let sites embedded in other sites keep (partitioned) storage, as
+ * Firefox and Safari do by default. Chromium blocks it by default, with third-party cookies;
+ * this is its own browser process with that setting turned off in its profile.
+ */
+export async function newProfileAllowingEmbeddedStorage(viewport = LAPTOP): Promise<Profile> {
+	const dir = mkdtempSync(path.join(tmpdir(), "sm-chromium-"));
+	mkdirSync(path.join(dir, "Default"));
+	writeFileSync(
+		path.join(dir, "Default", "Preferences"),
+		JSON.stringify({ profile: { cookie_controls_mode: 0, block_third_party_cookies: false } }),
+	);
+	const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, args: ARGS, viewport });
+	return profileOf(context, () => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }));
+}
+
+function profileOf(context: BrowserContext, cleanUp: () => void = () => {}): Profile {
+	context.setDefaultTimeout(UI_TIMEOUT_MS);
+	const pageErrors: string[] = [];
+	return {
+		context,
+		pageErrors,
+		async newPage() {
+			const page = await context.newPage();
+			page.on("pageerror", (error) => pageErrors.push(error.message));
+			return page;
+		},
+		async close() {
+			await context.close();
+			cleanUp();
+		},
+	};
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+	mkdirSync(RESULTS_DIR, { recursive: true });
+	const file = path.join(RESULTS_DIR, `${name}.png`);
+	await page.screenshot({ path: file });
+	return file;
+}

@@ -1,0 +1,251 @@
+import { readFileSync } from "node:fs";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
+import {
+	acceptRequest,
+	composer,
+	contactButton,
+	conversationTexts,
+	createAccount,
+	message,
+	openChat,
+	requestContact,
+	requestFrom,
+	sendMessage,
+	uniqueHandle,
+	waitForDelivery,
+} from "./app-driver.ts";
+import { LAPTOP, launchChromium, newProfile, PHONE, type Profile, screenshot } from "./browser.ts";
+
+let server: DevServer;
+let browser: Browser;
+let profiles: Profile[] = [];
+
+beforeAll(async () => {
+	[server, browser] = await Promise.all([startDevServer({ vars: RELAXED_LIMITS }), launchChromium()]);
+});
+
+afterEach(async () => {
+	const errors = profiles.flatMap((p) => p.pageErrors);
+	await Promise.all(profiles.map((p) => p.close()));
+	profiles = [];
+	expect(errors, "uncaught errors in the app").toEqual([]);
+});
+
+afterAll(async () => {
+	await browser?.close();
+	await server?.dispose();
+});
+
+async function person(prefix: string, viewport = LAPTOP): Promise<{ profile: Profile; page: Page; handle: string }> {
+	const profile = await newProfile(browser, viewport);
+	profiles.push(profile);
+	const page = await profile.newPage();
+	const handle = uniqueHandle(prefix);
+	await createAccount(page, server.baseUrl, handle, `${prefix}'s browser`);
+	return { profile, page, handle };
+}
+
+/** Two people in two browser profiles who became contacts through the UI, each with the chat open. */
+async function contacts(viewports: [typeof LAPTOP, typeof LAPTOP] = [LAPTOP, LAPTOP]) {
+	const alice = await person("alice", viewports[0]);
+	const bob = await person("bob", viewports[1]);
+	await requestContact(alice.page, bob.handle);
+	await requestFrom(bob.page, alice.handle).waitFor();
+	await acceptRequest(bob.page, alice.handle);
+	await contactButton(alice.page, bob.handle).filter({ hasNotText: "waiting" }).waitFor();
+	await openChat(alice.page, bob.handle);
+	await openChat(bob.page, alice.handle);
+	await composer(alice.page).waitFor();
+	return { alice, bob };
+}
+
+describe("the web app in two browser profiles", () => {
+	it("creates two accounts that become contacts and exchange messages both ways, with typing and delivery shown", async () => {
+		const { alice, bob } = await contacts([LAPTOP, PHONE]);
+
+		await sendMessage(alice.page, "Hello Bob! Is the <b>encryption</b> on? ✓");
+		await message(bob.page, "Hello Bob! Is the <b>encryption</b> on? ✓").waitFor();
+		await waitForDelivery(alice.page, "Hello Bob!", "delivered");
+		// User content is text, never markup.
+		expect(await bob.page.locator("li.message b").count()).toBe(0);
+
+		await composer(bob.page).pressSequentially("Yes, end to");
+		await alice.page.getByText(`@${bob.handle} is typing…`).waitFor();
+		await composer(bob.page).press("End");
+		await composer(bob.page).pressSequentially(" end.");
+		await composer(bob.page).press("Enter");
+		await message(alice.page, "Yes, end to end.").waitFor();
+		await waitForDelivery(bob.page, "Yes, end to end.", "delivered");
+		expect(await conversationTexts(alice.page)).toEqual(["Hello Bob! Is the <b>encryption</b> on? ✓", "Yes, end to end."]);
+
+		// The price is shown before sending, and the balance after it.
+		await alice.page.getByRole("button", { name: /Send · 4 credits/ }).waitFor();
+		await alice.page.getByText(/A message costs 4 credits\. · 999,?996 credits left/).waitFor();
+
+		await screenshot(alice.page, "chat-view");
+		await screenshot(bob.page, "chat-view-phone");
+
+		await alice.page
+			.getByRole("navigation")
+			.getByRole("button", { name: /credits$/ })
+			.click();
+		await alice.page.getByRole("heading", { name: "Credits" }).waitFor();
+		await alice.page.getByRole("cell", { name: "Starting balance" }).waitFor();
+		await screenshot(alice.page, "credits-panel");
+	});
+
+	it("shows unread counts for a conversation that is not open, and clears them when it is opened", async () => {
+		const { alice, bob } = await contacts();
+		await bob.page.getByRole("button", { name: "Devices" }).click();
+		await sendMessage(alice.page, "one");
+		await sendMessage(alice.page, "two");
+		const unread = contactButton(bob.page, alice.handle).getByText("2 unread", { exact: true });
+		await unread.waitFor();
+		await bob.page.waitForFunction("document.title === '(2) Secure Messaging'");
+		await openChat(bob.page, alice.handle);
+		await unread.waitFor({ state: "detached" });
+		await bob.page.waitForFunction("document.title === 'Secure Messaging'");
+	});
+
+	it("lets someone who closed the app catch up on what was sent meanwhile, in order", async () => {
+		const { alice, bob } = await contacts();
+		await bob.page.close();
+
+		for (const text of ["while you were away 1", "while you were away 2", "while you were away 3"]) {
+			await sendMessage(alice.page, text);
+			await waitForDelivery(alice.page, text, "sent");
+		}
+
+		const back = await bob.profile.newPage();
+		await back.goto(server.baseUrl);
+		await openChat(back, alice.handle);
+		await message(back, "while you were away 3").waitFor();
+		expect(await conversationTexts(back)).toEqual(["while you were away 1", "while you were away 2", "while you were away 3"]);
+		await waitForDelivery(alice.page, "while you were away 3", "delivered");
+	});
+
+	it("keeps the history and the keys across a page reload", async () => {
+		const { alice, bob } = await contacts();
+		await sendMessage(alice.page, "before the reload");
+		await message(bob.page, "before the reload").waitFor();
+
+		await bob.page.reload();
+		await openChat(bob.page, alice.handle);
+		await message(bob.page, "before the reload").waitFor();
+		await sendMessage(bob.page, "after the reload, same keys");
+		await message(alice.page, "after the reload, same keys").waitFor();
+		await sendMessage(alice.page, "and back");
+		await message(bob.page, "and back").waitFor();
+		expect(await conversationTexts(bob.page)).toEqual(["before the reload", "after the reload, same keys", "and back"]);
+	});
+
+	it("adds a second device that is approved from the first, after comparing fingerprints, and reads the next message", async () => {
+		const { alice, bob } = await contacts();
+		const tablet = await newProfile(browser, PHONE);
+		profiles.push(tablet);
+		const page = await tablet.newPage();
+		await page.goto(server.baseUrl);
+		await page.getByRole("button", { name: "Add this device" }).click();
+		await page.getByLabel("Your handle").fill(alice.handle);
+		await page.getByLabel("Name this device").fill("alice's tablet");
+		await page.getByRole("button", { name: "Ask to join" }).click();
+		await page.getByRole("heading", { name: "Waiting for approval" }).waitFor();
+		const fingerprint = await page.getByTestId("own-fingerprint").textContent();
+		expect(fingerprint).toMatch(/^\d{5} \d{5} \d{5} \d{5}$/);
+
+		await alice.page.getByText("“alice's tablet”, asks to join").waitFor();
+		await alice.page.getByRole("button", { name: /^Devices/ }).click();
+		const pending = alice.page.getByTestId("pending-device");
+		await expect(pending.locator(".fingerprint").textContent()).resolves.toBe(fingerprint);
+		await pending.getByRole("button", { name: "Approve “alice's tablet”" }).click();
+		await alice.page.getByRole("heading", { name: /alice's tablet/ }).waitFor();
+		await screenshot(alice.page, "devices-panel");
+
+		await contactButton(page, bob.handle).waitFor();
+		await openChat(page, bob.handle);
+		await sendMessage(bob.page, "hello to both of your devices");
+		await message(page, "hello to both of your devices").waitFor();
+		await waitForDelivery(bob.page, "hello to both of your devices", "delivered");
+
+		await sendMessage(page, "sent from the tablet");
+		await message(bob.page, "sent from the tablet").waitFor();
+		await alice.page.getByRole("button", { name: /^Devices/ }).click();
+		await openChat(alice.page, bob.handle);
+		await message(alice.page, "sent from the tablet").waitFor();
+	});
+
+	it("shows a contact's safety number, the same on both sides, and blocks and reports", async () => {
+		const { alice, bob } = await contacts();
+		for (const side of [alice.page, bob.page]) {
+			await side.getByRole("button", { name: "Contact info" }).click();
+			await side.getByRole("button", { name: "Show safety number" }).click();
+		}
+		const [mine, theirs] = await Promise.all([alice.page, bob.page].map((p) => p.getByTestId("safety-number").getAttribute("data-digits")));
+		expect(mine).toMatch(/^(\d{5} ){11}\d{5}$/);
+		expect(mine).toBe(theirs);
+
+		await bob.page.getByRole("button", { name: "Report…" }).click();
+		await bob.page.getByLabel("What happened?").fill("Spam about crypto coins");
+		await bob.page.getByRole("button", { name: "Send report" }).click();
+		await bob.page.getByText(`You reported and blocked @${alice.handle}.`).waitFor();
+		await bob.page.getByText("You blocked").or(contactButton(bob.page, alice.handle).getByText("blocked")).first().waitFor();
+
+		await sendMessage(alice.page, "are you there?");
+		await alice.page.getByText("You can only write to accepted contacts.").waitFor();
+		await waitForDelivery(alice.page, "are you there?", "failed");
+	});
+
+	it("edits and deletes a sent message for everyone, with the price shown first, and sends a file the other side downloads intact", async () => {
+		const { alice, bob } = await contacts();
+		await sendMessage(alice.page, "See you at 5");
+		await message(bob.page, "See you at 5").waitFor();
+
+		const mine = message(alice.page, "See you at 5");
+		await mine.getByRole("button", { name: "Edit or delete this message" }).click();
+		await mine.getByRole("button", { name: "Edit · 2 credits" }).click();
+		await mine.getByLabel("New text").fill("See you at 6");
+		await mine.getByRole("button", { name: "Save · 2 credits" }).click();
+		await message(bob.page, "See you at 6").getByText("edited").waitFor();
+		expect(await conversationTexts(bob.page)).toEqual(["See you at 6"]);
+
+		const edited = message(alice.page, "See you at 6");
+		await edited.getByRole("button", { name: "Edit or delete this message" }).click();
+		await edited.getByRole("button", { name: "Delete for everyone · 1 credit" }).click();
+		await edited.getByRole("button", { name: "Yes, delete · 1 credit" }).click();
+		await message(bob.page, "This message was deleted.").waitFor();
+		await message(alice.page, "This message was deleted.").waitFor();
+
+		const content = Buffer.from(`a small file, sealed in the browser ${"✓".repeat(2000)}`);
+		await alice.page.getByLabel("Attach a file").setInputFiles({ name: "notes.txt", mimeType: "text/plain", buffer: content });
+		await alice.page.getByRole("button", { name: "Send file · 8 credits" }).click();
+		const atBob = message(bob.page, "notes.txt");
+		await atBob.waitFor();
+		const [download] = await Promise.all([bob.page.waitForEvent("download"), atBob.getByRole("button", { name: "Download" }).click()]);
+		expect(download.suggestedFilename()).toBe("notes.txt");
+		const path = await download.path();
+		expect(readFileSync(path)).toEqual(content);
+	});
+
+	it("explains a refusal by the server in a sentence, never with a raw code", async () => {
+		const { page } = await person("carol");
+		await page.getByLabel("Handle of the person to add").fill(uniqueHandle("nobody"));
+		await page.getByRole("button", { name: "Add", exact: true }).click();
+		await page.getByText("No one uses that handle.").waitFor();
+		expect(await page.locator("body").textContent()).not.toMatch(/not_found|bad_request/);
+
+		const other = await newProfile(browser);
+		profiles.push(other);
+		const second = await other.newPage();
+		await second.goto(server.baseUrl);
+		await second.getByLabel("Choose a handle").fill(
+			await page
+				.locator(".who")
+				.textContent()
+				.then((t) => (t ?? "").slice(1)),
+		);
+		await second.getByRole("button", { name: "Create account" }).click();
+		await second.getByText("That handle is taken. Please choose another one.").waitFor();
+	});
+});

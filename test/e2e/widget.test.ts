@@ -1,0 +1,234 @@
+import type { Browser, Frame, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
+import { acceptRequest, contactButton, createAccount, message, openChat, requestFrom, sendMessage, uniqueHandle } from "./app-driver.ts";
+import { launchChromium, newProfile, newProfileAllowingEmbeddedStorage, type Profile, screenshot } from "./browser.ts";
+import { type HostSite, startHostSite } from "./host-site.ts";
+
+let server: DevServer;
+let browser: Browser;
+/** Listed in WIDGET_ALLOWED_ORIGINS. */
+let allowedHost: HostSite;
+/** Another origin, not listed. */
+let strangerHost: HostSite;
+let profiles: Profile[] = [];
+
+/** A few sends a minute, so the rate-limit countdown can be seen without waiting for it. */
+const SENDS_PER_MINUTE = 3;
+
+beforeAll(async () => {
+	const widgetOrigin = () => server.baseUrl;
+	[allowedHost, strangerHost, browser] = await Promise.all([startHostSite(widgetOrigin), startHostSite(widgetOrigin), launchChromium()]);
+	server = await startDevServer({
+		vars: {
+			...RELAXED_LIMITS,
+			RATE_LIMIT_COUNT: String(SENDS_PER_MINUTE),
+			RATE_LIMIT_WINDOW_SECONDS: "60",
+			WIDGET_ALLOWED_ORIGINS: allowedHost.origin,
+		},
+	});
+});
+
+afterEach(async () => {
+	const errors = profiles.flatMap((p) => p.pageErrors);
+	await Promise.all(profiles.map((p) => p.close()));
+	profiles = [];
+	expect(errors, "uncaught errors in the app or widget").toEqual([]);
+});
+
+afterAll(async () => {
+	await browser?.close();
+	await Promise.all([server?.dispose(), allowedHost?.close(), strangerHost?.close()]);
+});
+
+async function profile(): Promise<Profile> {
+	const p = await newProfile(browser);
+	profiles.push(p);
+	return p;
+}
+
+/** A visitor whose browser lets embedded sites keep storage (see newProfileAllowingEmbeddedStorage). */
+async function visitorProfile(): Promise<Profile> {
+	const p = await newProfileAllowingEmbeddedStorage();
+	profiles.push(p);
+	return p;
+}
+
+/** The owner of a handle, signed in to the web app. */
+async function owner(): Promise<{ page: Page; handle: string }> {
+	const page = await (await profile()).newPage();
+	const handle = uniqueHandle("shop");
+	await createAccount(page, server.baseUrl, handle, "shop laptop");
+	return { page, handle };
+}
+
+/** A visitor's browser on the host page; resolves with the widget's frame once it has said `ready`. */
+async function visit(host: HostSite, handle: string, browserProfile?: Profile): Promise<{ page: Page; widget: Frame }> {
+	const page = await (browserProfile ?? (await visitorProfile())).newPage();
+	await page.goto(`${host.origin}/?handle=${handle}&theme=dark`);
+	await page.waitForFunction("window.widgetEvents.some((e) => e.type === 'ready')");
+	const element = await page.waitForSelector("iframe[data-secure-messaging-widget]");
+	const widget = await element.contentFrame();
+	if (!widget) throw new Error("the widget iframe has no frame");
+	return { page, widget };
+}
+
+type Recorded = { origin: string; data: { type?: string; [key: string]: unknown } };
+const receivedMessages = (page: Page) => page.evaluate("window.receivedMessages") as Promise<Recorded[]>;
+
+describe("the widget embedded in another site", () => {
+	it("creates an account in the iframe, then sends and receives messages with the web app", async () => {
+		const shop = await owner();
+		const { page, widget } = await visit(allowedHost, shop.handle);
+
+		// The host opens it through the embed API (a postMessage to the widget's exact origin).
+		await page.evaluate("window.secureMessagingWidgets[0].open()");
+		const visitorHandle = uniqueHandle("visitor");
+		await widget.getByLabel("Choose a handle").fill(visitorHandle);
+		await widget.getByRole("button", { name: "Create account" }).click();
+		await widget.getByRole("button", { name: `Ask @${shop.handle} to chat` }).click();
+		await widget.getByText(`Waiting for @${shop.handle} to accept`).waitFor();
+
+		await requestFrom(shop.page, visitorHandle).waitFor();
+		await acceptRequest(shop.page, visitorHandle);
+		await openChat(shop.page, visitorHandle);
+
+		await sendMessage(widget as unknown as Page, "Hi! Do you ship to Norway?");
+		await message(shop.page, "Hi! Do you ship to Norway?").waitFor();
+		await sendMessage(shop.page, "We do, in 3 days.");
+		await message(widget as unknown as Page, "We do, in 3 days.").waitFor();
+		await widget.locator('li.message.outgoing[data-state="delivered"]').filter({ hasText: "Do you ship" }).waitFor();
+		await screenshot(page, "widget");
+
+		// Closed, it shows a launcher; the host hears the unread count (and nothing else).
+		await page.evaluate("window.secureMessagingWidgets[0].close()");
+		await widget.getByRole("button", { name: `Chat with @${shop.handle}` }).waitFor();
+		await sendMessage(shop.page, "Anything else?");
+		await widget
+			.getByRole("button", { name: `Chat with @${shop.handle}` })
+			.getByText("1 unread", { exact: true })
+			.waitFor();
+		await page.waitForFunction("window.widgetEvents.some((e) => e.type === 'unread' && e.count === 1)");
+		await screenshot(page, "widget-closed");
+
+		const fromWidget = (await receivedMessages(page)).filter((m) => m.origin === server.baseUrl);
+		expect(new Set(fromWidget.map((m) => m.data.type))).toEqual(new Set(["ready", "unread", "resize"]));
+		const everything = JSON.stringify(await receivedMessages(page));
+		for (const secret of ["Do you ship", "We do", "Anything else", visitorHandle]) expect(everything).not.toContain(secret);
+	});
+
+	it("counts down the rate limit in the composer instead of sending, and shows the quota left", async () => {
+		const shop = await owner();
+		const { page, widget } = await visit(allowedHost, shop.handle);
+		await page.evaluate("window.secureMessagingWidgets[0].open()");
+		const visitorHandle = uniqueHandle("visitor");
+		await widget.getByLabel("Choose a handle").fill(visitorHandle);
+		await widget.getByRole("button", { name: "Create account" }).click();
+		await widget.getByRole("button", { name: `Ask @${shop.handle} to chat` }).click();
+		await acceptRequest(shop.page, visitorHandle);
+
+		const asPage = widget as unknown as Page;
+		for (let i = 1; i <= SENDS_PER_MINUTE; i++) {
+			await sendMessage(asPage, `question ${i}`);
+			await widget
+				.locator('li.message.outgoing:not([data-state="sending"])')
+				.filter({ hasText: `question ${i}` })
+				.waitFor();
+		}
+		await widget.getByText(/Rate limit: you can send again in \d+ s\./).waitFor();
+		await widget.getByRole("textbox", { name: "Message" }).fill("one more");
+		expect(await widget.getByRole("button", { name: /^Send/ }).isDisabled()).toBe(true);
+		await screenshot(page, "widget-rate-limited");
+		await contactButton(shop.page, visitorHandle).waitFor();
+	});
+
+	it("opens the chat in a window of its own origin when the browser gives embedded sites no storage, and it sends and receives", async () => {
+		const shop = await owner();
+		// Chromium's default: no storage for third-party frames.
+		const visitor = await profile();
+		const { page, widget } = await visit(allowedHost, shop.handle, visitor);
+		await page.evaluate("window.secureMessagingWidgets[0].open()");
+		await widget.getByText("does not let chats embedded in other sites keep their keys").waitFor();
+		await screenshot(page, "widget-storage-blocked");
+		const [chat] = await Promise.all([
+			visitor.context.waitForEvent("page"),
+			widget.getByRole("button", { name: "Open chat window" }).click(),
+		]);
+		await chat.waitForLoadState();
+		expect(new URL(chat.url()).origin).toBe(server.baseUrl);
+
+		const visitorHandle = uniqueHandle("visitor");
+		await chat.getByLabel("Choose a handle").fill(visitorHandle);
+		await chat.getByRole("button", { name: "Create account" }).click();
+		await chat.getByRole("button", { name: `Ask @${shop.handle} to chat` }).click();
+		await acceptRequest(shop.page, visitorHandle);
+		await openChat(shop.page, visitorHandle);
+		await sendMessage(chat, "Hello from the chat window");
+		await message(shop.page, "Hello from the chat window").waitFor();
+		await sendMessage(shop.page, "Hello back");
+		await message(chat, "Hello back").waitFor();
+	});
+
+	it("cannot be framed by a site whose origin is not allowed", async () => {
+		const shop = await owner();
+		const page = await (await profile()).newPage();
+		const refused = page.waitForEvent("console", (m) => m.text().includes("frame-ancestors"));
+		await page.goto(`${strangerHost.origin}/?handle=${shop.handle}&theme=light`);
+		const element = await page.waitForSelector("iframe[data-secure-messaging-widget]");
+		await refused;
+		const frame = await element.contentFrame();
+		await frame?.waitForLoadState("load");
+		// The browser put an error page in the frame: nothing of ours loaded, nothing was said.
+		expect(frame?.url() ?? "").not.toContain(server.baseUrl);
+		expect(await frame?.$("#widget")).toBeNull();
+		expect((await receivedMessages(page)).filter((m) => m.origin === server.baseUrl)).toEqual([]);
+	});
+
+	it("keeps its storage and keys out of the host page's reach", async () => {
+		const shop = await owner();
+		const { page, widget } = await visit(allowedHost, shop.handle);
+		await page.evaluate("window.secureMessagingWidgets[0].open()");
+		await widget.getByLabel("Choose a handle").fill(uniqueHandle("visitor"));
+		await widget.getByRole("button", { name: "Create account" }).click();
+		await widget.getByRole("button", { name: `Ask @${shop.handle} to chat` }).waitFor();
+		// The keys are there, inside the widget's origin…
+		expect(await widget.evaluate("indexedDB.databases().then((dbs) => dbs.map((d) => d.name))")).toContain("sm-widget-keys");
+
+		// …and every way in from the host page is closed.
+		const attempts = await page.evaluate(`(async () => {
+			const frame = document.querySelector("iframe[data-secure-messaging-widget]");
+			const tryRead = (read) => { try { read(); return "readable"; } catch (error) { return error.name; } };
+			return {
+				document: frame.contentDocument === null ? "null" : "readable",
+				localStorage: tryRead(() => frame.contentWindow.localStorage),
+				indexedDB: tryRead(() => frame.contentWindow.indexedDB),
+				dom: tryRead(() => frame.contentWindow.document.body),
+				ownDatabases: (await indexedDB.databases()).map((d) => d.name),
+			};
+		})()`);
+		expect(attempts).toEqual({
+			document: "null",
+			localStorage: "SecurityError",
+			indexedDB: "SecurityError",
+			dom: "SecurityError",
+			ownDatabases: [],
+		});
+	});
+
+	it("serves every page with security headers and lets only allowed hosts frame the widget", async () => {
+		const headersOf = async (path: string) => (await fetch(`${server.baseUrl}${path}`)).headers;
+		for (const path of ["/", "/widget", "/widget.js", "/app.js", "/api/limits"]) {
+			const headers = await headersOf(path);
+			expect(headers.get("x-content-type-options"), path).toBe("nosniff");
+			expect(headers.get("referrer-policy"), path).toBe("no-referrer");
+			const csp = headers.get("content-security-policy") ?? "";
+			expect(csp, path).not.toContain("unsafe-inline");
+			expect(csp, path).not.toMatch(/https?:\/\/(?!localhost|127\.0\.0\.1)/);
+		}
+		const app = (await headersOf("/")).get("content-security-policy") ?? "";
+		expect(app).toContain("script-src 'self'");
+		expect(app).toContain(`connect-src 'self' ws://${new URL(server.baseUrl).host}`);
+		expect(app).toContain("frame-ancestors 'none'");
+		expect((await headersOf("/widget")).get("content-security-policy")).toContain(`frame-ancestors ${allowedHost.origin}`);
+	});
+});
