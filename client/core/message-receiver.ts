@@ -88,8 +88,8 @@ export class MessageReceiver {
 		}
 		const content = readBody(frame, body);
 		if (content === null) return undecryptable("bad_body");
-		// Only authenticated ids are remembered, so a forged frame cannot shadow the real message.
-		await this.store.markSeen(frame.id);
+		// The caller remembers the id (markSeen) once the app has kept the message: only
+		// authenticated ids are remembered, so a forged frame cannot shadow the real message.
 		return {
 			kind: "new",
 			message: {

@@ -21,6 +21,11 @@ export interface MessengerClientOptions {
 	heartbeatMs?: number;
 	/** How long a new socket may take to say `ready`. Default 15 s. */
 	handshakeTimeoutMs?: number;
+	/**
+	 * Keeps an incoming message (e.g. in the app's history) before the SDK acks it to the
+	 * relay. If it throws, the message is not acked and comes again later.
+	 */
+	persist?: (message: IncomingMessage) => Promise<void>;
 	/** How sealed attachments are uploaded (e.g. with progress through XHR); a sensible default per platform. */
 	uploader?: Uploader;
 	/** How long an outgoing call rings before this device hangs up. Default 45 s, as the relay's CALL_RING_SECONDS. */

@@ -4,6 +4,7 @@ import {
 	type Contact,
 	type CreditHistory,
 	type DeviceInfo,
+	type DeviceStatus,
 	handle as handleSchema,
 	type IceServer,
 	id as idSchema,
@@ -74,6 +75,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	private readonly acks: AckBatcher;
 	private outboxTimer: ReturnType<typeof setTimeout> | null = null;
 	private readonly uploader: Uploader;
+	private readonly persist: ((message: IncomingMessage) => Promise<void>) | undefined;
 	private readonly calls: CallSignaling;
 	private iceCache: { servers: IceServer[]; refreshAt: number } | null = null;
 
@@ -85,6 +87,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		const fetchFn: Fetch = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
 		this.store = opts.store;
 		this.api = new ApiClient(baseUrl, fetchFn);
+		this.persist = opts.persist;
 		// Browsers stream request bodies only over HTTP/2; elsewhere the blob streams as sealed.
 		this.uploader = opts.uploader ?? ("document" in globalThis ? bufferedUploader(fetchFn) : streamingUploader(fetchFn));
 		this.session = new SessionKeeper(this.api, this.store);
@@ -369,13 +372,26 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	 * with the relay's refusal (`rate_limited` with retryAfter, `not_a_contact`, …). A frame
 	 * lost with the connection is sent again, with the same id, once reconnected.
 	 */
-	async sendText(peerId: string, text: string): Promise<SentReceipt> {
+	async sendText(peerId: string, text: string, opts: { id?: string } = {}): Promise<SentReceipt> {
 		if (this.closed) throw new SdkError("closed", "This client was closed.");
 		const to = parseAccountId(peerId);
 		if (typeof text !== "string" || text.length === 0) throw new SdkError("bad_request", "A text message needs some text.");
 		// A key replaced since this device last looked (a device was revoked) is fetched or
 		// made, and the message sealed again under it.
-		return this.sendSealed(to, { kind: "text", body: { text } });
+		return this.sendSealed(to, { kind: "text", body: { text }, ...(opts.id !== undefined && { id: parseInput(idSchema, opts.id, "id") }) });
+	}
+
+	/**
+	 * A fresh message id, for an app that records a message before sending it (pass it to
+	 * sendText) so that a send still pending when the page closes can be matched up later.
+	 */
+	newMessageId(): string {
+		return toB64u(randomBytes(16));
+	}
+
+	/** Whether this device is approved yet (a new device waits as pending). Signs in afresh to ask. */
+	async deviceStatus(): Promise<DeviceStatus> {
+		return (await this.session.login()).deviceStatus;
 	}
 
 	/** Load the newest keys for a contact, rotating first if the relay says a rotation is due. */
@@ -559,6 +575,18 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		const receipt = await this.receiver.receive(await this.identity(), frame);
 		switch (receipt.kind) {
 			case "new":
+				// Kept by the app before it is acked: if the app dies first, the relay still has it
+				// and delivers it again, and it is not yet marked as seen.
+				if (this.persist) {
+					try {
+						await this.persist(receipt.message);
+					} catch (err) {
+						this.emit("error", toSdkError(err));
+						this.retryLater(frame);
+						return;
+					}
+				}
+				await this.store.markSeen(frame.id);
 				this.emit("message", receipt.message);
 				break;
 			case "undecryptable":

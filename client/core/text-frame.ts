@@ -24,9 +24,9 @@ export function sealBody(
 	me: DeviceIdentity,
 	to: string,
 	contactKey: { version: number; key: Uint8Array },
-	message: { kind: MessageKind; body: object; replaces?: string; attachmentId?: string },
+	message: { kind: MessageKind; body: object; replaces?: string; attachmentId?: string; id?: string },
 ): { frame: SendFrame; sentAt: number } {
-	const id = toB64u(randomBytes(16));
+	const id = message.id ?? toB64u(randomBytes(16));
 	const sentAt = Date.now();
 	const keyVersion = contactKey.version;
 	const { kind } = message;

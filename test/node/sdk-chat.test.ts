@@ -132,6 +132,24 @@ describe("the SDK against the real relay", () => {
 		expect(texts(await backlog)).toEqual([...before, "sent while the relay was down", "after the restart"]);
 	});
 
+	it("does not ack a message the app failed to keep, so it comes again and is kept once", async () => {
+		const { alice, bob } = await contactPair(factory);
+		const kept: string[] = [];
+		let failures = 0;
+		const bobAgain = factory.client(bob.store, {
+			persist: async (m) => {
+				if (failures++ === 0) throw new Error("disk full");
+				kept.push(m.text);
+			},
+		});
+		bob.client.close();
+		await bobAgain.connect();
+		const arrived = collect(bobAgain, 1, 20_000);
+		await alice.client.sendText(bob.account.accountId, "keep me", { id: alice.client.newMessageId() });
+		expect((await arrived)[0]?.text).toBe("keep me");
+		expect({ kept, failures }).toEqual({ kept: ["keep me"], failures: 2 });
+	});
+
 	it("reports a tampered message as undecryptable, acks it, and keeps delivering the rest", async () => {
 		const { alice, bob } = await contactPair(factory);
 		const bobId = bob.account.accountId;

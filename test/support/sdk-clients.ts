@@ -14,12 +14,16 @@ export class ClientFactory {
 
 	constructor(private readonly baseUrl: () => string) {}
 
-	client(store: KeyStore = new MemoryKeyStore(), opts: { WebSocket?: WebSocketConstructor; fetch?: typeof fetch } = {}): MessengerClient {
+	client(
+		store: KeyStore = new MemoryKeyStore(),
+		opts: { WebSocket?: WebSocketConstructor; fetch?: typeof fetch; persist?: (m: IncomingMessage) => Promise<void> } = {},
+	): MessengerClient {
 		const client = new MessengerClient({
 			baseUrl: this.baseUrl(),
 			store,
 			WebSocket: opts.WebSocket ?? WebSocket,
 			...(opts.fetch && { fetch: opts.fetch }),
+			...(opts.persist && { persist: opts.persist }),
 			// Short, so reconnects after a server restart are quick; the backoff shape is the same.
 			reconnect: { minDelayMs: 100, maxDelayMs: 2000 },
 		});
