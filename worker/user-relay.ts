@@ -1284,7 +1284,7 @@ export class UserRelay extends DurableObject<Env> {
 		const now = this.now();
 		const accountId = readMeta(this.sql, "account_id");
 		// Cleared first: whatever happens below, the next armAlarm() sets a fresh alarm.
-		this.sql.exec("DELETE FROM meta WHERE key = 'alarm_at'");
+		deleteMeta(this.sql, "alarm_at");
 		let flushRetryAt: number | null = null;
 		if (accountId !== undefined && hasUnflushed(this.sql)) {
 			try {

@@ -121,14 +121,36 @@ export function migrateStorage(sql: SqlStorage): void {
 	}
 }
 
+/**
+ * Meta values are read on every message (the account, its balance, the alarm); the object
+ * is the only writer of its storage, so a memory copy kept in step with every write is
+ * exact. It belongs to this SqlStorage, so a restarted object starts from storage again.
+ */
+const metaCache = new WeakMap<SqlStorage, Map<string, string | undefined>>();
+
+function cacheOf(sql: SqlStorage): Map<string, string | undefined> {
+	let cache = metaCache.get(sql);
+	if (!cache) {
+		cache = new Map();
+		metaCache.set(sql, cache);
+	}
+	return cache;
+}
+
 export function readMeta(sql: SqlStorage, key: string): string | undefined {
-	return sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+	const cache = cacheOf(sql);
+	if (cache.has(key)) return cache.get(key);
+	const value = sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+	cache.set(key, value);
+	return value;
 }
 
 export function writeMeta(sql: SqlStorage, key: string, value: string): void {
 	sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", key, value);
+	cacheOf(sql).set(key, value);
 }
 
 export function deleteMeta(sql: SqlStorage, key: string): void {
 	sql.exec("DELETE FROM meta WHERE key = ?", key);
+	cacheOf(sql).set(key, undefined);
 }
