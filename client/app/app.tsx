@@ -1,8 +1,10 @@
 import { useEffect, useState } from "preact/hooks";
+import type { CallController, CallState } from "./call-controller.ts";
 import { plural } from "./format.ts";
 import type { Connection, MessengerController, MessengerState } from "./messenger-controller.ts";
-import { useMessenger } from "./use-messenger.ts";
+import { useMessenger, useStore } from "./use-messenger.ts";
 import { PendingApproval, Welcome } from "./views/account-forms.tsx";
+import { CallScreen } from "./views/call-screen.tsx";
 import { ChatView } from "./views/chat-view.tsx";
 import { AddContactForm, ContactList } from "./views/contact-list.tsx";
 import { CreditsPanel } from "./views/credits-panel.tsx";
@@ -47,7 +49,17 @@ function TopBar({ state, view, setView }: { state: MessengerState; view: View; s
 	);
 }
 
-function Main({ controller, state }: { controller: MessengerController; state: MessengerState }) {
+function Main({
+	controller,
+	calls,
+	call,
+	state,
+}: {
+	controller: MessengerController;
+	calls: CallController;
+	call: CallState | null;
+	state: MessengerState;
+}) {
 	const [view, setView] = useState<View>({ kind: "home" });
 	const go = (next: View) => {
 		setView(next);
@@ -55,34 +67,48 @@ function Main({ controller, state }: { controller: MessengerController; state: M
 	};
 	const contact = view.kind === "chat" ? controller.contact(view.peerId) : undefined;
 	return (
-		<div class="app">
-			<TopBar state={state} view={view} setView={go} />
-			<Notices controller={controller} notices={state.notices} />
-			<div class={`layout ${view.kind === "home" ? "show-list" : "show-detail"}`}>
-				<aside class="sidebar" aria-label="Contacts">
-					<AddContactForm controller={controller} />
-					<ContactList controller={controller} state={state} onOpen={(peerId) => go({ kind: "chat", peerId })} />
-				</aside>
-				<main class="detail">
-					{view.kind === "chat" && contact && (
-						<ChatView controller={controller} state={state} contact={contact} onBack={() => go({ kind: "home" })} />
-					)}
-					{view.kind === "devices" && <DevicesPanel controller={controller} state={state} />}
-					{view.kind === "credits" && <CreditsPanel controller={controller} state={state} />}
-					{view.kind === "home" && <p class="empty center">Choose a contact to start chatting.</p>}
-				</main>
+		<>
+			{/* While a call is shown, the rest of the app is out of reach (and out of the tab order). */}
+			<div class="app" inert={call !== null}>
+				<TopBar state={state} view={view} setView={go} />
+				<Notices controller={controller} notices={state.notices} />
+				<div class={`layout ${view.kind === "home" ? "show-list" : "show-detail"}`}>
+					<aside class="sidebar" aria-label="Contacts">
+						<AddContactForm controller={controller} />
+						<ContactList controller={controller} state={state} onOpen={(peerId) => go({ kind: "chat", peerId })} />
+					</aside>
+					<main class="detail">
+						{view.kind === "chat" && contact && (
+							<ChatView
+								controller={controller}
+								calls={calls}
+								call={call}
+								state={state}
+								contact={contact}
+								onBack={() => go({ kind: "home" })}
+							/>
+						)}
+						{view.kind === "devices" && <DevicesPanel controller={controller} state={state} />}
+						{view.kind === "credits" && <CreditsPanel controller={controller} state={state} />}
+						{view.kind === "home" && <p class="empty center">Choose a contact to start chatting.</p>}
+					</main>
+				</div>
 			</div>
-		</div>
+			{call && <CallScreen key={call.key} calls={calls} call={call} messenger={controller} />}
+		</>
 	);
 }
 
-export function App({ controller }: { controller: MessengerController }) {
+export function App({ controller, calls }: { controller: MessengerController; calls: CallController }) {
 	const state = useMessenger(controller);
+	const call = useStore(calls);
 	const unread = Object.values(state.unread).reduce((sum, n) => sum + n, 0);
+	const caller = call?.phase === "incoming" ? (controller.contact(call.peerId)?.handle ?? "a contact") : null;
 	useEffect(() => {
-		document.title = unread > 0 ? `(${unread}) Secure Messaging` : "Secure Messaging";
-	}, [unread]);
-	if (state.phase === "ready") return <Main controller={controller} state={state} />;
+		if (caller !== null) document.title = `Incoming call from @${caller}`;
+		else document.title = unread > 0 ? `(${unread}) Secure Messaging` : "Secure Messaging";
+	}, [unread, caller]);
+	if (state.phase === "ready") return <Main controller={controller} calls={calls} call={call} state={state} />;
 	return (
 		<div class="app single">
 			<Notices controller={controller} notices={state.notices} />

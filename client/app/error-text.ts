@@ -2,7 +2,7 @@ import { SdkError, type SdkErrorCode } from "../core/sdk-error.ts";
 import { formatDuration, formatWhen } from "./format.ts";
 
 /** What the user was doing, where one code means different things. */
-export type ErrorContext = "register" | "join" | "contact" | "send" | "device" | "general";
+export type ErrorContext = "register" | "join" | "contact" | "send" | "device" | "file" | "general";
 
 const SENTENCES: Record<SdkErrorCode, string> = {
 	bad_request: "That could not be accepted.",
@@ -30,6 +30,11 @@ const SENTENCES: Record<SdkErrorCode, string> = {
 	undecryptable: "A message could not be decrypted on this device.",
 	closed: "The app was opened in another tab or window, so this one stopped.",
 };
+
+/** Whether the relay sent a code this app knows (an unknown one reads as `internal`). */
+export function isKnownErrorCode(code: string): code is SdkErrorCode {
+	return Object.hasOwn(SENTENCES, code);
+}
 
 // Validation messages from the SDK and relay name the field; these are the ones a user can fix.
 const VALIDATION_HINTS: Array<[RegExp, string]> = [
@@ -60,7 +65,10 @@ export function errorText(err: unknown, context: ErrorContext = "general"): stri
 		if (context === "contact") return "No one uses that handle.";
 		if (context === "join") return "There is no account with that handle.";
 		if (context === "device") return "That device is no longer waiting for approval.";
+		if (context === "file")
+			return "This file is no longer on the server: files expire after 30 days, and a deleted message takes its file along.";
 	}
+	if (code === "undecryptable" && context === "file") return "This file was changed or cut short on its way, so it was not opened.";
 	if (code === "unauthorized" && context === "register") return "The server refused this device's signature. Please reload and try again.";
 	if (code === "rate_limited" && error.retryAfter !== undefined) {
 		return `${SENTENCES.rate_limited} You can send again in ${formatDuration(error.retryAfter)}.`;

@@ -38,6 +38,8 @@ export interface ChatMessage {
 }
 
 const MESSAGES = "messages";
+/** Opened attachments, as Blobs by attachment id: the relay deletes a blob once every recipient device fetched it. */
+const FILES = "files";
 /** The newest messages of a conversation that are loaded at once. */
 export const CONVERSATION_WINDOW = 500;
 
@@ -49,12 +51,33 @@ export class HistoryStore {
 	private readonly db: Database;
 
 	constructor(name: string) {
-		this.db = new Database(name, 1, (db) => {
-			const messages = db.createObjectStore(MESSAGES, { keyPath: "key" });
-			messages.createIndex("id", "id", { unique: true });
-			messages.createIndex("peerAt", ["peerId", "at"]);
-			messages.createIndex("unread", "unread");
-			messages.createIndex("pending", "pending");
+		this.db = new Database(name, 2, (db, oldVersion) => {
+			if (oldVersion < 1) {
+				const messages = db.createObjectStore(MESSAGES, { keyPath: "key" });
+				messages.createIndex("id", "id", { unique: true });
+				messages.createIndex("peerAt", ["peerId", "at"]);
+				messages.createIndex("unread", "unread");
+				messages.createIndex("pending", "pending");
+			}
+			if (oldVersion < 2) db.createObjectStore(FILES);
+		});
+	}
+
+	/** Keep an attachment's plaintext, once opened and checked (or as sent), to show it again later. */
+	putFile(attachmentId: string, file: Blob): Promise<void> {
+		return this.db.transaction(FILES, "readwrite", (tx) => {
+			tx.objectStore(FILES).put(file, attachmentId);
+		});
+	}
+
+	async file(attachmentId: string): Promise<Blob | undefined> {
+		const found = await this.db.transaction(FILES, "readonly", (tx) => promised(tx.objectStore(FILES).get(attachmentId)));
+		return found instanceof Blob ? found : undefined;
+	}
+
+	deleteFile(attachmentId: string): Promise<void> {
+		return this.db.transaction(FILES, "readwrite", (tx) => {
+			tx.objectStore(FILES).delete(attachmentId);
 		});
 	}
 

@@ -6,14 +6,16 @@ import {
 	type DeviceInfo,
 	type LimitsResponse,
 } from "../../worker/protocol/wire.ts";
+import { CryptoError } from "../core/crypto-error.ts";
 import { IndexedDbKeyStore } from "../core/indexed-db-key-store.ts";
 import type { AttachmentInfo } from "../core/message-body.ts";
 import { deviceFingerprint } from "../core/safety-number.ts";
 import { type AccountInfo, type IncomingMessage, MessengerClient, type SentReceipt, type UndecryptableMessage } from "../core/sdk.ts";
-import { isTransient, type SdkError, toSdkError } from "../core/sdk-error.ts";
+import { isTransient, SdkError, toSdkError } from "../core/sdk-error.ts";
 import { type ErrorContext, errorText } from "./error-text.ts";
 import { plural } from "./format.ts";
 import { type ChatMessage, HistoryStore } from "./history-store.ts";
+import { xhrUploader } from "./xhr-uploader.ts";
 
 /**
  * Where the app is. `welcome`: no account on this device yet; `pending`: joined an account
@@ -50,6 +52,8 @@ export interface MessengerState {
 	nextSendAt: number | null;
 	/** Files being sent: share uploaded (0–1) by the local key of their message. */
 	progress: Record<string, number>;
+	/** Files being fetched and opened: share received (0–1) by attachment id. */
+	downloads: Record<string, number>;
 }
 
 export interface ProfileNames {
@@ -66,6 +70,40 @@ const NOTICES_KEPT = 4;
 const INFO_SHOWN_MS = 8_000;
 /** Deliveries reported before this device learned the message id (the `sent` was still on its way). */
 const EARLY_DELIVERIES_KEPT = 500;
+
+/** Images shown inline; any other type is offered for download only, and saved as plain bytes. */
+export const INLINE_IMAGE_TYPES: ReadonlySet<string> = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
+/** What `persist` kept of an incoming message: a new one (`fresh` unless it was kept before), or a change of an earlier one. */
+type Persisted = { kind: "message"; record: ChatMessage; fresh: boolean } | { kind: "change"; updated: ChatMessage | null };
+
+/** Blobs of opened files kept in memory (the browser keeps their bytes, mostly out of the JS heap). */
+const OPENED_KEPT = 200;
+/** Chunks are folded into a Blob every few MB, which the browser may keep out of the JS heap. */
+const FOLD_BYTES = 4 * 1024 * 1024;
+
+/** Read a stream into a Blob, reporting the bytes read so far; rejects with the stream's own error. */
+async function readAll(stream: ReadableStream<Uint8Array>, onBytes: (total: number) => void): Promise<Blob> {
+	const reader = stream.getReader();
+	const folded: Blob[] = [];
+	let parts: Uint8Array[] = [];
+	let buffered = 0;
+	let total = 0;
+	for (;;) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		parts.push(value);
+		buffered += value.length;
+		total += value.length;
+		onBytes(total);
+		if (buffered >= FOLD_BYTES) {
+			folded.push(new Blob(parts as BlobPart[]));
+			parts = [];
+			buffered = 0;
+		}
+	}
+	return new Blob([...folded, ...(parts as BlobPart[])]);
+}
 
 const byTime = (a: ChatMessage, b: ChatMessage): number => a.at - b.at || a.key.localeCompare(b.key);
 
@@ -91,6 +129,14 @@ export class MessengerController {
 	private readonly earlyDeliveries = new Map<string, string[]>();
 	/** Relay clock minus this device's clock, estimated from `sent` receipts. */
 	private clockOffset = 0;
+	/** Files being sent, by the local key of their message, to show them before the relay knows them. */
+	private readonly sendingFiles = new Map<string, File>();
+	/** Fetches under way, so that two views of one attachment download it once. */
+	private readonly opening = new Map<string, Promise<Blob>>();
+	/** Incoming messages kept by `persist`, until the `message` event that follows shows them. */
+	private readonly persisted = new Map<string, Persisted>();
+	/** Files opened lately, the same Blob each time, so that an image is not reloaded when its message re-renders. */
+	private readonly opened = new Map<string, Blob>();
 
 	constructor(
 		private readonly profile: ProfileNames,
@@ -98,7 +144,12 @@ export class MessengerController {
 	) {
 		this.keys = new IndexedDbKeyStore(profile.keys);
 		this.history = new HistoryStore(profile.history);
-		this.client = new MessengerClient({ baseUrl, store: this.keys });
+		this.client = new MessengerClient({
+			baseUrl,
+			store: this.keys,
+			uploader: xhrUploader(),
+			persist: (message) => this.persist(message),
+		});
 		this.current = {
 			phase: "loading",
 			connection: "offline",
@@ -115,6 +166,7 @@ export class MessengerController {
 			notices: [],
 			nextSendAt: null,
 			progress: {},
+			downloads: {},
 		};
 		this.listen();
 	}
@@ -257,6 +309,11 @@ export class MessengerController {
 		this.putContact(await this.client.declineContact(peerId));
 	}
 
+	/** Take calls from this contact or not (the contact can call only while it is on). */
+	async setCallPermission(peerId: string, allow: boolean): Promise<void> {
+		this.putContact(await this.client.setCallPermission(peerId, allow));
+	}
+
 	async blockContact(peerId: string): Promise<void> {
 		this.putContact(await this.client.blockContact(peerId));
 	}
@@ -356,11 +413,34 @@ export class MessengerController {
 			state: "sending",
 			pending: 1,
 		};
-		const onProgress = (done: number, total: number) =>
-			this.update({ progress: { ...this.current.progress, [local.key]: total > 0 ? done / total : 1 } });
-		return this.sendAs(local, () =>
-			this.client.sendFile(peerId, { stream: file.stream(), size: file.size, name: file.name, type: file.type }, { onProgress }),
-		);
+		let shown = -1;
+		const onProgress = (done: number, total: number) => {
+			const share = total > 0 ? done / total : 1;
+			// A re-render per percent, not per chunk.
+			if (Math.floor(share * 100) === shown) return;
+			shown = Math.floor(share * 100);
+			this.update({ progress: { ...this.current.progress, [local.key]: share } });
+		};
+		this.sendingFiles.set(local.key, file);
+		return this.sendAs(local, async () => {
+			try {
+				const receipt = await this.client.sendFile(
+					peerId,
+					{ stream: file.stream(), size: file.size, name: file.name, type: file.type },
+					{ onProgress },
+				);
+				// Kept here: the relay deletes the blob once the recipient's devices have it.
+				await this.history.putFile(receipt.attachment.id, file).catch(() => {});
+				return receipt;
+			} finally {
+				this.sendingFiles.delete(local.key);
+			}
+		});
+	}
+
+	/** The file of a message still being sent, to preview it. */
+	sendingFile(key: string): File | undefined {
+		return this.sendingFiles.get(key);
 	}
 
 	/** Show a send at once as `sending`, then as the relay answered. */
@@ -385,6 +465,10 @@ export class MessengerController {
 			};
 			await this.history.replace(local.key, sent);
 			this.upsertMessage(sent, local.key);
+			// Deliveries that came while the confirmed message was being stored.
+			const late = this.earlyDeliveries.get(receipt.id);
+			this.earlyDeliveries.delete(receipt.id);
+			for (const deviceId of late ?? []) await this.onDelivered([receipt.id], deviceId);
 			this.applyReceipt(receipt);
 		} catch (err) {
 			const error = toSdkError(err);
@@ -446,18 +530,77 @@ export class MessengerController {
 	}
 
 	private async markDeleted(message: ChatMessage): Promise<void> {
+		this.upsertMessage(await this.storeDeleted(message));
+	}
+
+	/** A message deleted for everyone keeps its place, without its text or file (also the copy of the file kept here). */
+	private async storeDeleted(message: ChatMessage): Promise<ChatMessage> {
 		const { attachment: _, edited: __, ...rest } = message;
 		const deleted: ChatMessage = { ...rest, text: "", deleted: true };
 		await this.history.put(deleted);
-		this.upsertMessage(deleted);
+		if (message.attachment) {
+			this.opened.delete(message.attachment.id);
+			await this.history.deleteFile(message.attachment.id).catch(() => {});
+		}
+		return deleted;
 	}
 
-	/** Fetch, open and check a file; resolves with it as a Blob once its size and hash matched. */
-	async download(attachment: AttachmentInfo): Promise<Blob> {
-		const { stream, digest } = await this.client.downloadFile(attachment);
-		const blob = await new Response(stream).blob();
-		await digest;
-		return new Blob([blob], { type: attachment.type || "application/octet-stream" });
+	/**
+	 * A file as a Blob, once its size and hash matched: from this browser if it was opened (or
+	 * sent) here before, else fetched and opened, with its progress in `downloads`. The relay
+	 * deletes the blob once every recipient device fetched it, so the plaintext is kept here.
+	 */
+	openFile(attachment: AttachmentInfo): Promise<Blob> {
+		const known = this.opened.get(attachment.id);
+		if (known) return Promise.resolve(known);
+		let opening = this.opening.get(attachment.id);
+		if (!opening) {
+			opening = this.fetchFile(attachment)
+				.then((file) => {
+					this.opened.set(attachment.id, file);
+					if (this.opened.size > OPENED_KEPT) this.opened.delete(this.opened.keys().next().value ?? "");
+					return file;
+				})
+				.finally(() => this.opening.delete(attachment.id));
+			this.opening.set(attachment.id, opening);
+		}
+		return opening;
+	}
+
+	private async fetchFile(attachment: AttachmentInfo): Promise<Blob> {
+		// The sender chose the type: only the inline image types are taken from it.
+		const type = INLINE_IMAGE_TYPES.has(attachment.type) ? attachment.type : "application/octet-stream";
+		const kept = await this.history.file(attachment.id).catch(() => undefined);
+		if (kept) return kept.type === type ? kept : new Blob([kept], { type });
+		const setProgress = (share: number) => this.update({ downloads: { ...this.current.downloads, [attachment.id]: share } });
+		setProgress(0);
+		let shown = 0;
+		try {
+			const { stream, digest } = await this.client.downloadFile(attachment);
+			// Observed now: when the stream fails, the digest fails too, and is awaited only after it.
+			digest.catch(() => {});
+			let blob: Blob;
+			try {
+				blob = await readAll(stream, (received) => {
+					const percent = attachment.size > 0 ? Math.floor((received / attachment.size) * 100) : 100;
+					if (percent !== shown) {
+						shown = percent;
+						setProgress(percent / 100);
+					}
+				});
+				await digest;
+			} catch (err) {
+				if (err instanceof CryptoError) throw new SdkError("undecryptable", err.message, { cause: err });
+				throw err;
+			}
+			const file = new Blob([blob], { type });
+			// Storage may be full: the file is still shown this time.
+			await this.history.putFile(attachment.id, file).catch(() => {});
+			return file;
+		} finally {
+			const { [attachment.id]: _, ...downloads } = this.current.downloads;
+			this.update({ downloads });
+		}
 	}
 	/** The user is typing to this contact: tell their devices, at most every few seconds. */
 	typing(peerId: string): void {
@@ -545,8 +688,18 @@ export class MessengerController {
 		c.on("error", (error) => this.onError(error));
 	}
 
-	private async onMessage(message: IncomingMessage): Promise<void> {
-		if (message.kind === "edit" || message.kind === "delete") return this.onChange(message);
+	/**
+	 * Keep an incoming message in the history before the SDK acks it (its `persist` option):
+	 * if the page dies first, the relay still holds it and delivers it again. What was kept
+	 * waits in `persisted` for the `message` event that follows, which shows it.
+	 */
+	private async persist(message: IncomingMessage): Promise<void> {
+		if (message.kind === "edit" || message.kind === "delete") {
+			this.persisted.set(message.id, { kind: "change", updated: await this.storeChange(message) });
+			return;
+		}
+		// Delivered again after a crash between keeping and acking: keep what the user did with it since.
+		const fresh = !(await this.history.has(message.id));
 		const visible = typeof document === "undefined" || document.visibilityState === "visible";
 		const read = message.outgoing || (this.current.activePeer === message.peerId && visible);
 		const early = message.outgoing ? this.earlyDeliveries.get(message.id) : undefined;
@@ -562,25 +715,41 @@ export class MessengerController {
 			...(message.attachment && { attachment: message.attachment }),
 			...(!read && { unread: 1 as const }),
 		};
-		await this.history.put(record);
+		if (fresh) await this.history.put(record);
+		this.persisted.set(message.id, { kind: "message", record, fresh });
+	}
+
+	/** A message the SDK has kept (through `persist`) and acked: show it. */
+	private async onMessage(message: IncomingMessage): Promise<void> {
+		if (!this.persisted.has(message.id)) await this.persist(message);
+		const kept = this.persisted.get(message.id);
+		this.persisted.delete(message.id);
+		if (!kept) return;
+		if (kept.kind === "change") {
+			if (kept.updated) this.upsertMessage(kept.updated);
+			return;
+		}
 		if (!message.outgoing) {
 			const { [message.peerId]: _, ...typing } = this.current.typing;
 			this.update({ typing });
 		}
-		if (!read) this.update({ unread: { ...this.current.unread, [message.peerId]: (this.current.unread[message.peerId] ?? 0) + 1 } });
-		this.upsertMessage(record);
+		if (!kept.fresh) return;
+		if (kept.record.unread) {
+			this.update({ unread: { ...this.current.unread, [message.peerId]: (this.current.unread[message.peerId] ?? 0) + 1 } });
+		}
+		this.upsertMessage(kept.record);
 	}
 
-	/** An edit or delete of an earlier message, by its sender (from any of their devices). */
-	private async onChange(message: IncomingMessage): Promise<void> {
-		if (message.replaces === undefined) return;
+	/** An edit or delete of an earlier message, by its sender (from any of their devices): the changed message, once stored. */
+	private async storeChange(message: IncomingMessage): Promise<ChatMessage | null> {
+		if (message.replaces === undefined) return null;
 		const target = await this.history.byId(message.replaces);
 		// Only the sender may change a message: ours from our devices, theirs from theirs.
-		if (!target || target.peerId !== message.peerId || target.outgoing !== message.outgoing || target.deleted) return;
-		if (message.kind === "delete") return this.markDeleted(target);
+		if (!target || target.peerId !== message.peerId || target.outgoing !== message.outgoing || target.deleted) return null;
+		if (message.kind === "delete") return this.storeDeleted(target);
 		const updated: ChatMessage = { ...target, text: message.text, edited: true };
 		await this.history.put(updated);
-		this.upsertMessage(updated);
+		return updated;
 	}
 
 	private async onUndecryptable(message: UndecryptableMessage): Promise<void> {
@@ -602,7 +771,12 @@ export class MessengerController {
 		for (const message of changed) this.upsertMessage(message);
 		const known = new Set(changed.map((m) => m.id));
 		for (const id of ids) {
-			if (known.has(id) || (await this.history.has(id))) continue;
+			if (known.has(id)) continue;
+			if (await this.history.has(id)) {
+				// Stored just now (a send the relay confirmed meanwhile), or already marked.
+				for (const message of await this.history.markDelivered([id], deviceId)) this.upsertMessage(message);
+				continue;
+			}
 			this.earlyDeliveries.set(id, [...(this.earlyDeliveries.get(id) ?? []), deviceId]);
 			if (this.earlyDeliveries.size > EARLY_DELIVERIES_KEPT) {
 				const oldest = this.earlyDeliveries.keys().next().value;

@@ -1,15 +1,17 @@
 import { useEffect, useState } from "preact/hooks";
 import type { MessengerController, MessengerState } from "./messenger-controller.ts";
 
-/** The controller's state, re-rendering the component whenever it changes. */
-export function useMessenger(controller: MessengerController): MessengerState {
-	const [state, setState] = useState(controller.state);
+/** A store's state (the messenger's, the call's), re-rendering the component whenever it changes. */
+export function useStore<S>(store: { readonly state: S; subscribe(listener: (state: S) => void): () => void }): S {
+	const [state, setState] = useState(store.state);
 	useEffect(() => {
-		setState(controller.state);
-		return controller.subscribe(setState);
-	}, [controller]);
+		setState(store.state);
+		return store.subscribe(setState);
+	}, [store]);
 	return state;
 }
+
+export const useMessenger = (controller: MessengerController): MessengerState => useStore(controller);
 
 /** The current time, ticking every second while `active` (for countdowns). */
 export function useNow(active: boolean): number {

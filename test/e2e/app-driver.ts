@@ -3,6 +3,7 @@
  * it leads to, through accessible names where there are any, so tests never sleep.
  */
 import type { Locator, Page } from "playwright-core";
+import { UI_TIMEOUT_MS } from "./browser.ts";
 
 let counter = 0;
 /** Unique per run: the relay keeps its accounts for the life of the test server. */
@@ -56,4 +57,86 @@ export async function waitForDelivery(page: Page, text: string, state: "sending"
 /** The texts of the open conversation, oldest first. */
 export function conversationTexts(page: Page): Promise<string[]> {
 	return page.locator("li.message .message-text").allTextContents();
+}
+
+/** Two people, each signed in on their own page, become contacts and open their chat with each other. */
+export async function becomeContacts(a: { page: Page; handle: string }, b: { page: Page; handle: string }): Promise<void> {
+	await requestContact(a.page, b.handle);
+	await requestFrom(b.page, a.handle).waitFor();
+	await acceptRequest(b.page, a.handle);
+	await contactButton(a.page, b.handle).filter({ hasNotText: "waiting" }).waitFor();
+	await openChat(a.page, b.handle);
+	await openChat(b.page, a.handle);
+	await composer(a.page).waitFor();
+}
+
+/** Turn on "Allow calls from @handle" in the open chat's contact info. */
+export async function allowCallsFrom(page: Page, handle: string): Promise<void> {
+	await page.getByRole("button", { name: "Contact info" }).click();
+	const toggle = page.getByRole("checkbox", { name: `Allow calls from @${handle}` });
+	if (await toggle.isChecked()) throw new Error("calls were allowed before anyone allowed them");
+	await toggle.check();
+	await page.getByText(`@${handle} can call you`).waitFor();
+	await page.getByRole("button", { name: "Close info" }).click();
+}
+
+/** The call screen, in any phase. */
+export const callScreen = (page: Page): Locator => page.locator(".call-screen");
+
+/** Wait until the call screen shows this phase ("incoming", "ringing", "connected", "ended", …). */
+export async function waitForCallPhase(page: Page, phase: string): Promise<void> {
+	await page.locator(`.call-screen[data-call-phase="${phase}"]`).waitFor();
+}
+
+/** Wait until the RTCPeerConnection of the call reports this connectionState. */
+export async function waitForPeerConnection(page: Page, state: string): Promise<void> {
+	await page.locator(`.call-screen[data-peer-connection="${state}"]`).waitFor();
+}
+
+/**
+ * Evaluate an expression in the page until `check` accepts its value. (waitForFunction with a
+ * string polls through eval(), which the app's CSP forbids; page.evaluate goes through the
+ * DevTools protocol instead.)
+ */
+async function pollPage<T>(page: Page, expression: string, check: (value: unknown) => T | null, timeoutMs = UI_TIMEOUT_MS): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const found = check(await page.evaluate(expression));
+		if (found !== null) return found;
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${expression}`);
+		await page.waitForTimeout(100);
+	}
+}
+
+const REMOTE_VIDEO = `(() => {
+	const video = document.querySelector(".call-screen video.remote-video");
+	if (!video) return null;
+	return { width: video.videoWidth, frames: video.getVideoPlaybackQuality().totalVideoFrames, time: video.currentTime };
+})()`;
+
+interface VideoProgress {
+	width: number;
+	frames: number;
+	time: number;
+}
+
+function videoProgress(value: unknown): VideoProgress | null {
+	if (typeof value !== "object" || value === null) return null;
+	const { width, frames, time } = value as Record<string, unknown>;
+	return typeof width === "number" && typeof frames === "number" && typeof time === "number" ? { width, frames, time } : null;
+}
+
+/**
+ * Wait until the call's remote <video> shows a picture (one `wanted` accepts, e.g. of a new
+ * width) and keeps receiving frames; returns its width and frame count.
+ */
+export async function waitForRemoteVideo(page: Page, wanted: (video: VideoProgress) => boolean = () => true): Promise<VideoProgress> {
+	const first = await pollPage(page, REMOTE_VIDEO, (v) => {
+		const p = videoProgress(v);
+		return p && p.width > 0 && wanted(p) ? p : null;
+	});
+	return pollPage(page, REMOTE_VIDEO, (v) => {
+		const p = videoProgress(v);
+		return p && p.frames >= first.frames + 10 && p.time > first.time ? p : null;
+	});
 }

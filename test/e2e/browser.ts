@@ -26,8 +26,11 @@ const ARGS = [
 	"--disable-sync",
 ];
 
-export function launchChromium(): Promise<Browser> {
-	return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+/** Chromium's stand-in camera (a test pattern) and microphone (a beep), taken without asking. */
+export const FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"];
+
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
+	return chromium.launch({ executablePath: CHROMIUM, args: [...ARGS, ...extraArgs] });
 }
 
 export interface Profile {
@@ -41,8 +44,9 @@ export interface Profile {
 export const PHONE = { width: 390, height: 844 };
 export const LAPTOP = { width: 1100, height: 720 };
 
-export async function newProfile(browser: Browser, viewport = LAPTOP): Promise<Profile> {
-	return profileOf(await browser.newContext({ viewport }));
+/** `permissions`: what the person allowed the site, e.g. ["camera", "microphone"]. */
+export async function newProfile(browser: Browser, viewport = LAPTOP, permissions: string[] = []): Promise<Profile> {
+	return profileOf(await browser.newContext({ viewport, permissions }));
 }
 
 /**

@@ -1,11 +1,14 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { Contact } from "../../../worker/protocol/wire.ts";
+import type { CallController, CallState } from "../call-controller.ts";
 import { formatDuration, formatWhen, plural } from "../format.ts";
 import type { ChatMessage } from "../history-store.ts";
 import type { MessengerController, MessengerState } from "../messenger-controller.ts";
 import { filePrice, formatBytes } from "../prices.ts";
 import { useNow } from "../use-messenger.ts";
+import { CallButtons } from "./call-buttons.tsx";
 import { ContactDetails } from "./contact-details.tsx";
+import { InfoIcon } from "./icons.tsx";
 import { MessageItem } from "./message-item.tsx";
 
 /** The messages of one conversation, newest at the bottom, kept scrolled down as new ones come. */
@@ -33,6 +36,11 @@ export function MessageList({
 			onScroll={(e) => {
 				const el = e.currentTarget;
 				pinned.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+			}}
+			// An image that finished loading grew its message: stay at the bottom if we were there.
+			onLoadCapture={(e) => {
+				const el = e.currentTarget;
+				if (pinned.current) el.scrollTop = el.scrollHeight;
 			}}
 		>
 			{messages.length === 0 ? (
@@ -233,11 +241,15 @@ function ContactStatus({ contact }: { contact: Contact }) {
 
 export function ChatView({
 	controller,
+	calls,
+	call,
 	state,
 	contact,
 	onBack,
 }: {
 	controller: MessengerController;
+	calls: CallController;
+	call: CallState | null;
 	state: MessengerState;
 	contact: Contact;
 	onBack: () => void;
@@ -258,8 +270,17 @@ export function ChatView({
 				<h2 id="chat-title" tabIndex={-1} ref={heading}>
 					@{contact.handle}
 				</h2>
-				<button type="button" aria-expanded={showDetails} aria-controls="contact-details" onClick={() => setShowDetails(!showDetails)}>
-					{showDetails ? "Close info" : "Contact info"}
+				<CallButtons calls={calls} call={call} state={state} contact={contact} />
+				<button
+					type="button"
+					class="info-button"
+					aria-expanded={showDetails}
+					aria-controls="contact-details"
+					onClick={() => setShowDetails(!showDetails)}
+				>
+					<InfoIcon />
+					{/* Only the icon on a phone, where the handle needs the room; the name stays for screen readers. */}
+					<span class="wide-only">{showDetails ? "Close info" : "Contact info"}</span>
 				</button>
 			</header>
 			{showDetails && <ContactDetails controller={controller} contact={contact} />}

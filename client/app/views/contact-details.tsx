@@ -65,6 +65,48 @@ function ReportForm({
 	);
 }
 
+/** Whether this contact may call us: off until turned on, and only we can turn it on. */
+function CallPermission({ controller, contact }: { controller: MessengerController; contact: Contact }) {
+	const allowed = contact.callsAllowed === true;
+	// Shown at once, and undone if the relay refuses.
+	const [wanted, setWanted] = useState<boolean | null>(null);
+	const action = useAction(
+		(allow: boolean) => controller.setCallPermission(contact.accountId, allow),
+		(err) => errorText(err),
+	);
+	return (
+		<div class="stack">
+			<h3>Calls</h3>
+			<label class="checkbox">
+				<input
+					type="checkbox"
+					checked={wanted ?? allowed}
+					disabled={action.busy}
+					aria-describedby="call-permission-hint"
+					onChange={async (e) => {
+						const allow = e.currentTarget.checked;
+						setWanted(allow);
+						await action.run(allow);
+						setWanted(null);
+					}}
+				/>
+				Allow calls from @{contact.handle}
+			</label>
+			<p id="call-permission-hint" class="hint">
+				{allowed
+					? `@${contact.handle} can call you (audio or video). Turn this off to stop their calls.`
+					: `Off: @${contact.handle} cannot call you until you turn this on.`}{" "}
+				It works the same way round: you can call @{contact.handle} only once they allow calls from you in their app.
+			</p>
+			{action.error && (
+				<p class="error" role="alert">
+					{action.error}
+				</p>
+			)}
+		</div>
+	);
+}
+
 /** A contact's safety number, report and block. */
 export function ContactDetails({ controller, contact }: { controller: MessengerController; contact: Contact }) {
 	const [digits, setDigits] = useState<string | null>(null);
@@ -81,6 +123,7 @@ export function ContactDetails({ controller, contact }: { controller: MessengerC
 	);
 	return (
 		<section id="contact-details" class="contact-details" aria-label={`About @${contact.handle}`}>
+			{contact.state === "accepted" && <CallPermission controller={controller} contact={contact} />}
 			{contact.state === "accepted" && (
 				<div class="stack">
 					<h3>Safety number</h3>

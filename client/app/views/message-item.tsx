@@ -1,8 +1,9 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
+import type { AttachmentInfo } from "../../core/message-body.ts";
 import { errorText } from "../error-text.ts";
 import { formatTime, plural } from "../format.ts";
 import type { ChatMessage } from "../history-store.ts";
-import type { MessengerController, MessengerState } from "../messenger-controller.ts";
+import { INLINE_IMAGE_TYPES, type MessengerController, type MessengerState } from "../messenger-controller.ts";
 import { formatBytes } from "../prices.ts";
 import { useAction } from "../use-messenger.ts";
 
@@ -33,29 +34,113 @@ function saveBlob(blob: Blob, name: string): void {
 	setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
+/** Images up to this size are fetched as soon as they are shown; bigger ones wait for a click. */
+const AUTO_OPEN_BYTES = 10 * 1024 * 1024;
+
+/** An object URL for a Blob, revoked when the Blob changes or the component goes. */
+function useObjectUrl(blob: Blob | null | undefined): string | null {
+	const [url, setUrl] = useState<string | null>(null);
+	useEffect(() => {
+		if (!blob) {
+			setUrl(null);
+			return;
+		}
+		const made = URL.createObjectURL(blob);
+		setUrl(made);
+		return () => URL.revokeObjectURL(made);
+	}, [blob]);
+	return url;
+}
+
+function Progress({ value, label }: { value: number | undefined; label: string }) {
+	// Without a value the bar is indeterminate: the file is being sealed, or the fetch has not started.
+	return (
+		<progress class="transfer" max={1} value={value} aria-label={label}>
+			{value === undefined ? "" : `${Math.round(value * 100)}%`}
+		</progress>
+	);
+}
+
+/** A received (or sent) image, fetched, opened and checked, then shown from an object URL. */
+function InlineImage({
+	controller,
+	state,
+	attachment,
+}: {
+	controller: MessengerController;
+	state: MessengerState;
+	attachment: AttachmentInfo;
+}) {
+	const [blob, setBlob] = useState<Blob | null>(null);
+	const [wanted, setWanted] = useState(attachment.size <= AUTO_OPEN_BYTES);
+	const [error, setError] = useState<string | null>(null);
+	useEffect(() => {
+		if (!wanted) return;
+		let live = true;
+		controller.openFile(attachment).then(
+			(file) => live && setBlob(file),
+			(err: unknown) => live && setError(errorText(err, "file")),
+		);
+		return () => {
+			live = false;
+		};
+	}, [controller, attachment, wanted]);
+	const url = useObjectUrl(blob);
+	const progress = state.downloads[attachment.id];
+	if (error) {
+		return (
+			<p class="error" role="alert">
+				{error}
+			</p>
+		);
+	}
+	if (!wanted) {
+		return (
+			<button type="button" onClick={() => setWanted(true)}>
+				Show image · {formatBytes(attachment.size)}
+			</button>
+		);
+	}
+	return (
+		<div class="image-box">
+			{url ? (
+				<img class="inline-image" src={url} alt={attachment.name} />
+			) : (
+				<Progress value={progress} label={`Downloading ${attachment.name}`} />
+			)}
+		</div>
+	);
+}
+
+/** A file being sent, or one that is not an image: name, size and a download button, with progress. */
 function FileBox({ controller, state, message }: { controller: MessengerController; state: MessengerState; message: ChatMessage }) {
 	const download = useAction(
 		async () => {
-			if (message.attachment) saveBlob(await controller.download(message.attachment), message.attachment.name);
+			if (message.attachment) saveBlob(await controller.openFile(message.attachment), message.attachment.name);
 		},
-		(err) => errorText(err),
+		(err) => errorText(err, "file"),
 	);
 	const file = message.attachment ?? message.file;
+	const sending = message.state === "sending" ? controller.sendingFile(message.key) : undefined;
+	const preview = useObjectUrl(sending && INLINE_IMAGE_TYPES.has(sending.type) ? sending : null);
 	if (!file) return null;
-	const progress = state.progress[message.key];
+	const image = message.attachment && INLINE_IMAGE_TYPES.has(message.attachment.type);
+	const downloading = message.attachment ? state.downloads[message.attachment.id] : undefined;
 	return (
 		<div class="file">
-			<span class="file-name">{file.name}</span> <span class="file-size">{formatBytes(file.size)}</span>
-			{message.state === "sending" && progress !== undefined && (
-				<progress max={1} value={progress} aria-label={`Uploading ${file.name}`}>
-					{Math.round(progress * 100)}%
-				</progress>
+			{message.attachment && image ? (
+				<InlineImage controller={controller} state={state} attachment={message.attachment} />
+			) : (
+				preview && <img class="inline-image" src={preview} alt={file.name} />
 			)}
+			<span class="file-name">{file.name}</span> <span class="file-size">{formatBytes(file.size)}</span>
+			{message.state === "sending" && <Progress value={state.progress[message.key]} label={`Uploading ${file.name}`} />}
 			{message.attachment && (
 				<button type="button" class="link" disabled={download.busy} onClick={() => void download.run()}>
 					{download.busy ? "Downloading…" : "Download"}
 				</button>
 			)}
+			{download.busy && !image && downloading !== undefined && <Progress value={downloading} label={`Downloading ${file.name}`} />}
 			{download.error && (
 				<span class="error" role="alert">
 					{download.error}

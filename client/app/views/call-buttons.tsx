@@ -1,0 +1,72 @@
+import type { Contact } from "../../../worker/protocol/wire.ts";
+import type { CallController, CallState } from "../call-controller.ts";
+import { formatWhen } from "../format.ts";
+import type { MessengerState } from "../messenger-controller.ts";
+import { CameraIcon, PhoneIcon } from "./icons.tsx";
+
+/** Why this contact cannot be called from here right now, if they cannot. */
+function callBlocker(calls: CallController, call: CallState | null, state: MessengerState, contact: Contact, now: number): string | null {
+	if (calls.unavailable) return calls.unavailable;
+	if (contact.state !== "accepted") return "You can only call accepted contacts.";
+	const suspendedUntil = state.account?.suspendedUntil;
+	if (suspendedUntil !== undefined && suspendedUntil > now)
+		return `Your account is suspended until ${formatWhen(suspendedUntil)}, so it cannot make calls.`;
+	if (state.connection !== "online") return "Calls need a connection to the server, and this device is offline.";
+	if (call && call.phase !== "ended") return "You are already in a call.";
+	return null;
+}
+
+/** Audio and video call buttons for a conversation's header, disabled with the reason shown when a call is not possible. */
+export function CallButtons({
+	calls,
+	call,
+	state,
+	contact,
+}: {
+	calls: CallController;
+	call: CallState | null;
+	state: MessengerState;
+	contact: Contact;
+}) {
+	const blocker = callBlocker(calls, call, state, contact, Date.now());
+	const describedBy = blocker ? "call-blocker" : undefined;
+	return (
+		<>
+			<div class="call-buttons">
+				<button
+					type="button"
+					class="icon-button"
+					disabled={blocker !== null}
+					aria-describedby={describedBy}
+					title={blocker ?? `Audio call with @${contact.handle}`}
+					onClick={() => void calls.start(contact.accountId, false)}
+				>
+					<PhoneIcon />
+					<span class="visually-hidden">Audio call</span>
+				</button>
+				<button
+					type="button"
+					class="icon-button"
+					disabled={blocker !== null}
+					aria-describedby={describedBy}
+					title={blocker ?? `Video call with @${contact.handle}`}
+					onClick={() => void calls.start(contact.accountId, true)}
+				>
+					<CameraIcon />
+					<span class="visually-hidden">Video call</span>
+				</button>
+			</div>
+			{/* A contact not accepted yet is explained below the conversation already. */}
+			{blocker && contact.state === "accepted" && (
+				<p id="call-blocker" class="call-blocker hint">
+					{blocker}
+				</p>
+			)}
+			{blocker && contact.state !== "accepted" && (
+				<span id="call-blocker" class="visually-hidden">
+					{blocker}
+				</span>
+			)}
+		</>
+	);
+}

@@ -1,0 +1,147 @@
+import type { Browser, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
+import {
+	allowCallsFrom,
+	becomeContacts,
+	callScreen,
+	createAccount,
+	uniqueHandle,
+	waitForCallPhase,
+	waitForPeerConnection,
+	waitForRemoteVideo,
+} from "./app-driver.ts";
+import { FAKE_MEDIA_ARGS, LAPTOP, launchChromium, newProfile, PHONE, type Profile, screenshot } from "./browser.ts";
+
+let server: DevServer;
+let browser: Browser;
+let profiles: Profile[] = [];
+
+beforeAll(async () => {
+	// No STUN server: on one machine the browsers reach each other through their host candidates.
+	[server, browser] = await Promise.all([startDevServer({ vars: { ...RELAXED_LIMITS, STUN_URLS: "" } }), launchChromium(FAKE_MEDIA_ARGS)]);
+});
+
+afterEach(async () => {
+	const errors = profiles.flatMap((p) => p.pageErrors);
+	await Promise.all(profiles.map((p) => p.close()));
+	profiles = [];
+	expect(errors, "uncaught errors in the app").toEqual([]);
+});
+
+afterAll(async () => {
+	await browser?.close();
+	await server?.dispose();
+});
+
+/** Someone who allowed the site their camera and microphone (Chromium's fake ones), signed in. */
+async function person(prefix: string, viewport = LAPTOP): Promise<{ profile: Profile; page: Page; handle: string }> {
+	const profile = await newProfile(browser, viewport, ["camera", "microphone"]);
+	profiles.push(profile);
+	const page = await profile.newPage();
+	const handle = uniqueHandle(prefix);
+	await createAccount(page, server.baseUrl, handle, `${prefix}'s browser`);
+	return { profile, page, handle };
+}
+
+/** Whether the call's own microphone and camera tracks are enabled, read from the self view. */
+function localTracks(page: Page): Promise<{ audio: boolean; video: boolean }> {
+	return page.evaluate(`(() => {
+		const stream = document.querySelector(".call-screen video.self-view").srcObject;
+		return { audio: stream.getAudioTracks()[0].enabled, video: stream.getVideoTracks()[0].enabled };
+	})()`);
+}
+
+describe("calls in the web app, in real Chromium with fake camera and microphone", () => {
+	it("connects a video call the callee allowed (after one they declined): both peer connections reach connected, video arrives both ways, and a hangup ends it on both sides", async () => {
+		const alice = await person("alice");
+		const bob = await person("bob", PHONE);
+		await becomeContacts(alice, bob);
+		await allowCallsFrom(bob.page, alice.handle);
+		await bob.page.getByRole("button", { name: "Contact info" }).click();
+		await screenshot(bob.page, "contact-info-calls-allowed-phone");
+		await bob.page.getByRole("button", { name: "Close info" }).click();
+
+		// A first call Bob declines; Alice calls again and he accepts.
+		await alice.page.getByRole("button", { name: "Video call" }).click();
+		await waitForCallPhase(bob.page, "incoming");
+		await bob.page.getByRole("button", { name: "Decline" }).click();
+		await alice.page.getByText(`@${bob.handle} declined the call.`).waitFor();
+		await alice.page.getByRole("button", { name: "Call again" }).click();
+
+		await waitForCallPhase(bob.page, "incoming");
+		await bob.page.getByText("Incoming video call").waitFor();
+		await callScreen(alice.page)
+			.getByText(/Ringing…|Calling…/)
+			.waitFor();
+		expect(await bob.page.title()).toBe(`Incoming call from @${alice.handle}`);
+		await screenshot(bob.page, "call-incoming-phone");
+
+		await bob.page.getByRole("button", { name: "Accept with video" }).click();
+		await Promise.all([waitForPeerConnection(alice.page, "connected"), waitForPeerConnection(bob.page, "connected")]);
+		await Promise.all([waitForCallPhase(alice.page, "connected"), waitForCallPhase(bob.page, "connected")]);
+
+		// Frames keep arriving in the callee's remote <video>, and in the caller's.
+		const [atBob, atAlice] = await Promise.all([waitForRemoteVideo(bob.page), waitForRemoteVideo(alice.page)]);
+		expect(atBob.width).toBeGreaterThan(0);
+		expect(atAlice.width).toBeGreaterThan(0);
+		await bob.page.getByTestId("call-duration").filter({ hasNotText: "0:00" }).waitFor();
+
+		// Mute and camera off switch the tracks that are sent, and back.
+		const mute = alice.page.getByRole("button", { name: "Mute" });
+		const camera = alice.page.getByRole("button", { name: "Camera off" });
+		await mute.click();
+		await camera.click();
+		await expect.poll(() => localTracks(alice.page)).toEqual({ audio: false, video: false });
+		expect(await mute.getAttribute("aria-pressed")).toBe("true");
+		await mute.click();
+		await camera.click();
+		await expect.poll(() => localTracks(alice.page)).toEqual({ audio: true, video: true });
+
+		// Screen sharing replaces the camera picture the peer receives, and stops again.
+		const share = alice.page.getByRole("button", { name: "Share screen" });
+		await share.click();
+		await alice.page.locator('button[aria-pressed="true"]', { hasText: "Share screen" }).waitFor();
+		// The fake screen is the size of Alice's tab, not of the fake camera's picture.
+		const screen = await waitForRemoteVideo(bob.page, (video) => video.width !== atBob.width);
+		await screenshot(bob.page, "call-screen-shared-phone");
+		await share.click();
+		await alice.page.locator('button[aria-pressed="false"]', { hasText: "Share screen" }).waitFor();
+		// The camera again (WebRTC may send it smaller than at first, after the bigger screen).
+		await waitForRemoteVideo(bob.page, (video) => video.width !== screen.width);
+
+		await screenshot(alice.page, "call-connected");
+		await screenshot(bob.page, "call-connected-phone");
+
+		await alice.page.getByRole("button", { name: "Hang up" }).click();
+		await Promise.all([waitForCallPhase(alice.page, "ended"), waitForCallPhase(bob.page, "ended")]);
+		await alice.page.getByText(/^You ended the call after \d+ s\.$/).waitFor();
+		await bob.page.getByText(new RegExp(`^@${alice.handle} ended the call after \\d+ s\\.$`)).waitFor();
+		await waitForPeerConnection(bob.page, "closed");
+		await waitForPeerConnection(alice.page, "closed");
+		// The screen goes by itself, back to the chat.
+		await callScreen(bob.page).waitFor({ state: "detached" });
+	});
+
+	it("tells the caller in a sentence when the callee has not allowed calls from them, and when none of their devices is online", async () => {
+		const alice = await person("alice");
+		const bob = await person("bob");
+		await becomeContacts(alice, bob);
+
+		await alice.page.getByRole("button", { name: "Audio call" }).click();
+		await alice.page.getByText(`@${bob.handle} has not allowed calls from you.`, { exact: false }).waitFor();
+		expect(await callScreen(alice.page).getAttribute("data-call-phase")).toBe("ended");
+		expect(await alice.page.getByRole("button", { name: "Call again" }).count()).toBe(0);
+		expect(await callScreen(bob.page).count()).toBe(0);
+		expect(await alice.page.locator("body").textContent()).not.toMatch(/calls_not_allowed/);
+		await screenshot(alice.page, "call-not-allowed");
+		await alice.page.getByRole("button", { name: "Close" }).click();
+		await callScreen(alice.page).waitFor({ state: "detached" });
+
+		await allowCallsFrom(bob.page, alice.handle);
+		await bob.page.close();
+		await alice.page.getByRole("button", { name: "Audio call" }).click();
+		await alice.page.getByText(`@${bob.handle} cannot be reached: none of their devices is online right now.`, { exact: false }).waitFor();
+		await alice.page.getByRole("button", { name: "Call again" }).waitFor();
+	});
+});
