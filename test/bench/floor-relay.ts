@@ -1,0 +1,54 @@
+/**
+ * The floor: the least a WebSocket relay can do, on Node with `ws`. No auth, no crypto, no
+ * storage, no validation beyond finding the recipient. A client connects to `/?id=<id>`; a
+ * text frame `{"to": id, "payload": …}` is written as is to the socket of `to` (dropped if it
+ * is not connected). Run as a child process (so its memory is its own) by floor-server.ts.
+ *
+ * Prints `{"port": n}` on stdout once listening; exits when its parent disconnects, or after
+ * a hard lifetime so it can never outlive a crashed benchmark.
+ */
+import { type WebSocket, WebSocketServer } from "ws";
+
+const MAX_LIFETIME_MS = 30 * 60_000;
+
+const sockets = new Map<string, WebSocket>();
+const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
+
+server.on("connection", (ws, request) => {
+	const id = new URL(request.url ?? "/", "http://floor").searchParams.get("id");
+	if (!id) {
+		ws.close(1008, "connect with ?id=");
+		return;
+	}
+	sockets.get(id)?.close(4000, "replaced");
+	sockets.set(id, ws);
+	ws.on("message", (data, isBinary) => {
+		if (isBinary) return;
+		const text = data.toString();
+		let to: unknown;
+		try {
+			to = (JSON.parse(text) as { to?: unknown }).to;
+		} catch {
+			return;
+		}
+		if (typeof to === "string") sockets.get(to)?.send(text);
+	});
+	ws.on("close", () => {
+		if (sockets.get(id) === ws) sockets.delete(id);
+	});
+});
+
+server.on("listening", () => {
+	const address = server.address();
+	const port = typeof address === "object" && address ? address.port : 0;
+	process.stdout.write(`${JSON.stringify({ port })}\n`);
+});
+
+const stop = () => {
+	for (const ws of sockets.values()) ws.terminate();
+	server.close();
+	process.exit(0);
+};
+process.on("disconnect", stop);
+process.on("SIGTERM", stop);
+setTimeout(stop, MAX_LIFETIME_MS).unref();

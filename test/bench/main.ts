@@ -1,0 +1,362 @@
+/**
+ * The benchmark (issue 8, DESIGN §11): our relay — the real worker and Durable Objects in
+ * workerd through `wrangler dev` — against a minimal raw `ws` relay on Node (the floor), on
+ * the same machine in the same run, at N = 10, 100 and 1,000 connected devices; plus client
+ * crypto against TweetNaCl and libsodium, and a look at the relay's hot path.
+ *
+ * `npm run bench` runs `main`; the smoke test calls `runBenchmark(SMOKE)`.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { bundleEntry, ROOT } from "./bundle.ts";
+import { runCryptoBench } from "./crypto-bench.ts";
+import { relayFrameLength } from "./devices.ts";
+import { startFloorServer } from "./floor-server.ts";
+import { HotPathProbe } from "./hot-path-probe.ts";
+import { LoadPool } from "./load-pool.ts";
+import { type BenchOptions, parseArgs, USAGE } from "./options.ts";
+import { planPairs, runPhase, type Target } from "./phases.ts";
+import { type RelayServer, startRelayServer } from "./relay-server.ts";
+import { allTables, markdownTable, printTables } from "./report.ts";
+import type { BenchResult, GoalCheck, MachineInfo, ProbeResult, Ratios, SizeResult } from "./results.ts";
+import { figures } from "./stats.ts";
+import { latencyChart } from "./svg-chart.ts";
+
+/** A run that has not finished by then stops itself. */
+const HARD_LIMIT_MS = 20 * 60_000;
+
+function machineInfo(): MachineInfo {
+	let cpuModel = os.cpus()[0]?.model ?? "unknown";
+	try {
+		cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? cpuModel;
+	} catch {
+		// Not Linux: os.cpus() it is.
+	}
+	return {
+		cpus: os.cpus().length,
+		cpuModel,
+		memoryGiB: os.totalmem() / 1024 ** 3,
+		node: process.version,
+		platform: `${os.platform()} ${os.release()}`,
+		loadAverageStart: os.loadavg()[0] ?? 0,
+		loadAverageEnd: 0,
+	};
+}
+
+const packageVersion = (name: string): string => {
+	try {
+		return (JSON.parse(readFileSync(path.join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+	} catch {
+		return "unknown";
+	}
+};
+
+const ratio = (a: number, b: number): number => (b > 0 && Number.isFinite(a) && Number.isFinite(b) ? a / b : Number.NaN);
+
+function ratios(s: Omit<SizeResult, "ratio">): Ratios {
+	const r = s.relay;
+	const f = s.floor;
+	const pick = (a: typeof r.paced.latencyMs, b: typeof f.paced.latencyMs) => ({
+		p50: ratio(a.p50, b.p50),
+		p90: ratio(a.p90, b.p90),
+		p99: ratio(a.p99, b.p99),
+		max: ratio(a.max, b.max),
+	});
+	return {
+		singlePair: pick(r.singlePair.latencyMs, f.singlePair.latencyMs),
+		paced: pick(r.paced.latencyMs, f.paced.latencyMs),
+		saturatedThroughput: ratio(f.saturated.deliveredPerSecond, r.saturated.deliveredPerSecond),
+		perSocketMemory: ratio(r.memory.perSocketBytes, f.memory.perSocketBytes),
+		wakeBothIdleP50: ratio(r.wakeBothIdle.latencyMs.p50, f.wakeBothIdle.latencyMs.p50),
+		cpuPerMessage: ratio(r.cpuMsPerMessage.paced, f.cpuMsPerMessage.paced),
+	};
+}
+
+const isFlush = (sql: string) => sql.includes("credit_flushes");
+
+/**
+ * The hot path, on fresh pairs after every latency figure is taken: a CPU profile of the
+ * worker under paced load, then exact counts of SQL statements and D1 round trips per message.
+ */
+async function probeHotPath(
+	probe: HotPathProbe,
+	pool: LoadPool,
+	opts: BenchOptions,
+	firstPair: number,
+	log: (line: string) => void,
+): Promise<ProbeResult> {
+	const pairs = Array.from({ length: opts.probePairs }, (_, i) => firstPair + i);
+	await pool.onPairs(pairs, (own) => ({ op: "addPairs", pairs: own, prefix: `p${Date.now().toString(36)}_` }));
+	await pool.onPairs(pairs, (own) => ({ op: "connect", pairs: own }));
+	const senders = pairs.length * 2;
+	const paced = (durationMs: number) =>
+		pool.onPairs(pairs, (own) => ({
+			op: "paced",
+			pairs: own,
+			ratePerDevice: Math.min(opts.pacedPerDevice, opts.pacedRate / senders),
+			durationMs,
+			drainMs: opts.drainMs,
+		}));
+	await paced(Math.min(1000, opts.pacedMs));
+
+	await probe.startProfile(250);
+	await paced(opts.pacedMs);
+	const { summary } = await probe.stopProfile();
+
+	await probe.startCounting();
+	// The first frame after startCounting installs the SQL counter.
+	await paced(Math.min(1000, opts.pacedMs));
+	if (!(await probe.counting())) throw new Error("the SQL counter did not install");
+	await probe.resetCounts();
+	const started = Date.now();
+	const run = figures(await paced(opts.pacedMs), "relay");
+	// Long enough for every sender's credit flush alarm to fire.
+	await new Promise((resolve) => setTimeout(resolve, opts.probeFlushWaitMs));
+	const counts = await probe.counts();
+	const windowMs = Date.now() - started;
+	await probe.stopWatching();
+	await pool.all({ op: "disconnect" });
+	const messages = Math.max(1, run.delivered);
+	const sql = Object.entries(counts.sql)
+		.map(([text, n]) => ({ sql: text, perMessage: n / messages }))
+		.sort((a, b) => b.perMessage - a.perMessage);
+	const d1 = Object.entries(counts.d1)
+		.map(([text, calls]) => ({ sql: text.length > 300 ? `${text.slice(0, 297)}...` : text, calls }))
+		.sort((a, b) => b.calls - a.calls);
+	const d1Calls = d1.reduce((a, c) => a + c.calls, 0);
+	log(
+		`probe: ${run.delivered} messages, ${d1Calls} D1 round trips, ${sql.reduce((a, s) => a + s.perMessage, 0).toFixed(1)} SQL statements per message`,
+	);
+	return {
+		messages: run.delivered,
+		windowMs,
+		sqlPerMessage: sql,
+		sqlStatementsPerMessage: sql.reduce((a, s) => a + s.perMessage, 0),
+		d1RoundTripsPerMessage: d1Calls / messages,
+		d1,
+		profile: { ...summary, byModule: summary.byModule.slice(0, 30), byFunction: summary.byFunction.slice(0, 40) },
+	};
+}
+
+function goals(sizes: SizeResult[], probe: ProbeResult | null, lost: number, duplicated: number): GoalCheck[] {
+	const checks: GoalCheck[] = [];
+	for (const s of sizes) {
+		checks.push({
+			goal: `N=${s.devices}: one sending pair, p50 relay/floor ≤ 12×`,
+			value: s.ratio.singlePair.p50,
+			target: 12,
+			met: s.ratio.singlePair.p50 <= 12,
+		});
+		checks.push({
+			goal: `N=${s.devices}: one sending pair, p99 relay/floor ≤ 4×`,
+			value: s.ratio.singlePair.p99,
+			target: 4,
+			met: s.ratio.singlePair.p99 <= 4,
+		});
+	}
+	const thousand = sizes.find((s) => s.devices === 1000);
+	if (thousand) {
+		checks.push({
+			goal: "N=1000: paced p99 < 10 ms",
+			value: thousand.relay.paced.latencyMs.p99,
+			target: 10,
+			met: thousand.relay.paced.latencyMs.p99 < 10,
+		});
+	}
+	checks.push({ goal: "lost messages = 0", value: lost, target: 0, met: lost === 0 });
+	checks.push({ goal: "duplicated messages = 0", value: duplicated, target: 0, met: duplicated === 0 });
+	if (probe) {
+		const perMessage = probe.d1.filter((d) => !isFlush(d.sql)).reduce((a, d) => a + d.calls, 0) / Math.max(1, probe.messages);
+		checks.push({
+			goal: "D1 round trips per message, other than batched credit flushes = 0",
+			value: perMessage,
+			target: 0,
+			met: perMessage === 0,
+		});
+	}
+	return checks;
+}
+
+export async function runBenchmark(opts: BenchOptions, log: (line: string) => void = console.log): Promise<BenchResult> {
+	const startedAt = new Date();
+	const machine = machineInfo();
+	if (machine.loadAverageStart > machine.cpus / 2) {
+		log(`warning: load average ${machine.loadAverageStart.toFixed(2)} on ${machine.cpus} CPUs — other work will skew the figures`);
+	}
+	log(`crypto (${opts.cryptoBudgetMs} ms per row)…`);
+	const crypto = await runCryptoBench({ budgetMs: opts.cryptoBudgetMs });
+
+	const [workerScript, floorScript] = await Promise.all([bundleEntry("load-worker"), bundleEntry("floor-relay")]);
+	const frameLength = relayFrameLength(opts.textBytes);
+	log("starting wrangler dev and the floor relay…");
+	const relay: RelayServer = await startRelayServer();
+	const floor = await startFloorServer(floorScript);
+	const pools: LoadPool[] = [];
+	let probe: HotPathProbe | null = null;
+	try {
+		const attachProbe = () =>
+			HotPathProbe.attach(relay.workerInspectorPort).catch((err: unknown) => {
+				log(`no inspector (${err instanceof Error ? err.message : String(err)}): no hot-path probe, no hibernation count`);
+				return null;
+			});
+		const poolOf = (kind: "relay" | "floor", url: string, threads = opts.threads) => {
+			const pool = new LoadPool(workerScript, threads, {
+				kind,
+				url,
+				textBytes: opts.textBytes,
+				frameLength,
+				concurrency: opts.concurrency,
+			});
+			pools.push(pool);
+			return pool;
+		};
+		const relayTarget: Target = {
+			kind: "relay",
+			pool: poolOf("relay", relay.directUrl),
+			pid: relay.runtimePid,
+			rss: () => relay.rss().runtime,
+			probe: attachProbe,
+			log,
+		};
+		const floorTarget: Target = { kind: "floor", pool: poolOf("floor", floor.url), pid: floor.pid, rss: floor.rss, probe: null, log };
+		const run = Date.now().toString(36);
+
+		const sizes: SizeResult[] = [];
+		let nextPair = 0;
+		for (const devices of opts.sizes) {
+			const plan = planPairs(nextPair, devices, opts.wakePairs);
+			nextPair += plan.all.length;
+			// Interleaved, so both see the machine in the same state.
+			const relayFigures = await runPhase(relayTarget, opts, plan, `r${run}n${devices}_`);
+			relay.assertSameRuntime();
+			const floorFigures = await runPhase(floorTarget, opts, plan, "");
+			const result = {
+				devices,
+				pairs: { load: plan.load.length, wakeBothIdle: plan.wakeBothIdle.length, wakeRecipientIdle: plan.wakeRecipientIdle.length },
+				relay: relayFigures,
+				floor: floorFigures,
+			};
+			sizes.push({ ...result, ratio: ratios(result) });
+		}
+
+		// The proxy check and the probe add to the figures above; a relay too loaded to answer
+		// them costs those figures (null in the JSON), not the run.
+		const optional = async <T>(what: string, step: () => Promise<T>): Promise<T | null> => {
+			try {
+				return await step();
+			} catch (err) {
+				log(`${what} skipped: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`);
+				return null;
+			}
+		};
+		const viaDevProxy: BenchResult["viaDevProxy"] = opts.proxyCheck
+			? await optional("the dev proxy check", async () => {
+					const pool = poolOf("relay", relay.proxyUrl, 1);
+					await pool.onPairs([0], (own) => ({ op: "addPairs", pairs: own, prefix: `x${run}_` }));
+					await pool.onPairs([0], (own) => ({ op: "connect", pairs: own }));
+					const report = await pool.measurePair(0, {
+						op: "sequential",
+						pair: 0,
+						count: opts.sequentialCount,
+						gapMs: 0,
+						timeoutMs: opts.drainMs,
+					});
+					await pool.all({ op: "disconnect" });
+					return { singlePair: figures([report], "relay") };
+				})
+			: null;
+
+		let probeResult: ProbeResult | null = null;
+		if (opts.probe) probe = await attachProbe();
+		if (probe) {
+			const attached = probe;
+			log("probing the hot path (CPU profile, SQL statements and D1 round trips per message)…");
+			probeResult = await optional("the hot-path probe", () => probeHotPath(attached, relayTarget.pool, opts, nextPair, log));
+		}
+
+		const all = sizes.flatMap((s) => [s.relay, s.floor]).flatMap((k) => [k.singlePair, k.paced, k.saturated]);
+		const lostTotal =
+			all.reduce((a, f) => a + f.lost, 0) +
+			sizes.flatMap((s) => [s.relay, s.floor]).reduce((a, k) => a + k.wakeBothIdle.lost + k.wakeRecipientIdle.lost, 0);
+		const duplicatedTotal = all.reduce((a, f) => a + f.duplicated, 0);
+		machine.loadAverageEnd = os.loadavg()[0] ?? 0;
+		return {
+			benchmark: "secure-messaging relay vs raw ws relay",
+			run: opts.name,
+			startedAt: startedAt.toISOString(),
+			durationMs: Date.now() - startedAt.getTime(),
+			command: opts.name === "smoke" ? "npm run bench:smoke" : "npm run bench",
+			machine,
+			options: opts,
+			server: {
+				relay: "wrangler dev (workerd), clients on the runtime's own socket",
+				floor: "Node + ws, one process",
+				wrangler: packageVersion("wrangler"),
+				workerd: packageVersion("workerd"),
+			},
+			sizes,
+			viaDevProxy,
+			crypto,
+			probe: probeResult,
+			goals: goals(sizes, probeResult, lostTotal, duplicatedTotal),
+			lostTotal,
+			duplicatedTotal,
+		};
+	} catch (err) {
+		log(`wrangler's last output:\n${relay.output().slice(-6000)}`);
+		throw err;
+	} finally {
+		probe?.close();
+		await Promise.all(pools.map((p) => p.stop()));
+		await floor.stop();
+		await relay.dispose();
+	}
+}
+
+/** JSON (NaN and Infinity as null), the SVG chart and Markdown tables, as `<outDir>/latest.*` and a dated copy of the JSON. */
+export function writeResults(result: BenchResult): { json: string; svg: string; markdown: string } {
+	const dir = result.options.outDir;
+	mkdirSync(dir, { recursive: true });
+	const json = JSON.stringify(result, (_, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2);
+	const stamp = result.startedAt.replace(/[:.]/g, "-");
+	const files = { json: path.join(dir, "latest.json"), svg: path.join(dir, "latest.svg"), markdown: path.join(dir, "latest.md") };
+	writeFileSync(files.json, json);
+	writeFileSync(path.join(dir, `${result.run}-${stamp}.json`), json);
+	const m = result.machine;
+	writeFileSync(files.svg, latencyChart(result.sizes, `${m.cpus} × ${m.cpuModel}, Node ${m.node}, ${result.startedAt.slice(0, 10)}`));
+	const markdown = allTables(result)
+		.map((t) => `**${t.title}**\n\n${markdownTable(t.header, t.rows)}`)
+		.join("\n\n");
+	writeFileSync(files.markdown, `${markdown}\n`);
+	return files;
+}
+
+export async function main(argv: string[]): Promise<number> {
+	let opts: BenchOptions | "help";
+	try {
+		opts = parseArgs(argv);
+	} catch (err) {
+		console.error(err instanceof Error ? err.message : String(err));
+		return 2;
+	}
+	if (opts === "help") {
+		console.log(USAGE);
+		return 0;
+	}
+	const deadline = setTimeout(() => {
+		console.error(`the benchmark did not finish within ${HARD_LIMIT_MS / 60_000} minutes; stopping`);
+		process.exit(1);
+	}, HARD_LIMIT_MS);
+	deadline.unref();
+	// A signal exits through process.exit, so the servers' exit handlers stop them.
+	for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
+	const start = Date.now();
+	const result = await runBenchmark(opts, (line) => console.log(`[${((Date.now() - start) / 1000).toFixed(1).padStart(5)} s] ${line}`));
+	const files = writeResults(result);
+	console.log(`\n${printTables(result)}\n`);
+	console.log(
+		`wrote ${path.relative(process.cwd(), files.json)}, ${path.relative(process.cwd(), files.svg)}, ${path.relative(process.cwd(), files.markdown)}`,
+	);
+	return result.lostTotal === 0 && result.duplicatedTotal === 0 ? 0 : 1;
+}

@@ -1,0 +1,152 @@
+/** What a benchmark run does: the full run of `npm run bench`, the smoke run of `npm run bench:smoke`. */
+import path from "node:path";
+import { ROOT } from "./bundle.ts";
+
+export interface BenchOptions {
+	name: "full" | "smoke";
+	/** Connected devices per run; each is one account, paired with another as contacts. */
+	sizes: number[];
+	/** Text per message; the relay's sealed frame is ~4/3 of it plus ~250 characters of header. */
+	textBytes: number;
+	/** Load threads on the client side. */
+	threads: number;
+	/** Concurrent registrations and connections per load thread. */
+	concurrency: number;
+	/** One sending pair: messages, one at a time. */
+	sequentialCount: number;
+	/**
+	 * Paced load: every sending device sends at Poisson-distributed times, `pacedPerDevice` a
+	 * second but no more than `pacedRate` in total. At N = 1,000 that is 0.1 a second each: the
+	 * production rate limit (1 message per 10 s), with every user sending as fast as allowed.
+	 */
+	pacedRate: number;
+	pacedPerDevice: number;
+	pacedMs: number;
+	/** Saturation: messages kept in flight in total, by at most this many sending devices. */
+	saturateInFlight: number;
+	saturateMs: number;
+	/** Pairs kept idle for the wake measurement, per kind (both sides idle / recipient idle). */
+	wakePairs: number;
+	/** How long the wake pairs stay idle first; workerd evicts an idle Durable Object after 10 s. */
+	wakeIdleMs: number;
+	/** How long to wait for stragglers after a run. */
+	drainMs: number;
+	/** Time per crypto row. */
+	cryptoBudgetMs: number;
+	/** Count SQL statements and D1 round trips per message and take a CPU profile of the worker. */
+	probe: boolean;
+	/** Pairs the probe loads. */
+	probePairs: number;
+	/** How long the probe keeps counting after its run, for the batched credit flushes (CREDIT_FLUSH_SECONDS = 5). */
+	probeFlushWaitMs: number;
+	/** Also time one sending pair through wrangler's dev proxy. */
+	proxyCheck: boolean;
+	outDir: string;
+}
+
+export const FULL: BenchOptions = {
+	name: "full",
+	sizes: [10, 100, 1000],
+	textBytes: 100,
+	threads: 2,
+	concurrency: 12,
+	sequentialCount: 200,
+	pacedRate: 100,
+	pacedPerDevice: 5,
+	pacedMs: 8000,
+	saturateInFlight: 64,
+	saturateMs: 4000,
+	wakePairs: 2,
+	wakeIdleMs: 15_000,
+	drainMs: 20_000,
+	cryptoBudgetMs: 300,
+	probe: true,
+	probePairs: 10,
+	probeFlushWaitMs: 6000,
+	proxyCheck: true,
+	outDir: path.join(ROOT, "bench-results"),
+};
+
+/** Small and quick, for CI: proves the benchmark still runs end to end. No N = 1,000, no real hibernation wait. */
+export const SMOKE: BenchOptions = {
+	...FULL,
+	name: "smoke",
+	sizes: [10],
+	threads: 1,
+	sequentialCount: 20,
+	pacedMs: 1000,
+	saturateMs: 1000,
+	wakePairs: 1,
+	wakeIdleMs: 0,
+	drainMs: 10_000,
+	cryptoBudgetMs: 20,
+	probePairs: 3,
+	probeFlushWaitMs: 0,
+	proxyCheck: true,
+	outDir: path.join(ROOT, "bench-results", "smoke"),
+};
+
+export const USAGE = `npm run bench [-- options]      full run (N = 10, 100, 1000)
+npm run bench:smoke             quick run for CI (N = 10)
+
+  --sizes 10,100,1000     connected devices per run (even numbers)
+  --rate 100              paced load, messages per second in total (at most 5 per device)
+  --paced-ms 8000         paced run length
+  --saturate-ms 4000      saturation run length
+  --threads 2             client load threads
+  --no-probe              skip the SQL/D1 counts and the CPU profile
+  --probe-pairs 10        pairs the probe loads (at the paced rate)
+  --out DIR               where the JSON and SVG go (default bench-results/)`;
+
+/** Options from the command line on top of a preset. */
+export function parseArgs(argv: string[]): BenchOptions | "help" {
+	let opts: BenchOptions = argv.includes("--smoke") ? { ...SMOKE } : { ...FULL };
+	for (let i = 0; i < argv.length; i++) {
+		const arg = argv[i];
+		const value = () => {
+			const next = argv[++i];
+			if (next === undefined) throw new Error(`${arg} needs a value`);
+			return next;
+		};
+		const count = () => {
+			const n = Number(value());
+			if (!Number.isFinite(n) || n <= 0) throw new Error(`${arg} needs a positive number`);
+			return n;
+		};
+		switch (arg) {
+			case "--smoke":
+				break;
+			case "--help":
+			case "-h":
+				return "help";
+			case "--sizes":
+				opts = { ...opts, sizes: value().split(",").map(Number) };
+				if (opts.sizes.some((n) => !Number.isInteger(n) || n < 2 || n % 2 !== 0)) throw new Error("--sizes takes even numbers ≥ 2");
+				break;
+			case "--rate":
+				opts = { ...opts, pacedRate: count() };
+				break;
+			case "--paced-ms":
+				opts = { ...opts, pacedMs: count() };
+				break;
+			case "--saturate-ms":
+				opts = { ...opts, saturateMs: count() };
+				break;
+			case "--threads":
+				opts = { ...opts, threads: Math.round(count()) };
+				break;
+			case "--no-probe":
+				opts = { ...opts, probe: false };
+				break;
+			case "--probe-pairs":
+				opts = { ...opts, probePairs: Math.round(count()) };
+				break;
+			case "--out":
+				opts = { ...opts, outDir: path.resolve(value()) };
+				break;
+			default:
+				throw new Error(`unknown option ${arg}\n${USAGE}`);
+		}
+	}
+	return opts;
+}

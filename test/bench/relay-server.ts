@@ -1,0 +1,257 @@
+/**
+ * The relay under test: `wrangler dev` — the real worker and its Durable Objects in workerd,
+ * local D1 with the real migrations — with the abuse limits raised through `--var`s.
+ *
+ * It runs on a snapshot of the project taken at start (worker/, client/core/, client/dist/,
+ * migrations/, wrangler.toml) in a temporary directory, the way test/support/dev-server.ts
+ * runs it on the work tree: `wrangler dev` reloads the worker whenever a watched file
+ * changes, which would drop every socket mid-run while someone edits the code, and a
+ * benchmark should measure one version of it.
+ *
+ * `wrangler dev` runs two workerd processes: wrangler's dev proxy, which owns the public port,
+ * and the runtime that executes the worker behind it. Production has no such proxy, so the
+ * benchmark talks to the runtime's own entry socket ("direct") and times the proxy hop apart.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { RELAXED_LIMITS } from "../support/dev-server.ts";
+import { ROOT } from "./bundle.ts";
+import { commandName, descendants, listeningPorts, rssBytes } from "./processes.ts";
+
+/** The limits of DESIGN §6 out of the way of a load test; prices and queue caps stay as deployed. */
+export const BENCH_LIMITS: Record<string, string> = {
+	...RELAXED_LIMITS,
+	RATE_LIMIT_COUNT: "1000000",
+	RATE_LIMIT_WINDOW_SECONDS: "1",
+	QUOTA_UNTRUSTED_PER_DAY: "1000000",
+	QUOTA_TRUSTED_PER_DAY: "1000000",
+	STARTING_CREDITS: "100000000",
+	CONTACT_REQUESTS_PER_HOUR: "1000000",
+	SUSPEND_AFTER_VIOLATIONS: "1000000",
+};
+
+/** What the worker needs to run, relative to the project root. */
+const SNAPSHOT = ["wrangler.toml", "package.json", "tsconfig.json", "worker", "client/core", "client/dist", "migrations"];
+const READY_TIMEOUT_MS = 90_000;
+const STOP_TIMEOUT_MS = 10_000;
+const OUTPUT_KEPT = 64 * 1024;
+
+export interface RelayServer {
+	/** The runtime's own entry socket (no dev proxy): what the benchmark measures. */
+	directUrl: string;
+	/** wrangler's public port, through its dev proxy. */
+	proxyUrl: string;
+	/** workerd running the worker and its Durable Objects. */
+	runtimePid: number;
+	/** workerd running wrangler's dev proxy. */
+	proxyPid: number | null;
+	/** The runtime's V8 inspector (Chrome DevTools protocol), one target per worker (`d1:db` is local D1). */
+	inspectorPort: number | null;
+	/** wrangler's inspector proxy for our worker (wrangler holds the runtime's session of it). */
+	workerInspectorPort: number;
+	rss(): { runtime: number | null; proxy: number | null };
+	/** Throws if wrangler restarted the runtime since start (the sockets would be gone). */
+	assertSameRuntime(): void;
+	/** What wrangler printed lately. */
+	output(): string;
+	dispose(): Promise<void>;
+}
+
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = createServer();
+		server.unref();
+		server.on("error", reject);
+		server.listen(0, "127.0.0.1", () => {
+			const address = server.address();
+			server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no free port"))));
+		});
+	});
+}
+
+function groupAlive(pgid: number): boolean {
+	for (const entry of readdirSync("/proc")) {
+		if (!/^\d+$/.test(entry)) continue;
+		try {
+			const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+			const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+			if (fields[0] !== "Z" && Number(fields[2]) === pgid) return true;
+		} catch {
+			// Gone meanwhile.
+		}
+	}
+	return false;
+}
+
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<boolean> {
+	const deadline = Date.now() + timeoutMs;
+	while (Date.now() < deadline) {
+		if (await condition()) return true;
+		await sleep(everyMs);
+	}
+	return condition();
+}
+
+async function answersApi(port: number): Promise<boolean> {
+	try {
+		const response = await fetch(`http://127.0.0.1:${port}/api/auth/challenge`, {
+			method: "POST",
+			body: "{}",
+			signal: AbortSignal.timeout(2000),
+		});
+		const text = await response.text();
+		return response.status === 200 && text.includes('"challenge"');
+	} catch {
+		return false;
+	}
+}
+
+async function inspectorTargets(port: number): Promise<Array<{ id: string }> | null> {
+	try {
+		const response = await fetch(`http://127.0.0.1:${port}/json/list`, { signal: AbortSignal.timeout(2000) });
+		if (response.status !== 200) return null;
+		const targets: unknown = await response.json();
+		return Array.isArray(targets) ? (targets as Array<{ id: string }>) : null;
+	} catch {
+		return null;
+	}
+}
+
+/** Copy what the worker needs into a fresh directory; node_modules is linked, not copied. */
+function snapshotProject(): string {
+	if (!existsSync(path.join(ROOT, "client/dist/index.html"))) {
+		throw new Error("client/dist is missing: run `npm run build` first (wrangler serves it as the worker's assets)");
+	}
+	const dir = mkdtempSync(path.join(tmpdir(), "sm-bench-"));
+	for (const entry of SNAPSHOT) {
+		const from = path.join(ROOT, entry);
+		if (existsSync(from)) cpSync(from, path.join(dir, entry), { recursive: true });
+	}
+	symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
+	return dir;
+}
+
+/** Build client/dist if it is missing (wrangler refuses to start without its assets). */
+async function ensureClientBuilt(): Promise<void> {
+	if (existsSync(path.join(ROOT, "client/dist/index.html"))) return;
+	await run(process.execPath, [path.join(ROOT, "client/build.mjs")], { cwd: ROOT, timeout: READY_TIMEOUT_MS });
+}
+
+export async function startRelayServer(vars: Record<string, string> = BENCH_LIMITS): Promise<RelayServer> {
+	await ensureClientBuilt();
+	const dir = snapshotProject();
+	const persistDir = path.join(dir, ".state");
+	mkdirSync(persistDir);
+	const wrangler = path.join(dir, "node_modules/wrangler/bin/wrangler.js");
+	// CI=true keeps wrangler from prompting; no metrics, and no fetch of a `Request.cf` sample from
+	// Cloudflare at start-up: everything stays on loopback.
+	const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
+	await run(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], {
+		cwd: dir,
+		env,
+		timeout: READY_TIMEOUT_MS,
+	});
+
+	const [port, inspectorPort] = [await freePort(), await freePort()];
+	const allVars = { AUTH_SECRET: randomBytes(30).toString("base64url"), ENVIRONMENT: "development", ...vars };
+	const args = [
+		wrangler,
+		"dev",
+		"--port",
+		String(port),
+		"--ip",
+		"127.0.0.1",
+		"--inspector-port",
+		String(inspectorPort),
+		"--inspector-ip",
+		"127.0.0.1",
+		"--persist-to",
+		persistDir,
+		"--show-interactive-dev-session=false",
+		...Object.entries(allVars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+	];
+	// Its own process group, so stopping it reaches workerd too.
+	const child: ChildProcess = spawn(process.execPath, args, { cwd: dir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+	const pgid = child.pid;
+	if (pgid === undefined) throw new Error("wrangler dev did not start");
+	let output = "";
+	const keep = (chunk: Buffer) => {
+		output = (output + chunk.toString("utf8")).slice(-OUTPUT_KEPT);
+	};
+	child.stdout?.on("data", keep);
+	child.stderr?.on("data", keep);
+	const kill = (signal: NodeJS.Signals) => {
+		try {
+			process.kill(-pgid, signal);
+		} catch {
+			// Already gone.
+		}
+	};
+	const killOnExit = () => kill("SIGKILL");
+	process.on("exit", killOnExit);
+	let exited = false;
+	child.once("exit", () => {
+		exited = true;
+	});
+
+	const dispose = async () => {
+		kill("SIGTERM");
+		if (!(await waitFor(() => !groupAlive(pgid), STOP_TIMEOUT_MS))) {
+			kill("SIGKILL");
+			await waitFor(() => !groupAlive(pgid), STOP_TIMEOUT_MS);
+		}
+		process.off("exit", killOnExit);
+		rmSync(dir, { recursive: true, force: true });
+	};
+
+	try {
+		if (!(await waitFor(async () => exited || (await answersApi(port)), READY_TIMEOUT_MS, 200)) || exited) {
+			throw new Error(`wrangler dev ${exited ? "exited" : "did not answer in time"}:\n${output}`);
+		}
+		const workerds = descendants(pgid).filter((pid) => commandName(pid) === "workerd");
+		const proxyPid = workerds.find((pid) => listeningPorts(pid).includes(port)) ?? null;
+		let runtimePid: number | undefined;
+		let directPort: number | undefined;
+		let runtimeInspector: number | null = null;
+		for (const pid of workerds) {
+			if (pid === proxyPid) continue;
+			for (const p of listeningPorts(pid)) {
+				if (directPort === undefined && (await answersApi(p))) {
+					runtimePid = pid;
+					directPort = p;
+				} else if (runtimeInspector === null && (await inspectorTargets(p))?.some((t) => t.id === "d1:db")) {
+					runtimeInspector = p;
+				}
+			}
+		}
+		if (runtimePid === undefined || directPort === undefined) {
+			throw new Error(`cannot find the workerd runtime's entry socket among ${workerds.join(", ")}`);
+		}
+		const runtime = runtimePid;
+		return {
+			directUrl: `http://127.0.0.1:${directPort}`,
+			proxyUrl: `http://127.0.0.1:${port}`,
+			runtimePid: runtime,
+			proxyPid,
+			inspectorPort: runtimeInspector,
+			workerInspectorPort: inspectorPort,
+			rss: () => ({ runtime: rssBytes(runtime), proxy: proxyPid === null ? null : rssBytes(proxyPid) }),
+			assertSameRuntime() {
+				if (rssBytes(runtime) === null) throw new Error(`wrangler restarted the worker's runtime mid-run:\n${output.slice(-4000)}`);
+			},
+			output: () => output,
+			dispose,
+		};
+	} catch (err) {
+		await dispose();
+		throw err;
+	}
+}

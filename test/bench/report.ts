@@ -1,0 +1,161 @@
+/** The terminal tables of a run, and the Markdown the README's "Benchmarks" section shows. */
+import type { BenchResult, SizeResult } from "./results.ts";
+import type { LatencySummary } from "./stats.ts";
+
+type Row = string[];
+
+/** A plain-text table: columns padded, numbers right-aligned. */
+export function table(header: Row, rows: Row[]): string {
+	const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+	const numeric = (s: string) => /^[-+~]?[\d.,]+[×%]?( \w+)?$|^–$/.test(s);
+	const line = (r: Row) =>
+		r.map((cell, i) => (numeric(cell) && i > 0 ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0))).join("  ");
+	return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+/** The same rows as a Markdown table. */
+export function markdownTable(header: Row, rows: Row[]): string {
+	const line = (r: Row) => `| ${r.join(" | ")} |`;
+	return [line(header), line(header.map((_, i) => (i === 0 ? "---" : "---:"))), ...rows.map(line)].join("\n");
+}
+
+export const ms = (v: number): string => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)) : "–");
+export const times = (v: number): string => (Number.isFinite(v) ? `${v >= 10 ? v.toFixed(0) : v.toFixed(1)}×` : "–");
+const count = (v: number): string => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "–");
+const kib = (bytes: number): string => (Number.isFinite(bytes) ? `${(bytes / 1024).toFixed(1)} KiB` : "–");
+const pcts = (l: LatencySummary): string => `${ms(l.p50)} / ${ms(l.p90)} / ${ms(l.p99)} / ${ms(l.max)}`;
+const ratios = (r: { p50: number; p90: number; p99: number; max: number }): string =>
+	`${times(r.p50)} / ${times(r.p90)} / ${times(r.p99)} / ${times(r.max)}`;
+
+export interface Tables {
+	title: string;
+	header: Row;
+	rows: Row[];
+}
+
+export function latencyTable(sizes: SizeResult[]): Tables {
+	const rows: Row[] = [];
+	for (const s of sizes) {
+		rows.push([
+			`${s.devices}`,
+			"one sending pair",
+			pcts(s.relay.singlePair.latencyMs),
+			pcts(s.floor.singlePair.latencyMs),
+			ratios(s.ratio.singlePair),
+		]);
+		rows.push([`${s.devices}`, "paced, all pairs", pcts(s.relay.paced.latencyMs), pcts(s.floor.paced.latencyMs), ratios(s.ratio.paced)]);
+	}
+	return {
+		title: "Delivery latency, send → recipient's socket, ms (p50 / p90 / p99 / max)",
+		header: ["N", "workload", "relay", "floor (raw ws)", "relay / floor"],
+		rows,
+	};
+}
+
+export function throughputTable(sizes: SizeResult[]): Tables {
+	const rows = sizes.map((s) => [
+		`${s.devices}`,
+		`${count(s.relay.paced.offeredPerSecond)} → ${count(s.relay.paced.deliveredPerSecond)}`,
+		`${count(s.floor.paced.offeredPerSecond)} → ${count(s.floor.paced.deliveredPerSecond)}`,
+		count(s.relay.saturated.deliveredPerSecond),
+		count(s.floor.saturated.deliveredPerSecond),
+		times(s.ratio.saturatedThroughput),
+		`${s.relay.paced.lost + s.relay.singlePair.lost + s.relay.saturated.lost} / ${s.relay.paced.duplicated + s.relay.singlePair.duplicated + s.relay.saturated.duplicated}`,
+		`${s.floor.paced.lost + s.floor.singlePair.lost + s.floor.saturated.lost} / ${s.floor.paced.duplicated + s.floor.singlePair.duplicated + s.floor.saturated.duplicated}`,
+		`${s.relay.saturated.clientBusy.toFixed(2)} / ${s.floor.saturated.clientBusy.toFixed(2)}`,
+	]);
+	return {
+		title: "Throughput (msg/s; paced: offered → delivered; max: saturated) and loss",
+		header: [
+			"N",
+			"paced relay",
+			"paced floor",
+			"max relay",
+			"max floor",
+			"floor / relay",
+			"relay lost/dup",
+			"floor lost/dup",
+			"client busy (max run)",
+		],
+		rows,
+	};
+}
+
+export function resourceTable(sizes: SizeResult[]): Tables {
+	const wake = (w: { latencyMs: LatencySummary; objectsConstructed: number | null }) =>
+		`${ms(w.latencyMs.p50)} / ${ms(w.latencyMs.max)}${w.objectsConstructed === null ? "" : ` (${w.objectsConstructed} woke)`}`;
+	const rows = sizes.map((s) => [
+		`${s.devices}`,
+		kib(s.relay.memory.perSocketBytes),
+		kib(s.floor.memory.perSocketBytes),
+		times(s.ratio.perSocketMemory),
+		`${ms(s.relay.cpuMsPerMessage.paced)} / ${ms(s.relay.cpuMsPerMessage.saturated)}`,
+		`${ms(s.floor.cpuMsPerMessage.paced)} / ${ms(s.floor.cpuMsPerMessage.saturated)}`,
+		`${wake(s.relay.wakeBothIdle)}; ${wake(s.relay.wakeRecipientIdle)}`,
+		`${ms(s.floor.wakeBothIdle.latencyMs.p50)}`,
+		`${Math.round(s.relay.wakeBothIdle.idleMs / 1000)} s`,
+	]);
+	return {
+		title: "Server memory per connected socket, server CPU per message, wake from hibernation",
+		header: [
+			"N",
+			"RSS/socket relay",
+			"RSS/socket floor",
+			"ratio",
+			"CPU ms/msg relay (paced / max)",
+			"CPU ms/msg floor",
+			"wake relay p50 / max ms: both idle; recipient idle",
+			"floor first msg after idle",
+			"idle",
+		],
+		rows,
+	};
+}
+
+export function cryptoTable(result: BenchResult): Tables {
+	const rows = result.crypto.map((c) => [
+		c.operation,
+		c.implementation,
+		count(c.opsPerSecond),
+		c.mbPerSecond === null ? "–" : c.mbPerSecond.toFixed(1),
+	]);
+	return { title: "Client crypto, this machine, one thread", header: ["operation", "implementation", "ops/s", "MiB/s"], rows };
+}
+
+export function goalTable(result: BenchResult): Tables {
+	return {
+		title: "Goals (issue 8)",
+		header: ["goal", "measured", "target", "met"],
+		rows: result.goals.map((g) => [g.goal, ms(g.value), ms(g.target), g.met ? "yes" : "NO"]),
+	};
+}
+
+export function probeTable(result: BenchResult): Tables | null {
+	const probe = result.probe;
+	if (!probe) return null;
+	const rows: Row[] = [
+		["D1 round trips per message (incl. batched credit flushes)", probe.d1RoundTripsPerMessage.toFixed(3)],
+		["Durable Object SQL statements per message (sender + recipient + ack)", probe.sqlStatementsPerMessage.toFixed(1)],
+		...probe.sqlPerMessage.slice(0, 8).map((s) => [`  ${s.sql.length > 90 ? `${s.sql.slice(0, 87)}...` : s.sql}`, s.perMessage.toFixed(2)]),
+		...probe.profile.byModule.slice(0, 8).map((m) => [`  CPU: ${m.module}`, `${(m.share * 100).toFixed(1)}%`]),
+	];
+	return { title: `Hot path (${probe.messages} messages, counted through the inspector)`, header: ["what", "value"], rows };
+}
+
+export function allTables(result: BenchResult): Tables[] {
+	const probe = probeTable(result);
+	return [
+		latencyTable(result.sizes),
+		throughputTable(result.sizes),
+		resourceTable(result.sizes),
+		cryptoTable(result),
+		...(probe ? [probe] : []),
+		goalTable(result),
+	];
+}
+
+export function printTables(result: BenchResult): string {
+	const m = result.machine;
+	const head = `${result.run} run, ${new Date(result.startedAt).toISOString()}, ${(result.durationMs / 1000).toFixed(0)} s — ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB.toFixed(0)} GiB, Node ${m.node}, load average ${m.loadAverageStart.toFixed(2)} → ${m.loadAverageEnd.toFixed(2)}`;
+	return [head, ...allTables(result).map((t) => `\n${t.title}\n${table(t.header, t.rows)}`)].join("\n");
+}

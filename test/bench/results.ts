@@ -1,0 +1,118 @@
+/** The shape of bench-results/*.json: every figure of a run. */
+import type { CryptoRow } from "./crypto-bench.ts";
+import type { ProfileSummary } from "./hot-path-probe.ts";
+import type { BenchOptions } from "./options.ts";
+import type { LatencySummary, RunFigures } from "./stats.ts";
+
+export interface MachineInfo {
+	cpus: number;
+	cpuModel: string;
+	memoryGiB: number;
+	node: string;
+	platform: string;
+	/** 1-minute load average when the run started and ended: other work on the machine skews every figure. */
+	loadAverageStart: number;
+	loadAverageEnd: number;
+}
+
+export interface WakeFigures {
+	/** How long the pairs had been idle (no frame, no request) before their message. */
+	idleMs: number;
+	latencyMs: LatencySummary;
+	/**
+	 * Durable Object instances the runtime constructed while these messages went through,
+	 * counted with a breakpoint on UserRelay's constructor: 2 per message when both sides
+	 * woke from hibernation, 1 when only the recipient did; null for the floor or without
+	 * the inspector.
+	 */
+	objectsConstructed: number | null;
+	lost: number;
+}
+
+export interface KindFigures {
+	/** Registering the accounts and making them contacts (relay) — setup, not measured traffic. */
+	setupMs: number;
+	connectMs: number;
+	/** One pair, one message at a time: pure delivery latency. */
+	singlePair: RunFigures;
+	/** Every sending device at a Poisson rate; `pacedRate` messages per second in total. */
+	paced: RunFigures;
+	/** Every sending device keeps messages in flight: the most the relay delivers per second. */
+	saturated: RunFigures;
+	/** First message to a pair idle long enough for its Durable Objects to be evicted (hibernated). */
+	wakeBothIdle: WakeFigures;
+	/** The same with the sender's object woken first over HTTP, so only the recipient's wakes. */
+	wakeRecipientIdle: WakeFigures;
+	memory: {
+		/** Resident memory of the server process before and after the N sockets connected, bytes. */
+		rssBefore: number;
+		rssConnected: number;
+		perSocketBytes: number;
+	};
+	/** Server CPU time per delivered message during the paced and the saturated runs, ms. */
+	cpuMsPerMessage: { paced: number; saturated: number };
+}
+
+export interface Ratios {
+	singlePair: { p50: number; p90: number; p99: number; max: number };
+	paced: { p50: number; p90: number; p99: number; max: number };
+	/** floor / relay: how many times more the floor delivers per second. */
+	saturatedThroughput: number;
+	perSocketMemory: number;
+	wakeBothIdleP50: number;
+	cpuPerMessage: number;
+}
+
+export interface SizeResult {
+	devices: number;
+	pairs: { load: number; wakeBothIdle: number; wakeRecipientIdle: number };
+	relay: KindFigures;
+	floor: KindFigures;
+	/** relay / floor for each figure. */
+	ratio: Ratios;
+}
+
+export interface ProbeResult {
+	messages: number;
+	windowMs: number;
+	/** Durable Object SQL statements per delivered message, by statement, most frequent first. */
+	sqlPerMessage: Array<{ sql: string; perMessage: number }>;
+	sqlStatementsPerMessage: number;
+	/** D1 round trips per delivered message, over a window that includes the batched credit flushes. */
+	d1RoundTripsPerMessage: number;
+	d1: Array<{ sql: string; calls: number }>;
+	profile: ProfileSummary & { byFunction: ProfileSummary["byFunction"] };
+}
+
+export interface GoalCheck {
+	goal: string;
+	value: number;
+	target: number;
+	met: boolean;
+}
+
+export interface BenchResult {
+	benchmark: "secure-messaging relay vs raw ws relay";
+	run: BenchOptions["name"];
+	startedAt: string;
+	durationMs: number;
+	command: string;
+	machine: MachineInfo;
+	options: BenchOptions;
+	server: {
+		/** Where the clients connected: the workerd runtime's own socket, past wrangler's dev proxy. */
+		relay: string;
+		floor: string;
+		wrangler: string;
+		workerd: string;
+	};
+	sizes: SizeResult[];
+	/** One sending pair through wrangler's dev proxy (what `wrangler dev` users see), for comparison. */
+	viaDevProxy: { singlePair: RunFigures } | null;
+	crypto: CryptoRow[];
+	probe: ProbeResult | null;
+	goals: GoalCheck[];
+	/** Lost or duplicated messages anywhere in the run: must be 0. */
+	lostTotal: number;
+	duplicatedTotal: number;
+}

@@ -1,0 +1,111 @@
+/** Percentiles and the figures every run reports, from the samples of the load threads. */
+import type { RunReport } from "./load-protocol.ts";
+
+export interface LatencySummary {
+	count: number;
+	p50: number;
+	p90: number;
+	p99: number;
+	max: number;
+	mean: number;
+}
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: readonly number[], p: number): number {
+	if (sorted.length === 0) return Number.NaN;
+	const rank = Math.ceil((p / 100) * sorted.length);
+	return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] as number;
+}
+
+export function summarize(values: readonly number[]): LatencySummary {
+	const sorted = [...values].sort((a, b) => a - b);
+	const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length);
+	return {
+		count: sorted.length,
+		p50: percentile(sorted, 50),
+		p90: percentile(sorted, 90),
+		p99: percentile(sorted, 99),
+		max: sorted.at(-1) ?? Number.NaN,
+		mean,
+	};
+}
+
+export interface RunFigures {
+	latencyMs: LatencySummary;
+	/** Messages written to a socket. */
+	sent: number;
+	/** Messages the workload meant to send in its time (the offered load). */
+	scheduled: number;
+	delivered: number;
+	/** Sent and not arrived within the run plus its drain time (`drainMs`): lost, or later than that. */
+	lost: number;
+	/** Arrived twice, or arrived without having been sent by anyone. */
+	duplicated: number;
+	/** Messages of an earlier run that arrived during this one (they count as lost there). */
+	lateFromEarlierRun: number;
+	/** Frames the SDK wrote again (after a reconnect); 0 in a clean run. */
+	rewritten: number;
+	/** Offered sends per second. */
+	offeredPerSecond: number;
+	/** Delivered messages per second, from the first send to the last arrival. */
+	deliveredPerSecond: number;
+	/** Messages the SDK opened and handed to the app (the relay only; equals `delivered` in a clean run). */
+	opened: number | null;
+	failedSends: number;
+	undecryptable: number;
+	/** Busiest load thread's event-loop utilisation: near 1 means the client side limited the run. */
+	clientBusy: number;
+	errors: string[];
+}
+
+export function figures(reports: readonly RunReport[], kind: "relay" | "floor"): RunFigures {
+	const sends = new Map<string, number>();
+	const arrivals = new Map<string, number>();
+	let duplicated = 0;
+	let rewritten = 0;
+	let late = 0;
+	for (const r of reports) {
+		for (const [id, t] of r.samples.sends) sends.set(id, t);
+		for (const [id, t] of r.samples.arrivals) arrivals.set(id, t);
+		duplicated += r.samples.duplicates;
+		rewritten += r.samples.rewrites;
+		late += r.samples.late;
+	}
+	const latencies: number[] = [];
+	let first = Number.POSITIVE_INFINITY;
+	let last = Number.NEGATIVE_INFINITY;
+	let lost = 0;
+	for (const [id, sentAt] of sends) {
+		first = Math.min(first, sentAt);
+		const arrivedAt = arrivals.get(id);
+		if (arrivedAt === undefined) {
+			lost++;
+			continue;
+		}
+		last = Math.max(last, arrivedAt);
+		latencies.push(arrivedAt - sentAt);
+	}
+	// An arrival nobody sent would be a relay inventing or misrouting messages.
+	let unexpected = 0;
+	for (const id of arrivals.keys()) if (!sends.has(id)) unexpected++;
+	const elapsed = Math.max(...reports.map((r) => r.elapsedMs), 1);
+	const errors = reports.flatMap((r) => r.errors);
+	if (unexpected > 0) errors.push(`${unexpected} arrivals of messages nobody sent`);
+	return {
+		latencyMs: summarize(latencies),
+		sent: sends.size,
+		scheduled: reports.reduce((a, r) => a + r.scheduled, 0),
+		delivered: latencies.length,
+		lost,
+		duplicated: duplicated + unexpected,
+		lateFromEarlierRun: late,
+		rewritten,
+		offeredPerSecond: (reports.reduce((a, r) => a + r.scheduled, 0) * 1000) / elapsed,
+		deliveredPerSecond: latencies.length > 0 && last > first ? (latencies.length * 1000) / (last - first) : 0,
+		opened: kind === "relay" ? reports.reduce((a, r) => a + r.opened, 0) : null,
+		failedSends: reports.reduce((a, r) => a + r.failed, 0),
+		undecryptable: reports.reduce((a, r) => a + r.undecryptable, 0),
+		clientBusy: Math.max(0, ...reports.map((r) => r.clientBusy)),
+		errors: errors.slice(0, 20),
+	};
+}

@@ -1,0 +1,100 @@
+// Keeps the benchmark (test/bench, `npm run bench`) working: its smoke run end to end against
+// a real `wrangler dev` and the floor relay. No timing is asserted — only that it completes,
+// loses and duplicates nothing, and that its JSON holds every figure.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runBenchmark, writeResults } from "../bench/main.ts";
+import { SMOKE } from "../bench/options.ts";
+
+const outDir = mkdtempSync(path.join(tmpdir(), "sm-bench-"));
+
+afterAll(() => {
+	rmSync(outDir, { recursive: true, force: true });
+});
+
+const LATENCY = ["count", "p50", "p90", "p99", "max", "mean"];
+const RUN = ["latencyMs", "sent", "scheduled", "delivered", "lost", "duplicated", "offeredPerSecond", "deliveredPerSecond", "clientBusy"];
+const KIND = ["setupMs", "connectMs", "singlePair", "paced", "saturated", "wakeBothIdle", "wakeRecipientIdle", "memory", "cpuMsPerMessage"];
+
+function expectNumber(value: unknown, where: string): void {
+	expect(typeof value, where).toBe("number");
+}
+
+describe("the benchmark's smoke run", () => {
+	it("runs ours and the floor end to end with nothing lost or duplicated, and writes every figure", async () => {
+		const lines: string[] = [];
+		const result = await runBenchmark({ ...SMOKE, outDir }, (line) => lines.push(line));
+		const files = writeResults(result);
+		const json = JSON.parse(readFileSync(files.json, "utf8"));
+
+		expect(result.lostTotal, lines.join("\n")).toBe(0);
+		expect(result.duplicatedTotal, lines.join("\n")).toBe(0);
+		expect(readFileSync(files.svg, "utf8")).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
+
+		for (const key of [
+			"benchmark",
+			"run",
+			"startedAt",
+			"durationMs",
+			"command",
+			"machine",
+			"options",
+			"server",
+			"sizes",
+			"viaDevProxy",
+			"crypto",
+			"probe",
+			"goals",
+			"lostTotal",
+			"duplicatedTotal",
+		]) {
+			expect(json, key).toHaveProperty(key);
+		}
+		for (const key of ["cpus", "cpuModel", "memoryGiB", "node", "loadAverageStart", "loadAverageEnd"])
+			expect(json.machine, key).toHaveProperty(key);
+
+		expect(json.sizes).toHaveLength(SMOKE.sizes.length);
+		for (const size of json.sizes) {
+			for (const kind of ["relay", "floor"]) {
+				const figures = size[kind];
+				for (const key of KIND) expect(figures, `${kind}.${key}`).toHaveProperty(key);
+				for (const run of ["singlePair", "paced", "saturated"]) {
+					for (const key of RUN) expect(figures[run], `${kind}.${run}.${key}`).toHaveProperty(key);
+					for (const key of LATENCY) expectNumber(figures[run].latencyMs[key], `${kind}.${run}.latencyMs.${key}`);
+					expect(figures[run].delivered, `${kind}.${run} delivered something`).toBeGreaterThan(0);
+				}
+				for (const wake of ["wakeBothIdle", "wakeRecipientIdle"]) {
+					for (const key of ["idleMs", "latencyMs", "objectsConstructed", "lost"])
+						expect(figures[wake], `${kind}.${wake}.${key}`).toHaveProperty(key);
+					expectNumber(figures[wake].latencyMs.p50, `${kind}.${wake}.latencyMs.p50`);
+				}
+				for (const key of ["rssBefore", "rssConnected", "perSocketBytes"]) expectNumber(figures.memory[key], `${kind}.memory.${key}`);
+				for (const key of ["paced", "saturated"]) expectNumber(figures.cpuMsPerMessage[key], `${kind}.cpuMsPerMessage.${key}`);
+			}
+			for (const key of ["singlePair", "paced", "saturatedThroughput", "perSocketMemory", "wakeBothIdleP50", "cpuPerMessage"]) {
+				expect(size.ratio, `ratio.${key}`).toHaveProperty(key);
+			}
+			for (const key of ["p50", "p90", "p99", "max"]) expectNumber(size.ratio.singlePair[key], `ratio.singlePair.${key}`);
+		}
+
+		// Seal+open at both sizes and envelopes, for ours, TweetNaCl and libsodium.
+		const crypto = json.crypto as Array<{ operation: string; implementation: string; opsPerSecond: number }>;
+		for (const operation of ["seal+open 1 KiB", "seal+open 1 MiB", "crypto_box (from X25519 keys)", "crypto_box_open (from X25519 keys)"]) {
+			for (const implementation of ["ours (nacl.ts)", "TweetNaCl", "libsodium"]) {
+				const row = crypto.find((c) => c.operation === operation && c.implementation === implementation);
+				expect(row, `${operation} / ${implementation}`).toBeDefined();
+				expect(row?.opsPerSecond).toBeGreaterThan(0);
+			}
+		}
+		expect(crypto.some((c) => c.operation.startsWith("envelope wrap") && c.implementation === "ours (contact-key.ts)")).toBe(true);
+
+		expectNumber(json.viaDevProxy.singlePair.latencyMs.p50, "viaDevProxy.singlePair.latencyMs.p50");
+		for (const key of ["messages", "sqlStatementsPerMessage", "d1RoundTripsPerMessage", "sqlPerMessage", "d1", "profile"]) {
+			expect(json.probe, `probe.${key}`).toHaveProperty(key);
+		}
+		expect(json.probe.sqlStatementsPerMessage).toBeGreaterThan(0);
+		expect(json.goals.length).toBeGreaterThan(0);
+	}, 150_000);
+});
