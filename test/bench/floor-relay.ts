@@ -44,6 +44,14 @@ server.on("listening", () => {
 	process.stdout.write(`${JSON.stringify({ port })}\n`);
 });
 
+// Memory is read after a full collection (the parent asks for one), so garbage from an
+// earlier run does not hide what the sockets hold. Needs --expose-gc, which floor-server.ts passes.
+process.on("message", (message) => {
+	if (message !== "gc") return;
+	(globalThis as { gc?: () => void }).gc?.();
+	process.send?.("gc-done");
+});
+
 const stop = () => {
 	for (const ws of sockets.values()) ws.terminate();
 	server.close();

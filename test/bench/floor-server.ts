@@ -9,11 +9,13 @@ export interface FloorServer {
 	url: string;
 	pid: number;
 	rss(): number | null;
+	/** A full garbage collection in the relay, before its memory is read. */
+	collect(): Promise<void>;
 	stop(): Promise<void>;
 }
 
 export async function startFloorServer(script: string): Promise<FloorServer> {
-	const child: ChildProcess = fork(script, [], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
+	const child: ChildProcess = fork(script, [], { stdio: ["ignore", "pipe", "inherit", "ipc"], execArgv: ["--expose-gc"] });
 	const pid = child.pid;
 	if (pid === undefined || !child.stdout) throw new Error("the floor relay did not start");
 	const lines = createInterface({ input: child.stdout });
@@ -30,6 +32,15 @@ export async function startFloorServer(script: string): Promise<FloorServer> {
 		url: `ws://127.0.0.1:${port}`,
 		pid,
 		rss: () => rssBytes(pid),
+		collect: () =>
+			new Promise<void>((resolve) => {
+				const timer = setTimeout(resolve, 5000);
+				child.once("message", () => {
+					clearTimeout(timer);
+					resolve();
+				});
+				child.send("gc");
+			}),
 		async stop() {
 			if (child.exitCode !== null || child.signalCode !== null) return;
 			child.disconnect();

@@ -17,6 +17,8 @@ export interface Target {
 	/** The server process whose memory and CPU are read. */
 	pid: number;
 	rss(): number | null;
+	/** Called before each memory reading (the floor collects its garbage; workerd offers no such thing). */
+	beforeMemory?: () => Promise<void>;
 	/**
 	 * Attaches to the worker's inspector to count Durable Object constructions (the relay only).
 	 * Attached only around the wake messages: a DevTools session makes the runtime report every
@@ -94,6 +96,7 @@ export async function runPhase(target: Target, opts: BenchOptions, plan: PairPla
 	target.log(`${kind} N=${devices}: ${plan.all.length} pairs set up in ${(setupMs / 1000).toFixed(1)} s`);
 
 	await sleep(SETTLE_MS);
+	await target.beforeMemory?.();
 	const rssBefore = target.rss() ?? 0;
 	t = Date.now();
 	await pool.onPairs(plan.all, (own) => ({ op: "connect", pairs: own }));
@@ -101,6 +104,7 @@ export async function runPhase(target: Target, opts: BenchOptions, plan: PairPla
 	// The wake pairs are idle from here on.
 	const idleSince = Date.now();
 	await sleep(SETTLE_MS);
+	await target.beforeMemory?.();
 	const rssConnected = target.rss() ?? 0;
 	target.log(`${kind} N=${devices}: connected in ${(connectMs / 1000).toFixed(1)} s`);
 

@@ -5,7 +5,7 @@
 import type { SizeResult } from "./results.ts";
 import type { LatencySummary } from "./stats.ts";
 
-const WIDTH = 980;
+const WIDTH = 1010;
 const HEIGHT = 460;
 const PANEL_W = 400;
 const PANEL_H = 300;
