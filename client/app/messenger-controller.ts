@@ -12,6 +12,7 @@ import type { AttachmentInfo } from "../core/message-body.ts";
 import { deviceFingerprint } from "../core/safety-number.ts";
 import { type AccountInfo, type IncomingMessage, MessengerClient, type SentReceipt, type UndecryptableMessage } from "../core/sdk.ts";
 import { isTransient, SdkError, toSdkError } from "../core/sdk-error.ts";
+import { mergeContacts } from "./contact-merge.ts";
 import { type ErrorContext, errorText } from "./error-text.ts";
 import { plural } from "./format.ts";
 import { type ChatMessage, HistoryStore } from "./history-store.ts";
@@ -124,6 +125,9 @@ export class MessengerController {
 	private current: MessengerState;
 	private readonly listeners = new Set<(state: MessengerState) => void>();
 	private noticeCounter = 0;
+	/** Contact list loads under way, and the contacts that events changed meanwhile. */
+	private contactLoads = 0;
+	private readonly contactsChangedDuringLoad = new Map<string, Contact>();
 	private typingSentAt = new Map<string, number>();
 	private typingTimer: ReturnType<typeof setTimeout> | null = null;
 	private readonly earlyDeliveries = new Map<string, string[]>();
@@ -257,7 +261,7 @@ export class MessengerController {
 
 	private async settlePhase(): Promise<void> {
 		try {
-			const contacts = await this.client.contacts();
+			const contacts = await this.loadContacts();
 			this.writeFlag("approved", true);
 			this.update({ phase: "ready", contacts });
 			void this.refreshAccount();
@@ -329,7 +333,7 @@ export class MessengerController {
 
 	async refreshContacts(): Promise<void> {
 		try {
-			this.update({ contacts: await this.client.contacts() });
+			this.update({ contacts: await this.loadContacts() });
 		} catch (err) {
 			this.report(err);
 		}
@@ -365,7 +369,18 @@ export class MessengerController {
 		}
 	}
 
+	/** The relay's contact list, with what `contact` events changed while it loaded (see mergeContacts). */
+	private async loadContacts(): Promise<Contact[]> {
+		this.contactLoads++;
+		try {
+			return mergeContacts(await this.client.contacts(), this.contactsChangedDuringLoad.values());
+		} finally {
+			if (--this.contactLoads === 0) this.contactsChangedDuringLoad.clear();
+		}
+	}
+
 	private putContact(contact: Contact): void {
+		if (this.contactLoads > 0) this.contactsChangedDuringLoad.set(contact.accountId, contact);
 		const others = this.current.contacts.filter((c) => c.accountId !== contact.accountId);
 		this.update({ contacts: [...others, contact] });
 	}
