@@ -18,7 +18,8 @@ export interface Config {
 	contactRequestsPerHour: number;
 	suspension: { reporters: number; reportWindowMs: number; violations: number; violationWindowMs: number };
 	trustPromotion: { minAgeMs: number; minMessages: number };
-	creditFlushMs: number;
+	/** Write the credit journal to D1 once it holds `charges` charges or its oldest is `maxAgeMs` old. */
+	creditFlush: { charges: number; maxAgeMs: number };
 	uploadTtlMs: number;
 	/** DESIGN §8: how long a call rings, and the signaling limits (apart from the message limit). */
 	calls: { ringTimeoutMs: number; limits: CallLimitRules };
@@ -95,7 +96,10 @@ export function readConfig(env: Env): Config {
 			violationWindowMs: numberVar(env, "SUSPEND_VIOLATION_WINDOW_MINUTES", 10) * 60_000,
 		},
 		trustPromotion: { minAgeMs: numberVar(env, "TRUST_AFTER_DAYS", 7) * day, minMessages: numberVar(env, "TRUST_AFTER_MESSAGES", 20) },
-		creditFlushMs: numberVar(env, "CREDIT_FLUSH_SECONDS", 5) * 1000,
+		creditFlush: {
+			charges: numberVar(env, "CREDIT_FLUSH_CHARGES", 50),
+			maxAgeMs: numberVar(env, "CREDIT_FLUSH_SECONDS", 300) * 1000,
+		},
 		uploadTtlMs: numberVar(env, "UPLOAD_TTL_MINUTES", 60) * 60_000,
 		calls: {
 			ringTimeoutMs: numberVar(env, "CALL_RING_SECONDS", 45) * 1000,

@@ -4,7 +4,15 @@ import { sealedFileSize } from "../client/core/file-seal.ts";
 import { randomBytes, verifyDetached } from "../client/core/nacl.ts";
 import { CONTACT_BURST_WINDOW_MS, type FlagKind, isContactBurst, isLowAcceptRatio, isMachineRegular } from "./abuse/behaviour-flags.ts";
 import { priceOf } from "./abuse/pricing.ts";
-import { checkSendLimits, DAY_MS, dailyQuota, type LimitRules, lookback, quotaLeft } from "./abuse/send-limits.ts";
+import {
+	checkSendLimits,
+	DAY_MS,
+	dailyQuota,
+	type LimitRules,
+	type LimitVerdict,
+	quotaLeft,
+	type SendCounts,
+} from "./abuse/send-limits.ts";
 import { nextSuspension, suspensionMessage } from "./abuse/suspension.ts";
 import { earnsTrust } from "./abuse/trust-promotion.ts";
 import { ApiError } from "./api-error.ts";
@@ -40,7 +48,16 @@ import {
 	ValidationError,
 } from "./protocol/wire.ts";
 import { bumpCounter, type CachedAccount, readAccountCache, readCounter, writeAccountCache } from "./relay/account-cache.ts";
-import { countSince, distinctRefsSince, logActivity, pruneActivity, recentTimes, unlogActivity } from "./relay/activity-log.ts";
+import {
+	countSince,
+	countWindows,
+	distinctRefsSince,
+	logActivity,
+	nthNewestTime,
+	pruneActivity,
+	recentTimes,
+	unlogActivity,
+} from "./relay/activity-log.ts";
 import {
 	blobKey,
 	deleteUpload,
@@ -64,7 +81,6 @@ import {
 	type Upload,
 	uploadByMessage,
 } from "./relay/attachment-store.ts";
-import { setCallsAllowed } from "./relay/call-permission.ts";
 import { CallRelay, type RelayedSignal } from "./relay/call-relay.ts";
 import { earliestCallExpiry } from "./relay/call-store.ts";
 import {
@@ -80,6 +96,7 @@ import {
 	type StoredEnvelope,
 	saveContactState,
 	saveEnvelopes,
+	setCallsAllowed,
 	setPeerBlocked,
 } from "./relay/contact-book.ts";
 import { type ContactEvent, transition } from "./relay/contact-rules.ts";
@@ -186,21 +203,45 @@ export class UserRelay extends DurableObject<Env> {
 		};
 	}
 
+	/** The account's sends in the rate window and in the rolling day: one indexed count. */
+	private sendCounts(now: number, rules: LimitRules): SendCounts {
+		const counts = countWindows(this.sql, "send", now - rules.rateWindowMs, now - Math.max(DAY_MS, rules.rateWindowMs));
+		return { inRateWindow: counts.inShort, inDay: counts.inLong };
+	}
+
+	private sendVerdict(counts: SendCounts, now: number, rules: LimitRules): LimitVerdict {
+		return checkSendLimits(counts, (n) => nthNewestTime(this.sql, "send", n), now, rules);
+	}
+
 	private status(accountId: string): AccountStatus {
 		const account = this.cachedAccount();
 		const now = this.now();
 		const rules = this.limitRules(account);
-		const recent = recentTimes(this.sql, "send", now - DAY_MS, lookback(rules));
-		const verdict = checkSendLimits(recent, now, rules);
+		const counts = this.sendCounts(now, rules);
+		const verdict = this.sendVerdict(counts, now, rules);
 		return {
 			accountId,
 			handle: account.handle,
 			trust: account.trust,
 			credits: this.credits.available(),
-			quotaLeft: quotaLeft(recent, now, rules.quota),
+			quotaLeft: quotaLeft(counts.inDay, rules.quota),
 			...(!verdict.ok && { nextSendAt: now + verdict.retryAfterMs }),
 			...(account.suspendedUntil !== null && account.suspendedUntil > now && { suspendedUntil: account.suspendedUntil }),
 		};
+	}
+
+	/**
+	 * Write the credit journal to D1 now, for a reader of D1's balance or ledger (the ledger
+	 * view, the admin API). Without a device it is the worker's own call for the admin.
+	 */
+	async flushCredits(accountId: string, deviceId?: string): Promise<RelayResult<true>> {
+		if (deviceId === undefined) await this.ensureAccount(accountId);
+		else {
+			const refusal = await this.authorize(accountId, deviceId);
+			if (refusal) return refusal;
+		}
+		if (hasUnflushed(this.sql)) await this.credits.flush(accountId, this.now());
+		return ok(true);
 	}
 
 	async accountStatus(accountId: string, deviceId: string): Promise<RelayResult<AccountStatus>> {
@@ -960,9 +1001,10 @@ export class UserRelay extends DurableObject<Env> {
 		if (this.credits.available() < price) await this.credits.refresh(accountId, this.now());
 
 		const now = this.now();
+		const rules = this.limitRules(account);
+		const counts = this.sendCounts(now, rules);
 		if (countsAsSend) {
-			const rules = this.limitRules(account);
-			const verdict = checkSendLimits(recentTimes(this.sql, "send", now - DAY_MS, lookback(rules)), now, rules);
+			const verdict = this.sendVerdict(counts, now, rules);
 			if (!verdict.ok) {
 				await this.noteRefusedSend(accountId, now);
 				const what = verdict.code === "rate_limited" ? "You are sending too fast." : "You reached today's message quota.";
@@ -1023,19 +1065,19 @@ export class UserRelay extends DurableObject<Env> {
 		// Sent-sync: the sender's other devices get their own copy; past the pre-check above
 		// these writes are not refused, so a message the recipient has is never missing here.
 		await this.applyToQueues(syncTargets, item, null);
-		await this.armAlarm(now + config.creditFlushMs);
+		await this.armAlarm(this.credits.flushDueAt(now, config.creditFlush));
 		if (countsAsSend) {
 			bumpCounter(this.sql, "messages_sent");
 			await this.afterSend(accountId, now);
 		}
-		return ok(this.sentReceipt(now));
+		return ok(this.sentReceipt(now, counts.inDay + (countsAsSend ? 1 : 0)));
 	}
 
-	private sentReceipt(at: number): SentReceipt {
+	/** `inDay`: the sends in the rolling day, if the caller has just counted them. */
+	private sentReceipt(at: number, inDay?: number): SentReceipt {
 		const rules = this.limitRules(this.cachedAccount());
-		const now = this.now();
-		const recent = recentTimes(this.sql, "send", now - DAY_MS, lookback(rules));
-		return { at, credits: this.credits.available(), quotaLeft: quotaLeft(recent, now, rules.quota) };
+		const sends = inDay ?? this.sendCounts(this.now(), rules).inDay;
+		return { at, credits: this.credits.available(), quotaLeft: quotaLeft(sends, rules.quota) };
 	}
 
 	/**
@@ -1317,7 +1359,8 @@ export class UserRelay extends DurableObject<Env> {
 			earliestUploadExpiry(this.sql),
 			earliestGrantExpiry(this.sql),
 			earliestCallExpiry(this.sql),
-			flushRetryAt,
+			// Charges settled while the flush was under way wait for the next one.
+			flushRetryAt ?? (hasUnflushed(this.sql) ? now + readConfig(this.env).creditFlush.maxAgeMs : null),
 		].filter((x): x is number => x !== null);
 		if (candidates.length > 0) await this.armAlarm(Math.min(...candidates));
 	}

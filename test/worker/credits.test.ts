@@ -1,6 +1,6 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { applyCharges } from "../../worker/db/credits.ts";
 import { nextBatch } from "../../worker/relay/credit-journal.ts";
 import { admin } from "./admin-client.ts";
@@ -59,6 +59,39 @@ describe("credits", () => {
 			ref: ids[2],
 		});
 		expect(await charges(bob.accountId)).toEqual([]);
+	});
+
+	it("writes charges to D1 in batches: the first waits CREDIT_FLUSH_SECONDS, a full batch of CREDIT_FLUSH_CHARGES goes at once, and ledger readers flush first", async () => {
+		const { alice, bob, key } = await contactPair();
+		const start = (await d1Credits(alice.accountId)) as number;
+		const a = await connect(alice.token);
+		const first = await send(a, alice, bob, key);
+		// Not due now; at the latest 300 s on (earlier if something else expires first, like the login challenge).
+		const alarmAt = (await runInDurableObject(relay(alice.accountId), (_, state) => state.storage.getAlarm())) as number;
+		expect(alarmAt).toBeGreaterThan(Date.now() + 30_000);
+		expect(alarmAt).toBeLessThanOrEqual(Date.now() + 300_000);
+		expect(await d1Credits(alice.accountId)).toBe(start);
+
+		// The ledger view writes the waiting charge before it reads.
+		const history = await api("/api/account/credits", { token: alice.token });
+		expect(history.json.entries[0]).toMatchObject({ delta: -4, reason: "text", ref: first.id });
+		expect(await d1Credits(alice.accountId)).toBe(start - 4);
+		expect(await journal(alice.accountId)).toEqual([]);
+
+		// 49 charges wait for the alarm; the 50th makes it due at once, and it runs by itself.
+		for (let i = 0; i < 49; i++) expect((await send(a, alice, bob, key)).reply.type).toBe("sent");
+		expect(await journal(alice.accountId)).toHaveLength(49);
+		expect(await d1Credits(alice.accountId)).toBe(start - 4);
+		await send(a, alice, bob, key);
+		await vi.waitFor(async () => expect(await journal(alice.accountId)).toEqual([]), { timeout: 10_000, interval: 50 });
+		expect(await d1Credits(alice.accountId)).toBe(start - 4 * 51);
+		expect(await charges(alice.accountId)).toHaveLength(51);
+
+		// So does the admin's view of the account.
+		const last = await send(a, alice, bob, key);
+		const view = await admin(`/accounts/${alice.handle}`);
+		expect(view.json.account.credits).toBe(start - 4 * 52);
+		expect(view.json.ledger[0]).toMatchObject({ delta: -4, ref: last.id });
 	});
 
 	it("refuses with insufficient_credits before anything is delivered, and a grant makes sending possible", async () => {

@@ -16,32 +16,38 @@ export function dailyQuota(trust: TrustLevel, quotas: { untrusted: number; trust
 	return trust === "trusted" ? quotas.trusted : quotas.untrusted;
 }
 
-/** How many recent send times the verdict needs to see, newest first. */
-export const lookback = (rules: LimitRules): number => Math.max(rules.rateCount, rules.quota ?? 0);
+/** How many sends fall in each window, the count of the rate window and of the rolling day. */
+export interface SendCounts {
+	inRateWindow: number;
+	inDay: number;
+}
 
 /**
- * Sliding-window verdict over the account's recent sends (newest first). Pure: the caller
- * reads the times from storage, so this needs no timer and keeps nothing in memory, which
- * is what lets the Durable Object hibernate between messages.
+ * Sliding-window verdict over the account's recent sends. Pure: the caller counts the sends
+ * in storage, so this needs no timer and keeps nothing in memory, which is what lets the
+ * Durable Object hibernate between messages. Only a refusal needs a send time, the one whose
+ * leaving the window frees a slot (`nthNewest(n)`: the n-th newest send, 1-based); counting
+ * instead of reading the day's times keeps a verdict one index range count however high the
+ * limits are set.
  */
-export function checkSendLimits(recentDesc: readonly number[], now: number, rules: LimitRules): LimitVerdict {
-	const inRateWindow = recentDesc.filter((t) => t > now - rules.rateWindowMs).length;
-	if (inRateWindow >= rules.rateCount) {
-		const oldestCounted = recentDesc[rules.rateCount - 1] ?? now;
+export function checkSendLimits(
+	counts: SendCounts,
+	nthNewest: (n: number) => number | undefined,
+	now: number,
+	rules: LimitRules,
+): LimitVerdict {
+	if (counts.inRateWindow >= rules.rateCount) {
+		const oldestCounted = nthNewest(rules.rateCount) ?? now;
 		return { ok: false, code: "rate_limited", retryAfterMs: Math.max(1, oldestCounted + rules.rateWindowMs - now) };
 	}
-	if (rules.quota !== null) {
-		const inDay = recentDesc.filter((t) => t > now - DAY_MS).length;
-		if (inDay >= rules.quota) {
-			const oldestCounted = recentDesc[rules.quota - 1] ?? now;
-			return { ok: false, code: "quota_exceeded", retryAfterMs: Math.max(1, oldestCounted + DAY_MS - now) };
-		}
+	if (rules.quota !== null && counts.inDay >= rules.quota) {
+		const oldestCounted = nthNewest(rules.quota) ?? now;
+		return { ok: false, code: "quota_exceeded", retryAfterMs: Math.max(1, oldestCounted + DAY_MS - now) };
 	}
 	return { ok: true };
 }
 
 /** Sends left in the rolling day, or null when unlimited. */
-export function quotaLeft(recentDesc: readonly number[], now: number, quota: number | null): number | null {
-	if (quota === null) return null;
-	return Math.max(0, quota - recentDesc.filter((t) => t > now - DAY_MS).length);
+export function quotaLeft(inDay: number, quota: number | null): number | null {
+	return quota === null ? null : Math.max(0, quota - inDay);
 }

@@ -31,23 +31,30 @@ export async function applyCharges(
 	charges: readonly Charge[],
 	now: number,
 ): Promise<{ applied: true; credits: number } | { applied: false }> {
+	// Three statements however many charges: the balance moves once by the total, and each
+	// ledger row's balance_after is the new balance plus what the charges after it took
+	// (`after`), so the rows read as if charged one by one, in order.
+	const total = charges.reduce((sum, c) => sum + c.amount, 0);
+	let after = total;
+	const rows = charges.map((c) => {
+		after -= c.amount;
+		return { amount: c.amount, after, reason: c.reason, ref: c.ref, at: c.at };
+	});
 	const statements = [
 		db.prepare("INSERT INTO credit_flushes (id, account_id, created_at) VALUES (?1, ?2, ?3)").bind(flushId, accountId, now),
+		db.prepare("UPDATE accounts SET credits = credits - ?2 WHERE id = ?1 RETURNING credits").bind(accountId, total),
+		db
+			.prepare(
+				`INSERT INTO credit_ledger (account_id, delta, balance_after, reason, ref, created_at)
+				 SELECT a.id, -json_extract(j.value, '$.amount'), a.credits + json_extract(j.value, '$.after'),
+				        json_extract(j.value, '$.reason'), json_extract(j.value, '$.ref'), json_extract(j.value, '$.at')
+				 FROM accounts a, json_each(?2) j WHERE a.id = ?1 ORDER BY j.key`,
+			)
+			.bind(accountId, JSON.stringify(rows)),
 	];
-	for (const c of charges) {
-		statements.push(db.prepare("UPDATE accounts SET credits = credits - ?2 WHERE id = ?1").bind(accountId, c.amount));
-		statements.push(
-			db
-				.prepare(
-					"INSERT INTO credit_ledger (account_id, delta, balance_after, reason, ref, created_at) SELECT id, ?2, credits, ?3, ?4, ?5 FROM accounts WHERE id = ?1",
-				)
-				.bind(accountId, -c.amount, c.reason, c.ref, c.at),
-		);
-	}
-	statements.push(db.prepare("SELECT credits FROM accounts WHERE id = ?1").bind(accountId));
 	try {
 		const results = await db.batch<{ credits: number }>(statements);
-		return { applied: true, credits: results.at(-1)?.results[0]?.credits ?? 0 };
+		return { applied: true, credits: results[1]?.results[0]?.credits ?? 0 };
 	} catch (err) {
 		if (err instanceof Error && /UNIQUE constraint failed: credit_flushes\.id/.test(err.message)) return { applied: false };
 		throw err;

@@ -18,6 +18,32 @@ export function recentTimes(sql: SqlStorage, kind: ActivityKind, since: number, 
 		.map((r) => r.at);
 }
 
+/**
+ * Events of a kind in two windows ending now, in one statement: `inShort` after
+ * `shortSince`, `inLong` after `longSince` (shortSince >= longSince).
+ */
+export function countWindows(
+	sql: SqlStorage,
+	kind: ActivityKind,
+	shortSince: number,
+	longSince: number,
+): { inShort: number; inLong: number } {
+	const row = sql
+		.exec<{ inShort: number | null; inLong: number }>(
+			"SELECT SUM(at > ?) AS inShort, COUNT(*) AS inLong FROM events WHERE kind = ? AND at > ?",
+			shortSince,
+			kind,
+			longSince,
+		)
+		.one();
+	return { inShort: row.inShort ?? 0, inLong: row.inLong };
+}
+
+/** The time of the n-th newest event of a kind (1-based). */
+export function nthNewestTime(sql: SqlStorage, kind: ActivityKind, n: number): number | undefined {
+	return sql.exec<{ at: number }>("SELECT at FROM events WHERE kind = ? ORDER BY at DESC LIMIT 1 OFFSET ?", kind, n - 1).toArray()[0]?.at;
+}
+
 export function countSince(sql: SqlStorage, kind: ActivityKind, since: number): number {
 	return sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM events WHERE kind = ? AND at > ?", kind, since).one().n;
 }

@@ -1,6 +1,5 @@
 import type { CallFrame, CallSignalKind, PeerCallFrame, ServerFrame } from "../protocol/wire.ts";
 import { logActivity, pruneKind, recentTimes } from "./activity-log.ts";
-import { callsAllowed } from "./call-permission.ts";
 import {
 	ACTIVE_CALL_IDLE_MS,
 	type After,
@@ -13,7 +12,7 @@ import {
 	outgoingStep,
 } from "./call-signaling.ts";
 import { activateCall, deleteCall, expireCalls, getCall, insertCall, touchCall } from "./call-store.ts";
-import { getContact } from "./contact-book.ts";
+import { callsAllowed, getContact } from "./contact-book.ts";
 import { ok, type RelayResult, refuse } from "./relay-result.ts";
 
 /** A signal as one account's object hands it to the other's: always from a named device. */

@@ -1,4 +1,11 @@
 import type { Contact, ContactState, Envelope } from "../protocol/wire.ts";
+import { storageMemo } from "./storage-memo.ts";
+
+/**
+ * Every message looks its contact up in both objects: contacts as read, by peer, kept until
+ * any write to the table below (all of them are in this module) drops the lot.
+ */
+const contactsMemo = storageMemo<Map<string, StoredContact | undefined>>();
 
 type ContactRow = {
 	peer_id: string;
@@ -34,8 +41,12 @@ const toContact = (row: ContactRow): StoredContact => ({
 export const publicContact = ({ peerBlocked: _, rotateTo: __, ...contact }: StoredContact): Contact => contact;
 
 export function getContact(sql: SqlStorage, peerId: string): StoredContact | undefined {
+	const known = contactsMemo.get(sql, () => new Map());
+	if (known.has(peerId)) return known.get(peerId);
 	const row = sql.exec<ContactRow>("SELECT * FROM contacts WHERE peer_id = ?", peerId).toArray()[0];
-	return row ? toContact(row) : undefined;
+	const contact = row ? toContact(row) : undefined;
+	known.set(peerId, contact);
+	return contact;
 }
 
 export function listContacts(sql: SqlStorage): StoredContact[] {
@@ -49,6 +60,7 @@ export function saveContactState(
 	now: number,
 	keyVersion?: number,
 ): StoredContact {
+	contactsMemo.drop(sql);
 	sql.exec(
 		`INSERT INTO contacts (peer_id, peer_handle, state, key_version, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
 		 ON CONFLICT (peer_id) DO UPDATE SET state = ?3, peer_handle = ?2, key_version = COALESCE(?4, key_version), updated_at = ?5`,
@@ -62,6 +74,7 @@ export function saveContactState(
 }
 
 export function setPeerBlocked(sql: SqlStorage, peerId: string, blocked: boolean): void {
+	contactsMemo.drop(sql);
 	sql.exec("UPDATE contacts SET peer_blocked = ? WHERE peer_id = ?", blocked ? 1 : 0, peerId);
 }
 
@@ -105,6 +118,7 @@ export function envelopesFor(sql: SqlStorage, peerId: string, deviceId: string):
 
 /** After a revocation every accepted contact needs a new key version before the next send. */
 export function requireRotation(sql: SqlStorage, peerId?: string): string[] {
+	contactsMemo.drop(sql);
 	const rows = (
 		peerId === undefined
 			? sql.exec<{ peer_id: string }>("UPDATE contacts SET rotate_to = key_version + 1 WHERE state = 'accepted' RETURNING peer_id")
@@ -117,6 +131,7 @@ export function requireRotation(sql: SqlStorage, peerId?: string): string[] {
 }
 
 export function completeRotation(sql: SqlStorage, peerId: string, keyVersion: number, now: number): void {
+	contactsMemo.drop(sql);
 	sql.exec("UPDATE contacts SET key_version = ?, rotate_to = NULL, updated_at = ? WHERE peer_id = ?", keyVersion, now, peerId);
 }
 
@@ -129,4 +144,26 @@ export function acceptedPeerIds(sql: SqlStorage): string[] {
 		.exec<{ peer_id: string }>("SELECT peer_id FROM contacts WHERE state = 'accepted'")
 		.toArray()
 		.map((r) => r.peer_id);
+}
+
+/**
+ * Whether this account takes calls from a contact (DESIGN §8): a per-contact setting only
+ * this account controls, kept beside the contact. Off until allowed.
+ */
+export function setCallsAllowed(sql: SqlStorage, peerId: string, allow: boolean, now: number): boolean {
+	contactsMemo.drop(sql);
+	const changed = sql
+		.exec(
+			"UPDATE contacts SET calls_allowed = ?, updated_at = ? WHERE peer_id = ? AND state = 'accepted' RETURNING peer_id",
+			allow ? 1 : 0,
+			now,
+			peerId,
+		)
+		.toArray();
+	return changed.length > 0;
+}
+
+export function callsAllowed(sql: SqlStorage, peerId: string): boolean {
+	const row = sql.exec<{ calls_allowed: number }>("SELECT calls_allowed FROM contacts WHERE peer_id = ?", peerId).toArray()[0];
+	return row?.calls_allowed === 1;
 }

@@ -2,7 +2,7 @@ import { toB64u } from "../../client/core/encoding.ts";
 import { randomBytes } from "../../client/core/nacl.ts";
 import { applyCharges, readCredits } from "../db/credits.ts";
 import { readD1Credits, writeD1Credits } from "./account-cache.ts";
-import { finishBatch, journaledTotal, nextBatch } from "./credit-journal.ts";
+import { finishBatch, journalSize, nextBatch } from "./credit-journal.ts";
 
 /**
  * The account's credits as its Durable Object sees them. The object is the only place that
@@ -20,7 +20,17 @@ export class CreditAccount {
 	) {}
 
 	available(): number {
-		return Math.max(0, readD1Credits(this.sql) - journaledTotal(this.sql));
+		return Math.max(0, readD1Credits(this.sql) - journalSize(this.sql).amount);
+	}
+
+	/**
+	 * When the journal should next go to D1: at once when `charges` wait, else once the
+	 * oldest has waited `maxAgeMs`. A flush per batch rather than per message keeps D1 off the
+	 * message path even at the slowest sending rate; reads of the balance or ledger from
+	 * outside this object flush first (flush()), so a longer wait shows nobody a stale balance.
+	 */
+	flushDueAt(now: number, policy: { charges: number; maxAgeMs: number }): number {
+		return journalSize(this.sql).charges >= policy.charges ? now : now + policy.maxAgeMs;
 	}
 
 	private exclusive<T>(work: () => Promise<T>): Promise<T> {

@@ -1,4 +1,13 @@
 import type { Charge } from "../db/credits.ts";
+import { storageMemo } from "./storage-memo.ts";
+
+/** The journal's size, read on every send: kept in memory, moved by every write below. */
+export interface JournalSize {
+	/** Credits journaled (held or charged). */
+	amount: number;
+	charges: number;
+}
+const size = storageMemo<JournalSize>();
 
 /**
  * Charges the account's object has made but D1 has not recorded yet. Together with the last
@@ -7,7 +16,7 @@ import type { Charge } from "../db/credits.ts";
  * A row is written in the same storage transaction as the send it pays for.
  */
 export function holdCharge(sql: SqlStorage, c: Charge): number {
-	return sql
+	const { id } = sql
 		.exec<{ id: number }>(
 			"INSERT INTO charges (ref, reason, amount, at, state) VALUES (?, ?, ?, ?, 'held') RETURNING id",
 			c.ref,
@@ -15,7 +24,9 @@ export function holdCharge(sql: SqlStorage, c: Charge): number {
 			c.amount,
 			c.at,
 		)
-		.one().id;
+		.one();
+	size.update(sql, (s) => ({ amount: s.amount + c.amount, charges: s.charges + 1 }));
+	return id;
 }
 
 export function settleCharge(sql: SqlStorage, id: number): void {
@@ -24,16 +35,25 @@ export function settleCharge(sql: SqlStorage, id: number): void {
 
 /** The send it held for did not happen: nothing is charged, so nothing needs refunding in D1. */
 export function dropCharge(sql: SqlStorage, id: number): void {
-	sql.exec("DELETE FROM charges WHERE id = ? AND state = 'held'", id);
+	const dropped = sql.exec<{ amount: number }>("DELETE FROM charges WHERE id = ? AND state = 'held' RETURNING amount", id).toArray()[0];
+	if (dropped) size.update(sql, (s) => ({ amount: s.amount - dropped.amount, charges: s.charges - 1 }));
 }
 
-export function journaledTotal(sql: SqlStorage): number {
-	return sql.exec<{ total: number | null }>("SELECT SUM(amount) AS total FROM charges").one().total ?? 0;
+export function journalSize(sql: SqlStorage): JournalSize {
+	return size.get(sql, () => {
+		const row = sql
+			.exec<{ amount: number | null; charges: number }>("SELECT SUM(amount) AS amount, COUNT(*) AS charges FROM charges")
+			.one();
+		return { amount: row.amount ?? 0, charges: row.charges };
+	});
 }
 
 export function hasUnflushed(sql: SqlStorage): boolean {
 	return sql.exec("SELECT 1 FROM charges WHERE state = 'charged' LIMIT 1").toArray().length > 0;
 }
+
+/** Charges per D1 batch: one bound JSON parameter carries them, so keep it well under D1's size limits. */
+const MAX_BATCH = 500;
 
 /**
  * The batch to write to D1 next. A batch prepared before a crash is retried with its original
@@ -42,7 +62,13 @@ export function hasUnflushed(sql: SqlStorage): boolean {
 export function nextBatch(sql: SqlStorage, newId: () => string): { flushId: string; charges: Charge[] } | null {
 	const pending = sql.exec<{ flush_id: string }>("SELECT flush_id FROM charges WHERE flush_id IS NOT NULL LIMIT 1").toArray()[0];
 	const flushId = pending?.flush_id ?? newId();
-	if (!pending) sql.exec("UPDATE charges SET flush_id = ? WHERE state = 'charged'", flushId);
+	if (!pending) {
+		sql.exec(
+			"UPDATE charges SET flush_id = ? WHERE id IN (SELECT id FROM charges WHERE state = 'charged' ORDER BY id LIMIT ?)",
+			flushId,
+			MAX_BATCH,
+		);
+	}
 	const charges = sql
 		.exec<{ ref: string | null; reason: string; amount: number; at: number }>(
 			"SELECT ref, reason, amount, at FROM charges WHERE flush_id = ? ORDER BY id",
@@ -53,5 +79,7 @@ export function nextBatch(sql: SqlStorage, newId: () => string): { flushId: stri
 }
 
 export function finishBatch(sql: SqlStorage, flushId: string): void {
-	sql.exec("DELETE FROM charges WHERE flush_id = ?", flushId);
+	const flushed = sql.exec<{ amount: number }>("DELETE FROM charges WHERE flush_id = ? RETURNING amount", flushId).toArray();
+	const amount = flushed.reduce((sum, row) => sum + row.amount, 0);
+	size.update(sql, (s) => ({ amount: s.amount - amount, charges: s.charges - flushed.length }));
 }

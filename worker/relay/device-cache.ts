@@ -1,4 +1,5 @@
 import type { DeviceInfo, DeviceStatus } from "../protocol/wire.ts";
+import { storageMemo } from "./storage-memo.ts";
 
 type DeviceRow = {
 	id: string;
@@ -8,15 +9,23 @@ type DeviceRow = {
 	created_at: number;
 };
 
+/** Every message asks for a device's status and the approved devices: a memory copy of the table. */
+const devicesMemo = storageMemo<readonly DeviceInfo[]>();
+
 /** This account's devices as last read from D1, so the message path never asks D1. */
 export function cachedDevices(sql: SqlStorage): DeviceInfo[] {
-	return sql
-		.exec<DeviceRow>("SELECT * FROM devices ORDER BY created_at, id")
-		.toArray()
-		.map((r) => ({ deviceId: r.id, publicKey: r.public_key, name: r.name, status: r.status, createdAt: r.created_at }));
+	return [
+		...devicesMemo.get(sql, () =>
+			sql
+				.exec<DeviceRow>("SELECT * FROM devices ORDER BY created_at, id")
+				.toArray()
+				.map((r) => ({ deviceId: r.id, publicKey: r.public_key, name: r.name, status: r.status, createdAt: r.created_at })),
+		),
+	];
 }
 
 export function replaceCachedDevices(sql: SqlStorage, devices: readonly DeviceInfo[]): void {
+	devicesMemo.drop(sql);
 	sql.exec("DELETE FROM devices");
 	for (const d of devices) {
 		sql.exec(
@@ -31,12 +40,11 @@ export function replaceCachedDevices(sql: SqlStorage, devices: readonly DeviceIn
 }
 
 export function deviceStatus(sql: SqlStorage, deviceId: string): DeviceStatus | undefined {
-	return sql.exec<{ status: DeviceStatus }>("SELECT status FROM devices WHERE id = ?", deviceId).toArray()[0]?.status;
+	return cachedDevices(sql).find((d) => d.deviceId === deviceId)?.status;
 }
 
 export function approvedDeviceIds(sql: SqlStorage): string[] {
-	return sql
-		.exec<{ id: string }>("SELECT id FROM devices WHERE status = 'approved' ORDER BY created_at, id")
-		.toArray()
-		.map((r) => r.id);
+	return cachedDevices(sql)
+		.filter((d) => d.status === "approved")
+		.map((d) => d.deviceId);
 }

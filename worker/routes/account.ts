@@ -11,13 +11,12 @@ export async function accountStatus(request: IRequest, env: Env): Promise<Respon
 }
 
 /**
- * GET /api/account/credits: the ledger, newest first. Charges reach D1 in batches a few
- * seconds after they are made, so the newest may not be listed yet; the balance in
- * GET /api/account already counts them.
+ * GET /api/account/credits: the ledger, newest first. Charges reach D1 in batches; the
+ * account's object writes the waiting ones first, so the list is complete.
  */
 export async function creditHistory(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);
-	unwrap(await relayFor(env, s.accountId).accountStatus(s.accountId, s.deviceId));
+	unwrap(await relayFor(env, s.accountId).flushCredits(s.accountId, s.deviceId));
 	const entries = await ledger(env.DB, s.accountId, 200);
 	return Response.json({ entries } satisfies CreditHistory);
 }

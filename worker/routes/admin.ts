@@ -4,7 +4,7 @@ import { DEV_SECRET_PREFIX } from "../config.ts";
 import { liftSuspension, listFlags, listReports, setTrust } from "../db/abuse.ts";
 import { type Account, findAccountByHandle, getAccount, listDevices } from "../db/accounts.ts";
 import { grantCredits, ledger } from "../db/credits.ts";
-import { pathId, readBody, relayFor } from "../http.ts";
+import { pathId, readBody, relayFor, unwrap } from "../http.ts";
 import { type AdminAccountView, adminGrantRequest, adminTrustRequest, handle } from "../protocol/wire.ts";
 
 const encoder = new TextEncoder();
@@ -67,9 +67,11 @@ export async function lookUpAccount(request: IRequest, env: Env): Promise<Respon
 	} catch {
 		throw new ApiError("not_found", "No such account.");
 	}
-	const account = await findAccountByHandle(env.DB, name);
-	if (!account) throw new ApiError("not_found", "No such account.");
-	return Response.json(await view(env, account));
+	const found = await findAccountByHandle(env.DB, name);
+	if (!found) throw new ApiError("not_found", "No such account.");
+	// Charges still in the account's journal are written first, so balance and ledger agree.
+	unwrap(await relayFor(env, found.id).flushCredits(found.id));
+	return Response.json(await view(env, (await getAccount(env.DB, found.id)) as Account));
 }
 
 /** POST /api/admin/accounts/:accountId/trust — the only way to `verified`. */
