@@ -53,13 +53,17 @@ import {
 	countWindows,
 	distinctRefsSince,
 	logActivity,
+	newestSendTimes,
 	nthNewestTime,
 	pruneActivity,
 	recentTimes,
 	unlogActivity,
 } from "./relay/activity-log.ts";
 import {
+	blobDeleted,
 	blobKey,
+	deferBlobDeletion,
+	deferredBlobDeletions,
 	deleteUpload,
 	dropGrant,
 	earliestGrantExpiry,
@@ -101,7 +105,7 @@ import {
 } from "./relay/contact-book.ts";
 import { type ContactEvent, transition } from "./relay/contact-rules.ts";
 import { CreditAccount } from "./relay/credit-account.ts";
-import { dropCharge, hasUnflushed, holdCharge, settleCharge } from "./relay/credit-journal.ts";
+import { dropCharge, hasUnflushed, holdCharge, recordCharge, releaseInterruptedHolds, settleCharge } from "./relay/credit-journal.ts";
 import { approvedDeviceIds, cachedDevices, deviceStatus, replaceCachedDevices } from "./relay/device-cache.ts";
 import {
 	ackMessages,
@@ -127,6 +131,8 @@ export interface PeerRef {
 
 const DEVICE_REQUESTS_PER_HOUR = 5;
 const FLUSH_RETRY_MS = 30_000;
+/** How soon R2 deletes that failed are tried again. */
+const R2_RETRY_MS = 60_000;
 
 /** Backlog is pushed in pages so a device with 10,000 queued messages is not flooded at once. */
 const DRAIN_PAGE = 100;
@@ -153,13 +159,26 @@ export class UserRelay extends DurableObject<Env> {
 		super(ctx, env);
 		this.sql = ctx.storage.sql;
 		this.credits = new CreditAccount(this.sql, env.DB);
-		ctx.blockConcurrencyWhile(async () => migrateStorage(this.sql));
+		ctx.blockConcurrencyWhile(async () => {
+			migrateStorage(this.sql);
+			this.recoverInterruptedSends();
+		});
 		// Keep-alive pings are answered without waking the object from hibernation.
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
 	}
 
 	private now(): number {
 		return Date.now();
+	}
+
+	/**
+	 * A send cut off by an eviction or crash left its hold and its limiter entry behind:
+	 * neither may outlive it (a hold nobody settles would keep those credits forever).
+	 */
+	private recoverInterruptedSends(): void {
+		for (const msgId of releaseInterruptedHolds(this.sql)) {
+			if (sentMessage(this.sql, msgId) === undefined) unlogActivity(this.sql, "send", msgId);
+		}
 	}
 
 	// ------------------------------------------------------------------ identity and devices
@@ -1020,9 +1039,11 @@ export class UserRelay extends DurableObject<Env> {
 			return refuse("recipient_queue_full", "One of your own devices has too many undelivered messages.");
 		}
 
-		// An attachment was paid for when its upload was reserved; that hold is settled now.
-		const hold = upload ? upload.holdId : holdCharge(this.sql, { amount: price, reason: frame.kind, ref: frame.id, at: now });
-		if (countsAsSend) logActivity(this.sql, "send", now, frame.id);
+		// Nothing is written before the delivery: the price is set aside in memory (an attachment
+		// was paid for when its upload was reserved), and the send is charged, logged for the
+		// limiter and recorded once the recipient's object has it. Sends are serialized per
+		// account, so the next one sees this one's log entry.
+		const release = this.credits.reserve(price);
 		const item: QueueItem = {
 			msgId: frame.id,
 			from: accountId,
@@ -1053,12 +1074,11 @@ export class UserRelay extends DurableObject<Env> {
 			delivered = refuse("internal", "The message could not be delivered. It was not charged; try again.");
 			console.error(JSON.stringify({ event: "deliver_failed", name: err instanceof Error ? err.name : typeof err }));
 		}
-		if (!delivered.ok) {
-			if (!upload) dropCharge(this.sql, hold);
-			unlogActivity(this.sql, "send", frame.id);
-			return delivered;
-		}
-		settleCharge(this.sql, hold);
+		release();
+		if (!delivered.ok) return delivered;
+		if (upload) settleCharge(this.sql, upload.holdId);
+		else recordCharge(this.sql, { amount: price, reason: frame.kind, ref: frame.id, at: now });
+		if (countsAsSend) logActivity(this.sql, "send", now, frame.id);
 		recordSent(this.sql, { id: frame.id, to: frame.to, kind: frame.kind, at: now });
 		if (upload) setUploadStatus(this.sql, upload.id, "sent", frame.id);
 		if (frame.kind === "delete" && frame.replaces !== undefined) await this.forgetSent(accountId, frame.replaces);
@@ -1190,7 +1210,7 @@ export class UserRelay extends DurableObject<Env> {
 		markSentDeleted(this.sql, msgId);
 		const upload = uploadByMessage(this.sql, msgId);
 		if (!upload) return;
-		await this.env.ATTACHMENTS.delete(blobKey(accountId, upload.id));
+		await this.removeBlob(blobKey(accountId, upload.id));
 		deleteUpload(this.sql, upload.id);
 	}
 
@@ -1205,7 +1225,7 @@ export class UserRelay extends DurableObject<Env> {
 
 	/** Flags and trust promotion look at the send history; both are rare D1 writes. */
 	private async afterSend(accountId: string, now: number): Promise<void> {
-		if (isMachineRegular(recentTimes(this.sql, "send", 0, 11).reverse())) {
+		if (isMachineRegular(newestSendTimes(this.sql, 11).reverse())) {
 			await this.raiseFlag(accountId, "regular_intervals", "messages sent at machine-regular intervals");
 		}
 		const account = this.cachedAccount();
@@ -1279,8 +1299,29 @@ export class UserRelay extends DurableObject<Env> {
 	}
 
 	private async deleteBlob(owner: string, attachmentId: string): Promise<void> {
-		await this.env.ATTACHMENTS.delete(blobKey(owner, attachmentId));
+		await this.removeBlob(blobKey(owner, attachmentId));
 		dropGrant(this.sql, attachmentId);
+	}
+
+	/**
+	 * Delete a blob from R2. An R2 outage must not fail what asked for it (a delete message,
+	 * a download, the alarm's expiry): the key is kept and the alarm deletes it once R2
+	 * answers again, so no blob is orphaned.
+	 */
+	private async removeBlob(key: string): Promise<void> {
+		if (await this.tryR2Delete(key)) return;
+		deferBlobDeletion(this.sql, key, this.now());
+		await this.armAlarm(this.now() + R2_RETRY_MS);
+	}
+
+	private async tryR2Delete(key: string): Promise<boolean> {
+		try {
+			await this.env.ATTACHMENTS.delete(key);
+			return true;
+		} catch (err) {
+			console.error(JSON.stringify({ event: "r2_delete_failed", name: err instanceof Error ? err.name : typeof err }));
+			return false;
+		}
 	}
 
 	private async enqueueAndPush(deviceIds: string[], item: QueueItem, expiresAt: number): Promise<"ok" | "full"> {
@@ -1343,10 +1384,18 @@ export class UserRelay extends DurableObject<Env> {
 		for (const upload of lapsedUploads(this.sql, now)) {
 			// Never sent: the price held at reservation is released and the blob removed.
 			dropCharge(this.sql, upload.holdId);
-			if (accountId !== undefined) await this.env.ATTACHMENTS.delete(blobKey(accountId, upload.id));
+			if (accountId !== undefined) await this.removeBlob(blobKey(accountId, upload.id));
 			deleteUpload(this.sql, upload.id);
 		}
 		for (const g of expiredGrants(this.sql, now)) await this.deleteBlob(g.owner, g.attachmentId);
+		let blobRetryAt: number | null = null;
+		for (const key of deferredBlobDeletions(this.sql)) {
+			if (!(await this.tryR2Delete(key))) {
+				blobRetryAt = now + R2_RETRY_MS;
+				break;
+			}
+			blobDeleted(this.sql, key);
+		}
 		if (accountId !== undefined) this.calls(accountId).expire(now);
 		for (const [deviceId, lost] of expireQueue(this.sql, now)) {
 			writeMeta(this.sql, `missed:${deviceId}`, String(Number(readMeta(this.sql, `missed:${deviceId}`) ?? 0) + lost));
@@ -1361,6 +1410,7 @@ export class UserRelay extends DurableObject<Env> {
 			earliestCallExpiry(this.sql),
 			// Charges settled while the flush was under way wait for the next one.
 			flushRetryAt ?? (hasUnflushed(this.sql) ? now + readConfig(this.env).creditFlush.maxAgeMs : null),
+			blobRetryAt,
 		].filter((x): x is number => x !== null);
 		if (candidates.length > 0) await this.armAlarm(Math.min(...candidates));
 	}

@@ -1,8 +1,9 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openFileStream, sealFileStream } from "../../client/core/file-seal.ts";
 import { randomBytes } from "../../client/core/nacl.ts";
+import worker from "../../worker/index.ts";
 import { admin } from "./admin-client.ts";
 import { addApprovedDevice, contactPair, newMessageId, sealedSend } from "./fixtures.ts";
 import { api, BASE, connect, registerUser, type TestUser } from "./helpers.ts";
@@ -245,5 +246,78 @@ describe("editing and deleting sent messages", () => {
 		await a.next("sent");
 		a.send({ ...sealedSend(alice, bob, key, "too late"), kind: "edit", replaces: own.id });
 		expect(await a.next("error")).toMatchObject({ code: "not_found" });
+	});
+});
+
+describe("an R2 outage", () => {
+	/** An R2 binding whose every call fails, as during an outage. */
+	const outage = async () => {
+		throw new Error("R2 simulated outage");
+	};
+	const brokenR2 = { put: outage, get: outage, head: outage, delete: outage, list: outage } as unknown as R2Bucket;
+	/** A request to the worker while R2 is down. */
+	const duringOutage = (request: Request) =>
+		worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, { ...env, ATTACHMENTS: brokenR2 }, createExecutionContext());
+	const deferred = (accountId: string) =>
+		runInDurableObject(relay(accountId), (_, state) => state.storage.sql.exec("SELECT key FROM blob_deletions").toArray());
+
+	it("refuses an upload and a download with a typed 503, stores and charges nothing more, and both work once R2 is back", async () => {
+		const { alice, bob, key } = await contactPair();
+		const start = (await api("/api/account", { token: alice.token })).json.credits;
+		const file = await sealed(5000);
+		const reserved = (await api("/api/attachments", { token: alice.token, body: { to: bob.accountId, size: 5000 } })).json;
+		const path = `/api/attachments/${reserved.owner}/${reserved.attachmentId}`;
+		const upload = () =>
+			new Request(`${BASE}${path}`, {
+				method: "PUT",
+				headers: { authorization: `Bearer ${alice.token}`, "content-length": String(file.blob.length) },
+				body: file.blob,
+			});
+
+		const refused = await duringOutage(upload());
+		expect(refused.status).toBe(503);
+		expect(await refused.json()).toEqual({ error: { code: "unavailable", message: expect.any(String), retryAfter: expect.any(Number) } });
+		expect(await blobs()).toEqual([]);
+		// The reservation is intact (paid once, at reservation): the retry goes through.
+		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start - 8);
+		expect((await exports.default.fetch(upload())).status).toBe(204);
+		const socket = await connect(alice.token);
+		const frame = { ...sealedSend(alice, bob, key, "a file", newMessageId()), kind: "attachment", attachmentId: reserved.attachmentId };
+		socket.send(frame);
+		expect(await socket.next("sent", (s) => s.id === frame.id)).toMatchObject({ credits: start - 8 });
+
+		const download = () => new Request(`${BASE}${path}`, { headers: { authorization: `Bearer ${bob.token}` } });
+		const notNow = await duringOutage(download());
+		expect(notNow.status).toBe(503);
+		expect(((await notNow.json()) as { error: { code: string } }).error.code).toBe("unavailable");
+		// A failed download counts for nothing: Bob's device still gets the whole file afterwards.
+		const fetched = await exports.default.fetch(download());
+		expect(fetched.status).toBe(200);
+		expect(await bytesOf(openFileStream(file.key, fetched.body as ReadableStream<Uint8Array>, file.digest).stream)).toEqual(file.plain);
+		await vi.waitFor(async () => expect(await blobs()).toEqual([]));
+	});
+
+	it("a blob whose delete fails is kept in the object and deleted by the alarm once R2 answers again", async () => {
+		const { alice, bob, key } = await contactPair();
+		const { path, reply } = await sendAttachment(alice, bob, key);
+		expect(reply.type).toBe("sent");
+		await runInDurableObject(relay(bob.accountId), (instance) => {
+			Object.assign(instance, { env: { ...env, ATTACHMENTS: brokenR2 } });
+		});
+		// Bob's only device has it all, so his object deletes it, and R2 fails.
+		const res = (await get(path, bob.token)) as Response;
+		expect(res.status).toBe(200);
+		await bytesOf(res.body as ReadableStream<Uint8Array>);
+		await vi.waitFor(async () => expect(await deferred(bob.accountId)).toEqual([{ key: path.slice("/api/attachments/".length) }]));
+		expect(await blobs()).toHaveLength(1);
+		const retryAt = (await runInDurableObject(relay(bob.accountId), (_, state) => state.storage.getAlarm())) as number;
+		expect(retryAt).toBeLessThanOrEqual(Date.now() + 60_000);
+
+		await runInDurableObject(relay(bob.accountId), (instance) => {
+			Object.assign(instance, { env });
+		});
+		expect(await runDurableObjectAlarm(relay(bob.accountId))).toBe(true);
+		expect(await blobs()).toEqual([]);
+		expect(await deferred(bob.accountId)).toEqual([]);
 	});
 });

@@ -1,8 +1,32 @@
-import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { logActivity } from "../../worker/relay/activity-log.ts";
+import { holdCharge } from "../../worker/relay/credit-journal.ts";
 import { contactPair, sealedSend } from "./fixtures.ts";
-import { connect } from "./helpers.ts";
+import { api, connect, type TestSocket } from "./helpers.ts";
+
+const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
+const credits = async (token: string): Promise<number> => (await api("/api/account", { token })).json.credits;
+const journal = (accountId: string) =>
+	runInDurableObject(relay(accountId), (_, state) => state.storage.sql.exec("SELECT ref, state FROM charges").toArray());
+const ledgerRefs = async (accountId: string) =>
+	(
+		await env.DB.prepare("SELECT ref FROM credit_ledger WHERE account_id = ? AND reason = 'text' ORDER BY ref")
+			.bind(accountId)
+			.all<{ ref: string }>()
+	).results.map((r) => r.ref);
+
+/** Ack every message as it arrives, as the SDK does; returns the ids seen and how many copies came. */
+function ackAsTheyCome(socket: TestSocket, seen: Set<string>, copies: { n: number }): void {
+	socket.ws.addEventListener("message", (e) => {
+		const frame = JSON.parse(e.data as string);
+		if (frame.type !== "message") return;
+		copies.n++;
+		seen.add(frame.id);
+		socket.send({ type: "ack", ids: [frame.id] });
+	});
+}
 
 const queuedIds = (accountId: string) =>
 	runInDurableObject(env.USERS.get(env.USERS.idFromName(accountId)), (_, state) =>
@@ -57,5 +81,65 @@ describe("a Durable Object restarted mid-way", () => {
 		a2.send(after);
 		await a2.next("sent", (s) => s.id === after.id);
 		expect((await b2.next("message", (m) => m.id === after.id)).id).toBe(after.id);
+	});
+
+	it("a send cut off between its hold and its delivery is not charged, does not count against the limit, and its re-send arrives and is charged once", async () => {
+		const { alice, bob, key } = await contactPair();
+		const start = await credits(alice.token);
+		const f = sealedSend(alice, bob, key, "cut off");
+		// What an eviction leaves behind when it strikes while the delivery is on its way.
+		await runInDurableObject(relay(alice.accountId), (_, state) => {
+			holdCharge(state.storage.sql, { amount: 4, reason: "text", ref: f.id, at: Date.now() });
+			logActivity(state.storage.sql, "send", Date.now(), f.id);
+		});
+		await abortAllDurableObjects();
+
+		expect(await journal(alice.accountId)).toEqual([]);
+		const events = await runInDurableObject(relay(alice.accountId), (_, state) =>
+			state.storage.sql.exec("SELECT * FROM events WHERE ref = ?", f.id).toArray(),
+		);
+		expect(events).toEqual([]);
+		expect(await credits(alice.token)).toBe(start);
+		const a = await connect(alice.token);
+		a.send(f);
+		expect(await a.next("sent", (s) => s.id === f.id)).toMatchObject({ credits: start - 4 });
+		const b = await connect(bob.token);
+		expect((await b.next("message")).id).toBe(f.id);
+	});
+
+	it("sends and acks cut off by an eviction at whatever point: re-sent under their ids, each reaches the user once and is charged once", async () => {
+		const { alice, bob, key } = await contactPair();
+		const start = await credits(alice.token);
+		const seen = new Set<string>();
+		const copies = { n: 0 };
+		const b = await connect(bob.token);
+		await b.next("synced");
+		ackAsTheyCome(b, seen, copies);
+		const a = await connect(alice.token);
+		const frames = Array.from({ length: 8 }, (_, i) => sealedSend(alice, bob, key, `m${i}`));
+		for (const f of frames) a.send(f);
+		// Strikes once the first sends are through, while the rest are in flight, pushes on their way and acks unanswered.
+		await a.next("sent", (s) => s.id === frames[2]?.id);
+		await abortAllDurableObjects();
+		await Promise.all([a.closed, b.closed]);
+
+		// The client sends again every message whose `sent` it did not see (the SDK's outbox).
+		const confirmed = new Set(a.frames.flatMap((f) => (f.type === "sent" ? [f.id] : [])));
+		const b2 = await connect(bob.token);
+		ackAsTheyCome(b2, seen, copies);
+		const a2 = await connect(alice.token);
+		const resent = frames.filter((f) => !confirmed.has(f.id));
+		for (const f of resent) a2.send(f);
+		for (const f of resent) await a2.next("sent", (s) => s.id === f.id);
+
+		await vi.waitFor(() => expect(seen.size).toBe(frames.length));
+		await vi.waitFor(async () => expect(await queuedIds(bob.accountId)).toEqual([]));
+		await runDurableObjectAlarm(relay(alice.accountId));
+		expect(await ledgerRefs(alice.accountId)).toEqual(frames.map((f) => f.id).sort());
+		expect(await journal(alice.accountId)).toEqual([]);
+		expect(await credits(alice.token)).toBe(start - 4 * frames.length);
+		console.log(
+			`eviction: ${confirmed.size} of ${frames.length} sends confirmed before it, ${resent.length} re-sent; ${copies.n} copies on the wire, ${seen.size} messages for the user`,
+		);
 	});
 });

@@ -75,6 +75,8 @@ export const ERROR_CODES = [
 	"peer_unreachable",
 	"calls_not_allowed",
 	"server_misconfigured",
+	/** A storage service behind the relay (R2) failed; nothing was changed, try again after `retryAfter`. */
+	"unavailable",
 	"internal",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

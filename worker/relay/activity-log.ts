@@ -1,12 +1,26 @@
+import { storageMemo } from "./storage-memo.ts";
+
 /** `call_signal`: every call signal an account's devices send; `call_start`: every call it places. */
 export type ActivityKind = "send" | "contact_request" | "refused_send" | "device_request" | "call_signal" | "call_start";
 
+/** How many of the newest send times are kept in memory (the behavioural flags look at 11). */
+export const NEWEST_SENDS_KEPT = 16;
+/** The newest send times, newest first: read after every send, moved by every write below. */
+const newestSends = storageMemo<number[]>();
+
 export function logActivity(sql: SqlStorage, kind: ActivityKind, at: number, ref: string | null = null): void {
 	sql.exec("INSERT INTO events (kind, at, ref) VALUES (?, ?, ?)", kind, at, ref);
+	if (kind === "send") newestSends.update(sql, (times) => [at, ...times].sort((a, b) => b - a).slice(0, NEWEST_SENDS_KEPT));
 }
 
 export function unlogActivity(sql: SqlStorage, kind: ActivityKind, ref: string): void {
 	sql.exec("DELETE FROM events WHERE kind = ? AND ref = ?", kind, ref);
+	if (kind === "send") newestSends.drop(sql);
+}
+
+/** The newest `n` (at most NEWEST_SENDS_KEPT) send times, newest first. */
+export function newestSendTimes(sql: SqlStorage, n: number): number[] {
+	return newestSends.get(sql, () => recentTimes(sql, "send", 0, NEWEST_SENDS_KEPT)).slice(0, Math.min(n, NEWEST_SENDS_KEPT));
 }
 
 /** Times of the newest events of a kind after `since`, newest first. */
@@ -54,11 +68,13 @@ export function distinctRefsSince(sql: SqlStorage, kind: ActivityKind, since: nu
 
 export function pruneActivity(sql: SqlStorage, before: number): void {
 	sql.exec("DELETE FROM events WHERE at <= ?", before);
+	newestSends.drop(sql);
 }
 
 /** Drop one kind's events older than its window, for kinds too frequent to wait for the daily prune. */
 export function pruneKind(sql: SqlStorage, kind: ActivityKind, before: number): void {
 	sql.exec("DELETE FROM events WHERE kind = ? AND at <= ?", kind, before);
+	if (kind === "send") newestSends.drop(sql);
 }
 
 /** When a message id was accepted from this account, if it was within the last day. */

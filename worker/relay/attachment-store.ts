@@ -163,3 +163,20 @@ export function markSentDeleted(sql: SqlStorage, id: string): void {
 export function pruneSent(sql: SqlStorage, before: number): void {
 	sql.exec("DELETE FROM sent_messages WHERE at <= ?", before);
 }
+
+// Blobs to delete from R2 once it answers again.
+
+export function deferBlobDeletion(sql: SqlStorage, key: string, now: number): void {
+	sql.exec("INSERT OR IGNORE INTO blob_deletions (key, since) VALUES (?, ?)", key, now);
+}
+
+export function deferredBlobDeletions(sql: SqlStorage): string[] {
+	return sql
+		.exec<{ key: string }>("SELECT key FROM blob_deletions ORDER BY since")
+		.toArray()
+		.map((r) => r.key);
+}
+
+export function blobDeleted(sql: SqlStorage, key: string): void {
+	sql.exec("DELETE FROM blob_deletions WHERE key = ?", key);
+}

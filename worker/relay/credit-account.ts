@@ -13,6 +13,11 @@ import { finishBatch, journalSize, nextBatch } from "./credit-journal.ts";
  */
 export class CreditAccount {
 	private lock: Promise<unknown> = Promise.resolve();
+	/**
+	 * Credits of sends on their way to the recipient, kept in memory only: no send survives a
+	 * restart, so neither may its reservation (the send is charged once delivered).
+	 */
+	private inFlight = 0;
 
 	constructor(
 		private readonly sql: SqlStorage,
@@ -20,7 +25,18 @@ export class CreditAccount {
 	) {}
 
 	available(): number {
-		return Math.max(0, readD1Credits(this.sql) - journalSize(this.sql).amount);
+		return Math.max(0, readD1Credits(this.sql) - journalSize(this.sql).amount - this.inFlight);
+	}
+
+	/** Set `amount` aside while a send is delivered; call the result once it is charged or failed. */
+	reserve(amount: number): () => void {
+		this.inFlight += amount;
+		let released = false;
+		return () => {
+			if (released) return;
+			released = true;
+			this.inFlight -= amount;
+		};
 	}
 
 	/**

@@ -29,6 +29,12 @@ export function holdCharge(sql: SqlStorage, c: Charge): number {
 	return id;
 }
 
+/** A charge for something already done (a delivered message): journaled as charged at once. */
+export function recordCharge(sql: SqlStorage, c: Charge): void {
+	sql.exec("INSERT INTO charges (ref, reason, amount, at, state) VALUES (?, ?, ?, ?, 'charged')", c.ref, c.reason, c.amount, c.at);
+	size.update(sql, (s) => ({ amount: s.amount + c.amount, charges: s.charges + 1 }));
+}
+
 export function settleCharge(sql: SqlStorage, id: number): void {
 	sql.exec("UPDATE charges SET state = 'charged' WHERE id = ?", id);
 }
@@ -37,6 +43,21 @@ export function settleCharge(sql: SqlStorage, id: number): void {
 export function dropCharge(sql: SqlStorage, id: number): void {
 	const dropped = sql.exec<{ amount: number }>("DELETE FROM charges WHERE id = ? AND state = 'held' RETURNING amount", id).toArray()[0];
 	if (dropped) size.update(sql, (s) => ({ amount: s.amount - dropped.amount, charges: s.charges - 1 }));
+}
+
+/**
+ * Holds of sends that were in flight when the object stopped. No send survives a restart, so
+ * each either never reached the recipient or reached it without being settled; either way it
+ * is not charged, and the client's re-send under the same id holds afresh (the recipient's
+ * queue takes an id once). An attachment's hold belongs to its reservation and stays.
+ * Returns the message ids released.
+ */
+export function releaseInterruptedHolds(sql: SqlStorage): string[] {
+	const released = sql
+		.exec<{ ref: string | null }>("DELETE FROM charges WHERE state = 'held' AND id NOT IN (SELECT hold_id FROM uploads) RETURNING ref")
+		.toArray();
+	if (released.length > 0) size.drop(sql);
+	return released.flatMap((r) => (r.ref === null ? [] : [r.ref]));
 }
 
 export function journalSize(sql: SqlStorage): JournalSize {

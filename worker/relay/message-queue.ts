@@ -1,4 +1,19 @@
 import { fitsQueue, type QueueCaps, type QueueStats } from "./queue-caps.ts";
+import { storageMemo } from "./storage-memo.ts";
+
+/**
+ * Every message checks its devices' queue totals: kept in memory per device. Enqueue and
+ * ack (the steady state) move them in place; the rarer writes below drop them all.
+ */
+const statsMemo = storageMemo<Map<string, QueueStats>>();
+
+function moveStats(sql: SqlStorage, deviceId: string, count: number, bytes: number): void {
+	statsMemo.update(sql, (all) => {
+		const known = all.get(deviceId);
+		if (known) all.set(deviceId, { count: known.count + count, bytes: known.bytes + bytes });
+		return all;
+	});
+}
 
 export interface QueuedRow {
 	seq: number;
@@ -19,9 +34,13 @@ export interface EnqueueItem {
 const EMPTY: QueueStats = { count: 0, bytes: 0 };
 
 export function queueStats(sql: SqlStorage, deviceId: string): QueueStats {
-	return (
-		sql.exec<{ count: number; bytes: number }>("SELECT count, bytes FROM queue_stats WHERE device_id = ?", deviceId).toArray()[0] ?? EMPTY
-	);
+	const all = statsMemo.get(sql, () => new Map());
+	const known = all.get(deviceId);
+	if (known) return known;
+	const row = sql.exec<{ count: number; bytes: number }>("SELECT count, bytes FROM queue_stats WHERE device_id = ?", deviceId).toArray()[0];
+	const stats = row ? { count: row.count, bytes: row.bytes } : EMPTY;
+	all.set(deviceId, stats);
+	return stats;
 }
 
 /**
@@ -54,6 +73,7 @@ export function enqueueAll(sql: SqlStorage, items: EnqueueItem[], caps: QueueCap
 			item.deviceId,
 			item.bytes,
 		);
+		moveStats(sql, item.deviceId, 1, item.bytes);
 		seqs.set(item.deviceId, row.seq);
 	}
 	return seqs;
@@ -75,6 +95,7 @@ export function ackMessages(sql: SqlStorage, deviceId: string, msgIds: readonly 
 			.toArray()[0];
 		if (!row) continue;
 		sql.exec("UPDATE queue_stats SET count = count - 1, bytes = bytes - ? WHERE device_id = ?", row.bytes, deviceId);
+		moveStats(sql, deviceId, -1, -row.bytes);
 		if (row.from_account === null) continue;
 		const ids = bySender.get(row.from_account) ?? [];
 		ids.push(msgId);
@@ -105,6 +126,7 @@ export function expireQueue(sql: SqlStorage, now: number): Map<string, number> {
 		.exec<{ device_id: string; bytes: number }>("DELETE FROM queue WHERE expires_at <= ? RETURNING device_id, bytes", now)
 		.toArray();
 	const lost = new Map<string, number>();
+	if (expired.length > 0) statsMemo.drop(sql);
 	for (const row of expired) {
 		sql.exec("UPDATE queue_stats SET count = count - 1, bytes = bytes - ? WHERE device_id = ?", row.bytes, row.device_id);
 		lost.set(row.device_id, (lost.get(row.device_id) ?? 0) + 1);
@@ -118,6 +140,7 @@ export function earliestExpiry(sql: SqlStorage): number | null {
 }
 
 export function dropDeviceQueue(sql: SqlStorage, deviceId: string): void {
+	statsMemo.drop(sql);
 	sql.exec("DELETE FROM queue WHERE device_id = ?", deviceId);
 	sql.exec("DELETE FROM queue_stats WHERE device_id = ?", deviceId);
 }
@@ -137,6 +160,7 @@ export function replaceQueued(sql: SqlStorage, deviceId: string, original: strin
 		)
 		.toArray()[0];
 	if (!row) return null;
+	statsMemo.drop(sql);
 	sql.exec(
 		"UPDATE queue SET msg_id = ?, replaces = ?, frame = ?, bytes = ?, expires_at = ? WHERE seq = ?",
 		item.msgId,
@@ -160,6 +184,7 @@ export function removeQueued(sql: SqlStorage, deviceId: string, original: string
 			original,
 		)
 		.toArray();
+	if (removed.length > 0) statsMemo.drop(sql);
 	for (const row of removed)
 		sql.exec("UPDATE queue_stats SET count = count - 1, bytes = bytes - ? WHERE device_id = ?", row.bytes, deviceId);
 	return removed.length > 0;

@@ -108,6 +108,10 @@ const MIGRATIONS: string[][] = [
 		)`,
 		"CREATE INDEX calls_by_expiry ON calls (expires_at)",
 	],
+	[
+		// R2 keys whose delete failed (an R2 outage): the alarm tries them again until they go.
+		"CREATE TABLE blob_deletions (key TEXT PRIMARY KEY, since INTEGER NOT NULL)",
+	],
 ];
 
 export function migrateStorage(sql: SqlStorage): void {

@@ -4,6 +4,9 @@ import { authenticate, pathId, readBody, relayFor, unwrap } from "../http.ts";
 import { reserveAttachmentRequest } from "../protocol/wire.ts";
 import { blobKey } from "../relay/attachment-store.ts";
 
+/** How long a client waits before trying R2 again after a failure. */
+const R2_RETRY_MS = 5_000;
+
 /** POST /api/attachments: reserve and pay for an upload (refunded if never sent). */
 export async function reserveAttachment(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);
@@ -30,10 +33,17 @@ export async function uploadAttachment(request: IRequest, env: Env): Promise<Res
 	try {
 		const stored = await env.ATTACHMENTS.put(key, request.body, { httpMetadata: { contentType: "application/octet-stream" } });
 		if (stored.size !== expected) throw new Error("size mismatch");
-	} catch {
-		// A broken or short upload leaves nothing behind; the reservation can be retried.
-		await env.ATTACHMENTS.delete(key);
-		throw new ApiError("bad_request", "The upload did not arrive whole. Try again.");
+	} catch (err) {
+		// A failed put stores nothing; the delete is for a put that landed short. Whether R2
+		// answers it tells whose failure it was: a broken upload, or R2 itself. Either way the
+		// reservation stays (paid once, refunded if never sent) and the upload can be retried.
+		const r2Answers = await env.ATTACHMENTS.delete(key).then(
+			() => true,
+			() => false,
+		);
+		if (r2Answers) throw new ApiError("bad_request", "The upload did not arrive whole. Try again.");
+		console.error(JSON.stringify({ event: "r2_put_failed", name: err instanceof Error ? err.name : typeof err }));
+		throw new ApiError("unavailable", "The file store did not take the upload. Nothing was stored; try again shortly.", R2_RETRY_MS);
 	}
 	await relay.finishUpload(s.accountId, attachmentId);
 	return new Response(null, { status: 204 });
@@ -46,7 +56,13 @@ export async function downloadAttachment(request: IRequest, env: Env, ctx: Execu
 	const attachmentId = pathId(request, "attachmentId");
 	const relay = relayFor(env, s.accountId);
 	unwrap(await relay.mayDownload(s.accountId, s.deviceId, owner, attachmentId));
-	const object = await env.ATTACHMENTS.get(blobKey(owner, attachmentId));
+	let object: R2ObjectBody | null;
+	try {
+		object = await env.ATTACHMENTS.get(blobKey(owner, attachmentId));
+	} catch (err) {
+		console.error(JSON.stringify({ event: "r2_get_failed", name: err instanceof Error ? err.name : typeof err }));
+		throw new ApiError("unavailable", "The file store is not answering. Try again shortly.", R2_RETRY_MS);
+	}
 	if (!object) throw new ApiError("not_found", "No such attachment.");
 	// Counted as fetched once the whole body has gone out, so a broken download can be retried.
 	const { readable, writable } = new FixedLengthStream(object.size);
