@@ -53,9 +53,10 @@ export function dropCharge(sql: SqlStorage, id: number): void {
  * Returns the message ids released.
  */
 export function releaseInterruptedHolds(sql: SqlStorage): string[] {
-	const released = sql
-		.exec<{ ref: string | null }>("DELETE FROM charges WHERE state = 'held' AND id NOT IN (SELECT hold_id FROM uploads) RETURNING ref")
-		.toArray();
+	// Read first: this runs on every wake, and a write there would cost a commit each time.
+	const orphaned = "FROM charges WHERE state = 'held' AND id NOT IN (SELECT hold_id FROM uploads)";
+	if (sql.exec(`SELECT 1 ${orphaned} LIMIT 1`).toArray().length === 0) return [];
+	const released = sql.exec<{ ref: string | null }>(`DELETE ${orphaned} RETURNING ref`).toArray();
 	if (released.length > 0) size.drop(sql);
 	return released.flatMap((r) => (r.ref === null ? [] : [r.ref]));
 }

@@ -114,11 +114,14 @@ const MIGRATIONS: string[][] = [
 	],
 ];
 
+/** Runs on every start of the object, including each wake from hibernation: one read when nothing is due. */
 export function migrateStorage(sql: SqlStorage): void {
-	const hasMeta = sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").toArray().length > 0;
-	const current = hasMeta
-		? Number(sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").toArray()[0]?.value ?? 0)
-		: 0;
+	let current = 0;
+	try {
+		current = Number(sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").toArray()[0]?.value ?? 0);
+	} catch {
+		// A new object: no meta table yet.
+	}
 	for (let version = current; version < MIGRATIONS.length; version++) {
 		for (const statement of MIGRATIONS[version] ?? []) sql.exec(statement);
 		sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", String(version + 1));
