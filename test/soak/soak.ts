@@ -23,7 +23,8 @@ export interface SoakResult {
 	lost: number;
 	duplicated: number;
 	refused: number;
-	rssMiB: { afterSetup: number; peak: number; end: number };
+	/** `every30s`: the relay's RSS every 30 s of the run, to show whether it levels off. */
+	rssMiB: { afterSetup: number; peak: number; end: number; every30s: number[] };
 }
 
 /** Resident memory of the workerd processes started below this one (the relay under test). */
@@ -80,8 +81,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
 		}
 		const afterSetup = relayRssBytes();
 		let peak = afterSetup;
+		const every30s: number[] = [];
+		let ticks = 0;
 		const sampler = setInterval(() => {
-			peak = Math.max(peak, relayRssBytes());
+			const rss = relayRssBytes();
+			peak = Math.max(peak, rss);
+			if (++ticks % 30 === 0) every30s.push(mib(rss));
 		}, 1000);
 		const deadline = Date.now() + opts.seconds * 1000;
 		const members = pairs.flatMap(({ alice, bob }) => [
@@ -119,7 +124,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
 			lost: sentIds.size - delivered,
 			duplicated: [...received.values()].filter((n) => n > 1).length,
 			refused,
-			rssMiB: { afterSetup: mib(afterSetup), peak: mib(Math.max(peak, end)), end: mib(end) },
+			rssMiB: { afterSetup: mib(afterSetup), peak: mib(Math.max(peak, end)), end: mib(end), every30s },
 		};
 	} finally {
 		factory.closeAll();

@@ -114,17 +114,15 @@ const MIGRATIONS: string[][] = [
 	],
 ];
 
-/** Runs on every start of the object, including each wake from hibernation: one read when nothing is due. */
+/**
+ * Runs on every start of the object, including each wake from hibernation: one read (all of
+ * `meta`, which also fills the meta cache below) when no migration is due.
+ */
 export function migrateStorage(sql: SqlStorage): void {
-	let current = 0;
-	try {
-		current = Number(sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").toArray()[0]?.value ?? 0);
-	} catch {
-		// A new object: no meta table yet.
-	}
+	const current = Number(readMeta(sql, "schema_version") ?? 0);
 	for (let version = current; version < MIGRATIONS.length; version++) {
 		for (const statement of MIGRATIONS[version] ?? []) sql.exec(statement);
-		sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", String(version + 1));
+		writeMeta(sql, "schema_version", String(version + 1));
 	}
 }
 
@@ -133,23 +131,28 @@ export function migrateStorage(sql: SqlStorage): void {
  * is the only writer of its storage, so a memory copy kept in step with every write is
  * exact. It belongs to this SqlStorage, so a restarted object starts from storage again.
  */
-const metaCache = new WeakMap<SqlStorage, Map<string, string | undefined>>();
+const metaCache = new WeakMap<SqlStorage, Map<string, string>>();
 
-function cacheOf(sql: SqlStorage): Map<string, string | undefined> {
+/** The whole meta table, read once per object start: a handful of rows, so absent means unset. */
+function cacheOf(sql: SqlStorage): Map<string, string> {
 	let cache = metaCache.get(sql);
 	if (!cache) {
-		cache = new Map();
+		let rows: Array<{ key: string; value: string }> = [];
+		try {
+			rows = sql.exec<{ key: string; value: string }>("SELECT key, value FROM meta").toArray();
+		} catch (err) {
+			// A new object: no meta table until the first migration creates it. Anything else
+			// must not pass for "no schema yet".
+			if (!(err instanceof Error && /no such table/.test(err.message))) throw err;
+		}
+		cache = new Map(rows.map((r) => [r.key, r.value]));
 		metaCache.set(sql, cache);
 	}
 	return cache;
 }
 
 export function readMeta(sql: SqlStorage, key: string): string | undefined {
-	const cache = cacheOf(sql);
-	if (cache.has(key)) return cache.get(key);
-	const value = sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
-	cache.set(key, value);
-	return value;
+	return cacheOf(sql).get(key);
 }
 
 export function writeMeta(sql: SqlStorage, key: string, value: string): void {
@@ -159,5 +162,5 @@ export function writeMeta(sql: SqlStorage, key: string, value: string): void {
 
 export function deleteMeta(sql: SqlStorage, key: string): void {
 	sql.exec("DELETE FROM meta WHERE key = ?", key);
-	cacheOf(sql).set(key, undefined);
+	cacheOf(sql).delete(key);
 }
