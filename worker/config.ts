@@ -97,7 +97,7 @@ export function readConfig(env: Env): Config {
 		},
 		trustPromotion: { minAgeMs: numberVar(env, "TRUST_AFTER_DAYS", 7) * day, minMessages: numberVar(env, "TRUST_AFTER_MESSAGES", 20) },
 		creditFlush: {
-			charges: numberVar(env, "CREDIT_FLUSH_CHARGES", 200),
+			charges: numberVar(env, "CREDIT_FLUSH_CHARGES", 50),
 			maxAgeMs: numberVar(env, "CREDIT_FLUSH_SECONDS", 300) * 1000,
 		},
 		uploadTtlMs: numberVar(env, "UPLOAD_TTL_MINUTES", 60) * 60_000,
