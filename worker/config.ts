@@ -1,6 +1,7 @@
 import { ApiError } from "./api-error.ts";
 import type { TurnConfig } from "./auth/turn-credentials.ts";
 import type { CallLimitRules } from "./relay/call-signaling.ts";
+import type { FlushPolicy } from "./relay/credit-flush-policy.ts";
 
 export interface Config {
 	authSecret: string;
@@ -18,8 +19,8 @@ export interface Config {
 	contactRequestsPerHour: number;
 	suspension: { reporters: number; reportWindowMs: number; violations: number; violationWindowMs: number };
 	trustPromotion: { minAgeMs: number; minMessages: number };
-	/** Write the credit journal to D1 once it holds `charges` charges or its oldest is `maxAgeMs` old. */
-	creditFlush: { charges: number; maxAgeMs: number };
+	/** When the credit journal goes to D1: relay/credit-flush-policy.ts. */
+	creditFlush: FlushPolicy;
 	uploadTtlMs: number;
 	/** DESIGN §8: how long a call rings, and the signaling limits (apart from the message limit). */
 	calls: { ringTimeoutMs: number; limits: CallLimitRules };
@@ -99,6 +100,7 @@ export function readConfig(env: Env): Config {
 		creditFlush: {
 			charges: numberVar(env, "CREDIT_FLUSH_CHARGES", 50),
 			maxAgeMs: numberVar(env, "CREDIT_FLUSH_SECONDS", 300) * 1000,
+			idleMs: 1000,
 		},
 		uploadTtlMs: numberVar(env, "UPLOAD_TTL_MINUTES", 60) * 60_000,
 		calls: {

@@ -105,7 +105,17 @@ import {
 } from "./relay/contact-book.ts";
 import { type ContactEvent, transition } from "./relay/contact-rules.ts";
 import { CreditAccount } from "./relay/credit-account.ts";
-import { dropCharge, hasUnflushed, holdCharge, recordCharge, releaseInterruptedHolds, settleCharge } from "./relay/credit-journal.ts";
+import { flushDeferredUntil, flushDueAt, type JournalState } from "./relay/credit-flush-policy.ts";
+import {
+	dropCharge,
+	hasUnflushed,
+	holdCharge,
+	journalSize,
+	oldestUnflushedAt,
+	recordCharge,
+	releaseInterruptedHolds,
+	settleCharge,
+} from "./relay/credit-journal.ts";
 import { approvedDeviceIds, cachedDevices, deviceStatus, replaceCachedDevices } from "./relay/device-cache.ts";
 import {
 	ackMessages,
@@ -169,6 +179,11 @@ export class UserRelay extends DurableObject<Env> {
 
 	private now(): number {
 		return Date.now();
+	}
+
+	private journalState(): JournalState {
+		const lastSend = newestSendTimes(this.sql, 1)[0];
+		return { charges: journalSize(this.sql).charges, oldestAt: oldestUnflushedAt(this.sql), lastSendAt: lastSend ?? null };
 	}
 
 	/**
@@ -1085,7 +1100,9 @@ export class UserRelay extends DurableObject<Env> {
 		// Sent-sync: the sender's other devices get their own copy; past the pre-check above
 		// these writes are not refused, so a message the recipient has is never missing here.
 		await this.applyToQueues(syncTargets, item, null);
-		await this.armAlarm(this.credits.flushDueAt(now, config.creditFlush));
+		// Just charged, so something waits; the oldest was charged earlier and armed its own alarm.
+		const journal = { charges: journalSize(this.sql).charges, oldestAt: now, lastSendAt: now };
+		await this.armAlarm(flushDueAt(journal, now, config.creditFlush) ?? now + config.creditFlush.maxAgeMs);
 		if (countsAsSend) {
 			bumpCounter(this.sql, "messages_sent");
 			await this.afterSend(accountId, now);
@@ -1368,15 +1385,21 @@ export class UserRelay extends DurableObject<Env> {
 		const accountId = readMeta(this.sql, "account_id");
 		// Cleared first: whatever happens below, the next armAlarm() sets a fresh alarm.
 		deleteMeta(this.sql, "alarm_at");
-		let flushRetryAt: number | null = null;
+		const policy = readConfig(this.env).creditFlush;
+		let nextFlushAt: number | null = null;
 		if (accountId !== undefined && hasUnflushed(this.sql)) {
-			try {
-				await this.credits.flush(accountId, now);
-			} catch (err) {
-				// D1 is down: the journal stays intact and is tried again soon; expiry below must
-				// not wait for D1.
-				console.error(JSON.stringify({ event: "credit_flush_failed", name: err instanceof Error ? err.name : typeof err }));
-				flushRetryAt = now + FLUSH_RETRY_MS;
+			nextFlushAt = flushDeferredUntil(this.journalState(), now, policy);
+			if (nextFlushAt === null) {
+				try {
+					await this.credits.flush(accountId, now);
+					// Charges settled while the flush was under way wait for their own turn.
+					nextFlushAt = flushDueAt(this.journalState(), now, policy);
+				} catch (err) {
+					// D1 is down: the journal stays intact and is tried again soon; expiry below must
+					// not wait for D1.
+					console.error(JSON.stringify({ event: "credit_flush_failed", name: err instanceof Error ? err.name : typeof err }));
+					nextFlushAt = now + FLUSH_RETRY_MS;
+				}
 			}
 		}
 		pruneActivity(this.sql, now - DAY_MS);
@@ -1408,8 +1431,7 @@ export class UserRelay extends DurableObject<Env> {
 			earliestUploadExpiry(this.sql),
 			earliestGrantExpiry(this.sql),
 			earliestCallExpiry(this.sql),
-			// Charges settled while the flush was under way wait for the next one.
-			flushRetryAt ?? (hasUnflushed(this.sql) ? now + readConfig(this.env).creditFlush.maxAgeMs : null),
+			nextFlushAt,
 			blobRetryAt,
 		].filter((x): x is number => x !== null);
 		if (candidates.length > 0) await this.armAlarm(Math.min(...candidates));

@@ -39,16 +39,6 @@ export class CreditAccount {
 		};
 	}
 
-	/**
-	 * When the journal should next go to D1: at once when `charges` wait, else once the
-	 * oldest has waited `maxAgeMs`. A flush per batch rather than per message keeps D1 off the
-	 * message path even at the slowest sending rate; reads of the balance or ledger from
-	 * outside this object flush first (flush()), so a longer wait shows nobody a stale balance.
-	 */
-	flushDueAt(now: number, policy: { charges: number; maxAgeMs: number }): number {
-		return journalSize(this.sql).charges >= policy.charges ? now : now + policy.maxAgeMs;
-	}
-
 	private exclusive<T>(work: () => Promise<T>): Promise<T> {
 		const run = this.lock.then(work, work);
 		this.lock = run.catch(() => undefined);

@@ -70,6 +70,11 @@ export function journalSize(sql: SqlStorage): JournalSize {
 	});
 }
 
+/** When the oldest settled charge not yet in D1 was made. */
+export function oldestUnflushedAt(sql: SqlStorage): number | null {
+	return sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM charges WHERE state = 'charged'").one().at;
+}
+
 export function hasUnflushed(sql: SqlStorage): boolean {
 	return sql.exec("SELECT 1 FROM charges WHERE state = 'charged' LIMIT 1").toArray().length > 0;
 }

@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { type FlushPolicy, flushDeferredUntil, flushDueAt } from "../../worker/relay/credit-flush-policy.ts";
+
+const policy: FlushPolicy = { charges: 50, maxAgeMs: 300_000, idleMs: 1000 };
+const now = 1_000_000;
+
+describe("flushDueAt", () => {
+	it("is nothing when nothing waits", () => {
+		expect(flushDueAt({ charges: 0, oldestAt: null, lastSendAt: now }, now, policy)).toBeNull();
+	});
+
+	it("waits for the oldest charge's age while fewer than a batch wait", () => {
+		expect(flushDueAt({ charges: 49, oldestAt: now - 1000, lastSendAt: now - 5000 }, now, policy)).toBe(now - 1000 + 300_000);
+	});
+
+	it("with a batch waiting, flushes at the first pause in sending, at once if the account is already idle", () => {
+		expect(flushDueAt({ charges: 50, oldestAt: now - 60_000, lastSendAt: now - 200 }, now, policy)).toBe(now + 800);
+		expect(flushDueAt({ charges: 50, oldestAt: now - 60_000, lastSendAt: now - 5000 }, now, policy)).toBe(now);
+	});
+
+	it("does not wait for a pause past the oldest charge's age, nor once ten batches wait", () => {
+		expect(flushDueAt({ charges: 120, oldestAt: now - 299_900, lastSendAt: now }, now, policy)).toBe(now + 100);
+		expect(flushDueAt({ charges: 500, oldestAt: now - 1000, lastSendAt: now }, now, policy)).toBe(now);
+	});
+
+	it("lets an alarm write a small journal at once, and holds a batch back only until the pause", () => {
+		expect(flushDeferredUntil({ charges: 3, oldestAt: now - 10, lastSendAt: now }, now, policy)).toBeNull();
+		expect(flushDeferredUntil({ charges: 60, oldestAt: now - 10, lastSendAt: now - 100 }, now, policy)).toBe(now + 900);
+		expect(flushDeferredUntil({ charges: 60, oldestAt: now - 10, lastSendAt: now - 1000 }, now, policy)).toBeNull();
+	});
+});
