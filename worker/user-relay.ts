@@ -141,6 +141,8 @@ export interface PeerRef {
 
 const DEVICE_REQUESTS_PER_HOUR = 5;
 const FLUSH_RETRY_MS = 30_000;
+/** While the object stays in memory, alarms that only flush skip the expiry sweep up to this long. */
+const SWEEP_AT_LEAST_MS = 3_600_000;
 /** How soon R2 deletes that failed are tried again. */
 const R2_RETRY_MS = 60_000;
 
@@ -157,6 +159,11 @@ const b64uBytes = (s: string): number => Math.floor((s.length * 3) / 4);
 export class UserRelay extends DurableObject<Env> {
 	private readonly sql: SqlStorage;
 	private readonly credits: CreditAccount;
+	/**
+	 * The earliest expiry of anything stored, as the last sweep found it and later arms moved
+	 * it; null until this instance has swept (after a restart or wake, the first alarm sweeps).
+	 */
+	private nextSweepAt: number | null = null;
 	/** Sends in flight, in order. Memory only: a restart ends every in-flight send anyway. */
 	private sendChain: Promise<unknown> = Promise.resolve();
 	/**
@@ -1102,7 +1109,7 @@ export class UserRelay extends DurableObject<Env> {
 		await this.applyToQueues(syncTargets, item, null);
 		// Just charged, so something waits; the oldest was charged earlier and armed its own alarm.
 		const journal = { charges: journalSize(this.sql).charges, oldestAt: now, lastSendAt: now };
-		await this.armAlarm(flushDueAt(journal, now, config.creditFlush) ?? now + config.creditFlush.maxAgeMs);
+		await this.armAlarm(flushDueAt(journal, now, config.creditFlush) ?? now + config.creditFlush.maxAgeMs, "flush");
 		if (countsAsSend) {
 			bumpCounter(this.sql, "messages_sent");
 			await this.afterSend(accountId, now);
@@ -1373,7 +1380,12 @@ export class UserRelay extends DurableObject<Env> {
 	// ------------------------------------------------------------------ expiry
 
 	/** Keep one alarm armed for the earliest expiry of anything stored. */
-	private async armAlarm(at: number): Promise<void> {
+	/**
+	 * `sweep`: something stored expires at `at`; `flush`: only the credit journal is due then.
+	 * One alarm serves both (a Durable Object has one).
+	 */
+	private async armAlarm(at: number, purpose: "sweep" | "flush" = "sweep"): Promise<void> {
+		if (purpose === "sweep" && this.nextSweepAt !== null) this.nextSweepAt = Math.min(this.nextSweepAt, at);
 		const armed = readMeta(this.sql, "alarm_at");
 		if (armed !== undefined && Number(armed) <= at) return;
 		writeMeta(this.sql, "alarm_at", String(at));
@@ -1387,6 +1399,7 @@ export class UserRelay extends DurableObject<Env> {
 		deleteMeta(this.sql, "alarm_at");
 		const policy = readConfig(this.env).creditFlush;
 		let nextFlushAt: number | null = null;
+		const flushOnly = this.nextSweepAt !== null && this.nextSweepAt > now;
 		if (accountId !== undefined && hasUnflushed(this.sql)) {
 			nextFlushAt = flushDeferredUntil(this.journalState(), now, policy);
 			if (nextFlushAt === null) {
@@ -1401,6 +1414,13 @@ export class UserRelay extends DurableObject<Env> {
 					nextFlushAt = now + FLUSH_RETRY_MS;
 				}
 			}
+		}
+		if (flushOnly) {
+			// Only the journal brought this alarm (a busy sender's deferred flush, each second):
+			// nothing stored is due, so the sweep below is skipped.
+			const next = Math.min(this.nextSweepAt as number, nextFlushAt ?? Number.POSITIVE_INFINITY);
+			await this.armAlarm(next, "flush");
+			return;
 		}
 		pruneActivity(this.sql, now - DAY_MS);
 		pruneSent(this.sql, now - readConfig(this.env).queueTtlMs);
@@ -1431,10 +1451,12 @@ export class UserRelay extends DurableObject<Env> {
 			earliestUploadExpiry(this.sql),
 			earliestGrantExpiry(this.sql),
 			earliestCallExpiry(this.sql),
-			nextFlushAt,
 			blobRetryAt,
 		].filter((x): x is number => x !== null);
-		if (candidates.length > 0) await this.armAlarm(Math.min(...candidates));
+		// Pruning has no deadline of its own: sweep at least hourly while alarms keep coming.
+		this.nextSweepAt = Math.min(now + SWEEP_AT_LEAST_MS, ...candidates);
+		const next = Math.min(...candidates, nextFlushAt ?? Number.POSITIVE_INFINITY);
+		if (Number.isFinite(next)) await this.armAlarm(next, "flush");
 	}
 }
 
