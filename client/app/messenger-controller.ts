@@ -441,7 +441,7 @@ export class MessengerController {
 			try {
 				const receipt = await this.client.sendFile(
 					peerId,
-					{ stream: file.stream(), size: file.size, name: file.name, type: file.type },
+					{ stream: () => file.stream(), size: file.size, name: file.name, type: file.type },
 					{ onProgress },
 				);
 				// Kept here: the relay deletes the blob once the recipient's devices have it.

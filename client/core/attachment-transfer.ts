@@ -27,14 +27,16 @@ async function ensureUploaded(response: Response): Promise<void> {
 	if (response.ok) return;
 	let code = "bad_request";
 	let message = `The upload was refused (${response.status}).`;
+	let retryAfter: number | undefined;
 	try {
-		const body = (await response.json()) as { error?: { code?: unknown; message?: unknown } };
+		const body = (await response.json()) as { error?: { code?: unknown; message?: unknown; retryAfter?: unknown } };
 		if (typeof body.error?.code === "string") code = body.error.code;
 		if (typeof body.error?.message === "string") message = body.error.message;
+		if (typeof body.error?.retryAfter === "number") retryAfter = body.error.retryAfter;
 	} catch {
 		// Not our JSON error: keep the generic message.
 	}
-	throw new SdkError(code as never, message);
+	throw new SdkError(code as never, message, retryAfter === undefined ? {} : { retryAfter });
 }
 
 /**

@@ -50,6 +50,10 @@ export type { AccountInfo, IncomingMessage, MessengerClientOptions, MessengerEve
 
 /** How long a message that could not be read for a transient reason waits for another try. */
 const RETRY_UNREADABLE_MS = 5_000;
+/** Uploads of one file the relay's file store refused as `unavailable`, in all. */
+const UPLOAD_ATTEMPTS = 3;
+/** The longest an upload waits before trying again, whatever the relay asks. */
+const MAX_UPLOAD_WAIT_MS = 30_000;
 
 /** Frames that reach the app, through one ordered queue. */
 type InboundFrame = Exclude<ServerFrame, { type: "sent" | "error" | "pong" }>;
@@ -423,26 +427,45 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	/**
 	 * Send a file: reserved (the price is held, and released if it is never sent), sealed in
 	 * 64 KiB chunks under a fresh key as it is read, uploaded, then announced in a sealed
-	 * message that carries the key, name, type, size and SHA-256.
+	 * message that carries the key, name, type, size and SHA-256. Given `stream` as a function
+	 * that opens the file again, an upload the relay's file store could not take
+	 * (`unavailable`) is tried again after the wait it asks for, up to UPLOAD_ATTEMPTS times,
+	 * under the same reservation (paid once).
 	 */
 	async sendFile(
 		peerId: string,
-		file: { stream: ReadableStream<Uint8Array>; size: number; name: string; type: string },
+		file: { stream: ReadableStream<Uint8Array> | (() => ReadableStream<Uint8Array>); size: number; name: string; type: string },
 		opts: { caption?: string; onProgress?: (sentBytes: number, totalBytes: number) => void } = {},
 	): Promise<SentReceipt & { attachment: AttachmentInfo }> {
 		if (this.closed) throw new SdkError("closed", "This client was closed.");
 		const to = parseAccountId(peerId);
 		const reserved = await this.session.withToken((t) => this.api.reserveAttachment(t, { to, size: file.size }));
-		const key = randomBytes(32);
-		const sealed = sealFileStream(key, file.stream);
-		const { token } = await this.session.current();
-		await this.uploader({
-			url: this.api.attachmentUrl(reserved.owner, reserved.attachmentId),
-			token,
-			body: sealed.stream,
-			size: reserved.sealedSize,
-			...(opts.onProgress && { onProgress: (sent: number) => opts.onProgress?.(sent, reserved.sealedSize) }),
-		});
+		const reopen = typeof file.stream === "function" ? file.stream : null;
+		let source = reopen ? reopen() : (file.stream as ReadableStream<Uint8Array>);
+		let key: Uint8Array;
+		let sealed: ReturnType<typeof sealFileStream>;
+		for (let attempt = 1; ; attempt++) {
+			// A fresh key each attempt: the relay may have seen part of an earlier one.
+			key = randomBytes(32);
+			sealed = sealFileStream(key, source);
+			const { token } = await this.session.current();
+			try {
+				await this.uploader({
+					url: this.api.attachmentUrl(reserved.owner, reserved.attachmentId),
+					token,
+					body: sealed.stream,
+					size: reserved.sealedSize,
+					...(opts.onProgress && { onProgress: (sent: number) => opts.onProgress?.(sent, reserved.sealedSize) }),
+				});
+				break;
+			} catch (err) {
+				sealed.digest.catch(() => undefined);
+				const error = toSdkError(err);
+				if (error.code !== "unavailable" || !reopen || attempt >= UPLOAD_ATTEMPTS || this.closed) throw error;
+				await new Promise((resolve) => setTimeout(resolve, Math.min(error.retryAfter ?? 5000, MAX_UPLOAD_WAIT_MS)));
+				source = reopen();
+			}
+		}
 		const digest = await sealed.digest;
 		if (digest.size !== file.size) throw new SdkError("bad_request", "The file was not as long as its stated size.");
 		const attachment: AttachmentInfo = {

@@ -30,6 +30,21 @@ const streamOf = (bytes: Uint8Array): ReadableStream<Uint8Array> =>
 		},
 	});
 
+/** A fetch whose attachment uploads the relay refuses as during an R2 outage while `refuse()` says so. */
+function outageFetch(refuse: () => boolean, retryAfter: number): typeof fetch {
+	return async (input, init) => {
+		const url = input instanceof Request ? input.url : String(input);
+		if (init?.method === "PUT" && url.includes("/api/attachments/") && refuse()) {
+			await (init.body as ReadableStream<Uint8Array>).cancel();
+			return Response.json(
+				{ error: { code: "unavailable", message: "The file store did not take the upload.", retryAfter } },
+				{ status: 503 },
+			);
+		}
+		return fetch(input, init);
+	};
+}
+
 describe("files and changes to sent messages through the SDK", () => {
 	it("sends a file sealed in chunks; the recipient downloads, opens and checks it", async () => {
 		const { alice, bob } = await contactPair(factory);
@@ -57,6 +72,45 @@ describe("files and changes to sent messages through the SDK", () => {
 		await vi.waitFor(() => expect(bob.client.downloadFile(sent.attachment)).rejects.toMatchObject({ code: "not_found" }), {
 			timeout: 5000,
 		});
+	});
+
+	it("tries an upload again when the relay's file store was unavailable, under the same reservation, and the file arrives whole, paid once", async () => {
+		// The relay's answer during an R2 outage (test/worker/attachments.test.ts makes the real
+		// one), injected between Alice's client and the relay for her first upload.
+		let uploads = 0;
+		const flakyFetch = outageFetch(() => uploads++ === 0, 200);
+		const { alice, bob } = await contactPair(factory, { aliceFetch: flakyFetch });
+		const before = (await alice.client.accountStatus()).credits;
+		const plain = randomBytes(150_000);
+		let opened = 0;
+		const arriving = collect(bob.client, 1);
+		const sent = await alice.client.sendFile(bob.account.accountId, {
+			stream: () => {
+				opened++;
+				return streamOf(plain);
+			},
+			size: plain.length,
+			name: "photo.jpg",
+			type: "image/jpeg",
+		});
+		expect([uploads, opened]).toEqual([2, 2]);
+		const [message] = await arriving;
+		expect(message?.attachment?.id).toBe(sent.attachment.id);
+		const { stream } = await bob.client.downloadFile(sent.attachment);
+		expect(new Uint8Array(await new Response(stream).arrayBuffer())).toEqual(plain);
+		expect((await alice.client.accountStatus()).credits).toBe(before - 8);
+		console.log(
+			`upload retry: ${uploads} uploads (the first refused), ${opened} reads of the file, charged ${before - (await alice.client.accountStatus()).credits}`,
+		);
+	});
+
+	it("gives up with 'unavailable' when it cannot read the file again", async () => {
+		const down = outageFetch(() => true, 10);
+		const { alice, bob } = await contactPair(factory, { aliceFetch: down });
+		const plain = randomBytes(1000);
+		await expect(
+			alice.client.sendFile(bob.account.accountId, { stream: streamOf(plain), size: plain.length, name: "a.txt", type: "text/plain" }),
+		).rejects.toMatchObject({ code: "unavailable", retryAfter: 10 });
 	});
 
 	it("carries a 50 MB file through the real relay and R2, streamed both ways, hash-checked", async () => {

@@ -42,16 +42,21 @@ export interface Member {
 	account: AccountInfo;
 }
 
-export async function registerMember(factory: ClientFactory, prefix: string, WebSocketImpl?: WebSocketConstructor): Promise<Member> {
+export async function registerMember(
+	factory: ClientFactory,
+	prefix: string,
+	WebSocketImpl?: WebSocketConstructor,
+	fetchImpl?: typeof fetch,
+): Promise<Member> {
 	const store = new MemoryKeyStore();
-	const client = factory.client(store, WebSocketImpl ? { WebSocket: WebSocketImpl } : {});
+	const client = factory.client(store, { ...(WebSocketImpl && { WebSocket: WebSocketImpl }), ...(fetchImpl && { fetch: fetchImpl }) });
 	const account = await client.register(uniqueHandle(prefix), `${prefix}'s laptop`);
 	return { client, store, account };
 }
 
 /** Two connected members who became contacts through the SDK: request, real-time notice, accept. */
-export async function contactPair(factory: ClientFactory, opts: { aliceSocket?: WebSocketConstructor } = {}) {
-	const alice = await registerMember(factory, "alice", opts.aliceSocket);
+export async function contactPair(factory: ClientFactory, opts: { aliceSocket?: WebSocketConstructor; aliceFetch?: typeof fetch } = {}) {
+	const alice = await registerMember(factory, "alice", opts.aliceSocket, opts.aliceFetch);
 	const bob = await registerMember(factory, "bob");
 	await Promise.all([alice.client.connect(), bob.client.connect()]);
 	const requested = bob.client.waitFor("contact", (c) => c.event === "requested" && c.contact.accountId === alice.account.accountId);
