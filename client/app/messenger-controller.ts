@@ -7,7 +7,6 @@ import {
 	type LimitsResponse,
 } from "../../worker/protocol/wire.ts";
 import { CryptoError } from "../core/crypto-error.ts";
-import { IndexedDbKeyStore } from "../core/indexed-db-key-store.ts";
 import type { AttachmentInfo } from "../core/message-body.ts";
 import { deviceFingerprint } from "../core/safety-number.ts";
 import { type AccountInfo, type IncomingMessage, MessengerClient, type SentReceipt, type UndecryptableMessage } from "../core/sdk.ts";
@@ -16,6 +15,7 @@ import { mergeContacts } from "./contact-merge.ts";
 import { type ErrorContext, errorText } from "./error-text.ts";
 import { plural } from "./format.ts";
 import { type ChatMessage, HistoryStore } from "./history-store.ts";
+import { IndexedDbKeyStore } from "./indexed-db-key-store.ts";
 import { xhrUploader } from "./xhr-uploader.ts";
 
 /**

@@ -1,0 +1,115 @@
+import { type DeviceIdentity, type KeyStore, SEEN_IDS_KEPT } from "../core/key-store.ts";
+import { Database, promised } from "./idb.ts";
+
+const VERSION = 1;
+const IDENTITY = "identity";
+const CONTACT_KEYS = "contactKeys";
+const SEEN = "seen";
+/** The identity store holds one record under this key. */
+const SELF = "self";
+
+interface ContactKeyRecord {
+	peerId: string;
+	version: number;
+	key: Uint8Array;
+}
+
+/** A seen id; the store's auto-incremented primary key orders them oldest first. */
+interface SeenRecord {
+	id: string;
+}
+
+const copyIdentity = (identity: DeviceIdentity): DeviceIdentity => ({
+	seed: identity.seed.slice(),
+	publicKey: identity.publicKey.slice(),
+	accountId: identity.accountId,
+	deviceId: identity.deviceId,
+	handle: identity.handle,
+});
+
+/**
+ * A KeyStore in the browser's IndexedDB, one database per device profile (the web app and
+ * the widget use different names). Each method is one transaction on one object store.
+ * The keys are as safe as the origin's storage: other origins (a page embedding the widget
+ * included) cannot read it.
+ */
+export class IndexedDbKeyStore implements KeyStore {
+	private readonly db: Database;
+
+	constructor(
+		readonly name: string,
+		private readonly seenLimit = SEEN_IDS_KEPT,
+	) {
+		this.db = new Database(name, VERSION, (db, oldVersion) => {
+			if (oldVersion >= 1) return;
+			db.createObjectStore(IDENTITY);
+			db.createObjectStore(CONTACT_KEYS, { keyPath: ["peerId", "version"] });
+			db.createObjectStore(SEEN, { autoIncrement: true }).createIndex("id", "id", { unique: true });
+		});
+	}
+
+	/** Delete every key of this profile: used when the device is removed from its account. */
+	destroy(): Promise<void> {
+		return this.db.destroy();
+	}
+
+	async getIdentity(): Promise<DeviceIdentity | null> {
+		const record = await this.read<DeviceIdentity | undefined>(IDENTITY, (store) => store.get(SELF));
+		return record ? copyIdentity(record) : null;
+	}
+
+	async setIdentity(identity: DeviceIdentity | null): Promise<void> {
+		await this.write(IDENTITY, (store) => (identity ? store.put(copyIdentity(identity), SELF) : store.delete(SELF)));
+	}
+
+	async getContactKey(peerId: string, version: number): Promise<Uint8Array | undefined> {
+		const record = await this.read<ContactKeyRecord | undefined>(CONTACT_KEYS, (store) => store.get([peerId, version]));
+		return record?.key.slice();
+	}
+
+	async putContactKey(peerId: string, version: number, key: Uint8Array): Promise<void> {
+		const record: ContactKeyRecord = { peerId, version, key: key.slice() };
+		await this.write(CONTACT_KEYS, (store) => store.put(record));
+	}
+
+	async latestVersion(peerId: string): Promise<number | undefined> {
+		const range = IDBKeyRange.bound([peerId, Number.NEGATIVE_INFINITY], [peerId, Number.POSITIVE_INFINITY]);
+		const cursor = await this.read<IDBCursorWithValue | null>(CONTACT_KEYS, (store) => store.openCursor(range, "prev"));
+		return (cursor?.value as ContactKeyRecord | undefined)?.version;
+	}
+
+	async hasSeen(messageId: string): Promise<boolean> {
+		const count = await this.read<number>(SEEN, (store) => store.index("id").count(messageId));
+		return count > 0;
+	}
+
+	markSeen(messageId: string): Promise<void> {
+		return this.db.transaction(SEEN, "readwrite", async (tx) => {
+			const store = tx.objectStore(SEEN);
+			// Re-inserting moves an id to the newest end, as in MemoryKeyStore.
+			const existing = await promised(store.index("id").getKey(messageId));
+			if (existing !== undefined) store.delete(existing);
+			store.add({ id: messageId } satisfies SeenRecord);
+			let excess = (await promised(store.count())) - this.seenLimit;
+			if (excess <= 0) return;
+			const cursorRequest = store.openCursor();
+			cursorRequest.onsuccess = () => {
+				const cursor = cursorRequest.result;
+				if (!cursor || excess <= 0) return;
+				cursor.delete();
+				excess--;
+				cursor.continue();
+			};
+		});
+	}
+
+	private read<T>(storeName: string, query: (store: IDBObjectStore) => IDBRequest): Promise<T> {
+		return this.db.transaction(storeName, "readonly", (tx) => promised(query(tx.objectStore(storeName))) as Promise<T>);
+	}
+
+	private async write(storeName: string, change: (store: IDBObjectStore) => IDBRequest): Promise<void> {
+		await this.db.transaction(storeName, "readwrite", (tx) => {
+			change(tx.objectStore(storeName));
+		});
+	}
+}
