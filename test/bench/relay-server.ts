@@ -12,13 +12,12 @@
  * and the runtime that executes the worker behind it. Production has no such proxy, so the
  * benchmark talks to the runtime's own entry socket ("direct") and times the proxy hop apart.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { createServer } from "node:net";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
+import { ensureClientBuilt, freePort, run, signalGroup, stopGroup, waitUntil } from "../support/child-processes.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { ROOT } from "./bundle.ts";
 import { commandName, descendants, listeningPorts, rssBytes } from "./processes.ts";
@@ -62,44 +61,6 @@ export interface RelayServer {
 	dispose(): Promise<void>;
 }
 
-const run = promisify(execFile);
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.unref();
-		server.on("error", reject);
-		server.listen(0, "127.0.0.1", () => {
-			const address = server.address();
-			server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no free port"))));
-		});
-	});
-}
-
-function groupAlive(pgid: number): boolean {
-	for (const entry of readdirSync("/proc")) {
-		if (!/^\d+$/.test(entry)) continue;
-		try {
-			const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-			const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-			if (fields[0] !== "Z" && Number(fields[2]) === pgid) return true;
-		} catch {
-			// Gone meanwhile.
-		}
-	}
-	return false;
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<boolean> {
-	const deadline = Date.now() + timeoutMs;
-	while (Date.now() < deadline) {
-		if (await condition()) return true;
-		await sleep(everyMs);
-	}
-	return condition();
-}
-
 async function answersApi(port: number): Promise<boolean> {
 	try {
 		const response = await fetch(`http://127.0.0.1:${port}/api/auth/challenge`, {
@@ -137,12 +98,6 @@ function snapshotProject(): string {
 	}
 	symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
 	return dir;
-}
-
-/** Build client/dist if it is missing (wrangler refuses to start without its assets). */
-async function ensureClientBuilt(): Promise<void> {
-	if (existsSync(path.join(ROOT, "client/dist/index.html"))) return;
-	await run(process.execPath, [path.join(ROOT, "client/build.mjs")], { cwd: ROOT, timeout: READY_TIMEOUT_MS });
 }
 
 export async function startRelayServer(vars: Record<string, string> = BENCH_LIMITS): Promise<RelayServer> {
@@ -188,14 +143,7 @@ export async function startRelayServer(vars: Record<string, string> = BENCH_LIMI
 	};
 	child.stdout?.on("data", keep);
 	child.stderr?.on("data", keep);
-	const kill = (signal: NodeJS.Signals) => {
-		try {
-			process.kill(-pgid, signal);
-		} catch {
-			// Already gone.
-		}
-	};
-	const killOnExit = () => kill("SIGKILL");
+	const killOnExit = () => signalGroup(pgid, "SIGKILL");
 	process.on("exit", killOnExit);
 	let exited = false;
 	child.once("exit", () => {
@@ -203,17 +151,13 @@ export async function startRelayServer(vars: Record<string, string> = BENCH_LIMI
 	});
 
 	const dispose = async () => {
-		kill("SIGTERM");
-		if (!(await waitFor(() => !groupAlive(pgid), STOP_TIMEOUT_MS))) {
-			kill("SIGKILL");
-			await waitFor(() => !groupAlive(pgid), STOP_TIMEOUT_MS);
-		}
+		await stopGroup(pgid, STOP_TIMEOUT_MS);
 		process.off("exit", killOnExit);
 		rmSync(dir, { recursive: true, force: true });
 	};
 
 	try {
-		if (!(await waitFor(async () => exited || (await answersApi(port)), READY_TIMEOUT_MS, 200)) || exited) {
+		if (!(await waitUntil(async () => exited || (await answersApi(port)), READY_TIMEOUT_MS, 200)) || exited) {
 			throw new Error(`wrangler dev ${exited ? "exited" : "did not answer in time"}:\n${output}`);
 		}
 		const workerds = descendants(pgid).filter((pid) => commandName(pid) === "workerd");

@@ -2,15 +2,13 @@
  * The real relay for Node tests: `wrangler dev` as a child process with its own persist
  * directory, so D1 and Durable Object storage are files on disk that survive a restart.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
+import { ensureClientBuilt, freePort, ROOT, run, signalGroup, stopGroup, waitUntil } from "./child-processes.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
 const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -49,90 +47,9 @@ export const RELAXED_LIMITS: Record<string, string> = {
 	SUSPEND_AFTER_VIOLATIONS: "10000",
 };
 
-const run = promisify(execFile);
-
 /** A property of a thrown value, as text (execFile's errors carry stdout and stderr). */
 const field = (err: unknown, name: string): string =>
 	typeof err === "object" && err !== null && name in err ? String(Reflect.get(err, name)) : "";
-
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.unref();
-		server.on("error", reject);
-		server.listen(0, "127.0.0.1", () => {
-			const address = server.address();
-			server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-		});
-	});
-}
-
-/** Whether any live (non-zombie) process is left in the group; /proc tells zombies apart, kill(0) does not. */
-function groupAlive(pgid: number): boolean {
-	if (!existsSync("/proc")) {
-		try {
-			process.kill(-pgid, 0);
-			return true;
-		} catch {
-			return false;
-		}
-	}
-	for (const entry of readdirSync("/proc")) {
-		if (!/^\d+$/.test(entry)) continue;
-		let stat: string;
-		try {
-			stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-		} catch {
-			continue;
-		}
-		// Fields after the command name, which is in parentheses and may contain spaces.
-		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-		if (fields[0] !== "Z" && Number(fields[2]) === pgid) return true;
-	}
-	return false;
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-	try {
-		process.kill(-pgid, signal);
-	} catch {
-		// Already gone.
-	}
-}
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<boolean> {
-	const deadline = Date.now() + timeoutMs;
-	while (Date.now() < deadline) {
-		if (await condition()) return true;
-		await new Promise((resolve) => setTimeout(resolve, intervalMs));
-	}
-	return condition();
-}
-
-/**
- * wrangler serves client/dist as assets and refuses to start without it. `npm test` builds it
- * first; a direct vitest run builds it here, once, under a lock, since test files start in parallel
- * and the build script empties the directory before writing it.
- */
-async function ensureClientBuilt(): Promise<void> {
-	const built = path.join(ROOT, "client/dist/index.html");
-	if (existsSync(built)) return;
-	mkdirSync(path.join(ROOT, ".wrangler"), { recursive: true });
-	const lock = path.join(ROOT, ".wrangler/client-build.lock");
-	let fd: number;
-	try {
-		fd = openSync(lock, "wx");
-	} catch {
-		if (await waitUntil(() => existsSync(built) && !existsSync(lock), READY_TIMEOUT_MS)) return;
-		throw new Error(`client/dist was not built within ${READY_TIMEOUT_MS / 1000} s; remove ${lock} if no build is running.`);
-	}
-	try {
-		await run(process.execPath, [path.join(ROOT, "client/build.mjs")], { cwd: ROOT });
-	} finally {
-		closeSync(fd);
-		rmSync(lock, { force: true });
-	}
-}
 
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
 	await ensureClientBuilt();
@@ -209,12 +126,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
 		const proc = child;
 		child = null;
 		if (proc?.pid === undefined) return;
-		const pgid = proc.pid;
-		signalGroup(pgid, "SIGTERM");
-		if (!(await waitUntil(() => !groupAlive(pgid), STOP_TIMEOUT_MS))) {
-			signalGroup(pgid, "SIGKILL");
-			await waitUntil(() => !groupAlive(pgid), STOP_TIMEOUT_MS);
-		}
+		await stopGroup(proc.pid, STOP_TIMEOUT_MS);
 	}
 
 	await start();
