@@ -1,29 +1,14 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { sealMessage } from "../../client/core/message-seal.ts";
 import type { ServerFrame } from "../../worker/protocol/wire.ts";
-import { contactPair, newMessageId, sealedSend } from "../worker/fixtures.ts";
+import { callSignal, contactPair, iceSignal, newMessageId, sealedSend } from "../worker/fixtures.ts";
 import { api, connect, type TestSocket, type TestUser } from "../worker/helpers.ts";
 
 afterEach(() => {
 	vi.useRealTimers();
 });
 
-function sealed(from: TestUser, to: TestUser, key: Uint8Array, callId: string, kind: "offer" | "ice", body: unknown) {
-	const header = {
-		id: callId,
-		from: from.accountId,
-		fromDevice: from.deviceId,
-		to: to.accountId,
-		keyVersion: 1,
-		kind: `call:${kind}`,
-		sentAt: Date.now(),
-	};
-	return { type: "call", id: callId, to: to.accountId, kind, keyVersion: 1, ...sealMessage(key, header, body) };
-}
 const offer = (from: TestUser, to: TestUser, key: Uint8Array, callId = newMessageId()) =>
-	sealed(from, to, key, callId, "offer", { sdp: "v=0 offer", video: false });
-const ice = (from: TestUser, to: TestUser, key: Uint8Array, callId: string, n: number) =>
-	sealed(from, to, key, callId, "ice", { candidate: `candidate:${n} 1 udp 1 192.0.2.1 ${5000 + n} typ host`, sdpMid: "0" });
+	callSignal(from, to, key, callId, "offer", { sdp: "v=0 offer", video: false });
 
 const callFrames = (socket: TestSocket) => socket.frames.filter((f): f is Extract<ServerFrame, { type: "call" }> => f.type === "call");
 
@@ -41,11 +26,11 @@ describe("the signaling limiter (its own, apart from the 1-per-10-s message limi
 		await b.next("synced");
 		const callId = newMessageId();
 		a.send(offer(alice, bob, key, callId));
-		for (let n = 0; n < 199; n++) a.send(ice(alice, bob, key, callId, n));
+		for (let n = 0; n < 199; n++) a.send(iceSignal(alice, bob, key, callId, n));
 		await vi.waitFor(() => expect(callFrames(b)).toHaveLength(200), { timeout: 10_000 });
 		expect(a.frames.filter((f) => f.type === "error")).toEqual([]);
 
-		a.send(ice(alice, bob, key, callId, 200));
+		a.send(iceSignal(alice, bob, key, callId, 200));
 		const refused = await a.next("error");
 		expect(refused).toMatchObject({ code: "rate_limited", ref: callId });
 		expect(refused.retryAfter).toBeGreaterThan(0);

@@ -2,9 +2,9 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { createHmac } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { openMessage, sealMessage } from "../../client/core/message-seal.ts";
-import type { CallSignalKind, ServerFrame } from "../../worker/protocol/wire.ts";
-import { contactPair, newMessageId, sealedSend } from "./fixtures.ts";
+import { openMessage } from "../../client/core/message-seal.ts";
+import type { ServerFrame } from "../../worker/protocol/wire.ts";
+import { callSignal, contactPair, iceSignal, newMessageId, sealedSend } from "./fixtures.ts";
 import { api, connect, registerUser, signIn, type TestSocket, type TestUser } from "./helpers.ts";
 
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
@@ -18,34 +18,8 @@ const queued = (accountId: string) =>
 type CallEvent = Extract<ServerFrame, { type: "call" }>;
 const callFrames = (socket: TestSocket): CallEvent[] => socket.frames.filter((f): f is CallEvent => f.type === "call");
 
-interface SignalFrame {
-	type: "call";
-	id: string;
-	to: string;
-	kind: CallSignalKind;
-	keyVersion?: number;
-	nonce?: string;
-	box?: string;
-}
-
-/** A `call` frame; offer, answer and ice carry `body` sealed under the contact key with a "call:" kind. */
-function signal(from: TestUser, to: TestUser, key: Uint8Array, callId: string, kind: CallSignalKind, body?: unknown): SignalFrame {
-	if (body === undefined) return { type: "call", id: callId, to: to.accountId, kind };
-	const header = {
-		id: callId,
-		from: from.accountId,
-		fromDevice: from.deviceId,
-		to: to.accountId,
-		keyVersion: 1,
-		kind: `call:${kind}`,
-		sentAt: Date.now(),
-	};
-	return { type: "call", id: callId, to: to.accountId, kind, keyVersion: 1, ...sealMessage(key, header, body) };
-}
 const offer = (from: TestUser, to: TestUser, key: Uint8Array, callId = newMessageId()) =>
-	signal(from, to, key, callId, "offer", { sdp: "v=0 offer", video: true });
-const ice = (from: TestUser, to: TestUser, key: Uint8Array, callId: string, n: number) =>
-	signal(from, to, key, callId, "ice", { candidate: `candidate:${n} 1 udp 1 192.0.2.1 ${5000 + n} typ host`, sdpMid: "0" });
+	callSignal(from, to, key, callId, "offer", { sdp: "v=0 offer", video: true });
 
 async function allowCalls(callee: TestUser, caller: TestUser, allow = true) {
 	const res = await api(`/api/contacts/${caller.accountId}/calls`, { token: callee.token, body: { allow } });
@@ -138,13 +112,13 @@ describe("call permission", () => {
 		const next = offer(alice, bob, key);
 		a.send(next);
 		expect(await a.next("error")).toMatchObject({ code: "suspended", ref: next.id });
-		a.send(ice(alice, bob, key, callId, 1));
+		a.send(iceSignal(alice, bob, key, callId, 1));
 		expect(await a.next("error")).toMatchObject({ code: "suspended", ref: callId });
 		const turn = await api("/api/turn", { token: alice.token });
 		expect(turn.status).toBe(403);
 		expect(turn.json.error.code).toBe("suspended");
 
-		a.send(signal(alice, bob, key, callId, "hangup"));
+		a.send(callSignal(alice, bob, key, callId, "hangup"));
 		expect(await b.next("call", (f) => f.kind === "hangup")).toMatchObject({ id: callId, from: alice.accountId });
 		expect(callFrames(b).map((f) => f.kind)).toEqual(["offer", "hangup"]);
 		expect(await callsOf(bob.accountId)).toEqual([]);
@@ -184,16 +158,16 @@ describe("call signaling", () => {
 			const routing = { id: callId, from: rung.from, fromDevice: rung.fromDevice!, to: rung.to, keyVersion: 1, kind: "call:offer" };
 			expect(openMessage(key, routing, rung.nonce!, rung.box!).body).toEqual({ sdp: "v=0 offer", video: true });
 		}
-		b1!.send(signal(bob1, alice, key, callId, "ringing"));
-		b2!.send(signal(bob2, alice, key, callId, "ringing"));
+		b1!.send(callSignal(bob1, alice, key, callId, "ringing"));
+		b2!.send(callSignal(bob2, alice, key, callId, "ringing"));
 		expect(await a1!.next("call", (f) => f.kind === "ringing" && f.fromDevice === bob1.deviceId)).toBeTruthy();
 		expect(await a1!.next("call", (f) => f.kind === "ringing" && f.fromDevice === bob2.deviceId)).toBeTruthy();
 		// The caller's candidates reach every ringing device until one accepts.
-		a1!.send(ice(alice, bob, key, callId, 1));
+		a1!.send(iceSignal(alice, bob, key, callId, 1));
 		await b1!.next("call", (f) => f.kind === "ice");
 		await b2!.next("call", (f) => f.kind === "ice");
 
-		b2!.send(signal(bob2, alice, key, callId, "accept"));
+		b2!.send(callSignal(bob2, alice, key, callId, "accept"));
 		expect(await a1!.next("call", (f) => f.kind === "accept")).toMatchObject({
 			id: callId,
 			from: bob.accountId,
@@ -205,19 +179,19 @@ describe("call signaling", () => {
 			fromDevice: bob2.deviceId,
 			to: alice.accountId,
 		});
-		b2!.send(signal(bob2, alice, key, callId, "answer", { sdp: "v=0 answer" }));
+		b2!.send(callSignal(bob2, alice, key, callId, "answer", { sdp: "v=0 answer" }));
 		const answer = await a1!.next("call", (f) => f.kind === "answer");
 		const routing = { id: callId, from: bob.accountId, fromDevice: bob2.deviceId, to: alice.accountId, keyVersion: 1, kind: "call:answer" };
 		expect(openMessage(key, routing, answer.nonce!, answer.box!).body).toEqual({ sdp: "v=0 answer" });
-		b2!.send(ice(bob2, alice, key, callId, 2));
+		b2!.send(iceSignal(bob2, alice, key, callId, 2));
 		await a1!.next("call", (f) => f.kind === "ice");
-		a1!.send(ice(alice, bob, key, callId, 3));
+		a1!.send(iceSignal(alice, bob, key, callId, 3));
 		await b2!.next("call", (f) => f.kind === "ice");
 
 		// The device that lost the race is refused, and hears nothing more of the call.
-		b1!.send(signal(bob1, alice, key, callId, "accept"));
+		b1!.send(callSignal(bob1, alice, key, callId, "accept"));
 		expect(await b1!.next("error")).toMatchObject({ code: "conflict", ref: callId });
-		b1!.send(signal(bob1, alice, key, callId, "answer", { sdp: "v=0 late" }));
+		b1!.send(callSignal(bob1, alice, key, callId, "answer", { sdp: "v=0 late" }));
 		expect(await b1!.next("error")).toMatchObject({ code: "conflict", ref: callId });
 		expect(await callsOf(bob.accountId)).toEqual([
 			{ call_id: callId, role: "callee", own_device: bob2.deviceId, peer_device: alice.deviceId, state: "active" },
@@ -226,7 +200,7 @@ describe("call signaling", () => {
 			{ call_id: callId, role: "caller", own_device: alice.deviceId, peer_device: bob2.deviceId, state: "active" },
 		]);
 
-		a1!.send(signal(alice, bob, key, callId, "hangup"));
+		a1!.send(callSignal(alice, bob, key, callId, "hangup"));
 		expect(await b2!.next("call", (f) => f.kind === "hangup")).toMatchObject({ id: callId });
 		await settle();
 		expect(callFrames(b1!).map((f) => f.kind)).toEqual(["offer", "ice", "answered_elsewhere"]);
@@ -247,12 +221,12 @@ describe("call signaling", () => {
 		a.send(offer(alice, bob, key, callId));
 		await b1!.next("call", (f) => f.kind === "offer");
 		await b2!.next("call", (f) => f.kind === "offer");
-		b1!.send(signal(bobDevices[0]!, alice, key, callId, "decline"));
+		b1!.send(callSignal(bobDevices[0]!, alice, key, callId, "decline"));
 		expect(await a.next("call", (f) => f.kind === "decline")).toMatchObject({ id: callId, fromDevice: bobDevices[0]!.deviceId });
 		expect(await b2!.next("call", (f) => f.kind === "declined_elsewhere")).toMatchObject({ id: callId, from: bob.accountId });
 		expect(await callsOf(alice.accountId)).toEqual([]);
 		expect(await callsOf(bob.accountId)).toEqual([]);
-		a.send(ice(alice, bob, key, callId, 1));
+		a.send(iceSignal(alice, bob, key, callId, 1));
 		expect(await a.next("error")).toMatchObject({ code: "not_found", ref: callId });
 	});
 
@@ -275,7 +249,7 @@ describe("call signaling", () => {
 		expect(await runDurableObjectAlarm(relay(alice.accountId))).toBe(true);
 		expect(await a.next("call", (f) => f.kind === "timeout")).toMatchObject({ id: callId, from: bob.accountId, to: alice.accountId });
 		expect(await callsOf(alice.accountId)).toEqual([]);
-		b.send(signal(bob, alice, key, callId, "accept"));
+		b.send(callSignal(bob, alice, key, callId, "accept"));
 		expect(await b.next("error")).toMatchObject({ code: "not_found", ref: callId });
 	});
 
@@ -285,7 +259,7 @@ describe("call signaling", () => {
 		const a = await connect(alice.token);
 		const b = await connect(bob.token);
 		const unknown = newMessageId();
-		a.send(ice(alice, bob, key, unknown, 1));
+		a.send(iceSignal(alice, bob, key, unknown, 1));
 		expect(await a.next("error")).toMatchObject({ code: "not_found", ref: unknown });
 
 		const callId = newMessageId();
@@ -293,20 +267,20 @@ describe("call signaling", () => {
 		await b.next("call", (f) => f.kind === "offer");
 		a.send(offer(alice, bob, key, callId));
 		expect(await a.next("error")).toMatchObject({ code: "conflict", ref: callId });
-		b.send(signal(bob, alice, key, callId, "answer", { sdp: "v=0 too early" }));
+		b.send(callSignal(bob, alice, key, callId, "answer", { sdp: "v=0 too early" }));
 		expect(await b.next("error")).toMatchObject({ code: "conflict", ref: callId });
-		a.send({ ...signal(alice, bob, key, callId, "hangup"), nonce: "A".repeat(32) });
+		a.send({ ...callSignal(alice, bob, key, callId, "hangup"), nonce: "A".repeat(32) });
 		expect(await a.next("error")).toMatchObject({ code: "bad_request", ref: callId });
 		a.send({ type: "call", id: callId, to: bob.accountId, kind: "offer" });
 		expect(await a.next("error")).toMatchObject({ code: "bad_request", ref: callId });
-		a.send({ ...signal(alice, bob, key, callId, "hangup"), kind: "answered_elsewhere" });
+		a.send({ ...callSignal(alice, bob, key, callId, "hangup"), kind: "answered_elsewhere" });
 		expect(await a.next("error")).toMatchObject({ code: "bad_request", ref: callId });
-		a.send(signal(alice, alice, key, newMessageId(), "hangup"));
+		a.send(callSignal(alice, alice, key, newMessageId(), "hangup"));
 		expect(await a.next("error")).toMatchObject({ code: "bad_request" });
 
 		// The sealed kind of a signal ("call:ice") never matches a message's ("text"), nor the
 		// other way round: a relay replaying one as the other is caught by the receiver.
-		const sealed = ice(alice, bob, key, callId, 9);
+		const sealed = iceSignal(alice, bob, key, callId, 9);
 		const routing = { id: callId, from: alice.accountId, fromDevice: alice.deviceId, to: bob.accountId, keyVersion: 1, kind: "text" };
 		expect(() => openMessage(key, routing, sealed.nonce!, sealed.box!)).toThrow(/kind differs/);
 		const message = sealedSend(alice, bob, key, "hello", callId);

@@ -4,6 +4,7 @@ import { generateContactKey, wrapContactKey } from "../../client/core/contact-ke
 import { fromB64u, toB64u } from "../../client/core/encoding.ts";
 import { sealMessage } from "../../client/core/message-seal.ts";
 import { generateDeviceKeys, randomBytes } from "../../client/core/nacl.ts";
+import type { CallSignalKind } from "../../worker/protocol/wire.ts";
 import { api, registerUser, signIn, type TestUser } from "./helpers.ts";
 
 /**
@@ -62,3 +63,39 @@ export function sealedSend(from: TestUser, to: TestUser, key: Uint8Array, text: 
 	const { nonce, box } = sealMessage(key, header, { text });
 	return { type: "send", id, to: to.accountId, kind: "text", keyVersion, nonce, box } as const;
 }
+
+export interface SignalFrame {
+	type: "call";
+	id: string;
+	to: string;
+	kind: CallSignalKind;
+	keyVersion?: number;
+	nonce?: string;
+	box?: string;
+}
+
+/** A `call` frame; offer, answer and ice carry `body` sealed under the contact key with a "call:" kind. */
+export function callSignal(
+	from: TestUser,
+	to: TestUser,
+	key: Uint8Array,
+	callId: string,
+	kind: CallSignalKind,
+	body?: unknown,
+): SignalFrame {
+	if (body === undefined) return { type: "call", id: callId, to: to.accountId, kind };
+	const header = {
+		id: callId,
+		from: from.accountId,
+		fromDevice: from.deviceId,
+		to: to.accountId,
+		keyVersion: 1,
+		kind: `call:${kind}`,
+		sentAt: Date.now(),
+	};
+	return { type: "call", id: callId, to: to.accountId, kind, keyVersion: 1, ...sealMessage(key, header, body) };
+}
+
+/** An ICE candidate signal, the n-th of a call. */
+export const iceSignal = (from: TestUser, to: TestUser, key: Uint8Array, callId: string, n: number): SignalFrame =>
+	callSignal(from, to, key, callId, "ice", { candidate: `candidate:${n} 1 udp 1 192.0.2.1 ${5000 + n} typ host`, sdpMid: "0" });
