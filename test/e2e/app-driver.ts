@@ -9,6 +9,18 @@ let counter = 0;
 /** Unique per run: the relay keeps its accounts for the life of the test server. */
 export const uniqueHandle = (prefix: string): string => `${prefix}_${Date.now().toString(36)}${++counter}`.slice(0, 32);
 
+/** Someone in this browser profile who just created an account in the web app. */
+export async function signUp(
+	profile: { newPage(): Promise<Page> },
+	baseUrl: string,
+	prefix: string,
+): Promise<{ page: Page; handle: string }> {
+	const page = await profile.newPage();
+	const handle = uniqueHandle(prefix);
+	await createAccount(page, baseUrl, handle, `${prefix}'s browser`);
+	return { page, handle };
+}
+
 export async function createAccount(page: Page, baseUrl: string, handle: string, deviceName: string): Promise<void> {
 	await page.goto(baseUrl);
 	await page.getByLabel("Choose a handle").fill(handle);

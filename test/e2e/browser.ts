@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterEach, expect } from "vitest";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 /** Screenshots for reviewers; git-ignored. */
@@ -88,4 +89,22 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 	const file = path.join(RESULTS_DIR, `${name}.png`);
 	await page.screenshot({ path: file });
 	return file;
+}
+
+/**
+ * For a test file: the profiles its tests open are closed after each test, which then fails
+ * if a page threw an uncaught error. Returns the function that registers a profile.
+ */
+export function closeProfilesAfterEach(what = "the app"): (profile: Profile) => Profile {
+	let open: Profile[] = [];
+	afterEach(async () => {
+		const errors = open.flatMap((p) => p.pageErrors);
+		await Promise.all(open.map((p) => p.close()));
+		open = [];
+		expect(errors, `uncaught errors in ${what}`).toEqual([]);
+	});
+	return (profile) => {
+		open.push(profile);
+		return profile;
+	};
 }

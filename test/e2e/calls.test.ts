@@ -1,32 +1,24 @@
 import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
 import {
 	allowCallsFrom,
 	becomeContacts,
 	callScreen,
-	createAccount,
-	uniqueHandle,
+	signUp,
 	waitForCallPhase,
 	waitForPeerConnection,
 	waitForRemoteVideo,
 } from "./app-driver.ts";
-import { FAKE_MEDIA_ARGS, LAPTOP, launchChromium, newProfile, PHONE, type Profile, screenshot } from "./browser.ts";
+import { closeProfilesAfterEach, FAKE_MEDIA_ARGS, LAPTOP, launchChromium, newProfile, PHONE, type Profile, screenshot } from "./browser.ts";
 
 let server: DevServer;
 let browser: Browser;
-let profiles: Profile[] = [];
+const track = closeProfilesAfterEach();
 
 beforeAll(async () => {
 	// No STUN server: on one machine the browsers reach each other through their host candidates.
 	[server, browser] = await Promise.all([startDevServer({ vars: { ...RELAXED_LIMITS, STUN_URLS: "" } }), launchChromium(FAKE_MEDIA_ARGS)]);
-});
-
-afterEach(async () => {
-	const errors = profiles.flatMap((p) => p.pageErrors);
-	await Promise.all(profiles.map((p) => p.close()));
-	profiles = [];
-	expect(errors, "uncaught errors in the app").toEqual([]);
 });
 
 afterAll(async () => {
@@ -36,12 +28,8 @@ afterAll(async () => {
 
 /** Someone who allowed the site their camera and microphone (Chromium's fake ones), signed in. */
 async function person(prefix: string, viewport = LAPTOP): Promise<{ profile: Profile; page: Page; handle: string }> {
-	const profile = await newProfile(browser, viewport, ["camera", "microphone"]);
-	profiles.push(profile);
-	const page = await profile.newPage();
-	const handle = uniqueHandle(prefix);
-	await createAccount(page, server.baseUrl, handle, `${prefix}'s browser`);
-	return { profile, page, handle };
+	const profile = track(await newProfile(browser, viewport, ["camera", "microphone"]));
+	return { profile, ...(await signUp(profile, server.baseUrl, prefix)) };
 }
 
 /** Whether the call's own microphone and camera tracks are enabled, read from the self view. */

@@ -1,35 +1,28 @@
 import { readFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
 import {
 	becomeContacts,
 	composer,
 	contactButton,
 	conversationTexts,
-	createAccount,
 	message,
 	openChat,
 	sendMessage,
+	signUp,
 	uniqueHandle,
 	waitForDelivery,
 } from "./app-driver.ts";
-import { LAPTOP, launchChromium, newProfile, PHONE, type Profile, screenshot, UI_TIMEOUT_MS } from "./browser.ts";
+import { closeProfilesAfterEach, LAPTOP, launchChromium, newProfile, PHONE, type Profile, screenshot, UI_TIMEOUT_MS } from "./browser.ts";
 import { tinyPng } from "./tiny-png.ts";
 
 let server: DevServer;
 let browser: Browser;
-let profiles: Profile[] = [];
+const track = closeProfilesAfterEach();
 
 beforeAll(async () => {
 	[server, browser] = await Promise.all([startDevServer({ vars: RELAXED_LIMITS }), launchChromium()]);
-});
-
-afterEach(async () => {
-	const errors = profiles.flatMap((p) => p.pageErrors);
-	await Promise.all(profiles.map((p) => p.close()));
-	profiles = [];
-	expect(errors, "uncaught errors in the app").toEqual([]);
 });
 
 afterAll(async () => {
@@ -38,12 +31,8 @@ afterAll(async () => {
 });
 
 async function person(prefix: string, viewport = LAPTOP): Promise<{ profile: Profile; page: Page; handle: string }> {
-	const profile = await newProfile(browser, viewport);
-	profiles.push(profile);
-	const page = await profile.newPage();
-	const handle = uniqueHandle(prefix);
-	await createAccount(page, server.baseUrl, handle, `${prefix}'s browser`);
-	return { profile, page, handle };
+	const profile = track(await newProfile(browser, viewport));
+	return { profile, ...(await signUp(profile, server.baseUrl, prefix)) };
 }
 
 /** Two people in two browser profiles who became contacts through the UI, each with the chat open. */
@@ -137,8 +126,7 @@ describe("the web app in two browser profiles", () => {
 
 	it("adds a second device that is approved from the first, after comparing fingerprints, and reads the next message", async () => {
 		const { alice, bob } = await contacts();
-		const tablet = await newProfile(browser, PHONE);
-		profiles.push(tablet);
+		const tablet = track(await newProfile(browser, PHONE));
 		const page = await tablet.newPage();
 		await page.goto(server.baseUrl);
 		await page.getByRole("button", { name: "Add this device" }).click();
@@ -252,8 +240,7 @@ describe("the web app in two browser profiles", () => {
 		await page.getByText("No one uses that handle.").waitFor();
 		expect(await page.locator("body").textContent()).not.toMatch(/not_found|bad_request/);
 
-		const other = await newProfile(browser);
-		profiles.push(other);
+		const other = track(await newProfile(browser));
 		const second = await other.newPage();
 		await second.goto(server.baseUrl);
 		await second.getByLabel("Choose a handle").fill(

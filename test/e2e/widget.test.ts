@@ -1,8 +1,15 @@
 import type { Browser, Frame, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
 import { acceptRequest, contactButton, createAccount, message, openChat, requestFrom, sendMessage, uniqueHandle } from "./app-driver.ts";
-import { launchChromium, newProfile, newProfileAllowingEmbeddedStorage, type Profile, screenshot } from "./browser.ts";
+import {
+	closeProfilesAfterEach,
+	launchChromium,
+	newProfile,
+	newProfileAllowingEmbeddedStorage,
+	type Profile,
+	screenshot,
+} from "./browser.ts";
 import { type HostSite, startHostSite } from "./host-site.ts";
 
 let server: DevServer;
@@ -11,7 +18,7 @@ let browser: Browser;
 let allowedHost: HostSite;
 /** Another origin, not listed. */
 let strangerHost: HostSite;
-let profiles: Profile[] = [];
+const track = closeProfilesAfterEach("the app or widget");
 
 /** A few sends a minute, so the rate-limit countdown can be seen without waiting for it. */
 const SENDS_PER_MINUTE = 3;
@@ -29,29 +36,18 @@ beforeAll(async () => {
 	});
 });
 
-afterEach(async () => {
-	const errors = profiles.flatMap((p) => p.pageErrors);
-	await Promise.all(profiles.map((p) => p.close()));
-	profiles = [];
-	expect(errors, "uncaught errors in the app or widget").toEqual([]);
-});
-
 afterAll(async () => {
 	await browser?.close();
 	await Promise.all([server?.dispose(), allowedHost?.close(), strangerHost?.close()]);
 });
 
 async function profile(): Promise<Profile> {
-	const p = await newProfile(browser);
-	profiles.push(p);
-	return p;
+	return track(await newProfile(browser));
 }
 
 /** A visitor whose browser lets embedded sites keep storage (see newProfileAllowingEmbeddedStorage). */
 async function visitorProfile(): Promise<Profile> {
-	const p = await newProfileAllowingEmbeddedStorage();
-	profiles.push(p);
-	return p;
+	return track(await newProfileAllowingEmbeddedStorage());
 }
 
 /** The owner of a handle, signed in to the web app. */
