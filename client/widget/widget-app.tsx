@@ -1,3 +1,4 @@
+import type { Ref } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { errorText } from "../app/error-text.ts";
 import type { MessengerController, MessengerState } from "../app/messenger-controller.ts";
@@ -5,6 +6,7 @@ import { useAction, useMessenger } from "../app/use-messenger.ts";
 import { CreateAccountForm } from "../app/views/account-forms.tsx";
 import { Composer, MessageList, TypingLine } from "../app/views/chat-view.tsx";
 import { Notices } from "../app/views/notices.tsx";
+import { UnreadBadge } from "../app/views/unread-badge.tsx";
 import { onChatWindowUnread, openChatWindow, reportUnreadToOpener } from "./chat-window.ts";
 import type { HostChannel } from "./host-channel.ts";
 
@@ -135,6 +137,27 @@ function Panel({
 	);
 }
 
+/** The closed widget: one button that opens the chat, with the unread count. */
+function Launcher({
+	buttonRef,
+	peerHandle,
+	unread,
+	onOpen,
+}: {
+	/** Preact does not hand `ref` to a function component, hence its own name. */
+	buttonRef?: Ref<HTMLButtonElement>;
+	peerHandle: string;
+	unread: number;
+	onOpen: () => void;
+}) {
+	return (
+		<button type="button" class="launcher primary" ref={buttonRef} onClick={onOpen}>
+			Chat with @{peerHandle}
+			<UnreadBadge count={unread} />
+		</button>
+	);
+}
+
 /** The widget: a launcher button, or the chat with one handle; reports unread count and size to the host. */
 export function WidgetApp({
 	controller,
@@ -184,15 +207,7 @@ export function WidgetApp({
 	if (!open) {
 		return (
 			<div class="widget closed">
-				<button type="button" class="launcher primary" ref={launcher} onClick={() => setOpen(true)}>
-					Chat with @{options.peerHandle}
-					{unread > 0 && (
-						<span class="badge">
-							{unread}
-							<span class="visually-hidden"> unread</span>
-						</span>
-					)}
-				</button>
+				<Launcher buttonRef={launcher} peerHandle={options.peerHandle} unread={unread} onOpen={() => setOpen(true)} />
 			</div>
 		);
 	}
@@ -278,15 +293,7 @@ export function StorageBlocked({ channel, options }: { channel: HostChannel | nu
 						</div>
 					</>
 				) : (
-					<button type="button" class="launcher primary" onClick={() => setOpen(true)}>
-						Chat with @{options.peerHandle}
-						{unread > 0 && (
-							<span class="badge">
-								{unread}
-								<span class="visually-hidden"> unread</span>
-							</span>
-						)}
-					</button>
+					<Launcher peerHandle={options.peerHandle} unread={unread} onOpen={() => setOpen(true)} />
 				)}
 			</div>
 		</div>

@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { errorText } from "../error-text.ts";
+import { type ErrorContext, errorText } from "../error-text.ts";
 import type { MessengerController } from "../messenger-controller.ts";
 import { useAction } from "../use-messenger.ts";
 
@@ -35,24 +35,33 @@ interface FormProps {
 	fixedDeviceName?: string;
 }
 
-export function CreateAccountForm({ controller, fixedDeviceName }: FormProps) {
+/** A handle and a device name, then one action: what creating an account and joining one share. */
+function HandleAndDeviceForm(props: {
+	label: string;
+	handleLabel: string;
+	/** Check the handle's form in the browser (a new handle); an existing one is looked up instead. */
+	newHandle: boolean;
+	fixedDeviceName?: string | undefined;
+	hint: string;
+	submit: string;
+	busy: string;
+	run: (handle: string, deviceName: string) => Promise<unknown>;
+	errorContext: ErrorContext;
+}) {
 	const [handle, setHandle] = useState("");
 	const [deviceName, setDeviceName] = useState(guessDeviceName());
-	const action = useAction(
-		(h: string, d: string) => controller.register(h, d),
-		(err) => errorText(err, "register"),
-	);
+	const action = useAction(props.run, (err) => errorText(err, props.errorContext));
 	return (
 		<form
 			class="stack"
-			aria-label="Create an account"
+			aria-label={props.label}
 			onSubmit={(e) => {
 				e.preventDefault();
-				void action.run(handle.trim(), fixedDeviceName ?? deviceName.trim());
+				void action.run(handle.trim(), props.fixedDeviceName ?? deviceName.trim());
 			}}
 		>
 			<label>
-				Choose a handle
+				{props.handleLabel}
 				<input
 					name="handle"
 					value={handle}
@@ -63,75 +72,56 @@ export function CreateAccountForm({ controller, fixedDeviceName }: FormProps) {
 					required
 					minLength={3}
 					maxLength={32}
-					pattern="[A-Za-z0-9_]{3,32}"
-					title="3 to 32 letters, digits or underscores"
+					{...(props.newHandle && { pattern: "[A-Za-z0-9_]{3,32}", title: "3 to 32 letters, digits or underscores" })}
 				/>
 			</label>
-			{fixedDeviceName === undefined && (
+			{props.fixedDeviceName === undefined && (
 				<label>
 					Name this device
 					<input name="deviceName" value={deviceName} onInput={(e) => setDeviceName(e.currentTarget.value)} required maxLength={64} />
 				</label>
 			)}
-			<p class="hint">Your keys are made in this browser and never leave it. The server only ever sees encrypted messages.</p>
+			<p class="hint">{props.hint}</p>
 			{action.error && (
 				<p class="error" role="alert">
 					{action.error}
 				</p>
 			)}
 			<button type="submit" class="primary" disabled={action.busy}>
-				{action.busy ? "Creating keys…" : "Create account"}
+				{action.busy ? props.busy : props.submit}
 			</button>
 		</form>
 	);
 }
 
-export function JoinAccountForm({ controller }: FormProps) {
-	const [handle, setHandle] = useState("");
-	const [deviceName, setDeviceName] = useState(guessDeviceName());
-	const action = useAction(
-		(h: string, d: string) => controller.join(h, d),
-		(err) => errorText(err, "join"),
-	);
+export function CreateAccountForm({ controller, fixedDeviceName }: FormProps) {
 	return (
-		<form
-			class="stack"
-			aria-label="Sign in on this device"
-			onSubmit={(e) => {
-				e.preventDefault();
-				void action.run(handle.trim(), deviceName.trim());
-			}}
-		>
-			<label>
-				Your handle
-				<input
-					name="handle"
-					value={handle}
-					onInput={(e) => setHandle(e.currentTarget.value)}
-					autocomplete="username"
-					autocapitalize="none"
-					spellcheck={false}
-					required
-					minLength={3}
-					maxLength={32}
-				/>
-			</label>
-			<label>
-				Name this device
-				<input name="deviceName" value={deviceName} onInput={(e) => setDeviceName(e.currentTarget.value)} required maxLength={64} />
-			</label>
-			<p class="hint">
-				One of your signed-in devices must approve this one. It then receives new messages; old ones stay on the other devices.
-			</p>
-			{action.error && (
-				<p class="error" role="alert">
-					{action.error}
-				</p>
-			)}
-			<button type="submit" class="primary" disabled={action.busy}>
-				{action.busy ? "Asking…" : "Ask to join"}
-			</button>
-		</form>
+		<HandleAndDeviceForm
+			label="Create an account"
+			handleLabel="Choose a handle"
+			newHandle
+			fixedDeviceName={fixedDeviceName}
+			hint="Your keys are made in this browser and never leave it. The server only ever sees encrypted messages."
+			submit="Create account"
+			busy="Creating keys…"
+			run={(h, d) => controller.register(h, d)}
+			errorContext="register"
+		/>
+	);
+}
+
+export function JoinAccountForm({ controller }: FormProps) {
+	return (
+		<HandleAndDeviceForm
+			label="Sign in on this device"
+			handleLabel="Your handle"
+			newHandle={false}
+			hint="One of your signed-in devices must approve this one. It then receives new messages; old ones stay on the other devices."
+			submit="Ask to join"
+			busy="Asking…"
+			run={(h, d) => controller.join(h, d)}
+			errorContext="join"
+		/>
 	);
 }
 

@@ -3,6 +3,7 @@ import type { Contact } from "../../../worker/protocol/wire.ts";
 import { errorText } from "../error-text.ts";
 import type { MessengerController, MessengerState } from "../messenger-controller.ts";
 import { useAction } from "../use-messenger.ts";
+import { UnreadBadge } from "./unread-badge.tsx";
 
 const STATE_ORDER: Record<Contact["state"], number> = { incoming: 0, accepted: 1, outgoing: 2, declined: 3, blocked: 4 };
 
@@ -131,12 +132,7 @@ export function ContactList({
 						>
 							<span class="contact-name">@{contact.handle}</span>
 							<span class="contact-state">{typing ? "typing…" : (STATE_TEXT[contact.state] ?? "")}</span>
-							{unread > 0 && (
-								<span class="badge">
-									{unread}
-									<span class="visually-hidden"> unread</span>
-								</span>
-							)}
+							<UnreadBadge count={unread} />
 						</button>
 					</li>
 				);
