@@ -5,7 +5,6 @@ import sodium from "libsodium-wrappers";
 import nacl from "tweetnacl";
 import { beforeAll, describe, expect, test } from "vitest";
 import { unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
-import { CryptoError, type CryptoErrorCode } from "../../client/core/crypto-error.ts";
 import { concatBytes, fromB64u, utf8Decode, utf8Encode } from "../../client/core/encoding.ts";
 import {
 	boxBeforenm,
@@ -19,6 +18,7 @@ import {
 	signDetached,
 	verifyDetached,
 } from "../../client/core/nacl.ts";
+import { expectCryptoError } from "../support/expect-crypto-error.ts";
 
 function filled(length: number, start: number): Uint8Array {
 	const out = new Uint8Array(length);
@@ -32,17 +32,6 @@ function hex(s: string): Uint8Array {
 
 function flipBit(bytes: Uint8Array, index: number): Uint8Array {
 	return bytes.map((b, i) => (i === index ? b ^ 1 : b));
-}
-
-function expectCryptoError(fn: () => unknown, code: CryptoErrorCode): void {
-	let caught: unknown;
-	try {
-		fn();
-	} catch (error) {
-		caught = error;
-	}
-	expect(caught).toBeInstanceOf(CryptoError);
-	expect(caught).toHaveProperty("code", code);
 }
 
 const KEY = filled(32, 1);

@@ -1,21 +1,10 @@
 import { describe, expect, test } from "vitest";
 import { generateContactKey, unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
-import { CryptoError, type CryptoErrorCode } from "../../client/core/crypto-error.ts";
 import { concatBytes, equalBytes, fromB64u, toB64u, utf8Decode, utf8Encode } from "../../client/core/encoding.ts";
 import { openMessage, type RoutingHeader, type SealedHeader, sealMessage } from "../../client/core/message-seal.ts";
 import { generateDeviceKeys, randomBytes, secretboxSeal } from "../../client/core/nacl.ts";
 import { deviceFingerprint, safetyNumber } from "../../client/core/safety-number.ts";
-
-function expectCryptoError(fn: () => unknown, code: CryptoErrorCode): void {
-	let caught: unknown;
-	try {
-		fn();
-	} catch (error) {
-		caught = error;
-	}
-	expect(caught).toBeInstanceOf(CryptoError);
-	expect(caught).toHaveProperty("code", code);
-}
+import { expectCryptoError } from "../support/expect-crypto-error.ts";
 
 const HEADER: SealedHeader = {
 	id: "msg-01",

@@ -1,26 +1,13 @@
 import { createHash } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { toB64u } from "../../client/core/encoding.ts";
 import { randomBytes } from "../../client/core/nacl.ts";
-import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
-import { ClientFactory, collect, contactPair } from "../support/sdk-clients.ts";
-
-let server: DevServer;
-const factory = new ClientFactory(() => server.baseUrl);
+import { RELAXED_LIMITS } from "../support/dev-server.ts";
+import { collect, contactPair, relayForFile } from "../support/sdk-clients.ts";
 
 const ADMIN_TOKEN = `admin-${toB64u(randomBytes(24))}`;
-
-beforeAll(async () => {
-	server = await startDevServer({ vars: { ...RELAXED_LIMITS, ADMIN_TOKEN } });
-});
-
-afterEach(() => {
-	factory.closeAll();
-});
-
-afterAll(async () => {
-	await server?.dispose();
-});
+const relay = relayForFile({ vars: { ...RELAXED_LIMITS, ADMIN_TOKEN } });
+const { factory } = relay;
 
 const streamOf = (bytes: Uint8Array): ReadableStream<Uint8Array> =>
 	new ReadableStream({
@@ -116,7 +103,7 @@ describe("files and changes to sent messages through the SDK", () => {
 	it("carries a 50 MB file through the real relay and R2, streamed both ways, hash-checked", async () => {
 		const { alice, bob } = await contactPair(factory);
 		// Files over 1 MB need a trusted account; an admin verifies this one.
-		const verified = await fetch(`${server.baseUrl}/api/admin/accounts/${alice.account.accountId}/trust`, {
+		const verified = await fetch(`${relay.server.baseUrl}/api/admin/accounts/${alice.account.accountId}/trust`, {
 			method: "POST",
 			headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
 			body: JSON.stringify({ trust: "verified" }),

@@ -1,27 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CallSession, type CallSessionState } from "../../client/core/call-session.ts";
 import type { CallEnded, CallSignal, IncomingCall } from "../../client/core/sdk.ts";
 import type { SdkError } from "../../client/core/sdk-error.ts";
 import type { ServerFrame } from "../../worker/protocol/wire.ts";
-import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
+import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { FakePeerConnection, type FakeStream, type FakeTrack, fakeMedia } from "../support/fake-webrtc.ts";
 import { interceptingWebSocket } from "../support/intercepting-web-socket.ts";
-import { ClientFactory, contactPair, type Member } from "../support/sdk-clients.ts";
+import { contactPair, type Member, relayForFile } from "../support/sdk-clients.ts";
 
-let server: DevServer;
-const factory = new ClientFactory(() => server.baseUrl);
-
-beforeAll(async () => {
-	server = await startDevServer({ vars: RELAXED_LIMITS });
-});
-
-afterEach(() => {
-	factory.closeAll();
-});
-
-afterAll(async () => {
-	await server?.dispose();
-});
+const relay = relayForFile({ vars: RELAXED_LIMITS });
+const { factory } = relay;
 
 /** Every event of one kind from now on. */
 function record<T>(member: Member, event: "call_signal" | "call_ended" | "call_incoming" | "error"): T[] {

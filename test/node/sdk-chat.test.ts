@@ -1,23 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ClientFrame } from "../../worker/protocol/wire.ts";
-import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
+import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { interceptingWebSocket } from "../support/intercepting-web-socket.ts";
-import { ClientFactory, collect, collectUntilSynced, contactPair } from "../support/sdk-clients.ts";
+import { collect, collectUntilSynced, contactPair, relayForFile } from "../support/sdk-clients.ts";
 
-let server: DevServer;
-const factory = new ClientFactory(() => server.baseUrl);
-
-beforeAll(async () => {
-	server = await startDevServer({ vars: RELAXED_LIMITS });
-});
-
-afterEach(() => {
-	factory.closeAll();
-});
-
-afterAll(async () => {
-	await server?.dispose();
-});
+const relay = relayForFile({ vars: RELAXED_LIMITS });
+const { factory } = relay;
 
 const texts = (messages: { text: string }[]): string[] => messages.map((m) => m.text);
 
@@ -110,7 +98,7 @@ describe("the SDK against the real relay", () => {
 		const reconnecting: Array<{ attempt: number; delayMs: number }> = [];
 		alice.client.on("reconnecting", (r) => reconnecting.push(r));
 		const disconnected = alice.client.waitFor("disconnected", () => true, 20_000);
-		const restarting = server.restart();
+		const restarting = relay.server.restart();
 		await disconnected;
 		const whileDown = alice.client.sendText(bobId, "sent while the relay was down");
 		const backOnline = alice.client.waitFor("ready", () => true, 60_000);

@@ -1,22 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MemoryKeyStore } from "../../client/core/memory-key-store.ts";
-import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
-import { ClientFactory, collect, contactPair } from "../support/sdk-clients.ts";
+import { RELAXED_LIMITS } from "../support/dev-server.ts";
+import { collect, contactPair, relayForFile } from "../support/sdk-clients.ts";
 
-let server: DevServer;
-const factory = new ClientFactory(() => server.baseUrl);
-
-beforeAll(async () => {
-	server = await startDevServer({ vars: RELAXED_LIMITS });
-});
-
-afterEach(() => {
-	factory.closeAll();
-});
-
-afterAll(async () => {
-	await server?.dispose();
-});
+const relay = relayForFile({ vars: RELAXED_LIMITS });
+const { factory } = relay;
 
 describe("several devices through the SDK", () => {
 	it("a new device waits as pending, is approved by an existing device and reads the next message with no further step", async () => {

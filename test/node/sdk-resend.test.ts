@@ -1,29 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { IncomingMessage } from "../../client/core/sdk.ts";
 import { SdkError } from "../../client/core/sdk-error.ts";
-import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
+import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { interceptingWebSocket } from "../support/intercepting-web-socket.ts";
-import { ClientFactory, collect, collectUntilSynced, contactPair } from "../support/sdk-clients.ts";
+import { collect, collectUntilSynced, contactPair, relayForFile } from "../support/sdk-clients.ts";
 
 const RATE_WINDOW_SECONDS = 2;
 
-let server: DevServer;
-const factory = new ClientFactory(() => server.baseUrl);
-
-beforeAll(async () => {
-	// The real rule of one send per window, over a window short enough for a test.
-	server = await startDevServer({
-		vars: { ...RELAXED_LIMITS, RATE_LIMIT_COUNT: "1", RATE_LIMIT_WINDOW_SECONDS: String(RATE_WINDOW_SECONDS) },
-	});
+// The real rule of one send per window, over a window short enough for a test.
+const relay = relayForFile({
+	vars: { ...RELAXED_LIMITS, RATE_LIMIT_COUNT: "1", RATE_LIMIT_WINDOW_SECONDS: String(RATE_WINDOW_SECONDS) },
 });
-
-afterEach(() => {
-	factory.closeAll();
-});
-
-afterAll(async () => {
-	await server?.dispose();
-});
+const { factory } = relay;
 
 describe("sending under the rate limit", () => {
 	it("rejects a send the relay refuses, with the code and how long to wait", async () => {
@@ -51,7 +39,7 @@ describe("sending under the rate limit", () => {
 		await delivered;
 		const reconnected = alice.client.waitFor("ready", () => true, 30_000);
 		const dropped = alice.client.waitFor("disconnected", () => true, 30_000);
-		const restarting = server.restart();
+		const restarting = relay.server.restart();
 		await dropped;
 		loseConfirmations = false;
 		await restarting;

@@ -1,28 +1,16 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { toB64u } from "../../client/core/encoding.ts";
 import { MemoryKeyStore } from "../../client/core/memory-key-store.ts";
 import { generateDeviceKeys, randomBytes } from "../../client/core/nacl.ts";
 import { SdkError } from "../../client/core/sdk-error.ts";
-import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
-import { ClientFactory, uniqueHandle } from "../support/sdk-clients.ts";
+import { RELAXED_LIMITS } from "../support/dev-server.ts";
+import { relayForFile, uniqueHandle } from "../support/sdk-clients.ts";
 
 const SESSION_TTL_SECONDS = 2;
 
-let server: DevServer;
-const factory = new ClientFactory(() => server.baseUrl);
-
-beforeAll(async () => {
-	// Tokens that run out within a test, so renewing them is exercised for real.
-	server = await startDevServer({ vars: { ...RELAXED_LIMITS, SESSION_TTL_SECONDS: String(SESSION_TTL_SECONDS) } });
-});
-
-afterEach(() => {
-	factory.closeAll();
-});
-
-afterAll(async () => {
-	await server?.dispose();
-});
+// Tokens that run out within a test, so renewing them is exercised for real.
+const relay = relayForFile({ vars: { ...RELAXED_LIMITS, SESSION_TTL_SECONDS: String(SESSION_TTL_SECONDS) } });
+const { factory } = relay;
 
 /** A fetch that counts logins and refusals on their way through. */
 function countingFetch() {
@@ -81,13 +69,13 @@ describe("sessions", () => {
 	it("keeps trying while the relay is down and connects once it answers", async () => {
 		const client = factory.client();
 		await client.register(uniqueHandle("dave"), "dave's laptop");
-		await server.stop();
+		await relay.server.stop();
 		const attempts: number[] = [];
 		const retried = client.waitFor("reconnecting", (r) => r.attempt >= 2, 20_000);
 		client.on("reconnecting", (r) => attempts.push(r.attempt));
 		const connected = client.connect();
 		await retried;
-		await server.restart();
+		await relay.server.restart();
 		await connected;
 		expect(attempts.slice(0, 2)).toEqual([1, 2]);
 	});

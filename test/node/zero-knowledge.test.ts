@@ -1,23 +1,14 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { boxSecretKeyFromSeed, randomBytes } from "../../client/core/nacl.ts";
 import type { ClientFrame } from "../../worker/protocol/wire.ts";
-import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
+import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { interceptingWebSocket } from "../support/intercepting-web-socket.ts";
-import { ClientFactory, collect, contactPair } from "../support/sdk-clients.ts";
+import { collect, contactPair, relayForFile } from "../support/sdk-clients.ts";
 
-let server: DevServer;
-const factory = new ClientFactory(() => server.baseUrl);
-
-beforeAll(async () => {
-	server = await startDevServer({ vars: RELAXED_LIMITS });
-});
-
-afterAll(async () => {
-	factory.closeAll();
-	await server?.dispose();
-});
+const relay = relayForFile({ vars: RELAXED_LIMITS }, "at-end");
+const { factory } = relay;
 
 const texts = (messages: { text: string }[]): string[] => messages.map((m) => m.text);
 
@@ -88,9 +79,9 @@ describe("zero knowledge at rest", () => {
 		for (const text of plaintexts.slice(2)) await alice.client.sendText(bobId, text);
 		const queuedBox = sendFrames.at(-1) ?? "";
 		alice.client.close();
-		await server.stop();
+		await relay.server.stop();
 
-		const files = readTree(server.persistDir);
+		const files = readTree(relay.server.persistDir);
 		const doFiles = files.filter((f) => f.path.includes(`${path.sep}do${path.sep}`));
 		const d1Files = files.filter((f) => f.path.includes(`${path.sep}d1${path.sep}`));
 		expect(doFiles.filter((f) => f.bytes.length > 0).length).toBeGreaterThan(0);
@@ -122,6 +113,6 @@ describe("zero knowledge at rest", () => {
 
 		expect(findings(files, secrets)).toEqual([]);
 		// Nor in what the relay logged.
-		expect(server.output()).not.toContain(canary);
+		expect(relay.server.output()).not.toContain(canary);
 	});
 });

@@ -1,8 +1,10 @@
+import { afterAll, afterEach, beforeAll } from "vitest";
 import WebSocket from "ws";
 import type { KeyStore } from "../../client/core/key-store.ts";
 import { MemoryKeyStore } from "../../client/core/memory-key-store.ts";
 import { type AccountInfo, type IncomingMessage, MessengerClient } from "../../client/core/sdk.ts";
 import type { WebSocketConstructor } from "../../client/core/web-socket-like.ts";
+import { type DevServer, type DevServerOptions, startDevServer } from "./dev-server.ts";
 
 let counter = 0;
 /** Unique per test run, so several runs can share nothing by accident. */
@@ -94,4 +96,32 @@ export function collect(client: MessengerClient, count: number, timeoutMs = 20_0
 			resolve(messages);
 		});
 	});
+}
+
+/**
+ * For a test file: the real relay (`wrangler dev`), started before its tests and disposed
+ * after them, and a factory of SDK clients against it, closed after each test (or, with
+ * `closeClients: "at-end"`, once at the end, for files whose tests build on each other).
+ */
+export function relayForFile(
+	opts: DevServerOptions,
+	closeClients: "after-each" | "at-end" = "after-each",
+): { readonly server: DevServer; factory: ClientFactory } {
+	let server: DevServer | undefined;
+	const relay: { readonly server: DevServer; factory: ClientFactory } = {
+		get server(): DevServer {
+			if (!server) throw new Error("The relay starts in beforeAll: use it inside a test.");
+			return server;
+		},
+		factory: new ClientFactory(() => relay.server.baseUrl),
+	};
+	beforeAll(async () => {
+		server = await startDevServer(opts);
+	});
+	if (closeClients === "after-each") afterEach(() => relay.factory.closeAll());
+	afterAll(async () => {
+		relay.factory.closeAll();
+		await server?.dispose();
+	});
+	return relay;
 }
