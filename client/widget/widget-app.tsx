@@ -5,6 +5,7 @@ import type { MessengerController, MessengerState } from "../app/messenger-contr
 import { useAction, useMessenger } from "../app/use-messenger.ts";
 import { CreateAccountForm } from "../app/views/account-forms.tsx";
 import { Composer, MessageList, TypingLine } from "../app/views/chat-view.tsx";
+import { ErrorLine } from "../app/views/error-line.tsx";
 import { Notices } from "../app/views/notices.tsx";
 import { UnreadBadge } from "../app/views/unread-badge.tsx";
 import { onChatWindowUnread, openChatWindow, reportUnreadToOpener } from "./chat-window.ts";
@@ -36,11 +37,7 @@ function RequestChat({ controller, peerHandle, again }: { controller: MessengerC
 					? `@${peerHandle} declined your last request. You can ask again.`
 					: `Ask @${peerHandle} to chat. Once they accept, your messages are end-to-end encrypted.`}
 			</p>
-			{action.error && (
-				<p class="error" role="alert">
-					{action.error}
-				</p>
-			)}
+			<ErrorLine text={action.error} />
 			<button type="button" class="primary" disabled={action.busy} onClick={() => void action.run()}>
 				Ask @{peerHandle} to chat
 			</button>
@@ -68,11 +65,7 @@ function Conversation({ controller, state, options }: { controller: MessengerCon
 		return (
 			<div class="widget-body stack">
 				<p>@{peerHandle} wants to chat with you.</p>
-				{accept.error && (
-					<p class="error" role="alert">
-						{accept.error}
-					</p>
-				)}
+				<ErrorLine text={accept.error} />
 				<button type="button" class="primary" disabled={accept.busy} onClick={() => void accept.run(contact.accountId)}>
 					Accept
 				</button>

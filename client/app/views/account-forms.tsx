@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import { type ErrorContext, errorText } from "../error-text.ts";
 import type { MessengerController } from "../messenger-controller.ts";
 import { useAction } from "../use-messenger.ts";
+import { ErrorLine } from "./error-line.tsx";
 
 /** "Firefox on Android" and the like, as a default name for this device. */
 export function guessDeviceName(): string {
@@ -82,11 +83,7 @@ function HandleAndDeviceForm(props: {
 				</label>
 			)}
 			<p class="hint">{props.hint}</p>
-			{action.error && (
-				<p class="error" role="alert">
-					{action.error}
-				</p>
-			)}
+			<ErrorLine text={action.error} />
 			<button type="submit" class="primary" disabled={action.busy}>
 				{action.busy ? props.busy : props.submit}
 			</button>

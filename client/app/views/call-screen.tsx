@@ -3,6 +3,7 @@ import { useEffect, useRef } from "preact/hooks";
 import type { CallController, CallState } from "../call-controller.ts";
 import type { MessengerController } from "../messenger-controller.ts";
 import { useNow } from "../use-messenger.ts";
+import { ErrorLine } from "./error-line.tsx";
 import { CameraIcon, HangUpIcon, MicIcon, PhoneIcon, ScreenIcon } from "./icons.tsx";
 
 /** "0:07", "12:34", "1:02:03": how long a call has been going. */
@@ -146,11 +147,7 @@ export function CallScreen({ calls, call, messenger }: { calls: CallController; 
 						{call.end.text}
 					</p>
 				)}
-				{call.problem && (
-					<p class="error" role="alert">
-						{call.problem}
-					</p>
-				)}
+				<ErrorLine text={call.problem} />
 			</div>
 			<fieldset class="call-controls">
 				<legend class="visually-hidden">Call controls</legend>

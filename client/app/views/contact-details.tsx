@@ -3,6 +3,7 @@ import type { Contact } from "../../../worker/protocol/wire.ts";
 import { errorText } from "../error-text.ts";
 import type { MessengerController } from "../messenger-controller.ts";
 import { useAction } from "../use-messenger.ts";
+import { ErrorLine } from "./error-line.tsx";
 
 /** 60 digits as three rows of four groups, the way people read them out. */
 function SafetyNumber({ digits }: { digits: string }) {
@@ -53,11 +54,7 @@ function ReportForm({
 				<input type="checkbox" checked={block} onChange={(e) => setBlock(e.currentTarget.checked)} /> Also block @{contact.handle}
 			</label>
 			<p class="hint">The server's operators see who reported whom and your reason, never your messages.</p>
-			{action.error && (
-				<p class="error" role="alert">
-					{action.error}
-				</p>
-			)}
+			<ErrorLine text={action.error} />
 			<button type="submit" class="danger" disabled={action.busy}>
 				Send report
 			</button>
@@ -98,11 +95,7 @@ function CallPermission({ controller, contact }: { controller: MessengerControll
 					: `Off: @${contact.handle} cannot call you until you turn this on.`}{" "}
 				It works the same way round: you can call @{contact.handle} only once they allow calls from you in their app.
 			</p>
-			{action.error && (
-				<p class="error" role="alert">
-					{action.error}
-				</p>
-			)}
+			<ErrorLine text={action.error} />
 		</div>
 	);
 }
@@ -138,11 +131,7 @@ export function ContactDetails({ controller, contact }: { controller: MessengerC
 							Show safety number
 						</button>
 					)}
-					{number.error && (
-						<p class="error" role="alert">
-							{number.error}
-						</p>
-					)}
+					<ErrorLine text={number.error} />
 				</div>
 			)}
 			{done ? (
@@ -181,11 +170,7 @@ export function ContactDetails({ controller, contact }: { controller: MessengerC
 								))}
 						</div>
 					)}
-					{block.error && (
-						<p class="error" role="alert">
-							{block.error}
-						</p>
-					)}
+					<ErrorLine text={block.error} />
 				</div>
 			)}
 		</section>

@@ -3,6 +3,7 @@ import type { Contact } from "../../../worker/protocol/wire.ts";
 import { errorText } from "../error-text.ts";
 import type { MessengerController, MessengerState } from "../messenger-controller.ts";
 import { useAction } from "../use-messenger.ts";
+import { ErrorLine } from "./error-line.tsx";
 import { UnreadBadge } from "./unread-badge.tsx";
 
 const STATE_ORDER: Record<Contact["state"], number> = { incoming: 0, accepted: 1, outgoing: 2, declined: 3, blocked: 4 };
@@ -53,11 +54,7 @@ export function AddContactForm({ controller }: { controller: MessengerController
 					Add
 				</button>
 			</div>
-			{action.error && (
-				<p class="error" role="alert">
-					{action.error}
-				</p>
-			)}
+			<ErrorLine text={action.error} />
 			{sent && <output class="hint">Request sent to @{sent}.</output>}
 		</form>
 	);
@@ -88,11 +85,7 @@ function IncomingRequest({ controller, contact }: { controller: MessengerControl
 					Block
 				</button>
 			</span>
-			{action.error && (
-				<p class="error" role="alert">
-					{action.error}
-				</p>
-			)}
+			<ErrorLine text={action.error} />
 		</li>
 	);
 }

@@ -3,6 +3,7 @@ import type { CreditHistory } from "../../../worker/protocol/wire.ts";
 import { errorText } from "../error-text.ts";
 import { formatDuration, formatTime, plural } from "../format.ts";
 import type { MessengerController, MessengerState } from "../messenger-controller.ts";
+import { ErrorLine } from "./error-line.tsx";
 
 const REASONS: Record<string, string> = {
 	starting_balance: "Starting balance",
@@ -72,11 +73,7 @@ export function CreditsPanel({ controller, state }: { controller: MessengerContr
 				</>
 			)}
 			<h3 class="section-title">History</h3>
-			{error && (
-				<p class="error" role="alert">
-					{error}
-				</p>
-			)}
+			<ErrorLine text={error} />
 			{history === null && !error && <p class="empty">Loading…</p>}
 			{history && history.length === 0 && <p class="empty">No charges yet.</p>}
 			{history && history.length > 0 && (

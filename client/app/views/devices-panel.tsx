@@ -6,6 +6,7 @@ import { errorText } from "../error-text.ts";
 import { formatWhen } from "../format.ts";
 import type { MessengerController, MessengerState } from "../messenger-controller.ts";
 import { useAction } from "../use-messenger.ts";
+import { ErrorLine } from "./error-line.tsx";
 
 const fingerprintOf = (device: DeviceInfo): string => deviceFingerprint(fromB64u(device.publicKey));
 
@@ -28,11 +29,7 @@ function PendingDevice({ controller, device }: { controller: MessengerController
 					Reject
 				</button>
 			</div>
-			{action.error && (
-				<p class="error" role="alert">
-					{action.error}
-				</p>
-			)}
+			<ErrorLine text={action.error} />
 		</li>
 	);
 }
@@ -72,11 +69,7 @@ function ApprovedDevice({ controller, device, self }: { controller: MessengerCon
 					</button>
 				))}
 			{confirming && !action.error && <p class="hint">It stops working at once, and every conversation gets a new key.</p>}
-			{action.error && (
-				<p class="error" role="alert">
-					{action.error}
-				</p>
-			)}
+			<ErrorLine text={action.error} />
 		</li>
 	);
 }
