@@ -54,7 +54,7 @@ const packageVersion = (name: string): string => {
 
 const ratio = (a: number, b: number): number => (b > 0 && Number.isFinite(a) && Number.isFinite(b) ? a / b : Number.NaN);
 
-function ratios(s: Omit<SizeResult, "ratio">): Ratios {
+function ratios(s: Pick<SizeResult, "relay" | "floor">): Ratios {
 	const r = s.relay;
 	const f = s.floor;
 	const pick = (a: typeof r.paced.latencyMs, b: typeof f.paced.latencyMs) => ({
@@ -163,6 +163,10 @@ function goals(sizes: SizeResult[], probe: ProbeResult | null, lost: number, dup
 			target: 10,
 			met: thousand.relay.paced.latencyMs.p99 < 10,
 		});
+		if (thousand.onDisk) {
+			const p99 = thousand.onDisk.relay.paced.latencyMs.p99;
+			checks.push({ goal: "N=1000: paced p99 < 10 ms, runtime state on disk", value: p99, target: 10, met: p99 < 10 });
+		}
 	}
 	checks.push({ goal: "lost messages = 0", value: lost, target: 0, met: lost === 0 });
 	checks.push({ goal: "duplicated messages = 0", value: duplicated, target: 0, met: duplicated === 0 });
@@ -190,11 +194,13 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 	const [workerScript, floorScript] = await Promise.all([bundleEntry("load-worker"), bundleEntry("floor-relay")]);
 	const frameLength = relayFrameLength(opts.textBytes);
 	log("starting wrangler dev and the floor relay…");
-	const relay: RelayServer = await startRelayServer();
+	const relay: RelayServer = await startRelayServer(opts.stateOn);
+	log(`the relay's state is ${relay.stateOn === "ram" ? "in RAM (/dev/shm)" : "on disk"}`);
 	const floor = await startFloorServer(floorScript);
 	const pools: LoadPool[] = [];
 	let probe: HotPathProbe | null = null;
 	let second: RelayServer | null = null;
+	let disk: RelayServer | null = null;
 	try {
 		const attachProbe = () =>
 			HotPathProbe.attach(relay.workerInspectorPort).catch((err: unknown) => {
@@ -246,7 +252,34 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 				relay: relayFigures,
 				floor: floorFigures,
 			};
-			sizes.push({ ...result, ratio: ratios(result) });
+			sizes.push({ ...result, ratio: ratios(result), onDisk: null });
+		}
+		await relay.dispose();
+
+		// The same workload once more with the runtime's state on disk, for comparison: what the
+		// local disk's fsyncs cost (see relay-server.ts), against the floor figures of the same N.
+		const diskSizes = relay.stateOn === "ram" ? opts.diskSizes : [];
+		if (diskSizes.length > 0) {
+			log("starting wrangler dev with its state on disk…");
+			disk = await startRelayServer("disk");
+			const diskRelay = disk;
+			const diskTarget: Target = {
+				...relayTarget,
+				pool: poolOf("relay", diskRelay.directUrl),
+				pid: diskRelay.runtimePid,
+				rss: () => diskRelay.rss().runtime,
+				probe: null,
+			};
+			for (const devices of diskSizes) {
+				const plan = planPairs(nextPair, devices, opts.wakePairs);
+				nextPair += plan.all.length;
+				const figuresOnDisk = await runPhase(diskTarget, opts, plan, `r${run}d${devices}_`);
+				diskRelay.assertSameRuntime();
+				const size = sizes.find((s) => s.devices === devices);
+				if (size) size.onDisk = { relay: figuresOnDisk, ratio: ratios({ relay: figuresOnDisk, floor: size.floor }) };
+				else log(`N=${devices} ran on disk only: no floor to compare it with (add it to --sizes)`);
+			}
+			await diskRelay.dispose();
 		}
 
 		// The proxy check and the probe add to the figures above; a relay too loaded to answer
@@ -265,9 +298,8 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 		let viaDevProxy: BenchResult["viaDevProxy"] = null;
 		let probeResult: ProbeResult | null = null;
 		if (opts.proxyCheck || opts.probe) {
-			await relay.dispose();
 			log("starting a fresh wrangler dev for the dev proxy check and the hot-path probe…");
-			second = await startRelayServer();
+			second = await startRelayServer(opts.stateOn);
 			const fresh = second;
 			if (opts.proxyCheck) {
 				viaDevProxy = await optional("the dev proxy check", async () => {
@@ -296,10 +328,9 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			}
 		}
 
-		const all = sizes.flatMap((s) => [s.relay, s.floor]).flatMap((k) => [k.singlePair, k.paced, k.saturated]);
-		const lostTotal =
-			all.reduce((a, f) => a + f.lost, 0) +
-			sizes.flatMap((s) => [s.relay, s.floor]).reduce((a, k) => a + k.wakeBothIdle.lost + k.wakeRecipientIdle.lost, 0);
+		const kinds = sizes.flatMap((s) => [s.relay, s.floor, ...(s.onDisk ? [s.onDisk.relay] : [])]);
+		const all = kinds.flatMap((k) => [k.singlePair, k.paced, k.saturated]);
+		const lostTotal = all.reduce((a, f) => a + f.lost, 0) + kinds.reduce((a, k) => a + k.wakeBothIdle.lost + k.wakeRecipientIdle.lost, 0);
 		const duplicatedTotal = all.reduce((a, f) => a + f.duplicated, 0);
 		machine.loadAverageEnd = os.loadavg()[0] ?? 0;
 		return {
@@ -312,6 +343,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			options: opts,
 			server: {
 				relay: "wrangler dev (workerd), clients on the runtime's own socket",
+				relayState: relay.stateOn === "ram" ? "RAM (/dev/shm)" : "disk",
 				floor: "Node + ws, one process",
 				wrangler: packageVersion("wrangler"),
 				workerd: packageVersion("workerd"),
@@ -325,13 +357,14 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			duplicatedTotal,
 		};
 	} catch (err) {
-		log(`wrangler's last output:\n${(second ?? relay).output().slice(-6000)}`);
+		log(`wrangler's last output:\n${(second ?? disk ?? relay).output().slice(-6000)}`);
 		throw err;
 	} finally {
 		probe?.close();
 		await Promise.all(pools.map((p) => p.stop()));
 		await floor.stop();
 		await relay.dispose();
+		await disk?.dispose();
 		await second?.dispose();
 	}
 }

@@ -33,6 +33,8 @@ export interface PairPlan {
 	load: number[];
 	wakeBothIdle: number[];
 	wakeRecipientIdle: number[];
+	/** One more both-idle pair whose message is sent with the inspector attached, to count the objects it woke. */
+	wakeCounted: number[];
 }
 
 /** Pairs [first, first + devices/2): wake pairs at the end, the rest carry the load. */
@@ -40,11 +42,14 @@ export function planPairs(first: number, devices: number, wakePairs: number): Pa
 	const count = devices / 2;
 	const all = Array.from({ length: count }, (_, i) => first + i);
 	const wake = Math.min(wakePairs, Math.floor(count / 4));
+	const counted = wake > 0 ? 1 : 0;
+	const idle = 2 * wake + counted;
 	return {
 		all,
-		load: all.slice(0, count - 2 * wake),
-		wakeRecipientIdle: all.slice(count - 2 * wake, count - wake),
-		wakeBothIdle: all.slice(count - wake),
+		load: all.slice(0, count - idle),
+		wakeRecipientIdle: all.slice(count - idle, count - idle + wake),
+		wakeBothIdle: all.slice(count - idle + wake, count - counted),
+		wakeCounted: all.slice(count - counted),
 	};
 }
 
@@ -53,38 +58,44 @@ const SETTLE_MS = 1000;
 
 /**
  * One message per idle pair, pair after pair. With `touchSender`, the sender's object is woken
- * first by an HTTP request, so only the recipient's wakes for the message. Constructions are
- * counted around the message alone.
+ * first by an HTTP request, so only the recipient's wakes for the message. No debugger is
+ * attached: a DevTools session with a breakpoint slows the runtime down (it tripled these figures).
  */
 async function wake(target: Target, pairs: number[], touchSender: boolean, idleMs: number, timeoutMs: number): Promise<WakeFigures> {
 	const reports: RunReport[] = [];
-	let probe = target.kind === "relay" && target.probe ? await target.probe() : null;
-	let constructed: number | null = null;
-	// Counting is a bonus: an inspector that does not answer costs the count, not the run.
-	const counted = async <T>(step: (p: HotPathProbe) => Promise<T>): Promise<T | null> => {
-		if (!probe) return null;
-		try {
-			return await step(probe);
-		} catch (err) {
-			target.log(`constructions not counted: ${err instanceof Error ? err.message : String(err)}`);
-			probe.close();
-			probe = null;
-			constructed = null;
-			return null;
-		}
-	};
-	if (await counted((p) => p.watchConstructions())) constructed = 0;
 	for (const pair of pairs) {
 		if (touchSender) await target.pool.onPair(pair, { op: "touch", pair });
-		const before = await counted((p) => p.constructions());
 		reports.push(await target.pool.measurePair(pair, { op: "wake", pairs: [pair], timeoutMs }));
-		const after = await counted((p) => p.constructions());
-		if (constructed !== null && before !== null && after !== null) constructed += after - before;
 	}
-	await counted((p) => p.stopWatching());
-	probe?.close();
 	const f = figures(reports, target.kind);
-	return { idleMs, latencyMs: f.latencyMs, objectsConstructed: constructed, lost: f.lost };
+	return { idleMs, latencyMs: f.latencyMs, objectsConstructed: null, lost: f.lost };
+}
+
+/**
+ * Proof that the idle pairs' objects were really evicted: the same message on one more idle
+ * pair, with a breakpoint counting UserRelay constructions (2 when both objects woke).
+ * Counting is a bonus: an inspector that does not answer costs the count, not the run.
+ */
+async function countWakes(target: Target, pairs: number[], timeoutMs: number): Promise<{ constructed: number | null; lost: number }> {
+	const probe = target.kind === "relay" && target.probe ? await target.probe() : null;
+	let constructed: number | null = null;
+	let lost = 0;
+	try {
+		if (probe) await probe.watchConstructions();
+		for (const pair of pairs) {
+			const before = probe ? await probe.constructions() : 0;
+			const report = await target.pool.measurePair(pair, { op: "wake", pairs: [pair], timeoutMs });
+			lost += figures([report], target.kind).lost;
+			if (probe) constructed = (constructed ?? 0) + (await probe.constructions()) - before;
+		}
+		if (probe) await probe.stopWatching();
+	} catch (err) {
+		target.log(`constructions not counted: ${err instanceof Error ? err.message : String(err)}`);
+		constructed = null;
+	} finally {
+		probe?.close();
+	}
+	return { constructed, lost };
 }
 
 export async function runPhase(target: Target, opts: BenchOptions, plan: PairPlan, prefix: string): Promise<KindFigures> {
@@ -148,10 +159,15 @@ export async function runPhase(target: Target, opts: BenchOptions, plan: PairPla
 			`saturated ${saturated.deliveredPerSecond.toFixed(0)} msg/s`,
 	);
 
-	await sleep(Math.max(0, opts.wakeIdleMs - (Date.now() - idleSince)));
+	const loadEnded = Date.now();
+	const quietMs = kind === "relay" ? opts.wakeQuietMs : 0;
+	await sleep(Math.max(0, opts.wakeIdleMs - (Date.now() - idleSince), quietMs - (Date.now() - loadEnded)));
 	const idleMs = Date.now() - idleSince;
 	const wakeBothIdle = await wake(target, plan.wakeBothIdle, false, idleMs, opts.drainMs);
 	const wakeRecipientIdle = await wake(target, plan.wakeRecipientIdle, true, Date.now() - idleSince, opts.drainMs);
+	const counted = await countWakes(target, plan.wakeCounted, opts.drainMs);
+	wakeBothIdle.objectsConstructed = counted.constructed;
+	wakeBothIdle.lost += counted.lost;
 
 	await pool.all({ op: "disconnect" });
 	return {

@@ -8,6 +8,15 @@
  * changes, which would drop every socket mid-run while someone edits the code, and a
  * benchmark should measure one version of it.
  *
+ * Where the runtime keeps its state (each Durable Object's SQLite file, local D1) matters more
+ * than anything in our code: local workerd commits every object's transaction with an fsync on
+ * the one thread that runs all the objects, and closes (checkpoints, fsyncs, deletes) an evicted
+ * object's WAL on that thread too, so on this VM's ext4 disk one object's commit stalls every
+ * other object for a millisecond, and a burst of evictions for 100 ms or more. Cloudflare's
+ * runtime does not keep Durable Object storage in a local file it fsyncs. So by default the state
+ * lives in RAM (/dev/shm): SQLite still runs every statement and writes every page, only the
+ * local disk's flush is gone. `stateOn: "disk"` keeps it on the disk, for comparison.
+ *
  * `wrangler dev` runs two workerd processes: wrangler's dev proxy, which owns the public port,
  * and the runtime that executes the worker behind it. Production has no such proxy, so the
  * benchmark talks to the runtime's own entry socket ("direct") and times the proxy hop apart.
@@ -39,8 +48,13 @@ const SNAPSHOT = ["wrangler.toml", "package.json", "tsconfig.json", "worker", "c
 const READY_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 10_000;
 const OUTPUT_KEPT = 64 * 1024;
+const RAM_DIR = "/dev/shm";
+
+export type StateOn = "ram" | "disk";
 
 export interface RelayServer {
+	/** Where the runtime's state (Durable Object SQLite files, local D1) lives. */
+	stateOn: StateOn;
 	/** The runtime's own entry socket (no dev proxy): what the benchmark measures. */
 	directUrl: string;
 	/** wrangler's public port, through its dev proxy. */
@@ -100,11 +114,19 @@ function snapshotProject(): string {
 	return dir;
 }
 
-export async function startRelayServer(vars: Record<string, string> = BENCH_LIMITS): Promise<RelayServer> {
+/** A RAM-backed directory when the machine has one (Linux's /dev/shm), else the temporary directory. */
+function stateDirectory(stateOn: StateOn, projectDir: string): { dir: string; stateOn: StateOn } {
+	if (stateOn === "ram" && existsSync(RAM_DIR)) return { dir: mkdtempSync(path.join(RAM_DIR, "sm-bench-state-")), stateOn };
+	const dir = path.join(projectDir, ".state");
+	mkdirSync(dir);
+	return { dir, stateOn: "disk" };
+}
+
+export async function startRelayServer(stateOn: StateOn = "ram", vars: Record<string, string> = BENCH_LIMITS): Promise<RelayServer> {
 	await ensureClientBuilt();
 	const dir = snapshotProject();
-	const persistDir = path.join(dir, ".state");
-	mkdirSync(persistDir);
+	const state = stateDirectory(stateOn, dir);
+	const persistDir = state.dir;
 	const wrangler = path.join(dir, "node_modules/wrangler/bin/wrangler.js");
 	// CI=true keeps wrangler from prompting; no metrics, and no fetch of a `Request.cf` sample from
 	// Cloudflare at start-up: everything stays on loopback.
@@ -154,6 +176,7 @@ export async function startRelayServer(vars: Record<string, string> = BENCH_LIMI
 		await stopGroup(pgid, STOP_TIMEOUT_MS);
 		process.off("exit", killOnExit);
 		rmSync(dir, { recursive: true, force: true });
+		rmSync(persistDir, { recursive: true, force: true });
 	};
 
 	try {
@@ -181,6 +204,7 @@ export async function startRelayServer(vars: Record<string, string> = BENCH_LIMI
 		}
 		const runtime = runtimePid;
 		return {
+			stateOn: state.stateOn,
 			directUrl: `http://127.0.0.1:${directPort}`,
 			proxyUrl: `http://127.0.0.1:${port}`,
 			runtimePid: runtime,

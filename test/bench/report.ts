@@ -104,10 +104,34 @@ export function resourceTable(sizes: SizeResult[]): Tables {
 			"ratio",
 			"CPU ms/msg relay (paced / max)",
 			"CPU ms/msg floor",
-			"wake relay p50 / max ms: both idle; recipient idle",
+			"wake relay p50 / max ms: both idle (objects a counted message woke); recipient idle",
 			"floor first msg after idle",
 			"idle",
 		],
+		rows,
+	};
+}
+
+/** The sizes run again with the runtime's state on disk (options.diskSizes), against the same floor. */
+export function diskTable(sizes: SizeResult[]): Tables | null {
+	const rows: Row[] = [];
+	for (const s of sizes) {
+		const d = s.onDisk;
+		if (!d) continue;
+		rows.push([`${s.devices}`, "one sending pair", pcts(d.relay.singlePair.latencyMs), ratios(d.ratio.singlePair), "–", "–"]);
+		rows.push([
+			`${s.devices}`,
+			"paced, all pairs",
+			pcts(d.relay.paced.latencyMs),
+			ratios(d.ratio.paced),
+			count(d.relay.saturated.deliveredPerSecond),
+			`${ms(d.relay.wakeBothIdle.latencyMs.p50)}; ${ms(d.relay.wakeRecipientIdle.latencyMs.p50)}`,
+		]);
+	}
+	if (rows.length === 0) return null;
+	return {
+		title: "The relay with its runtime's state on this machine's disk instead of RAM, ms (p50 / p90 / p99 / max)",
+		header: ["N", "workload", "relay, state on disk", "relay / floor", "max msg/s", "wake p50: both idle; recipient idle"],
 		rows,
 	};
 }
@@ -144,10 +168,12 @@ export function probeTable(result: BenchResult): Tables | null {
 
 export function allTables(result: BenchResult): Tables[] {
 	const probe = probeTable(result);
+	const disk = diskTable(result.sizes);
 	return [
 		latencyTable(result.sizes),
 		throughputTable(result.sizes),
 		resourceTable(result.sizes),
+		...(disk ? [disk] : []),
 		cryptoTable(result),
 		...(probe ? [probe] : []),
 		goalTable(result),

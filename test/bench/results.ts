@@ -20,10 +20,10 @@ export interface WakeFigures {
 	idleMs: number;
 	latencyMs: LatencySummary;
 	/**
-	 * Durable Object instances the runtime constructed while these messages went through,
-	 * counted with a breakpoint on UserRelay's constructor: 2 per message when both sides
-	 * woke from hibernation, 1 when only the recipient did; null for the floor or without
-	 * the inspector.
+	 * Durable Object instances the runtime constructed for one more message of this kind, sent
+	 * on its own idle pair with a breakpoint on UserRelay's constructor counting (2 when both
+	 * sides woke from hibernation); not part of latencyMs, which is measured with no debugger
+	 * attached. Null for the floor, for the recipient-idle group, or without the inspector.
 	 */
 	objectsConstructed: number | null;
 	lost: number;
@@ -70,6 +70,8 @@ export interface SizeResult {
 	floor: KindFigures;
 	/** relay / floor for each figure. */
 	ratio: Ratios;
+	/** The relay again with its runtime's state on this machine's disk (options.diskSizes), against the same floor figures. */
+	onDisk: { relay: KindFigures; ratio: Ratios } | null;
 }
 
 export interface ProbeResult {
@@ -102,6 +104,8 @@ export interface BenchResult {
 	server: {
 		/** Where the clients connected: the workerd runtime's own socket, past wrangler's dev proxy. */
 		relay: string;
+		/** Where the relay's runtime kept its state for every figure but `onDisk`. */
+		relayState: string;
 		floor: string;
 		wrangler: string;
 		workerd: string;

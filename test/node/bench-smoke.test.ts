@@ -77,7 +77,12 @@ describe("the benchmark's smoke run", () => {
 				expect(size.ratio, `ratio.${key}`).toHaveProperty(key);
 			}
 			for (const key of ["p50", "p90", "p99", "max"]) expectNumber(size.ratio.singlePair[key], `ratio.singlePair.${key}`);
+			// SMOKE.diskSizes: the same size again with the runtime's state on disk.
+			for (const key of KIND) expect(size.onDisk.relay, `onDisk.relay.${key}`).toHaveProperty(key);
+			expect(size.onDisk.relay.paced.delivered, "onDisk paced delivered something").toBeGreaterThan(0);
+			expectNumber(size.onDisk.ratio.paced.p99, "onDisk.ratio.paced.p99");
 		}
+		expect(json.server.relayState).toBe("RAM (/dev/shm)");
 
 		// Seal+open at both sizes and envelopes, for ours, TweetNaCl and libsodium.
 		const crypto = json.crypto as Array<{ operation: string; implementation: string; opsPerSecond: number }>;
