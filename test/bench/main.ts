@@ -15,12 +15,13 @@ import { relayFrameLength } from "./devices.ts";
 import { startFloorServer } from "./floor-server.ts";
 import { HotPathProbe } from "./hot-path-probe.ts";
 import { LoadPool } from "./load-pool.ts";
+import { type OneObjectChat, startOneObjectChat } from "./one-object-chat-server.ts";
 import { type BenchOptions, parseArgs, USAGE } from "./options.ts";
-import { planPairs, runPhase, type Target } from "./phases.ts";
+import { planPairs, runPhase, runSinglePair, type Target } from "./phases.ts";
 import { type RelayServer, startRelayServer } from "./relay-server.ts";
 import { allTables, markdownTable, printTables } from "./report.ts";
 import type { BenchResult, GoalCheck, MachineInfo, ProbeResult, Ratios, SizeResult } from "./results.ts";
-import { figures } from "./stats.ts";
+import { figures, type LatencySummary } from "./stats.ts";
 import { latencyChart } from "./svg-chart.ts";
 
 /** A run that has not finished by then stops itself. */
@@ -54,18 +55,26 @@ const packageVersion = (name: string): string => {
 
 const ratio = (a: number, b: number): number => (b > 0 && Number.isFinite(a) && Number.isFinite(b) ? a / b : Number.NaN);
 
+const latencyRatios = (a: LatencySummary, b: LatencySummary) => ({
+	p50: ratio(a.p50, b.p50),
+	p90: ratio(a.p90, b.p90),
+	p99: ratio(a.p99, b.p99),
+	max: ratio(a.max, b.max),
+});
+
+/** The worker's compatibility date, for the one-object chat to run under the same one. */
+function compatibilityDate(): string {
+	const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"))?.[1];
+	if (!date) throw new Error("wrangler.toml has no compatibility_date");
+	return date;
+}
+
 function ratios(s: Pick<SizeResult, "relay" | "floor">): Ratios {
 	const r = s.relay;
 	const f = s.floor;
-	const pick = (a: typeof r.paced.latencyMs, b: typeof f.paced.latencyMs) => ({
-		p50: ratio(a.p50, b.p50),
-		p90: ratio(a.p90, b.p90),
-		p99: ratio(a.p99, b.p99),
-		max: ratio(a.max, b.max),
-	});
 	return {
-		singlePair: pick(r.singlePair.latencyMs, f.singlePair.latencyMs),
-		paced: pick(r.paced.latencyMs, f.paced.latencyMs),
+		singlePair: latencyRatios(r.singlePair.latencyMs, f.singlePair.latencyMs),
+		paced: latencyRatios(r.paced.latencyMs, f.paced.latencyMs),
 		saturatedThroughput: ratio(f.saturated.deliveredPerSecond, r.saturated.deliveredPerSecond),
 		perSocketMemory: ratio(r.memory.perSocketBytes, f.memory.perSocketBytes),
 		wakeBothIdleP50: ratio(r.wakeBothIdle.latencyMs.p50, f.wakeBothIdle.latencyMs.p50),
@@ -197,6 +206,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 	const relay: RelayServer = await startRelayServer(opts.stateOn);
 	log(`the relay's state is ${relay.stateOn === "ram" ? "in RAM (/dev/shm)" : "on disk"}`);
 	const floor = await startFloorServer(floorScript);
+	let chat: OneObjectChat | null = null;
 	const pools: LoadPool[] = [];
 	let probe: HotPathProbe | null = null;
 	let second: RelayServer | null = null;
@@ -236,6 +246,14 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			log,
 		};
 		const run = Date.now().toString(36);
+		if (opts.oneObjectChat) chat = await startOneObjectChat(relay.stateOn, compatibilityDate());
+		const chatTarget: Target | null = chat && {
+			...floorTarget,
+			pool: poolOf("floor", chat.url),
+			pid: 0,
+			rss: () => null,
+			beforeMemory: undefined,
+		};
 
 		const sizes: SizeResult[] = [];
 		let nextPair = 0;
@@ -246,13 +264,19 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			const relayFigures = await runPhase(relayTarget, opts, plan, `r${run}n${devices}_`);
 			relay.assertSameRuntime();
 			const floorFigures = await runPhase(floorTarget, opts, plan, "");
+			const chatPair = chatTarget && (await runSinglePair(chatTarget, opts, plan, ""));
 			const result = {
 				devices,
 				pairs: { load: plan.load.length, wakeBothIdle: plan.wakeBothIdle.length, wakeRecipientIdle: plan.wakeRecipientIdle.length },
 				relay: relayFigures,
 				floor: floorFigures,
 			};
-			sizes.push({ ...result, ratio: ratios(result), onDisk: null });
+			const oneObjectChat = chatPair && {
+				singlePair: chatPair,
+				toFloor: latencyRatios(chatPair.latencyMs, floorFigures.singlePair.latencyMs),
+				relayTo: latencyRatios(relayFigures.singlePair.latencyMs, chatPair.latencyMs),
+			};
+			sizes.push({ ...result, ratio: ratios(result), oneObjectChat, onDisk: null });
 		}
 		await relay.dispose();
 
@@ -345,6 +369,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 				relay: "wrangler dev (workerd), clients on the runtime's own socket",
 				relayState: relay.stateOn === "ram" ? "RAM (/dev/shm)" : "disk",
 				floor: "Node + ws, one process",
+				oneObjectChat: chat ? "one Durable Object in workerd (Miniflare), each message written to SQLite, the floor's protocol" : null,
 				wrangler: packageVersion("wrangler"),
 				workerd: packageVersion("workerd"),
 			},
@@ -363,6 +388,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 		probe?.close();
 		await Promise.all(pools.map((p) => p.stop()));
 		await floor.stop();
+		await chat?.stop();
 		await relay.dispose();
 		await disk?.dispose();
 		await second?.dispose();

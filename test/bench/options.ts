@@ -60,6 +60,8 @@ export interface BenchOptions {
 	 */
 	stateOn: StateOn;
 	diskSizes: number[];
+	/** Also time one sending pair through the one-object chat (issue 8's second yardstick) at every N. */
+	oneObjectChat: boolean;
 	/** Also time one sending pair through wrangler's dev proxy. */
 	proxyCheck: boolean;
 	outDir: string;
@@ -87,6 +89,7 @@ export const FULL: BenchOptions = {
 	probeFlushWaitMs: 6000,
 	stateOn: "ram",
 	diskSizes: [1000],
+	oneObjectChat: true,
 	proxyCheck: true,
 	outDir: path.join(ROOT, "bench-results"),
 };
@@ -123,6 +126,7 @@ npm run bench:smoke             quick run for CI (N = 10)
   --threads 2             client load threads
   --state ram             where the relay's runtime keeps its state: ram (/dev/shm) or disk
   --disk-sizes 1000       sizes run again with the state on disk, for comparison ("none": skip)
+  --no-chat               skip the one-object chat's one-pair figures
   --no-probe              skip the SQL/D1 counts and the CPU profile
   --probe-pairs 10        pairs the probe loads (at the paced rate)
   --out DIR               where the JSON and SVG go (default bench-results/)`;
@@ -177,6 +181,9 @@ export function parseArgs(argv: string[]): BenchOptions | "help" {
 					throw new Error("--disk-sizes takes even numbers ≥ 2");
 				break;
 			}
+			case "--no-chat":
+				opts = { ...opts, oneObjectChat: false };
+				break;
 			case "--no-probe":
 				opts = { ...opts, probe: false };
 				break;

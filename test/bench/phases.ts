@@ -9,7 +9,7 @@ import type { RelayKind, RunReport } from "./load-protocol.ts";
 import type { BenchOptions } from "./options.ts";
 import { cpuMs } from "./processes.ts";
 import type { KindFigures, WakeFigures } from "./results.ts";
-import { figures, summarize } from "./stats.ts";
+import { figures, type RunFigures, summarize } from "./stats.ts";
 
 export interface Target {
 	kind: RelayKind;
@@ -184,6 +184,27 @@ export async function runPhase(target: Target, opts: BenchOptions, plan: PairPla
 			saturated: saturatedCpu / Math.max(1, saturated.delivered),
 		},
 	};
+}
+
+/**
+ * Only the one-sending-pair workload, with all N devices connected: for the one-object chat,
+ * whose single object holds every socket, so only a single pair compares like with like.
+ */
+export async function runSinglePair(target: Target, opts: BenchOptions, plan: PairPlan, prefix: string): Promise<RunFigures> {
+	const { pool, kind } = target;
+	await pool.onPairs(plan.all, (own) => ({ op: "addPairs", pairs: own, prefix }));
+	await pool.onPairs(plan.all, (own) => ({ op: "connect", pairs: own }));
+	await sleep(SETTLE_MS);
+	const first = plan.load[0] as number;
+	const report = await pool.measurePair(first, {
+		op: "sequential",
+		pair: first,
+		count: opts.sequentialCount,
+		gapMs: 0,
+		timeoutMs: opts.drainMs,
+	});
+	await pool.all({ op: "disconnect" });
+	return figures([report], kind);
 }
 
 /** An empty figure set, for a wake group with no pairs. */

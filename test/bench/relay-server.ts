@@ -23,7 +23,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ensureClientBuilt, freePort, run, signalGroup, stopGroup, waitUntil } from "../support/child-processes.ts";
@@ -114,11 +114,10 @@ function snapshotProject(): string {
 	return dir;
 }
 
-/** A RAM-backed directory when the machine has one (Linux's /dev/shm), else the temporary directory. */
-function stateDirectory(stateOn: StateOn, projectDir: string): { dir: string; stateOn: StateOn } {
+/** A fresh directory for a runtime's state: RAM-backed when asked for and the machine has one (Linux's /dev/shm), else under `diskParent`. */
+export function stateDirectory(stateOn: StateOn, diskParent: string): { dir: string; stateOn: StateOn } {
 	if (stateOn === "ram" && existsSync(RAM_DIR)) return { dir: mkdtempSync(path.join(RAM_DIR, "sm-bench-state-")), stateOn };
-	const dir = path.join(projectDir, ".state");
-	mkdirSync(dir);
+	const dir = mkdtempSync(path.join(diskParent, "state-"));
 	return { dir, stateOn: "disk" };
 }
 

@@ -112,6 +112,22 @@ export function resourceTable(sizes: SizeResult[]): Tables {
 	};
 }
 
+/** One sending pair through the one-object chat, beside ours and the floor's. */
+export function chatTable(sizes: SizeResult[]): Tables | null {
+	const rows: Row[] = [];
+	for (const s of sizes) {
+		const chat = s.oneObjectChat;
+		if (!chat) continue;
+		rows.push([`${s.devices}`, pcts(chat.singlePair.latencyMs), ratios(chat.toFloor), ratios(s.ratio.singlePair), ratios(chat.relayTo)]);
+	}
+	if (rows.length === 0) return null;
+	return {
+		title: "One sending pair: a minimal one-object chat (one Durable Object, each message written to SQLite), ms (p50 / p90 / p99 / max)",
+		header: ["N", "one-object chat", "chat / floor", "relay / floor", "relay / chat"],
+		rows,
+	};
+}
+
 /** The sizes run again with the runtime's state on disk (options.diskSizes), against the same floor. */
 export function diskTable(sizes: SizeResult[]): Tables | null {
 	const rows: Row[] = [];
@@ -169,8 +185,10 @@ export function probeTable(result: BenchResult): Tables | null {
 export function allTables(result: BenchResult): Tables[] {
 	const probe = probeTable(result);
 	const disk = diskTable(result.sizes);
+	const chat = chatTable(result.sizes);
 	return [
 		latencyTable(result.sizes),
+		...(chat ? [chat] : []),
 		throughputTable(result.sizes),
 		resourceTable(result.sizes),
 		...(disk ? [disk] : []),

@@ -70,6 +70,18 @@ export interface SizeResult {
 	floor: KindFigures;
 	/** relay / floor for each figure. */
 	ratio: Ratios;
+	/**
+	 * One sending pair through the one-object chat (one-object-chat.ts: one Durable Object, each
+	 * message written to its storage, the floor's protocol), with the same N connected; null
+	 * when the run skips it.
+	 */
+	oneObjectChat: {
+		singlePair: RunFigures;
+		/** chat / floor */
+		toFloor: { p50: number; p90: number; p99: number; max: number };
+		/** relay / chat */
+		relayTo: { p50: number; p90: number; p99: number; max: number };
+	} | null;
 	/** The relay again with its runtime's state on this machine's disk (options.diskSizes), against the same floor figures. */
 	onDisk: { relay: KindFigures; ratio: Ratios } | null;
 }
@@ -107,6 +119,7 @@ export interface BenchResult {
 		/** Where the relay's runtime kept its state for every figure but `onDisk`. */
 		relayState: string;
 		floor: string;
+		oneObjectChat: string | null;
 		wrangler: string;
 		workerd: string;
 	};

@@ -77,6 +77,13 @@ describe("the benchmark's smoke run", () => {
 				expect(size.ratio, `ratio.${key}`).toHaveProperty(key);
 			}
 			for (const key of ["p50", "p90", "p99", "max"]) expectNumber(size.ratio.singlePair[key], `ratio.singlePair.${key}`);
+			// The one-object chat's one sending pair, and its ratios.
+			for (const key of LATENCY) expectNumber(size.oneObjectChat.singlePair.latencyMs[key], `oneObjectChat.singlePair.latencyMs.${key}`);
+			expect(size.oneObjectChat.singlePair.delivered).toBe(SMOKE.sequentialCount);
+			for (const key of ["p50", "p99"]) {
+				expectNumber(size.oneObjectChat.toFloor[key], `oneObjectChat.toFloor.${key}`);
+				expectNumber(size.oneObjectChat.relayTo[key], `oneObjectChat.relayTo.${key}`);
+			}
 			// SMOKE.diskSizes: the same size again with the runtime's state on disk.
 			for (const key of KIND) expect(size.onDisk.relay, `onDisk.relay.${key}`).toHaveProperty(key);
 			expect(size.onDisk.relay.paced.delivered, "onDisk paced delivered something").toBeGreaterThan(0);

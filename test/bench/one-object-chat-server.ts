@@ -1,0 +1,41 @@
+/**
+ * Runs the one-object chat (one-object-chat.ts) in workerd through Miniflare: the runtime's own
+ * socket, no dev proxy, its state where the relay's is (RAM unless asked otherwise).
+ */
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { Miniflare } from "miniflare";
+import { bundleEntry } from "./bundle.ts";
+import { type StateOn, stateDirectory } from "./relay-server.ts";
+
+export interface OneObjectChat {
+	/** ws://… — the floor's clients connect to `${url}/?id=…`. */
+	url: string;
+	stateOn: StateOn;
+	stop(): Promise<void>;
+}
+
+export async function startOneObjectChat(stateOn: StateOn, compatibilityDate: string): Promise<OneObjectChat> {
+	const scriptPath = await bundleEntry("one-object-chat");
+	const state = stateDirectory(stateOn, tmpdir());
+	const mf = new Miniflare({
+		modules: true,
+		scriptPath,
+		compatibilityDate,
+		host: "127.0.0.1",
+		port: 0,
+		durableObjects: { ROOM: { className: "Room", useSQLite: true } },
+		durableObjectsPersist: state.dir,
+	});
+	const stop = async () => {
+		await mf.dispose();
+		rmSync(state.dir, { recursive: true, force: true });
+	};
+	try {
+		const url = await mf.ready;
+		return { url: `ws://${url.host}`, stateOn: state.stateOn, stop };
+	} catch (err) {
+		await stop().catch(() => undefined);
+		throw err;
+	}
+}
