@@ -247,13 +247,8 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 		};
 		const run = Date.now().toString(36);
 		if (opts.oneObjectChat) chat = await startOneObjectChat(relay.stateOn, compatibilityDate());
-		const chatTarget: Target | null = chat && {
-			...floorTarget,
-			pool: poolOf("floor", chat.url),
-			pid: 0,
-			rss: () => null,
-			beforeMemory: undefined,
-		};
+		// The chat speaks the floor's protocol: floor clients.
+		const chatPool = chat && poolOf("floor", chat.url);
 
 		const sizes: SizeResult[] = [];
 		let nextPair = 0;
@@ -264,7 +259,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			const relayFigures = await runPhase(relayTarget, opts, plan, `r${run}n${devices}_`);
 			relay.assertSameRuntime();
 			const floorFigures = await runPhase(floorTarget, opts, plan, "");
-			const chatPair = chatTarget && (await runSinglePair(chatTarget, opts, plan, ""));
+			const chatPair = chatPool && (await runSinglePair(chatPool, "floor", opts, plan, ""));
 			const result = {
 				devices,
 				pairs: { load: plan.load.length, wakeBothIdle: plan.wakeBothIdle.length, wakeRecipientIdle: plan.wakeRecipientIdle.length },
@@ -353,7 +348,10 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 		}
 
 		const kinds = sizes.flatMap((s) => [s.relay, s.floor, ...(s.onDisk ? [s.onDisk.relay] : [])]);
-		const all = kinds.flatMap((k) => [k.singlePair, k.paced, k.saturated]);
+		const all = [
+			...kinds.flatMap((k) => [k.singlePair, k.paced, k.saturated]),
+			...sizes.flatMap((s) => (s.oneObjectChat ? [s.oneObjectChat.singlePair] : [])),
+		];
 		const lostTotal = all.reduce((a, f) => a + f.lost, 0) + kinds.reduce((a, k) => a + k.wakeBothIdle.lost + k.wakeRecipientIdle.lost, 0);
 		const duplicatedTotal = all.reduce((a, f) => a + f.duplicated, 0);
 		machine.loadAverageEnd = os.loadavg()[0] ?? 0;

@@ -190,8 +190,13 @@ export async function runPhase(target: Target, opts: BenchOptions, plan: PairPla
  * Only the one-sending-pair workload, with all N devices connected: for the one-object chat,
  * whose single object holds every socket, so only a single pair compares like with like.
  */
-export async function runSinglePair(target: Target, opts: BenchOptions, plan: PairPlan, prefix: string): Promise<RunFigures> {
-	const { pool, kind } = target;
+export async function runSinglePair(
+	pool: LoadPool,
+	kind: RelayKind,
+	opts: BenchOptions,
+	plan: PairPlan,
+	prefix: string,
+): Promise<RunFigures> {
 	await pool.onPairs(plan.all, (own) => ({ op: "addPairs", pairs: own, prefix }));
 	await pool.onPairs(plan.all, (own) => ({ op: "connect", pairs: own }));
 	await sleep(SETTLE_MS);
