@@ -1,5 +1,6 @@
 import WebSocket from "ws";
-import type { WebSocketConstructor, WebSocketLike } from "../../client/core/web-socket-like.ts";
+import type { WebSocketConstructor } from "../../client/core/web-socket-like.ts";
+import { WsSocket } from "./ws-socket.ts";
 
 /** Hooks on the text frames of a socket, standing in for a lossy network or a hostile relay. */
 export interface Interceptor {
@@ -11,30 +12,20 @@ export interface Interceptor {
 
 /** A `ws` WebSocket for the SDK whose traffic passes through an Interceptor. */
 export function interceptingWebSocket(interceptor: Interceptor): WebSocketConstructor {
-	return class InterceptingWebSocket implements WebSocketLike {
-		private readonly inner: WebSocket;
-
+	return class InterceptingWebSocket extends WsSocket {
 		constructor(url: string) {
-			this.inner = new WebSocket(url);
+			super(new WebSocket(url));
 		}
 
-		get readyState(): number {
-			return this.inner.readyState;
-		}
-
-		send(data: string): void {
+		override send(data: string): void {
 			const out = interceptor.outgoing ? interceptor.outgoing(data) : data;
 			if (out !== null) this.inner.send(out);
 		}
 
-		close(code?: number, reason?: string): void {
-			this.inner.close(code, reason);
-		}
-
-		addEventListener(type: "message", listener: (event: { data: unknown }) => void): void;
-		addEventListener(type: "close", listener: (event: { code: number; reason: string }) => void): void;
-		addEventListener(type: "error", listener: (event: unknown) => void): void;
-		addEventListener(type: "message" | "close" | "error", listener: (event: any) => void): void {
+		override addEventListener(type: "message", listener: (event: { data: unknown }) => void): void;
+		override addEventListener(type: "close", listener: (event: { code: number; reason: string }) => void): void;
+		override addEventListener(type: "error", listener: (event: unknown) => void): void;
+		override addEventListener(type: "message" | "close" | "error", listener: (event: any) => void): void {
 			if (type !== "message") {
 				this.inner.addEventListener(type, listener);
 				return;
