@@ -16,6 +16,24 @@ function callBlocker(calls: CallController, call: CallState | null, state: Messe
 	return null;
 }
 
+/** One call button; its reason for being disabled is the `call-blocker` element below the buttons. */
+function CallButton({ video, blocker, handle, onCall }: { video: boolean; blocker: string | null; handle: string; onCall: () => void }) {
+	const kind = video ? "Video" : "Audio";
+	return (
+		<button
+			type="button"
+			class="icon-button"
+			disabled={blocker !== null}
+			aria-describedby={blocker ? "call-blocker" : undefined}
+			title={blocker ?? `${kind} call with @${handle}`}
+			onClick={onCall}
+		>
+			{video ? <CameraIcon /> : <PhoneIcon />}
+			<span class="visually-hidden">{kind} call</span>
+		</button>
+	);
+}
+
 /** Audio and video call buttons for a conversation's header, disabled with the reason shown when a call is not possible. */
 export function CallButtons({
 	calls,
@@ -29,32 +47,11 @@ export function CallButtons({
 	contact: Contact;
 }) {
 	const blocker = callBlocker(calls, call, state, contact, Date.now());
-	const describedBy = blocker ? "call-blocker" : undefined;
 	return (
 		<>
 			<div class="call-buttons">
-				<button
-					type="button"
-					class="icon-button"
-					disabled={blocker !== null}
-					aria-describedby={describedBy}
-					title={blocker ?? `Audio call with @${contact.handle}`}
-					onClick={() => void calls.start(contact.accountId, false)}
-				>
-					<PhoneIcon />
-					<span class="visually-hidden">Audio call</span>
-				</button>
-				<button
-					type="button"
-					class="icon-button"
-					disabled={blocker !== null}
-					aria-describedby={describedBy}
-					title={blocker ?? `Video call with @${contact.handle}`}
-					onClick={() => void calls.start(contact.accountId, true)}
-				>
-					<CameraIcon />
-					<span class="visually-hidden">Video call</span>
-				</button>
+				<CallButton video={false} blocker={blocker} onCall={() => void calls.start(contact.accountId, false)} handle={contact.handle} />
+				<CallButton video blocker={blocker} onCall={() => void calls.start(contact.accountId, true)} handle={contact.handle} />
 			</div>
 			{/* A contact not accepted yet is explained below the conversation already. */}
 			{blocker && contact.state === "accepted" && (
