@@ -98,6 +98,22 @@ describe("credits", () => {
 		expect(view.json.ledger[0]).toMatchObject({ delta: -4, ref: last.id });
 	});
 
+	it("counts only settled charges toward a batch: open attachment reservations do not bring the flush forward", async () => {
+		const { alice, bob, key } = await contactPair();
+		await setCredits(alice, 10_000);
+		const batch = Number(env.CREDIT_FLUSH_CHARGES);
+		for (let i = 0; i < batch; i++) {
+			const reserved = await api("/api/attachments", { token: alice.token, body: { to: bob.accountId, size: 10 } });
+			expect(reserved.status).toBe(201);
+		}
+		const a = await connect(alice.token);
+		expect((await send(a, alice, bob, key)).reply.type).toBe("sent");
+		// One settled charge (and a batch's worth of holds): the flush waits for its age, not for a pause.
+		const alarmAt = (await runInDurableObject(relay(alice.accountId), (_, state) => state.storage.getAlarm())) as number;
+		expect(alarmAt).toBeGreaterThan(Date.now() + 30_000);
+		expect(await journal(alice.accountId)).toHaveLength(batch + 1);
+	});
+
 	it("refuses with insufficient_credits before anything is delivered, and a grant makes sending possible", async () => {
 		const { alice, bob, key } = await contactPair();
 		await setCredits(alice, 3);

@@ -5,6 +5,11 @@ import { storageMemo } from "./storage-memo.ts";
 export interface JournalSize {
 	/** Credits journaled (held or charged). */
 	amount: number;
+	/**
+	 * Settled charges, the ones a flush writes to D1. Holds (an attachment's reservation until
+	 * its message goes) are not counted: they would make the flush policy flush early and,
+	 * past a batch's worth of open reservations, on every send.
+	 */
 	charges: number;
 }
 const size = storageMemo<JournalSize>();
@@ -25,7 +30,7 @@ export function holdCharge(sql: SqlStorage, c: Charge): number {
 			c.at,
 		)
 		.one();
-	size.update(sql, (s) => ({ amount: s.amount + c.amount, charges: s.charges + 1 }));
+	size.update(sql, (s) => ({ ...s, amount: s.amount + c.amount }));
 	return id;
 }
 
@@ -36,13 +41,14 @@ export function recordCharge(sql: SqlStorage, c: Charge): void {
 }
 
 export function settleCharge(sql: SqlStorage, id: number): void {
-	sql.exec("UPDATE charges SET state = 'charged' WHERE id = ?", id);
+	const settled = sql.exec("UPDATE charges SET state = 'charged' WHERE id = ? AND state = 'held' RETURNING id", id).toArray();
+	if (settled.length > 0) size.update(sql, (s) => ({ ...s, charges: s.charges + 1 }));
 }
 
 /** The send it held for did not happen: nothing is charged, so nothing needs refunding in D1. */
 export function dropCharge(sql: SqlStorage, id: number): void {
 	const dropped = sql.exec<{ amount: number }>("DELETE FROM charges WHERE id = ? AND state = 'held' RETURNING amount", id).toArray()[0];
-	if (dropped) size.update(sql, (s) => ({ amount: s.amount - dropped.amount, charges: s.charges - 1 }));
+	if (dropped) size.update(sql, (s) => ({ ...s, amount: s.amount - dropped.amount }));
 }
 
 /**
@@ -64,9 +70,11 @@ export function releaseInterruptedHolds(sql: SqlStorage): string[] {
 export function journalSize(sql: SqlStorage): JournalSize {
 	return size.get(sql, () => {
 		const row = sql
-			.exec<{ amount: number | null; charges: number }>("SELECT SUM(amount) AS amount, COUNT(*) AS charges FROM charges")
+			.exec<{ amount: number | null; charges: number | null }>(
+				"SELECT SUM(amount) AS amount, SUM(state = 'charged') AS charges FROM charges",
+			)
 			.one();
-		return { amount: row.amount ?? 0, charges: row.charges };
+		return { amount: row.amount ?? 0, charges: row.charges ?? 0 };
 	});
 }
 
