@@ -1431,12 +1431,8 @@ export class UserRelay extends DurableObject<Env> {
 			deleteUpload(this.sql, upload.id);
 		}
 		for (const g of expiredGrants(this.sql, now)) await this.deleteBlob(g.owner, g.attachmentId);
-		let blobRetryAt: number | null = null;
 		for (const key of deferredBlobDeletions(this.sql)) {
-			if (!(await this.tryR2Delete(key))) {
-				blobRetryAt = now + R2_RETRY_MS;
-				break;
-			}
+			if (!(await this.tryR2Delete(key))) break;
 			blobDeleted(this.sql, key);
 		}
 		if (accountId !== undefined) this.calls(accountId).expire(now);
@@ -1445,6 +1441,9 @@ export class UserRelay extends DurableObject<Env> {
 		}
 		this.sql.exec("DELETE FROM used_challenges WHERE expires_at <= ?", now);
 		const nextChallenge = this.sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM used_challenges").one().at;
+		// Read after the awaits above, like every candidate: a delete that failed while this sweep
+		// waited on R2 or D1 is in the table too, and the sweep that retries it must not be skipped.
+		const blobRetryAt = deferredBlobDeletions(this.sql).length > 0 ? now + R2_RETRY_MS : null;
 		const candidates = [
 			earliestExpiry(this.sql),
 			nextChallenge,

@@ -320,4 +320,66 @@ describe("an R2 outage", () => {
 		expect(await blobs()).toEqual([]);
 		expect(await deferred(bob.accountId)).toEqual([]);
 	});
+
+	it("a delete that fails while the alarm's sweep waits on R2 is retried by the next alarm, which sweeps", async () => {
+		const { alice, bob, key } = await contactPair();
+		const first = await sendAttachment(alice, bob, key);
+		const second = await sendAttachment(alice, bob, key);
+		expect([first.reply.type, second.reply.type]).toEqual(["sent", "sent"]);
+		const keyOf = (path: string) => path.slice("/api/attachments/".length);
+		const setR2 = (bucket: R2Bucket) =>
+			runInDurableObject(relay(bob.accountId), (instance) => {
+				Object.assign(instance, { env: { ...env, ATTACHMENTS: bucket } });
+			});
+		const download = async (path: string) => {
+			const res = (await get(path, bob.token)) as Response;
+			expect(res.status).toBe(200);
+			await bytesOf(res.body as ReadableStream<Uint8Array>);
+		};
+
+		// The first blob's delete fails: deferred to the alarm.
+		await setR2(brokenR2);
+		await download(first.path);
+		await vi.waitFor(async () => expect(await deferred(bob.accountId)).toEqual([{ key: keyOf(first.path) }]));
+
+		// The alarm's retry of it hangs on R2; meanwhile the second blob's delete fails.
+		let release = () => {};
+		const gate = new Promise<void>((resolve) => {
+			release = resolve;
+		});
+		let retrying = () => {};
+		const retryStarted = new Promise<void>((resolve) => {
+			retrying = resolve;
+		});
+		let deletes = 0;
+		const slowThenDown = {
+			...brokenR2,
+			delete: async (k: string) => {
+				if (deletes++ > 0) throw new Error("R2 simulated outage");
+				retrying();
+				await gate;
+				await env.ATTACHMENTS.delete(k);
+			},
+		} as unknown as R2Bucket;
+		await setR2(slowThenDown);
+		// The sign-in's spent challenge expires 60 s on, which would bring a sweep at the retry's
+		// time anyway and hide what this is about: gone.
+		await runInDurableObject(relay(bob.accountId), (_, state) => state.storage.sql.exec("DELETE FROM used_challenges"));
+		const sweep = runDurableObjectAlarm(relay(bob.accountId));
+		await retryStarted;
+		await download(second.path);
+		await vi.waitFor(async () => expect(await deferred(bob.accountId)).toHaveLength(2));
+		release();
+		expect(await sweep).toBe(true);
+		expect(await deferred(bob.accountId)).toEqual([{ key: keyOf(second.path) }]);
+
+		// The alarm armed for the retry is one that sweeps (an alarm before the next sweep is due only flushes credits).
+		const { alarmAt, sweepAt } = await runInDurableObject(relay(bob.accountId), async (instance, state) => ({
+			alarmAt: (await state.storage.getAlarm()) as number,
+			sweepAt: (instance as unknown as { nextSweepAt: number | null }).nextSweepAt,
+		}));
+		expect(alarmAt).toBeLessThanOrEqual(Date.now() + 60_000);
+		expect(sweepAt).not.toBeNull();
+		expect(sweepAt as number).toBeLessThanOrEqual(alarmAt);
+	});
 });
