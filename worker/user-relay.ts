@@ -57,7 +57,6 @@ import {
 	nthNewestTime,
 	pruneActivity,
 	recentTimes,
-	unlogActivity,
 } from "./relay/activity-log.ts";
 import {
 	blobDeleted,
@@ -113,7 +112,6 @@ import {
 	journalSize,
 	oldestUnflushedAt,
 	recordCharge,
-	releaseInterruptedHolds,
 	settleCharge,
 } from "./relay/credit-journal.ts";
 import { approvedDeviceIds, cachedDevices, deviceStatus, replaceCachedDevices } from "./relay/device-cache.ts";
@@ -176,10 +174,7 @@ export class UserRelay extends DurableObject<Env> {
 		super(ctx, env);
 		this.sql = ctx.storage.sql;
 		this.credits = new CreditAccount(this.sql, env.DB);
-		ctx.blockConcurrencyWhile(async () => {
-			migrateStorage(this.sql);
-			this.recoverInterruptedSends();
-		});
+		ctx.blockConcurrencyWhile(async () => migrateStorage(this.sql));
 		// Keep-alive pings are answered without waking the object from hibernation.
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
 	}
@@ -191,16 +186,6 @@ export class UserRelay extends DurableObject<Env> {
 	private journalState(): JournalState {
 		const lastSend = newestSendTimes(this.sql, 1)[0];
 		return { charges: journalSize(this.sql).charges, oldestAt: oldestUnflushedAt(this.sql), lastSendAt: lastSend ?? null };
-	}
-
-	/**
-	 * A send cut off by an eviction or crash left its hold and its limiter entry behind:
-	 * neither may outlive it (a hold nobody settles would keep those credits forever).
-	 */
-	private recoverInterruptedSends(): void {
-		for (const msgId of releaseInterruptedHolds(this.sql)) {
-			if (sentMessage(this.sql, msgId) === undefined) unlogActivity(this.sql, "send", msgId);
-		}
 	}
 
 	// ------------------------------------------------------------------ identity and devices

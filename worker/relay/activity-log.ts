@@ -13,11 +13,6 @@ export function logActivity(sql: SqlStorage, kind: ActivityKind, at: number, ref
 	if (kind === "send") newestSends.update(sql, (times) => [at, ...times].sort((a, b) => b - a).slice(0, NEWEST_SENDS_KEPT));
 }
 
-export function unlogActivity(sql: SqlStorage, kind: ActivityKind, ref: string): void {
-	sql.exec("DELETE FROM events WHERE kind = ? AND ref = ?", kind, ref);
-	if (kind === "send") newestSends.drop(sql);
-}
-
 /** The newest `n` (at most NEWEST_SENDS_KEPT) send times, newest first. */
 export function newestSendTimes(sql: SqlStorage, n: number): number[] {
 	return newestSends.get(sql, () => recentTimes(sql, "send", 0, NEWEST_SENDS_KEPT)).slice(0, Math.min(n, NEWEST_SENDS_KEPT));
@@ -75,9 +70,4 @@ export function pruneActivity(sql: SqlStorage, before: number): void {
 export function pruneKind(sql: SqlStorage, kind: ActivityKind, before: number): void {
 	sql.exec("DELETE FROM events WHERE kind = ? AND at <= ?", kind, before);
 	if (kind === "send") newestSends.drop(sql);
-}
-
-/** When a message id was accepted from this account, if it was within the last day. */
-export function sentBefore(sql: SqlStorage, msgId: string): number | undefined {
-	return sql.exec<{ at: number }>("SELECT at FROM events WHERE kind = 'send' AND ref = ? LIMIT 1", msgId).toArray()[0]?.at;
 }

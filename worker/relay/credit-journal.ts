@@ -51,22 +51,6 @@ export function dropCharge(sql: SqlStorage, id: number): void {
 	if (dropped) size.update(sql, (s) => ({ ...s, amount: s.amount - dropped.amount }));
 }
 
-/**
- * Holds of sends that were in flight when the object stopped. No send survives a restart, so
- * each either never reached the recipient or reached it without being settled; either way it
- * is not charged, and the client's re-send under the same id holds afresh (the recipient's
- * queue takes an id once). An attachment's hold belongs to its reservation and stays.
- * Returns the message ids released.
- */
-export function releaseInterruptedHolds(sql: SqlStorage): string[] {
-	// Read first: this runs on every wake, and a write there would cost a commit each time.
-	const orphaned = "FROM charges WHERE state = 'held' AND id NOT IN (SELECT hold_id FROM uploads)";
-	if (sql.exec(`SELECT 1 ${orphaned} LIMIT 1`).toArray().length === 0) return [];
-	const released = sql.exec<{ ref: string | null }>(`DELETE ${orphaned} RETURNING ref`).toArray();
-	if (released.length > 0) size.drop(sql);
-	return released.flatMap((r) => (r.ref === null ? [] : [r.ref]));
-}
-
 export function journalSize(sql: SqlStorage): JournalSize {
 	return size.get(sql, () => {
 		const row = sql

@@ -112,7 +112,22 @@ const MIGRATIONS: string[][] = [
 		// R2 keys whose delete failed (an R2 outage): the alarm tries them again until they go.
 		"CREATE TABLE blob_deletions (key TEXT PRIMARY KEY, since INTEGER NOT NULL)",
 	],
+	[
+		// Older code held a send's price and logged it for the limiter before the delivery; an
+		// eviction in between left both behind, not charged and not sent. Released once, here:
+		// a send now writes nothing before its delivery (an attachment's hold belongs to its
+		// upload row, written with it), so none can appear again.
+		`DELETE FROM events WHERE kind = 'send'
+			AND ref IN (SELECT ref FROM charges WHERE state = 'held' AND id NOT IN (SELECT hold_id FROM uploads))
+			AND ref NOT IN (SELECT id FROM sent_messages)`,
+		"DELETE FROM charges WHERE state = 'held' AND id NOT IN (SELECT hold_id FROM uploads)",
+		// Only that release looked events up by `ref`.
+		"DROP INDEX IF EXISTS events_by_ref",
+	],
 ];
+
+/** The schema version migrateStorage brings storage to. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
  * Runs on every start of the object, including each wake from hibernation: one read (all of
