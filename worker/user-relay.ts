@@ -229,9 +229,13 @@ export class UserRelay extends DurableObject<Env> {
 		};
 	}
 
-	/** The account's sends in the rate window and in the rolling day: one indexed count. */
+	/**
+	 * The account's sends in the rate window and in the rolling day: one indexed count. Without
+	 * a daily quota (verified) the day is not counted: nothing compares it, and it can be long.
+	 */
 	private sendCounts(now: number, rules: LimitRules): SendCounts {
-		const counts = countWindows(this.sql, "send", now - rules.rateWindowMs, now - Math.max(DAY_MS, rules.rateWindowMs));
+		const daySince = rules.quota === null ? now - rules.rateWindowMs : now - Math.max(DAY_MS, rules.rateWindowMs);
+		const counts = countWindows(this.sql, "send", now - rules.rateWindowMs, daySince);
 		return { inRateWindow: counts.inShort, inDay: counts.inLong };
 	}
 

@@ -19,6 +19,7 @@ export function dailyQuota(trust: TrustLevel, quotas: { untrusted: number; trust
 /** How many sends fall in each window, the count of the rate window and of the rolling day. */
 export interface SendCounts {
 	inRateWindow: number;
+	/** Sends in the rolling day; only counted when there is a daily quota (otherwise nothing reads it). */
 	inDay: number;
 }
 

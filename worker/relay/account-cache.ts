@@ -1,4 +1,5 @@
 import type { Account, TrustLevel } from "../db/accounts.ts";
+import { storageMemo } from "./storage-memo.ts";
 import { readMeta, writeMeta } from "./storage-schema.ts";
 
 /** The account row as last read from D1, kept so the message path needs no D1 read. */
@@ -10,9 +11,14 @@ export interface CachedAccount {
 	createdAt: number;
 }
 
-export function readAccountCache(sql: SqlStorage): CachedAccount | undefined {
-	const raw = readMeta(sql, "account");
-	return raw === undefined ? undefined : (JSON.parse(raw) as CachedAccount);
+/** Parsed once per object start and on every write below: a send reads it several times. */
+const parsed = storageMemo<Readonly<CachedAccount> | undefined>();
+
+export function readAccountCache(sql: SqlStorage): Readonly<CachedAccount> | undefined {
+	return parsed.get(sql, () => {
+		const raw = readMeta(sql, "account");
+		return raw === undefined ? undefined : Object.freeze(JSON.parse(raw) as CachedAccount);
+	});
 }
 
 export function writeAccountCache(sql: SqlStorage, account: Account): CachedAccount {
@@ -24,6 +30,7 @@ export function writeAccountCache(sql: SqlStorage, account: Account): CachedAcco
 		createdAt: account.createdAt,
 	};
 	writeMeta(sql, "account", JSON.stringify(cached));
+	parsed.update(sql, () => Object.freeze({ ...cached }));
 	return cached;
 }
 

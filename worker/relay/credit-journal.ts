@@ -67,9 +67,8 @@ export function oldestUnflushedAt(sql: SqlStorage): number | null {
 	return sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM charges WHERE state = 'charged'").one().at;
 }
 
-export function hasUnflushed(sql: SqlStorage): boolean {
-	return sql.exec("SELECT 1 FROM charges WHERE state = 'charged' LIMIT 1").toArray().length > 0;
-}
+/** Whether settled charges wait for D1: the journal's memo knows, no read needed. */
+export const hasUnflushed = (sql: SqlStorage): boolean => journalSize(sql).charges > 0;
 
 /** Charges per D1 batch: one bound JSON parameter carries them, so keep it well under D1's size limits. */
 const MAX_BATCH = 500;
