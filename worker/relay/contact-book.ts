@@ -163,7 +163,5 @@ export function setCallsAllowed(sql: SqlStorage, peerId: string, allow: boolean,
 	return changed.length > 0;
 }
 
-export function callsAllowed(sql: SqlStorage, peerId: string): boolean {
-	const row = sql.exec<{ calls_allowed: number }>("SELECT calls_allowed FROM contacts WHERE peer_id = ?", peerId).toArray()[0];
-	return row?.calls_allowed === 1;
-}
+/** From the contacts memo, which setCallsAllowed drops. */
+export const callsAllowed = (sql: SqlStorage, peerId: string): boolean => getContact(sql, peerId)?.callsAllowed === true;
