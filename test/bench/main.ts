@@ -120,7 +120,7 @@ async function probeHotPath(
 	await probe.resetCounts();
 	const started = Date.now();
 	const run = figures(await paced(opts.pacedMs), "relay");
-	// Long enough for every sender's credit flush alarm to fire.
+	// Long enough for the batches due at the first pause in sending (see probeFlushWaitMs).
 	await new Promise((resolve) => setTimeout(resolve, opts.probeFlushWaitMs));
 	const counts = await probe.counts();
 	const windowMs = Date.now() - started;

@@ -51,7 +51,11 @@ export interface BenchOptions {
 	probe: boolean;
 	/** Pairs the probe loads. */
 	probePairs: number;
-	/** How long the probe keeps counting after its run, for the batched credit flushes (CREDIT_FLUSH_SECONDS = 5). */
+	/**
+	 * How long the probe keeps counting after its run: long enough for the batches due at the
+	 * first pause in sending (CREDIT_FLUSH_CHARGES); a last batch smaller than that waits
+	 * CREDIT_FLUSH_SECONDS (300) and is not counted.
+	 */
 	probeFlushWaitMs: number;
 	/**
 	 * Where the relay's runtime keeps its state: "ram" (/dev/shm) for every figure, since local
@@ -117,7 +121,7 @@ export const SMOKE: BenchOptions = {
 };
 
 export const USAGE = `npm run bench [-- options]      full run (N = 10, 100, 1000)
-npm run bench:smoke             quick run for CI (N = 10)
+npm run bench:smoke             quick run for CI (N = 10); the same as --smoke
 
   --sizes 10,100,1000     connected devices per run (even numbers)
   --rate 100              paced load, messages per second in total (at most 5 per device)
@@ -129,7 +133,8 @@ npm run bench:smoke             quick run for CI (N = 10)
   --no-chat               skip the one-object chat's one-pair figures
   --no-probe              skip the SQL/D1 counts and the CPU profile
   --probe-pairs 10        pairs the probe loads (at the paced rate)
-  --out DIR               where the JSON and SVG go (default bench-results/)`;
+  --out DIR               where latest.json, .svg, .md and a dated copy of the JSON go (default bench-results/)
+  --help, -h              this text`;
 
 /** Options from the command line on top of a preset. */
 export function parseArgs(argv: string[]): BenchOptions | "help" {
