@@ -8,14 +8,15 @@
  * changes, which would drop every socket mid-run while someone edits the code, and a
  * benchmark should measure one version of it.
  *
- * Where the runtime keeps its state (each Durable Object's SQLite file, local D1) matters more
- * than anything in our code: local workerd commits every object's transaction with an fsync on
- * the one thread that runs all the objects, and closes (checkpoints, fsyncs, deletes) an evicted
+ * Where the runtime keeps its state (each Durable Object's SQLite file, local D1) sets the
+ * tail at N = 1,000: local workerd commits every object's transaction with an fsync on the one
+ * thread that runs all the objects, and closes (checkpoints, fsyncs, deletes) an evicted
  * object's WAL on that thread too, so on this VM's ext4 disk one object's commit stalls every
- * other object for a millisecond, and a burst of evictions for 100 ms or more. Cloudflare's
- * runtime does not keep Durable Object storage in a local file it fsyncs. So by default the state
- * lives in RAM (/dev/shm): SQLite still runs every statement and writes every page, only the
- * local disk's flush is gone. `stateOn: "disk"` keeps it on the disk, for comparison.
+ * other object for up to milliseconds, and a burst of evictions for tens of them. Production
+ * does not run on this disk, and what a durable write costs there cannot be measured here. So
+ * by default the state lives in RAM (/dev/shm): SQLite still runs every statement and writes
+ * every page, only this disk's flush is gone. `stateOn: "disk"` keeps it on the disk, for
+ * comparison (README, "The runtime's state").
  *
  * `wrangler dev` runs two workerd processes: wrangler's dev proxy, which owns the public port,
  * and the runtime that executes the worker behind it. Production has no such proxy, so the
