@@ -1089,7 +1089,7 @@ export class UserRelay extends DurableObject<Env> {
 		if (!delivered.ok) return delivered;
 		if (upload) settleCharge(this.sql, upload.holdId);
 		else recordCharge(this.sql, { amount: price, reason: frame.kind, ref: frame.id, at: now });
-		if (countsAsSend) logActivity(this.sql, "send", now, frame.id);
+		if (countsAsSend) logActivity(this.sql, "send", now);
 		recordSent(this.sql, { id: frame.id, to: frame.to, kind: frame.kind, at: now });
 		if (upload) setUploadStatus(this.sql, upload.id, "sent", frame.id);
 		if (frame.kind === "delete" && frame.replaces !== undefined) await this.forgetSent(accountId, frame.replaces);

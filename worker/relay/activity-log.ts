@@ -8,6 +8,7 @@ export const NEWEST_SENDS_KEPT = 16;
 /** The newest send times, newest first: read after every send, moved by every write below. */
 const newestSends = storageMemo<number[]>();
 
+/** `ref`: the peer or device an event concerns, for the kinds whose distinct refs are counted. */
 export function logActivity(sql: SqlStorage, kind: ActivityKind, at: number, ref: string | null = null): void {
 	sql.exec("INSERT INTO events (kind, at, ref) VALUES (?, ?, ?)", kind, at, ref);
 	if (kind === "send") newestSends.update(sql, (times) => [at, ...times].sort((a, b) => b - a).slice(0, NEWEST_SENDS_KEPT));

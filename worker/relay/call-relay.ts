@@ -85,7 +85,7 @@ export class CallRelay {
 				return refuse("rate_limited", `${what} ${wait}`, verdict.retryAfterMs);
 			}
 		}
-		logActivity(sql, "call_signal", now, frame.id);
+		logActivity(sql, "call_signal", now);
 		const signal: RelayedSignal = {
 			type: "call",
 			id: frame.id,
@@ -99,7 +99,7 @@ export class CallRelay {
 
 		if (isStart) {
 			// Counted whether or not it rings, so dialling an unreachable contact over and over is limited too.
-			logActivity(sql, "call_start", now, frame.id);
+			logActivity(sql, "call_start", now);
 			pruneKind(sql, "call_signal", now - limits.signalWindowMs);
 			pruneKind(sql, "call_start", now - limits.startWindowMs);
 			const expiresAt = now + ringTimeoutMs + CALLER_RING_GRACE_MS;
