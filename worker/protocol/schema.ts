@@ -79,9 +79,10 @@ export const boolean: Schema<boolean> = {
 	},
 };
 
-export function oneOf<const L extends readonly string[]>(values: L): Schema<L[number]> {
+export function oneOf<const L extends readonly string[]>(values: L): Schema<L[number]> & { values: L } {
 	const allowed = new Set<string>(values);
 	return {
+		values,
 		parse(value, path) {
 			if (typeof value !== "string" || !allowed.has(value)) throw new ValidationError(path, `must be one of ${values.join(", ")}`);
 			return value as L[number];
@@ -145,8 +146,9 @@ export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> & { shape
  * A union discriminated by its `type` field: one lookup, then the member's own schema (each
  * member declares `type: literal(…)` itself, so the inferred union is discriminated).
  */
-export function taggedUnion<M extends Record<string, Schema<{ type: string }>>>(members: M): Schema<Infer<M[keyof M]>> {
+export function taggedUnion<M extends Record<string, Schema<{ type: string }>>>(members: M): Schema<Infer<M[keyof M]>> & { members: M } {
 	return {
+		members,
 		parse(value, path) {
 			if (!isPlainObject(value)) throw new ValidationError(path, `expected object, got ${describe(value)}`);
 			const tag = value.type;
