@@ -659,6 +659,7 @@ export class UserRelay extends DurableObject<Env> {
 		logActivity(this.sql, "contact_request", now, peer.id);
 		const requested = bumpCounter(this.sql, "requests_sent");
 		await this.stub(peer.id).theirRequest(peer.id, me);
+		this.notifyContact("requested", result.value);
 		if (isContactBurst(distinctRefsSince(this.sql, "contact_request", now - CONTACT_BURST_WINDOW_MS))) {
 			await this.raiseFlag(accountId, "contact_burst", "contact requests to many distinct accounts within an hour");
 		}
@@ -693,7 +694,9 @@ export class UserRelay extends DurableObject<Env> {
 		// The peer stores its half first: if that fails, nothing changed here either.
 		await this.stub(peerId).theirAccept(peerId, me, keyVersion, half(peerId));
 		saveEnvelopes(this.sql, peerId, half(accountId));
-		return ok(publicContact(saveContactState(this.sql, { id: peerId, handle: current.handle }, "accepted", this.now(), keyVersion)));
+		const accepted = publicContact(saveContactState(this.sql, { id: peerId, handle: current.handle }, "accepted", this.now(), keyVersion));
+		this.notifyContact("accepted", accepted);
+		return ok(accepted);
 	}
 
 	async declineContact(accountId: string, deviceId: string, peerId: string): Promise<RelayResult<Contact>> {

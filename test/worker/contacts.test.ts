@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { generateContactKey, unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
 import { fromB64u, toB64u } from "../../client/core/encoding.ts";
+import { expectCryptoError } from "../support/expect-crypto-error.ts";
+import { addApprovedDevice, newMessageId } from "./fixtures.ts";
 import { api, connect, registerUser, type TestUser } from "./helpers.ts";
 
 async function envelopesFor(accepter: TestUser, requester: TestUser, key: Uint8Array) {
@@ -40,7 +42,9 @@ describe("contacts", () => {
 		const accept = await api(`/api/contacts/${alice.accountId}/accept`, { token: bob.token, body: { keyVersion: 1, envelopes } });
 		expect(accept.status).toBe(200);
 		expect(accept.json.contact).toMatchObject({ state: "accepted", keyVersion: 1 });
-		expect(await aliceSocket.next("contact")).toMatchObject({ event: "accepted", contact: { accountId: bob.accountId, keyVersion: 1 } });
+		expect(await aliceSocket.next("contact", (c) => c.event === "accepted")).toMatchObject({
+			contact: { accountId: bob.accountId, keyVersion: 1 },
+		});
 
 		for (const [me, peer] of [
 			[alice, bob],
@@ -97,10 +101,130 @@ describe("contacts", () => {
 		await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
 		const declined = await api(`/api/contacts/${alice.accountId}/decline`, { method: "POST", token: bob.token });
 		expect(declined.json.contact.state).toBe("declined");
-		expect(await aliceSocket.next("contact")).toMatchObject({ event: "declined", contact: { state: "declined" } });
+		expect(await aliceSocket.next("contact", (c) => c.event === "declined")).toMatchObject({ contact: { state: "declined" } });
 		const again = await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
 		expect(again.status).toBe(201);
 		expect((await api("/api/contacts", { token: bob.token })).json.contacts[0].state).toBe("incoming");
+	});
+
+	it("a request and its accept show at once on the acting user's other devices", async () => {
+		const alice = await registerUser("alice");
+		const bob = await registerUser("bob");
+		const alicePhone = await addApprovedDevice(alice);
+		const bobPhone = await addApprovedDevice(bob);
+		const alicePhoneSocket = await connect(alicePhone.token);
+		const bobPhoneSocket = await connect(bobPhone.token);
+		await alicePhoneSocket.next("synced");
+		await bobPhoneSocket.next("synced");
+
+		await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
+		expect(await alicePhoneSocket.next("contact")).toMatchObject({
+			event: "requested",
+			contact: { accountId: bob.accountId, state: "outgoing" },
+		});
+		expect(await bobPhoneSocket.next("contact")).toMatchObject({
+			event: "requested",
+			contact: { accountId: alice.accountId, state: "incoming" },
+		});
+
+		const envelopes = await envelopesFor(bob, alice, generateContactKey());
+		const accept = await api(`/api/contacts/${alice.accountId}/accept`, { token: bob.token, body: { keyVersion: 1, envelopes } });
+		expect(accept.status).toBe(200);
+		expect(await bobPhoneSocket.next("contact")).toMatchObject({
+			event: "accepted",
+			contact: { accountId: alice.accountId, state: "accepted", keyVersion: 1 },
+		});
+		expect(await alicePhoneSocket.next("contact")).toMatchObject({
+			event: "accepted",
+			contact: { accountId: bob.accountId, state: "accepted", keyVersion: 1 },
+		});
+	});
+
+	it("a block shows at once on the blocker's other devices and is not told to the blocked side", async () => {
+		const alice = await registerUser("alice");
+		const bob = await registerUser("bob");
+		const bobPhone = await addApprovedDevice(bob);
+		await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
+		const bobPhoneSocket = await connect(bobPhone.token);
+		const aliceSocket = await connect(alice.token);
+		await bobPhoneSocket.next("synced");
+		await aliceSocket.next("synced");
+
+		const blocked = await api(`/api/contacts/${alice.accountId}/block`, { method: "POST", token: bob.token });
+		expect(blocked.status).toBe(200);
+		expect(await bobPhoneSocket.next("contact")).toMatchObject({
+			event: "blocked",
+			contact: { accountId: alice.accountId, state: "blocked" },
+		});
+		// A frame after the block proves the socket was open to hear one, and that none came.
+		aliceSocket.send({ type: "ping" });
+		await aliceSocket.next("pong");
+		expect(aliceSocket.frames.filter((f) => f.type === "contact")).toEqual([]);
+	});
+
+	it("every device of both sides fetches exactly its own envelope, which only that device's key opens", async () => {
+		const alice = await registerUser("alice");
+		const bob = await registerUser("bob");
+		const devices = [alice, await addApprovedDevice(alice), bob, await addApprovedDevice(bob)];
+		await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
+		const key = generateContactKey();
+		const accept = await api(`/api/contacts/${alice.accountId}/accept`, {
+			token: bob.token,
+			body: { keyVersion: 1, envelopes: await envelopesFor(bob, alice, key) },
+		});
+		expect(accept.status).toBe(200);
+
+		for (const device of devices) {
+			const peerId = device.accountId === alice.accountId ? bob.accountId : alice.accountId;
+			const { status, json } = await api(`/api/contacts/${peerId}/keys`, { token: device.token });
+			expect(status).toBe(200);
+			expect(json.envelopes).toHaveLength(1);
+			const [envelope] = json.envelopes;
+			const open = (seed: Uint8Array) =>
+				unwrapContactKey({
+					nonce: envelope.nonce,
+					box: envelope.box,
+					senderPublicKey: fromB64u(envelope.fromPublicKey),
+					mySeed: seed,
+					accounts: [alice.accountId, bob.accountId],
+					version: 1,
+				});
+			expect(open(device.keys.seed)).toEqual(key);
+			for (const other of devices.filter((d) => d.deviceId !== device.deviceId))
+				expectCryptoError(() => open(other.keys.seed), "open_failed");
+		}
+	});
+
+	it("refuses a decline with no request to decline, and a second decline, and changes nothing", async () => {
+		const alice = await registerUser("alice");
+		const bob = await registerUser("bob");
+		const nothing = await api(`/api/contacts/${alice.accountId}/decline`, { method: "POST", token: bob.token });
+		expect(nothing.status).toBe(404);
+		expect(nothing.json.error.code).toBe("not_found");
+		expect((await api("/api/contacts", { token: bob.token })).json.contacts).toEqual([]);
+
+		await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
+		expect((await api(`/api/contacts/${alice.accountId}/decline`, { method: "POST", token: bob.token })).status).toBe(200);
+		const again = await api(`/api/contacts/${alice.accountId}/decline`, { method: "POST", token: bob.token });
+		expect(again.status).toBe(404);
+		expect(again.json.error.code).toBe("not_found");
+		expect((await api("/api/contacts", { token: bob.token })).json.contacts).toEqual([
+			expect.objectContaining({ accountId: alice.accountId, state: "declined" }),
+		]);
+		expect((await api("/api/contacts", { token: alice.token })).json.contacts).toEqual([
+			expect.objectContaining({ accountId: bob.accountId, state: "declined" }),
+		]);
+	});
+
+	it("refuses to block yourself or an account that does not exist, and changes nothing", async () => {
+		const alice = await registerUser("alice");
+		const self = await api(`/api/contacts/${alice.accountId}/block`, { method: "POST", token: alice.token });
+		expect(self.status).toBe(400);
+		expect(self.json.error.code).toBe("bad_request");
+		const unknown = await api(`/api/contacts/${newMessageId()}/block`, { method: "POST", token: alice.token });
+		expect(unknown.status).toBe(404);
+		expect(unknown.json.error.code).toBe("not_found");
+		expect((await api("/api/contacts", { token: alice.token })).json.contacts).toEqual([]);
 	});
 
 	it("a blocked account's requests vanish silently", async () => {
