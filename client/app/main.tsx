@@ -3,6 +3,7 @@ import { App } from "./app.tsx";
 import { browserMedia, CallController } from "./call-controller.ts";
 import { errorText } from "./error-text.ts";
 import { MessengerController } from "./messenger-controller.ts";
+import { Crashed, ErrorBoundary } from "./views/error-boundary.tsx";
 
 /** The web app's own device profile; the widget keeps a separate one. */
 const controller = new MessengerController({ keys: "sm-app-keys", history: "sm-app-history" });
@@ -12,6 +13,11 @@ const calls = new CallController(controller, browserMedia());
 
 const root = document.getElementById("app");
 if (root) {
-	render(<App controller={controller} calls={calls} />, root);
+	render(
+		<ErrorBoundary fallback={(error) => <Crashed error={error} />}>
+			<App controller={controller} calls={calls} />
+		</ErrorBoundary>,
+		root,
+	);
 	controller.start().catch((err: unknown) => controller.notify(errorText(err)));
 }

@@ -237,6 +237,20 @@ export class MessengerController {
 	async forgetDevice(): Promise<void> {
 		const me = this.current.me;
 		if (me && this.current.phase !== "removed") await this.client.revokeDevice(me.deviceId).catch(() => {});
+		await this.erase();
+	}
+
+	/**
+	 * This device was removed from its account: its keys are of no use any more, and its owner
+	 * removes a device they let go of (lost, sold, stolen), so its keys and history go at once.
+	 * (An `unauthorized` alone does not erase: a misconfigured server must not wipe devices.)
+	 */
+	private onRemoved(): void {
+		this.update({ phase: "removed", connection: "offline" });
+		this.erase().catch(() => this.notify("This browser did not let the app delete this device's data. Please clear it yourself."));
+	}
+
+	private async erase(): Promise<void> {
 		this.client.close();
 		this.writeFlag("approved", false);
 		try {
@@ -270,7 +284,8 @@ export class MessengerController {
 		} catch (err) {
 			const error = toSdkError(err);
 			if (error.code === "device_pending") this.update({ phase: "pending" });
-			else if (error.code === "device_revoked" || error.code === "unauthorized") this.update({ phase: "removed" });
+			else if (error.code === "device_revoked") this.onRemoved();
+			else if (error.code === "unauthorized") this.update({ phase: "removed" });
 			else this.notify(errorText(error));
 		}
 	}
@@ -829,7 +844,7 @@ export class MessengerController {
 			return;
 		}
 		if (mine && event === "revoked") {
-			this.update({ phase: "removed" });
+			this.onRemoved();
 			return;
 		}
 		if (this.current.phase !== "ready") return;
@@ -840,7 +855,7 @@ export class MessengerController {
 
 	private onError(error: SdkError): void {
 		if (error.code === "device_revoked") {
-			this.update({ phase: "removed", connection: "offline" });
+			this.onRemoved();
 			return;
 		}
 		if (error.code === "closed") {
@@ -853,7 +868,8 @@ export class MessengerController {
 	private onFatal(error: SdkError): void {
 		this.update({ connection: "offline" });
 		if (error.code === "closed") this.update({ phase: "replaced" });
-		else if (error.code === "device_revoked" || error.code === "unauthorized") this.update({ phase: "removed" });
+		else if (error.code === "device_revoked") this.onRemoved();
+		else if (error.code === "unauthorized") this.update({ phase: "removed" });
 		else if (error.code === "device_pending") this.update({ phase: "pending" });
 		else this.notify(errorText(error));
 	}

@@ -5,6 +5,7 @@ import type { MessengerController, MessengerState } from "../app/messenger-contr
 import { useAction, useMessenger } from "../app/use-messenger.ts";
 import { CreateAccountForm } from "../app/views/account-forms.tsx";
 import { Composer, MessageList, TypingLine } from "../app/views/chat-view.tsx";
+import { Crashed } from "../app/views/error-boundary.tsx";
 import { ErrorLine } from "../app/views/error-line.tsx";
 import { Notices } from "../app/views/notices.tsx";
 import { UnreadBadge } from "../app/views/unread-badge.tsx";
@@ -289,6 +290,18 @@ export function StorageBlocked({ channel, options }: { channel: HostChannel | nu
 					<Launcher peerHandle={options.peerHandle} unread={unread} onOpen={() => setOpen(true)} />
 				)}
 			</div>
+		</div>
+	);
+}
+
+/** The widget failed to render: the panel opens to its full height to say so, with a reload button. */
+export function WidgetCrashed({ channel, error }: { channel: HostChannel | null; error: unknown }) {
+	useLayoutEffect(() => channel?.post({ type: "resize", height: OPEN_HEIGHT }), [channel]);
+	return (
+		<div class={`widget open${channel ? " framed" : ""}`}>
+			<section class="widget-panel">
+				<Crashed error={error} compact />
+			</section>
 		</div>
 	);
 }

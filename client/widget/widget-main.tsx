@@ -1,10 +1,11 @@
-import { render } from "preact";
+import { render, type VNode } from "preact";
 import { errorText } from "../app/error-text.ts";
 import { MessengerController } from "../app/messenger-controller.ts";
+import { ErrorBoundary } from "../app/views/error-boundary.tsx";
 import { storageAvailable } from "./chat-window.ts";
 import { WIDGET_THEMES } from "./embed-api.ts";
 import { HostChannel } from "./host-channel.ts";
-import { StorageBlocked, WidgetApp, type WidgetOptions } from "./widget-app.tsx";
+import { StorageBlocked, WidgetApp, WidgetCrashed, type WidgetOptions } from "./widget-app.tsx";
 
 const params = new URLSearchParams(location.search);
 const peerHandle = (params.get("handle") ?? "").toLowerCase();
@@ -21,15 +22,20 @@ const options: WidgetOptions = {
 	inWindow,
 };
 
+/** Whatever throws while rendering shows a sentence and a reload button, never a blank frame. */
+const guarded = (view: VNode): VNode => (
+	<ErrorBoundary fallback={(error) => <WidgetCrashed channel={channel} error={error} />}>{view}</ErrorBoundary>
+);
+
 async function main(root: HTMLElement): Promise<void> {
 	if (!(await storageAvailable())) {
-		render(<StorageBlocked channel={channel} options={options} />, root);
+		render(guarded(<StorageBlocked channel={channel} options={options} />), root);
 		return;
 	}
 	/** The widget's own device profile, apart from the web app's (where storage is not partitioned per site, they share an origin). */
 	const controller = new MessengerController({ keys: "sm-widget-keys", history: "sm-widget-history" });
 	document.addEventListener("visibilitychange", () => void controller.markReadIfVisible());
-	render(<WidgetApp controller={controller} channel={channel} options={options} />, root);
+	render(guarded(<WidgetApp controller={controller} channel={channel} options={options} />), root);
 	await controller.start().catch((err: unknown) => controller.notify(errorText(err)));
 }
 

@@ -71,6 +71,33 @@ export function conversationTexts(page: Page): Promise<string[]> {
 	return page.locator("li.message .message-text").allTextContents();
 }
 
+/** The IndexedDB databases of the page's origin, by name. */
+export function databaseNames(page: Page): Promise<string[]> {
+	return page.evaluate("indexedDB.databases().then((dbs) => dbs.map((d) => d.name))") as Promise<string[]>;
+}
+
+/**
+ * Put a message the app cannot show into this browser's history, in the conversation of its
+ * first message: its time lies beyond what a Date holds, as damaged storage could leave it.
+ */
+export async function storeUnshowableMessage(page: Page, database = "sm-app-history"): Promise<void> {
+	await page.evaluate(`new Promise((resolve, reject) => {
+		const opening = indexedDB.open(${JSON.stringify(database)});
+		opening.onerror = () => reject(opening.error);
+		opening.onsuccess = () => {
+			const tx = opening.result.transaction("messages", "readwrite");
+			const store = tx.objectStore("messages");
+			const first = store.openCursor();
+			first.onsuccess = () => {
+				const peerId = first.result.value.peerId;
+				store.put({ key: "damaged", id: "damaged", peerId, outgoing: false, text: "a damaged record", at: 9e15, state: "received" });
+			};
+			tx.oncomplete = () => { opening.result.close(); resolve(); };
+			tx.onerror = () => reject(tx.error);
+		};
+	})`);
+}
+
 /** Two people, each signed in on their own page, become contacts and open their chat with each other. */
 export async function becomeContacts(a: { page: Page; handle: string }, b: { page: Page; handle: string }): Promise<void> {
 	await requestContact(a.page, b.handle);

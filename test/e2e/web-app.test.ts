@@ -7,10 +7,12 @@ import {
 	composer,
 	contactButton,
 	conversationTexts,
+	databaseNames,
 	message,
 	openChat,
 	sendMessage,
 	signUp,
+	storeUnshowableMessage,
 	uniqueHandle,
 	waitForDelivery,
 } from "./app-driver.ts";
@@ -41,6 +43,17 @@ async function contacts(viewports: [typeof LAPTOP, typeof LAPTOP] = [LAPTOP, LAP
 	const bob = await person("bob", viewports[1]);
 	await becomeContacts(alice, bob);
 	return { alice, bob };
+}
+
+/** A new browser profile, on a phone, that asks to join `handle`'s account as `deviceName`. */
+async function askToJoin(handle: string, deviceName: string): Promise<Page> {
+	const page = await track(await newProfile(browser, PHONE)).newPage();
+	await page.goto(server.baseUrl);
+	await page.getByRole("button", { name: "Add this device" }).click();
+	await page.getByLabel("Your handle").fill(handle);
+	await page.getByLabel("Name this device").fill(deviceName);
+	await page.getByRole("button", { name: "Ask to join" }).click();
+	return page;
 }
 
 describe("the web app in two browser profiles", () => {
@@ -109,30 +122,32 @@ describe("the web app in two browser profiles", () => {
 		await waitForDelivery(alice.page, "while you were away 3", "delivered");
 	});
 
-	it("keeps the history and the keys across a page reload", async () => {
+	it("keeps the history and the keys across a page reload, and shows a message it cannot render as one bubble saying so", async () => {
 		const { alice, bob } = await contacts();
 		await sendMessage(alice.page, "before the reload");
 		await message(bob.page, "before the reload").waitFor();
 
+		// A record the app cannot show takes only its own bubble down, not the chat.
+		await storeUnshowableMessage(bob.page);
 		await bob.page.reload();
 		await openChat(bob.page, alice.handle);
 		await message(bob.page, "before the reload").waitFor();
+		await message(bob.page, "This message cannot be shown.").waitFor();
 		await sendMessage(bob.page, "after the reload, same keys");
 		await message(alice.page, "after the reload, same keys").waitFor();
 		await sendMessage(alice.page, "and back");
 		await message(bob.page, "and back").waitFor();
-		expect(await conversationTexts(bob.page)).toEqual(["before the reload", "after the reload, same keys", "and back"]);
+		expect(await conversationTexts(bob.page)).toEqual([
+			"before the reload",
+			"after the reload, same keys",
+			"and back",
+			"This message cannot be shown.",
+		]);
 	});
 
-	it("adds a second device that is approved from the first, after comparing fingerprints, and reads the next message", async () => {
+	it("adds a second device that is approved from the first, after comparing fingerprints, reads the next message, and is removed again", async () => {
 		const { alice, bob } = await contacts();
-		const tablet = track(await newProfile(browser, PHONE));
-		const page = await tablet.newPage();
-		await page.goto(server.baseUrl);
-		await page.getByRole("button", { name: "Add this device" }).click();
-		await page.getByLabel("Your handle").fill(alice.handle);
-		await page.getByLabel("Name this device").fill("alice's tablet");
-		await page.getByRole("button", { name: "Ask to join" }).click();
+		const page = await askToJoin(alice.handle, "alice's tablet");
 		await page.getByRole("heading", { name: "Waiting for approval" }).waitFor();
 		const fingerprint = await page.getByTestId("own-fingerprint").textContent();
 		expect(fingerprint).toMatch(/^\d{5} \d{5} \d{5} \d{5}$/);
@@ -149,13 +164,44 @@ describe("the web app in two browser profiles", () => {
 		await openChat(page, bob.handle);
 		await sendMessage(bob.page, "hello to both of your devices");
 		await message(page, "hello to both of your devices").waitFor();
-		await waitForDelivery(bob.page, "hello to both of your devices", "delivered");
+		await message(bob.page, "hello to both of your devices").getByText("Delivered to 2 devices").waitFor();
 
 		await sendMessage(page, "sent from the tablet");
 		await message(bob.page, "sent from the tablet").waitFor();
 		await alice.page.getByRole("button", { name: /^Devices/ }).click();
 		await openChat(alice.page, bob.handle);
 		await message(alice.page, "sent from the tablet").waitFor();
+
+		// Removed from the laptop: the tablet says so at once and its keys leave the browser.
+		expect(await databaseNames(page)).toContain("sm-app-keys");
+		await alice.page.getByRole("button", { name: /^Devices/ }).click();
+		const tabletEntry = alice.page.locator("li.device").filter({ hasText: "alice's tablet" });
+		await tabletEntry.getByRole("button", { name: "Remove…" }).click();
+		await tabletEntry.getByRole("button", { name: "Yes, remove “alice's tablet”" }).click();
+		await alice.page.getByText("Removed devices (1)").waitFor();
+		await page.getByRole("heading", { name: "This device was signed out" }).waitFor();
+		await expect.poll(() => databaseNames(page), { timeout: UI_TIMEOUT_MS }).not.toContain("sm-app-keys");
+
+		// The contact key was rotated without the tablet, and the two remaining devices chat on.
+		await openChat(alice.page, bob.handle);
+		await sendMessage(bob.page, "only your laptop reads this");
+		await message(alice.page, "only your laptop reads this").waitFor();
+		await waitForDelivery(bob.page, "only your laptop reads this", "delivered");
+		await sendMessage(alice.page, "yes, the tablet is gone");
+		await message(bob.page, "yes, the tablet is gone").waitFor();
+		expect(await message(bob.page, "only your laptop reads this").getByText("Delivered to 2 devices").count()).toBe(0);
+	});
+
+	it("rejects a device that asks to join, which then shows it was signed out and deletes its keys", async () => {
+		const alice = await person("alice");
+		const page = await askToJoin(alice.handle, "not alice's phone");
+		await page.getByRole("heading", { name: "Waiting for approval" }).waitFor();
+		await alice.page.getByRole("button", { name: /^Devices/ }).click();
+		await alice.page.getByTestId("pending-device").getByRole("button", { name: "Reject" }).click();
+		await alice.page.getByTestId("pending-device").waitFor({ state: "detached" });
+		await alice.page.getByText("Removed devices (1)").waitFor();
+		await page.getByRole("heading", { name: "This device was signed out" }).waitFor();
+		await expect.poll(() => databaseNames(page), { timeout: UI_TIMEOUT_MS }).not.toContain("sm-app-keys");
 	});
 
 	it("shows a contact's safety number, the same on both sides, and blocks and reports", async () => {

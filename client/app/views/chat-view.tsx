@@ -8,8 +8,17 @@ import { filePrice, formatBytes } from "../prices.ts";
 import { useNow } from "../use-messenger.ts";
 import { CallButtons } from "./call-buttons.tsx";
 import { ContactDetails } from "./contact-details.tsx";
+import { ErrorBoundary } from "./error-boundary.tsx";
 import { InfoIcon } from "./icons.tsx";
 import { MessageItem } from "./message-item.tsx";
+
+function UnshowableMessage({ message }: { message: ChatMessage }) {
+	return (
+		<li class={`message ${message.outgoing ? "outgoing" : "incoming"}`} data-state="unshowable">
+			<p class="message-text muted">This message cannot be shown.</p>
+		</li>
+	);
+}
 
 /** The messages of one conversation, newest at the bottom, kept scrolled down as new ones come. */
 export function MessageList({
@@ -49,7 +58,10 @@ export function MessageList({
 				// A scrolling container is reachable by keyboard on its own (Chromium, Firefox).
 				<ol class="message-list" role="log" aria-live="polite" aria-label={label}>
 					{messages.map((m) => (
-						<MessageItem key={m.key} controller={controller} state={state} message={m} />
+						// A message this browser cannot show (a damaged record, a bug) takes only its own bubble down.
+						<ErrorBoundary key={m.key} fallback={() => <UnshowableMessage message={m} />}>
+							<MessageItem controller={controller} state={state} message={m} />
+						</ErrorBoundary>
 					))}
 				</ol>
 			)}
