@@ -1,3 +1,5 @@
+import type { FlagRules } from "./abuse/behaviour-flags.ts";
+import type { AttachmentTiers } from "./abuse/pricing.ts";
 import { ApiError } from "./api-error.ts";
 import type { TurnConfig } from "./auth/turn-credentials.ts";
 import type { CallLimitRules } from "./relay/call-signaling.ts";
@@ -16,8 +18,19 @@ export interface Config {
 	rateLimit: { count: number; windowMs: number };
 	quotaPerDay: { untrusted: number; trusted: number };
 	prices: Prices;
+	attachmentTiers: AttachmentTiers;
 	contactRequestsPerHour: number;
-	suspension: { reporters: number; reportWindowMs: number; violations: number; violationWindowMs: number };
+	/** New devices that may ask to join one account within an hour. */
+	deviceRequestsPerHour: number;
+	suspension: {
+		reporters: number;
+		reportWindowMs: number;
+		violations: number;
+		violationWindowMs: number;
+		/** The first and second suspension's length; the third has no end (abuse/suspension.ts). */
+		escalationMs: number[];
+	};
+	flags: FlagRules;
 	trustPromotion: { minAgeMs: number; minMessages: number };
 	/** When the credit journal goes to D1: relay/credit-flush-policy.ts. */
 	creditFlush: FlushPolicy;
@@ -40,13 +53,47 @@ export interface Prices {
 export const DEV_SECRET_PREFIX = "dev-only:";
 const MIN_SECRET_LENGTH = 32;
 
-function numberVar(env: Env, name: keyof Env & string, fallback: number): number {
+type VarName = keyof Env & string;
+
+function misconfigured(message: string): ApiError {
+	console.error(JSON.stringify({ event: "config_error", problem: message }));
+	return new ApiError("server_misconfigured", message);
+}
+
+function numberVar(env: Env, name: VarName, fallback: number): number {
 	const raw = (env as unknown as Record<string, unknown>)[name];
 	if (raw === undefined || raw === "") return fallback;
 	const value = Number(raw);
-	if (!Number.isFinite(value) || value < 0)
-		throw new ApiError("server_misconfigured", `The variable ${name} must be a non-negative number.`);
+	if (!Number.isFinite(value) || value < 0) throw misconfigured(`The variable ${name} must be a non-negative number.`);
 	return value;
+}
+
+/** A count that code slices or loops by: a fractional one would silently round. */
+function wholeVar(env: Env, name: VarName, fallback: number, min = 0): number {
+	const value = numberVar(env, name, fallback);
+	if (!Number.isInteger(value) || value < min) throw misconfigured(`The variable ${name} must be a whole number of at least ${min}.`);
+	return value;
+}
+
+function percentVar(env: Env, name: VarName, fallback: number): number {
+	const value = numberVar(env, name, fallback);
+	if (value > 100) throw misconfigured(`The variable ${name} is a percentage: at most 100.`);
+	return value / 100;
+}
+
+const MB = 1024 * 1024;
+
+/** ATTACHMENT_*_MB: the tiers must rise, or a size could fall in two tiers or none. */
+function attachmentTiers(env: Env): AttachmentTiers {
+	const tiers = {
+		smallBelowBytes: Math.round(numberVar(env, "ATTACHMENT_SMALL_BELOW_MB", 1) * MB),
+		mediumUpToBytes: Math.round(numberVar(env, "ATTACHMENT_MEDIUM_UP_TO_MB", 10) * MB),
+		maxBytes: Math.round(numberVar(env, "ATTACHMENT_MAX_MB", 50) * MB),
+	};
+	if (!(tiers.smallBelowBytes <= tiers.mediumUpToBytes && tiers.mediumUpToBytes <= tiers.maxBytes)) {
+		throw misconfigured("ATTACHMENT_SMALL_BELOW_MB, ATTACHMENT_MEDIUM_UP_TO_MB and ATTACHMENT_MAX_MB must not decrease in that order.");
+	}
+	return tiers;
 }
 
 const cache = new WeakMap<Env, Config>();
@@ -89,12 +136,24 @@ export function readConfig(env: Env): Config {
 			edit: numberVar(env, "PRICE_EDIT", 2),
 			delete: numberVar(env, "PRICE_DELETE", 1),
 		},
+		attachmentTiers: attachmentTiers(env),
 		contactRequestsPerHour: numberVar(env, "CONTACT_REQUESTS_PER_HOUR", 20),
+		deviceRequestsPerHour: wholeVar(env, "DEVICE_REQUESTS_PER_HOUR", 5, 1),
 		suspension: {
 			reporters: numberVar(env, "SUSPEND_AFTER_REPORTERS", 3),
 			reportWindowMs: numberVar(env, "SUSPEND_REPORT_WINDOW_DAYS", 7) * day,
 			violations: numberVar(env, "SUSPEND_AFTER_VIOLATIONS", 20),
 			violationWindowMs: numberVar(env, "SUSPEND_VIOLATION_WINDOW_MINUTES", 10) * 60_000,
+			escalationMs: [numberVar(env, "SUSPEND_FIRST_HOURS", 24) * 3_600_000, numberVar(env, "SUSPEND_SECOND_DAYS", 7) * day],
+		},
+		flags: {
+			burstDistinct: numberVar(env, "FLAG_CONTACT_BURST_DISTINCT", 10),
+			burstWindowMs: numberVar(env, "FLAG_CONTACT_BURST_MINUTES", 60) * 60_000,
+			lowAcceptMinRequests: numberVar(env, "FLAG_LOW_ACCEPT_MIN_REQUESTS", 10),
+			lowAcceptRatio: percentVar(env, "FLAG_LOW_ACCEPT_PERCENT", 20),
+			// Two gaps at least: the spread of a single gap is always zero.
+			regularSample: wholeVar(env, "FLAG_REGULAR_SAMPLE", 10, 2),
+			regularMaxVariation: percentVar(env, "FLAG_REGULAR_VARIATION_PERCENT", 2),
 		},
 		trustPromotion: { minAgeMs: numberVar(env, "TRUST_AFTER_DAYS", 7) * day, minMessages: numberVar(env, "TRUST_AFTER_MESSAGES", 20) },
 		creditFlush: {

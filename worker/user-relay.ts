@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { fromB64u, toB64u } from "../client/core/encoding.ts";
 import { sealedFileSize } from "../client/core/file-seal.ts";
 import { randomBytes, verifyDetached } from "../client/core/nacl.ts";
-import { CONTACT_BURST_WINDOW_MS, type FlagKind, isContactBurst, isLowAcceptRatio, isMachineRegular } from "./abuse/behaviour-flags.ts";
+import { type FlagKind, isContactBurst, isLowAcceptRatio, isMachineRegular, regularTimesNeeded } from "./abuse/behaviour-flags.ts";
 import { priceOf } from "./abuse/pricing.ts";
 import {
 	checkSendLimits,
@@ -137,7 +137,6 @@ export interface PeerRef {
 	handle: string;
 }
 
-const DEVICE_REQUESTS_PER_HOUR = 5;
 const FLUSH_RETRY_MS = 30_000;
 /** While the object stays in memory, alarms that only flush skip the expiry sweep up to this long. */
 const SWEEP_AT_LEAST_MS = 3_600_000;
@@ -299,7 +298,7 @@ export class UserRelay extends DurableObject<Env> {
 	private async suspend(accountId: string, reason: string): Promise<void> {
 		const account = this.cachedAccount();
 		const now = this.now();
-		const next = nextSuspension(account.suspensionLevel, now);
+		const next = nextSuspension(account.suspensionLevel, now, readConfig(this.env).suspension.escalationMs);
 		await suspendAccount(this.env.DB, accountId, { until: next.until, level: next.level, reason, now });
 		console.log(JSON.stringify({ event: "account_suspended", accountId, reason, level: next.level }));
 		await this.reloadAccount(accountId);
@@ -337,10 +336,14 @@ export class UserRelay extends DurableObject<Env> {
 			const was = before.get(d.deviceId);
 			if (!firstLoad && was !== d.status) {
 				if ((was === "approved") !== (d.status === "approved")) approvedSetChanged = true;
-				// Told before its socket closes: the revoked device hears it too, even where a
-				// proxy in between does not pass the close code on.
-				this.broadcast({ type: "device", event: d.status, device: d });
-				if (d.status === "approved") for (const ws of this.ctx.getWebSockets(d.deviceId)) this.startSync(ws);
+				const frame: ServerFrame = { type: "device", event: d.status, device: d };
+				this.broadcast(frame);
+				// The device itself is told too, now that it is no longer approved (rejected or
+				// revoked) and before its socket closes, even where a proxy in between does not pass
+				// the close code on. A newly approved one heard it above and gets what it was kept
+				// from while pending.
+				if (d.status === "approved") for (const ws of this.ctx.getWebSockets(d.deviceId)) this.startApprovedSocket(ws, accountId);
+				else if (was === "approved" || was === "pending") for (const ws of this.ctx.getWebSockets(d.deviceId)) this.send(ws, frame);
 			}
 			if (d.status === "revoked") {
 				this.dropDevice(d.deviceId);
@@ -386,8 +389,9 @@ export class UserRelay extends DurableObject<Env> {
 	): Promise<RelayResult<true>> {
 		await this.ensureAccount(accountId);
 		const now = this.now();
-		const recent = recentTimes(this.sql, "device_request", now - 3_600_000, DEVICE_REQUESTS_PER_HOUR);
-		if (recent.length >= DEVICE_REQUESTS_PER_HOUR) {
+		const perHour = readConfig(this.env).deviceRequestsPerHour;
+		const recent = recentTimes(this.sql, "device_request", now - 3_600_000, perHour);
+		if (recent.length >= perHour) {
 			return refuse(
 				"rate_limited",
 				"Too many new devices asked to join this account. Try again later.",
@@ -660,10 +664,11 @@ export class UserRelay extends DurableObject<Env> {
 		const requested = bumpCounter(this.sql, "requests_sent");
 		await this.stub(peer.id).theirRequest(peer.id, me);
 		this.notifyContact("requested", result.value);
-		if (isContactBurst(distinctRefsSince(this.sql, "contact_request", now - CONTACT_BURST_WINDOW_MS))) {
+		const flagRules = readConfig(this.env).flags;
+		if (isContactBurst(distinctRefsSince(this.sql, "contact_request", now - flagRules.burstWindowMs), flagRules)) {
 			await this.raiseFlag(accountId, "contact_burst", "contact requests to many distinct accounts within an hour");
 		}
-		if (isLowAcceptRatio(requested, readCounter(this.sql, "requests_accepted"))) {
+		if (isLowAcceptRatio(requested, readCounter(this.sql, "requests_accepted"), flagRules)) {
 			await this.raiseFlag(
 				accountId,
 				"low_accept_ratio",
@@ -793,16 +798,22 @@ export class UserRelay extends DurableObject<Env> {
 		const state: SocketState = { accountId, deviceId, sentUpTo: 0, synced: false };
 		server.serializeAttachment(state);
 		this.send(server, { type: "ready", accountId, deviceId, queued: queueStats(this.sql, deviceId).count });
-		this.send(server, { type: "account", account: this.status(accountId) });
-		if (deviceStatus(this.sql, deviceId) !== "approved") return new Response(null, { status: 101, webSocket: client });
-		for (const d of cachedDevices(this.sql)) if (d.status === "pending") this.send(server, { type: "device", event: "pending", device: d });
-		const missed = Number(readMeta(this.sql, `missed:${deviceId}`) ?? 0);
-		if (missed > 0) {
-			this.send(server, { type: "missed", count: missed });
-			deleteMeta(this.sql, `missed:${deviceId}`);
-		}
-		this.pump(server, state);
+		if (deviceStatus(this.sql, deviceId) === "approved") this.startApprovedSocket(server, accountId);
 		return new Response(null, { status: 101, webSocket: client });
+	}
+
+	/** What an approved device hears first: the account, devices waiting for approval, what it missed, its backlog. */
+	private startApprovedSocket(ws: WebSocket, accountId: string): void {
+		const state = readSocketState(ws);
+		if (!state) return;
+		this.send(ws, { type: "account", account: this.status(accountId) });
+		for (const d of cachedDevices(this.sql)) if (d.status === "pending") this.send(ws, { type: "device", event: "pending", device: d });
+		const missed = Number(readMeta(this.sql, `missed:${state.deviceId}`) ?? 0);
+		if (missed > 0) {
+			this.send(ws, { type: "missed", count: missed });
+			deleteMeta(this.sql, `missed:${state.deviceId}`);
+		}
+		this.pump(ws, state);
 	}
 
 	private send(ws: WebSocket, frame: ServerFrame): void {
@@ -817,14 +828,13 @@ export class UserRelay extends DurableObject<Env> {
 		}
 	}
 
+	/**
+	 * To the account's approved devices only: a pending device may hold a socket, and anyone who
+	 * knows a handle can make one, so it must not hear the account's traffic.
+	 */
 	private broadcast(frame: ServerFrame): void {
 		const text = JSON.stringify(frame);
-		for (const ws of this.ctx.getWebSockets()) this.sendText(ws, text);
-	}
-
-	private startSync(ws: WebSocket): void {
-		const state = readSocketState(ws);
-		if (state) this.pump(ws, state);
+		for (const deviceId of approvedDeviceIds(this.sql)) for (const ws of this.ctx.getWebSockets(deviceId)) this.sendText(ws, text);
 	}
 
 	/** Push the next page of backlog, or announce that the device has caught up. */
@@ -1169,7 +1179,7 @@ export class UserRelay extends DurableObject<Env> {
 		if (!contact || contact.state !== "accepted" || contact.peerBlocked)
 			return refuse("not_a_contact", "You can only send files to accepted contacts.");
 		const config = readConfig(this.env);
-		const price = priceOf({ kind: "attachment", bytes: size }, this.cachedAccount().trust, config.prices);
+		const price = priceOf({ kind: "attachment", bytes: size }, this.cachedAccount().trust, config.prices, config.attachmentTiers);
 		if (!price.ok) return refuse(price.code, price.message);
 		if (this.credits.available() < price.price) await this.credits.refresh(accountId, this.now());
 		if (this.credits.available() < price.price) {
@@ -1241,7 +1251,8 @@ export class UserRelay extends DurableObject<Env> {
 
 	/** Flags and trust promotion look at the send history; both are rare D1 writes. */
 	private async afterSend(accountId: string, now: number): Promise<void> {
-		if (isMachineRegular(newestSendTimes(this.sql, 11).reverse())) {
+		const flagRules = readConfig(this.env).flags;
+		if (isMachineRegular(newestSendTimes(this.sql, regularTimesNeeded(flagRules)).reverse(), flagRules)) {
 			await this.raiseFlag(accountId, "regular_intervals", "messages sent at machine-regular intervals");
 		}
 		const account = this.cachedAccount();

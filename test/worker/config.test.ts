@@ -1,7 +1,11 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { isContactBurst, isLowAcceptRatio, isMachineRegular } from "../../worker/abuse/behaviour-flags.ts";
+import { priceOf } from "../../worker/abuse/pricing.ts";
+import { INDEFINITE, nextSuspension } from "../../worker/abuse/suspension.ts";
 import { ApiError } from "../../worker/api-error.ts";
 import { DEV_SECRET_PREFIX, readConfig } from "../../worker/config.ts";
+import { limits } from "../../worker/routes/limits.ts";
 
 const withVars = (vars: Record<string, string | undefined>): Env => ({ ...env, ...vars }) as Env;
 
@@ -26,6 +30,98 @@ describe("configuration", () => {
 		expect(readConfig(withVars({ AUTH_SECRET: "y".repeat(48), ENVIRONMENT: "production" })).rateLimit).toEqual({
 			count: 100000,
 			windowMs: 10_000,
+		});
+	});
+
+	it("reads the attachment tiers, device join limit, suspension escalation and flag thresholds from their variables", () => {
+		const config = readConfig(
+			withVars({
+				ATTACHMENT_SMALL_BELOW_MB: "0.5",
+				ATTACHMENT_MEDIUM_UP_TO_MB: "5",
+				ATTACHMENT_MAX_MB: "20",
+				DEVICE_REQUESTS_PER_HOUR: "2",
+				SUSPEND_FIRST_HOURS: "1",
+				SUSPEND_SECOND_DAYS: "2",
+				FLAG_CONTACT_BURST_DISTINCT: "4",
+				FLAG_CONTACT_BURST_MINUTES: "15",
+				FLAG_LOW_ACCEPT_MIN_REQUESTS: "6",
+				FLAG_LOW_ACCEPT_PERCENT: "50",
+				FLAG_REGULAR_SAMPLE: "3",
+				FLAG_REGULAR_VARIATION_PERCENT: "10",
+			}),
+		);
+		const MB = 1024 * 1024;
+		expect(config.attachmentTiers).toEqual({ smallBelowBytes: MB / 2, mediumUpToBytes: 5 * MB, maxBytes: 20 * MB });
+		expect(config.deviceRequestsPerHour).toBe(2);
+		expect(config.suspension.escalationMs).toEqual([3_600_000, 2 * 86_400_000]);
+		expect(config.flags).toEqual({
+			burstDistinct: 4,
+			burstWindowMs: 15 * 60_000,
+			lowAcceptMinRequests: 6,
+			lowAcceptRatio: 0.5,
+			regularSample: 3,
+			regularMaxVariation: 0.1,
+		});
+
+		// The rules obey what was read: the tier boundaries, the escalation and the flag thresholds move.
+		const price = (bytes: number, trust: "untrusted" | "trusted") =>
+			priceOf({ kind: "attachment", bytes }, trust, config.prices, config.attachmentTiers);
+		expect(price(MB / 2 - 1, "untrusted")).toEqual({ ok: true, price: 8 });
+		expect(price(MB / 2, "untrusted")).toMatchObject({ ok: false, code: "forbidden", message: expect.stringContaining("0.5 MB") });
+		expect(price(5 * MB, "trusted")).toEqual({ ok: true, price: 20 });
+		expect(price(5 * MB + 1, "trusted")).toEqual({ ok: true, price: 40 });
+		expect(price(20 * MB + 1, "trusted")).toMatchObject({ ok: false, code: "too_large", message: expect.stringContaining("20 MB") });
+		const now = 1_000_000;
+		expect(nextSuspension(0, now, config.suspension.escalationMs)).toEqual({ level: 1, until: now + 3_600_000 });
+		expect(nextSuspension(1, now, config.suspension.escalationMs)).toEqual({ level: 2, until: now + 2 * 86_400_000 });
+		expect(nextSuspension(2, now, config.suspension.escalationMs)).toEqual({ level: 3, until: INDEFINITE });
+		expect([isContactBurst(3, config.flags), isContactBurst(4, config.flags)]).toEqual([false, true]);
+		expect([isLowAcceptRatio(5, 0, config.flags), isLowAcceptRatio(6, 2, config.flags), isLowAcceptRatio(6, 3, config.flags)]).toEqual([
+			false,
+			true,
+			false,
+		]);
+		expect([isMachineRegular([0, 100, 200], config.flags), isMachineRegular([0, 100, 200, 300], config.flags)]).toEqual([false, true]);
+	});
+
+	it("defaults to DESIGN §6–§7's numbers, as wrangler.toml sets them", () => {
+		const config = readConfig(withVars({}));
+		expect(config.attachmentTiers).toEqual({ smallBelowBytes: 1024 * 1024, mediumUpToBytes: 10 * 1024 * 1024, maxBytes: 50 * 1024 * 1024 });
+		expect(config.deviceRequestsPerHour).toBe(5);
+		expect(config.suspension.escalationMs).toEqual([86_400_000, 7 * 86_400_000]);
+		expect(config.flags).toMatchObject({ burstDistinct: 10, burstWindowMs: 3_600_000, lowAcceptRatio: 0.2, regularSample: 10 });
+	});
+
+	it.each([
+		["SUSPEND_FIRST_HOURS", "a day"],
+		["FLAG_CONTACT_BURST_DISTINCT", "-1"],
+		["ATTACHMENT_MAX_MB", "0.5"],
+		["ATTACHMENT_SMALL_BELOW_MB", "20"],
+		["FLAG_LOW_ACCEPT_PERCENT", "120"],
+		["FLAG_REGULAR_SAMPLE", "2.5"],
+		["FLAG_REGULAR_SAMPLE", "1"],
+		["DEVICE_REQUESTS_PER_HOUR", "0"],
+	])("refuses %s = %j with server_misconfigured, naming the variable", (name, value) => {
+		let thrown: unknown;
+		try {
+			readConfig(withVars({ [name]: value }));
+		} catch (err) {
+			thrown = err;
+		}
+		expect(thrown).toBeInstanceOf(ApiError);
+		expect((thrown as ApiError).code).toBe("server_misconfigured");
+		expect((thrown as ApiError).message).toContain(name);
+	});
+
+	it("publishes the configured attachment tiers at GET /api/limits", async () => {
+		const response = limits(
+			new Request("https://relay.test/api/limits"),
+			withVars({ ATTACHMENT_MEDIUM_UP_TO_MB: "8", ATTACHMENT_MAX_MB: "25" }),
+		);
+		expect((await response.json<any>()).attachmentTiers).toEqual({
+			smallBelowBytes: 1024 * 1024,
+			mediumUpToBytes: 8 * 1024 * 1024,
+			maxBytes: 25 * 1024 * 1024,
 		});
 	});
 });

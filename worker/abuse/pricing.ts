@@ -1,15 +1,25 @@
 import type { Prices } from "../config.ts";
 import type { TrustLevel } from "../db/accounts.ts";
 
-const MB = 1024 * 1024;
-export const MAX_ATTACHMENT_BYTES = 50 * MB;
+/** DESIGN §6's size tiers (defaults 1 / 10 / 50 MB), from wrangler.toml. */
+export interface AttachmentTiers {
+	/** Below this: the small price, open to every trust level. */
+	smallBelowBytes: number;
+	/** From smallBelowBytes up to and including this: the medium price; above it, the large one. */
+	mediumUpToBytes: number;
+	/** Above this an attachment is refused. */
+	maxBytes: number;
+}
 
 export type PricedAction = { kind: "text" } | { kind: "edit" } | { kind: "delete" } | { kind: "attachment"; bytes: number };
 
 export type PriceVerdict = { ok: true; price: number } | { ok: false; code: "too_large" | "forbidden"; message: string };
 
+/** "1 MB", "0.5 MB": tiers are configured in MB, so messages name them that way. */
+export const megabytes = (bytes: number): string => `${Number((bytes / (1024 * 1024)).toFixed(2))} MB`;
+
 /** DESIGN §6. Reading, receiving and acking are free, so they have no price at all. */
-export function priceOf(action: PricedAction, trust: TrustLevel, prices: Prices): PriceVerdict {
+export function priceOf(action: PricedAction, trust: TrustLevel, prices: Prices, tiers: AttachmentTiers): PriceVerdict {
 	switch (action.kind) {
 		case "text":
 			return { ok: true, price: prices.text };
@@ -18,12 +28,14 @@ export function priceOf(action: PricedAction, trust: TrustLevel, prices: Prices)
 		case "delete":
 			return { ok: true, price: prices.delete };
 		case "attachment": {
-			if (action.bytes > MAX_ATTACHMENT_BYTES) return { ok: false, code: "too_large", message: "Attachments may be at most 50 MB." };
-			if (action.bytes < MB) return { ok: true, price: prices.attachmentSmall };
+			if (action.bytes > tiers.maxBytes)
+				return { ok: false, code: "too_large", message: `Attachments may be at most ${megabytes(tiers.maxBytes)}.` };
+			if (action.bytes < tiers.smallBelowBytes) return { ok: true, price: prices.attachmentSmall };
 			if (trust === "untrusted") {
-				return { ok: false, code: "forbidden", message: "Attachments of 1 MB or more need a trusted account." };
+				const message = `Attachments of ${megabytes(tiers.smallBelowBytes)} or more need a trusted account.`;
+				return { ok: false, code: "forbidden", message };
 			}
-			return { ok: true, price: action.bytes <= 10 * MB ? prices.attachmentMedium : prices.attachmentLarge };
+			return { ok: true, price: action.bytes <= tiers.mediumUpToBytes ? prices.attachmentMedium : prices.attachmentLarge };
 		}
 	}
 }

@@ -1,13 +1,12 @@
-import { DAY_MS } from "./send-limits.ts";
-
 /** Stands for "until an admin lifts it": later than any real date, still a valid integer. */
 export const INDEFINITE = 8_640_000_000_000_000;
 
-const ESCALATION = [DAY_MS, 7 * DAY_MS];
-
-/** DESIGN §7: 24 h, then 7 days, then indefinite. `level` counts earlier suspensions. */
-export function nextSuspension(previousLevel: number, now: number): { level: number; until: number } {
-	const duration = ESCALATION[previousLevel];
+/**
+ * DESIGN §7: 24 h, then 7 days, then indefinite (durations from wrangler.toml). `level`
+ * counts earlier suspensions; past the last configured duration a suspension has no end.
+ */
+export function nextSuspension(previousLevel: number, now: number, escalationMs: readonly number[]): { level: number; until: number } {
+	const duration = escalationMs[previousLevel];
 	return { level: previousLevel + 1, until: duration === undefined ? INDEFINITE : now + duration };
 }
 

@@ -288,6 +288,12 @@ export const limitsResponse = object({
 	rateLimit: object({ count: integer({ min: 0, max: 1e9 }), windowMs: integer({ min: 0, max: 1e12 }) }),
 	quotaPerDay: object({ untrusted: integer({ min: 0, max: 1e9 }), trusted: integer({ min: 0, max: 1e9 }) }),
 	maxSealedTextBytes: integer({ min: 0, max: 1e9 }),
+	/** Size tiers of the attachment prices, in plaintext bytes: see abuse/pricing.ts. */
+	attachmentTiers: object({
+		smallBelowBytes: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+		mediumUpToBytes: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+		maxBytes: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+	}),
 });
 export type LimitsResponse = Infer<typeof limitsResponse>;
 
@@ -383,11 +389,18 @@ export type IceServer = Infer<typeof iceServer>;
 export const turnResponse = object({ iceServers: array(iceServer, { max: 8 }), expiresAt: timestamp });
 export type TurnResponse = Infer<typeof turnResponse>;
 
-/** What a device says about a call; `offer`, `answer` and `ice` carry a payload sealed with the contact key. */
+/**
+ * What a device says about a call. Every one is sealed with the contact key (offer, answer
+ * and ice carry a payload, the others an empty body), so a relay cannot forge an accept,
+ * decline, busy or hangup.
+ */
 export const CALL_SIGNAL_KINDS = ["offer", "answer", "ice", "ringing", "accept", "decline", "busy", "hangup"] as const;
 export type CallSignalKind = (typeof CALL_SIGNAL_KINDS)[number];
-export const SEALED_CALL_SIGNALS: ReadonlySet<string> = new Set<CallSignalKind>(["offer", "answer", "ice"]);
-/** What the relay adds: another device of yours took or turned down the call (stop ringing), or nobody answered in time. */
+const SEALED_CALL_SIGNALS: ReadonlySet<string> = new Set<string>(CALL_SIGNAL_KINDS);
+/**
+ * What the relay adds, unsealed and so only advisory: another device of yours took or turned
+ * down the call (stop ringing), or nobody answered in time.
+ */
 export const CALL_EVENT_KINDS = [...CALL_SIGNAL_KINDS, "answered_elsewhere", "declined_elsewhere", "timeout"] as const;
 export type CallEventKind = (typeof CALL_EVENT_KINDS)[number];
 /**
@@ -395,13 +408,13 @@ export type CallEventKind = (typeof CALL_EVENT_KINDS)[number];
  * signal can never be opened as a message, nor a message as a signal.
  */
 export const sealedSignalKind = (kind: CallSignalKind): string => `call:${kind}`;
-/** A sealed signal (an SDP offer or answer, or one ICE candidate) is at most this large. */
+/** A sealed signal (an SDP offer or answer, one ICE candidate, or an empty control body) is at most this large. */
 export const MAX_SEALED_SIGNAL_BYTES = 32 * 1024;
 const signalBox = base64url({ minBytes: 16, maxBytes: MAX_SEALED_SIGNAL_BYTES });
 
 type SignalShape = { kind: string; keyVersion?: number; nonce?: string; box?: string; fromDevice?: string };
 
-/** A signal carries keyVersion, nonce and box exactly when its kind is sealed; relayed, it then names its device. */
+/** A device's signal carries keyVersion, nonce and box, and relayed it names its device; the relay's own events carry neither. */
 function withPayloadRule<T extends SignalShape>(schema: Schema<T>, opts: { relayed: boolean }): Schema<T> {
 	return {
 		parse(value, path) {
@@ -409,7 +422,7 @@ function withPayloadRule<T extends SignalShape>(schema: Schema<T>, opts: { relay
 			const parts = [frame.keyVersion, frame.nonce, frame.box].filter((p) => p !== undefined).length;
 			const at = path ? `${path}.box` : "box";
 			if (!SEALED_CALL_SIGNALS.has(frame.kind)) {
-				if (parts !== 0) throw new ValidationError(at, `a ${frame.kind} signal carries no payload`);
+				if (parts !== 0) throw new ValidationError(at, `a ${frame.kind} event carries no payload`);
 			} else if (parts !== 3 || (opts.relayed && frame.fromDevice === undefined)) {
 				throw new ValidationError(at, `a ${frame.kind} signal carries keyVersion, nonce and box`);
 			}

@@ -9,6 +9,7 @@ export function limits(_request: Request, env: Env): Response {
 		rateLimit: config.rateLimit,
 		quotaPerDay: config.quotaPerDay,
 		maxSealedTextBytes: config.maxSealedTextBytes,
+		attachmentTiers: config.attachmentTiers,
 	};
 	return Response.json(body, { headers: { "cache-control": "public, max-age=300" } });
 }

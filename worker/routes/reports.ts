@@ -27,7 +27,7 @@ export async function reportContact(request: IRequest, env: Env): Promise<Respon
 	const since = Math.max(now - rules.reportWindowMs, (await suspendedAt(env.DB, reportedId)) ?? 0);
 	const alreadySuspended = reported.suspendedUntil !== null && reported.suspendedUntil > now;
 	if (!alreadySuspended && (await distinctReportersSince(env.DB, reportedId, since)) >= rules.reporters) {
-		const next = nextSuspension(reported.suspensionLevel, now);
+		const next = nextSuspension(reported.suspensionLevel, now, rules.escalationMs);
 		await suspendAccount(env.DB, reportedId, { until: next.until, level: next.level, reason: "reports from several accounts", now });
 		console.log(JSON.stringify({ event: "account_suspended", accountId: reportedId, reason: "reports", level: next.level }));
 		await relayFor(env, reportedId).reloadAccount(reportedId);
