@@ -1,9 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { toB64u } from "../../client/core/encoding.ts";
-import { generateDeviceKeys } from "../../client/core/nacl.ts";
-import { addApprovedDevice, contactPair, newMessageId } from "./fixtures.ts";
+import { addApprovedDevice, addPendingDevice, contactPair, newMessageId, rotateContactKey, sealedSend } from "./fixtures.ts";
 import { api, connect, signIn, type TestUser } from "./helpers.ts";
 
 /** Well-formed but meaningless: these tests are about who may ask, not what they send. */
@@ -44,26 +42,56 @@ describe("authorization", () => {
 
 	it("refuses a pending device everywhere", async () => {
 		const { alice, bob } = await contactPair();
-		const keys = generateDeviceKeys();
-		const deviceId = newMessageId();
-		await env.DB.prepare(
-			"INSERT INTO devices (id, account_id, public_key, name, status, created_at) VALUES (?, ?, ?, 'new phone', 'pending', ?)",
-		)
-			.bind(deviceId, alice.accountId, toB64u(keys.publicKey), Date.now())
-			.run();
-		await runInDurableObject(env.USERS.get(env.USERS.idFromName(alice.accountId)), (relay) => relay.reloadDevices(alice.accountId));
-		const session = await signIn(keys);
-		expect(session.json.deviceStatus).toBe("pending");
+		const pending = await addPendingDevice(alice);
+		expect((await signIn(pending.keys)).json.deviceStatus).toBe("pending");
 		for (const r of routes(bob)) {
-			const { status, json } = await api(r.path, { method: r.method, body: r.body, token: session.json.token });
+			const { status, json } = await api(r.path, { method: r.method, body: r.body, token: pending.token });
 			expect([r.path, status, json.error.code]).toEqual([r.path, 403, "device_pending"]);
 		}
 		// It may hold a socket open to hear of its approval, and do nothing else on it.
-		const socket = await connect(session.json.token);
+		const socket = await connect(pending.token);
 		await socket.next("ready");
 		socket.send({ type: "ack", ids: [newMessageId()] });
 		expect(await socket.next("error")).toMatchObject({ code: "device_pending" });
 		expect(socket.frames.filter((f) => f.type === "message" || f.type === "synced")).toEqual([]);
+	});
+
+	it("a pending device's socket hears none of the account's traffic, only its own rejection", async () => {
+		const { alice, bob, key, aliceDevices } = await contactPair({ extraDevices: 1 });
+		const pending = await addPendingDevice(alice);
+		const eavesdropper = await connect(pending.token);
+		await eavesdropper.next("ready");
+		const laptop = await connect(alice.token);
+		const bobSocket = await connect(bob.token);
+		await laptop.next("synced");
+		await bobSocket.next("synced");
+
+		bobSocket.send({ type: "typing", to: alice.accountId });
+		await laptop.next("typing");
+		const toAlice = sealedSend(bob, alice, key, "to alice");
+		bobSocket.send(toAlice);
+		await laptop.next("message");
+		laptop.send({ type: "ack", ids: [toAlice.id] });
+		await bobSocket.next("delivered");
+		const toBob = sealedSend(alice, bob, key, "to bob");
+		laptop.send(toBob);
+		await bobSocket.next("message");
+		bobSocket.send({ type: "ack", ids: [toBob.id] });
+		await laptop.next("delivered");
+		await runInDurableObject(env.USERS.get(env.USERS.idFromName(alice.accountId)), (relay) => relay.reloadAccount(alice.accountId));
+
+		await api(`/api/devices/${(aliceDevices[1] as TestUser).deviceId}/revoke`, { method: "POST", token: alice.token });
+		await laptop.next("contact", (c) => c.event === "rotation_required");
+		expect((await rotateContactKey(bob, alice, 2)).res.status).toBe(200);
+		await laptop.next("contact", (c) => c.event === "rotated");
+
+		await api(`/api/devices/${pending.deviceId}/reject`, { method: "POST", token: alice.token });
+		expect((await eavesdropper.closed).code).toBe(4001);
+		expect(eavesdropper.frames).toMatchObject([
+			{ type: "ready", deviceId: pending.deviceId, queued: 0 },
+			{ type: "device", event: "revoked", device: { deviceId: pending.deviceId } },
+		]);
+		expect(eavesdropper.frames).toHaveLength(2);
 	});
 
 	it("a revoked device cannot sign in, its live token stops working at once and its socket is closed", async () => {

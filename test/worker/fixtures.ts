@@ -11,11 +11,20 @@ import { api, registerUser, signIn, type TestUser } from "./helpers.ts";
  * A second approved device written straight into D1, standing in for the approval flow
  * (issue 4) so that fan-out and sent-sync can be tested on their own.
  */
-export async function addApprovedDevice(user: TestUser, name = "phone"): Promise<TestUser> {
+export function addApprovedDevice(user: TestUser, name = "phone"): Promise<TestUser> {
+	return addDeviceAs(user, "approved", name);
+}
+
+/** A pending device written straight into D1: past the join rate limit, signed in, not approved. */
+export function addPendingDevice(user: TestUser, name = "new phone"): Promise<TestUser> {
+	return addDeviceAs(user, "pending", name);
+}
+
+async function addDeviceAs(user: TestUser, status: "approved" | "pending", name: string): Promise<TestUser> {
 	const keys = generateDeviceKeys();
 	const deviceId = newMessageId();
-	await env.DB.prepare("INSERT INTO devices (id, account_id, public_key, name, status, created_at) VALUES (?, ?, ?, ?, 'approved', ?)")
-		.bind(deviceId, user.accountId, toB64u(keys.publicKey), name, Date.now())
+	await env.DB.prepare("INSERT INTO devices (id, account_id, public_key, name, status, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+		.bind(deviceId, user.accountId, toB64u(keys.publicKey), name, status, Date.now())
 		.run();
 	await runInDurableObject(env.USERS.get(env.USERS.idFromName(user.accountId)), (relay) => relay.reloadDevices(user.accountId));
 	const session = await signIn(keys);
@@ -36,26 +45,47 @@ export async function contactPair(
 	}
 	await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
 	const key = generateContactKey();
-	const mine = (await api("/api/devices", { token: bob.token })).json.devices;
-	const theirs = (await api(`/api/contacts/${alice.accountId}/devices`, { token: bob.token })).json.devices;
-	const wrap = (accountId: string, d: { deviceId: string; publicKey: string }) => ({
-		accountId,
-		deviceId: d.deviceId,
-		...wrapContactKey({
-			accounts: [alice.accountId, bob.accountId],
-			version: 1,
-			key,
-			senderSeed: bob.keys.seed,
-			targetPublicKey: fromB64u(d.publicKey),
-		}),
-	});
-	const envelopes = [...mine.map((d: any) => wrap(bob.accountId, d)), ...theirs.map((d: any) => wrap(alice.accountId, d))];
+	const envelopes = await wrapForBoth(bob, alice, 1, key);
 	const accepted = await api(`/api/contacts/${alice.accountId}/accept`, { token: bob.token, body: { keyVersion: 1, envelopes } });
 	if (accepted.status !== 200) throw new Error(JSON.stringify(accepted.json));
 	return { alice, bob, key, aliceDevices, bobDevices };
 }
 
 export const newMessageId = (): string => toB64u(randomBytes(16));
+
+/** `key` as `version` of the pair's contact key, wrapped by `me` for every approved device of both accounts as the relay lists them. */
+async function wrapForBoth(me: TestUser, peer: TestUser, version: number, key: Uint8Array) {
+	const mine = (await api("/api/devices", { token: me.token })).json.devices.filter((d: any) => d.status === "approved");
+	const theirs = (await api(`/api/contacts/${peer.accountId}/devices`, { token: me.token })).json.devices;
+	const wrap = (accountId: string, d: { deviceId: string; publicKey: string }) => ({
+		accountId,
+		deviceId: d.deviceId,
+		...wrapContactKey({
+			accounts: [me.accountId, peer.accountId],
+			version,
+			key,
+			senderSeed: me.keys.seed,
+			targetPublicKey: fromB64u(d.publicKey),
+		}),
+	});
+	return [...mine.map((d: any) => wrap(me.accountId, d)), ...theirs.map((d: any) => wrap(peer.accountId, d))];
+}
+
+/** What a rotating client does: a fresh key as `version` for both accounts' devices, after `adjust` (to test what the relay refuses). */
+export async function rotateContactKey(
+	me: TestUser,
+	peer: TestUser,
+	version: number,
+	adjust: (envelopes: Array<{ accountId: string; deviceId: string; nonce: string; box: string }>) => unknown[] = (e) => e,
+): Promise<{ key: Uint8Array; res: Awaited<ReturnType<typeof api>> }> {
+	const key = generateContactKey();
+	const envelopes = await wrapForBoth(me, peer, version, key);
+	const res = await api(`/api/contacts/${peer.accountId}/rotate`, {
+		token: me.token,
+		body: { keyVersion: version, envelopes: adjust(envelopes) },
+	});
+	return { key, res };
+}
 
 /** A `send` frame carrying `text` sealed under the contact key, with a matching sealed header. */
 export function sealedSend(from: TestUser, to: TestUser, key: Uint8Array, text: string, id = newMessageId(), keyVersion = 1) {
@@ -74,16 +104,15 @@ export interface SignalFrame {
 	box?: string;
 }
 
-/** A `call` frame; offer, answer and ice carry `body` sealed under the contact key with a "call:" kind. */
+/** A `call` frame with `body` sealed under the contact key with a "call:" kind (control signals seal an empty body). */
 export function callSignal(
 	from: TestUser,
 	to: TestUser,
 	key: Uint8Array,
 	callId: string,
 	kind: CallSignalKind,
-	body?: unknown,
+	body: unknown = {},
 ): SignalFrame {
-	if (body === undefined) return { type: "call", id: callId, to: to.accountId, kind };
 	const header = {
 		id: callId,
 		from: from.accountId,
