@@ -1,9 +1,28 @@
-import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { env, exports } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { toB64u } from "../../client/core/encoding.ts";
 import { generateDeviceKeys, signDetached } from "../../client/core/nacl.ts";
 import { loginMessage } from "../../worker/protocol/signing.ts";
-import { api, registerUser, registrationBody, signIn } from "./helpers.ts";
+import { api, BASE, registerUser, registrationBody, signIn } from "./helpers.ts";
+
+afterEach(() => {
+	vi.useRealTimers();
+});
+
+/** The time a real, correctly signed session token stops being accepted. */
+const tokenExpiry = (token: string): number => Number(token.split(".")[3]);
+
+async function openSocket(token: string): Promise<{ status: number; json: any }> {
+	const response = await exports.default.fetch(
+		new Request(`${BASE}/api/ws?token=${encodeURIComponent(token)}`, { headers: { upgrade: "websocket" } }),
+	);
+	if (response.status === 101) {
+		response.webSocket?.accept();
+		response.webSocket?.close(1000, "done");
+		return { status: 101, json: null };
+	}
+	return { status: response.status, json: await response.json() };
+}
 
 describe("registration", () => {
 	it("creates an account with its first approved device and the starting credits, with a ledger row", async () => {
@@ -115,17 +134,54 @@ describe("signing in", () => {
 		expect(unknown.json.error.code).toBe("unauthorized");
 	});
 
-	it("refuses forged, tampered and expired tokens on every authenticated route", async () => {
+	it("refuses forged tokens and tokens whose expiry was moved either way", async () => {
 		const user = await registerUser("ivan");
 		const [v, a, d, exp, mac] = user.token.split(".");
-		const tampered = [v, a, d, String(Number(exp) + 1000), mac].join(".");
-		const expired = [v, a, d, "1000", mac].join(".");
-		for (const token of [tampered, expired, "garbage", `${user.token}x`]) {
+		const extended = [v, a, d, String(Number(exp) + 1000), mac].join(".");
+		const backdated = [v, a, d, "1000", mac].join(".");
+		for (const token of [extended, backdated, "garbage", `${user.token}x`]) {
 			const { status, json } = await api("/api/contacts", { token });
 			expect(status).toBe(401);
 			expect(json.error.code).toBe("unauthorized");
 		}
 		expect((await api("/api/contacts")).status).toBe(401);
+	});
+
+	it("refuses a correctly signed session token from the moment it expires, on HTTP routes and on /api/ws", async () => {
+		const user = await registerUser("ivy");
+		const expiresAt = tokenExpiry(user.token);
+		vi.useFakeTimers({ toFake: ["Date"] });
+		vi.setSystemTime(expiresAt - 1);
+		expect((await api("/api/contacts", { token: user.token })).status).toBe(200);
+		expect((await openSocket(user.token)).status).toBe(101);
+
+		vi.setSystemTime(expiresAt);
+		const http = await api("/api/contacts", { token: user.token });
+		expect(http.status).toBe(401);
+		expect(http.json.error.code).toBe("unauthorized");
+		const socket = await openSocket(user.token);
+		expect(socket.status).toBe(401);
+		expect(socket.json.error.code).toBe("unauthorized");
+	});
+
+	it("refuses a correctly signed challenge from the moment it expires, and a fresh one still signs in", async () => {
+		const keys = generateDeviceKeys();
+		await api("/api/accounts", { body: registrationBody("jill_late", keys) });
+		const signedBody = (challenge: string) => ({
+			publicKey: toB64u(keys.publicKey),
+			challenge,
+			signature: toB64u(signDetached(keys.seed, loginMessage(challenge))),
+		});
+		vi.useFakeTimers({ toFake: ["Date"] });
+		const late = (await api("/api/auth/challenge", { method: "POST" })).json;
+		vi.setSystemTime(late.expiresAt);
+		const refused = await api("/api/auth/session", { body: signedBody(late.challenge) });
+		expect(refused.status).toBe(401);
+		expect(refused.json.error).toMatchObject({ code: "unauthorized", message: expect.stringMatching(/expired/) });
+
+		const fresh = (await api("/api/auth/challenge", { method: "POST" })).json;
+		vi.setSystemTime(fresh.expiresAt - 1);
+		expect((await api("/api/auth/session", { body: signedBody(fresh.challenge) })).status).toBe(200);
 	});
 
 	it("answers unknown API routes with a typed not_found", async () => {
