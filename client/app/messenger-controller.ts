@@ -139,6 +139,8 @@ export class MessengerController {
 	private readonly opening = new Map<string, Promise<Blob>>();
 	/** Incoming messages kept by `persist`, until the `message` event that follows shows them. */
 	private readonly persisted = new Map<string, Persisted>();
+	/** Whether the relay's socket is open and ready (the browser may still say it is offline). */
+	private socketUp = false;
 	/** Files opened lately, the same Blob each time, so that an image is not reloaded when its message re-renders. */
 	private readonly opened = new Map<string, Blob>();
 
@@ -694,13 +696,25 @@ export class MessengerController {
 
 	private listen(): void {
 		const c = this.client;
+		// The browser knows the network is gone before a socket does (it may take a heartbeat or two).
+		if (typeof window !== "undefined") {
+			window.addEventListener("offline", () => this.update({ connection: "offline" }));
+			window.addEventListener("online", () => {
+				if (this.current.connection === "offline" && this.current.phase === "ready")
+					this.update({ connection: this.socketUp ? "online" : "connecting" });
+			});
+		}
 		c.on("ready", () => {
+			this.socketUp = true;
 			this.update({ connection: "online" });
 			// Contacts may have changed while this device was offline; the first connect loads them itself.
 			if (this.current.phase === "ready") void this.refreshContacts();
 		});
-		c.on("disconnected", () => this.update({ connection: "connecting" }));
-		c.on("reconnecting", () => this.update({ connection: "connecting" }));
+		c.on("disconnected", () => {
+			this.socketUp = false;
+			this.update({ connection: this.offlineOr("connecting") });
+		});
+		c.on("reconnecting", () => this.update({ connection: this.offlineOr("connecting") }));
 		c.on("account", (account) => this.applyAccount(account));
 		c.on("message", (message) => void this.onMessage(message).catch((err) => this.report(err)));
 		c.on("undecryptable", (message) => void this.onUndecryptable(message).catch((err) => this.report(err)));
@@ -724,18 +738,22 @@ export class MessengerController {
 	 * waits in `persisted` for the `message` event that follows, which shows it.
 	 */
 	private async persist(message: IncomingMessage): Promise<void> {
-		if (message.kind === "edit" || message.kind === "delete") {
+		// The relay puts an edit in place of its original while that is still queued, so an edit
+		// of a message this device never had is the message itself, already edited.
+		const standsIn = message.kind === "edit" && message.replaces !== undefined && !(await this.history.has(message.replaces));
+		if ((message.kind === "edit" && !standsIn) || message.kind === "delete") {
 			this.persisted.set(message.id, { kind: "change", updated: await this.storeChange(message) });
 			return;
 		}
+		const id = standsIn ? (message.replaces as string) : message.id;
 		// Delivered again after a crash between keeping and acking: keep what the user did with it since.
-		const fresh = !(await this.history.has(message.id));
+		const fresh = standsIn || !(await this.history.has(id));
 		const visible = typeof document === "undefined" || document.visibilityState === "visible";
 		const read = message.outgoing || (this.current.activePeer === message.peerId && visible);
 		const early = message.outgoing ? this.earlyDeliveries.get(message.id) : undefined;
 		const record: ChatMessage = {
-			key: message.id,
-			id: message.id,
+			key: id,
+			id,
 			peerId: message.peerId,
 			outgoing: message.outgoing,
 			text: message.text,
@@ -743,6 +761,7 @@ export class MessengerController {
 			state: message.outgoing ? (early ? "delivered" : "sent") : "received",
 			...(early && { deliveredTo: early }),
 			...(message.attachment && { attachment: message.attachment }),
+			...(standsIn && { edited: true as const }),
 			...(!read && { unread: 1 as const }),
 		};
 		if (fresh) await this.history.put(record);
@@ -851,6 +870,11 @@ export class MessengerController {
 		const others = (this.current.devices ?? []).filter((d) => d.deviceId !== device.deviceId);
 		this.update({ devices: [...others, device] });
 		if (event === "pending") this.notify(`A new device, “${device.name}”, asks to join your account. Review it under Devices.`, "info");
+	}
+
+	/** "offline" while the browser says there is no network, else `state`. */
+	private offlineOr(state: Connection): Connection {
+		return typeof navigator !== "undefined" && navigator.onLine === false ? "offline" : state;
 	}
 
 	private onError(error: SdkError): void {

@@ -12,7 +12,11 @@ export interface IncomingMessage {
 	peerId: string;
 	from: string;
 	fromDevice: string;
-	/** text: a message; edit: the new text of `replaces`; delete: remove `replaces`; attachment: a file (text is its caption). */
+	/**
+	 * text: a message; edit: the new text of `replaces` — when this device never had `replaces`
+	 * (the relay swaps a still-queued original for its edit), the edit is that message, edited;
+	 * delete: remove `replaces` (nothing to do if it never came); attachment: a file (text is its caption).
+	 */
 	kind: MessageKind;
 	text: string;
 	replaces?: string;

@@ -56,6 +56,23 @@ async function askToJoin(handle: string, deviceName: string): Promise<Page> {
 	return page;
 }
 
+/** Edit a message sent from this page through its menu, at the price it shows. */
+async function editOwnMessage(page: Page, text: string, newText: string): Promise<void> {
+	const mine = message(page, text);
+	await mine.getByRole("button", { name: "Edit or delete this message" }).click();
+	await mine.getByRole("button", { name: "Edit · 2 credits" }).click();
+	await mine.getByLabel("New text").fill(newText);
+	await mine.getByRole("button", { name: "Save · 2 credits" }).click();
+}
+
+/** Delete a message sent from this page for everyone, confirming at the price it shows. */
+async function deleteOwnMessage(page: Page, text: string): Promise<void> {
+	const mine = message(page, text);
+	await mine.getByRole("button", { name: "Edit or delete this message" }).click();
+	await mine.getByRole("button", { name: "Delete for everyone · 1 credit" }).click();
+	await mine.getByRole("button", { name: "Yes, delete · 1 credit" }).click();
+}
+
 describe("the web app in two browser profiles", () => {
 	it("creates two accounts that become contacts and exchange messages both ways, with typing and delivery shown", async () => {
 		const { alice, bob } = await contacts([LAPTOP, PHONE]);
@@ -230,20 +247,40 @@ describe("the web app in two browser profiles", () => {
 		await sendMessage(alice.page, "See you at 5");
 		await message(bob.page, "See you at 5").waitFor();
 
-		const mine = message(alice.page, "See you at 5");
-		await mine.getByRole("button", { name: "Edit or delete this message" }).click();
-		await mine.getByRole("button", { name: "Edit · 2 credits" }).click();
-		await mine.getByLabel("New text").fill("See you at 6");
-		await mine.getByRole("button", { name: "Save · 2 credits" }).click();
+		await editOwnMessage(alice.page, "See you at 5", "See you at 6");
 		await message(bob.page, "See you at 6").getByText("edited").waitFor();
 		expect(await conversationTexts(bob.page)).toEqual(["See you at 6"]);
 
-		const edited = message(alice.page, "See you at 6");
-		await edited.getByRole("button", { name: "Edit or delete this message" }).click();
-		await edited.getByRole("button", { name: "Delete for everyone · 1 credit" }).click();
-		await edited.getByRole("button", { name: "Yes, delete · 1 credit" }).click();
+		await deleteOwnMessage(alice.page, "See you at 6");
 		await message(bob.page, "This message was deleted.").waitFor();
 		await message(alice.page, "This message was deleted.").waitFor();
+	});
+
+	it("shows a message edited while its recipient was away once, edited, and nothing of one deleted meanwhile", async () => {
+		const { alice, bob } = await contacts();
+		await bob.page.close();
+		await sendMessage(alice.page, "See you at 5");
+		await waitForDelivery(alice.page, "See you at 5", "sent");
+		await editOwnMessage(alice.page, "See you at 5", "See you at 6");
+		await message(alice.page, "See you at 6").getByText("edited").waitFor();
+		await sendMessage(alice.page, "Bring the cake");
+		await waitForDelivery(alice.page, "Bring the cake", "sent");
+		await deleteOwnMessage(alice.page, "Bring the cake");
+		await message(alice.page, "This message was deleted.").waitFor();
+		await sendMessage(alice.page, "Last one");
+		await waitForDelivery(alice.page, "Last one", "sent");
+
+		const back = await bob.profile.newPage();
+		await back.goto(server.baseUrl);
+		await openChat(back, alice.handle);
+		await message(back, "Last one").waitFor();
+		await message(back, "See you at 6").getByText("edited").waitFor();
+		expect(await conversationTexts(back)).toEqual(["See you at 6", "Last one"]);
+		// Kept as the message itself, so it survives a reload the same way.
+		await back.reload();
+		await openChat(back, alice.handle);
+		await message(back, "Last one").waitFor();
+		expect(await conversationTexts(back)).toEqual(["See you at 6", "Last one"]);
 	});
 
 	it("shows a PNG inline on both sides, from its copy in the browser after a reload, and offers another file for download with its name and size", async () => {

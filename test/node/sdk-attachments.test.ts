@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { toB64u } from "../../client/core/encoding.ts";
 import { randomBytes } from "../../client/core/nacl.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
-import { collect, contactPair, relayForFile } from "../support/sdk-clients.ts";
+import { collect, collectUntilSynced, contactPair, relayForFile } from "../support/sdk-clients.ts";
 
 const ADMIN_TOKEN = `admin-${toB64u(randomBytes(24))}`;
 const relay = relayForFile({ vars: { ...RELAXED_LIMITS, ADMIN_TOKEN } });
@@ -148,5 +148,23 @@ describe("files and changes to sent messages through the SDK", () => {
 		expect(edit).toMatchObject({ kind: "edit", text: "the plan", replaces: original.id });
 		expect(del).toMatchObject({ kind: "delete", replaces: original.id });
 		await expect(bob.client.editMessage(alice.account.accountId, original.id, "not yours")).rejects.toMatchObject({ code: "not_found" });
+	});
+
+	it("gives a recipient who was away only the edit of a message edited in the queue, naming the original, and nothing of a deleted one", async () => {
+		const { alice, bob } = await contactPair(factory);
+		bob.client.close();
+		const original = await alice.client.sendText(bob.account.accountId, "teh plan");
+		const edit = await alice.client.editMessage(bob.account.accountId, original.id, "the plan");
+		const gone = await alice.client.sendText(bob.account.accountId, "never mind");
+		await alice.client.deleteMessage(bob.account.accountId, gone.id);
+		const bobAgain = factory.client(bob.store);
+		const backlog = collectUntilSynced(bobAgain);
+		await bobAgain.connect();
+		const [only, del, ...rest] = await backlog;
+		// The edit stands in for the original: the app keeps it as the original, edited.
+		expect(only).toMatchObject({ id: edit.id, kind: "edit", text: "the plan", replaces: original.id, outgoing: false });
+		// The delete of a message this device never had: nothing to remove.
+		expect(del).toMatchObject({ kind: "delete", replaces: gone.id });
+		expect(rest).toEqual([]);
 	});
 });
