@@ -1,8 +1,14 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { INDEFINITE } from "../../worker/abuse/suspension.ts";
 import { admin } from "./admin-client.ts";
 import { contactPair, sealedSend } from "./fixtures.ts";
 import { api, connect, registerUser, signIn, type TestUser } from "./helpers.ts";
+
+const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
+const queuedIds = (accountId: string) =>
+	runInDurableObject(relay(accountId), (_, state) => state.storage.sql.exec<{ msg_id: string }>("SELECT msg_id FROM queue").toArray());
 
 afterEach(() => {
 	vi.useRealTimers();
@@ -66,18 +72,40 @@ describe("reports", () => {
 		expect(after.status).toBe(201);
 	});
 
-	it("escalate: a second wave suspends for 7 days", async () => {
+	it("escalate: a second wave suspends for 7 days, a third until an administrator reviews it, which an admin can lift", async () => {
 		vi.useFakeTimers({ toFake: ["Date"] });
-		const { spammer, targets } = await spammerAndTargets(6);
-		for (const t of targets.slice(0, 3)) await report(t, spammer);
+		const { spammer, targets } = await spammerAndTargets(9);
+		const suspension = () =>
+			env.DB.prepare("SELECT suspended_until, suspension_level FROM accounts WHERE id = ?").bind(spammer.accountId).first<any>();
+		// Sessions last 15 minutes: the reporters sign in again for each later wave.
+		const wave = async (reporters: TestUser[]) => {
+			for (const t of reporters) await report({ ...t, token: (await signIn(t.keys)).json.token }, spammer);
+		};
+		await wave(targets.slice(0, 3));
+		expect((await suspension()).suspension_level).toBe(1);
 		vi.setSystemTime(Date.now() + 86_400_000 + 1);
 		const second = Date.now();
-		// Sessions last 15 minutes: a day later the reporters sign in again.
-		for (const t of targets.slice(3)) await report({ ...t, token: (await signIn(t.keys)).json.token }, spammer);
-		const row = await env.DB.prepare("SELECT suspended_until, suspension_level FROM accounts WHERE id = ?")
-			.bind(spammer.accountId)
-			.first<any>();
-		expect(row).toEqual({ suspended_until: second + 7 * 86_400_000, suspension_level: 2 });
+		await wave(targets.slice(3, 6));
+		expect(await suspension()).toEqual({ suspended_until: second + 7 * 86_400_000, suspension_level: 2 });
+
+		vi.setSystemTime(second + 7 * 86_400_000 + 1);
+		await wave(targets.slice(6, 8));
+		expect((await suspension()).suspended_until).toBe(second + 7 * 86_400_000);
+		await wave(targets.slice(8));
+		expect(await suspension()).toEqual({ suspended_until: INDEFINITE, suspension_level: 3 });
+
+		// Still suspended a year on: the third suspension has no end of its own.
+		vi.setSystemTime(Date.now() + 365 * 86_400_000);
+		const token = (await signIn(spammer.keys)).json.token;
+		const refused = await api("/api/contacts", { token, body: { handle: (await registerUser("x")).handle } });
+		expect(refused.json.error.code).toBe("suspended");
+		expect(refused.json.error.message).toContain("until an administrator reviews it");
+		expect((await api("/api/contacts", { token })).status).toBe(200);
+
+		const lifted = await admin(`/accounts/${spammer.accountId}/unsuspend`, { method: "POST" });
+		expect(lifted.json.account).toMatchObject({ suspendedUntil: null, suspensionLevel: 3 });
+		const after = await api("/api/contacts", { token, body: { handle: (await registerUser("y")).handle } });
+		expect(after.status).toBe(201);
 	});
 
 	it("a suspended sender's messages are refused with `suspended` and nothing is delivered", async () => {
@@ -92,24 +120,59 @@ describe("reports", () => {
 		const b = await connect(bob.token);
 		expect(await b.next("ready")).toMatchObject({ queued: 0 });
 	});
+
+	it("a suspended recipient still receives its queued messages and acks them, and the queue empties", async () => {
+		const { alice, bob, key } = await contactPair();
+		const a = await connect(alice.token);
+		const frame = sealedSend(alice, bob, key, "for later");
+		a.send(frame);
+		await a.next("sent", (x) => x.id === frame.id);
+		await env.DB.prepare("UPDATE accounts SET suspended_until = ?, suspension_level = 1 WHERE id = ?")
+			.bind(Date.now() + 3_600_000, bob.accountId)
+			.run();
+		await relay(bob.accountId).reloadAccount(bob.accountId);
+
+		const b = await connect(bob.token);
+		expect(await b.next("message")).toMatchObject({ id: frame.id });
+		const reply = sealedSend(bob, alice, key, "nope");
+		b.send(reply);
+		expect(await b.next("error")).toMatchObject({ code: "suspended", ref: reply.id });
+		b.send({ type: "ack", ids: [frame.id] });
+		// An ack has no reply; the queue row going away is the observable effect.
+		await vi.waitFor(async () => expect(await queuedIds(bob.accountId)).toEqual([]));
+	});
 });
 
 describe("the admin API", () => {
 	it("refuses a missing or wrong token and changes nothing", async () => {
-		const user = await registerUser("victim");
+		// A suspended victim with a ledger, so a refused unsuspend, trust change or grant would show.
+		const { spammer: victim, targets } = await spammerAndTargets(3);
+		for (const t of targets) await report(t, victim);
+		const state = async () => ({
+			account: await env.DB.prepare("SELECT trust, credits, suspended_until, suspension_level FROM accounts WHERE id = ?")
+				.bind(victim.accountId)
+				.first<any>(),
+			ledgerRows: (await env.DB.prepare("SELECT COUNT(*) AS n FROM credit_ledger WHERE account_id = ?").bind(victim.accountId).first<any>())
+				.n,
+		});
+		const before = await state();
+		expect(before.account).toMatchObject({ trust: "untrusted", credits: Number(env.STARTING_CREDITS), suspension_level: 1 });
+		expect(before.account.suspended_until).toBeGreaterThan(Date.now());
+		expect(before.ledgerRows).toBeGreaterThan(0);
+
 		for (const token of [undefined, "wrong", `${env.ADMIN_TOKEN}x`, (await registerUser("u")).token]) {
 			const attempts = [
-				api(`/api/admin/accounts/${user.handle}`, { token }),
-				api(`/api/admin/accounts/${user.accountId}/trust`, { token, body: { trust: "verified" } }),
-				api(`/api/admin/accounts/${user.accountId}/credits`, { token, body: { amount: 1000, reason: "free money" } }),
-				api(`/api/admin/accounts/${user.accountId}/unsuspend`, { token, method: "POST" }),
+				api(`/api/admin/accounts/${victim.handle}`, { token }),
+				api(`/api/admin/accounts/${victim.accountId}/trust`, { token, body: { trust: "verified" } }),
+				api(`/api/admin/accounts/${victim.accountId}/credits`, { token, body: { amount: 1000, reason: "free money" } }),
+				api(`/api/admin/accounts/${victim.accountId}/unsuspend`, { token, method: "POST" }),
 				api("/api/admin/flags", { token }),
 				api("/api/admin/reports", { token }),
 			];
 			for (const r of await Promise.all(attempts)) expect([r.status, r.json.error.code]).toEqual([401, "unauthorized"]);
 		}
-		const row = await env.DB.prepare("SELECT trust, credits FROM accounts WHERE id = ?").bind(user.accountId).first<any>();
-		expect(row).toEqual({ trust: "untrusted", credits: Number(env.STARTING_CREDITS) });
+		expect(await state()).toEqual(before);
+		expect((await api("/api/account", { token: victim.token })).json.suspendedUntil).toBe(before.account.suspended_until);
 	});
 
 	it("looks up an account, sets trust, grants credits with a reason, lifts a suspension and lists reports", async () => {
