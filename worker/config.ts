@@ -125,7 +125,7 @@ export function readConfig(env: Env): Config {
 		queueMaxBytes: numberVar(env, "QUEUE_MAX_BYTES", 100 * 1024 * 1024),
 		maxSealedTextBytes: numberVar(env, "MAX_SEALED_TEXT_BYTES", 64 * 1024),
 		startingCredits: numberVar(env, "STARTING_CREDITS", 100),
-		maxDevicesPerAccount: numberVar(env, "MAX_DEVICES_PER_ACCOUNT", 10),
+		maxDevicesPerAccount: wholeVar(env, "MAX_DEVICES_PER_ACCOUNT", 10, 1),
 		rateLimit: { count: numberVar(env, "RATE_LIMIT_COUNT", 1), windowMs: numberVar(env, "RATE_LIMIT_WINDOW_SECONDS", 10) * 1000 },
 		quotaPerDay: { untrusted: numberVar(env, "QUOTA_UNTRUSTED_PER_DAY", 20), trusted: numberVar(env, "QUOTA_TRUSTED_PER_DAY", 200) },
 		prices: {

@@ -3,6 +3,7 @@ import { fromB64u, toB64u } from "../client/core/encoding.ts";
 import { sealedFileSize } from "../client/core/file-seal.ts";
 import { randomBytes, verifyDetached } from "../client/core/nacl.ts";
 import { type FlagKind, isContactBurst, isLowAcceptRatio, isMachineRegular, regularTimesNeeded } from "./abuse/behaviour-flags.ts";
+import { approvalRefusal, joinRefusal, lapsedAsks } from "./abuse/device-joins.ts";
 import { priceOf } from "./abuse/pricing.ts";
 import {
 	checkSendLimits,
@@ -20,7 +21,6 @@ import { readConfig } from "./config.ts";
 import { insertFlag, promoteToTrusted, reportsAgainst, suspendAccount } from "./db/abuse.ts";
 import {
 	approveDevice as approveDeviceInD1,
-	countActiveDevices,
 	findAccountByHandle,
 	getAccount,
 	insertPendingDevice,
@@ -381,7 +381,9 @@ export class UserRelay extends DurableObject<Env> {
 
 	/**
 	 * A new device asks to join this account. Anyone who knows the handle can ask, so asks are
-	 * limited (5 an hour) and count against the device limit until approved or rejected.
+	 * limited per hour, at most a few may wait at once, and an ask lapses after a day
+	 * (abuse/device-joins.ts); waiting devices count against the device limit, so each can be
+	 * approved.
 	 */
 	async addPendingDevice(
 		accountId: string,
@@ -398,15 +400,22 @@ export class UserRelay extends DurableObject<Env> {
 				(recent.at(-1) as number) + 3_600_000 - now,
 			);
 		}
-		const max = readConfig(this.env).maxDevicesPerAccount;
-		if ((await countActiveDevices(this.env.DB, accountId)) >= max) {
-			return refuse("too_many_devices", `An account can have at most ${max} devices. Remove one first.`);
-		}
+		await this.rejectLapsedAsks(accountId, now);
+		const full = joinRefusal(cachedDevices(this.sql), readConfig(this.env).maxDevicesPerAccount);
+		if (full) return refuse("too_many_devices", full);
 		if (!(await insertPendingDevice(this.env.DB, { ...d, accountId, now })))
 			return refuse("handle_taken", "This device key is already registered.");
 		logActivity(this.sql, "device_request", now, d.deviceId);
 		await this.reloadDevices(accountId);
 		return ok(true);
+	}
+
+	/** Asks nobody answered within a day are rejected, so they stop holding a place (README, Devices). */
+	private async rejectLapsedAsks(accountId: string, now: number): Promise<void> {
+		const lapsed = lapsedAsks(cachedDevices(this.sql), now);
+		if (lapsed.length === 0) return;
+		for (const d of lapsed) await revokeDeviceInD1(this.env.DB, accountId, d.deviceId, now);
+		await this.reloadDevices(accountId);
 	}
 
 	/**
@@ -423,10 +432,13 @@ export class UserRelay extends DurableObject<Env> {
 	): Promise<RelayResult<DeviceInfo>> {
 		const refusal = await this.authorize(accountId, approverId);
 		if (refusal) return refusal;
+		await this.rejectLapsedAsks(accountId, this.now());
 		const devices = cachedDevices(this.sql);
 		const approver = devices.find((d) => d.deviceId === approverId) as DeviceInfo;
 		const target = devices.find((d) => d.deviceId === deviceId);
 		if (!target || target.status !== "pending") return refuse("not_found", "There is no pending device with that id on this account.");
+		const full = approvalRefusal(devices, readConfig(this.env).maxDevicesPerAccount);
+		if (full) return refuse("too_many_devices", full);
 		if (!verifyDetached(fromB64u(approver.publicKey), approvalMessage(accountId, deviceId, target.publicKey), fromB64u(signature))) {
 			return refuse("unauthorized", "The approval signature does not match this device's key.");
 		}
@@ -1145,6 +1157,8 @@ export class UserRelay extends DurableObject<Env> {
 			case "attachment": {
 				const upload = getUpload(this.sql, frame.attachmentId as string);
 				if (!upload || upload.to !== frame.to) return refuse("not_found", "No such attachment upload for this contact.");
+				// Lapsed but not yet swept: the alarm is about to release it and delete the blob.
+				if (upload.expiresAt <= this.now()) return refuse("not_found", "This attachment's reservation lapsed; send the file again.");
 				if (upload.status === "reserved") return refuse("bad_request", "Upload the attachment before sending its message.");
 				if (upload.status === "sent") return refuse("conflict", "This attachment was already sent.");
 				return ok({ price: 0, countsAsSend: true, upload });
@@ -1204,9 +1218,35 @@ export class UserRelay extends DurableObject<Env> {
 		return ok(upload.sealedSize);
 	}
 
-	async finishUpload(accountId: string, attachmentId: string): Promise<void> {
+	/**
+	 * The blob is in R2. A put can outlast its reservation: if the alarm lapsed it meanwhile (or
+	 * it was cancelled), the blob has no row to be found by and is deleted here, not orphaned.
+	 */
+	async finishUpload(accountId: string, attachmentId: string): Promise<RelayResult<true>> {
 		await this.ensureAccount(accountId);
-		if (getUpload(this.sql, attachmentId)?.status === "reserved") setUploadStatus(this.sql, attachmentId, "uploaded");
+		const upload = getUpload(this.sql, attachmentId);
+		if (!upload || upload.expiresAt <= this.now()) {
+			await this.removeBlob(blobKey(accountId, attachmentId));
+			return refuse("not_found", "The reservation lapsed or was cancelled before the upload finished; nothing was kept.");
+		}
+		if (upload.status === "reserved") setUploadStatus(this.sql, attachmentId, "uploaded");
+		return ok(true);
+	}
+
+	/**
+	 * Give up a reservation not yet sent: its held price is released at once and any uploaded
+	 * blob deleted. A sent attachment goes only with a delete of its message.
+	 */
+	async cancelUpload(accountId: string, deviceId: string, attachmentId: string): Promise<RelayResult<true>> {
+		const refusal = await this.authorize(accountId, deviceId);
+		if (refusal) return refusal;
+		const upload = getUpload(this.sql, attachmentId);
+		if (!upload) return refuse("not_found", "No such attachment reservation.");
+		if (upload.status === "sent") return refuse("conflict", "This attachment was sent: delete its message instead.");
+		dropCharge(this.sql, upload.holdId);
+		deleteUpload(this.sql, upload.id);
+		await this.removeBlob(blobKey(accountId, upload.id));
+		return ok(true);
 	}
 
 	/**

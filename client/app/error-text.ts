@@ -20,7 +20,8 @@ const SENTENCES: Record<SdkErrorCode, string> = {
 	suspended: "Your account is suspended. You can still read messages.",
 	device_pending: "This device is waiting for approval from one of your other devices.",
 	device_revoked: "This device was removed from the account.",
-	too_many_devices: "This account has reached its device limit. Remove a device first.",
+	too_many_devices:
+		"This account has no room for another device: it has reached its device limit, or several devices are already waiting for approval.",
 	stale_key: "The conversation's key changed. Please try again.",
 	peer_unreachable: "They cannot be reached right now. Please try again later.",
 	calls_not_allowed: "They do not take calls from you.",

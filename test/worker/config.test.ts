@@ -92,6 +92,14 @@ describe("configuration", () => {
 		expect(config.flags).toMatchObject({ burstDistinct: 10, burstWindowMs: 3_600_000, lowAcceptRatio: 0.2, regularSample: 10 });
 	});
 
+	it("reads the device limit from MAX_DEVICES_PER_ACCOUNT and refuses one below a single device", () => {
+		expect(readConfig(withVars({})).maxDevicesPerAccount).toBe(10);
+		expect(readConfig(withVars({ MAX_DEVICES_PER_ACCOUNT: "3" })).maxDevicesPerAccount).toBe(3);
+		for (const bad of ["0", "2.5", "many"]) {
+			expect(() => readConfig(withVars({ MAX_DEVICES_PER_ACCOUNT: bad }))).toThrow(/MAX_DEVICES_PER_ACCOUNT/);
+		}
+	});
+
 	it.each([
 		["SUSPEND_FIRST_HOURS", "a day"],
 		["FLAG_CONTACT_BURST_DISTINCT", "-1"],

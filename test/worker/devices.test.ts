@@ -6,8 +6,8 @@ import { fromB64u, toB64u } from "../../client/core/encoding.ts";
 import { openMessage } from "../../client/core/message-seal.ts";
 import { type DeviceKeys, generateDeviceKeys, signDetached } from "../../client/core/nacl.ts";
 import { approvalMessage, deviceRequestMessage } from "../../worker/protocol/signing.ts";
-import { contactPair, newMessageId, sealedSend } from "./fixtures.ts";
-import { api, connect, signIn, type TestUser } from "./helpers.ts";
+import { addApprovedDevice, contactPair, newMessageId, sealedSend } from "./fixtures.ts";
+import { api, connect, registerUser, signIn, type TestUser } from "./helpers.ts";
 
 afterEach(() => {
 	vi.useRealTimers();
@@ -48,6 +48,11 @@ async function approve(
 		}),
 	}));
 	return api(`/api/devices/${newDevice.deviceId}/approve`, { token: approver.token, body: { signature, envelopes } });
+}
+
+async function deviceCount(user: TestUser): Promise<number> {
+	const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM devices WHERE account_id = ?").bind(user.accountId).first<{ n: number }>();
+	return row?.n ?? 0;
 }
 
 async function openKey(me: TestUser, peerId: string, version: number): Promise<Uint8Array | undefined> {
@@ -131,14 +136,52 @@ describe("adding a device", () => {
 		expect(listed[1].lastSeenAt).toBeGreaterThan(0);
 	});
 
-	it("is limited per account", async () => {
-		const { alice } = await contactPair();
+	it("counts approved and waiting devices against MAX_DEVICES_PER_ACCOUNT", async () => {
+		const alice = await registerUser("alice");
 		const limit = Number(env.MAX_DEVICES_PER_ACCOUNT);
-		const results = [];
-		for (let i = 0; i < limit; i++) results.push((await askToJoin(alice)).status);
-		expect(results.filter((s) => s === 201)).toHaveLength(Math.min(limit - 1, 5));
-		const refused = results.find((s) => s !== 201);
-		expect([409, 429]).toContain(refused);
+		const others = [];
+		for (let i = 2; i < limit; i++) others.push(await addApprovedDevice(alice));
+		const last = await askToJoin(alice);
+		expect(last.status).toBe(201);
+		const over = await askToJoin(alice);
+		expect([over.status, over.json.error.code]).toEqual([409, "too_many_devices"]);
+		expect(over.json.error.message).toContain(`at most ${limit} devices`);
+		expect(await deviceCount(alice)).toBe(limit);
+
+		expect((await approve(alice, last, [])).status).toBe(200);
+		expect((await askToJoin(alice)).json.error.code).toBe("too_many_devices");
+		await api(`/api/devices/${(others[0] as TestUser).deviceId}/revoke`, { method: "POST", token: alice.token });
+		expect((await askToJoin(alice)).status).toBe(201);
+	});
+
+	it("lets at most three devices wait at once, and an ask nobody answered lapses after a day", async () => {
+		const alice = await registerUser("alice");
+		vi.useFakeTimers({ toFake: ["Date"] });
+		const start = Date.now();
+		const waiting = [await askToJoin(alice), await askToJoin(alice), await askToJoin(alice)];
+		expect(waiting.map((w) => w.status)).toEqual([201, 201, 201]);
+		const fourth = await askToJoin(alice);
+		expect([fourth.status, fourth.json.error.code]).toEqual([409, "too_many_devices"]);
+		expect(fourth.json.error.message).toContain("waiting for approval");
+		expect(await deviceCount(alice)).toBe(4);
+		// Rejecting one frees its place.
+		await api(`/api/devices/${waiting[0]?.deviceId}/reject`, { method: "POST", token: alice.token });
+		vi.setSystemTime(start + 3_600_000);
+		const late = await askToJoin(alice);
+		expect(late.status).toBe(201);
+
+		vi.setSystemTime(start + 86_400_000);
+		const laptop = { ...alice, token: (await signIn(alice.keys)).json.token };
+		const socket = await connect(laptop.token);
+		await socket.next("synced");
+		const fresh = await askToJoin(alice);
+		expect(fresh.status).toBe(201);
+		for (const lapsed of [waiting[1], waiting[2]]) {
+			expect(await socket.next("device", (d) => d.event === "revoked" && d.device.deviceId === lapsed?.deviceId)).toBeTruthy();
+			expect((await signIn((lapsed as { keys: DeviceKeys }).keys)).json.error.code).toBe("device_revoked");
+		}
+		// The ask made an hour after the others has not lapsed yet and can still be approved.
+		expect((await approve(laptop, late, [])).status).toBe(200);
 	});
 });
 

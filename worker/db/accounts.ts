@@ -123,15 +123,6 @@ export async function touchDevice(db: D1Database, deviceId: string, now: number)
 	await db.prepare("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1").bind(deviceId, now).run();
 }
 
-/** Pending and approved devices: what counts against the per-account device limit. */
-export async function countActiveDevices(db: D1Database, accountId: string): Promise<number> {
-	const row = await db
-		.prepare("SELECT COUNT(*) AS n FROM devices WHERE account_id = ?1 AND status != 'revoked'")
-		.bind(accountId)
-		.first<{ n: number }>();
-	return row?.n ?? 0;
-}
-
 /** Returns false when the key is already registered (to any account). */
 export async function insertPendingDevice(
 	db: D1Database,
