@@ -2,7 +2,7 @@
  * What a person does in the web app, as Playwright steps. Every step waits for the UI state
  * it leads to, through accessible names where there are any, so tests never sleep.
  */
-import type { Locator, Page } from "playwright-core";
+import type { BrowserContext, Locator, Page, WebSocketRoute } from "playwright-core";
 import { UI_TIMEOUT_MS } from "./browser.ts";
 
 let counter = 0;
@@ -70,6 +70,54 @@ export async function waitForDelivery(page: Page, text: string, state: "sending"
 export function conversationTexts(page: Page): Promise<string[]> {
 	return page.locator("li.message .message-text").allTextContents();
 }
+
+/** Press Tab until `target` has the focus, as someone using only the keyboard would. */
+export async function tabTo(page: Page, target: Locator, maxPresses = 40): Promise<void> {
+	for (let i = 0; i < maxPresses; i++) {
+		if (await target.evaluate((el: { ownerDocument: { activeElement: unknown } }) => el === el.ownerDocument.activeElement)) return;
+		await page.keyboard.press("Tab");
+	}
+	throw new Error(`${maxPresses} presses of Tab did not reach ${target}`);
+}
+
+/** The page's content width and its viewport's width: a first one above the second means it scrolls sideways. */
+export function pageWidths(page: Page): Promise<[number, number]> {
+	return page.evaluate("[document.documentElement.scrollWidth, innerWidth]") as Promise<[number, number]>;
+}
+
+/**
+ * A network this browser profile can lose and get back. Going offline alone leaves open
+ * WebSockets working in Chromium (microsoft/playwright#4910), so the profile's sockets pass
+ * through Playwright to the real relay, and going offline also closes them and refuses new
+ * ones until the network is back. Set it up before the page opens its socket.
+ */
+export async function losableNetwork(context: BrowserContext): Promise<{ goOffline(): Promise<void>; goOnline(): Promise<void> }> {
+	let offline = false;
+	const open = new Set<WebSocketRoute>();
+	await context.routeWebSocket(
+		() => true,
+		async (socket) => {
+			if (offline) return socket.close({ code: 1001, reason: "network lost" });
+			socket.connectToServer();
+			open.add(socket);
+			socket.onClose(() => open.delete(socket));
+		},
+	);
+	return {
+		async goOffline() {
+			offline = true;
+			await context.setOffline(true);
+			await Promise.all([...open].map((socket) => socket.close({ code: 1001, reason: "network lost" })));
+		},
+		async goOnline() {
+			offline = false;
+			await context.setOffline(false);
+		},
+	};
+}
+
+/** The connection state shown at the top of the app ("Connected", "Connecting…", "Offline"). */
+export const connectionState = (page: Page): Locator => page.locator("output.connection");
 
 /** The IndexedDB databases of the page's origin, by name. */
 export function databaseNames(page: Page): Promise<string[]> {

@@ -3,16 +3,23 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
 import {
+	acceptRequest,
 	becomeContacts,
 	composer,
+	connectionState,
 	contactButton,
 	conversationTexts,
 	databaseNames,
+	losableNetwork,
 	message,
 	openChat,
+	pageWidths,
+	requestContact,
+	requestFrom,
 	sendMessage,
 	signUp,
 	storeUnshowableMessage,
+	tabTo,
 	uniqueHandle,
 	waitForDelivery,
 } from "./app-driver.ts";
@@ -74,7 +81,7 @@ async function deleteOwnMessage(page: Page, text: string): Promise<void> {
 }
 
 describe("the web app in two browser profiles", () => {
-	it("creates two accounts that become contacts and exchange messages both ways, with typing and delivery shown", async () => {
+	it("creates two accounts that become contacts and exchange messages both ways, with typing, delivery, price, allowance and charges shown, and nothing wider than a phone", async () => {
 		const { alice, bob } = await contacts([LAPTOP, PHONE]);
 
 		await sendMessage(alice.page, "Hello Bob! Is the <b>encryption</b> on? ✓");
@@ -92,9 +99,17 @@ describe("the web app in two browser profiles", () => {
 		await waitForDelivery(bob.page, "Yes, end to end.", "delivered");
 		expect(await conversationTexts(alice.page)).toEqual(["Hello Bob! Is the <b>encryption</b> on? ✓", "Yes, end to end."]);
 
-		// The price is shown before sending, and the balance after it.
+		// The price is shown before sending, and the balance and the day's allowance after it.
 		await alice.page.getByRole("button", { name: /Send · 4 credits/ }).waitFor();
-		await alice.page.getByText(/A message costs 4 credits\. · 999,?996 credits left/).waitFor();
+		await alice.page.getByText("A message costs 4 credits. · 999996 credits left · 9999 messages left today", { exact: true }).waitFor();
+
+		// On a phone-sized screen nothing scrolls sideways, not even a long unbroken word.
+		const long = `https://example.com/${"a-very-long-path-".repeat(12)}end`;
+		await sendMessage(alice.page, long);
+		await message(bob.page, long).waitFor();
+		const [contentWidth, viewportWidth] = await pageWidths(bob.page);
+		expect(viewportWidth).toBe(PHONE.width);
+		expect(contentWidth).toBeLessThanOrEqual(viewportWidth);
 
 		await screenshot(alice.page, "chat-view");
 		await screenshot(bob.page, "chat-view-phone");
@@ -105,6 +120,10 @@ describe("the web app in two browser profiles", () => {
 			.click();
 		await alice.page.getByRole("heading", { name: "Credits" }).waitFor();
 		await alice.page.getByRole("cell", { name: "Starting balance" }).waitFor();
+		// Both messages are charged, each listed as it is read (the relay settles charges before listing them).
+		const charges = alice.page.getByRole("table").filter({ hasText: "Balance" }).getByRole("row").filter({ hasText: "Text message" });
+		await expect.poll(() => charges.count(), { timeout: UI_TIMEOUT_MS }).toBe(2);
+		expect(await charges.getByRole("cell", { name: "-4", exact: true }).count()).toBe(2);
 		await screenshot(alice.page, "credits-panel");
 	});
 
@@ -122,9 +141,10 @@ describe("the web app in two browser profiles", () => {
 		await expect.poll(() => bob.page.title(), { timeout: UI_TIMEOUT_MS }).toBe("Secure Messaging");
 	});
 
-	it("lets someone who closed the app catch up on what was sent meanwhile, in order", async () => {
+	it("lets someone who closed the app, and then lost the network, catch up on what was sent meanwhile, in order, without a reload", async () => {
 		const { alice, bob } = await contacts();
 		await bob.page.close();
+		const network = await losableNetwork(bob.profile.context);
 
 		for (const text of ["while you were away 1", "while you were away 2", "while you were away 3"]) {
 			await sendMessage(alice.page, text);
@@ -137,6 +157,21 @@ describe("the web app in two browser profiles", () => {
 		await message(back, "while you were away 3").waitFor();
 		expect(await conversationTexts(back)).toEqual(["while you were away 1", "while you were away 2", "while you were away 3"]);
 		await waitForDelivery(alice.page, "while you were away 3", "delivered");
+		await connectionState(back).getByText("Connected").waitFor();
+
+		await network.goOffline();
+		await connectionState(back).getByText("Offline").waitFor();
+		for (const text of ["while you were offline 1", "while you were offline 2"]) {
+			await sendMessage(alice.page, text);
+			await waitForDelivery(alice.page, text, "sent");
+		}
+		await network.goOnline();
+		await connectionState(back).getByText("Connected").waitFor();
+		await message(back, "while you were offline 2").waitFor();
+		expect((await conversationTexts(back)).slice(3)).toEqual(["while you were offline 1", "while you were offline 2"]);
+		await waitForDelivery(alice.page, "while you were offline 2", "delivered");
+		await sendMessage(back, "back online");
+		await message(alice.page, "back online").waitFor();
 	});
 
 	it("keeps the history and the keys across a page reload, and shows a message it cannot render as one bubble saying so", async () => {
@@ -219,6 +254,48 @@ describe("the web app in two browser profiles", () => {
 		await alice.page.getByText("Removed devices (1)").waitFor();
 		await page.getByRole("heading", { name: "This device was signed out" }).waitFor();
 		await expect.poll(() => databaseNames(page), { timeout: UI_TIMEOUT_MS }).not.toContain("sm-app-keys");
+	});
+
+	it("declines a request, which the requester sees; takes the next one, made by keyboard alone; then blocks, after which a message is not sent", async () => {
+		const alice = await person("alice");
+		const bob = await person("bob");
+		await requestContact(alice.page, bob.handle);
+		await requestFrom(bob.page, alice.handle).getByRole("button", { name: "Decline" }).click();
+		await contactButton(alice.page, bob.handle).getByText("declined", { exact: true }).waitFor();
+
+		// Asking again, opening the chat and writing, with the keyboard only.
+		await tabTo(alice.page, alice.page.getByLabel("Handle of the person to add"));
+		await alice.page.keyboard.type(bob.handle);
+		await alice.page.keyboard.press("Enter");
+		await alice.page.getByText(`Request sent to @${bob.handle}.`).waitFor();
+		await acceptRequest(bob.page, alice.handle);
+		const accepted = contactButton(alice.page, bob.handle).filter({ hasNotText: /waiting|declined/ });
+		await accepted.waitFor();
+		await tabTo(alice.page, accepted);
+		await alice.page.keyboard.press("Enter");
+		await alice.page.getByRole("heading", { name: `@${bob.handle}` }).waitFor();
+		await tabTo(alice.page, composer(alice.page));
+		await alice.page.keyboard.type("asking nicely this time");
+		await alice.page.keyboard.press("Enter");
+		await openChat(bob.page, alice.handle);
+		await message(bob.page, "asking nicely this time").waitFor();
+
+		await bob.page.getByRole("button", { name: "Contact info" }).click();
+		await bob.page.getByRole("button", { name: "Block…" }).click();
+		await bob.page.getByRole("button", { name: `Yes, block @${alice.handle}` }).click();
+		await bob.page.getByText(`You blocked @${alice.handle}. They are not told.`).waitFor();
+		await contactButton(bob.page, alice.handle).getByText("blocked", { exact: true }).waitFor();
+		await sendMessage(alice.page, "hello?");
+		await waitForDelivery(alice.page, "hello?", "failed");
+		await message(alice.page, "hello?").getByText("Not sent").waitFor();
+		expect(await message(bob.page, "hello?").count()).toBe(0);
+
+		// A request can be blocked straight from the list too; the requester is not told.
+		const carol = await person("carol");
+		await requestContact(carol.page, bob.handle);
+		await requestFrom(bob.page, carol.handle).getByRole("button", { name: "Block" }).click();
+		await contactButton(bob.page, carol.handle).getByText("blocked", { exact: true }).waitFor();
+		await contactButton(carol.page, bob.handle).getByText("request sent, waiting").waitFor();
 	});
 
 	it("shows a contact's safety number, the same on both sides, and blocks and reports", async () => {

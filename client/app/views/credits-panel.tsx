@@ -98,7 +98,7 @@ export function CreditsPanel({ controller, state }: { controller: MessengerContr
 					</tbody>
 				</table>
 			)}
-			<p class="hint">Charges show here a few seconds after they are made; the balance above already counts them.</p>
+			<p class="hint">Every charge up to now is listed, the same ones the balance above counts.</p>
 		</section>
 	);
 }
