@@ -50,7 +50,11 @@ function refusalText(error: SdkError | undefined, peer: string): { text: string;
 	if (media) return { text: media, canRetry: true };
 	switch (error?.code) {
 		case "peer_unreachable":
-			return { text: `${peer} cannot be reached: none of their devices is online right now. Try again later.`, canRetry: true };
+			// Also what a call to a suspended account gets: a suspension is not shown to contacts.
+			return {
+				text: `${peer} cannot be reached right now: none of their devices is online, or they cannot take calls at the moment. Try again later.`,
+				canRetry: true,
+			};
 		case "calls_not_allowed":
 			return {
 				text: `${peer} has not allowed calls from you. Only they can turn it on, under “Contact info” in their chat with you.`,

@@ -62,7 +62,7 @@ export interface CallSessionEvents {
 }
 
 export interface CallSessionOptions {
-	client: Pick<MessengerClient, "startCall" | "sendCallSignal" | "iceServers" | "on">;
+	client: Pick<MessengerClient, "startCall" | "sendCallSignal" | "callConnected" | "iceServers" | "on">;
 	RTCPeerConnection: PeerConnectionConstructor;
 	getUserMedia: GetUserMedia;
 	/** Needed for screen sharing only. */
@@ -395,11 +395,11 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
 		if (this.isOver()) return;
 		if (state === "connected") {
 			this.clearConnectTimer();
+			if (this.id !== null) this.opts.client.callConnected(this.id);
 			this.connectedAt ??= Date.now();
 			this.setState("connected");
 		} else if (state === "failed") {
-			this.signal({ kind: "hangup" });
-			this.finish("failed", new SdkError("network", "The media connection failed: the two devices could not reach each other."));
+			this.giveUp("failed", new SdkError("network", "The media connection failed: the two devices could not reach each other."));
 		}
 	}
 
@@ -407,8 +407,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
 		this.clearConnectTimer();
 		this.connectTimer = setTimeout(() => {
 			if (this.currentState === "connected" || this.isOver()) return;
-			this.signal({ kind: "hangup" });
-			this.finish("failed", new SdkError("network", "The call could not connect in time: the two devices could not reach each other."));
+			this.giveUp("failed", new SdkError("network", "The call could not connect in time: the two devices could not reach each other."));
 		}, this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
 	}
 
@@ -425,9 +424,18 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
 
 	private fail(err: unknown): void {
 		if (this.isOver()) return;
-		const error = toSdkError(err);
-		this.signal({ kind: "hangup" });
-		this.finish("error", error);
+		this.giveUp("error", toSdkError(err));
+	}
+
+	/**
+	 * End the call for a reason of this side's, then tell the peer. In that order: the hangup
+	 * ends the call in the SDK at once, whose `call_ended` would otherwise name "hangup" as
+	 * the reason.
+	 */
+	private giveUp(reason: CallSessionEnd, error: SdkError): void {
+		const callId = this.id;
+		this.finish(reason, error);
+		if (callId !== null) this.opts.client.sendCallSignal(callId, { kind: "hangup" }).catch(() => undefined);
 	}
 
 	private finish(reason: CallSessionEnd, error?: SdkError): void {

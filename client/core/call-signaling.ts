@@ -91,7 +91,9 @@ export const OFFER_MAX_AGE_MS = 5 * 60_000;
 /** Ids of ended calls kept, so that late signals of a call cannot make it ring again. */
 const ENDED_KEPT = 200;
 
-// The sealed bodies: an offer `{ sdp, video }`, an answer `{ sdp }`, an ice signal the candidate itself.
+// The sealed bodies: an offer `{ sdp, video }`, an answer `{ sdp }`, an ice signal the
+// candidate itself, every other signal `{}` (sealed all the same, so that the relay cannot
+// forge an accept or a hangup).
 const sdp = string({ min: 1, max: 24_000 });
 const offerBody = object({ sdp, video: boolean });
 const answerBody = object({ sdp });
@@ -101,19 +103,33 @@ const iceBody = object({
 	sdpMLineIndex: optional(nullable(integer({ min: 0, max: 1024 }))),
 	usernameFragment: optional(nullable(string({ max: 256 }))),
 });
+const controlBody = object({});
 
-type SealedSignal = Extract<OutgoingSignal, { kind: "offer" | "answer" | "ice" }>;
-
-function parseBody(kind: SealedSignal["kind"], body: unknown): SealedSignal {
-	if (kind === "offer") return { kind, ...offerBody.parse(body, kind) };
-	if (kind === "answer") return { kind, ...answerBody.parse(body, kind) };
-	return { kind, candidate: iceBody.parse(body, kind) };
+function parseBody(kind: CallSignalKind, body: unknown): OutgoingSignal {
+	switch (kind) {
+		case "offer":
+			return { kind, ...offerBody.parse(body, kind) };
+		case "answer":
+			return { kind, ...answerBody.parse(body, kind) };
+		case "ice":
+			return { kind, candidate: iceBody.parse(body, kind) };
+		default:
+			controlBody.parse(body, kind);
+			return { kind };
+	}
 }
 
-function bodyOf(signal: SealedSignal): unknown {
-	if (signal.kind === "ice") return signal.candidate;
-	if (signal.kind === "answer") return { sdp: signal.sdp };
-	return { sdp: signal.sdp, video: signal.video };
+function bodyOf(signal: OutgoingSignal): unknown {
+	switch (signal.kind) {
+		case "offer":
+			return { sdp: signal.sdp, video: signal.video };
+		case "answer":
+			return { sdp: signal.sdp };
+		case "ice":
+			return signal.candidate;
+		default:
+			return {};
+	}
 }
 
 const SIGNAL_KINDS: ReadonlySet<string> = new Set(CALL_SIGNAL_KINDS);
@@ -128,6 +144,8 @@ interface CallEntry {
 	state: "ringing" | "active";
 	/** The peer's device in the call: the caller's for an incoming call, the one that accepted for an outgoing call. */
 	peerDevice: string | null;
+	/** The media connected: the relay's unsealed words can no longer end the call. */
+	connected: boolean;
 	timer: ReturnType<typeof setTimeout> | null;
 	/** Signals of one call leave in the order they were made, though sealing is async. */
 	chain: Promise<unknown>;
@@ -149,8 +167,8 @@ function endReason(kind: string, entry: CallEntry): CallEndReason {
 }
 
 /**
- * The signaling half of calls (DESIGN §8): seals offer, answer and ICE with the contact key
- * under a "call:" kind, opens and checks what arrives, and keeps track of each call's state
+ * The signaling half of calls (DESIGN §8): seals every signal with the contact key under a
+ * "call:" kind, opens and checks what arrives, and keeps track of each call's state
  * and peer device so that stray or replayed signals are dropped. Media is not its business:
  * see CallSession.
  */
@@ -169,6 +187,7 @@ export class CallSignaling {
 			video: opts.video,
 			state: "ringing",
 			peerDevice: null,
+			connected: false,
 			timer: null,
 			chain: Promise.resolve(),
 		};
@@ -205,6 +224,12 @@ export class CallSignaling {
 		return written;
 	}
 
+	/** The call's media connected (see MessengerClient.callConnected). */
+	connected(callId: string): void {
+		const entry = this.calls.get(callId);
+		if (entry?.state === "active") entry.connected = true;
+	}
+
 	/** Whether this device is in (or ringing for) this call. */
 	has(callId: string): boolean {
 		return this.calls.has(callId);
@@ -214,12 +239,16 @@ export class CallSignaling {
 	async receive(frame: PeerCallFrame): Promise<void> {
 		const me = await this.deps.identity();
 		const entry = this.calls.get(frame.id);
+		// The relay's own events are not sealed, so they only stop a call whose media has not
+		// connected (which the relay could as well prevent by dropping its signals): a connected
+		// call ends by the peer's sealed hangup, or by its media failing.
 		if (frame.kind === "answered_elsewhere" || frame.kind === "declined_elsewhere") {
-			if (entry?.direction === "incoming" && frame.from === me.accountId && entry.peerId === frame.to) this.end(entry, frame.kind, false);
+			if (entry?.direction === "incoming" && !entry.connected && frame.from === me.accountId && entry.peerId === frame.to)
+				this.end(entry, frame.kind, false);
 			return;
 		}
 		if (frame.kind === "timeout") {
-			if (entry && frame.to === me.accountId && entry.peerId === frame.from) this.end(entry, "timeout", false);
+			if (entry && !entry.connected && frame.to === me.accountId && entry.peerId === frame.from) this.end(entry, "timeout", false);
 			return;
 		}
 		const { kind, fromDevice } = frame;
@@ -260,14 +289,15 @@ export class CallSignaling {
 	/**
 	 * The relay refused a signal of this call (its `error` frame names the call id). True if
 	 * the error was this module's to handle. A refusal ends the call, except a passing one
-	 * (rate limit, a malformed frame) in a call already connected.
+	 * (rate limit, a malformed frame) in an accepted call, and any in a call whose media
+	 * connected: an error frame is no more authentic than the relay's other unsealed words.
 	 */
 	refused(callId: string, error: SdkError): boolean {
 		const entry = this.calls.get(callId);
 		if (!entry) return this.ended.has(callId);
 		const passing =
 			error.code === "rate_limited" || error.code === "bad_request" || error.code === "too_large" || error.code === "internal";
-		if (entry.state === "active" && passing) {
+		if (entry.connected || (entry.state === "active" && passing)) {
 			this.deps.events.error(error);
 			return true;
 		}
@@ -289,6 +319,7 @@ export class CallSignaling {
 			video: offer.video,
 			state: "ringing",
 			peerDevice: offer.fromDevice,
+			connected: false,
 			timer: null,
 			chain: Promise.resolve(),
 		};
@@ -310,12 +341,15 @@ export class CallSignaling {
 		this.enqueue(entry, { kind: "ringing" }).catch(() => undefined);
 	}
 
-	/** Open and check a signal; null for a stale offer (a replay). Throws SdkError("undecryptable") for anything forged or broken. */
+	/**
+	 * Open and check a signal; null for a stale offer (a replay). Throws SdkError("undecryptable")
+	 * for anything forged or broken, an unsealed signal included.
+	 */
 	private async open(frame: PeerCallFrame, kind: CallSignalKind, fromDevice: string): Promise<CallSignal | null> {
 		const base = { callId: frame.id, peerId: frame.from, fromDevice };
-		if (kind !== "offer" && kind !== "answer" && kind !== "ice") return { ...base, kind };
 		const { keyVersion, nonce, box } = frame;
-		if (keyVersion === undefined || nonce === undefined || box === undefined) return null;
+		if (keyVersion === undefined || nonce === undefined || box === undefined)
+			throw new SdkError("undecryptable", `A ${kind} signal of a call arrived unsealed: not from the contact.`);
 		const key = await this.deps.keys.get(frame.from, keyVersion);
 		if (!key) throw new SdkError("undecryptable", `A ${kind} signal of a call arrived under a contact key this device does not have.`);
 		let opened: ReturnType<typeof openMessage>;
@@ -327,7 +361,7 @@ export class CallSignaling {
 			const why = `A ${kind} signal of a call was refused (${err.code}): altered, or not from this call.`;
 			throw new SdkError("undecryptable", why, { cause: err });
 		}
-		let signal: SealedSignal;
+		let signal: OutgoingSignal;
 		try {
 			signal = parseBody(kind, opened.body);
 		} catch (err) {
@@ -346,27 +380,23 @@ export class CallSignaling {
 	}
 
 	private async write(entry: CallEntry, signal: OutgoingSignal): Promise<void> {
-		const frame: CallFrame = { type: "call", id: entry.callId, to: entry.peerId, kind: signal.kind };
-		if (signal.kind === "offer" || signal.kind === "answer" || signal.kind === "ice") {
-			const me = await this.deps.identity();
-			const latest = await this.deps.keys.latest(entry.peerId);
-			if (!latest) throw new SdkError("not_a_contact", "There is no contact key for this account: is the contact accepted?");
-			const { kind } = signal;
-			const body = bodyOf(signal);
-			const header = {
-				id: entry.callId,
-				from: me.accountId,
-				fromDevice: me.deviceId,
-				to: entry.peerId,
-				keyVersion: latest.version,
-				kind: sealedSignalKind(kind),
-				sentAt: Date.now(),
-			};
-			const sealed = sealMessage(latest.key, header, body);
-			Object.assign(frame, { keyVersion: latest.version, ...sealed });
-			if (fromB64u(sealed.box).length > MAX_SEALED_SIGNAL_BYTES || JSON.stringify(frame).length > MAX_FRAME_CHARS) {
-				throw new SdkError("too_large", `The ${kind} signal is too large to relay.`);
-			}
+		const me = await this.deps.identity();
+		const latest = await this.deps.keys.latest(entry.peerId);
+		if (!latest) throw new SdkError("not_a_contact", "There is no contact key for this account: is the contact accepted?");
+		const { kind } = signal;
+		const header = {
+			id: entry.callId,
+			from: me.accountId,
+			fromDevice: me.deviceId,
+			to: entry.peerId,
+			keyVersion: latest.version,
+			kind: sealedSignalKind(kind),
+			sentAt: Date.now(),
+		};
+		const sealed = sealMessage(latest.key, header, bodyOf(signal));
+		const frame: CallFrame = { type: "call", id: entry.callId, to: entry.peerId, kind, keyVersion: latest.version, ...sealed };
+		if (fromB64u(sealed.box).length > MAX_SEALED_SIGNAL_BYTES || JSON.stringify(frame).length > MAX_FRAME_CHARS) {
+			throw new SdkError("too_large", `The ${kind} signal is too large to relay.`);
 		}
 		if (!this.deps.send(frame)) throw new SdkError("network", "Not connected to the relay: the call signal was not sent.");
 	}

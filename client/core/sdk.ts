@@ -290,6 +290,15 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		return this.calls.send(callId, signal);
 	}
 
+	/**
+	 * The media of a call connected (CallSession says so). From then on only the peer's sealed
+	 * hangup ends the call here: the relay's unsealed `timeout`, `…_elsewhere` and refusals of
+	 * the call's signals are reported as `error` events, not obeyed.
+	 */
+	callConnected(callId: string): void {
+		this.calls.connected(callId);
+	}
+
 	// ---------------------------------------------------------------- connection
 
 	/**
@@ -430,7 +439,8 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	 * message that carries the key, name, type, size and SHA-256. Given `stream` as a function
 	 * that opens the file again, an upload the relay's file store could not take
 	 * (`unavailable`) is tried again after the wait it asks for, up to UPLOAD_ATTEMPTS times,
-	 * under the same reservation (paid once).
+	 * under the same reservation (paid once). A send that fails for good cancels the
+	 * reservation, so the held price is released at once.
 	 */
 	async sendFile(
 		peerId: string,
@@ -440,8 +450,38 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		if (this.closed) throw new SdkError("closed", "This client was closed.");
 		const to = parseAccountId(peerId);
 		const reserved = await this.session.withToken((t) => this.api.reserveAttachment(t, { to, size: file.size }));
-		const reopen = typeof file.stream === "function" ? file.stream : null;
-		let source = reopen ? reopen() : (file.stream as ReadableStream<Uint8Array>);
+		try {
+			const { key, digest } = await this.uploadSealed(reserved, file.stream, opts.onProgress);
+			if (digest.size !== file.size) throw new SdkError("bad_request", "The file was not as long as its stated size.");
+			const attachment: AttachmentInfo = {
+				id: reserved.attachmentId,
+				owner: reserved.owner,
+				key: toB64u(key),
+				size: file.size,
+				type: file.type.slice(0, 200),
+				name: file.name.slice(0, 500),
+				sha256: digest.sha256,
+			};
+			const body = opts.caption ? { attachment, text: opts.caption } : { attachment };
+			const receipt = await this.sendSealed(to, { kind: "attachment", body, attachmentId: attachment.id });
+			return { ...receipt, attachment };
+		} catch (err) {
+			// Given up for good: the held price comes back now, not when the reservation lapses. A
+			// cancel that fails changes nothing (the lapse still refunds), and one for a message the
+			// relay did deliver is refused as sent.
+			await this.session.withToken((t) => this.api.cancelAttachment(t, reserved.owner, reserved.attachmentId)).catch(() => undefined);
+			throw err;
+		}
+	}
+
+	/** Seal and upload under one reservation, trying again as `sendFile` says. */
+	private async uploadSealed(
+		reserved: { owner: string; attachmentId: string; sealedSize: number },
+		stream: ReadableStream<Uint8Array> | (() => ReadableStream<Uint8Array>),
+		onProgress: ((sentBytes: number, totalBytes: number) => void) | undefined,
+	): Promise<{ key: Uint8Array; digest: FileDigest }> {
+		const reopen = typeof stream === "function" ? stream : null;
+		let source = reopen ? reopen() : (stream as ReadableStream<Uint8Array>);
 		let key: Uint8Array;
 		let sealed: ReturnType<typeof sealFileStream>;
 		for (let attempt = 1; ; attempt++) {
@@ -455,7 +495,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 					token,
 					body: sealed.stream,
 					size: reserved.sealedSize,
-					...(opts.onProgress && { onProgress: (sent: number) => opts.onProgress?.(sent, reserved.sealedSize) }),
+					...(onProgress && { onProgress: (sent: number) => onProgress(sent, reserved.sealedSize) }),
 				});
 				break;
 			} catch (err) {
@@ -466,20 +506,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 				source = reopen();
 			}
 		}
-		const digest = await sealed.digest;
-		if (digest.size !== file.size) throw new SdkError("bad_request", "The file was not as long as its stated size.");
-		const attachment: AttachmentInfo = {
-			id: reserved.attachmentId,
-			owner: reserved.owner,
-			key: toB64u(key),
-			size: file.size,
-			type: file.type.slice(0, 200),
-			name: file.name.slice(0, 500),
-			sha256: digest.sha256,
-		};
-		const body = opts.caption ? { attachment, text: opts.caption } : { attachment };
-		const receipt = await this.sendSealed(to, { kind: "attachment", body, attachmentId: attachment.id });
-		return { ...receipt, attachment };
+		return { key, digest: await sealed.digest };
 	}
 
 	/**

@@ -4,15 +4,15 @@ import type { CallEnded, CallSignal, IncomingCall } from "../../client/core/sdk.
 import type { SdkError } from "../../client/core/sdk-error.ts";
 import type { ServerFrame } from "../../worker/protocol/wire.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
-import { FakePeerConnection, type FakeStream, type FakeTrack, fakeMedia } from "../support/fake-webrtc.ts";
+import { FakePeerConnection, type FakeStream, type FakeTrack, fakeMedia, unreachablePeerConnection } from "../support/fake-webrtc.ts";
 import { interceptingWebSocket } from "../support/intercepting-web-socket.ts";
-import { contactPair, type Member, relayForFile } from "../support/sdk-clients.ts";
+import { contactPair, type Member, registerMember, relayForFile } from "../support/sdk-clients.ts";
 
 const relay = relayForFile({ vars: RELAXED_LIMITS });
 const { factory } = relay;
 
 /** Every event of one kind from now on. */
-function record<T>(member: Member, event: "call_signal" | "call_ended" | "call_incoming" | "error"): T[] {
+function record<T>(member: Pick<Member, "client">, event: "call_signal" | "call_ended" | "call_incoming" | "error"): T[] {
 	const seen: T[] = [];
 	member.client.on(event, (payload) => seen.push(payload as T));
 	return seen;
@@ -125,6 +125,70 @@ describe("calls through the SDK against the real relay", () => {
 		expect(rings[0]).toMatchObject({ callId: genuine.callId, sdp: "v=0 third", video: false });
 	});
 
+	it("act on no control signal that is unsealed or sealed for something else, nor on the relay's own word once connected", async () => {
+		// Alice's relay connection is hostile: it turns the frames named in `forge` into forgeries.
+		const forge = new Map<string, (frame: Extract<ServerFrame, { type: "call" }>) => object>();
+		const hostile = interceptingWebSocket({
+			incoming: (data) => {
+				const frame = JSON.parse(data) as ServerFrame;
+				const rewrite = frame.type === "call" && forge.get(frame.kind);
+				if (!rewrite) return data;
+				forge.delete(frame.kind);
+				return JSON.stringify(rewrite(frame));
+			},
+		});
+		const { alice, bob } = await contactPair(factory, { aliceSocket: hostile });
+		const aliceId = alice.account.accountId;
+		await bob.client.setCallPermission(aliceId, true);
+		const signals = record<CallSignal>(alice, "call_signal");
+		const ended = record<CallEnded>(alice, "call_ended");
+		const errors = record<SdkError>(alice, "error");
+
+		// Bob's ringing arrives relabelled as an accept: its sealed kind says call:ringing.
+		forge.set("ringing", (f) => ({ ...f, kind: "accept" }));
+		const incoming = bob.client.waitFor("call_incoming");
+		const call = await alice.client.startCall(bob.account.accountId, { video: false, sdp: "v=0 offer" });
+		await incoming;
+		await until(() => errors.length === 1, "the relabelled accept to be refused");
+		expect(errors[0]).toMatchObject({ code: "undecryptable", message: expect.stringContaining("header_mismatch") });
+		expect(signals).toEqual([]);
+
+		await bob.client.sendCallSignal(call.callId, { kind: "accept" });
+		await until(() => signals.some((s) => s.kind === "accept"), "the genuine accept");
+		alice.client.callConnected(call.callId);
+
+		// Once connected, each of Bob's candidates is swapped for a forgery that would end the call.
+		const forgeries: Array<(f: Extract<ServerFrame, { type: "call" }>) => object> = [
+			// Unsealed: refused by the frame rules before the call logic sees it.
+			({ keyVersion: _k, nonce: _n, box: _b, ...f }) => ({ ...f, kind: "hangup" }),
+			// Sealed, but a candidate's box under a hangup's name.
+			(f) => ({ ...f, kind: "hangup" }),
+			// The relay's own, unsealed events.
+			(f) => ({ type: "call", id: f.id, from: f.from, to: f.to, kind: "timeout", at: f.at }),
+			(f) => ({ type: "error", code: "not_found", message: "There is no such call.", ref: f.id }),
+		];
+		const candidate = (n: number) => ({
+			kind: "ice" as const,
+			candidate: { candidate: `candidate:${n} 1 udp 1 192.0.2.2 600${n} typ host` },
+		});
+		for (const [n, rewrite] of forgeries.entries()) {
+			forge.set("ice", rewrite);
+			await bob.client.sendCallSignal(call.callId, candidate(n));
+			await until(() => !forge.has("ice"), `forgery ${n} to be delivered`);
+		}
+		// A genuine candidate after them: frames are handled in order, so the forgeries were too.
+		await bob.client.sendCallSignal(call.callId, candidate(9));
+		await until(() => signals.some((s) => s.kind === "ice"), "the genuine candidate");
+		expect(signals.map((s) => s.kind)).toEqual(["accept", "ice"]);
+		// (An error frame is handled as it arrives, the others in turn: the order may differ.)
+		expect(errors.map((e) => e.code).sort()).toEqual(["internal", "not_found", "undecryptable", "undecryptable"]);
+		expect(ended).toEqual([]);
+
+		await bob.client.sendCallSignal(call.callId, { kind: "hangup" });
+		await until(() => ended.length === 1, "the genuine hangup");
+		expect(ended[0]).toEqual({ callId: call.callId, peerId: bob.account.accountId, reason: "hangup", local: false });
+	});
+
 	it("tell the caller clearly when the callee is offline or takes no calls from them", async () => {
 		const { alice, bob } = await contactPair(factory);
 		const ended = record<CallEnded>(alice, "call_ended");
@@ -225,5 +289,82 @@ describe("calls through the SDK against the real relay", () => {
 		expect(ended).toMatchObject({ reason: "error", error: { code: "peer_unreachable" }, durationMs: 0 });
 		expect(call.error?.code).toBe("peer_unreachable");
 		expect(media.captured[0]?.getTracks().every((t) => t.stopped)).toBe(true);
+	});
+
+	it("a CallSession whose media cannot connect ends as failed on this side, in time, and hangs up the other", async () => {
+		for (const outcome of ["failed", "stuck"] as const) {
+			const { alice, bob } = await contactPair(factory);
+			await bob.client.setCallPermission(alice.account.accountId, true);
+			const options = (member: Member, RTCPeerConnection: typeof FakePeerConnection, connectTimeoutMs?: number) => ({
+				client: member.client,
+				RTCPeerConnection,
+				getUserMedia: fakeMedia(member.account.handle).getUserMedia,
+				...(connectTimeoutMs !== undefined && { connectTimeoutMs }),
+			});
+			const bobCall = new Promise<CallSession>((resolve) =>
+				bob.client.on("call_incoming", (incoming) => resolve(CallSession.incoming(options(bob, FakePeerConnection), incoming))),
+			);
+			// Alice's checks fail, or never finish and her short connect timeout gives up.
+			const aliceCall = await CallSession.start(options(alice, unreachablePeerConnection(outcome), 300), bob.account.accountId, {
+				video: false,
+			});
+			const aliceEnded = aliceCall.waitFor("ended");
+			const callee = await bobCall;
+			const bobEnded = callee.waitFor("ended");
+			await callee.accept();
+			const ended = await aliceEnded;
+			expect(ended).toMatchObject({ reason: "failed", error: { code: "network" }, durationMs: 0 });
+			expect(ended.error?.message).toMatch(outcome === "failed" ? /connection failed/ : /could not connect in time/);
+			expect(aliceCall.error?.code).toBe("network");
+			// Bob's side connected on its own (the fake does), and still hears that the call is over.
+			expect((await bobEnded).reason).toBe("hangup");
+		}
+	});
+
+	it("a call to someone already in a call gets busy from their busy device; their other devices stop ringing as declined elsewhere", async () => {
+		const { alice, bob } = await contactPair(factory);
+		const phone = factory.client();
+		const joined = await phone.joinAccount(bob.account.handle, "bob's phone");
+		await bob.client.approveDevice(joined.deviceId);
+		await phone.connect();
+		const carol = await registerMember(factory, "carol");
+		await carol.client.connect();
+		const requested = bob.client.waitFor("contact", (c) => c.event === "requested");
+		await carol.client.requestContact(bob.account.handle);
+		await requested;
+		const accepted = carol.client.waitFor("contact", (c) => c.event === "accepted");
+		await bob.client.acceptContact(carol.account.accountId);
+		await accepted;
+		await bob.client.setCallPermission(alice.account.accountId, true);
+		await bob.client.setCallPermission(carol.account.accountId, true);
+
+		// Alice and Bob's laptop are in a call (the phone rang too, and stopped).
+		const phoneEnded = record<CallEnded>({ client: phone }, "call_ended");
+		const phoneRings = record<IncomingCall>({ client: phone }, "call_incoming");
+		const rung = bob.client.waitFor("call_incoming");
+		const first = await alice.client.startCall(bob.account.accountId, { video: true, sdp: "v=0 alice" });
+		await rung;
+		await bob.client.sendCallSignal(first.callId, { kind: "accept" });
+		await until(() => phoneEnded.length === 1, "the phone to stop ringing for Alice");
+		expect(phoneEnded[0]).toMatchObject({ callId: first.callId, reason: "answered_elsewhere" });
+
+		const bobEnded = record<CallEnded>(bob, "call_ended");
+		const bobRings = record<IncomingCall>(bob, "call_incoming");
+		const carolEnded = carol.client.waitFor("call_ended");
+		const second = await carol.client.startCall(bob.account.accountId, { video: false, sdp: "v=0 carol" });
+		expect(await carolEnded).toEqual({ callId: second.callId, peerId: bob.account.accountId, reason: "busy", local: false });
+		// The laptop answered busy without showing the call; the phone rang for a moment.
+		await until(() => phoneEnded.length === 2, "the phone to stop ringing for Carol");
+		expect(phoneEnded[1]).toMatchObject({ callId: second.callId, peerId: carol.account.accountId, reason: "declined_elsewhere" });
+		expect(phoneRings.map((c) => c.callId)).toEqual([first.callId, second.callId]);
+		expect(bobRings).toEqual([]);
+		expect(bobEnded).toEqual([{ callId: second.callId, peerId: carol.account.accountId, reason: "busy", local: true }]);
+		// The call with Alice goes on.
+		const atBob = record<CallSignal>(bob, "call_signal");
+		await alice.client.sendCallSignal(first.callId, {
+			kind: "ice",
+			candidate: { candidate: "candidate:1 1 udp 1 192.0.2.1 5000 typ host" },
+		});
+		await until(() => atBob.some((s) => s.kind === "ice" && s.callId === first.callId), "Alice's candidate at Bob's laptop");
 	});
 });

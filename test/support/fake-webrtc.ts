@@ -3,7 +3,8 @@
  * The fake peer connection exchanges nothing itself: it records the descriptions and
  * candidates it is given (so a test can check they crossed the relay intact), gathers one
  * candidate after each local description, and says "connected" once it has both
- * descriptions and a candidate of the other side.
+ * descriptions and a candidate of the other side (or, made by unreachablePeerConnection,
+ * stays "connecting" or says "failed", as when no candidate pair works).
  */
 import type {
 	IceCandidateEventLike,
@@ -143,15 +144,27 @@ export class FakePeerConnection implements PeerConnectionLike {
 		(this.listeners[type] as Array<(event: any) => void>).push(listener);
 	}
 
+	/** Where ICE ends up once it has something to check: "connected" here. */
+	protected readonly outcome: "connected" | "failed" | "stuck" = "connected";
+
 	private maybeConnect(): void {
 		if (!this.local || !this.remote || this.remoteCandidates.length === 0 || this.connectionState !== "new") return;
 		this.connectionState = "connecting";
+		for (const l of this.listeners.connectionstatechange) l();
+		if (this.outcome === "stuck") return;
 		setTimeout(() => {
 			if (this.connectionState !== "connecting") return;
-			this.connectionState = "connected";
+			this.connectionState = this.outcome;
 			for (const l of this.listeners.connectionstatechange) l();
 		}, 5);
 	}
+}
+
+/** A peer connection whose ICE checks all fail ("failed"), or never finish ("stuck" in "connecting"). */
+export function unreachablePeerConnection(outcome: "failed" | "stuck"): typeof FakePeerConnection {
+	return class UnreachablePeerConnection extends FakePeerConnection {
+		protected override readonly outcome = outcome;
+	};
 }
 
 /** getUserMedia / getDisplayMedia that hand out fake tracks, and remember them. */

@@ -38,7 +38,7 @@ describe("the signaling limiter (its own, apart from the 1-per-10-s message limi
 		// The message limit is a separate budget, and ending the call is never held back.
 		a.send(sealedSend(alice, bob, key, "still here"));
 		expect(await a.next("sent")).toBeTruthy();
-		a.send({ type: "call", id: callId, to: bob.accountId, kind: "hangup" });
+		a.send(callSignal(alice, bob, key, callId, "hangup"));
 		await b.next("call", (f) => f.kind === "hangup");
 	});
 
@@ -53,7 +53,7 @@ describe("the signaling limiter (its own, apart from the 1-per-10-s message limi
 			const callId = newMessageId();
 			a.send(offer(alice, bob, key, callId));
 			await b.next("call", (f) => f.id === callId && f.kind === "offer");
-			a.send({ type: "call", id: callId, to: bob.accountId, kind: "hangup" });
+			a.send(callSignal(alice, bob, key, callId, "hangup"));
 			await b.next("call", (f) => f.id === callId && f.kind === "hangup");
 		}
 		vi.setSystemTime(start + 30_000);

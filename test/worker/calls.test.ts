@@ -27,6 +27,14 @@ async function allowCalls(callee: TestUser, caller: TestUser, allow = true) {
 	return res.json.contact;
 }
 
+/** As the abuse rules do it: D1 first, then the account's object reads it again. */
+async function suspendForAnHour(user: TestUser) {
+	await env.DB.prepare("UPDATE accounts SET suspended_until = ?, suspension_level = 1 WHERE id = ?")
+		.bind(Date.now() + 3_600_000, user.accountId)
+		.run();
+	await runInDurableObject(relay(user.accountId), (r) => r.reloadAccount(user.accountId));
+}
+
 /** Lets in-flight frames land before asserting that something did not arrive. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
 
@@ -105,10 +113,7 @@ describe("call permission", () => {
 		a.send(offer(alice, bob, key, callId));
 		await b.next("call", (f) => f.kind === "offer");
 
-		await env.DB.prepare("UPDATE accounts SET suspended_until = ?, suspension_level = 1 WHERE id = ?")
-			.bind(Date.now() + 3_600_000, alice.accountId)
-			.run();
-		await runInDurableObject(relay(alice.accountId), (r) => r.reloadAccount(alice.accountId));
+		await suspendForAnHour(alice);
 		const next = offer(alice, bob, key);
 		a.send(next);
 		expect(await a.next("error")).toMatchObject({ code: "suspended", ref: next.id });
@@ -121,6 +126,26 @@ describe("call permission", () => {
 		a.send(callSignal(alice, bob, key, callId, "hangup"));
 		expect(await b.next("call", (f) => f.kind === "hangup")).toMatchObject({ id: callId, from: alice.accountId });
 		expect(callFrames(b).map((f) => f.kind)).toEqual(["offer", "hangup"]);
+		expect(await callsOf(bob.accountId)).toEqual([]);
+	});
+
+	it("refuses a call to a suspended callee at once, ringing none of its devices, in the words used for an unreachable one", async () => {
+		const { alice, bob, key } = await contactPair();
+		await allowCalls(bob, alice);
+		const a = await connect(alice.token);
+		const b = await connect(bob.token);
+		await b.next("synced");
+		await suspendForAnHour(bob);
+		const call = offer(alice, bob, key);
+		a.send(call);
+		expect(await a.next("error")).toMatchObject({
+			code: "peer_unreachable",
+			ref: call.id,
+			message: expect.stringMatching(/cannot take calls/),
+		});
+		await settle();
+		expect(callFrames(b)).toEqual([]);
+		expect(await callsOf(alice.accountId)).toEqual([]);
 		expect(await callsOf(bob.accountId)).toEqual([]);
 	});
 
@@ -167,44 +192,55 @@ describe("call signaling", () => {
 		await b1!.next("call", (f) => f.kind === "ice");
 		await b2!.next("call", (f) => f.kind === "ice");
 
+		// Both devices accept in the same tick: the callee's object lets exactly one through.
+		b1!.send(callSignal(bob1, alice, key, callId, "accept"));
 		b2!.send(callSignal(bob2, alice, key, callId, "accept"));
-		expect(await a1!.next("call", (f) => f.kind === "accept")).toMatchObject({
+		const accepted = await a1!.next("call", (f) => f.kind === "accept");
+		expect(accepted).toMatchObject({ id: callId, from: bob.accountId });
+		// The accept is relayed sealed, as its device sent it: a relay could not have forged it.
+		const acceptRouting = { id: callId, from: bob.accountId, fromDevice: accepted.fromDevice!, to: alice.accountId, keyVersion: 1 };
+		expect(openMessage(key, { ...acceptRouting, kind: "call:accept" }, accepted.nonce!, accepted.box!).body).toEqual({});
+		const [winner, loser, winnerSocket, loserSocket] =
+			accepted.fromDevice === bob1.deviceId ? [bob1, bob2, b1!, b2!] : [bob2, bob1, b2!, b1!];
+		expect(await loserSocket.next("call", (f) => f.kind === "answered_elsewhere")).toMatchObject({
 			id: callId,
 			from: bob.accountId,
-			fromDevice: bob2.deviceId,
-		});
-		expect(await b1!.next("call", (f) => f.kind === "answered_elsewhere")).toMatchObject({
-			id: callId,
-			from: bob.accountId,
-			fromDevice: bob2.deviceId,
+			fromDevice: winner.deviceId,
 			to: alice.accountId,
 		});
-		b2!.send(callSignal(bob2, alice, key, callId, "answer", { sdp: "v=0 answer" }));
+		// The device that lost the race is refused, and hears nothing more of the call.
+		expect(await loserSocket.next("error")).toMatchObject({ code: "conflict", ref: callId });
+
+		winnerSocket.send(callSignal(winner, alice, key, callId, "answer", { sdp: "v=0 answer" }));
 		const answer = await a1!.next("call", (f) => f.kind === "answer");
-		const routing = { id: callId, from: bob.accountId, fromDevice: bob2.deviceId, to: alice.accountId, keyVersion: 1, kind: "call:answer" };
+		const routing = {
+			id: callId,
+			from: bob.accountId,
+			fromDevice: winner.deviceId,
+			to: alice.accountId,
+			keyVersion: 1,
+			kind: "call:answer",
+		};
 		expect(openMessage(key, routing, answer.nonce!, answer.box!).body).toEqual({ sdp: "v=0 answer" });
-		b2!.send(iceSignal(bob2, alice, key, callId, 2));
+		winnerSocket.send(iceSignal(winner, alice, key, callId, 2));
 		await a1!.next("call", (f) => f.kind === "ice");
 		a1!.send(iceSignal(alice, bob, key, callId, 3));
-		await b2!.next("call", (f) => f.kind === "ice");
+		await winnerSocket.next("call", (f) => f.kind === "ice");
 
-		// The device that lost the race is refused, and hears nothing more of the call.
-		b1!.send(callSignal(bob1, alice, key, callId, "accept"));
-		expect(await b1!.next("error")).toMatchObject({ code: "conflict", ref: callId });
-		b1!.send(callSignal(bob1, alice, key, callId, "answer", { sdp: "v=0 late" }));
-		expect(await b1!.next("error")).toMatchObject({ code: "conflict", ref: callId });
+		loserSocket.send(callSignal(loser, alice, key, callId, "answer", { sdp: "v=0 late" }));
+		expect(await loserSocket.next("error")).toMatchObject({ code: "conflict", ref: callId });
 		expect(await callsOf(bob.accountId)).toEqual([
-			{ call_id: callId, role: "callee", own_device: bob2.deviceId, peer_device: alice.deviceId, state: "active" },
+			{ call_id: callId, role: "callee", own_device: winner.deviceId, peer_device: alice.deviceId, state: "active" },
 		]);
 		expect(await callsOf(alice.accountId)).toEqual([
-			{ call_id: callId, role: "caller", own_device: alice.deviceId, peer_device: bob2.deviceId, state: "active" },
+			{ call_id: callId, role: "caller", own_device: alice.deviceId, peer_device: winner.deviceId, state: "active" },
 		]);
 
 		a1!.send(callSignal(alice, bob, key, callId, "hangup"));
-		expect(await b2!.next("call", (f) => f.kind === "hangup")).toMatchObject({ id: callId });
+		expect(await winnerSocket.next("call", (f) => f.kind === "hangup")).toMatchObject({ id: callId });
 		await settle();
-		expect(callFrames(b1!).map((f) => f.kind)).toEqual(["offer", "ice", "answered_elsewhere"]);
-		expect(callFrames(b2!).map((f) => f.kind)).toEqual(["offer", "ice", "ice", "hangup"]);
+		expect(callFrames(loserSocket).map((f) => f.kind)).toEqual(["offer", "ice", "answered_elsewhere"]);
+		expect(callFrames(winnerSocket).map((f) => f.kind)).toEqual(["offer", "ice", "ice", "hangup"]);
 		expect(callFrames(a1!).map((f) => f.kind)).toEqual(["ringing", "ringing", "accept", "answer", "ice"]);
 		expect(callFrames(a2!)).toEqual([]);
 		expect(await callsOf(alice.accountId)).toEqual([]);
@@ -269,8 +305,19 @@ describe("call signaling", () => {
 		expect(await a.next("error")).toMatchObject({ code: "conflict", ref: callId });
 		b.send(callSignal(bob, alice, key, callId, "answer", { sdp: "v=0 too early" }));
 		expect(await b.next("error")).toMatchObject({ code: "conflict", ref: callId });
-		a.send({ ...callSignal(alice, bob, key, callId, "hangup"), nonce: "A".repeat(32) });
+		// Every signal a device sends is sealed: an unsealed accept or hangup (what a relay
+		// forging one would have to produce) is refused and changes nothing.
+		b.send({ type: "call", id: callId, to: alice.accountId, kind: "accept" });
+		expect(await b.next("error")).toMatchObject({
+			code: "bad_request",
+			ref: callId,
+			message: expect.stringMatching(/keyVersion, nonce and box/),
+		});
+		a.send({ type: "call", id: callId, to: bob.accountId, kind: "hangup" });
 		expect(await a.next("error")).toMatchObject({ code: "bad_request", ref: callId });
+		expect(await callsOf(bob.accountId)).toEqual([
+			{ call_id: callId, role: "callee", own_device: null, peer_device: alice.deviceId, state: "ringing" },
+		]);
 		a.send({ type: "call", id: callId, to: bob.accountId, kind: "offer" });
 		expect(await a.next("error")).toMatchObject({ code: "bad_request", ref: callId });
 		a.send({ ...callSignal(alice, bob, key, callId, "hangup"), kind: "answered_elsewhere" });

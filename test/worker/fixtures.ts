@@ -44,11 +44,17 @@ export async function contactPair(
 		bobDevices.push(await addApprovedDevice(bob));
 	}
 	await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
-	const key = generateContactKey();
-	const envelopes = await wrapForBoth(bob, alice, 1, key);
-	const accepted = await api(`/api/contacts/${alice.accountId}/accept`, { token: bob.token, body: { keyVersion: 1, envelopes } });
-	if (accepted.status !== 200) throw new Error(JSON.stringify(accepted.json));
+	const key = await acceptContact(bob, alice);
 	return { alice, bob, key, aliceDevices, bobDevices };
+}
+
+/** `me` accepts `requester`'s contact request as a client does, with a fresh contact key (version 1), which it returns. */
+export async function acceptContact(me: TestUser, requester: TestUser): Promise<Uint8Array> {
+	const key = generateContactKey();
+	const envelopes = await wrapForBoth(me, requester, 1, key);
+	const accepted = await api(`/api/contacts/${requester.accountId}/accept`, { token: me.token, body: { keyVersion: 1, envelopes } });
+	if (accepted.status !== 200) throw new Error(JSON.stringify(accepted.json));
+	return key;
 }
 
 export const newMessageId = (): string => toB64u(randomBytes(16));

@@ -55,7 +55,9 @@ export class CallRelay {
 		}
 		const contact = getContact(sql, frame.to);
 		if (contact?.state !== "accepted" || contact.peerBlocked) return refuse("not_a_contact", "You can only call accepted contacts.");
-		if (frame.keyVersion !== undefined && (contact.rotateTo !== null || frame.keyVersion !== contact.keyVersion)) {
+		// A call ends even across a key rotation: the peer still holds the older key to open a hangup with.
+		const ending = ENDING_SIGNALS.has(frame.kind);
+		if (!ending && (contact.rotateTo !== null || frame.keyVersion !== contact.keyVersion)) {
 			return refuse(
 				"stale_key",
 				`Seal call signals with contact key version ${contact.rotateTo ?? contact.keyVersion}; fetch the keys again.`,
@@ -68,7 +70,7 @@ export class CallRelay {
 		const { ringTimeoutMs, limits } = this.host.rules();
 		const isStart = "start" in step;
 		// Ending a call is never held back: a hangup is only accepted for a call that exists.
-		if (!ENDING_SIGNALS.has(frame.kind)) {
+		if (!ending) {
 			const verdict = checkCallLimits(
 				recentTimes(sql, "call_signal", now - limits.signalWindowMs, limits.signals),
 				recentTimes(sql, "call_start", now - limits.startWindowMs, limits.starts),
@@ -158,6 +160,11 @@ export class CallRelay {
 			if (!callsAllowed(sql, signal.from)) {
 				return refuse("calls_not_allowed", "This contact does not take calls from you; they can allow it in their contact settings.");
 			}
+			// A suspended account cannot accept, so its devices must not ring for a call they cannot
+			// take. The caller hears what it would of an account it cannot reach: suspension is
+			// not shown to contacts, as blocking is not.
+			if (this.host.suspension())
+				return refuse("peer_unreachable", "They cannot take calls right now, so the call cannot ring. Try later.");
 			const devices = this.host.sockets();
 			if (devices.length === 0) return refuse("peer_unreachable", "None of their devices is online, so the call cannot ring. Try later.");
 			const expiresAt = now + this.host.rules().ringTimeoutMs;
