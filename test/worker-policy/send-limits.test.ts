@@ -1,3 +1,4 @@
+import { abortAllDurableObjects } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { admin } from "../worker/admin-client.ts";
@@ -8,6 +9,8 @@ import { api, connect, signIn, type TestSocket, type TestUser } from "../worker/
 async function freshToken(user: TestUser): Promise<TestUser> {
 	return { ...user, token: (await signIn(user.keys)).json.token };
 }
+
+const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
 
 const SECOND = 1000;
 let now = 0;
@@ -46,6 +49,18 @@ describe("the global send rate limit", () => {
 		expect(await send(mobile, phone, bob, key)).toMatchObject({ type: "sent" });
 	});
 
+	it("holds across an eviction of the sender's object: the next send is refused with exactly the remainder", async () => {
+		const { alice, bob, key } = await contactPair();
+		const a = await connect(alice.token);
+		expect(await send(a, alice, bob, key)).toMatchObject({ type: "sent" });
+		advance(3 * SECOND);
+		await abortAllDurableObjects();
+		const again = await connect(alice.token);
+		expect(await send(again, alice, bob, key)).toMatchObject({ type: "error", code: "rate_limited", retryAfter: 7 * SECOND });
+		advance(7 * SECOND);
+		expect(await send(again, alice, bob, key)).toMatchObject({ type: "sent" });
+	});
+
 	it("counts a refused send as nothing: no delivery and no charge", async () => {
 		const { alice, bob, key } = await contactPair();
 		const a = await connect(alice.token);
@@ -57,20 +72,32 @@ describe("the global send rate limit", () => {
 });
 
 describe("daily quotas by trust level", () => {
-	it("refuses the 21st untrusted send in 24 h and says when the quota frees up", async () => {
-		const { alice, bob, key } = await contactPair();
-		const a = await connect(alice.token);
-		const first = now;
-		for (let i = 0; i < 20; i++) {
-			expect(await send(a, alice, bob, key, `n${i}`)).toMatchObject({ type: "sent", quotaLeft: 19 - i });
-			advance(10 * SECOND);
-		}
-		const refused = await send(a, alice, bob, key);
-		expect(refused).toMatchObject({ code: "quota_exceeded", retryAfter: first + 86_400_000 - now });
-		expect((await api("/api/account", { token: alice.token })).json).toMatchObject({ quotaLeft: 0, trust: "untrusted" });
-		vi.setSystemTime(first + 86_400_000 + 1);
-		expect(await send(a, alice, bob, key)).toMatchObject({ type: "sent" });
-	});
+	it.each([
+		["21st", "untrusted", 20],
+		["201st", "trusted", 200],
+	] as const)(
+		"refuses the %s %s send in 24 h and says when the quota frees up",
+		async (_, trust, quota) => {
+			const { alice, bob, key } = await contactPair();
+			if (trust === "trusted") {
+				await admin(`/accounts/${alice.accountId}/trust`, { body: { trust } });
+				await admin(`/accounts/${alice.accountId}/credits`, { body: { amount: 1000, reason: "test" } });
+			}
+			const a = await connect(alice.token);
+			const first = now;
+			for (let i = 0; i < quota; i++) {
+				expect(await send(a, alice, bob, key, `n${i}`)).toMatchObject({ type: "sent", quotaLeft: quota - 1 - i });
+				advance(10 * SECOND);
+			}
+			const refused = await send(a, alice, bob, key);
+			expect(refused).toMatchObject({ code: "quota_exceeded", retryAfter: first + 86_400_000 - now });
+			// 200 sends 10 s apart outlast a 15-minute session.
+			expect((await api("/api/account", { token: (await freshToken(alice)).token })).json).toMatchObject({ quotaLeft: 0, trust });
+			vi.setSystemTime(first + 86_400_000 + 1);
+			expect(await send(a, alice, bob, key)).toMatchObject({ type: "sent", quotaLeft: 0 });
+		},
+		60_000,
+	);
 
 	it("gives a trusted account 200 a day and a verified account no cap", async () => {
 		const { alice, bob, key } = await contactPair();
@@ -147,6 +174,38 @@ describe("automatic trust", () => {
 			advance(10 * SECOND);
 		}
 		expect((await api("/api/account", { token: alice.token })).json).toMatchObject({ trust: "trusted", quotaLeft: 180 });
+	});
+
+	it("does not promote after 19 messages, only with the 20th", async () => {
+		advance(-8 * 86_400_000);
+		const pair = await contactPair();
+		advance(8 * 86_400_000);
+		const [alice, bob] = [await freshToken(pair.alice), await freshToken(pair.bob)];
+		const a = await connect(alice.token);
+		for (let i = 0; i < 19; i++) {
+			await send(a, alice, bob, pair.key);
+			advance(10 * SECOND);
+		}
+		expect((await api("/api/account", { token: alice.token })).json).toMatchObject({ trust: "untrusted", quotaLeft: 1 });
+		expect(await send(a, alice, bob, pair.key)).toMatchObject({ type: "sent" });
+		expect((await api("/api/account", { token: alice.token })).json.trust).toBe("trusted");
+	});
+
+	it("does not promote an account that was ever suspended, even after the suspension ended", async () => {
+		advance(-8 * 86_400_000);
+		const pair = await contactPair();
+		await env.DB.prepare("UPDATE accounts SET suspended_until = ?, suspension_level = 1 WHERE id = ?")
+			.bind(now + 86_400_000, pair.alice.accountId)
+			.run();
+		advance(8 * 86_400_000);
+		const [alice, bob] = [await freshToken(pair.alice), await freshToken(pair.bob)];
+		await relay(alice.accountId).reloadAccount(alice.accountId);
+		const a = await connect(alice.token);
+		for (let i = 0; i < 20; i++) {
+			expect(await send(a, alice, bob, pair.key)).toMatchObject({ type: "sent" });
+			advance(10 * SECOND);
+		}
+		expect((await api("/api/account", { token: alice.token })).json.trust).toBe("untrusted");
 	});
 
 	it("does not promote a reported account", async () => {
