@@ -1,12 +1,12 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { generateContactKey, unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
+import { unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
 import { fromB64u, toB64u } from "../../client/core/encoding.ts";
 import { openMessage } from "../../client/core/message-seal.ts";
 import { type DeviceKeys, generateDeviceKeys, signDetached } from "../../client/core/nacl.ts";
 import { approvalMessage, deviceRequestMessage } from "../../worker/protocol/signing.ts";
-import { addApprovedDevice, contactPair, newMessageId, sealedSend } from "./fixtures.ts";
+import { addApprovedDevice, contactPair, newMessageId, rotateContactKey, sealedSend } from "./fixtures.ts";
 import { api, connect, registerUser, signIn, type TestUser } from "./helpers.ts";
 
 afterEach(() => {
@@ -55,6 +55,12 @@ async function deviceCount(user: TestUser): Promise<number> {
 	return row?.n ?? 0;
 }
 
+async function queuedFor(user: TestUser, deviceId: string): Promise<number> {
+	return runInDurableObject(env.USERS.get(env.USERS.idFromName(user.accountId)), (_, state) =>
+		Number(state.storage.sql.exec("SELECT COUNT(*) AS n FROM queue WHERE device_id = ?", deviceId).one().n),
+	);
+}
+
 async function openKey(me: TestUser, peerId: string, version: number): Promise<Uint8Array | undefined> {
 	const { json } = await api(`/api/contacts/${peerId}/keys`, { token: me.token });
 	const e = json.envelopes.find((x: any) => x.keyVersion === version);
@@ -70,18 +76,22 @@ async function openKey(me: TestUser, peerId: string, version: number): Promise<U
 }
 
 describe("adding a device", () => {
-	it("starts pending; approved devices hear of it at once, or on their next connect", async () => {
+	it("starts pending; every approved device hears of it at once, or on its next connect", async () => {
 		const { alice } = await contactPair();
+		const tablet = await addApprovedDevice(alice, "tablet");
 		const laptop = await connect(alice.token);
+		const tabletSocket = await connect(tablet.token);
 		await laptop.next("synced");
+		await tabletSocket.next("synced");
 		const phone = await askToJoin(alice);
 		expect(phone.status).toBe(201);
 		expect(phone.json).toMatchObject({ accountId: alice.accountId, status: "pending" });
-		const notice = await laptop.next("device");
-		expect(notice).toMatchObject({
-			event: "pending",
-			device: { deviceId: phone.deviceId, name: "new phone", status: "pending", publicKey: toB64u(phone.keys.publicKey) },
-		});
+		for (const socket of [laptop, tabletSocket]) {
+			expect(await socket.next("device")).toMatchObject({
+				event: "pending",
+				device: { deviceId: phone.deviceId, name: "new phone", status: "pending", publicKey: toB64u(phone.keys.publicKey) },
+			});
+		}
 		laptop.ws.close(1000);
 		const later = await connect(alice.token);
 		expect(await later.next("device")).toMatchObject({ event: "pending", device: { deviceId: phone.deviceId } });
@@ -134,6 +144,34 @@ describe("adding a device", () => {
 		const listed = (await api("/api/devices", { token: alice.token })).json.devices;
 		expect(listed.map((d: any) => d.status)).toEqual(["approved", "approved"]);
 		expect(listed[1].lastSeenAt).toBeGreaterThan(0);
+	});
+
+	it("is included when a contact wraps its next key, and a rotation that leaves it out is refused", async () => {
+		const { alice, bob, key, bobDevices } = await contactPair({ extraDevices: 1 });
+		const bobSocket = await connect(bob.token);
+		await bobSocket.next("synced");
+		const pending = await askToJoin(alice);
+		expect((await approve(alice, pending, [{ peerId: bob.accountId, keyVersion: 1, key }])).status).toBe(200);
+		expect(await bobSocket.next("contact", (c) => c.event === "devices_changed")).toMatchObject({
+			contact: { accountId: alice.accountId },
+		});
+		const phone: TestUser = { ...alice, deviceId: pending.deviceId, keys: pending.keys, token: (await signIn(pending.keys)).json.token };
+
+		// Bob loses a device, so his side wraps the next key: for the phone too.
+		await api(`/api/devices/${(bobDevices[1] as TestUser).deviceId}/revoke`, { method: "POST", token: bob.token });
+		const withoutPhone = await rotateContactKey(bob, alice, 2, (envelopes) => envelopes.filter((e) => e.deviceId !== phone.deviceId));
+		expect([withoutPhone.res.status, withoutPhone.res.json.error.code]).toEqual([409, "conflict"]);
+		const rotated = await rotateContactKey(bob, alice, 2);
+		expect(rotated.res.status).toBe(200);
+		const phoneKey2 = await openKey(phone, bob.accountId, 2);
+		expect(phoneKey2).toEqual(rotated.key);
+
+		const phoneSocket = await connect(phone.token);
+		await phoneSocket.next("synced");
+		bobSocket.send(sealedSend(bob, alice, rotated.key, "under version 2", newMessageId(), 2));
+		const m = await phoneSocket.next("message");
+		expect(m.keyVersion).toBe(2);
+		expect(openMessage(phoneKey2 as Uint8Array, m, m.nonce, m.box).body).toEqual({ text: "under version 2" });
 	});
 
 	it("counts approved and waiting devices against MAX_DEVICES_PER_ACCOUNT", async () => {
@@ -195,10 +233,21 @@ describe("revoking a device", () => {
 		const bobSocket = await connect(bob.token);
 		await laptop.next("synced");
 		await bobSocket.next("synced");
+		// Left unacked on the phone, so it is in the phone's queue when the phone is revoked.
+		bobSocket.send(sealedSend(bob, alice, key, "unread on the phone"));
+		await phoneSocket.next("message");
+		await laptop.next("message");
+		expect(await queuedFor(alice, phone.deviceId)).toBe(1);
 
+		// Within the one round trip of the revoke: the phone's socket is closed before its answer arrives.
+		let answered = false;
+		const closed = phoneSocket.closed.then(({ code }) => ({ code, beforeAnswer: !answered }));
 		const revoked = await api(`/api/devices/${phone.deviceId}/revoke`, { method: "POST", token: alice.token });
+		answered = true;
 		expect(revoked.json.device.status).toBe("revoked");
-		expect((await phoneSocket.closed).code).toBe(4001);
+		expect(await closed).toEqual({ code: 4001, beforeAnswer: true });
+		expect(phoneSocket.frames.at(-1)).toMatchObject({ type: "device", event: "revoked", device: { deviceId: phone.deviceId } });
+		expect(await queuedFor(alice, phone.deviceId)).toBe(0);
 		expect((await api("/api/contacts", { token: phone.token })).json.error.code).toBe("device_revoked");
 		expect((await signIn(phone.keys)).json.error.code).toBe("device_revoked");
 
@@ -207,33 +256,13 @@ describe("revoking a device", () => {
 		bobSocket.send(sealedSend(bob, alice, key, "old key"));
 		expect(await bobSocket.next("error")).toMatchObject({ code: "stale_key" });
 
-		// Alice's laptop rotates: version 2 for the remaining devices of both accounts.
-		const key2 = generateContactKey();
-		const devices = [
-			...(await api("/api/devices", { token: alice.token })).json.devices
-				.filter((d: any) => d.status === "approved")
-				.map((d: any) => ({ ...d, accountId: alice.accountId })),
-			...(await api(`/api/contacts/${bob.accountId}/devices`, { token: alice.token })).json.devices.map((d: any) => ({
-				...d,
-				accountId: bob.accountId,
-			})),
-		];
-		const envelopes = devices.map((d: any) => ({
-			accountId: d.accountId,
-			deviceId: d.deviceId,
-			...wrapContactKey({
-				accounts: [alice.accountId, bob.accountId],
-				version: 2,
-				key: key2,
-				senderSeed: alice.keys.seed,
-				targetPublicKey: fromB64u(d.publicKey),
-			}),
-		}));
-		const withRevoked = [...envelopes.slice(1), { ...envelopes[0], deviceId: phone.deviceId }];
-		expect(
-			(await api(`/api/contacts/${bob.accountId}/rotate`, { token: alice.token, body: { keyVersion: 2, envelopes: withRevoked } })).status,
-		).toBe(409);
-		const rotated = await api(`/api/contacts/${bob.accountId}/rotate`, { token: alice.token, body: { keyVersion: 2, envelopes } });
+		// Alice's laptop rotates: version 2 for the remaining devices of both accounts, never the revoked one.
+		const withRevoked = await rotateContactKey(alice, bob, 2, (envelopes) => [
+			...envelopes.slice(1),
+			{ ...envelopes[0], deviceId: phone.deviceId },
+		]);
+		expect(withRevoked.res.status).toBe(409);
+		const { key: key2, res: rotated } = await rotateContactKey(alice, bob, 2);
 		expect(rotated.json.contact.keyVersion).toBe(2);
 		expect(await bobSocket.next("contact", (c) => c.event === "rotated")).toMatchObject({ contact: { keyVersion: 2 } });
 
@@ -253,36 +282,52 @@ describe("revoking a device", () => {
 	it("lets exactly one of two simultaneous rotations win, so both sides hold the same new key", async () => {
 		const { alice, bob, aliceDevices } = await contactPair({ extraDevices: 1 });
 		await api(`/api/devices/${(aliceDevices[1] as TestUser).deviceId}/revoke`, { method: "POST", token: alice.token });
-		const rotate = async (me: TestUser, peer: TestUser) => {
-			const key = generateContactKey();
-			const mine = (await api("/api/devices", { token: me.token })).json.devices.filter((d: any) => d.status === "approved");
-			const theirs = (await api(`/api/contacts/${peer.accountId}/devices`, { token: me.token })).json.devices;
-			const wrap = (accountId: string, d: any) => ({
-				accountId,
-				deviceId: d.deviceId,
-				...wrapContactKey({
-					accounts: [me.accountId, peer.accountId],
-					version: 2,
-					key,
-					senderSeed: me.keys.seed,
-					targetPublicKey: fromB64u(d.publicKey),
-				}),
-			});
-			const envelopes = [...mine.map((d: any) => wrap(me.accountId, d)), ...theirs.map((d: any) => wrap(peer.accountId, d))];
-			return { key, res: await api(`/api/contacts/${peer.accountId}/rotate`, { token: me.token, body: { keyVersion: 2, envelopes } }) };
-		};
-		const [fromAlice, fromBob] = await Promise.all([rotate(alice, bob), rotate(bob, alice)]);
+		const [fromAlice, fromBob] = await Promise.all([rotateContactKey(alice, bob, 2), rotateContactKey(bob, alice, 2)]);
 		expect([fromAlice.res.status, fromBob.res.status].sort()).toEqual([200, 409]);
 		const winner = fromAlice.res.status === 200 ? fromAlice.key : fromBob.key;
 		expect(await openKey(alice, bob.accountId, 2)).toEqual(winner);
 		expect(await openKey(bob, alice.accountId, 2)).toEqual(winner);
 	});
 
-	it("lets a device revoke itself", async () => {
-		const { alice, aliceDevices } = await contactPair({ extraDevices: 1 });
+	it("lets a device revoke itself: its socket closes and both accounts are told to rotate", async () => {
+		const { alice, bob, aliceDevices } = await contactPair({ extraDevices: 1 });
 		const phone = aliceDevices[1] as TestUser;
+		const phoneSocket = await connect(phone.token);
+		const laptop = await connect(alice.token);
+		const bobSocket = await connect(bob.token);
+		await phoneSocket.next("synced");
+		await laptop.next("synced");
+		await bobSocket.next("synced");
 		expect((await api(`/api/devices/${phone.deviceId}/revoke`, { method: "POST", token: phone.token })).json.device.status).toBe("revoked");
+		expect((await phoneSocket.closed).code).toBe(4001);
+		expect(await laptop.next("device", (d) => d.event === "revoked")).toMatchObject({ device: { deviceId: phone.deviceId } });
+		expect(await laptop.next("contact", (c) => c.event === "rotation_required")).toMatchObject({ contact: { accountId: bob.accountId } });
+		expect(await bobSocket.next("contact", (c) => c.event === "rotation_required")).toMatchObject({
+			contact: { accountId: alice.accountId },
+		});
 		expect((await api("/api/devices", { token: alice.token })).json.devices.map((d: any) => d.status)).toEqual(["approved", "revoked"]);
+	});
+
+	it("leaves messages sealed under the old key readable by a device that had it", async () => {
+		const { alice, bob, key, aliceDevices } = await contactPair({ extraDevices: 2 });
+		const [laptop, phone, tablet] = aliceDevices as [TestUser, TestUser, TestUser];
+		const bobSocket = await connect(bob.token);
+		await bobSocket.next("synced");
+		const before = sealedSend(bob, alice, key, "sent under version 1");
+		bobSocket.send(before);
+		await bobSocket.next("sent");
+		await api(`/api/devices/${phone.deviceId}/revoke`, { method: "POST", token: laptop.token });
+		await bobSocket.next("contact", (c) => c.event === "rotation_required");
+		expect((await rotateContactKey(bob, alice, 2)).res.status).toBe(200);
+
+		// The tablet was offline throughout: it drains the version 1 message after the rotation.
+		const tabletSocket = await connect(tablet.token);
+		const m = await tabletSocket.next("message");
+		expect(m).toMatchObject({ id: before.id, keyVersion: 1 });
+		const tabletKey1 = await openKey(tablet, bob.accountId, 1);
+		expect(tabletKey1).toEqual(key);
+		expect(openMessage(tabletKey1 as Uint8Array, m, m.nonce, m.box).body).toEqual({ text: "sent under version 1" });
+		expect(await openKey(tablet, bob.accountId, 2)).toBeDefined();
 	});
 
 	it("rejecting a pending device removes it", async () => {
