@@ -39,10 +39,7 @@ describe("several devices through the SDK", () => {
 
 	it("revoking a device stops it at once and rotates the contact key; the remaining devices keep talking", async () => {
 		const { alice, bob } = await contactPair(factory);
-		const { interceptingWebSocket } = await import("../support/intercepting-web-socket.ts");
-		const phone = factory.client(new MemoryKeyStore(), {
-			WebSocket: interceptingWebSocket({ onClose: (c: any, r: any) => console.log("RAWCLOSE", c, r) } as any) as any,
-		});
+		const phone = factory.client(new MemoryKeyStore());
 		const joined = await phone.joinAccount(alice.account.handle, "old phone");
 		await alice.client.approveDevice(joined.deviceId);
 		await phone.connect();
