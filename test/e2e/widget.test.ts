@@ -1,7 +1,7 @@
 import type { Browser, Frame, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
-import { acceptRequest, contactButton, createAccount, message, openChat, requestFrom, sendMessage, uniqueHandle } from "./app-driver.ts";
+import { acceptRequest, createAccount, message, openChat, requestFrom, sendMessage, uniqueHandle } from "./app-driver.ts";
 import {
 	closeProfilesAfterEach,
 	launchChromium,
@@ -9,6 +9,7 @@ import {
 	newProfileAllowingEmbeddedStorage,
 	type Profile,
 	screenshot,
+	UI_TIMEOUT_MS,
 } from "./browser.ts";
 import { type HostSite, startHostSite } from "./host-site.ts";
 
@@ -20,8 +21,12 @@ let allowedHost: HostSite;
 let strangerHost: HostSite;
 const track = closeProfilesAfterEach("the app or widget");
 
-/** A few sends a minute, so the rate-limit countdown can be seen without waiting for it. */
-const SENDS_PER_MINUTE = 3;
+/**
+ * A few sends in a short window: the rate-limit countdown can be seen, and its end awaited,
+ * within a test (the window must outlast the sends that fill it on a slow machine).
+ */
+const SENDS_PER_WINDOW = 3;
+const RATE_WINDOW_SECONDS = 20;
 
 beforeAll(async () => {
 	const widgetOrigin = () => server.baseUrl;
@@ -29,8 +34,8 @@ beforeAll(async () => {
 	server = await startDevServer({
 		vars: {
 			...RELAXED_LIMITS,
-			RATE_LIMIT_COUNT: String(SENDS_PER_MINUTE),
-			RATE_LIMIT_WINDOW_SECONDS: "60",
+			RATE_LIMIT_COUNT: String(SENDS_PER_WINDOW),
+			RATE_LIMIT_WINDOW_SECONDS: String(RATE_WINDOW_SECONDS),
 			WIDGET_ALLOWED_ORIGINS: allowedHost.origin,
 		},
 	});
@@ -59,9 +64,14 @@ async function owner(): Promise<{ page: Page; handle: string }> {
 }
 
 /** A visitor's browser on the host page; resolves with the widget's frame once it has said `ready`. */
-async function visit(host: HostSite, handle: string, browserProfile?: Profile): Promise<{ page: Page; widget: Frame }> {
+async function visit(
+	host: HostSite,
+	handle: string,
+	browserProfile?: Profile,
+	theme: "light" | "dark" = "dark",
+): Promise<{ page: Page; widget: Frame }> {
 	const page = await (browserProfile ?? (await visitorProfile())).newPage();
-	await page.goto(`${host.origin}/?handle=${handle}&theme=dark`);
+	await page.goto(`${host.origin}/?handle=${handle}&theme=${theme}`);
 	await page.waitForFunction("window.widgetEvents.some((e) => e.type === 'ready')");
 	const element = await page.waitForSelector("iframe[data-secure-messaging-widget]");
 	const widget = await element.contentFrame();
@@ -71,11 +81,14 @@ async function visit(host: HostSite, handle: string, browserProfile?: Profile): 
 
 type Recorded = { origin: string; data: { type?: string; [key: string]: unknown } };
 const receivedMessages = (page: Page) => page.evaluate("window.receivedMessages") as Promise<Recorded[]>;
+/** The theme the widget's own document took from the host's script tag. */
+const widgetTheme = (widget: Frame) => widget.evaluate("document.documentElement.dataset.theme") as Promise<string | undefined>;
 
 describe("the widget embedded in another site", () => {
-	it("creates an account in the iframe, then sends and receives messages with the web app", async () => {
+	it("creates an account in the iframe in the host's theme, sends and receives messages with the web app, and tells the host page only ready, unread and size, which no other window can forge", async () => {
 		const shop = await owner();
 		const { page, widget } = await visit(allowedHost, shop.handle);
+		expect(await widgetTheme(widget)).toBe("dark");
 
 		// The host opens it through the embed API (a postMessage to the widget's exact origin).
 		await page.evaluate("window.secureMessagingWidgets[0].open()");
@@ -107,13 +120,27 @@ describe("the widget embedded in another site", () => {
 		await page.waitForFunction("window.widgetEvents.some((e) => e.type === 'unread' && e.count === 1)");
 		await screenshot(page, "widget-closed");
 
+		// The loader believes only the widget's window at the widget's origin: the same messages
+		// posted by the host page's own window (a script of the host or an ad in it) change nothing.
+		const height = await page.evaluate("document.querySelector('iframe[data-secure-messaging-widget]').style.height");
+		await page.evaluate(`for (const forged of [
+			{ source: "secure-messaging-widget", version: 1, type: "unread", count: 99 },
+			{ source: "secure-messaging-widget", version: 1, type: "resize", height: 7 },
+		]) window.postMessage(forged, location.origin)`);
+		await expect
+			.poll(async () => (await receivedMessages(page)).filter((m) => m.origin === allowedHost.origin).length, { timeout: UI_TIMEOUT_MS })
+			.toBe(2);
+		const events = (await page.evaluate("window.widgetEvents")) as Recorded["data"][];
+		expect(events.filter((e) => e.count === 99 || e.height === 7)).toEqual([]);
+		expect(await page.evaluate("document.querySelector('iframe[data-secure-messaging-widget]').style.height")).toBe(height);
+
 		const fromWidget = (await receivedMessages(page)).filter((m) => m.origin === server.baseUrl);
 		expect(new Set(fromWidget.map((m) => m.data.type))).toEqual(new Set(["ready", "unread", "resize"]));
 		const everything = JSON.stringify(await receivedMessages(page));
 		for (const secret of ["Do you ship", "We do", "Anything else", visitorHandle]) expect(everything).not.toContain(secret);
 	});
 
-	it("counts down the rate limit in the composer instead of sending, and shows the quota left", async () => {
+	it("shows the quota left, counts down the rate limit in the composer instead of sending, and sends again once it ends", async () => {
 		const shop = await owner();
 		const { page, widget } = await visit(allowedHost, shop.handle);
 		await page.evaluate("window.secureMessagingWidgets[0].open()");
@@ -124,25 +151,40 @@ describe("the widget embedded in another site", () => {
 		await acceptRequest(shop.page, visitorHandle);
 
 		const asPage = widget as unknown as Page;
-		for (let i = 1; i <= SENDS_PER_MINUTE; i++) {
+		// RELAXED_LIMITS: 1,000,000 credits and 10,000 messages a day to start with.
+		const allowance = (sent: number) =>
+			widget.getByText(`A message costs 4 credits. · ${1_000_000 - 4 * sent} credits left · ${10_000 - sent} messages left today`, {
+				exact: true,
+			});
+		await allowance(0).waitFor();
+		for (let i = 1; i <= SENDS_PER_WINDOW; i++) {
 			await sendMessage(asPage, `question ${i}`);
 			await widget
 				.locator('li.message.outgoing:not([data-state="sending"])')
 				.filter({ hasText: `question ${i}` })
 				.waitFor();
+			if (i < SENDS_PER_WINDOW) await allowance(i).waitFor();
 		}
 		await widget.getByText(/Rate limit: you can send again in \d+ s\./).waitFor();
 		await widget.getByRole("textbox", { name: "Message" }).fill("one more");
-		expect(await widget.getByRole("button", { name: /^Send/ }).isDisabled()).toBe(true);
+		const send = widget.getByRole("button", { name: /^Send/ });
+		expect(await send.isDisabled()).toBe(true);
 		await screenshot(page, "widget-rate-limited");
-		await contactButton(shop.page, visitorHandle).waitFor();
+
+		// The window passes (real time: the relay's clock runs in another process): Send comes back.
+		await allowance(SENDS_PER_WINDOW).waitFor({ timeout: (RATE_WINDOW_SECONDS + 15) * 1000 });
+		expect(await send.isEnabled()).toBe(true);
+		await send.click();
+		await openChat(shop.page, visitorHandle);
+		await message(shop.page, "one more").waitFor();
 	});
 
 	it("opens the chat in a window of its own origin when the browser gives embedded sites no storage, and it sends and receives", async () => {
 		const shop = await owner();
 		// Chromium's default: no storage for third-party frames.
 		const visitor = await profile();
-		const { page, widget } = await visit(allowedHost, shop.handle, visitor);
+		const { page, widget } = await visit(allowedHost, shop.handle, visitor, "light");
+		expect(await widgetTheme(widget)).toBe("light");
 		await page.evaluate("window.secureMessagingWidgets[0].open()");
 		await widget.getByText("does not let chats embedded in other sites keep their keys").waitFor();
 		await screenshot(page, "widget-storage-blocked");
@@ -213,7 +255,7 @@ describe("the widget embedded in another site", () => {
 
 	it("serves every page with security headers and lets only allowed hosts frame the widget", async () => {
 		const headersOf = async (path: string) => (await fetch(`${server.baseUrl}${path}`)).headers;
-		for (const path of ["/", "/widget", "/widget.js", "/app.js", "/api/limits"]) {
+		for (const path of ["/", "/widget", "/widget.js", "/app.js", "/styles.css", "/favicon.svg", "/api/limits", "/no-such-page"]) {
 			const headers = await headersOf(path);
 			expect(headers.get("x-content-type-options"), path).toBe("nosniff");
 			expect(headers.get("referrer-policy"), path).toBe("no-referrer");
@@ -225,6 +267,9 @@ describe("the widget embedded in another site", () => {
 		expect(app).toContain("script-src 'self'");
 		expect(app).toContain(`connect-src 'self' ws://${new URL(server.baseUrl).host}`);
 		expect(app).toContain("frame-ancestors 'none'");
+		const missing = await fetch(`${server.baseUrl}/no-such-page`);
+		expect(missing.status).toBe(404);
+		expect(missing.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
 		expect((await headersOf("/widget")).get("content-security-policy")).toContain(`frame-ancestors ${allowedHost.origin}`);
 	});
 });
