@@ -3,7 +3,7 @@ import { ApiError, errorResponse } from "./api-error.ts";
 import { accountStatus, creditHistory } from "./routes/account.ts";
 import { register } from "./routes/accounts.ts";
 import { grantAccountCredits, listAllFlags, listAllReports, lookUpAccount, setAccountTrust, unsuspendAccount } from "./routes/admin.ts";
-import { downloadAttachment, reserveAttachment, uploadAttachment } from "./routes/attachments.ts";
+import { cancelAttachment, downloadAttachment, reserveAttachment, uploadAttachment } from "./routes/attachments.ts";
 import { challenge, session } from "./routes/auth.ts";
 import { setCallPermission, turnServers } from "./routes/calls.ts";
 import {
@@ -32,6 +32,7 @@ router
 	.post("/api/attachments", reserveAttachment)
 	.put("/api/attachments/:owner/:attachmentId", uploadAttachment)
 	.get("/api/attachments/:owner/:attachmentId", downloadAttachment)
+	.delete("/api/attachments/:owner/:attachmentId", cancelAttachment)
 	.get("/api/account", accountStatus)
 	.get("/api/account/credits", creditHistory)
 	.get("/api/devices", listOwnDevices)

@@ -139,6 +139,12 @@ export class ApiClient {
 		return this.call("POST", "/api/attachments", reserveAttachmentResponse, { token, body });
 	}
 
+	/** Give up a reservation not yet sent: its price is released at once, any uploaded blob deleted. */
+	async cancelAttachment(token: string, owner: string, attachmentId: string): Promise<void> {
+		const path = `/api/attachments/${parseAccountId(owner)}/${parseInput(id, attachmentId, "attachmentId")}`;
+		await this.call("DELETE", path, null, { token });
+	}
+
 	/** Where a blob is uploaded to and downloaded from. */
 	attachmentUrl(owner: string, attachmentId: string): string {
 		return `${this.baseUrl}/api/attachments/${parseAccountId(owner)}/${parseInput(id, attachmentId, "attachmentId")}`;
@@ -203,7 +209,7 @@ export class ApiClient {
 
 	/** `schema` null: the route answers 204 with no body. */
 	private async call<T>(
-		method: "GET" | "POST",
+		method: "GET" | "POST" | "DELETE",
 		path: string,
 		schema: Schema<T> | null,
 		opts: { token?: string; body?: unknown },

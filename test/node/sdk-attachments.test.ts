@@ -91,13 +91,15 @@ describe("files and changes to sent messages through the SDK", () => {
 		);
 	});
 
-	it("gives up with 'unavailable' when it cannot read the file again", async () => {
+	it("gives up with 'unavailable' when it cannot read the file again, and cancels the reservation so its price comes back at once", async () => {
 		const down = outageFetch(() => true, 10);
 		const { alice, bob } = await contactPair(factory, { aliceFetch: down });
+		const before = (await alice.client.accountStatus()).credits;
 		const plain = randomBytes(1000);
 		await expect(
 			alice.client.sendFile(bob.account.accountId, { stream: streamOf(plain), size: plain.length, name: "a.txt", type: "text/plain" }),
 		).rejects.toMatchObject({ code: "unavailable", retryAfter: 10 });
+		expect((await alice.client.accountStatus()).credits).toBe(before);
 	});
 
 	it("carries a 50 MB file through the real relay and R2, streamed both ways, hash-checked", async () => {

@@ -37,6 +37,31 @@ function get(path: string, token?: string) {
 	return exports.default.fetch(new Request(`${BASE}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} }));
 }
 
+/** The balance D1 and the object agree on, holds included. */
+const creditsOf = async (user: TestUser): Promise<number> => (await api("/api/account", { token: user.token })).json.credits;
+
+/** Past every open reservation's lapse (60 min), swept by the owner's alarm; real time again after. */
+async function lapseReservations(accountId: string): Promise<void> {
+	vi.useFakeTimers({ toFake: ["Date"] });
+	vi.setSystemTime(Date.now() + 61 * 60_000);
+	await runDurableObjectAlarm(relay(accountId));
+	vi.useRealTimers();
+}
+
+/** Reserve an upload; the blob's path beside the reservation. */
+async function reserve(from: TestUser, to: TestUser, size: number) {
+	const reserved = (await api("/api/attachments", { token: from.token, body: { to: to.accountId, size } })).json;
+	return { ...reserved, path: `/api/attachments/${reserved.owner}/${reserved.attachmentId}` };
+}
+
+/** Two contacts, Alice's balance before, a sealed file of `size` bytes and her reservation for it. */
+async function reservedFile(size: number) {
+	const pair = await contactPair();
+	const start = await creditsOf(pair.alice);
+	const file = await sealed(size);
+	return { ...pair, start, file, reserved: await reserve(pair.alice, pair.bob, size) };
+}
+
 /** Reserve, upload and send an attachment message; returns what the recipient needs. */
 async function sendAttachment(from: TestUser, to: TestUser, key: Uint8Array, size = 1000) {
 	const file = await sealed(size);
@@ -81,7 +106,7 @@ describe("attachment size tiers and prices", () => {
 describe("attachments end to end", () => {
 	it("are uploaded sealed, fetched by every recipient device, then deleted from R2; charged once", async () => {
 		const { alice, bob, key, bobDevices } = await contactPair({ extraDevices: 1 });
-		const start = (await api("/api/account", { token: alice.token })).json.credits;
+		const start = await creditsOf(alice);
 		const { file, path, reply, frame } = await sendAttachment(alice, bob, key, 70_000);
 		expect(reply).toMatchObject({ type: "sent", credits: start - 8 });
 		expect(await blobs()).toEqual([path.slice("/api/attachments/".length)]);
@@ -127,11 +152,8 @@ describe("attachments end to end", () => {
 	});
 
 	it("refuses a short or long upload and an attachment message before its upload, charging nothing", async () => {
-		const { alice, bob, key } = await contactPair();
-		const start = (await api("/api/account", { token: alice.token })).json.credits;
-		const file = await sealed(500);
-		const reserved = (await api("/api/attachments", { token: alice.token, body: { to: bob.accountId, size: 500 } })).json;
-		const path = `/api/attachments/${reserved.owner}/${reserved.attachmentId}`;
+		const { alice, bob, key, start, file, reserved } = await reservedFile(500);
+		const { path } = reserved;
 		expect((await put(path, alice.token, file.blob.slice(0, 100))).status).toBe(400);
 		expect((await put(path, bob.token, file.blob)).status).toBe(404);
 		const a = await connect(alice.token);
@@ -140,12 +162,103 @@ describe("attachments end to end", () => {
 		expect(await a.next("error")).toMatchObject({ code: "bad_request", ref: early.id });
 		expect(await blobs()).toEqual([]);
 		// The reservation lapses unused: its hold is released.
-		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start - 8);
+		expect(await creditsOf(alice)).toBe(start - 8);
+		await lapseReservations(alice.accountId);
+		expect(await creditsOf(alice)).toBe(start);
+	});
+
+	it("deletes an upload that outlasts its reservation and answers 404, releasing the price; a message for a lapsed reservation is refused", async () => {
+		const { alice, bob, key, start, file, reserved } = await reservedFile(200_000);
+		const { path } = reserved;
+		// A slow upload: the first half arrives, the reservation lapses and is swept, then the rest.
+		const { readable, writable } = new FixedLengthStream(file.blob.length);
+		const writer = writable.getWriter();
+		const putting = exports.default.fetch(
+			new Request(`${BASE}${path}`, {
+				method: "PUT",
+				headers: { authorization: `Bearer ${alice.token}`, "content-length": String(file.blob.length) },
+				body: readable,
+			}),
+		);
+		const half = file.blob.length >> 1;
+		await writer.write(file.blob.slice(0, half));
 		vi.useFakeTimers({ toFake: ["Date"] });
 		vi.setSystemTime(Date.now() + 61 * 60_000);
 		await runDurableObjectAlarm(relay(alice.accountId));
+		await writer.write(file.blob.slice(half));
+		await writer.close();
+		const late = await putting;
+		expect(late.status).toBe(404);
+		expect(((await late.json()) as { error: { code: string } }).error.code).toBe("not_found");
+		expect(await blobs()).toEqual([]);
 		vi.useRealTimers();
-		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start);
+		expect(await creditsOf(alice)).toBe(start);
+
+		// Lapsed but not yet swept: the message is refused, and the sweep still releases the price.
+		const second = await sealed(1000);
+		const again = await reserve(alice, bob, 1000);
+		expect((await put(again.path, alice.token, second.blob)).status).toBe(204);
+		const socket = await connect(alice.token);
+		vi.useFakeTimers({ toFake: ["Date"] });
+		vi.setSystemTime(Date.now() + 61 * 60_000);
+		const frame = { ...sealedSend(alice, bob, key, "a file", newMessageId()), kind: "attachment", attachmentId: again.attachmentId };
+		socket.send(frame);
+		expect(await socket.next("error", (e) => e.ref === frame.id)).toMatchObject({ code: "not_found" });
+		await runDurableObjectAlarm(relay(alice.accountId));
+		vi.useRealTimers();
+		expect(await blobs()).toEqual([]);
+		expect(await creditsOf(alice)).toBe(start);
+	});
+
+	it("releases the price of an upload never announced, and deletes its blob, when the reservation lapses", async () => {
+		const { alice, start, file, reserved } = await reservedFile(1000);
+		expect((await put(reserved.path, alice.token, file.blob)).status).toBe(204);
+		expect(await blobs()).toHaveLength(1);
+		expect(await creditsOf(alice)).toBe(start - 8);
+		await lapseReservations(alice.accountId);
+		expect(await blobs()).toEqual([]);
+		expect(await creditsOf(alice)).toBe(start);
+	});
+
+	it("cancels a reservation not yet sent at once, releasing its price and deleting its blob; only for its own account, never once sent", async () => {
+		const { alice, bob, key, start, file, reserved } = await reservedFile(1000);
+		const { path } = reserved;
+		expect((await put(path, alice.token, file.blob)).status).toBe(204);
+		const cancel = (token?: string, at = path) => api(at, { method: "DELETE", ...(token !== undefined && { token }) });
+		const eve = await registerUser("eve");
+		const pending = await addApprovedDevice(alice, "pending tablet");
+		await env.DB.prepare("UPDATE devices SET status = 'pending' WHERE id = ?").bind(pending.deviceId).run();
+		await runInDurableObject(relay(alice.accountId), (r) => r.reloadDevices(alice.accountId));
+		const nothing = `/api/attachments/${alice.accountId}/${newMessageId()}`;
+		expect((await cancel()).status).toBe(401);
+		expect((await cancel(eve.token)).json).toEqual((await cancel(eve.token, nothing)).json);
+		expect((await cancel(eve.token)).status).toBe(404);
+		expect((await cancel(bob.token)).status).toBe(404);
+		expect((await cancel(pending.token)).status).toBe(403);
+		expect(await blobs()).toHaveLength(1);
+		expect(await creditsOf(alice)).toBe(start - 8);
+
+		expect((await cancel(alice.token)).status).toBe(204);
+		expect(await blobs()).toEqual([]);
+		expect(await creditsOf(alice)).toBe(start);
+		expect((await cancel(alice.token)).json.error.code).toBe("not_found");
+		const a = await connect(alice.token);
+		const frame = { ...sealedSend(alice, bob, key, "a file", newMessageId()), kind: "attachment", attachmentId: reserved.attachmentId };
+		a.send(frame);
+		expect(await a.next("error", (e) => e.ref === frame.id)).toMatchObject({ code: "not_found" });
+
+		const sent = await sendAttachment(alice, bob, key);
+		expect(sent.reply.type).toBe("sent");
+		expect((await cancel(alice.token, sent.path)).json.error.code).toBe("conflict");
+		expect(await blobs()).toHaveLength(1);
+		await runDurableObjectAlarm(relay(alice.accountId));
+		const charged = await env.DB.prepare("SELECT delta FROM credit_ledger WHERE account_id = ? AND reason = 'attachment'")
+			.bind(alice.accountId)
+			.all();
+		expect(charged.results).toEqual([{ delta: -8 }]);
+		// Bob's only device fetches it, so the blob goes (R2 is shared by the tests of this file).
+		expect((await get(sent.path, bob.token)).status).toBe(200);
+		await vi.waitFor(async () => expect(await blobs()).toEqual([]));
 	});
 
 	it("deleting the message deletes its blob, and an unfetched blob expires after 30 days", async () => {
@@ -263,7 +376,7 @@ describe("an R2 outage", () => {
 
 	it("refuses an upload and a download with a typed 503, stores and charges nothing more, and both work once R2 is back", async () => {
 		const { alice, bob, key } = await contactPair();
-		const start = (await api("/api/account", { token: alice.token })).json.credits;
+		const start = await creditsOf(alice);
 		const file = await sealed(5000);
 		const reserved = (await api("/api/attachments", { token: alice.token, body: { to: bob.accountId, size: 5000 } })).json;
 		const path = `/api/attachments/${reserved.owner}/${reserved.attachmentId}`;
@@ -279,7 +392,7 @@ describe("an R2 outage", () => {
 		expect(await refused.json()).toEqual({ error: { code: "unavailable", message: expect.any(String), retryAfter: expect.any(Number) } });
 		expect(await blobs()).toEqual([]);
 		// The reservation is intact (paid once, at reservation): the retry goes through.
-		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start - 8);
+		expect(await creditsOf(alice)).toBe(start - 8);
 		expect((await exports.default.fetch(upload())).status).toBe(204);
 		const socket = await connect(alice.token);
 		const frame = { ...sealedSend(alice, bob, key, "a file", newMessageId()), kind: "attachment", attachmentId: reserved.attachmentId };

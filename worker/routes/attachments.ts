@@ -45,7 +45,17 @@ export async function uploadAttachment(request: IRequest, env: Env): Promise<Res
 		console.error(JSON.stringify({ event: "r2_put_failed", name: err instanceof Error ? err.name : typeof err }));
 		throw new ApiError("unavailable", "The file store did not take the upload. Nothing was stored; try again shortly.", R2_RETRY_MS);
 	}
-	await relay.finishUpload(s.accountId, attachmentId);
+	unwrap(await relay.finishUpload(s.accountId, attachmentId));
+	return new Response(null, { status: 204 });
+}
+
+/** DELETE /api/attachments/:owner/:attachmentId: give up a reservation not yet sent; its price is released at once. */
+export async function cancelAttachment(request: IRequest, env: Env): Promise<Response> {
+	const s = await authenticate(request, env);
+	const owner = pathId(request, "owner");
+	const attachmentId = pathId(request, "attachmentId");
+	if (owner !== s.accountId) throw new ApiError("not_found", "No such attachment reservation.");
+	unwrap(await relayFor(env, s.accountId).cancelUpload(s.accountId, s.deviceId, attachmentId));
 	return new Response(null, { status: 204 });
 }
 
