@@ -181,6 +181,47 @@ export async function waitForPeerConnection(page: Page, state: string): Promise<
 }
 
 /**
+ * Keep every RTCPeerConnection the profile's pages make in `window.__peerConnections` (the
+ * browser's own class, subclassed), so a test can read its getStats(). Before the page opens.
+ */
+export async function watchPeerConnections(context: BrowserContext): Promise<void> {
+	await context.addInitScript(`(() => {
+		const Base = window.RTCPeerConnection;
+		const made = [];
+		window.__peerConnections = made;
+		window.RTCPeerConnection = class extends Base {
+			constructor(config) {
+				super(config);
+				made.push(this);
+			}
+		};
+	})()`);
+}
+
+/** RTP packets of this kind received so far by the page's latest peer connection (see watchPeerConnections). */
+const inboundPackets = (kind: "audio" | "video") => `(async () => {
+	const pc = (window.__peerConnections ?? []).at(-1);
+	if (!pc) return 0;
+	let packets = 0;
+	(await pc.getStats()).forEach((r) => {
+		if (r.type === "inbound-rtp" && r.kind === ${JSON.stringify(kind)}) packets += r.packetsReceived ?? 0;
+	});
+	return packets;
+})()`;
+
+/** How many packets of this kind the call has received. */
+export function receivedPackets(page: Page, kind: "audio" | "video"): Promise<number> {
+	return page.evaluate(inboundPackets(kind)) as Promise<number>;
+}
+
+/** Wait until packets of this kind arrive, and keep arriving; returns the later count. */
+export async function waitForInboundPackets(page: Page, kind: "audio" | "video"): Promise<number> {
+	const count = (n: unknown) => (typeof n === "number" && n > 0 ? n : null);
+	const first = await pollPage(page, inboundPackets(kind), count);
+	return pollPage(page, inboundPackets(kind), (n) => (count(n) !== null && (n as number) > first ? (n as number) : null));
+}
+
+/**
  * Evaluate an expression in the page until `check` accepts its value. (waitForFunction with a
  * string polls through eval(), which the app's CSP forbids; page.evaluate goes through the
  * DevTools protocol instead.)

@@ -1,14 +1,17 @@
-import type { Browser, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
 import {
 	allowCallsFrom,
 	becomeContacts,
 	callScreen,
+	receivedPackets,
 	signUp,
 	waitForCallPhase,
+	waitForInboundPackets,
 	waitForPeerConnection,
 	waitForRemoteVideo,
+	watchPeerConnections,
 } from "./app-driver.ts";
 import { closeProfilesAfterEach, FAKE_MEDIA_ARGS, LAPTOP, launchChromium, newProfile, PHONE, type Profile, screenshot } from "./browser.ts";
 
@@ -26,10 +29,40 @@ afterAll(async () => {
 	await server?.dispose();
 });
 
-/** Someone who allowed the site their camera and microphone (Chromium's fake ones), signed in. */
-async function person(prefix: string, viewport = LAPTOP): Promise<{ profile: Profile; page: Page; handle: string }> {
+/**
+ * Someone who allowed the site their camera and microphone (Chromium's fake ones), signed in;
+ * `prepare` sets up their browser profile before the app opens.
+ */
+async function person(
+	prefix: string,
+	viewport = LAPTOP,
+	prepare?: (context: BrowserContext) => Promise<unknown>,
+): Promise<{ profile: Profile; page: Page; handle: string }> {
 	const profile = track(await newProfile(browser, viewport, ["camera", "microphone"]));
+	await prepare?.(profile.context);
 	return { profile, ...(await signUp(profile, server.baseUrl, prefix)) };
+}
+
+/**
+ * The profile's connection to the relay, with a switch that drops every ICE candidate either
+ * way: with no candidates (and no STUN), the two browsers have no address to try.
+ */
+async function candidateFilter(context: BrowserContext): Promise<{ dropping: boolean }> {
+	const filter = { dropping: false };
+	const isCandidate = (data: string | Buffer) => typeof data === "string" && /"type":"call"/.test(data) && /"kind":"ice"/.test(data);
+	await context.routeWebSocket(
+		() => true,
+		(page) => {
+			const relay = page.connectToServer();
+			page.onMessage((data) => {
+				if (!(filter.dropping && isCandidate(data))) relay.send(data);
+			});
+			relay.onMessage((data) => {
+				if (!(filter.dropping && isCandidate(data))) page.send(data);
+			});
+		},
+	);
+	return filter;
 }
 
 /** Whether the call's own microphone and camera tracks are enabled, read from the self view. */
@@ -111,8 +144,11 @@ describe("calls in the web app, in real Chromium with fake camera and microphone
 		await callScreen(bob.page).waitFor({ state: "detached" });
 	});
 
-	it("tells the caller in a sentence when the callee has not allowed calls from them, and when none of their devices is online", async () => {
-		const alice = await person("alice");
+	it("tells the caller in a sentence when the callee has not allowed calls from them, did not answer, could not be reached over the network, or has no device online", async () => {
+		let candidates: { dropping: boolean } | undefined;
+		const alice = await person("alice", LAPTOP, async (context) => {
+			candidates = await candidateFilter(context);
+		});
 		const bob = await person("bob");
 		await becomeContacts(alice, bob);
 
@@ -127,9 +163,81 @@ describe("calls in the web app, in real Chromium with fake camera and microphone
 		await callScreen(alice.page).waitFor({ state: "detached" });
 
 		await allowCallsFrom(bob.page, alice.handle);
+		// Nobody answers: Alice's app gives up after its ring time (45 s, on a fake clock).
+		await alice.page.clock.install();
+		await alice.page.getByRole("button", { name: "Audio call" }).click();
+		await waitForCallPhase(bob.page, "incoming");
+		await alice.page.clock.fastForward("00:46");
+		await alice.page.getByText(`@${bob.handle} did not answer.`).waitFor();
+		await bob.page.getByText(`You missed a call from @${alice.handle}.`).waitFor();
+
+		// Bob answers, but no ICE candidate gets through: the media cannot connect, and Alice's
+		// app gives up after its connect time (30 s).
+		candidates!.dropping = true;
+		await alice.page.getByRole("button", { name: "Call again" }).click();
+		await waitForCallPhase(bob.page, "incoming");
+		await bob.page.getByRole("button", { name: "Accept" }).click();
+		await waitForCallPhase(alice.page, "connecting");
+		await alice.page.clock.fastForward("00:31");
+		await alice.page
+			.getByText(`The call could not connect: this device and @${bob.handle}'s could not reach each other.`, { exact: false })
+			.waitFor();
+		await alice.page.getByRole("button", { name: "Call again" }).waitFor();
+		await waitForCallPhase(bob.page, "ended");
+		candidates!.dropping = false;
+		await screenshot(alice.page, "call-failed");
+		await alice.page.getByRole("button", { name: "Close" }).click();
+
 		await bob.page.close();
 		await alice.page.getByRole("button", { name: "Audio call" }).click();
 		await alice.page.getByText(`@${bob.handle} cannot be reached right now: none of their devices is online`, { exact: false }).waitFor();
 		await alice.page.getByRole("button", { name: "Call again" }).waitFor();
+	});
+
+	it("connects an audio call whose sound flows both ways while a third caller hears the callee is in another call; a video call accepted audio only sends no video", async () => {
+		const alice = await person("alice", LAPTOP, watchPeerConnections);
+		const bob = await person("bob", LAPTOP, watchPeerConnections);
+		const carol = await person("carol");
+		await becomeContacts(carol, bob);
+		await allowCallsFrom(bob.page, carol.handle);
+		await becomeContacts(alice, bob);
+		await allowCallsFrom(bob.page, alice.handle);
+
+		await alice.page.getByRole("button", { name: "Audio call" }).click();
+		await waitForCallPhase(bob.page, "incoming");
+		await bob.page.getByText("Incoming audio call").waitFor();
+		await bob.page.getByRole("button", { name: "Accept", exact: true }).click();
+		await Promise.all([waitForCallPhase(alice.page, "connected"), waitForCallPhase(bob.page, "connected")]);
+		// The fake microphone's sound arrives, packet after packet, on both sides; no picture.
+		await Promise.all([waitForInboundPackets(bob.page, "audio"), waitForInboundPackets(alice.page, "audio")]);
+		expect(await receivedPackets(bob.page, "video")).toBe(0);
+		for (const page of [alice.page, bob.page]) {
+			expect(await page.getByRole("button", { name: "Camera off" }).count()).toBe(0);
+			expect(await page.getByRole("button", { name: "Share screen" }).count()).toBe(0);
+		}
+
+		// Carol calls Bob meanwhile: his device in the call answers busy, and his call goes on.
+		await carol.page.getByRole("button", { name: "Audio call" }).click();
+		await carol.page.getByText(`@${bob.handle} is in another call. Try again later.`).waitFor();
+		await carol.page.getByRole("button", { name: "Call again" }).waitFor();
+		expect(await callScreen(bob.page).getAttribute("data-call-phase")).toBe("connected");
+		await waitForInboundPackets(bob.page, "audio");
+
+		await bob.page.getByRole("button", { name: "Hang up" }).click();
+		await waitForCallPhase(alice.page, "ended");
+		await callScreen(alice.page).waitFor({ state: "detached" });
+
+		// A video call Bob takes with audio only: Alice's camera reaches him, nothing of his camera reaches her.
+		await alice.page.getByRole("button", { name: "Video call" }).click();
+		await waitForCallPhase(bob.page, "incoming");
+		await bob.page.getByRole("button", { name: "Accept audio only" }).click();
+		await Promise.all([waitForCallPhase(alice.page, "connected"), waitForCallPhase(bob.page, "connected")]);
+		await waitForRemoteVideo(bob.page);
+		await waitForInboundPackets(alice.page, "audio");
+		expect(await receivedPackets(alice.page, "video")).toBe(0);
+		expect(await bob.page.getByRole("button", { name: "Share screen" }).count()).toBe(0);
+		expect(await bob.page.getByRole("button", { name: "Camera off" }).count()).toBe(0);
+		await alice.page.getByRole("button", { name: "Hang up" }).click();
+		await waitForCallPhase(bob.page, "ended");
 	});
 });
