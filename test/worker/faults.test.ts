@@ -2,6 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { CreditAccount } from "../../worker/relay/credit-account.ts";
+import { deleteMeta } from "../../worker/relay/storage-schema.ts";
 import { contactPair, sealedSend } from "./fixtures.ts";
 import { api, BASE, connect } from "./helpers.ts";
 
@@ -53,6 +54,43 @@ describe("faults", () => {
 			.all();
 		expect(ledger.results.map((r) => r.ref)).toEqual(ids);
 		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start - 12);
+	});
+
+	it("a delivery that throws in the recipient's object is refused with a typed error, charges and queues nothing, and its re-send under the same id is charged once", async () => {
+		const { alice, bob, key } = await contactPair({ extraDevices: 1 });
+		const start = (await api("/api/account", { token: alice.token })).json.credits;
+		// Bob's object has to load its devices from D1 (its cache is gone) while D1 is down:
+		// its deliver throws, so Alice's object sees the RPC fail rather than a refusal.
+		await runInDurableObject(relay(bob.accountId), (instance, state) => {
+			deleteMeta(state.storage.sql, "devices_loaded");
+			Object.assign(instance, { env: { ...env, DB: brokenD1 } });
+		});
+		const a = await connect(alice.token);
+		const frame = sealedSend(alice, bob, key, "lost in transit?");
+		a.send(frame);
+		expect(await a.next("error", (e) => e.ref === frame.id)).toMatchObject({ code: "internal" });
+
+		const rows = (accountId: string, query: string) =>
+			runInDurableObject(relay(accountId), (_, state) => state.storage.sql.exec(query).toArray());
+		expect(await rows(alice.accountId, "SELECT id FROM charges")).toEqual([]);
+		expect(await rows(alice.accountId, "SELECT id FROM sent_messages")).toEqual([]);
+		// Not counted against the rate limit or the quota either.
+		expect(await rows(alice.accountId, "SELECT at FROM events WHERE kind = 'send'")).toEqual([]);
+		expect(await rows(alice.accountId, "SELECT msg_id FROM queue")).toEqual([]);
+		expect(await rows(bob.accountId, "SELECT msg_id FROM queue")).toEqual([]);
+		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start);
+
+		await runInDurableObject(relay(bob.accountId), (instance) => {
+			Object.assign(instance, { env });
+		});
+		a.send(frame);
+		expect(await a.next("sent", (s) => s.id === frame.id)).toBeTruthy();
+		// Alice's phone gets its sent-sync copy; Bob's two devices each get the message.
+		expect((await rows(alice.accountId, "SELECT msg_id FROM queue")).map((r) => r.msg_id)).toEqual([frame.id]);
+		expect((await rows(bob.accountId, "SELECT msg_id FROM queue")).map((r) => r.msg_id)).toEqual([frame.id, frame.id]);
+		const ledger = (await api("/api/account/credits", { token: alice.token })).json.entries.filter((e: any) => e.ref === frame.id);
+		expect(ledger).toEqual([expect.objectContaining({ delta: -4, reason: "text" })]);
+		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start - 4);
 	});
 
 	it("an upload that breaks off leaves no blob, charges nothing more, and can be retried", async () => {
