@@ -4,7 +4,7 @@ import { createHmac } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openMessage } from "../../client/core/message-seal.ts";
 import type { ServerFrame } from "../../worker/protocol/wire.ts";
-import { callSignal, contactPair, iceSignal, newMessageId, sealedSend } from "./fixtures.ts";
+import { callSignal, contactPair, iceSignal, newMessageId, rotateContactKey, sealedSend } from "./fixtures.ts";
 import { api, connect, registerUser, signIn, type TestSocket, type TestUser } from "./helpers.ts";
 
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
@@ -264,6 +264,26 @@ describe("call signaling", () => {
 		expect(await callsOf(bob.accountId)).toEqual([]);
 		a.send(iceSignal(alice, bob, key, callId, 1));
 		expect(await a.next("error")).toMatchObject({ code: "not_found", ref: callId });
+	});
+
+	it("after a key rotation refuses signals under the old key version as stale_key, but still relays a hangup under it", async () => {
+		const { alice, bob, key } = await contactPair();
+		await allowCalls(bob, alice);
+		const a = await connect(alice.token);
+		const b = await connect(bob.token);
+		const callId = newMessageId();
+		a.send(offer(alice, bob, key, callId));
+		await b.next("call", (f) => f.kind === "offer");
+		b.send(callSignal(bob, alice, key, callId, "accept"));
+		await a.next("call", (f) => f.kind === "accept");
+
+		expect((await rotateContactKey(bob, alice, 2)).res.status).toBe(200);
+		a.send(iceSignal(alice, bob, key, callId, 1));
+		expect(await a.next("error")).toMatchObject({ code: "stale_key", ref: callId });
+		a.send(callSignal(alice, bob, key, callId, "hangup"));
+		expect(await b.next("call", (f) => f.kind === "hangup")).toMatchObject({ id: callId, keyVersion: 1 });
+		expect(await callsOf(alice.accountId)).toEqual([]);
+		expect(await callsOf(bob.accountId)).toEqual([]);
 	});
 
 	it("an unanswered call rings out after the timeout on both sides", async () => {
