@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { toB64u } from "../../client/core/encoding.ts";
+import { randomBytes } from "../../client/core/nacl.ts";
+import { contactPair, relayForFile } from "../support/sdk-clients.ts";
+
+// wrangler.toml's real limits (1 send per 10 s, 20 a day untrusted, 100 starting credits),
+// so that the status a UI shows is the one the relay enforces.
+const ADMIN_TOKEN = `admin-${toB64u(randomBytes(24))}`;
+const relay = relayForFile({ vars: { ADMIN_TOKEN } });
+const { factory } = relay;
+
+async function setTrust(accountId: string, trust: "trusted" | "verified"): Promise<void> {
+	const response = await fetch(`${relay.server.baseUrl}/api/admin/accounts/${accountId}/trust`, {
+		method: "POST",
+		headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+		body: JSON.stringify({ trust }),
+	});
+	expect(response.status).toBe(200);
+}
+
+describe("the SDK's account status", () => {
+	it("gives balance, trust, quota left and when the next send is allowed, and they follow sends and trust changes", async () => {
+		const { alice, bob } = await contactPair(factory);
+		const { accountId, handle } = alice.account;
+		expect(await alice.client.accountStatus()).toEqual({ accountId, handle, trust: "untrusted", credits: 100, quotaLeft: 20 });
+
+		const receipt = await alice.client.sendText(bob.account.accountId, "one");
+		const afterSend = await alice.client.accountStatus();
+		// The relay's clock throughout: the window runs from when it accepted the send.
+		expect(afterSend).toEqual({
+			accountId,
+			handle,
+			trust: "untrusted",
+			credits: 96,
+			quotaLeft: 19,
+			nextSendAt: receipt.acceptedAt + 10_000,
+		});
+
+		const refused = await alice.client.sendText(bob.account.accountId, "too soon").catch((err: unknown) => err);
+		expect(refused).toMatchObject({ code: "rate_limited" });
+		const retryAfter = (refused as { retryAfter: number }).retryAfter;
+		expect(retryAfter).toBeGreaterThan(0);
+		expect(retryAfter).toBeLessThanOrEqual(10_000);
+		// A refused send costs nothing and moves nothing.
+		expect(await alice.client.accountStatus()).toEqual(afterSend);
+
+		await setTrust(accountId, "trusted");
+		expect(await alice.client.accountStatus()).toMatchObject({ trust: "trusted", quotaLeft: 199, nextSendAt: afterSend.nextSendAt });
+		await setTrust(accountId, "verified");
+		expect(await alice.client.accountStatus()).toMatchObject({ trust: "verified", quotaLeft: null, credits: 96 });
+	});
+});
