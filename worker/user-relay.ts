@@ -26,6 +26,7 @@ import {
 	insertPendingDevice,
 	listDevices,
 	revokeDevice as revokeDeviceInD1,
+	touchDevice,
 } from "./db/accounts.ts";
 import { approvalMessage } from "./protocol/signing.ts";
 import {
@@ -1008,6 +1009,7 @@ export class UserRelay extends DurableObject<Env> {
 		} catch {
 			// Already closed from our side.
 		}
+		await this.markLastSeen(ws);
 	}
 
 	async webSocketError(ws: WebSocket): Promise<void> {
@@ -1016,6 +1018,20 @@ export class UserRelay extends DurableObject<Env> {
 		} catch {
 			// Already closed.
 		}
+		await this.markLastSeen(ws);
+	}
+
+	/**
+	 * The device list's "last seen" is written on connect and again when the device goes away,
+	 * so a device that stayed connected for hours is not shown as seen when it arrived. One D1
+	 * write per disconnect; a failure only leaves the connect time standing.
+	 */
+	private async markLastSeen(ws: WebSocket): Promise<void> {
+		const state = readSocketState(ws);
+		if (!state || deviceStatus(this.sql, state.deviceId) === "revoked") return;
+		await touchDevice(this.env.DB, state.deviceId, this.now()).catch((err) => {
+			console.error(JSON.stringify({ event: "last_seen_failed", name: err instanceof Error ? err.name : typeof err }));
+		});
 	}
 
 	// ------------------------------------------------------------------ messages

@@ -223,6 +223,29 @@ describe("adding a device", () => {
 	});
 });
 
+describe("the device list", () => {
+	it("shows a device as last seen when its socket closed, not only when it connected", async () => {
+		const { alice } = await contactPair();
+		const phone = await addApprovedDevice(alice);
+		vi.useFakeTimers({ toFake: ["Date"] });
+		const connectedAt = Date.now();
+		const socket = await connect(phone.token);
+		await socket.next("synced");
+		// Signed in afresh each time: the clock moves past the first session's lifetime.
+		const lastSeen = async () => {
+			const { token } = (await signIn(alice.keys)).json;
+			return (await api("/api/devices", { token })).json.devices.find((d: any) => d.deviceId === phone.deviceId).lastSeenAt;
+		};
+		// vi.waitFor moves the fake clock on by its polling interval, so times are compared by order.
+		await vi.waitFor(async () => expect(await lastSeen()).toBeGreaterThanOrEqual(connectedAt), { timeout: 5000 });
+		vi.setSystemTime(connectedAt + 3_600_000);
+		const closedAt = Date.now();
+		expect(await lastSeen()).toBeLessThan(closedAt);
+		socket.ws.close(1000);
+		await vi.waitFor(async () => expect(await lastSeen()).toBeGreaterThanOrEqual(closedAt), { timeout: 5000 });
+	});
+});
+
 describe("revoking a device", () => {
 	it("closes its socket, ends its tokens and logins, and requires a new contact key that it never gets", async () => {
 		const { alice, bob, key, aliceDevices } = await contactPair({ extraDevices: 1 });
