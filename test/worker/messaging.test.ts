@@ -1,9 +1,11 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { fromB64u } from "../../client/core/encoding.ts";
 import { openMessage } from "../../client/core/message-seal.ts";
-import { contactPair, newMessageId, sealedSend } from "./fixtures.ts";
-import { api, connect, registerUser } from "./helpers.ts";
+import { enqueueAll } from "../../worker/relay/message-queue.ts";
+import { addApprovedDevice, contactPair, newMessageId, sealedSend } from "./fixtures.ts";
+import { api, connect, registerUser, type TestSocket, type TestUser } from "./helpers.ts";
 
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
 const queued = (accountId: string) =>
@@ -14,6 +16,57 @@ const queued = (accountId: string) =>
 afterEach(() => {
 	vi.useRealTimers();
 });
+
+const QUEUE_MAX_BYTES = 100 * 1024 * 1024;
+const SEALED_MAX_BYTES = 65_536 + 16;
+
+/**
+ * A real sealed text whose box is exactly `bytes` long: the text is padded to fit. What an
+ * empty text seals to depends only on the header's field lengths, the same for every id.
+ */
+function sealedSendOfSize(from: TestUser, to: TestUser, key: Uint8Array, bytes: number) {
+	const empty = fromB64u(sealedSend(from, to, key, "").box).length;
+	return sealedSend(from, to, key, "x".repeat(bytes - empty));
+}
+
+/** Sends in flight at once, so filling a queue takes one round trip per batch, not per message. */
+async function sendAll(socket: TestSocket, frames: Array<{ id: string }>, batch = 50): Promise<void> {
+	for (let i = 0; i < frames.length; i += batch) {
+		const chunk = frames.slice(i, i + batch);
+		for (const f of chunk) socket.send(f);
+		for (const f of chunk) await socket.next("sent", (s) => s.id === f.id);
+	}
+}
+
+/**
+ * Send one frame and return the relay's answer to it, `sent` or `error`. Read from the
+ * socket's log of frames, so no waiter is left behind to take the answer to a later re-send.
+ */
+async function answerTo(socket: TestSocket, frame: { id: string }) {
+	const seen = socket.frames.length;
+	socket.send(frame);
+	const deadline = performance.now() + 10_000;
+	for (;;) {
+		const answer = socket.frames
+			.slice(seen)
+			.find((f) => (f.type === "sent" && f.id === frame.id) || (f.type === "error" && f.ref === frame.id));
+		if (answer) return answer;
+		if (performance.now() > deadline) throw new Error(`no answer to ${frame.id}`);
+		await new Promise((resolve) => setTimeout(resolve, 10));
+	}
+}
+
+/** What the stored per-device counters say, and what the queue rows add up to. */
+const queueTotals = (accountId: string) =>
+	runInDurableObject(relay(accountId), (_, state) => {
+		const sql = state.storage.sql;
+		const byDevice = (rows: Array<{ device_id: string; count: number; bytes: number }>) =>
+			Object.fromEntries(rows.filter((r) => r.count > 0).map((r) => [r.device_id, { count: r.count, bytes: r.bytes }]));
+		return {
+			counters: byDevice(sql.exec<any>("SELECT device_id, count, bytes FROM queue_stats").toArray()),
+			rows: byDevice(sql.exec<any>("SELECT device_id, COUNT(*) AS count, SUM(bytes) AS bytes FROM queue GROUP BY device_id").toArray()),
+		};
+	});
 
 describe("messages", () => {
 	it("reach an online recipient, and the sender gets `sent` only after they are queued", async () => {
@@ -224,16 +277,39 @@ describe("receipts, typing and re-sends", () => {
 });
 
 describe("queue limits and expiry", () => {
-	it("refuse with recipient_queue_full at the cap, all or nothing, without a silent drop", async () => {
+	it("refuse with recipient_queue_full at 10,000 queued messages, without a silent drop", async () => {
 		const { alice, bob, key } = await contactPair();
+		// 10,000 real rows written by the queue's own write path, which keeps the counters; sending
+		// them one by one through a socket would take minutes.
 		await runInDurableObject(relay(bob.accountId), (_, state) => {
-			state.storage.sql.exec("INSERT INTO queue_stats (device_id, count, bytes) VALUES (?, 10000, 0)", bob.deviceId);
+			const now = Date.now();
+			const rows = Array.from({ length: 10_000 }, () => {
+				const f = sealedSend(alice, bob, key, "waiting");
+				const { type: _, ...fields } = f;
+				const frame = JSON.stringify({ type: "message", ...fields, from: alice.accountId, fromDevice: alice.deviceId, sentAt: now });
+				return {
+					deviceId: bob.deviceId,
+					msgId: f.id,
+					fromAccount: alice.accountId,
+					frame,
+					bytes: fromB64u(f.box).length,
+					expiresAt: now + 30 * 86_400_000,
+				};
+			});
+			enqueueAll(state.storage.sql, rows, null);
 		});
 		const a = await connect(alice.token);
 		const f = sealedSend(alice, bob, key, "one too many");
-		a.send(f);
-		expect(await a.next("error")).toMatchObject({ code: "recipient_queue_full", ref: f.id });
-		expect(await queued(bob.accountId)).toEqual([]);
+		expect(await answerTo(a, f)).toMatchObject({ type: "error", code: "recipient_queue_full" });
+		const { counters, rows } = await queueTotals(bob.accountId);
+		expect(rows[bob.deviceId]?.count).toBe(10_000);
+		expect(counters).toEqual(rows);
+		expect(await queued(bob.accountId)).not.toContainEqual(expect.objectContaining({ msg_id: f.id }));
+
+		const b = await connect(bob.token);
+		b.send({ type: "ack", ids: [(await b.next("message")).id] });
+		await vi.waitFor(async () => expect((await queueTotals(bob.accountId)).rows[bob.deviceId]?.count).toBe(9_999));
+		expect(await answerTo(a, f)).toMatchObject({ type: "sent" });
 	});
 
 	it("the alarm removes messages older than 30 days, keeps fresh ones and re-arms for the next expiry", async () => {
@@ -247,11 +323,158 @@ describe("queue limits and expiry", () => {
 		vi.setSystemTime(start + 20 * 86_400_000);
 		const fresh = sealedSend(alice, bob, key, "fresh");
 		a.send(fresh);
-		await a.next("sent", (s) => s.id === fresh.id);
+		const freshSent = await a.next("sent", (s) => s.id === fresh.id);
 		vi.setSystemTime(start + 30 * 86_400_000 + 1000);
 		expect(await runDurableObjectAlarm(relay(bob.accountId))).toBe(true);
 		expect((await queued(bob.accountId)).map((r) => r.msg_id)).toEqual([fresh.id]);
 		const next = await runInDurableObject(relay(bob.accountId), (_, state) => state.storage.getAlarm());
-		expect(next).toBeGreaterThanOrEqual(start + 50 * 86_400_000);
+		// Re-armed for the fresh message's expiry, to the millisecond: 30 days after it was queued.
+		expect(freshSent.at).toBe(start + 20 * 86_400_000);
+		expect(next).toBe(freshSent.at + 30 * 86_400_000);
 	});
+
+	it("keep every device's queue counters equal to its rows through sends, acks, edits, deletes and expiry", async () => {
+		const { alice, bob, key, aliceDevices, bobDevices } = await contactPair({ extraDevices: 1 });
+		const expectHonestCounters = async () => {
+			for (const who of [alice, bob]) {
+				const { counters, rows } = await queueTotals(who.accountId);
+				expect(counters).toEqual(rows);
+			}
+		};
+		const a = await connect(alice.token);
+		const laptop = await connect(bob.token);
+		await laptop.next("synced");
+		vi.useFakeTimers({ toFake: ["Date"] });
+		const start = Date.now();
+		const texts = ["one", "two", "three"].map((t) => sealedSend(alice, bob, key, t));
+		await sendAll(a, texts);
+		for (const t of texts) await laptop.next("message", (m) => m.id === t.id);
+		await expectHonestCounters();
+		expect((await queueTotals(bob.accountId)).rows[bobDevices[1]!.deviceId]?.count).toBe(3);
+
+		laptop.send({ type: "ack", ids: [texts[0]!.id] });
+		await vi.waitFor(async () => expect((await queueTotals(bob.accountId)).rows[bob.deviceId]?.count).toBe(2));
+		await expectHonestCounters();
+
+		// Still queued for the phones, so it takes the original's place there, at a new size.
+		const edit = { ...sealedSend(alice, bob, key, "two, and a much longer second thought"), kind: "edit", replaces: texts[1]!.id };
+		expect(await answerTo(a, edit)).toMatchObject({ type: "sent" });
+		await expectHonestCounters();
+		const del = { ...sealedSend(alice, bob, key, ""), kind: "delete", replaces: texts[2]!.id };
+		expect(await answerTo(a, del)).toMatchObject({ type: "sent" });
+		await expectHonestCounters();
+
+		vi.setSystemTime(start + 20 * 86_400_000);
+		const fresh = sealedSend(alice, bob, key, "fresh");
+		expect(await answerTo(a, fresh)).toMatchObject({ type: "sent" });
+		// Past 30 days for everything above (vi.waitFor moves the fake clock a little), not for `fresh`.
+		vi.setSystemTime(start + 31 * 86_400_000);
+		for (const who of [alice, bob]) await runDurableObjectAlarm(relay(who.accountId));
+		await expectHonestCounters();
+		expect((await queueTotals(bob.accountId)).rows).toEqual({
+			[bob.deviceId]: { count: 1, bytes: fromB64u(fresh.box).length },
+			[bobDevices[1]!.deviceId]: { count: 1, bytes: fromB64u(fresh.box).length },
+		});
+		expect(Object.keys((await queueTotals(alice.accountId)).rows)).toEqual([aliceDevices[1]!.deviceId]);
+	});
+});
+
+/**
+ * One device's queue (Bob's laptop) filled through the ordinary send path to within one
+ * message of 100 MB: 1,599 full-size sealed texts. Shared by the tests below, which each add
+ * a send that meets that full queue; the devices added after the fill have empty queues.
+ */
+describe("a device queue filled to 100 MB", () => {
+	const FULL_MESSAGES = Math.floor(QUEUE_MAX_BYTES / SEALED_MAX_BYTES);
+	const ROOM = QUEUE_MAX_BYTES - FULL_MESSAGES * SEALED_MAX_BYTES;
+	let alice: TestUser;
+	let bob: TestUser;
+	let bobPhone: TestUser;
+	let alicePhone: TestUser;
+	let key: Uint8Array;
+
+	beforeAll(async () => {
+		({ alice, bob, key } = await contactPair());
+		const a = await connect(alice.token);
+		await sendAll(
+			a,
+			Array.from({ length: FULL_MESSAGES }, () => sealedSendOfSize(alice, bob, key, SEALED_MAX_BYTES)),
+		);
+		a.ws.close(1000, "filled");
+		bobPhone = await addApprovedDevice(bob);
+		alicePhone = await addApprovedDevice(alice);
+	}, 120_000);
+
+	const credits = async (user: TestUser) => (await api("/api/account", { token: user.token })).json.credits as number;
+	const chargedFor = (user: TestUser, id: string) =>
+		runInDurableObject(relay(user.accountId), (_, state) => state.storage.sql.exec("SELECT ref FROM charges WHERE ref = ?", id).toArray());
+	const queuedIds = async (user: TestUser) => (await queued(user.accountId)).map((r) => r.msg_id);
+
+	/** Bob's laptop acks its oldest message, making room for one full-size message. */
+	async function laptopAcksOne(): Promise<void> {
+		const oldest = (await queued(bob.accountId)).find((r) => r.device_id === bob.deviceId)!.msg_id;
+		const laptop = await connect(bob.token);
+		laptop.send({ type: "ack", ids: [oldest] });
+		await vi.waitFor(async () => expect(await queuedIds(bob)).not.toContain(oldest));
+		laptop.ws.close(1000, "acked");
+	}
+
+	it(
+		"refuses the message that would pass 100 MB by one byte, takes the one that reaches it exactly, then nothing more",
+		{ timeout: 30_000 },
+		async () => {
+			const a = await connect(alice.token);
+			expect((await queueTotals(bob.accountId)).rows[bob.deviceId]).toEqual({ count: FULL_MESSAGES, bytes: QUEUE_MAX_BYTES - ROOM });
+			const over = sealedSendOfSize(alice, bob, key, ROOM + 1);
+			expect(await answerTo(a, over)).toMatchObject({ type: "error", code: "recipient_queue_full" });
+			expect(await queuedIds(bob)).not.toContain(over.id);
+
+			const exact = sealedSendOfSize(alice, bob, key, ROOM);
+			expect(await answerTo(a, exact)).toMatchObject({ type: "sent" });
+			const smallest = sealedSend(alice, bob, key, "");
+			expect(await answerTo(a, smallest)).toMatchObject({ type: "error", code: "recipient_queue_full" });
+			const { counters, rows } = await queueTotals(bob.accountId);
+			expect(rows[bob.deviceId]).toEqual({ count: FULL_MESSAGES + 1, bytes: QUEUE_MAX_BYTES });
+			expect(counters).toEqual(rows);
+		},
+	);
+
+	/**
+	 * `payer` sends a full-size message from `socket` while Bob's laptop is full: refused with
+	 * nothing queued anywhere and nothing charged; once the laptop acks one message, the same
+	 * message goes through to exactly `holders`, so the refusal was the cap and nothing else.
+	 */
+	async function refusedUntilTheLaptopHasRoom(socket: TestSocket, payer: TestUser, to: TestUser, holders: TestUser[]) {
+		const frame = sealedSendOfSize(payer, to, key, SEALED_MAX_BYTES);
+		const before = { credits: await credits(payer), alice: await queueTotals(alice.accountId), bob: await queueTotals(bob.accountId) };
+		expect(await answerTo(socket, frame)).toMatchObject({ type: "error", code: "recipient_queue_full", ref: frame.id });
+		expect({ alice: await queueTotals(alice.accountId), bob: await queueTotals(bob.accountId) }).toEqual({
+			alice: before.alice,
+			bob: before.bob,
+		});
+		expect([...(await queuedIds(bob)), ...(await queuedIds(alice))]).not.toContain(frame.id);
+		expect(await credits(payer)).toBe(before.credits);
+		expect(await chargedFor(payer, frame.id)).toEqual([]);
+
+		await laptopAcksOne();
+		expect(await answerTo(socket, frame)).toMatchObject({ type: "sent" });
+		const rows = [...(await queued(alice.accountId)), ...(await queued(bob.accountId))].filter((r) => r.msg_id === frame.id);
+		expect(rows.map((r) => r.device_id).sort()).toEqual(holders.map((h) => h.deviceId).sort());
+	}
+
+	it(
+		"refuses all or nothing when one of two recipient devices is full: no device and no sync copy gets it, nothing is charged",
+		{ timeout: 30_000 },
+		async () => {
+			await refusedUntilTheLaptopHasRoom(await connect(alice.token), alice, bob, [bob, bobPhone, alicePhone]);
+		},
+	);
+
+	it(
+		"refuses a send when the sender's own other device is full: the recipient gets nothing, nothing is charged",
+		{ timeout: 30_000 },
+		async () => {
+			await refusedUntilTheLaptopHasRoom(await connect(bobPhone.token), bobPhone, alice, [alice, alicePhone, bob]);
+		},
+	);
 });
