@@ -80,6 +80,44 @@ describe("hostile HTTP bodies", () => {
 		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(Number(env.STARTING_CREDITS));
 	});
 
+	it("on /api/auth/challenge issue a challenge only for an empty body or {}, and refuse everything else with a typed 4xx", async () => {
+		// What the route takes: nothing (blank, after a byte-order mark) or an object with no fields.
+		const isEmptyRequest = (raw: string): boolean => {
+			const text = raw.replace(/^\ufeff/, "");
+			if (text.trim() === "") return true;
+			try {
+				const value: unknown = JSON.parse(text);
+				return typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
+			} catch {
+				return false;
+			}
+		};
+		let issued = 0;
+		let refused = 0;
+		await fc.assert(
+			fc.asyncProperty(
+				fc.oneof(
+					hostileText,
+					nearMiss.map((b) => JSON.stringify(b)),
+					fc.constantFrom("", "  ", "{}", " {} "),
+				),
+				async (raw) => {
+					const { status, json } = await api("/api/auth/challenge", { raw });
+					if (isEmptyRequest(raw)) {
+						issued++;
+						expect([raw, status, typeof json.challenge]).toEqual([raw, 200, "string"]);
+					} else {
+						refused++;
+						expectTypedRefusal(status, json, `/api/auth/challenge ${JSON.stringify(raw.slice(0, 40))}`);
+					}
+				},
+			),
+			{ numRuns: RUNS * 2 },
+		);
+		expect(issued).toBeGreaterThan(0);
+		expect(refused).toBeGreaterThan(0);
+	});
+
 	it("refuse a body over 64 KiB before reading it", async () => {
 		const { status, json } = await api("/api/accounts", { raw: JSON.stringify({ handle: "x".repeat(70_000) }) });
 		expect(status).toBe(413);
