@@ -1,3 +1,4 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { isContactBurst, isLowAcceptRatio, isMachineRegular } from "../../worker/abuse/behaviour-flags.ts";
@@ -5,7 +6,9 @@ import { priceOf } from "../../worker/abuse/pricing.ts";
 import { INDEFINITE, nextSuspension } from "../../worker/abuse/suspension.ts";
 import { ApiError } from "../../worker/api-error.ts";
 import { DEV_SECRET_PREFIX, readConfig } from "../../worker/config.ts";
+import worker from "../../worker/index.ts";
 import { limits } from "../../worker/routes/limits.ts";
+import { BASE, registerUser } from "./helpers.ts";
 
 const withVars = (vars: Record<string, string | undefined>): Env => ({ ...env, ...vars }) as Env;
 
@@ -21,6 +24,32 @@ describe("configuration", () => {
 			expect(thrown).toBeInstanceOf(ApiError);
 			expect((thrown as ApiError).code).toBe("server_misconfigured");
 		}
+	});
+
+	it("answers requests through the worker with a typed 500 server_misconfigured in production without a real secret", async () => {
+		const user = await registerUser("prod");
+		/** The worker's own fetch handler, given this deployment's variables instead of the test's. */
+		const request = async (vars: Record<string, string | undefined>, path: string, init: RequestInit = {}) => {
+			const ctx = createExecutionContext();
+			const response = await worker.fetch(new Request(`${BASE}${path}`, init), withVars(vars), ctx);
+			await waitOnExecutionContext(ctx);
+			return { status: response.status, json: (await response.json()) as any };
+		};
+		const calls: Array<[string, RequestInit]> = [
+			["/api/auth/challenge", { method: "POST", body: "{}", headers: { "content-type": "application/json" } }],
+			["/api/contacts", { headers: { authorization: `Bearer ${user.token}` } }],
+			[`/api/ws?token=${encodeURIComponent(user.token)}`, { headers: { upgrade: "websocket" } }],
+		];
+		for (const AUTH_SECRET of [undefined, `${DEV_SECRET_PREFIX}${"x".repeat(40)}`]) {
+			for (const [path, init] of calls) {
+				const { status, json } = await request({ AUTH_SECRET, ENVIRONMENT: "production" }, path, init);
+				expect([AUTH_SECRET, path, status, json.error.code]).toEqual([AUTH_SECRET, path, 500, "server_misconfigured"]);
+				expect(JSON.stringify(json)).not.toContain(DEV_SECRET_PREFIX);
+			}
+		}
+		// The same request with the test's own secret goes through: only the secret was wrong.
+		const fine = await request({}, "/api/contacts", calls[1]![1]);
+		expect(fine.status).toBe(200);
 	});
 
 	it("accepts a development secret in development and a real one in production", () => {
