@@ -31,7 +31,7 @@ describe("configuration", () => {
 		/** The worker's own fetch handler, given this deployment's variables instead of the test's. */
 		const request = async (vars: Record<string, string | undefined>, path: string, init: RequestInit = {}) => {
 			const ctx = createExecutionContext();
-			const response = await worker.fetch(new Request(`${BASE}${path}`, init), withVars(vars), ctx);
+			const response = await worker.fetch(new Request<unknown, IncomingRequestCfProperties>(`${BASE}${path}`, init), withVars(vars), ctx);
 			await waitOnExecutionContext(ctx);
 			return { status: response.status, json: (await response.json()) as any };
 		};
