@@ -29,13 +29,13 @@ describe("configuration", () => {
 	it("answers requests through the worker with a typed 500 server_misconfigured in production without a real secret", async () => {
 		const user = await registerUser("prod");
 		/** The worker's own fetch handler, given this deployment's variables instead of the test's. */
-		const request = async (vars: Record<string, string | undefined>, path: string, init: RequestInit = {}) => {
+		const request = async (vars: Record<string, string | undefined>, path: string, init: RequestInit<IncomingRequestCfProperties> = {}) => {
 			const ctx = createExecutionContext();
 			const response = await worker.fetch(new Request<unknown, IncomingRequestCfProperties>(`${BASE}${path}`, init), withVars(vars), ctx);
 			await waitOnExecutionContext(ctx);
 			return { status: response.status, json: (await response.json()) as any };
 		};
-		const calls: Array<[string, RequestInit]> = [
+		const calls: Array<[string, RequestInit<IncomingRequestCfProperties>]> = [
 			["/api/auth/challenge", { method: "POST", body: "{}", headers: { "content-type": "application/json" } }],
 			["/api/contacts", { headers: { authorization: `Bearer ${user.token}` } }],
 			[`/api/ws?token=${encodeURIComponent(user.token)}`, { headers: { upgrade: "websocket" } }],
