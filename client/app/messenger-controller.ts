@@ -11,6 +11,7 @@ import type { AttachmentInfo } from "../core/message-body.ts";
 import { deviceFingerprint } from "../core/safety-number.ts";
 import { type AccountInfo, type IncomingMessage, MessengerClient, type SentReceipt, type UndecryptableMessage } from "../core/sdk.ts";
 import { isTransient, SdkError, toSdkError } from "../core/sdk-error.ts";
+import { streamToBlob } from "../core/stream-to-blob.ts";
 import { mergeContacts } from "./contact-merge.ts";
 import { type ErrorContext, errorText } from "./error-text.ts";
 import { plural } from "./format.ts";
@@ -80,32 +81,6 @@ type Persisted = { kind: "message"; record: ChatMessage; fresh: boolean } | { ki
 
 /** Blobs of opened files kept in memory (the browser keeps their bytes, mostly out of the JS heap). */
 const OPENED_KEPT = 200;
-/** Chunks are folded into a Blob every few MB, which the browser may keep out of the JS heap. */
-const FOLD_BYTES = 4 * 1024 * 1024;
-
-/** Read a stream into a Blob, reporting the bytes read so far; rejects with the stream's own error. */
-async function readAll(stream: ReadableStream<Uint8Array>, onBytes: (total: number) => void): Promise<Blob> {
-	const reader = stream.getReader();
-	const folded: Blob[] = [];
-	let parts: Uint8Array[] = [];
-	let buffered = 0;
-	let total = 0;
-	for (;;) {
-		const { done, value } = await reader.read();
-		if (done) break;
-		parts.push(value);
-		buffered += value.length;
-		total += value.length;
-		onBytes(total);
-		if (buffered >= FOLD_BYTES) {
-			folded.push(new Blob(parts as BlobPart[]));
-			parts = [];
-			buffered = 0;
-		}
-	}
-	return new Blob([...folded, ...(parts as BlobPart[])]);
-}
-
 const byTime = (a: ChatMessage, b: ChatMessage): number => a.at - b.at || a.key.localeCompare(b.key);
 
 function randomKey(): string {
@@ -613,7 +588,7 @@ export class MessengerController {
 			digest.catch(() => {});
 			let blob: Blob;
 			try {
-				blob = await readAll(stream, (received) => {
+				blob = await streamToBlob(stream, (received) => {
 					const percent = attachment.size > 0 ? Math.floor((received / attachment.size) * 100) : 100;
 					if (percent !== shown) {
 						shown = percent;

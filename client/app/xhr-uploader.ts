@@ -1,5 +1,6 @@
 import type { Uploader } from "../core/attachment-transfer.ts";
 import { SdkError, type SdkErrorCode } from "../core/sdk-error.ts";
+import { streamToBlob } from "../core/stream-to-blob.ts";
 import { isKnownErrorCode } from "./error-text.ts";
 
 /** The relay's JSON error body, read without trusting its shape. */
@@ -24,21 +25,13 @@ function refusal(status: number, text: string): SdkError {
 /**
  * Uploads a sealed attachment with progress measured on the wire. fetch() reports no upload
  * progress, and browsers stream request bodies only over HTTP/2, so the sealed chunks are
- * collected into a Blob (which the browser may keep out of the JS heap) and sent with
+ * folded into a Blob as they come (which the browser may keep out of the JS heap) and sent with
  * XMLHttpRequest, whose upload events count the bytes actually sent. Sealing is reported by
  * nothing: the page shows an indeterminate bar until the first bytes leave.
  */
 export function xhrUploader(): Uploader {
 	return async ({ url, token, body, onProgress }) => {
-		const parts: Uint8Array[] = [];
-		const reader = body.getReader();
-		for (;;) {
-			const { done, value } = await reader.read();
-			if (done) break;
-			parts.push(value);
-		}
-		// The sealed chunks are plain ArrayBuffer-backed arrays, which Blob takes.
-		const blob = new Blob(parts as BlobPart[], { type: "application/octet-stream" });
+		const blob = await streamToBlob(body, undefined, "application/octet-stream");
 		await new Promise<void>((resolve, reject) => {
 			const xhr = new XMLHttpRequest();
 			xhr.open("PUT", url);

@@ -1,4 +1,5 @@
 import { SdkError } from "./sdk-error.ts";
+import { streamToBlob } from "./stream-to-blob.ts";
 
 /** Sends a sealed blob to the relay; reports bytes sent so far. */
 export type Uploader = (request: {
@@ -57,18 +58,16 @@ export function streamingUploader(fetchFn: typeof fetch): Uploader {
 }
 
 /**
- * Collects the sealed chunks into a Blob (which a browser keeps out of the JS heap as
- * needed), then sends it: the plaintext file and its ciphertext are never both in memory.
+ * Folds the sealed chunks into a Blob as they come (which a browser keeps out of the JS heap
+ * as needed), then sends it: the plaintext file and its ciphertext are never both in memory.
  */
 export function bufferedUploader(fetchFn: typeof fetch): Uploader {
 	return async ({ url, token, body, onProgress }) => {
-		const parts: Uint8Array[] = [];
-		for await (const chunk of (onProgress ? counting(body, onProgress) : body) as unknown as AsyncIterable<Uint8Array>) parts.push(chunk);
+		const blob = await streamToBlob(body, onProgress);
 		const response = await fetchFn(url, {
 			method: "PUT",
 			headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" },
-			// Every part is a plain ArrayBuffer-backed Uint8Array, which Blob accepts.
-			body: new Blob(parts as unknown as ConstructorParameters<typeof Blob>[0]),
+			body: blob,
 		});
 		await ensureUploaded(response);
 	};

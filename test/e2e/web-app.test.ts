@@ -393,6 +393,20 @@ describe("the web app in two browser profiles", () => {
 		expect(await bob.page.locator("progress").count()).toBe(0);
 	});
 
+	it("shows an upload's progress bar while a larger file is sealed and sent, and none once it arrived", async () => {
+		const { alice, bob } = await contacts();
+		// Just under the 1 MB tier an untrusted account may send: long enough to see the bar.
+		const content = Buffer.alloc(1024 * 1024 - 1, 7);
+		const uploading = alice.page.getByRole("progressbar", { name: "Uploading big.bin" });
+		const seen = uploading.waitFor({ state: "attached" });
+		await alice.page.getByLabel("Attach a file").setInputFiles({ name: "big.bin", mimeType: "application/octet-stream", buffer: content });
+		await alice.page.getByRole("button", { name: "Send file · 8 credits" }).click();
+		await seen;
+		await message(bob.page, "big.bin").waitFor();
+		await waitForDelivery(alice.page, "big.bin", "delivered");
+		expect(await alice.page.locator("progress").count()).toBe(0);
+	});
+
 	it("explains a refusal by the server in a sentence, never with a raw code", async () => {
 		const { page } = await person("carol");
 		await page.getByLabel("Handle of the person to add").fill(uniqueHandle("nobody"));

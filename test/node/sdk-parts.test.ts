@@ -1,8 +1,10 @@
+import { randomFillSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { backoffDelay } from "../../client/core/backoff.ts";
 import { MemoryKeyStore } from "../../client/core/memory-key-store.ts";
 import { Outbox } from "../../client/core/outbox.ts";
 import { SdkError } from "../../client/core/sdk-error.ts";
+import { streamToBlob } from "../../client/core/stream-to-blob.ts";
 import type { SendFrame } from "../../worker/protocol/wire.ts";
 
 const frame = (id: string): SendFrame => ({
@@ -74,5 +76,34 @@ describe("Outbox", () => {
 		outbox.settle({ type: "sent", id: "2".repeat(22), at: 5 });
 		await expect(resent).resolves.toEqual({ id: "2".repeat(22), sentAt: 2, acceptedAt: 5 });
 		expect(outbox.size).toBe(0);
+	});
+});
+
+describe("streamToBlob", () => {
+	const chunked = (bytes: Uint8Array, size: number, failAt?: number) =>
+		new ReadableStream<Uint8Array>({
+			start(c) {
+				for (let i = 0; i < bytes.length; i += size) {
+					if (failAt !== undefined && i >= failAt) return c.error(new Error("the disk went away"));
+					c.enqueue(bytes.slice(i, i + size));
+				}
+				c.close();
+			},
+		});
+
+	it("keeps every byte in order across its 4 MB folds, with the type asked for, reporting the bytes read so far", async () => {
+		const bytes = randomFillSync(new Uint8Array(9 * 1024 * 1024 + 7));
+		const seen: number[] = [];
+		const blob = await streamToBlob(chunked(bytes, 65_536), (n) => seen.push(n), "application/octet-stream");
+		expect(blob.type).toBe("application/octet-stream");
+		expect(Buffer.from(await blob.arrayBuffer()).equals(bytes)).toBe(true);
+		expect(seen).toHaveLength(Math.ceil(bytes.length / 65_536));
+		expect(seen.at(-1)).toBe(bytes.length);
+		expect(seen.every((n, i) => i === 0 || n > (seen[i - 1] as number))).toBe(true);
+	});
+
+	it("gives an empty Blob for an empty stream and rejects with the stream's own error", async () => {
+		expect((await streamToBlob(chunked(new Uint8Array(0), 10))).size).toBe(0);
+		await expect(streamToBlob(chunked(new Uint8Array(100_000), 10_000, 50_000))).rejects.toThrow("the disk went away");
 	});
 });
