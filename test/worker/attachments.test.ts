@@ -276,6 +276,15 @@ describe("attachments end to end", () => {
 		await runDurableObjectAlarm(relay(bob.accountId));
 		expect(await blobs()).toEqual([]);
 		expect(second.reply.type).toBe("sent");
+		// The sender's object forgets the sent attachment with its message.
+		const kept = () =>
+			runInDurableObject(relay(alice.accountId), (_, state) => [
+				state.storage.sql.exec("SELECT id FROM uploads").toArray().length,
+				state.storage.sql.exec("SELECT id FROM sent_messages").toArray().length,
+			]);
+		expect(await kept()).toEqual([1, 3]);
+		await runDurableObjectAlarm(relay(alice.accountId));
+		expect(await kept()).toEqual([0, 0]);
 	});
 });
 

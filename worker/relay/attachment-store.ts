@@ -160,7 +160,9 @@ export function markSentDeleted(sql: SqlStorage, id: string): void {
 	sql.exec("UPDATE sent_messages SET kind = 'deleted' WHERE id = ?", id);
 }
 
+/** Sent messages past their lifetime, and the upload rows of attachments among them (their blobs expired with them). */
 export function pruneSent(sql: SqlStorage, before: number): void {
+	sql.exec("DELETE FROM uploads WHERE status = 'sent' AND msg_id IN (SELECT id FROM sent_messages WHERE at <= ?)", before);
 	sql.exec("DELETE FROM sent_messages WHERE at <= ?", before);
 }
 
