@@ -17,6 +17,8 @@ const OUTPUT_KEPT = 64 * 1024;
 export interface DevServer {
 	baseUrl: string;
 	port: number;
+	/** wrangler's inspector proxy for the worker (Chrome DevTools protocol), on a port of its own. */
+	inspectorPort: number;
 	persistDir: string;
 	/** What wrangler printed lately, for failure messages. */
 	output(): string;
@@ -64,6 +66,8 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
 		throw new Error(`D1 migrations failed: ${field(err, "message")}\n${field(err, "stdout")}\n${field(err, "stderr")}`);
 	}
 	const port = await freePort();
+	// Chosen here: wrangler's default (9229) would be taken by whichever relay started first.
+	const inspectorPort = await freePort();
 	const baseUrl = `http://127.0.0.1:${port}`;
 	const vars = { AUTH_SECRET: randomBytes(30).toString("base64url"), ENVIRONMENT: "development", ...opts.vars };
 	const args = [
@@ -72,6 +76,10 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
 		"--port",
 		String(port),
 		"--ip",
+		"127.0.0.1",
+		"--inspector-port",
+		String(inspectorPort),
+		"--inspector-ip",
 		"127.0.0.1",
 		"--persist-to",
 		persistDir,
@@ -133,6 +141,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
 	return {
 		baseUrl,
 		port,
+		inspectorPort,
 		persistDir,
 		output: () => output,
 		stop,
