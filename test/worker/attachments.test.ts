@@ -95,11 +95,40 @@ describe("attachment size tiers and prices", () => {
 	});
 
 	it("refuses a reservation to a non-contact and without credits", async () => {
-		const { alice } = await contactPair();
+		const { alice, bob } = await contactPair();
 		const stranger = await registerUser("stranger");
 		expect((await api("/api/attachments", { token: alice.token, body: { to: stranger.accountId, size: 10 } })).json.error.code).toBe(
 			"not_a_contact",
 		);
+		await env.DB.prepare("UPDATE accounts SET credits = 7 WHERE id = ?").bind(alice.accountId).run();
+		await runInDurableObject(relay(alice.accountId), (r) => r.reloadAccount(alice.accountId));
+		const poor = await api("/api/attachments", { token: alice.token, body: { to: bob.accountId, size: 10 } });
+		expect(poor.json.error.code).toBe("insufficient_credits");
+		// Nothing held, nothing reserved, nothing stored.
+		expect(await creditsOf(alice)).toBe(7);
+		const reservations = await runInDurableObject(relay(alice.accountId), (_, state) =>
+			state.storage.sql.exec("SELECT id FROM uploads").toArray(),
+		);
+		expect(reservations).toEqual([]);
+		expect(await blobs()).toEqual([]);
+	});
+
+	it.each([
+		[MB, 20],
+		[10 * MB + 1, 40],
+	])("charges a trusted account's %i-byte attachment %i credits, once, in the ledger", async (size, price) => {
+		const { alice, bob, key } = await contactPair();
+		await admin(`/accounts/${alice.accountId}/trust`, { body: { trust: "trusted" } });
+		const sent = await sendAttachment(alice, bob, key, size);
+		expect(sent.reply.type).toBe("sent");
+		await runDurableObjectAlarm(relay(alice.accountId));
+		const charged = await env.DB.prepare("SELECT delta, ref FROM credit_ledger WHERE account_id = ? AND reason = 'attachment'")
+			.bind(alice.accountId)
+			.all();
+		expect(charged.results).toEqual([{ delta: -price, ref: sent.reserved.attachmentId }]);
+		// Bob's only device fetches it whole, so the blob goes (R2 is shared by the tests of this file).
+		expect((await (await get(sent.path, bob.token)).arrayBuffer()).byteLength).toBe(sent.reserved.sealedSize);
+		await vi.waitFor(async () => expect(await blobs()).toEqual([]));
 	});
 });
 
@@ -140,12 +169,19 @@ describe("attachments end to end", () => {
 		const missing = await get(nonexistent, other.token);
 		expect([refusedOther.status, missing.status]).toEqual([404, 404]);
 		expect(await refusedOther.json()).toEqual(await missing.json());
-		expect((await get(path, revoked.token)).status).toBe(401);
-		expect((await get(path)).status).toBe(401);
 		const pending = await addApprovedDevice(bob, "pending tablet");
 		await env.DB.prepare("UPDATE devices SET status = 'pending' WHERE id = ?").bind(pending.deviceId).run();
 		await runInDurableObject(relay(bob.accountId), (r) => r.reloadDevices(bob.accountId));
-		expect((await get(path, pending.token)).status).toBe(403);
+		// Refused before the lookup: the same answer for the real id as for one that does not exist.
+		for (const [token, status] of [
+			[revoked.token, 401],
+			[undefined, 401],
+			[pending.token, 403],
+		] as const) {
+			const [real, none] = [await get(path, token), await get(nonexistent, token)];
+			expect([real.status, none.status]).toEqual([status, status]);
+			expect(await real.json()).toEqual(await none.json());
+		}
 		// The sender's devices may fetch it too, as long as it exists.
 		expect((await get(path, alice.token)).status).toBe(200);
 		expect((await get(path, bob.token)).status).toBe(200);
@@ -256,8 +292,8 @@ describe("attachments end to end", () => {
 			.bind(alice.accountId)
 			.all();
 		expect(charged.results).toEqual([{ delta: -8 }]);
-		// Bob's only device fetches it, so the blob goes (R2 is shared by the tests of this file).
-		expect((await get(sent.path, bob.token)).status).toBe(200);
+		// Bob's only device fetches it whole, so the blob goes (R2 is shared by the tests of this file).
+		expect((await (await get(sent.path, bob.token)).arrayBuffer()).byteLength).toBe(sent.reserved.sealedSize);
 		await vi.waitFor(async () => expect(await blobs()).toEqual([]));
 	});
 
@@ -326,6 +362,12 @@ describe("editing and deleting sent messages", () => {
 		const edit = { ...sealedSend(alice, bob, key, "hello!"), kind: "edit", replaces: original.id };
 		a.send(edit);
 		expect(await b.next("message")).toMatchObject({ id: edit.id, kind: "edit", replaces: original.id });
+		b.send({ type: "ack", ids: [edit.id] });
+		const del = { ...sealedSend(alice, bob, key, ""), kind: "delete", replaces: original.id };
+		a.send(del);
+		expect(await b.next("message")).toMatchObject({ id: del.id, kind: "delete", replaces: original.id });
+		b.send({ type: "ack", ids: [del.id] });
+		await vi.waitFor(async () => expect(await queued(bob.accountId)).toEqual([]));
 	});
 
 	it("charges 2 for an edit and 1 for a delete, exactly once each", async () => {
