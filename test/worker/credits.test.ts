@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import { applyCharges } from "../../worker/db/credits.ts";
 import { nextBatch } from "../../worker/relay/credit-journal.ts";
 import { admin } from "./admin-client.ts";
-import { contactPair, sealedSend } from "./fixtures.ts";
+import { contactPair, queueMessagesFor, sealedSend } from "./fixtures.ts";
 import { api, connect, type TestSocket, type TestUser } from "./helpers.ts";
 
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
@@ -145,9 +145,7 @@ describe("credits", () => {
 
 	it("does not charge a send the recipient refused", async () => {
 		const { alice, bob, key } = await contactPair();
-		await runInDurableObject(relay(bob.accountId), (_, state) => {
-			state.storage.sql.exec("INSERT INTO queue_stats (device_id, count, bytes) VALUES (?, 10000, 0)", bob.deviceId);
-		});
+		await queueMessagesFor(bob, alice, key, 10_000);
 		const before = (await api("/api/account", { token: alice.token })).json.credits;
 		const a = await connect(alice.token);
 		expect((await send(a, alice, bob, key)).reply).toMatchObject({ code: "recipient_queue_full" });

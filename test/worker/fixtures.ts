@@ -5,6 +5,7 @@ import { fromB64u, toB64u } from "../../client/core/encoding.ts";
 import { sealMessage } from "../../client/core/message-seal.ts";
 import { generateDeviceKeys, randomBytes } from "../../client/core/nacl.ts";
 import type { CallSignalKind } from "../../worker/protocol/wire.ts";
+import { enqueueAll } from "../../worker/relay/message-queue.ts";
 import { api, registerUser, signIn, type TestUser } from "./helpers.ts";
 
 /**
@@ -98,6 +99,24 @@ export function sealedSend(from: TestUser, to: TestUser, key: Uint8Array, text: 
 	const header = { id, from: from.accountId, fromDevice: from.deviceId, to: to.accountId, keyVersion, kind: "text", sentAt: Date.now() };
 	const { nonce, box } = sealMessage(key, header, { text });
 	return { type: "send", id, to: to.accountId, kind: "text", keyVersion, nonce, box } as const;
+}
+
+/**
+ * `count` real sealed messages from `from` queued for `to`'s device, written by the queue's
+ * own write path (which keeps its counters), as if delivered while `to` was away: filling a
+ * queue to its 10,000-message cap through a socket would take minutes.
+ */
+export async function queueMessagesFor(to: TestUser, from: TestUser, key: Uint8Array, count: number): Promise<void> {
+	await runInDurableObject(env.USERS.get(env.USERS.idFromName(to.accountId)), (_, state) => {
+		const now = Date.now();
+		const rows = Array.from({ length: count }, () => {
+			const { type: _, ...send } = sealedSend(from, to, key, "waiting");
+			const frame = JSON.stringify({ type: "message", ...send, from: from.accountId, fromDevice: from.deviceId, sentAt: now });
+			const bytes = fromB64u(send.box).length;
+			return { deviceId: to.deviceId, msgId: send.id, fromAccount: from.accountId, frame, bytes, expiresAt: now + 30 * 86_400_000 };
+		});
+		enqueueAll(state.storage.sql, rows, null);
+	});
 }
 
 export interface SignalFrame {

@@ -3,8 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { fromB64u } from "../../client/core/encoding.ts";
 import { openMessage } from "../../client/core/message-seal.ts";
-import { enqueueAll } from "../../worker/relay/message-queue.ts";
-import { addApprovedDevice, contactPair, newMessageId, sealedSend } from "./fixtures.ts";
+import { addApprovedDevice, contactPair, newMessageId, queueMessagesFor, sealedSend } from "./fixtures.ts";
 import { api, connect, registerUser, type TestSocket, type TestUser } from "./helpers.ts";
 
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
@@ -279,25 +278,7 @@ describe("receipts, typing and re-sends", () => {
 describe("queue limits and expiry", () => {
 	it("refuse with recipient_queue_full at 10,000 queued messages, without a silent drop", async () => {
 		const { alice, bob, key } = await contactPair();
-		// 10,000 real rows written by the queue's own write path, which keeps the counters; sending
-		// them one by one through a socket would take minutes.
-		await runInDurableObject(relay(bob.accountId), (_, state) => {
-			const now = Date.now();
-			const rows = Array.from({ length: 10_000 }, () => {
-				const f = sealedSend(alice, bob, key, "waiting");
-				const { type: _, ...fields } = f;
-				const frame = JSON.stringify({ type: "message", ...fields, from: alice.accountId, fromDevice: alice.deviceId, sentAt: now });
-				return {
-					deviceId: bob.deviceId,
-					msgId: f.id,
-					fromAccount: alice.accountId,
-					frame,
-					bytes: fromB64u(f.box).length,
-					expiresAt: now + 30 * 86_400_000,
-				};
-			});
-			enqueueAll(state.storage.sql, rows, null);
-		});
+		await queueMessagesFor(bob, alice, key, 10_000);
 		const a = await connect(alice.token);
 		const f = sealedSend(alice, bob, key, "one too many");
 		expect(await answerTo(a, f)).toMatchObject({ type: "error", code: "recipient_queue_full" });
