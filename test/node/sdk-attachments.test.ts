@@ -32,6 +32,18 @@ function outageFetch(refuse: () => boolean, retryAfter: number): typeof fetch {
 	};
 }
 
+/** A contact pair whose sender an admin verified, so every size tier is open to it. */
+async function verifiedPair(): ReturnType<typeof contactPair> {
+	const pair = await contactPair(factory);
+	const res = await fetch(`${relay.server.baseUrl}/api/admin/accounts/${pair.alice.account.accountId}/trust`, {
+		method: "POST",
+		headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+		body: JSON.stringify({ trust: "verified" }),
+	});
+	expect(res.status).toBe(200);
+	return pair;
+}
+
 describe("files and changes to sent messages through the SDK", () => {
 	it("sends a file sealed in chunks; the recipient downloads, opens and checks it", async () => {
 		const { alice, bob } = await contactPair(factory);
@@ -60,6 +72,32 @@ describe("files and changes to sent messages through the SDK", () => {
 			timeout: 5000,
 		});
 	});
+
+	it.each([
+		0,
+		1,
+		65_535,
+		65_536,
+		65_537,
+		1024 * 1024,
+		10 * 1024 * 1024,
+	])("carries a file of %i bytes through the relay and R2 whole, hash-checked", async (size) => {
+		const { alice, bob } = await verifiedPair();
+		const plain = new Uint8Array(size);
+		for (let i = 0; i < size; i += 65_536) plain.set(randomBytes(Math.min(65_536, size - i)), i);
+		const arriving = collect(bob.client, 1);
+		const sent = await alice.client.sendFile(bob.account.accountId, {
+			stream: streamOf(plain),
+			size,
+			name: "f.bin",
+			type: "application/octet-stream",
+		});
+		const [message] = await arriving;
+		expect(message?.attachment).toMatchObject({ size, sha256: toB64u(createHash("sha256").update(plain).digest()) });
+		const { stream, digest } = await bob.client.downloadFile(sent.attachment);
+		expect(Buffer.from(await new Response(stream).arrayBuffer()).equals(plain)).toBe(true);
+		expect(await digest).toMatchObject({ size, sha256: sent.attachment.sha256 });
+	}, 30_000);
 
 	it("tries an upload again when the relay's file store was unavailable, under the same reservation, and the file arrives whole, paid once", async () => {
 		// The relay's answer during an R2 outage (test/worker/attachments.test.ts makes the real
@@ -103,14 +141,8 @@ describe("files and changes to sent messages through the SDK", () => {
 	});
 
 	it("carries a 50 MB file through the real relay and R2, streamed both ways, hash-checked", async () => {
-		const { alice, bob } = await contactPair(factory);
 		// Files over 1 MB need a trusted account; an admin verifies this one.
-		const verified = await fetch(`${relay.server.baseUrl}/api/admin/accounts/${alice.account.accountId}/trust`, {
-			method: "POST",
-			headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-			body: JSON.stringify({ trust: "verified" }),
-		});
-		expect(verified.status).toBe(200);
+		const { alice, bob } = await verifiedPair();
 		const size = 50 * 1024 * 1024;
 		const hash = createHash("sha256");
 		let made = 0;
