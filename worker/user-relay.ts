@@ -143,6 +143,10 @@ const FLUSH_RETRY_MS = 30_000;
 const SWEEP_AT_LEAST_MS = 3_600_000;
 /** How soon R2 deletes that failed are tried again. */
 const R2_RETRY_MS = 60_000;
+/** How soon a sweep looks again at a lapsed upload it skipped because its message was on its way. */
+const IN_FLIGHT_RECHECK_MS = 1_000;
+/** `at`, but no earlier than `floor` (null stays null). */
+const laterThan = (at: number | null, floor: number): number | null => (at === null ? null : Math.max(at, floor));
 
 /** Backlog is pushed in pages so a device with 10,000 queued messages is not flooded at once. */
 const DRAIN_PAGE = 100;
@@ -169,6 +173,12 @@ export class UserRelay extends DurableObject<Env> {
 	 * answer sent right after it, and the offer before its ICE candidates. Memory only, like sendChain.
 	 */
 	private callChain: Promise<unknown> = Promise.resolve();
+	/**
+	 * Attachments whose message is being delivered right now. Neither a cancel nor the alarm's
+	 * lapse may release one meanwhile: the send settles its held price (or leaves it) itself.
+	 * Memory only, like sendChain: a restart ends every in-flight send anyway.
+	 */
+	private readonly uploadsInFlight = new Set<string>();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -1120,11 +1130,14 @@ export class UserRelay extends DurableObject<Env> {
 		};
 
 		let delivered: RelayResult<true>;
+		if (upload) this.uploadsInFlight.add(upload.id);
 		try {
 			delivered = await this.stub(frame.to).deliver(frame.to, item);
 		} catch (err) {
 			delivered = refuse("internal", "The message could not be delivered. It was not charged; try again.");
 			console.error(JSON.stringify({ event: "deliver_failed", name: err instanceof Error ? err.name : typeof err }));
+		} finally {
+			if (upload) this.uploadsInFlight.delete(upload.id);
 		}
 		release();
 		if (!delivered.ok) return delivered;
@@ -1259,6 +1272,7 @@ export class UserRelay extends DurableObject<Env> {
 		const upload = getUpload(this.sql, attachmentId);
 		if (!upload) return refuse("not_found", "No such attachment reservation.");
 		if (upload.status === "sent") return refuse("conflict", "This attachment was sent: delete its message instead.");
+		if (this.uploadsInFlight.has(upload.id)) return refuse("conflict", "This attachment's message is being sent right now.");
 		dropCharge(this.sql, upload.holdId);
 		deleteUpload(this.sql, upload.id);
 		await this.removeBlob(blobKey(accountId, upload.id));
@@ -1484,6 +1498,9 @@ export class UserRelay extends DurableObject<Env> {
 		pruneActivity(this.sql, now - DAY_MS);
 		pruneSent(this.sql, now - readConfig(this.env).queueTtlMs);
 		for (const upload of lapsedUploads(this.sql, now)) {
+			// Its message is on its way (it was sent just before the reservation lapsed): the send
+			// settles it, or a later sweep releases it.
+			if (this.uploadsInFlight.has(upload.id)) continue;
 			// Never sent: the price held at reservation is released and the blob removed.
 			dropCharge(this.sql, upload.holdId);
 			if (accountId !== undefined) await this.removeBlob(blobKey(accountId, upload.id));
@@ -1506,7 +1523,8 @@ export class UserRelay extends DurableObject<Env> {
 		const candidates = [
 			earliestExpiry(this.sql),
 			nextChallenge,
-			earliestUploadExpiry(this.sql),
+			// Past only for an upload skipped above while its message is on its way: look again shortly.
+			laterThan(earliestUploadExpiry(this.sql), now + IN_FLIGHT_RECHECK_MS),
 			earliestGrantExpiry(this.sql),
 			earliestCallExpiry(this.sql),
 			blobRetryAt,

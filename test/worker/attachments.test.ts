@@ -297,6 +297,52 @@ describe("attachments end to end", () => {
 		await vi.waitFor(async () => expect(await blobs()).toEqual([]));
 	});
 
+	it("keeps a reservation whose message is on its way: neither a cancel nor the lapse releases it, and the send is charged once", async () => {
+		const { alice, bob, key, start, file, reserved } = await reservedFile(1000);
+		expect((await put(reserved.path, alice.token, file.blob)).status).toBe(204);
+		// Bob's object takes no event until `open()`, so Alice's send waits inside its delivery.
+		let open!: () => void;
+		const gate = new Promise<void>((resolve) => {
+			open = resolve;
+		});
+		let blocking!: () => void;
+		const blocked = new Promise<void>((resolve) => {
+			blocking = resolve;
+		});
+		const held = runInDurableObject(relay(bob.accountId), (_, state) =>
+			state.blockConcurrencyWhile(async () => {
+				blocking();
+				await gate;
+			}),
+		);
+		await blocked;
+		const a = await connect(alice.token);
+		const frame = { ...sealedSend(alice, bob, key, "a file", newMessageId()), kind: "attachment", attachmentId: reserved.attachmentId };
+		a.send(frame);
+		const inFlight = (r: unknown) => (r as { uploadsInFlight: Set<string> }).uploadsInFlight.has(reserved.attachmentId);
+		await vi.waitFor(async () => expect(await runInDurableObject(relay(alice.accountId), inFlight)).toBe(true));
+
+		expect((await api(reserved.path, { method: "DELETE", token: alice.token })).json.error.code).toBe("conflict");
+		vi.useFakeTimers({ toFake: ["Date"] });
+		vi.setSystemTime(Date.now() + 61 * 60_000);
+		await runDurableObjectAlarm(relay(alice.accountId));
+		vi.useRealTimers();
+		expect(await blobs()).toHaveLength(1);
+
+		open();
+		await held;
+		expect(await a.next("sent", (f) => f.id === frame.id)).toMatchObject({ id: frame.id });
+		expect(await runInDurableObject(relay(alice.accountId), inFlight)).toBe(false);
+		await runDurableObjectAlarm(relay(alice.accountId));
+		expect(await creditsOf(alice)).toBe(start - 8);
+		const charged = await env.DB.prepare("SELECT delta FROM credit_ledger WHERE account_id = ? AND reason = 'attachment'")
+			.bind(alice.accountId)
+			.all();
+		expect(charged.results).toEqual([{ delta: -8 }]);
+		expect((await (await get(reserved.path, bob.token)).arrayBuffer()).byteLength).toBe(reserved.sealedSize);
+		await vi.waitFor(async () => expect(await blobs()).toEqual([]));
+	});
+
 	it("deleting the message deletes its blob, and an unfetched blob expires after 30 days", async () => {
 		const { alice, bob, key } = await contactPair();
 		const first = await sendAttachment(alice, bob, key);
