@@ -677,6 +677,8 @@ export class MessengerController {
 			window.addEventListener("online", () => {
 				if (this.current.connection === "offline" && this.current.phase === "ready")
 					this.update({ connection: this.socketUp ? "online" : "connecting" });
+				// The network is back: catch up now, not when the backoff's timer (up to 30 s) fires.
+				c.reconnectNow();
 			});
 		}
 		c.on("ready", () => {

@@ -80,6 +80,16 @@ export class RelayConnection {
 		}
 	}
 
+	/**
+	 * Try again now rather than when the backoff says: for when the app knows the network is
+	 * back (the browser's `online` event). A no-op unless a retry is waiting.
+	 */
+	retryNow(): void {
+		if (!this.running || this.stopped || this.retryTimer === null) return;
+		clearTimeout(this.retryTimer);
+		void this.open();
+	}
+
 	/** Close for good. */
 	stop(): void {
 		this.stopped = true;

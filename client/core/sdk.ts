@@ -314,6 +314,11 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		return ready;
 	}
 
+	/** Reconnect now if a reconnect is waiting out its backoff (e.g. the network just came back). */
+	reconnectNow(): void {
+		if (!this.closed) this.connection.retryNow();
+	}
+
 	/** Close for good: no reconnects, and unconfirmed sends are rejected with `closed`. */
 	close(): void {
 		if (this.closed) return;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ClientFrame } from "../../worker/protocol/wire.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { interceptingWebSocket } from "../support/intercepting-web-socket.ts";
-import { collect, collectUntilSynced, contactPair, relayForFile } from "../support/sdk-clients.ts";
+import { collect, collectUntilSynced, contactPair, relayForFile, uniqueHandle } from "../support/sdk-clients.ts";
 
 const relay = relayForFile({ vars: RELAXED_LIMITS });
 const { factory } = relay;
@@ -118,6 +118,22 @@ describe("the SDK against the real relay", () => {
 		const backlog = collectUntilSynced(bobAgain);
 		await bobAgain.connect();
 		expect(texts(await backlog)).toEqual([...before, "sent while the relay was down", "after the restart"]);
+	});
+
+	it("reconnects at once when told the network is back, instead of waiting out its backoff", async () => {
+		// A backoff far longer than the test may take: only reconnectNow() can bring it back in time.
+		const client = factory.client(undefined, { reconnect: { minDelayMs: 600_000, maxDelayMs: 600_000 } });
+		await client.register(uniqueHandle("netback"), "laptop");
+		await client.connect();
+		const waiting = client.waitFor("reconnecting", () => true, 20_000);
+		const restarting = relay.server.restart();
+		expect((await waiting).delayMs).toBeGreaterThanOrEqual(300_000);
+		await restarting;
+		const ready = client.waitFor("ready", () => true, 20_000);
+		client.reconnectNow();
+		await ready;
+		const status = await client.accountStatus();
+		expect(status.handle).toMatch(/^netback_/);
 	});
 
 	it("does not ack a message the app failed to keep, so it comes again and is kept once", async () => {

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll } from "vitest";
 import WebSocket from "ws";
+import type { BackoffOptions } from "../../client/core/backoff.ts";
 import type { KeyStore } from "../../client/core/key-store.ts";
 import { MemoryKeyStore } from "../../client/core/memory-key-store.ts";
 import { type AccountInfo, type IncomingMessage, MessengerClient } from "../../client/core/sdk.ts";
@@ -18,7 +19,12 @@ export class ClientFactory {
 
 	client(
 		store: KeyStore = new MemoryKeyStore(),
-		opts: { WebSocket?: WebSocketConstructor; fetch?: typeof fetch; persist?: (m: IncomingMessage) => Promise<void> } = {},
+		opts: {
+			WebSocket?: WebSocketConstructor;
+			fetch?: typeof fetch;
+			persist?: (m: IncomingMessage) => Promise<void>;
+			reconnect?: BackoffOptions;
+		} = {},
 	): MessengerClient {
 		const client = new MessengerClient({
 			baseUrl: this.baseUrl(),
@@ -27,7 +33,7 @@ export class ClientFactory {
 			...(opts.fetch && { fetch: opts.fetch }),
 			...(opts.persist && { persist: opts.persist }),
 			// Short, so reconnects after a server restart are quick; the backoff shape is the same.
-			reconnect: { minDelayMs: 100, maxDelayMs: 2000 },
+			reconnect: opts.reconnect ?? { minDelayMs: 100, maxDelayMs: 2000 },
 		});
 		this.open.push(client);
 		return client;
