@@ -73,6 +73,14 @@ const INFO_SHOWN_MS = 8_000;
 /** Deliveries reported before this device learned the message id (the `sent` was still on its way). */
 const EARLY_DELIVERIES_KEPT = 500;
 
+/** Set `key`, forgetting the oldest entry past `max`. */
+function keepBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+	map.set(key, value);
+	if (map.size <= max) return;
+	const oldest = map.keys().next().value;
+	if (oldest !== undefined) map.delete(oldest);
+}
+
 /** Images shown inline; any other type is offered for download only, and saved as plain bytes. */
 export const INLINE_IMAGE_TYPES: ReadonlySet<string> = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
 
@@ -106,6 +114,12 @@ export class MessengerController {
 	private typingSentAt = new Map<string, number>();
 	private typingTimer: ReturnType<typeof setTimeout> | null = null;
 	private readonly earlyDeliveries = new Map<string, string[]>();
+	/**
+	 * Edits sent from this device, by id, to the message each replaced. Where the original was
+	 * still queued the relay swapped the edit in, so a device acks (and `delivered` names) the
+	 * edit's id only. Memory only: receipts are live-only anyway.
+	 */
+	private readonly editedOriginal = new Map<string, string>();
 	/** Relay clock minus this device's clock, estimated from `sent` receipts. */
 	private clockOffset = 0;
 	/** Files being sent, by the local key of their message, to show them before the relay knows them. */
@@ -526,6 +540,11 @@ export class MessengerController {
 		await this.history.put(updated);
 		this.upsertMessage(updated);
 		this.applyReceipt(receipt);
+		keepBounded(this.editedOriginal, receipt.id, message.id, EARLY_DELIVERIES_KEPT);
+		// Acked before its `sent` came back: the receipt waited under the edit's id.
+		const early = this.earlyDeliveries.get(receipt.id);
+		this.earlyDeliveries.delete(receipt.id);
+		for (const deviceId of early ?? []) await this.onDelivered([message.id], deviceId);
 	}
 
 	/** Delete a message this account sent, for everyone (it costs the delete price). */
@@ -792,7 +811,8 @@ export class MessengerController {
 		this.upsertMessage(record);
 	}
 
-	private async onDelivered(ids: string[], deviceId: string): Promise<void> {
+	private async onDelivered(received: string[], deviceId: string): Promise<void> {
+		const ids = received.map((id) => this.editedOriginal.get(id) ?? id);
 		const changed = await this.history.markDelivered(ids, deviceId);
 		for (const message of changed) this.upsertMessage(message);
 		const known = new Set(changed.map((m) => m.id));
@@ -803,11 +823,7 @@ export class MessengerController {
 				for (const message of await this.history.markDelivered([id], deviceId)) this.upsertMessage(message);
 				continue;
 			}
-			this.earlyDeliveries.set(id, [...(this.earlyDeliveries.get(id) ?? []), deviceId]);
-			if (this.earlyDeliveries.size > EARLY_DELIVERIES_KEPT) {
-				const oldest = this.earlyDeliveries.keys().next().value;
-				if (oldest !== undefined) this.earlyDeliveries.delete(oldest);
-			}
+			keepBounded(this.earlyDeliveries, id, [...(this.earlyDeliveries.get(id) ?? []), deviceId], EARLY_DELIVERIES_KEPT);
 		}
 	}
 

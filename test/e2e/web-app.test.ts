@@ -353,6 +353,9 @@ describe("the web app in two browser profiles", () => {
 		await message(back, "Last one").waitFor();
 		await message(back, "See you at 6").getByText("edited").waitFor();
 		expect(await conversationTexts(back)).toEqual(["See you at 6", "Last one"]);
+		// Bob's device acked only the edit (it took the original's place in the queue), and
+		// Alice's message shows as delivered all the same.
+		await waitForDelivery(alice.page, "See you at 6", "delivered");
 		// Kept as the message itself, so it survives a reload the same way.
 		await back.reload();
 		await openChat(back, alice.handle);
