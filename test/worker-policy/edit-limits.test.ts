@@ -1,21 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useFakeClock } from "../worker/fake-clock.ts";
 import { contactPair, sealedSend } from "../worker/fixtures.ts";
 import { connect, type TestSocket, type TestUser } from "../worker/helpers.ts";
 
 const SECOND = 1000;
-let now = 0;
-const advance = (ms: number) => {
-	now += ms;
-	vi.setSystemTime(now);
-};
-
-beforeEach(() => {
-	vi.useFakeTimers({ toFake: ["Date"] });
-	now = Date.now();
-});
-afterEach(() => {
-	vi.useRealTimers();
-});
+const advance = useFakeClock();
 
 /** Send a text, or an edit or delete of `replaces`; the relay's answer to it. */
 async function send(

@@ -1,7 +1,8 @@
 import { abortAllDurableObjects } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { admin } from "../worker/admin-client.ts";
+import { useFakeClock } from "../worker/fake-clock.ts";
 import { contactPair, sealedSend } from "../worker/fixtures.ts";
 import { api, connect, signIn, type TestSocket, type TestUser } from "../worker/helpers.ts";
 
@@ -13,19 +14,7 @@ async function freshToken(user: TestUser): Promise<TestUser> {
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
 
 const SECOND = 1000;
-let now = 0;
-const advance = (ms: number) => {
-	now += ms;
-	vi.setSystemTime(now);
-};
-
-beforeEach(() => {
-	vi.useFakeTimers({ toFake: ["Date"] });
-	now = Date.now();
-});
-afterEach(() => {
-	vi.useRealTimers();
-});
+const advance = useFakeClock();
 
 async function send(socket: TestSocket, from: TestUser, to: TestUser, key: Uint8Array, text = "hi") {
 	const frame = sealedSend(from, to, key, text);
@@ -84,13 +73,13 @@ describe("daily quotas by trust level", () => {
 				await admin(`/accounts/${alice.accountId}/credits`, { body: { amount: 1000, reason: "test" } });
 			}
 			const a = await connect(alice.token);
-			const first = now;
+			const first = Date.now();
 			for (let i = 0; i < quota; i++) {
 				expect(await send(a, alice, bob, key, `n${i}`)).toMatchObject({ type: "sent", quotaLeft: quota - 1 - i });
 				advance(10 * SECOND);
 			}
 			const refused = await send(a, alice, bob, key);
-			expect(refused).toMatchObject({ code: "quota_exceeded", retryAfter: first + 86_400_000 - now });
+			expect(refused).toMatchObject({ code: "quota_exceeded", retryAfter: first + 86_400_000 - Date.now() });
 			// 200 sends 10 s apart outlast a 15-minute session.
 			expect((await api("/api/account", { token: (await freshToken(alice)).token })).json).toMatchObject({ quotaLeft: 0, trust });
 			vi.setSystemTime(first + 86_400_000 + 1);
@@ -123,7 +112,7 @@ describe("repeated rate-limit violations", () => {
 		advance(11 * SECOND);
 		const refused = await send(a, alice, bob, key);
 		expect(refused).toMatchObject({ code: "suspended", retryAfter: 86_400_000 - 11 * SECOND });
-		expect(refused.type === "error" && refused.message).toMatch(new Date(now - 11 * SECOND + 86_400_000).toISOString());
+		expect(refused.type === "error" && refused.message).toMatch(new Date(Date.now() - 11 * SECOND + 86_400_000).toISOString());
 		const row = await env.DB.prepare("SELECT suspended_until, suspension_level FROM accounts WHERE id = ?")
 			.bind(alice.accountId)
 			.first<any>();
@@ -195,7 +184,7 @@ describe("automatic trust", () => {
 		advance(-8 * 86_400_000);
 		const pair = await contactPair();
 		await env.DB.prepare("UPDATE accounts SET suspended_until = ?, suspension_level = 1 WHERE id = ?")
-			.bind(now + 86_400_000, pair.alice.accountId)
+			.bind(Date.now() + 86_400_000, pair.alice.accountId)
 			.run();
 		advance(8 * 86_400_000);
 		const [alice, bob] = [await freshToken(pair.alice), await freshToken(pair.bob)];
