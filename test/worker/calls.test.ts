@@ -36,6 +36,18 @@ async function suspendForAnHour(user: TestUser) {
 }
 
 /** Lets in-flight frames land before asserting that something did not arrive. */
+/** Alice calls Bob, who allows her calls; his one device is ringing. */
+async function ringingCall() {
+	const { alice, bob, key } = await contactPair();
+	await allowCalls(bob, alice);
+	const a = await connect(alice.token);
+	const b = await connect(bob.token);
+	const callId = newMessageId();
+	a.send(offer(alice, bob, key, callId));
+	await b.next("call", (f) => f.kind === "offer");
+	return { alice, bob, key, a, b, callId };
+}
+
 const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
 
 afterEach(() => {
@@ -105,13 +117,7 @@ describe("call permission", () => {
 	});
 
 	it("refuses a suspended caller new calls, signals and TURN credentials, but lets it hang up", async () => {
-		const { alice, bob, key } = await contactPair();
-		await allowCalls(bob, alice);
-		const a = await connect(alice.token);
-		const b = await connect(bob.token);
-		const callId = newMessageId();
-		a.send(offer(alice, bob, key, callId));
-		await b.next("call", (f) => f.kind === "offer");
+		const { alice, bob, key, a, b, callId } = await ringingCall();
 
 		await suspendForAnHour(alice);
 		const next = offer(alice, bob, key);
@@ -267,13 +273,7 @@ describe("call signaling", () => {
 	});
 
 	it("after a key rotation refuses signals under the old key version as stale_key, but still relays a hangup under it", async () => {
-		const { alice, bob, key } = await contactPair();
-		await allowCalls(bob, alice);
-		const a = await connect(alice.token);
-		const b = await connect(bob.token);
-		const callId = newMessageId();
-		a.send(offer(alice, bob, key, callId));
-		await b.next("call", (f) => f.kind === "offer");
+		const { alice, bob, key, a, b, callId } = await ringingCall();
 		b.send(callSignal(bob, alice, key, callId, "accept"));
 		await a.next("call", (f) => f.kind === "accept");
 
