@@ -301,6 +301,10 @@ export class CallSignaling {
 			this.deps.events.error(error);
 			return true;
 		}
+		// The call ends here, so the peer is told rather than left ringing until the timeout (say a
+		// callee suspended while it rang: its accept is refused, its hangup passes). Only where the
+		// relay knows the call: an incoming one, or an outgoing one that was answered.
+		if (entry.direction === "incoming" || entry.state === "active") this.enqueue(entry, { kind: "hangup" }).catch(() => undefined);
 		this.end(entry, "error", true, error);
 		return true;
 	}

@@ -189,6 +189,36 @@ describe("calls through the SDK against the real relay", () => {
 		expect(ended[0]).toEqual({ callId: call.callId, peerId: bob.account.accountId, reason: "hangup", local: false });
 	});
 
+	it("a callee suspended while it rings: its accept is refused, and it hangs up, so the caller stops ringing at once", async () => {
+		const { alice, bob } = await contactPair(factory);
+		const aliceId = alice.account.accountId;
+		const bobId = bob.account.accountId;
+		await bob.client.setCallPermission(aliceId, true);
+		const incoming = bob.client.waitFor("call_incoming");
+		const call = await alice.client.startCall(bobId, { video: false, sdp: "v=0 alice's offer\r\n" });
+		await incoming;
+
+		// Reports from three distinct contacts suspend Bob (SUSPEND_AFTER_REPORTERS) mid-ring.
+		for (const name of ["carol", "dave", "erin"]) {
+			const reporter = await registerMember(factory, name);
+			await reporter.client.connect();
+			const requested = bob.client.waitFor("contact", (c) => c.event === "requested" && c.contact.accountId === reporter.account.accountId);
+			await reporter.client.requestContact(bob.account.handle);
+			await requested;
+			const accepted = reporter.client.waitFor("contact", (c) => c.event === "accepted" && c.contact.accountId === bobId);
+			await bob.client.acceptContact(reporter.account.accountId);
+			await accepted;
+			await reporter.client.report(bobId, "spam");
+		}
+		expect((await bob.client.accountStatus()).suspendedUntil).toBeGreaterThan(Date.now());
+
+		const bobEnded = bob.client.waitFor("call_ended");
+		const aliceEnded = alice.client.waitFor("call_ended", () => true, 10_000);
+		await bob.client.sendCallSignal(call.callId, { kind: "accept" });
+		expect(await bobEnded).toMatchObject({ callId: call.callId, reason: "error", local: true, error: { code: "suspended" } });
+		expect(await aliceEnded).toMatchObject({ callId: call.callId, peerId: bobId, local: false });
+	});
+
 	it("tell the caller clearly when the callee is offline or takes no calls from them", async () => {
 		const { alice, bob } = await contactPair(factory);
 		const ended = record<CallEnded>(alice, "call_ended");
