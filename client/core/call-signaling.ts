@@ -175,6 +175,13 @@ function endReason(kind: string, entry: CallEntry): CallEndReason {
 export class CallSignaling {
 	private readonly calls = new Map<string, CallEntry>();
 	private readonly ended = new Set<string>();
+	/**
+	 * What the relay says about calls is handled in the order it arrived. A peer's signal is
+	 * opened asynchronously, so without this a refusal that its own `busy` or `decline` caused
+	 * (the caller's next ICE candidate, for a call the relay has just ended) would overtake it
+	 * and end the call as an error instead of as busy or declined.
+	 */
+	private inbound: Promise<unknown> = Promise.resolve();
 
 	constructor(private readonly deps: CallSignalingDeps) {}
 
@@ -236,7 +243,14 @@ export class CallSignaling {
 	}
 
 	/** A `call` frame from the relay. */
-	async receive(frame: PeerCallFrame): Promise<void> {
+	receive(frame: PeerCallFrame): Promise<void> {
+		const run = () => this.receiveNow(frame);
+		const done = this.inbound.then(run, run);
+		this.inbound = done.catch(() => undefined);
+		return done;
+	}
+
+	private async receiveNow(frame: PeerCallFrame): Promise<void> {
 		const me = await this.deps.identity();
 		const entry = this.calls.get(frame.id);
 		// The relay's own events are not sealed, so they only stop a call whose media has not
@@ -293,20 +307,27 @@ export class CallSignaling {
 	 * connected: an error frame is no more authentic than the relay's other unsealed words.
 	 */
 	refused(callId: string, error: SdkError): boolean {
+		if (!this.calls.has(callId)) return this.ended.has(callId);
+		const run = () => this.refusedNow(callId, error);
+		this.inbound = this.inbound.then(run, run);
+		return true;
+	}
+
+	private refusedNow(callId: string, error: SdkError): void {
 		const entry = this.calls.get(callId);
-		if (!entry) return this.ended.has(callId);
+		// Ended meanwhile, by what arrived before this refusal: nothing is left to refuse.
+		if (!entry) return;
 		const passing =
 			error.code === "rate_limited" || error.code === "bad_request" || error.code === "too_large" || error.code === "internal";
 		if (entry.connected || (entry.state === "active" && passing)) {
 			this.deps.events.error(error);
-			return true;
+			return;
 		}
 		// The call ends here, so the peer is told rather than left ringing until the timeout (say a
-		// callee suspended while it rang: its accept is refused, its hangup passes). Only where the
-		// relay knows the call: an incoming one, or an outgoing one that was answered.
-		if (entry.direction === "incoming" || entry.state === "active") this.enqueue(entry, { kind: "hangup" }).catch(() => undefined);
+		// callee suspended while it rang: its accept is refused, its hangup passes). For a call the
+		// relay never took (a refused offer) the hangup is refused as not_found, and ignored.
+		this.enqueue(entry, { kind: "hangup" }).catch(() => undefined);
 		this.end(entry, "error", true, error);
-		return true;
 	}
 
 	/** The client closed: every call ends here, without telling anyone (the relay times them out). */
