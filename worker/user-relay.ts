@@ -173,6 +173,8 @@ export class UserRelay extends DurableObject<Env> {
 	 * answer sent right after it, and the offer before its ICE candidates. Memory only, like sendChain.
 	 */
 	private callChain: Promise<unknown> = Promise.resolve();
+	/** Asks of new devices to join, one at a time (addPendingDevice). Memory only, like sendChain. */
+	private joinChain: Promise<unknown> = Promise.resolve();
 	/**
 	 * Attachments whose message is being delivered right now. Neither a cancel nor the alarm's
 	 * lapse may release one meanwhile: the send settles its held price (or leaves it) itself.
@@ -396,7 +398,19 @@ export class UserRelay extends DurableObject<Env> {
 	 * (abuse/device-joins.ts); waiting devices count against the device limit, so each can be
 	 * approved.
 	 */
-	async addPendingDevice(
+	addPendingDevice(
+		accountId: string,
+		d: { deviceId: string; publicKey: string; name: string; signature: string },
+	): Promise<RelayResult<true>> {
+		// One ask at a time: each one's checks must see the asks before it, which are only
+		// counted after a D1 write, and asks need no login, so a stranger could send many at once.
+		const run = () => this.addPendingDeviceNow(accountId, d);
+		const turn = this.joinChain.then(run, run);
+		this.joinChain = turn.catch(() => undefined);
+		return turn;
+	}
+
+	private async addPendingDeviceNow(
 		accountId: string,
 		d: { deviceId: string; publicKey: string; name: string; signature: string },
 	): Promise<RelayResult<true>> {
@@ -1254,7 +1268,9 @@ export class UserRelay extends DurableObject<Env> {
 	async finishUpload(accountId: string, attachmentId: string): Promise<RelayResult<true>> {
 		await this.ensureAccount(accountId);
 		const upload = getUpload(this.sql, attachmentId);
-		if (!upload || upload.expiresAt <= this.now()) {
+		// Only a reservation still waiting for this put: once uploaded (by an earlier put), sent or
+		// on its way, the blob under this key is that attachment's, and the alarm lapses the rest.
+		if (!upload || (upload.status === "reserved" && upload.expiresAt <= this.now())) {
 			await this.removeBlob(blobKey(accountId, attachmentId));
 			return refuse("not_found", "The reservation lapsed or was cancelled before the upload finished; nothing was kept.");
 		}

@@ -35,7 +35,6 @@ async function suspendForAnHour(user: TestUser) {
 	await runInDurableObject(relay(user.accountId), (r) => r.reloadAccount(user.accountId));
 }
 
-/** Lets in-flight frames land before asserting that something did not arrive. */
 /** Alice calls Bob, who allows her calls; his one device is ringing. */
 async function ringingCall() {
 	const { alice, bob, key } = await contactPair();
@@ -48,6 +47,7 @@ async function ringingCall() {
 	return { alice, bob, key, a, b, callId };
 }
 
+/** Lets in-flight frames land before asserting that something did not arrive. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
 
 afterEach(() => {
@@ -280,6 +280,9 @@ describe("call signaling", () => {
 		expect((await rotateContactKey(bob, alice, 2)).res.status).toBe(200);
 		a.send(iceSignal(alice, bob, key, callId, 1));
 		expect(await a.next("error")).toMatchObject({ code: "stale_key", ref: callId });
+		// A version that does not exist yet is refused, even for a hangup.
+		a.send({ ...callSignal(alice, bob, key, callId, "hangup"), keyVersion: 3 });
+		expect(await a.next("error", (e) => e.code === "stale_key")).toMatchObject({ ref: callId });
 		a.send(callSignal(alice, bob, key, callId, "hangup"));
 		expect(await b.next("call", (f) => f.kind === "hangup")).toMatchObject({ id: callId, keyVersion: 1 });
 		expect(await callsOf(alice.accountId)).toEqual([]);

@@ -192,6 +192,14 @@ describe("adding a device", () => {
 		expect((await askToJoin(alice)).status).toBe(201);
 	});
 
+	it("lets at most three devices wait at once even when a stranger sends many asks together", async () => {
+		const alice = await registerUser("alice");
+		const asks = await Promise.all(Array.from({ length: 5 }, (_, i) => askToJoin(alice, `phone ${i}`)));
+		expect(asks.filter((a) => a.status === 201)).toHaveLength(3);
+		expect(asks.filter((a) => a.status !== 201).map((a) => a.json.error.code)).toEqual(["too_many_devices", "too_many_devices"]);
+		expect(await deviceCount(alice)).toBe(4);
+	});
+
 	it("lets at most three devices wait at once, and an ask nobody answered lapses after a day", async () => {
 		const alice = await registerUser("alice");
 		vi.useFakeTimers({ toFake: ["Date"] });

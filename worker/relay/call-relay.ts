@@ -48,16 +48,21 @@ export class CallRelay {
 		const { sql, accountId } = this.host;
 		const now = this.host.now();
 		if (frame.to === accountId) return refuse("bad_request", "You cannot call yourself.");
+		const ending = ENDING_SIGNALS.has(frame.kind);
 		// A suspended account can still turn a call down or hang up, nothing else.
-		if (!ENDING_SIGNALS.has(frame.kind)) {
+		if (!ending) {
 			const suspended = this.host.suspension();
 			if (suspended) return suspended;
 		}
 		const contact = getContact(sql, frame.to);
 		if (contact?.state !== "accepted" || contact.peerBlocked) return refuse("not_a_contact", "You can only call accepted contacts.");
-		// A call ends even across a key rotation: the peer still holds the older key to open a hangup with.
-		const ending = ENDING_SIGNALS.has(frame.kind);
-		if (!ending && (contact.rotateTo !== null || frame.keyVersion !== contact.keyVersion)) {
+		// A call ends even across a key rotation: the peer still holds the older key to open a
+		// hangup with. Any other signal, and any signal under a version that does not exist yet,
+		// must use the current one.
+		const keyFits = ending
+			? frame.keyVersion !== undefined && contact.keyVersion !== undefined && frame.keyVersion <= contact.keyVersion
+			: contact.rotateTo === null && frame.keyVersion === contact.keyVersion;
+		if (!keyFits) {
 			return refuse(
 				"stale_key",
 				`Seal call signals with contact key version ${contact.rotateTo ?? contact.keyVersion}; fetch the keys again.`,
@@ -95,7 +100,9 @@ export class CallRelay {
 			fromDevice: deviceId,
 			to: frame.to,
 			kind: frame.kind,
-			...(frame.box !== undefined && { keyVersion: frame.keyVersion, nonce: frame.nonce, box: frame.box }),
+			keyVersion: frame.keyVersion,
+			nonce: frame.nonce,
+			box: frame.box,
 			at: now,
 		};
 
