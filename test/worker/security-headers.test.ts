@@ -13,7 +13,7 @@ const frameAncestors = (headers: Headers): string | undefined =>
 	/(?:^|; )frame-ancestors ([^;]*)/.exec(headers.get("content-security-policy") ?? "")?.[1];
 
 describe("the host origins allowed to frame the widget", () => {
-	it("keeps only scheme-and-host origins, dropping keywords, wildcards, paths and anything that could extend the policy", () => {
+	it("keeps only scheme-and-host origins (a subdomain wildcard is one), dropping keywords, a bare *, paths and anything that could extend the policy", () => {
 		const allowed = widgetAllowedOrigins({
 			ENVIRONMENT: "production",
 			WIDGET_ALLOWED_ORIGINS: [
