@@ -1,20 +1,14 @@
+import { priceOf } from "../../worker/abuse/pricing.ts";
 import type { LimitsResponse, TrustLevel } from "../../worker/protocol/wire.ts";
 
 const MB = 1024 * 1024;
 
-/** A configured limit, "1 MB" or "0.5 MB" (formatBytes would say "1.0 MB"). */
-const sizeLimit = (bytes: number): string => `${Number((bytes / MB).toFixed(2))} MB`;
-
 export type FilePrice = { ok: true; price: number } | { ok: false; reason: string };
 
-/** The relay's attachment tiers as GET /api/limits publishes them (worker/abuse/pricing.ts), to show a price before a file is sent. */
+/** The relay's own pricing rule (worker/abuse/pricing.ts) over the tiers GET /api/limits publishes, to show a price before a file is sent. */
 export function filePrice(size: number, trust: TrustLevel | undefined, limits: LimitsResponse): FilePrice {
-	const tiers = limits.attachmentTiers;
-	if (size > tiers.maxBytes) return { ok: false, reason: `Files may be at most ${sizeLimit(tiers.maxBytes)}.` };
-	if (size < tiers.smallBelowBytes) return { ok: true, price: limits.prices.attachmentSmall };
-	if (trust === undefined || trust === "untrusted")
-		return { ok: false, reason: `Files of ${sizeLimit(tiers.smallBelowBytes)} or more need a trusted account.` };
-	return { ok: true, price: size <= tiers.mediumUpToBytes ? limits.prices.attachmentMedium : limits.prices.attachmentLarge };
+	const verdict = priceOf({ kind: "attachment", bytes: size }, trust ?? "untrusted", limits.prices, limits.attachmentTiers);
+	return verdict.ok ? verdict : { ok: false, reason: verdict.message };
 }
 
 /** "820 KB", "3.4 MB". */

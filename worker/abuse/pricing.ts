@@ -1,5 +1,7 @@
-import type { Prices } from "../config.ts";
-import type { TrustLevel } from "../db/accounts.ts";
+// Types from the wire protocol only: the web app prices files with this same function.
+import type { LimitsResponse, TrustLevel } from "../protocol/wire.ts";
+
+type Prices = LimitsResponse["prices"];
 
 /** DESIGN §6's size tiers (defaults 1 / 10 / 50 MB), from wrangler.toml. */
 export interface AttachmentTiers {
