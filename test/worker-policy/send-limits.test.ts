@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { admin } from "../worker/admin-client.ts";
 import { useFakeClock } from "../worker/fake-clock.ts";
-import { contactPair, sealedSend } from "../worker/fixtures.ts";
+import { contactPair, sealedSend, suspendFor } from "../worker/fixtures.ts";
 import { api, connect, signIn, type TestSocket, type TestUser } from "../worker/helpers.ts";
 
 /** Sessions last 15 minutes; tests that move the clock by days sign in again. */
@@ -183,9 +183,7 @@ describe("automatic trust", () => {
 	it("does not promote an account that was ever suspended, even after the suspension ended", async () => {
 		advance(-8 * 86_400_000);
 		const pair = await contactPair();
-		await env.DB.prepare("UPDATE accounts SET suspended_until = ?, suspension_level = 1 WHERE id = ?")
-			.bind(Date.now() + 86_400_000, pair.alice.accountId)
-			.run();
+		await suspendFor(pair.alice, 86_400_000);
 		advance(8 * 86_400_000);
 		const [alice, bob] = [await freshToken(pair.alice), await freshToken(pair.bob)];
 		await relay(alice.accountId).reloadAccount(alice.accountId);

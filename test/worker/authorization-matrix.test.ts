@@ -5,7 +5,7 @@ import { toB64u } from "../../client/core/encoding.ts";
 import { generateDeviceKeys } from "../../client/core/nacl.ts";
 import { issueSessionToken } from "../../worker/auth/session-token.ts";
 import { readConfig } from "../../worker/config.ts";
-import { addApprovedDevice, contactPair, newMessageId } from "./fixtures.ts";
+import { addApprovedDevice, contactPair, newMessageId, suspendFor } from "./fixtures.ts";
 import { api, signIn, type TestUser } from "./helpers.ts";
 
 /**
@@ -41,10 +41,7 @@ beforeAll(async () => {
 	await runInDurableObject(relay(alice.accountId), (r) => r.reloadDevices(alice.accountId));
 	const other = await contactPair();
 	suspended = other.alice;
-	await env.DB.prepare("UPDATE accounts SET suspended_until = ?, suspension_level = 1 WHERE id = ?")
-		.bind(Date.now() + 86_400_000, suspended.accountId)
-		.run();
-	await runInDurableObject(relay(suspended.accountId), (r) => r.reloadAccount(suspended.accountId));
+	await suspendFor(suspended, 86_400_000);
 	routes = [
 		{ method: "GET", path: "/api/account" },
 		{ method: "GET", path: "/api/account/credits" },

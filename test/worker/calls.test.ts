@@ -4,7 +4,7 @@ import { createHmac } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openMessage } from "../../client/core/message-seal.ts";
 import type { ServerFrame } from "../../worker/protocol/wire.ts";
-import { callSignal, contactPair, iceSignal, newMessageId, rotateContactKey, sealedSend } from "./fixtures.ts";
+import { callSignal, contactPair, iceSignal, newMessageId, rotateContactKey, sealedSend, suspendFor } from "./fixtures.ts";
 import { api, connect, registerUser, signIn, type TestSocket, type TestUser } from "./helpers.ts";
 
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
@@ -27,13 +27,7 @@ async function allowCalls(callee: TestUser, caller: TestUser, allow = true) {
 	return res.json.contact;
 }
 
-/** As the abuse rules do it: D1 first, then the account's object reads it again. */
-async function suspendForAnHour(user: TestUser) {
-	await env.DB.prepare("UPDATE accounts SET suspended_until = ?, suspension_level = 1 WHERE id = ?")
-		.bind(Date.now() + 3_600_000, user.accountId)
-		.run();
-	await runInDurableObject(relay(user.accountId), (r) => r.reloadAccount(user.accountId));
-}
+const suspendForAnHour = (user: TestUser) => suspendFor(user, 3_600_000);
 
 /** Alice calls Bob, who allows her calls; his one device is ringing. */
 async function ringingCall() {

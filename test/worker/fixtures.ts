@@ -153,3 +153,11 @@ export function callSignal(
 /** An ICE candidate signal, the n-th of a call. */
 export const iceSignal = (from: TestUser, to: TestUser, key: Uint8Array, callId: string, n: number): SignalFrame =>
 	callSignal(from, to, key, callId, "ice", { candidate: `candidate:${n} 1 udp 1 192.0.2.1 ${5000 + n} typ host`, sdpMid: "0" });
+
+/** Suspend an account as the abuse rules do (a first suspension, for `ms`): D1 first, then its object reads it again. */
+export async function suspendFor(user: { accountId: string }, ms: number): Promise<void> {
+	await env.DB.prepare("UPDATE accounts SET suspended_until = ?, suspension_level = 1 WHERE id = ?")
+		.bind(Date.now() + ms, user.accountId)
+		.run();
+	await env.USERS.get(env.USERS.idFromName(user.accountId)).reloadAccount(user.accountId);
+}

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { INDEFINITE } from "../../worker/abuse/suspension.ts";
 import { admin } from "./admin-client.ts";
-import { contactPair, sealedSend } from "./fixtures.ts";
+import { contactPair, sealedSend, suspendFor } from "./fixtures.ts";
 import { api, connect, registerUser, signIn, type TestUser } from "./helpers.ts";
 
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
@@ -110,9 +110,7 @@ describe("reports", () => {
 
 	it("a suspended sender's messages are refused with `suspended` and nothing is delivered", async () => {
 		const { alice, bob, key } = await contactPair();
-		await env.DB.prepare("UPDATE accounts SET suspended_until = ?, suspension_level = 1 WHERE id = ?")
-			.bind(Date.now() + 3_600_000, alice.accountId)
-			.run();
+		await suspendFor(alice, 3_600_000);
 		await admin(`/accounts/${alice.accountId}/trust`, { body: { trust: "untrusted" } });
 		const a = await connect(alice.token);
 		a.send(sealedSend(alice, bob, key, "nope"));
@@ -127,10 +125,7 @@ describe("reports", () => {
 		const frame = sealedSend(alice, bob, key, "for later");
 		a.send(frame);
 		await a.next("sent", (x) => x.id === frame.id);
-		await env.DB.prepare("UPDATE accounts SET suspended_until = ?, suspension_level = 1 WHERE id = ?")
-			.bind(Date.now() + 3_600_000, bob.accountId)
-			.run();
-		await relay(bob.accountId).reloadAccount(bob.accountId);
+		await suspendFor(bob, 3_600_000);
 
 		const b = await connect(bob.token);
 		expect(await b.next("message")).toMatchObject({ id: frame.id });
