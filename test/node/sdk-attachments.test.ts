@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { toB64u } from "../../client/core/encoding.ts";
 import { randomBytes } from "../../client/core/nacl.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
-import { collect, collectUntilSynced, contactPair, relayForFile } from "../support/sdk-clients.ts";
+import { collect, collectUntilSynced, contactPair, relayForFile, setTrustAsAdmin } from "../support/sdk-clients.ts";
 
 const ADMIN_TOKEN = `admin-${toB64u(randomBytes(24))}`;
 const relay = relayForFile({ vars: { ...RELAXED_LIMITS, ADMIN_TOKEN } });
@@ -35,12 +35,7 @@ function outageFetch(refuse: () => boolean, retryAfter: number): typeof fetch {
 /** A contact pair whose sender an admin verified, so every size tier is open to it. */
 async function verifiedPair(): ReturnType<typeof contactPair> {
 	const pair = await contactPair(factory);
-	const res = await fetch(`${relay.server.baseUrl}/api/admin/accounts/${pair.alice.account.accountId}/trust`, {
-		method: "POST",
-		headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-		body: JSON.stringify({ trust: "verified" }),
-	});
-	expect(res.status).toBe(200);
+	await setTrustAsAdmin(relay.server.baseUrl, ADMIN_TOKEN, pair.alice.account.accountId, "verified");
 	return pair;
 }
 

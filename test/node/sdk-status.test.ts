@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { toB64u } from "../../client/core/encoding.ts";
 import { randomBytes } from "../../client/core/nacl.ts";
-import { contactPair, relayForFile } from "../support/sdk-clients.ts";
+import { contactPair, relayForFile, setTrustAsAdmin } from "../support/sdk-clients.ts";
 
 // wrangler.toml's real limits (1 send per 10 s, 20 a day untrusted, 100 starting credits),
 // so that the status a UI shows is the one the relay enforces.
@@ -9,14 +9,7 @@ const ADMIN_TOKEN = `admin-${toB64u(randomBytes(24))}`;
 const relay = relayForFile({ vars: { ADMIN_TOKEN } });
 const { factory } = relay;
 
-async function setTrust(accountId: string, trust: "trusted" | "verified"): Promise<void> {
-	const response = await fetch(`${relay.server.baseUrl}/api/admin/accounts/${accountId}/trust`, {
-		method: "POST",
-		headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-		body: JSON.stringify({ trust }),
-	});
-	expect(response.status).toBe(200);
-}
+const setTrust = (accountId: string, trust: "trusted" | "verified") => setTrustAsAdmin(relay.server.baseUrl, ADMIN_TOKEN, accountId, trust);
 
 describe("the SDK's account status", () => {
 	it("gives balance, trust, quota left and when the next send is allowed, and they follow sends and trust changes", async () => {

@@ -5,6 +5,7 @@ import type { KeyStore } from "../../client/core/key-store.ts";
 import { MemoryKeyStore } from "../../client/core/memory-key-store.ts";
 import { type AccountInfo, type IncomingMessage, MessengerClient } from "../../client/core/sdk.ts";
 import type { WebSocketConstructor } from "../../client/core/web-socket-like.ts";
+import type { TrustLevel } from "../../worker/protocol/wire.ts";
 import { type DevServer, type DevServerOptions, startDevServer } from "./dev-server.ts";
 
 let counter = 0;
@@ -130,4 +131,14 @@ export function relayForFile(
 		await server?.dispose();
 	});
 	return relay;
+}
+
+/** An admin sets an account's trust through the admin API of a relay started with `adminToken`. */
+export async function setTrustAsAdmin(baseUrl: string, adminToken: string, accountId: string, trust: TrustLevel): Promise<void> {
+	const response = await fetch(`${baseUrl}/api/admin/accounts/${accountId}/trust`, {
+		method: "POST",
+		headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+		body: JSON.stringify({ trust }),
+	});
+	if (response.status !== 200) throw new Error(`Setting trust answered ${response.status}: ${await response.text()}`);
 }
