@@ -871,7 +871,14 @@ export class UserRelay extends DurableObject<Env> {
 	 */
 	private broadcast(frame: ServerFrame): void {
 		const text = JSON.stringify(frame);
-		for (const deviceId of approvedDeviceIds(this.sql)) for (const ws of this.ctx.getWebSockets(deviceId)) this.sendText(ws, text);
+		for (const ws of this.approvedSockets()) this.sendText(ws, text);
+	}
+
+	/** Open sockets of the account's approved devices (but `except`). */
+	private approvedSockets(except?: string): WebSocket[] {
+		return approvedDeviceIds(this.sql)
+			.filter((d) => d !== except)
+			.flatMap((d) => this.ctx.getWebSockets(d));
 	}
 
 	/** Push the next page of backlog, or announce that the device has caught up. */
@@ -973,10 +980,7 @@ export class UserRelay extends DurableObject<Env> {
 			accountId,
 			now: () => this.now(),
 			rules: () => readConfig(this.env).calls,
-			sockets: (except) =>
-				approvedDeviceIds(this.sql)
-					.filter((d) => d !== except)
-					.flatMap((d) => this.ctx.getWebSockets(d)),
+			sockets: (except) => this.approvedSockets(except),
 			socketsOf: (deviceId) =>
 				deviceId !== null && deviceStatus(this.sql, deviceId) === "approved" ? this.ctx.getWebSockets(deviceId) : [],
 			push: (sockets, frame) => {
