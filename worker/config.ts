@@ -1,4 +1,5 @@
 import type { FlagRules } from "./abuse/behaviour-flags.ts";
+import type { DeviceJoinRules } from "./abuse/device-joins.ts";
 import type { AttachmentTiers } from "./abuse/pricing.ts";
 import { ApiError } from "./api-error.ts";
 import type { TurnConfig } from "./auth/turn-credentials.ts";
@@ -22,6 +23,7 @@ export interface Config {
 	contactRequestsPerHour: number;
 	/** New devices that may ask to join one account within an hour. */
 	deviceRequestsPerHour: number;
+	deviceJoins: DeviceJoinRules;
 	suspension: {
 		reporters: number;
 		reportWindowMs: number;
@@ -139,6 +141,10 @@ export function readConfig(env: Env): Config {
 		attachmentTiers: attachmentTiers(env),
 		contactRequestsPerHour: numberVar(env, "CONTACT_REQUESTS_PER_HOUR", 20),
 		deviceRequestsPerHour: wholeVar(env, "DEVICE_REQUESTS_PER_HOUR", 5, 1),
+		deviceJoins: {
+			waitingAtOnce: wholeVar(env, "DEVICES_WAITING_AT_ONCE", 3, 1),
+			lapseMs: numberVar(env, "DEVICE_ASK_LAPSE_HOURS", 24) * 3_600_000,
+		},
 		suspension: {
 			reporters: numberVar(env, "SUSPEND_AFTER_REPORTERS", 3),
 			reportWindowMs: numberVar(env, "SUSPEND_REPORT_WINDOW_DAYS", 7) * day,

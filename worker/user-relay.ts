@@ -426,7 +426,8 @@ export class UserRelay extends DurableObject<Env> {
 			);
 		}
 		await this.rejectLapsedAsks(accountId, now);
-		const full = joinRefusal(cachedDevices(this.sql), readConfig(this.env).maxDevicesPerAccount);
+		const config = readConfig(this.env);
+		const full = joinRefusal(cachedDevices(this.sql), config.maxDevicesPerAccount, config.deviceJoins);
 		if (full) return refuse("too_many_devices", full);
 		if (!(await insertPendingDevice(this.env.DB, { ...d, accountId, now })))
 			return refuse("handle_taken", "This device key is already registered.");
@@ -437,7 +438,7 @@ export class UserRelay extends DurableObject<Env> {
 
 	/** Asks nobody answered within a day are rejected, so they stop holding a place (README, Devices). */
 	private async rejectLapsedAsks(accountId: string, now: number): Promise<void> {
-		const lapsed = lapsedAsks(cachedDevices(this.sql), now);
+		const lapsed = lapsedAsks(cachedDevices(this.sql), now, readConfig(this.env).deviceJoins);
 		if (lapsed.length === 0) return;
 		for (const d of lapsed) await revokeDeviceInD1(this.env.DB, accountId, d.deviceId, now);
 		await this.reloadDevices(accountId);

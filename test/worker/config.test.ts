@@ -2,11 +2,13 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { isContactBurst, isLowAcceptRatio, isMachineRegular } from "../../worker/abuse/behaviour-flags.ts";
+import { joinRefusal, lapsedAsks } from "../../worker/abuse/device-joins.ts";
 import { priceOf } from "../../worker/abuse/pricing.ts";
 import { INDEFINITE, nextSuspension } from "../../worker/abuse/suspension.ts";
 import { ApiError } from "../../worker/api-error.ts";
 import { DEV_SECRET_PREFIX, readConfig } from "../../worker/config.ts";
 import worker from "../../worker/index.ts";
+import type { DeviceInfo } from "../../worker/protocol/wire.ts";
 import { limits } from "../../worker/routes/limits.ts";
 import { BASE, registerUser } from "./helpers.ts";
 
@@ -69,6 +71,8 @@ describe("configuration", () => {
 				ATTACHMENT_MEDIUM_UP_TO_MB: "5",
 				ATTACHMENT_MAX_MB: "20",
 				DEVICE_REQUESTS_PER_HOUR: "2",
+				DEVICES_WAITING_AT_ONCE: "1",
+				DEVICE_ASK_LAPSE_HOURS: "6",
 				SUSPEND_FIRST_HOURS: "1",
 				SUSPEND_SECOND_DAYS: "2",
 				FLAG_CONTACT_BURST_DISTINCT: "4",
@@ -82,6 +86,7 @@ describe("configuration", () => {
 		const MB = 1024 * 1024;
 		expect(config.attachmentTiers).toEqual({ smallBelowBytes: MB / 2, mediumUpToBytes: 5 * MB, maxBytes: 20 * MB });
 		expect(config.deviceRequestsPerHour).toBe(2);
+		expect(config.deviceJoins).toEqual({ waitingAtOnce: 1, lapseMs: 6 * 3_600_000 });
 		expect(config.suspension.escalationMs).toEqual([3_600_000, 2 * 86_400_000]);
 		expect(config.flags).toEqual({
 			burstDistinct: 4,
@@ -111,12 +116,18 @@ describe("configuration", () => {
 			false,
 		]);
 		expect([isMachineRegular([0, 100, 200], config.flags), isMachineRegular([0, 100, 200, 300], config.flags)]).toEqual([false, true]);
+		const waiting: DeviceInfo = { deviceId: "d", publicKey: "k", name: "phone", status: "pending", createdAt: now };
+		expect(joinRefusal([], 10, config.deviceJoins)).toBeNull();
+		expect(joinRefusal([waiting], 10, config.deviceJoins)).toContain("waiting for approval");
+		expect(lapsedAsks([waiting], now + 6 * 3_600_000 - 1, config.deviceJoins)).toEqual([]);
+		expect(lapsedAsks([waiting], now + 6 * 3_600_000, config.deviceJoins)).toEqual([waiting]);
 	});
 
 	it("defaults to DESIGN §6–§7's numbers, as wrangler.toml sets them", () => {
 		const config = readConfig(withVars({}));
 		expect(config.attachmentTiers).toEqual({ smallBelowBytes: 1024 * 1024, mediumUpToBytes: 10 * 1024 * 1024, maxBytes: 50 * 1024 * 1024 });
 		expect(config.deviceRequestsPerHour).toBe(5);
+		expect(config.deviceJoins).toEqual({ waitingAtOnce: 3, lapseMs: 86_400_000 });
 		expect(config.suspension.escalationMs).toEqual([86_400_000, 7 * 86_400_000]);
 		expect(config.flags).toMatchObject({ burstDistinct: 10, burstWindowMs: 3_600_000, lowAcceptRatio: 0.2, regularSample: 10 });
 	});
@@ -138,6 +149,7 @@ describe("configuration", () => {
 		["FLAG_REGULAR_SAMPLE", "2.5"],
 		["FLAG_REGULAR_SAMPLE", "1"],
 		["DEVICE_REQUESTS_PER_HOUR", "0"],
+		["DEVICES_WAITING_AT_ONCE", "0"],
 	])("refuses %s = %j with server_misconfigured, naming the variable", (name, value) => {
 		let thrown: unknown;
 		try {
