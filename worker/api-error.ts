@@ -1,4 +1,4 @@
-import type { ErrorBody, ErrorCode } from "./protocol/wire.ts";
+import type { ErrorBody, ErrorCode } from "../common/protocol/wire.ts";
 
 const STATUS: Record<ErrorCode, number> = {
 	bad_request: 400,

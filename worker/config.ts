@@ -1,6 +1,6 @@
+import type { AttachmentTiers } from "../common/pricing.ts";
 import type { FlagRules } from "./abuse/behaviour-flags.ts";
 import type { DeviceJoinRules } from "./abuse/device-joins.ts";
-import type { AttachmentTiers } from "./abuse/pricing.ts";
 import { ApiError } from "./api-error.ts";
 import type { TurnConfig } from "./auth/turn-credentials.ts";
 import type { CallLimitRules } from "./relay/call-signaling.ts";

@@ -1,8 +1,8 @@
 import type { IRequest } from "itty-router";
+import { parseJson, type Schema, ValidationError } from "../common/protocol/wire.ts";
 import { ApiError } from "./api-error.ts";
 import { type Session, verifySessionToken } from "./auth/session-token.ts";
 import { readConfig } from "./config.ts";
-import { parseJson, type Schema, ValidationError } from "./protocol/wire.ts";
 import type { RelayResult } from "./relay/relay-result.ts";
 import type { UserRelay } from "./user-relay.ts";
 

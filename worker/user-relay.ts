@@ -1,10 +1,30 @@
 import { DurableObject } from "cloudflare:workers";
-import { fromB64u, toB64u } from "../client/core/encoding.ts";
-import { sealedFileSize } from "../client/core/file-seal.ts";
-import { randomBytes, verifyDetached } from "../client/core/nacl.ts";
+import { fromB64u, toB64u } from "../common/encoding.ts";
+import { sealedFileSize } from "../common/file-layout.ts";
+import { randomBytes, verifyDetached } from "../common/nacl.ts";
+import { priceOf } from "../common/pricing.ts";
+import { approvalMessage } from "../common/protocol/signing.ts";
+import {
+	type AccountStatus,
+	type CallFrame,
+	type Contact,
+	type ContactNotice,
+	clientFrame,
+	type DeviceInfo,
+	type Envelope,
+	type EnvelopeUpload,
+	type ErrorCode,
+	MAX_FRAME_CHARS,
+	type MessageKind,
+	type OwnEnvelopeUpload,
+	parseJson,
+	type ReserveAttachmentResponse,
+	type SendFrame,
+	type ServerFrame,
+	ValidationError,
+} from "../common/protocol/wire.ts";
 import { type FlagKind, isContactBurst, isLowAcceptRatio, isMachineRegular, regularTimesNeeded } from "./abuse/behaviour-flags.ts";
 import { approvalRefusal, joinRefusal, lapsedAsks } from "./abuse/device-joins.ts";
-import { priceOf } from "./abuse/pricing.ts";
 import {
 	checkSendLimits,
 	DAY_MS,
@@ -28,26 +48,6 @@ import {
 	revokeDevice as revokeDeviceInD1,
 	touchDevice,
 } from "./db/accounts.ts";
-import { approvalMessage } from "./protocol/signing.ts";
-import {
-	type AccountStatus,
-	type CallFrame,
-	type Contact,
-	type ContactNotice,
-	clientFrame,
-	type DeviceInfo,
-	type Envelope,
-	type EnvelopeUpload,
-	type ErrorCode,
-	MAX_FRAME_CHARS,
-	type MessageKind,
-	type OwnEnvelopeUpload,
-	parseJson,
-	type ReserveAttachmentResponse,
-	type SendFrame,
-	type ServerFrame,
-	ValidationError,
-} from "./protocol/wire.ts";
 import { bumpCounter, type CachedAccount, readAccountCache, readCounter, writeAccountCache } from "./relay/account-cache.ts";
 import {
 	countSince,

@@ -1,4 +1,4 @@
-import type { Contact } from "../../worker/protocol/wire.ts";
+import type { Contact } from "../../common/protocol/wire.ts";
 
 /**
  * The contact list after a snapshot from the relay, given the contacts that `contact` events

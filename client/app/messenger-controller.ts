@@ -1,3 +1,4 @@
+import { CryptoError } from "../../common/crypto-error.ts";
 import {
 	type AccountStatus,
 	type Contact,
@@ -5,8 +6,7 @@ import {
 	contactList,
 	type DeviceInfo,
 	type LimitsResponse,
-} from "../../worker/protocol/wire.ts";
-import { CryptoError } from "../core/crypto-error.ts";
+} from "../../common/protocol/wire.ts";
 import type { AttachmentInfo } from "../core/message-body.ts";
 import { deviceFingerprint } from "../core/safety-number.ts";
 import { type AccountInfo, type IncomingMessage, MessengerClient, type SentReceipt, type UndecryptableMessage } from "../core/sdk.ts";

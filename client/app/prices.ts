@@ -1,11 +1,11 @@
-import { priceOf } from "../../worker/abuse/pricing.ts";
-import type { LimitsResponse, TrustLevel } from "../../worker/protocol/wire.ts";
+import { priceOf } from "../../common/pricing.ts";
+import type { LimitsResponse, TrustLevel } from "../../common/protocol/wire.ts";
 
 const MB = 1024 * 1024;
 
 export type FilePrice = { ok: true; price: number } | { ok: false; reason: string };
 
-/** The relay's own pricing rule (worker/abuse/pricing.ts) over the tiers GET /api/limits publishes, to show a price before a file is sent. */
+/** The relay's own pricing rule (common/pricing.ts) over the tiers GET /api/limits publishes, to show a price before a file is sent. */
 export function filePrice(size: number, trust: TrustLevel | undefined, limits: LimitsResponse): FilePrice {
 	const verdict = priceOf({ kind: "attachment", bytes: size }, trust ?? "untrusted", limits.prices, limits.attachmentTiers);
 	return verdict.ok ? verdict : { ok: false, reason: verdict.message };

@@ -1,4 +1,4 @@
-import type { ClientFrame } from "../../worker/protocol/wire.ts";
+import type { ClientFrame } from "../../common/protocol/wire.ts";
 
 /** The relay pushes the next page of a backlog once half a page (50) is acked. */
 const BATCH = 50;

@@ -37,7 +37,7 @@ import {
 	type TurnResponse,
 	turnResponse,
 	ValidationError,
-} from "../../worker/protocol/wire.ts";
+} from "../../common/protocol/wire.ts";
 import { SdkError, type SdkErrorCode } from "./sdk-error.ts";
 
 export type Fetch = typeof fetch;

@@ -1,4 +1,7 @@
-import { boolean, integer, nullable, object, optional, string, ValidationError } from "../../worker/protocol/schema.ts";
+import { CryptoError } from "../../common/crypto-error.ts";
+import { fromB64u, toB64u } from "../../common/encoding.ts";
+import { randomBytes } from "../../common/nacl.ts";
+import { boolean, integer, nullable, object, optional, string, ValidationError } from "../../common/protocol/schema.ts";
 import {
 	CALL_SIGNAL_KINDS,
 	type CallFrame,
@@ -7,13 +10,10 @@ import {
 	MAX_SEALED_SIGNAL_BYTES,
 	type PeerCallFrame,
 	sealedSignalKind,
-} from "../../worker/protocol/wire.ts";
+} from "../../common/protocol/wire.ts";
 import type { ContactKeyRing } from "./contact-key-ring.ts";
-import { CryptoError } from "./crypto-error.ts";
-import { fromB64u, toB64u } from "./encoding.ts";
 import type { DeviceIdentity } from "./key-store.ts";
 import { openMessage, sealMessage } from "./message-seal.ts";
-import { randomBytes } from "./nacl.ts";
 import { SdkError } from "./sdk-error.ts";
 
 /** One ICE candidate, as `RTCIceCandidate.toJSON()` gives it. */

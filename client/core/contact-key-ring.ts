@@ -1,8 +1,8 @@
-import type { Contact, DeviceInfo, EnvelopeUpload, OwnEnvelopeUpload } from "../../worker/protocol/wire.ts";
+import { CryptoError } from "../../common/crypto-error.ts";
+import { equalBytes, fromB64u } from "../../common/encoding.ts";
+import type { Contact, DeviceInfo, EnvelopeUpload, OwnEnvelopeUpload } from "../../common/protocol/wire.ts";
 import type { ApiClient } from "./api-client.ts";
 import { generateContactKey, unwrapContactKey, wrapContactKey } from "./contact-key.ts";
-import { CryptoError } from "./crypto-error.ts";
-import { equalBytes, fromB64u } from "./encoding.ts";
 import type { DeviceIdentity, KeyStore } from "./key-store.ts";
 import { SdkError } from "./sdk-error.ts";
 import type { SessionKeeper } from "./session-keeper.ts";

@@ -1,6 +1,14 @@
-import { CryptoError } from "./crypto-error.ts";
-import { concatBytes, equalBytes, fromB64u, toB64u, utf8Encode } from "./encoding.ts";
-import { boxPublicKeyFromEd25519, boxSecretKeyFromSeed, cryptoBox, cryptoBoxOpen, KEY_BYTES, NONCE_BYTES, randomBytes } from "./nacl.ts";
+import { CryptoError } from "../../common/crypto-error.ts";
+import { concatBytes, equalBytes, fromB64u, toB64u, utf8Encode } from "../../common/encoding.ts";
+import {
+	boxPublicKeyFromEd25519,
+	boxSecretKeyFromSeed,
+	cryptoBox,
+	cryptoBoxOpen,
+	KEY_BYTES,
+	NONCE_BYTES,
+	randomBytes,
+} from "../../common/nacl.ts";
 
 export interface WrappedContactKey {
 	nonce: string;

@@ -1,7 +1,8 @@
 import { sha256 } from "@noble/hashes/sha2.js";
-import { CryptoError } from "./crypto-error.ts";
-import { concatBytes, equalBytes, toB64u } from "./encoding.ts";
-import { randomBytes, secretboxOpen, secretboxSeal } from "./nacl.ts";
+import { CryptoError } from "../../common/crypto-error.ts";
+import { concatBytes, equalBytes, toB64u } from "../../common/encoding.ts";
+import { FILE_CHUNK_BYTES, HEADER_BYTES, MAGIC, SEALED_CHUNK_BYTES, TAG_BYTES } from "../../common/file-layout.ts";
+import { randomBytes, secretboxOpen, secretboxSeal } from "../../common/nacl.ts";
 
 /**
  * Attachments (DESIGN §3): a file sealed with secretbox in 64 KiB chunks under its own key,
@@ -14,17 +15,6 @@ import { randomBytes, secretboxOpen, secretboxSeal } from "./nacl.ts";
  * one empty last chunk). The counter in the nonce catches reordered or dropped chunks, the
  * last flag catches truncation at a chunk boundary, the tag catches any other change.
  */
-export const FILE_CHUNK_BYTES = 64 * 1024;
-const TAG_BYTES = 16;
-const SEALED_CHUNK_BYTES = FILE_CHUNK_BYTES + TAG_BYTES;
-const MAGIC = new Uint8Array([0x53, 0x4d, 0x46, 0x31]);
-const HEADER_BYTES = MAGIC.length + 16;
-
-/** Exact size of the sealed blob for a file of `plainBytes`. */
-export function sealedFileSize(plainBytes: number): number {
-	const chunks = Math.max(1, Math.ceil(plainBytes / FILE_CHUNK_BYTES));
-	return HEADER_BYTES + plainBytes + chunks * TAG_BYTES;
-}
 
 export interface FileDigest {
 	/** SHA-256 of the plaintext, base64url. */

@@ -1,5 +1,5 @@
-import type { MessageFrame, MessageKind } from "../../worker/protocol/wire.ts";
-import { fromB64u } from "./encoding.ts";
+import { fromB64u } from "../../common/encoding.ts";
+import type { MessageFrame, MessageKind } from "../../common/protocol/wire.ts";
 
 /** What travels sealed with an attachment message: everything needed to fetch, open and check the file. */
 export interface AttachmentInfo {

@@ -1,6 +1,6 @@
-import type { MessageFrame, MessageKind } from "../../worker/protocol/wire.ts";
+import { CryptoError, type CryptoErrorCode } from "../../common/crypto-error.ts";
+import type { MessageFrame, MessageKind } from "../../common/protocol/wire.ts";
 import type { ContactKeyRing } from "./contact-key-ring.ts";
-import { CryptoError, type CryptoErrorCode } from "./crypto-error.ts";
 import type { DeviceIdentity, KeyStore } from "./key-store.ts";
 import { type AttachmentInfo, readBody } from "./message-body.ts";
 import { openMessage } from "./message-seal.ts";

@@ -1,6 +1,6 @@
-import { CryptoError } from "./crypto-error.ts";
-import { fromB64u, toB64u, utf8Decode, utf8Encode } from "./encoding.ts";
-import { NONCE_BYTES, randomBytes, secretboxOpen, secretboxSeal } from "./nacl.ts";
+import { CryptoError } from "../../common/crypto-error.ts";
+import { fromB64u, toB64u, utf8Decode, utf8Encode } from "../../common/encoding.ts";
+import { NONCE_BYTES, randomBytes, secretboxOpen, secretboxSeal } from "../../common/nacl.ts";
 
 // What the server sees and routes by; the sealed copy must agree with it field for field.
 export interface RoutingHeader {

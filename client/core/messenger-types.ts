@@ -1,4 +1,4 @@
-import type { AccountStatus, Contact, ServerFrame } from "../../worker/protocol/wire.ts";
+import type { AccountStatus, Contact, ServerFrame } from "../../common/protocol/wire.ts";
 import type { Fetch } from "./api-client.ts";
 import type { Uploader } from "./attachment-transfer.ts";
 import type { BackoffOptions } from "./backoff.ts";

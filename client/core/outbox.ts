@@ -1,4 +1,4 @@
-import type { SendFrame, ServerFrame } from "../../worker/protocol/wire.ts";
+import type { SendFrame, ServerFrame } from "../../common/protocol/wire.ts";
 import type { SdkError } from "./sdk-error.ts";
 
 export interface SentReceipt {

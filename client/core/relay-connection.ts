@@ -1,4 +1,4 @@
-import { type ClientFrame, parseJson, type ServerFrame, serverFrame, ValidationError } from "../../worker/protocol/wire.ts";
+import { type ClientFrame, parseJson, type ServerFrame, serverFrame, ValidationError } from "../../common/protocol/wire.ts";
 import { type BackoffOptions, backoffDelay } from "./backoff.ts";
 import { SdkError, toSdkError } from "./sdk-error.ts";
 import { WEB_SOCKET_OPEN, type WebSocketConstructor, type WebSocketLike } from "./web-socket-like.ts";

@@ -1,7 +1,7 @@
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
-import { CryptoError } from "./crypto-error.ts";
-import { concatBytes, utf8Encode } from "./encoding.ts";
+import { CryptoError } from "../../common/crypto-error.ts";
+import { concatBytes, utf8Encode } from "../../common/encoding.ts";
 
 export interface SafetyNumberSide {
 	accountId: string;

@@ -1,4 +1,4 @@
-import type { ErrorCode } from "../../worker/protocol/wire.ts";
+import type { ErrorCode } from "../../common/protocol/wire.ts";
 
 /**
  * The relay's error codes, plus the client's own: `network` (the relay could not be reached

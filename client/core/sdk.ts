@@ -1,4 +1,6 @@
-import { approvalMessage, deviceRequestMessage, registrationMessage } from "../../worker/protocol/signing.ts";
+import { fromB64u, toB64u } from "../../common/encoding.ts";
+import { generateDeviceKeys, randomBytes, signDetached } from "../../common/nacl.ts";
+import { approvalMessage, deviceRequestMessage, registrationMessage } from "../../common/protocol/signing.ts";
 import {
 	type AccountStatus,
 	type Contact,
@@ -13,7 +15,7 @@ import {
 	registerRequest,
 	reportRequest,
 	type ServerFrame,
-} from "../../worker/protocol/wire.ts";
+} from "../../common/protocol/wire.ts";
 import { AckBatcher } from "./ack-batcher.ts";
 import { ApiClient, type Fetch, parseAccountId, parseInput } from "./api-client.ts";
 import { bufferedUploader, streamingUploader, type Uploader } from "./attachment-transfer.ts";
@@ -28,14 +30,12 @@ import {
 	type OutgoingSignal,
 } from "./call-signaling.ts";
 import { ContactKeyRing } from "./contact-key-ring.ts";
-import { fromB64u, toB64u } from "./encoding.ts";
 import { EventEmitter } from "./event-emitter.ts";
 import { type FileDigest, openFileStream, sealFileStream } from "./file-seal.ts";
 import type { DeviceIdentity, KeyStore } from "./key-store.ts";
 import type { AttachmentInfo } from "./message-body.ts";
 import { type IncomingMessage, MessageReceiver, type UndecryptableMessage } from "./message-receiver.ts";
 import type { AccountInfo, MessengerClientOptions, MessengerEvents } from "./messenger-types.ts";
-import { generateDeviceKeys, randomBytes, signDetached } from "./nacl.ts";
 import { Outbox, type SentReceipt } from "./outbox.ts";
 import { RelayConnection } from "./relay-connection.ts";
 import { safetyNumber } from "./safety-number.ts";

@@ -1,9 +1,9 @@
-import { loginMessage } from "../../worker/protocol/signing.ts";
-import type { DeviceStatus } from "../../worker/protocol/wire.ts";
+import { toB64u } from "../../common/encoding.ts";
+import { signDetached } from "../../common/nacl.ts";
+import { loginMessage } from "../../common/protocol/signing.ts";
+import type { DeviceStatus } from "../../common/protocol/wire.ts";
 import type { ApiClient } from "./api-client.ts";
-import { toB64u } from "./encoding.ts";
 import type { KeyStore } from "./key-store.ts";
-import { signDetached } from "./nacl.ts";
 import { SdkError } from "./sdk-error.ts";
 
 export interface ActiveSession {

@@ -1,8 +1,8 @@
-import { MAX_FRAME_CHARS, MAX_SEALED_BYTES, type MessageKind, type SendFrame } from "../../worker/protocol/wire.ts";
-import { fromB64u, toB64u } from "./encoding.ts";
+import { fromB64u, toB64u } from "../../common/encoding.ts";
+import { randomBytes } from "../../common/nacl.ts";
+import { MAX_FRAME_CHARS, MAX_SEALED_BYTES, type MessageKind, type SendFrame } from "../../common/protocol/wire.ts";
 import type { DeviceIdentity } from "./key-store.ts";
 import { sealMessage } from "./message-seal.ts";
-import { randomBytes } from "./nacl.ts";
 import { SdkError } from "./sdk-error.ts";
 
 /** A `send` frame carrying `text` sealed under the contact key, its sealed header matching the routing fields. */

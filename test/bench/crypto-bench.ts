@@ -11,8 +11,8 @@
 import sodium from "libsodium-wrappers";
 import nacl from "tweetnacl";
 import { unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
-import { toB64u, utf8Encode } from "../../client/core/encoding.ts";
 import { openMessage, sealMessage } from "../../client/core/message-seal.ts";
+import { toB64u, utf8Encode } from "../../common/encoding.ts";
 import {
 	boxPublicKeyFromEd25519,
 	boxSecretKeyFromSeed,
@@ -22,7 +22,7 @@ import {
 	randomBytes,
 	secretboxOpen,
 	secretboxSeal,
-} from "../../client/core/nacl.ts";
+} from "../../common/nacl.ts";
 
 export interface CryptoRow {
 	/** What was timed, e.g. "seal+open 1 KiB". */

@@ -4,11 +4,11 @@
  * is a bare `ws` socket to the floor relay sending frames of the same size.
  */
 import WebSocket from "ws";
-import { toB64u } from "../../client/core/encoding.ts";
 import { MemoryKeyStore } from "../../client/core/memory-key-store.ts";
-import { randomBytes } from "../../client/core/nacl.ts";
 import { MessengerClient } from "../../client/core/sdk.ts";
 import { sealText } from "../../client/core/text-frame.ts";
+import { toB64u } from "../../common/encoding.ts";
+import { randomBytes } from "../../common/nacl.ts";
 import { now, type Recorder } from "./recorder.ts";
 import { timedWebSocket } from "./timed-web-socket.ts";
 

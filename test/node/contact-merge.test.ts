@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { mergeContacts } from "../../client/app/contact-merge.ts";
-import type { Contact } from "../../worker/protocol/wire.ts";
+import type { Contact } from "../../common/protocol/wire.ts";
 
 const contact = (accountId: string, state: Contact["state"], updatedAt: number): Contact => ({
 	accountId,

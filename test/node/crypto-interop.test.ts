@@ -5,7 +5,7 @@ import sodium from "libsodium-wrappers";
 import nacl from "tweetnacl";
 import { beforeAll, describe, expect, test } from "vitest";
 import { unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
-import { concatBytes, fromB64u, utf8Decode, utf8Encode } from "../../client/core/encoding.ts";
+import { concatBytes, fromB64u, utf8Decode, utf8Encode } from "../../common/encoding.ts";
 import {
 	boxBeforenm,
 	boxPublicKeyFromEd25519,
@@ -17,7 +17,7 @@ import {
 	secretboxSeal,
 	signDetached,
 	verifyDetached,
-} from "../../client/core/nacl.ts";
+} from "../../common/nacl.ts";
 import { expectCryptoError } from "../support/expect-crypto-error.ts";
 
 function filled(length: number, start: number): Uint8Array {

@@ -1,9 +1,9 @@
 import { describe, expect, test } from "vitest";
 import { generateContactKey, unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
-import { concatBytes, equalBytes, fromB64u, toB64u, utf8Decode, utf8Encode } from "../../client/core/encoding.ts";
 import { openMessage, type RoutingHeader, type SealedHeader, sealMessage } from "../../client/core/message-seal.ts";
-import { generateDeviceKeys, randomBytes, secretboxSeal } from "../../client/core/nacl.ts";
 import { deviceFingerprint, safetyNumber } from "../../client/core/safety-number.ts";
+import { concatBytes, equalBytes, fromB64u, toB64u, utf8Decode, utf8Encode } from "../../common/encoding.ts";
+import { generateDeviceKeys, randomBytes, secretboxSeal } from "../../common/nacl.ts";
 import { expectCryptoError } from "../support/expect-crypto-error.ts";
 
 const HEADER: SealedHeader = {

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { toB64u } from "../../client/core/encoding.ts";
-import { FILE_CHUNK_BYTES, openFileStream, sealedFileSize, sealFileStream } from "../../client/core/file-seal.ts";
-import { randomBytes } from "../../client/core/nacl.ts";
+import { openFileStream, sealFileStream } from "../../client/core/file-seal.ts";
+import { toB64u } from "../../common/encoding.ts";
+import { FILE_CHUNK_BYTES, sealedFileSize } from "../../common/file-layout.ts";
+import { randomBytes } from "../../common/nacl.ts";
 
 /** A deterministic plaintext source of `size` bytes, produced in uneven pieces, never held whole. */
 function source(size: number, piece = 50_000): { stream: ReadableStream<Uint8Array>; sha256: () => string } {

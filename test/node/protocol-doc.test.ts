@@ -8,11 +8,11 @@ import {
 	ERROR_CODES,
 	MESSAGE_KINDS,
 	serverFrame,
-} from "../../worker/protocol/wire.ts";
+} from "../../common/protocol/wire.ts";
 
 // PROTOCOL.md is what a third-party client is written from (issue #2), so everything the
 // relay accepts or sends must be in it; wire.ts and the router are the source of truth.
-const doc = readFileSync(new URL("../../worker/protocol/PROTOCOL.md", import.meta.url), "utf8");
+const doc = readFileSync(new URL("../../common/protocol/PROTOCOL.md", import.meta.url), "utf8");
 const router = readFileSync(new URL("../../worker/router.ts", import.meta.url), "utf8");
 
 const quoted = (name: string): boolean => doc.includes(`\`${name}\``);

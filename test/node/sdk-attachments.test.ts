@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
-import { toB64u } from "../../client/core/encoding.ts";
-import { randomBytes } from "../../client/core/nacl.ts";
+import { toB64u } from "../../common/encoding.ts";
+import { randomBytes } from "../../common/nacl.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { collect, collectUntilSynced, contactPair, relayForFile, setTrustAsAdmin } from "../support/sdk-clients.ts";
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { CallSession, type CallSessionState } from "../../client/core/call-session.ts";
 import type { CallEnded, CallSignal, IncomingCall } from "../../client/core/sdk.ts";
 import type { SdkError } from "../../client/core/sdk-error.ts";
-import type { ServerFrame } from "../../worker/protocol/wire.ts";
+import type { ServerFrame } from "../../common/protocol/wire.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { FakePeerConnection, type FakeStream, type FakeTrack, fakeMedia, unreachablePeerConnection } from "../support/fake-webrtc.ts";
 import { interceptingWebSocket } from "../support/intercepting-web-socket.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ClientFrame } from "../../worker/protocol/wire.ts";
+import type { ClientFrame } from "../../common/protocol/wire.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { interceptingWebSocket } from "../support/intercepting-web-socket.ts";
 import { collect, collectUntilSynced, contactPair, relayForFile, uniqueHandle } from "../support/sdk-clients.ts";

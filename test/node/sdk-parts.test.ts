@@ -5,7 +5,7 @@ import { MemoryKeyStore } from "../../client/core/memory-key-store.ts";
 import { Outbox } from "../../client/core/outbox.ts";
 import { SdkError } from "../../client/core/sdk-error.ts";
 import { streamToBlob } from "../../client/core/stream-to-blob.ts";
-import type { SendFrame } from "../../worker/protocol/wire.ts";
+import type { SendFrame } from "../../common/protocol/wire.ts";
 
 const frame = (id: string): SendFrame => ({
 	type: "send",

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { toB64u } from "../../client/core/encoding.ts";
 import { MemoryKeyStore } from "../../client/core/memory-key-store.ts";
-import { generateDeviceKeys, randomBytes } from "../../client/core/nacl.ts";
 import { SdkError } from "../../client/core/sdk-error.ts";
+import { toB64u } from "../../common/encoding.ts";
+import { generateDeviceKeys, randomBytes } from "../../common/nacl.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { relayForFile, uniqueHandle } from "../support/sdk-clients.ts";
 

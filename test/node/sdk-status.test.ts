@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { toB64u } from "../../client/core/encoding.ts";
-import { randomBytes } from "../../client/core/nacl.ts";
+import { toB64u } from "../../common/encoding.ts";
+import { randomBytes } from "../../common/nacl.ts";
 import { contactPair, relayForFile, setTrustAsAdmin } from "../support/sdk-clients.ts";
 
 // wrangler.toml's real limits (1 send per 10 s, 20 a day untrusted, 100 starting credits),

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { boxSecretKeyFromSeed, randomBytes } from "../../client/core/nacl.ts";
-import type { ClientFrame } from "../../worker/protocol/wire.ts";
+import { boxSecretKeyFromSeed, randomBytes } from "../../common/nacl.ts";
+import type { ClientFrame } from "../../common/protocol/wire.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { interceptingWebSocket } from "../support/intercepting-web-socket.ts";
 import { collect, contactPair, relayForFile } from "../support/sdk-clients.ts";

@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import { CryptoError, type CryptoErrorCode } from "../../client/core/crypto-error.ts";
+import { CryptoError, type CryptoErrorCode } from "../../common/crypto-error.ts";
 
 /** `fn` throws the client's CryptoError with this code (and nothing else passes). */
 export function expectCryptoError(fn: () => unknown, code: CryptoErrorCode): void {

@@ -5,7 +5,7 @@ import type { KeyStore } from "../../client/core/key-store.ts";
 import { MemoryKeyStore } from "../../client/core/memory-key-store.ts";
 import { type AccountInfo, type IncomingMessage, MessengerClient } from "../../client/core/sdk.ts";
 import type { WebSocketConstructor } from "../../client/core/web-socket-like.ts";
-import type { TrustLevel } from "../../worker/protocol/wire.ts";
+import type { TrustLevel } from "../../common/protocol/wire.ts";
 import { type DevServer, type DevServerOptions, startDevServer } from "./dev-server.ts";
 
 let counter = 0;

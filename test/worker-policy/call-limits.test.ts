@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { ServerFrame } from "../../worker/protocol/wire.ts";
+import type { ServerFrame } from "../../common/protocol/wire.ts";
 import { callSignal, contactPair, iceSignal, newMessageId, sealedSend } from "../worker/fixtures.ts";
 import { api, connect, type TestSocket, type TestUser } from "../worker/helpers.ts";
 

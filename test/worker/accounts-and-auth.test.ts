@@ -1,8 +1,8 @@
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { toB64u } from "../../client/core/encoding.ts";
-import { generateDeviceKeys, signDetached } from "../../client/core/nacl.ts";
-import { loginMessage } from "../../worker/protocol/signing.ts";
+import { toB64u } from "../../common/encoding.ts";
+import { generateDeviceKeys, signDetached } from "../../common/nacl.ts";
+import { loginMessage } from "../../common/protocol/signing.ts";
 import { api, BASE, registerUser, registrationBody, signIn } from "./helpers.ts";
 
 afterEach(() => {

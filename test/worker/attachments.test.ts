@@ -2,7 +2,7 @@ import { createExecutionContext, runDurableObjectAlarm, runInDurableObject } fro
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openFileStream, sealFileStream } from "../../client/core/file-seal.ts";
-import { randomBytes } from "../../client/core/nacl.ts";
+import { randomBytes } from "../../common/nacl.ts";
 import worker from "../../worker/index.ts";
 import { admin } from "./admin-client.ts";
 import { addApprovedDevice, contactPair, newMessageId, sealedSend } from "./fixtures.ts";

@@ -1,8 +1,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { toB64u } from "../../client/core/encoding.ts";
-import { generateDeviceKeys } from "../../client/core/nacl.ts";
+import { toB64u } from "../../common/encoding.ts";
+import { generateDeviceKeys } from "../../common/nacl.ts";
 import { issueSessionToken } from "../../worker/auth/session-token.ts";
 import { readConfig } from "../../worker/config.ts";
 import { addApprovedDevice, contactPair, newMessageId, suspendFor } from "./fixtures.ts";

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { createHmac } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openMessage } from "../../client/core/message-seal.ts";
-import type { ServerFrame } from "../../worker/protocol/wire.ts";
+import type { ServerFrame } from "../../common/protocol/wire.ts";
 import { callSignal, contactPair, iceSignal, newMessageId, rotateContactKey, sealedSend, suspendFor } from "./fixtures.ts";
 import { api, connect, registerUser, signIn, type TestSocket, type TestUser } from "./helpers.ts";
 

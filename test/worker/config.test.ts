@@ -1,14 +1,14 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { priceOf } from "../../common/pricing.ts";
+import type { DeviceInfo } from "../../common/protocol/wire.ts";
 import { isContactBurst, isLowAcceptRatio, isMachineRegular } from "../../worker/abuse/behaviour-flags.ts";
 import { joinRefusal, lapsedAsks } from "../../worker/abuse/device-joins.ts";
-import { priceOf } from "../../worker/abuse/pricing.ts";
 import { INDEFINITE, nextSuspension } from "../../worker/abuse/suspension.ts";
 import { ApiError } from "../../worker/api-error.ts";
 import { DEV_SECRET_PREFIX, readConfig } from "../../worker/config.ts";
 import worker from "../../worker/index.ts";
-import type { DeviceInfo } from "../../worker/protocol/wire.ts";
 import { limits } from "../../worker/routes/limits.ts";
 import { BASE, registerUser } from "./helpers.ts";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { generateContactKey, unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
-import { fromB64u, toB64u } from "../../client/core/encoding.ts";
+import { fromB64u, toB64u } from "../../common/encoding.ts";
 import { expectCryptoError } from "../support/expect-crypto-error.ts";
 import { addApprovedDevice, newMessageId } from "./fixtures.ts";
 import { api, connect, registerUser, type TestUser } from "./helpers.ts";

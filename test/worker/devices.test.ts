@@ -2,10 +2,10 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
-import { fromB64u, toB64u } from "../../client/core/encoding.ts";
 import { openMessage } from "../../client/core/message-seal.ts";
-import { type DeviceKeys, generateDeviceKeys, signDetached } from "../../client/core/nacl.ts";
-import { approvalMessage, deviceRequestMessage } from "../../worker/protocol/signing.ts";
+import { fromB64u, toB64u } from "../../common/encoding.ts";
+import { type DeviceKeys, generateDeviceKeys, signDetached } from "../../common/nacl.ts";
+import { approvalMessage, deviceRequestMessage } from "../../common/protocol/signing.ts";
 import { addApprovedDevice, contactPair, newMessageId, rotateContactKey, sealedSend } from "./fixtures.ts";
 import { api, connect, registerUser, signIn, type TestUser } from "./helpers.ts";
 

@@ -1,10 +1,10 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { generateContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
-import { fromB64u, toB64u } from "../../client/core/encoding.ts";
 import { sealMessage } from "../../client/core/message-seal.ts";
-import { generateDeviceKeys, randomBytes } from "../../client/core/nacl.ts";
-import type { CallSignalKind } from "../../worker/protocol/wire.ts";
+import { fromB64u, toB64u } from "../../common/encoding.ts";
+import { generateDeviceKeys, randomBytes } from "../../common/nacl.ts";
+import type { CallSignalKind } from "../../common/protocol/wire.ts";
 import { enqueueAll } from "../../worker/relay/message-queue.ts";
 import { api, registerUser, signIn, type TestUser } from "./helpers.ts";
 

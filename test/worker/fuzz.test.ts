@@ -2,7 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { clientFrame, parseJson } from "../../worker/protocol/wire.ts";
+import { clientFrame, parseJson } from "../../common/protocol/wire.ts";
 import { contactPair, newMessageId, sealedSend } from "./fixtures.ts";
 import { api, connect } from "./helpers.ts";
 

@@ -1,8 +1,8 @@
 import { exports } from "cloudflare:workers";
-import { toB64u } from "../../client/core/encoding.ts";
-import { type DeviceKeys, generateDeviceKeys, signDetached } from "../../client/core/nacl.ts";
-import { loginMessage, registrationMessage } from "../../worker/protocol/signing.ts";
-import { normalizeHandle, type ServerFrame } from "../../worker/protocol/wire.ts";
+import { toB64u } from "../../common/encoding.ts";
+import { type DeviceKeys, generateDeviceKeys, signDetached } from "../../common/nacl.ts";
+import { loginMessage, registrationMessage } from "../../common/protocol/signing.ts";
+import { normalizeHandle, type ServerFrame } from "../../common/protocol/wire.ts";
 
 export const BASE = "https://relay.test";
 

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { toB64u } from "../../client/core/encoding.ts";
+import { toB64u } from "../../common/encoding.ts";
 import { contactPair, sealedSend } from "./fixtures.ts";
 import { api, connect, registerUser } from "./helpers.ts";
 

@@ -1,8 +1,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { fromB64u } from "../../client/core/encoding.ts";
 import { openMessage } from "../../client/core/message-seal.ts";
+import { fromB64u } from "../../common/encoding.ts";
 import { addApprovedDevice, contactPair, newMessageId, queueMessagesFor, sealedSend } from "./fixtures.ts";
 import { api, connect, registerUser, type TestSocket, type TestUser } from "./helpers.ts";
 

@@ -1,4 +1,4 @@
-import type { DeviceInfo } from "../protocol/wire.ts";
+import type { DeviceInfo } from "../../common/protocol/wire.ts";
 
 /** From wrangler.toml (config.ts `deviceJoins`). */
 export interface DeviceJoinRules {

@@ -1,4 +1,4 @@
-import { fromB64u, toB64u } from "../../client/core/encoding.ts";
+import { fromB64u, toB64u } from "../../common/encoding.ts";
 
 const keys = new Map<string, Promise<CryptoKey>>();
 const encoder = new TextEncoder();

@@ -1,5 +1,5 @@
-import { toB64u } from "../../client/core/encoding.ts";
-import { randomBytes } from "../../client/core/nacl.ts";
+import { toB64u } from "../../common/encoding.ts";
+import { randomBytes } from "../../common/nacl.ts";
 import { hmacSign, hmacVerify } from "./hmac.ts";
 
 const PURPOSE = "challenge/1";

@@ -1,4 +1,4 @@
-import { ID_PATTERN } from "../protocol/wire.ts";
+import { ID_PATTERN } from "../../common/protocol/wire.ts";
 import { hmacSign, hmacVerify } from "./hmac.ts";
 
 export interface Session {

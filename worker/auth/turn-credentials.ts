@@ -1,5 +1,5 @@
-import { array, object, optional, type Schema, string, ValidationError } from "../protocol/schema.ts";
-import { type IceServer, parseJson, type TurnResponse } from "../protocol/wire.ts";
+import { array, object, optional, type Schema, string, ValidationError } from "../../common/protocol/schema.ts";
+import { type IceServer, parseJson, type TurnResponse } from "../../common/protocol/wire.ts";
 
 export interface TurnConfig {
 	stunUrls: string[];

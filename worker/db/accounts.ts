@@ -1,4 +1,4 @@
-import type { DeviceInfo, DeviceStatus, TrustLevel } from "../protocol/wire.ts";
+import type { DeviceInfo, DeviceStatus, TrustLevel } from "../../common/protocol/wire.ts";
 
 export type { TrustLevel };
 

@@ -1,4 +1,4 @@
-import type { CallFrame, CallSignalKind, PeerCallFrame, ServerFrame } from "../protocol/wire.ts";
+import type { CallFrame, CallSignalKind, PeerCallFrame, ServerFrame } from "../../common/protocol/wire.ts";
 import { logActivity, pruneKind, recentTimes } from "./activity-log.ts";
 import {
 	ACTIVE_CALL_IDLE_MS,

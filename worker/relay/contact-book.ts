@@ -1,4 +1,4 @@
-import type { Contact, ContactState, Envelope } from "../protocol/wire.ts";
+import type { Contact, ContactState, Envelope } from "../../common/protocol/wire.ts";
 import { storageMemo } from "./storage-memo.ts";
 
 /**

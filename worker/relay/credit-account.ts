@@ -1,5 +1,5 @@
-import { toB64u } from "../../client/core/encoding.ts";
-import { randomBytes } from "../../client/core/nacl.ts";
+import { toB64u } from "../../common/encoding.ts";
+import { randomBytes } from "../../common/nacl.ts";
 import { applyCharges, readCredits } from "../db/credits.ts";
 import { readD1Credits, writeD1Credits } from "./account-cache.ts";
 import { finishBatch, journalSize, nextBatch } from "./credit-journal.ts";

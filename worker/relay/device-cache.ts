@@ -1,4 +1,4 @@
-import type { DeviceInfo, DeviceStatus } from "../protocol/wire.ts";
+import type { DeviceInfo, DeviceStatus } from "../../common/protocol/wire.ts";
 import { storageMemo } from "./storage-memo.ts";
 
 type DeviceRow = {

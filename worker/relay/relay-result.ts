@@ -1,4 +1,4 @@
-import type { ErrorCode } from "../protocol/wire.ts";
+import type { ErrorCode } from "../../common/protocol/wire.ts";
 
 /**
  * What a Durable Object method returns across RPC. Thrown errors lose their class on the

@@ -1,7 +1,7 @@
 import type { IRequest } from "itty-router";
+import type { AccountStatus, CreditHistory } from "../../common/protocol/wire.ts";
 import { ledger } from "../db/credits.ts";
 import { authenticate, relayFor, unwrap } from "../http.ts";
-import type { AccountStatus, CreditHistory } from "../protocol/wire.ts";
 
 /** GET /api/account: balance, trust, quota left and when the next send is allowed. */
 export async function accountStatus(request: IRequest, env: Env): Promise<Response> {

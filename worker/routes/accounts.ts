@@ -1,13 +1,13 @@
 import type { IRequest } from "itty-router";
-import { fromB64u, toB64u } from "../../client/core/encoding.ts";
-import { randomBytes, verifyDetached } from "../../client/core/nacl.ts";
+import { fromB64u, toB64u } from "../../common/encoding.ts";
+import { randomBytes, verifyDetached } from "../../common/nacl.ts";
+import { registrationMessage } from "../../common/protocol/signing.ts";
+import { type RegisterResponse, registerRequest } from "../../common/protocol/wire.ts";
 import { ApiError } from "../api-error.ts";
 import { isUsableDeviceKey } from "../auth/device-key.ts";
 import { readConfig } from "../config.ts";
 import { createAccount } from "../db/accounts.ts";
 import { readBody } from "../http.ts";
-import { registrationMessage } from "../protocol/signing.ts";
-import { type RegisterResponse, registerRequest } from "../protocol/wire.ts";
 
 export const newId = (): string => toB64u(randomBytes(16));
 

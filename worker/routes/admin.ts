@@ -1,11 +1,11 @@
 import type { IRequest } from "itty-router";
+import { type AdminAccountView, adminGrantRequest, adminTrustRequest, handle } from "../../common/protocol/wire.ts";
 import { ApiError } from "../api-error.ts";
 import { DEV_SECRET_PREFIX } from "../config.ts";
 import { liftSuspension, listFlags, listReports, setTrust } from "../db/abuse.ts";
 import { type Account, findAccountByHandle, getAccount, listDevices } from "../db/accounts.ts";
 import { grantCredits, ledger } from "../db/credits.ts";
 import { pathId, readBody, relayFor, unwrap } from "../http.ts";
-import { type AdminAccountView, adminGrantRequest, adminTrustRequest, handle } from "../protocol/wire.ts";
 
 const encoder = new TextEncoder();
 

@@ -1,14 +1,14 @@
 import type { IRequest } from "itty-router";
-import { fromB64u } from "../../client/core/encoding.ts";
-import { verifyDetached } from "../../client/core/nacl.ts";
+import { fromB64u } from "../../common/encoding.ts";
+import { verifyDetached } from "../../common/nacl.ts";
+import { loginMessage } from "../../common/protocol/signing.ts";
+import { type ChallengeResponse, challengeRequest, type SessionResponse, sessionRequest } from "../../common/protocol/wire.ts";
 import { ApiError } from "../api-error.ts";
 import { issueChallenge, verifyChallenge } from "../auth/login-challenge.ts";
 import { issueSessionToken } from "../auth/session-token.ts";
 import { readConfig } from "../config.ts";
 import { findDeviceByPublicKey, getAccount } from "../db/accounts.ts";
 import { readBody, relayFor } from "../http.ts";
-import { loginMessage } from "../protocol/signing.ts";
-import { type ChallengeResponse, challengeRequest, type SessionResponse, sessionRequest } from "../protocol/wire.ts";
 
 /** POST /api/auth/challenge */
 export async function challenge(request: IRequest, env: Env): Promise<Response> {

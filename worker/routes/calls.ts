@@ -1,8 +1,8 @@
 import type { IRequest } from "itty-router";
+import { type ContactResponse, callPermissionRequest, type TurnResponse } from "../../common/protocol/wire.ts";
 import { iceServersFor } from "../auth/turn-credentials.ts";
 import { readConfig } from "../config.ts";
 import { authenticate, pathId, readBody, relayFor, unwrap } from "../http.ts";
-import { type ContactResponse, callPermissionRequest, type TurnResponse } from "../protocol/wire.ts";
 
 /** POST /api/contacts/:accountId/calls `{ allow }`: whether this account takes calls from the contact (off until allowed). */
 export async function setCallPermission(request: IRequest, env: Env): Promise<Response> {

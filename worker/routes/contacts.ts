@@ -1,7 +1,4 @@
 import type { IRequest } from "itty-router";
-import { ApiError } from "../api-error.ts";
-import { type Account, getAccount } from "../db/accounts.ts";
-import { authenticate, pathId, readBody, relayFor, unwrap } from "../http.ts";
 import {
 	acceptRequest,
 	type ContactList,
@@ -10,7 +7,10 @@ import {
 	type DeviceList,
 	type EnvelopeList,
 	rotateRequest,
-} from "../protocol/wire.ts";
+} from "../../common/protocol/wire.ts";
+import { ApiError } from "../api-error.ts";
+import { type Account, getAccount } from "../db/accounts.ts";
+import { authenticate, pathId, readBody, relayFor, unwrap } from "../http.ts";
 import type { PeerRef } from "../user-relay.ts";
 
 const peerRef = (account: Account): PeerRef => ({ id: account.id, handle: account.handle });

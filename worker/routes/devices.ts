@@ -1,12 +1,12 @@
 import type { IRequest } from "itty-router";
-import { fromB64u } from "../../client/core/encoding.ts";
-import { verifyDetached } from "../../client/core/nacl.ts";
+import { fromB64u } from "../../common/encoding.ts";
+import { verifyDetached } from "../../common/nacl.ts";
+import { deviceRequestMessage } from "../../common/protocol/signing.ts";
+import { type AddDeviceResponse, addDeviceRequest, approveDeviceRequest, type DeviceList } from "../../common/protocol/wire.ts";
 import { ApiError } from "../api-error.ts";
 import { isUsableDeviceKey } from "../auth/device-key.ts";
 import { findAccountByHandle, listDevices } from "../db/accounts.ts";
 import { authenticate, pathId, readBody, relayFor, unwrap } from "../http.ts";
-import { deviceRequestMessage } from "../protocol/signing.ts";
-import { type AddDeviceResponse, addDeviceRequest, approveDeviceRequest, type DeviceList } from "../protocol/wire.ts";
 import { newId } from "./accounts.ts";
 
 /** POST /api/devices: a new device asks to join an account; it stays `pending` until approved. */

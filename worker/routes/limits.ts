@@ -1,5 +1,5 @@
+import type { LimitsResponse } from "../../common/protocol/wire.ts";
 import { readConfig } from "../config.ts";
-import type { LimitsResponse } from "../protocol/wire.ts";
 
 /** GET /api/limits: public, so a client can show what an action costs before it is taken. */
 export function limits(_request: Request, env: Env): Response {

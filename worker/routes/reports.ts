@@ -1,11 +1,11 @@
 import type { IRequest } from "itty-router";
+import { reportRequest } from "../../common/protocol/wire.ts";
 import { nextSuspension } from "../abuse/suspension.ts";
 import { ApiError } from "../api-error.ts";
 import { readConfig } from "../config.ts";
 import { distinctReportersSince, insertReport, suspendAccount, suspendedAt } from "../db/abuse.ts";
 import { getAccount } from "../db/accounts.ts";
 import { authenticate, pathId, readBody, relayFor, unwrap } from "../http.ts";
-import { reportRequest } from "../protocol/wire.ts";
 
 /**
  * POST /api/contacts/:accountId/report. Reports from enough distinct accounts within the

@@ -1,4 +1,4 @@
-import type { Contact } from "../../../worker/protocol/wire.ts";
+import type { Contact } from "../../../common/protocol/wire.ts";
 import type { CallController, CallState } from "../call-controller.ts";
 import { formatWhen } from "../format.ts";
 import type { MessengerState } from "../messenger-controller.ts";

@@ -1,5 +1,5 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import type { Contact } from "../../../worker/protocol/wire.ts";
+import type { Contact } from "../../../common/protocol/wire.ts";
 import type { CallController, CallState } from "../call-controller.ts";
 import { formatDuration, formatWhen, plural } from "../format.ts";
 import type { ChatMessage } from "../history-store.ts";

@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import type { Contact } from "../../../worker/protocol/wire.ts";
+import type { Contact } from "../../../common/protocol/wire.ts";
 import { errorText } from "../error-text.ts";
 import type { MessengerController } from "../messenger-controller.ts";
 import { useAction } from "../use-messenger.ts";

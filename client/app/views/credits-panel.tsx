@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import type { CreditHistory } from "../../../worker/protocol/wire.ts";
+import type { CreditHistory } from "../../../common/protocol/wire.ts";
 import { errorText } from "../error-text.ts";
 import { formatDuration, formatTime, plural } from "../format.ts";
 import type { MessengerController, MessengerState } from "../messenger-controller.ts";

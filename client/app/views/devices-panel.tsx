@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
-import type { DeviceInfo } from "../../../worker/protocol/wire.ts";
-import { fromB64u } from "../../core/encoding.ts";
+import { fromB64u } from "../../../common/encoding.ts";
+import type { DeviceInfo } from "../../../common/protocol/wire.ts";
 import { deviceFingerprint } from "../../core/safety-number.ts";
 import { errorText } from "../error-text.ts";
 import { formatWhen } from "../format.ts";

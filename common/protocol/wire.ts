@@ -288,7 +288,7 @@ export const limitsResponse = object({
 	rateLimit: object({ count: integer({ min: 0, max: 1e9 }), windowMs: integer({ min: 0, max: 1e12 }) }),
 	quotaPerDay: object({ untrusted: integer({ min: 0, max: 1e9 }), trusted: integer({ min: 0, max: 1e9 }) }),
 	maxSealedTextBytes: integer({ min: 0, max: 1e9 }),
-	/** Size tiers of the attachment prices, in plaintext bytes: see abuse/pricing.ts. */
+	/** Size tiers of the attachment prices, in plaintext bytes: see common/pricing.ts. */
 	attachmentTiers: object({
 		smallBelowBytes: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
 		mediumUpToBytes: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),

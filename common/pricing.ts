@@ -1,5 +1,5 @@
 // Types from the wire protocol only: the web app prices files with this same function.
-import type { LimitsResponse, TrustLevel } from "../protocol/wire.ts";
+import type { LimitsResponse, TrustLevel } from "./protocol/wire.ts";
 
 type Prices = LimitsResponse["prices"];
 
