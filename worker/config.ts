@@ -3,8 +3,8 @@ import type { FlagRules } from "./abuse/behaviour-flags.ts";
 import type { DeviceJoinRules } from "./abuse/device-joins.ts";
 import { ApiError } from "./api-error.ts";
 import type { TurnConfig } from "./auth/turn-credentials.ts";
-import type { CallLimitRules } from "./relay/call-signaling.ts";
-import type { FlushPolicy } from "./relay/credit-flush-policy.ts";
+import type { CallLimitRules } from "./relay/calls/call-signaling.ts";
+import type { FlushPolicy } from "./relay/credits/credit-flush-policy.ts";
 
 export interface Config {
 	authSecret: string;

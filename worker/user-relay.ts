@@ -48,7 +48,7 @@ import {
 	revokeDevice as revokeDeviceInD1,
 	touchDevice,
 } from "./db/accounts.ts";
-import { bumpCounter, type CachedAccount, readAccountCache, readCounter, writeAccountCache } from "./relay/account-cache.ts";
+import { bumpCounter, type CachedAccount, readAccountCache, readCounter, writeAccountCache } from "./relay/account/account-cache.ts";
 import {
 	countSince,
 	countWindows,
@@ -58,7 +58,7 @@ import {
 	nthNewestTime,
 	pruneActivity,
 	recentTimes,
-} from "./relay/activity-log.ts";
+} from "./relay/account/activity-log.ts";
 import {
 	blobDeleted,
 	blobKey,
@@ -84,9 +84,9 @@ import {
 	setUploadStatus,
 	type Upload,
 	uploadByMessage,
-} from "./relay/attachment-store.ts";
-import { CallRelay, type RelayedSignal } from "./relay/call-relay.ts";
-import { earliestCallExpiry } from "./relay/call-store.ts";
+} from "./relay/attachments/attachment-store.ts";
+import { CallRelay, type RelayedSignal } from "./relay/calls/call-relay.ts";
+import { earliestCallExpiry } from "./relay/calls/call-store.ts";
 import {
 	acceptedPeerIds,
 	completeRotation,
@@ -102,10 +102,10 @@ import {
 	saveEnvelopes,
 	setCallsAllowed,
 	setPeerBlocked,
-} from "./relay/contact-book.ts";
-import { type ContactEvent, transition } from "./relay/contact-rules.ts";
-import { CreditAccount } from "./relay/credit-account.ts";
-import { flushDeferredUntil, flushDueAt, type JournalState } from "./relay/credit-flush-policy.ts";
+} from "./relay/contacts/contact-book.ts";
+import { type ContactEvent, transition } from "./relay/contacts/contact-rules.ts";
+import { CreditAccount } from "./relay/credits/credit-account.ts";
+import { flushDeferredUntil, flushDueAt, type JournalState } from "./relay/credits/credit-flush-policy.ts";
 import {
 	dropCharge,
 	hasUnflushed,
@@ -114,8 +114,8 @@ import {
 	oldestUnflushedAt,
 	recordCharge,
 	settleCharge,
-} from "./relay/credit-journal.ts";
-import { approvedDeviceIds, cachedDevices, deviceStatus, replaceCachedDevices } from "./relay/device-cache.ts";
+} from "./relay/credits/credit-journal.ts";
+import { approvedDeviceIds, cachedDevices, deviceStatus, replaceCachedDevices } from "./relay/devices/device-cache.ts";
 import {
 	ackMessages,
 	dropDeviceQueue,
@@ -127,11 +127,11 @@ import {
 	queueStats,
 	removeQueued,
 	replaceQueued,
-} from "./relay/message-queue.ts";
-import { fitsQueue, type QueueCaps } from "./relay/queue-caps.ts";
+} from "./relay/messaging/message-queue.ts";
+import { fitsQueue, type QueueCaps } from "./relay/messaging/queue-caps.ts";
 import { ok, type RelayResult, refuse } from "./relay/relay-result.ts";
-import { readSocketState, type SocketState } from "./relay/socket-state.ts";
-import { deleteMeta, migrateStorage, readMeta, writeMeta } from "./relay/storage-schema.ts";
+import { readSocketState, type SocketState } from "./relay/sockets/socket-state.ts";
+import { deleteMeta, migrateStorage, readMeta, writeMeta } from "./relay/storage/storage-schema.ts";
 
 export interface PeerRef {
 	id: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type FlushPolicy, flushDeferredUntil, flushDueAt } from "../../worker/relay/credit-flush-policy.ts";
+import { type FlushPolicy, flushDeferredUntil, flushDueAt } from "../../worker/relay/credits/credit-flush-policy.ts";
 
 const policy: FlushPolicy = { charges: 50, maxAgeMs: 300_000, idleMs: 1000 };
 const now = 1_000_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type CallRecord, checkCallLimits, incomingStep, outgoingStep } from "../../worker/relay/call-signaling.ts";
+import { type CallRecord, checkCallLimits, incomingStep, outgoingStep } from "../../worker/relay/calls/call-signaling.ts";
 
 const NOW = 1_000_000;
 const ringingAsCaller: CallRecord = {

@@ -2,7 +2,7 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { applyCharges } from "../../worker/db/credits.ts";
-import { nextBatch } from "../../worker/relay/credit-journal.ts";
+import { nextBatch } from "../../worker/relay/credits/credit-journal.ts";
 import { admin } from "./admin-client.ts";
 import { contactPair, queueMessagesFor, sealedSend } from "./fixtures.ts";
 import { api, connect, type TestSocket, type TestUser } from "./helpers.ts";

@@ -1,7 +1,7 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { SCHEMA_VERSION } from "../../worker/relay/storage-schema.ts";
+import { SCHEMA_VERSION } from "../../worker/relay/storage/storage-schema.ts";
 import { contactPair, sealedSend } from "./fixtures.ts";
 import { api, connect, type TestSocket } from "./helpers.ts";
 

@@ -1,8 +1,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { CreditAccount } from "../../worker/relay/credit-account.ts";
-import { deleteMeta } from "../../worker/relay/storage-schema.ts";
+import { CreditAccount } from "../../worker/relay/credits/credit-account.ts";
+import { deleteMeta } from "../../worker/relay/storage/storage-schema.ts";
 import { contactPair, sealedSend } from "./fixtures.ts";
 import { api, BASE, connect } from "./helpers.ts";
 

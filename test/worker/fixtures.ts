@@ -5,7 +5,7 @@ import { sealMessage } from "../../client/core/message-seal.ts";
 import { fromB64u, toB64u } from "../../common/encoding.ts";
 import { generateDeviceKeys, randomBytes } from "../../common/nacl.ts";
 import type { CallSignalKind } from "../../common/protocol/wire.ts";
-import { enqueueAll } from "../../worker/relay/message-queue.ts";
+import { enqueueAll } from "../../worker/relay/messaging/message-queue.ts";
 import { api, registerUser, signIn, type TestUser } from "./helpers.ts";
 
 /**

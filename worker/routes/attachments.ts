@@ -2,7 +2,7 @@ import type { IRequest } from "itty-router";
 import { reserveAttachmentRequest } from "../../common/protocol/wire.ts";
 import { ApiError } from "../api-error.ts";
 import { authenticate, pathId, readBody, relayFor, unwrap } from "../http.ts";
-import { blobKey } from "../relay/attachment-store.ts";
+import { blobKey } from "../relay/attachments/attachment-store.ts";
 
 /** How long a client waits before trying R2 again after a failure. */
 const R2_RETRY_MS = 5_000;

@@ -1,5 +1,5 @@
-import type { Charge } from "../db/credits.ts";
-import { storageMemo } from "./storage-memo.ts";
+import type { Charge } from "../../db/credits.ts";
+import { storageMemo } from "../storage/storage-memo.ts";
 
 /** The journal's size, read on every send: kept in memory, moved by every write below. */
 export interface JournalSize {

@@ -1,7 +1,7 @@
-import { toB64u } from "../../common/encoding.ts";
-import { randomBytes } from "../../common/nacl.ts";
-import { applyCharges, readCredits } from "../db/credits.ts";
-import { readD1Credits, writeD1Credits } from "./account-cache.ts";
+import { toB64u } from "../../../common/encoding.ts";
+import { randomBytes } from "../../../common/nacl.ts";
+import { applyCharges, readCredits } from "../../db/credits.ts";
+import { readD1Credits, writeD1Credits } from "../account/account-cache.ts";
 import { finishBatch, journalSize, nextBatch } from "./credit-journal.ts";
 
 /**

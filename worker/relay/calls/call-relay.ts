@@ -1,5 +1,7 @@
-import type { CallFrame, CallSignalKind, PeerCallFrame, ServerFrame } from "../../common/protocol/wire.ts";
-import { logActivity, pruneKind, recentTimes } from "./activity-log.ts";
+import type { CallFrame, CallSignalKind, PeerCallFrame, ServerFrame } from "../../../common/protocol/wire.ts";
+import { logActivity, pruneKind, recentTimes } from "../account/activity-log.ts";
+import { callsAllowed, getContact } from "../contacts/contact-book.ts";
+import { ok, type RelayResult, refuse } from "../relay-result.ts";
 import {
 	ACTIVE_CALL_IDLE_MS,
 	type After,
@@ -12,8 +14,6 @@ import {
 	outgoingStep,
 } from "./call-signaling.ts";
 import { activateCall, deleteCall, expireCalls, getCall, insertCall, touchCall } from "./call-store.ts";
-import { callsAllowed, getContact } from "./contact-book.ts";
-import { ok, type RelayResult, refuse } from "./relay-result.ts";
 
 /** A signal as one account's object hands it to the other's: always from a named device. */
 export type RelayedSignal = Omit<PeerCallFrame, "kind" | "fromDevice"> & { kind: CallSignalKind; fromDevice: string };

@@ -1,6 +1,6 @@
-import type { Account, TrustLevel } from "../db/accounts.ts";
-import { storageMemo } from "./storage-memo.ts";
-import { readMeta, writeMeta } from "./storage-schema.ts";
+import type { Account, TrustLevel } from "../../db/accounts.ts";
+import { storageMemo } from "../storage/storage-memo.ts";
+import { readMeta, writeMeta } from "../storage/storage-schema.ts";
 
 /** The account row as last read from D1, kept so the message path needs no D1 read. */
 export interface CachedAccount {

@@ -1,5 +1,5 @@
-import type { Contact, ContactState, Envelope } from "../../common/protocol/wire.ts";
-import { storageMemo } from "./storage-memo.ts";
+import type { Contact, ContactState, Envelope } from "../../../common/protocol/wire.ts";
+import { storageMemo } from "../storage/storage-memo.ts";
 
 /**
  * Every message looks its contact up in both objects: contacts as read, by peer, kept until

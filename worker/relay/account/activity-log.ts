@@ -1,4 +1,4 @@
-import { storageMemo } from "./storage-memo.ts";
+import { storageMemo } from "../storage/storage-memo.ts";
 
 /** `call_signal`: every call signal an account's devices send; `call_start`: every call it places. */
 export type ActivityKind = "send" | "contact_request" | "refused_send" | "device_request" | "call_signal" | "call_start";

@@ -1,4 +1,4 @@
-import type { ContactState, ErrorCode } from "../../common/protocol/wire.ts";
+import type { ContactState, ErrorCode } from "../../../common/protocol/wire.ts";
 
 /**
  * The contact state machine, kept pure so every transition is testable without a runtime.

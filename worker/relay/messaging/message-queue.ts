@@ -1,5 +1,5 @@
+import { storageMemo } from "../storage/storage-memo.ts";
 import { fitsQueue, type QueueCaps, type QueueStats } from "./queue-caps.ts";
-import { storageMemo } from "./storage-memo.ts";
 
 /**
  * Every message checks its devices' queue totals: kept in memory per device. Enqueue and

@@ -1,5 +1,5 @@
-import type { DeviceInfo, DeviceStatus } from "../../common/protocol/wire.ts";
-import { storageMemo } from "./storage-memo.ts";
+import type { DeviceInfo, DeviceStatus } from "../../../common/protocol/wire.ts";
+import { storageMemo } from "../storage/storage-memo.ts";
 
 type DeviceRow = {
 	id: string;

@@ -1,4 +1,4 @@
-import type { CallSignalKind, ErrorCode } from "../../common/protocol/wire.ts";
+import type { CallSignalKind, ErrorCode } from "../../../common/protocol/wire.ts";
 
 /**
  * The routing rules of a 1:1 call (DESIGN §8), kept pure so every transition is testable
