@@ -1,0 +1,28 @@
+import type { ChatMessage } from "./chat-message.ts";
+
+/**
+ * The local history as the features use it. HistoryStore keeps it in IndexedDB; the features
+ * depend on this interface alone, so that they also run (and are tested) where there is none.
+ */
+export interface MessageHistory {
+	put(message: ChatMessage): Promise<void>;
+	/** Replace the record under `oldKey` (a send the relay just confirmed gets its real id). */
+	replace(oldKey: string, message: ChatMessage): Promise<void>;
+	delete(key: string): Promise<void>;
+	byId(id: string): Promise<ChatMessage | undefined>;
+	has(id: string): Promise<boolean>;
+	/** Record deliveries to one device of the recipient; returns the messages that changed. */
+	markDelivered(ids: string[], deviceId: string): Promise<ChatMessage[]>;
+	/** The newest messages of a conversation, oldest first. */
+	conversation(peerId: string): Promise<ChatMessage[]>;
+	/** Unread incoming messages per contact. */
+	unreadCounts(): Promise<Record<string, number>>;
+	markRead(peerId: string): Promise<void>;
+	/** Mark failed, with `reason`, the sends nobody will confirm any more. */
+	failUnconfirmed(reason: string): Promise<void>;
+	/** Keep an attachment's plaintext, once opened and checked (or as sent), to show it again later. */
+	putFile(attachmentId: string, file: Blob): Promise<void>;
+	file(attachmentId: string): Promise<Blob | undefined>;
+	deleteFile(attachmentId: string): Promise<void>;
+	destroy(): Promise<void>;
+}
