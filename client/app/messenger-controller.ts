@@ -1,62 +1,20 @@
 import { CryptoError } from "../../common/crypto-error.ts";
-import {
-	type AccountStatus,
-	type Contact,
-	type CreditHistory,
-	contactList,
-	type DeviceInfo,
-	type LimitsResponse,
-} from "../../common/protocol/wire.ts";
+import type { AccountStatus, Contact, CreditHistory, DeviceInfo } from "../../common/protocol/wire.ts";
 import type { AttachmentInfo } from "../core/message-body.ts";
 import { deviceFingerprint } from "../core/safety-number.ts";
-import { type AccountInfo, type IncomingMessage, MessengerClient, type SentReceipt, type UndecryptableMessage } from "../core/sdk.ts";
+import { type IncomingMessage, MessengerClient, type SentReceipt, type UndecryptableMessage } from "../core/sdk.ts";
 import { isTransient, SdkError, toSdkError } from "../core/sdk-error.ts";
 import { streamToBlob } from "../core/stream-to-blob.ts";
 import { mergeContacts } from "./contact-merge.ts";
 import { type ErrorContext, errorText } from "./error-text.ts";
+import { StartUpCache } from "./features/start-up-cache.ts";
 import { plural } from "./format.ts";
 import { type ChatMessage, HistoryStore } from "./history-store.ts";
 import { IndexedDbKeyStore } from "./indexed-db-key-store.ts";
+import { type Connection, initialState, type MessengerState, type Notice, Store } from "./store.ts";
 import { xhrUploader } from "./xhr-uploader.ts";
 
-/**
- * Where the app is. `welcome`: no account on this device yet; `pending`: joined an account
- * and waits for approval; `ready`: approved; `replaced`: another tab of this profile took the
- * connection; `removed`: the device was revoked or the relay no longer knows it.
- */
-export type Phase = "loading" | "welcome" | "pending" | "ready" | "replaced" | "removed";
-export type Connection = "offline" | "connecting" | "online";
-
-export interface Notice {
-	id: number;
-	tone: "error" | "info";
-	text: string;
-}
-
-export interface MessengerState {
-	phase: Phase;
-	connection: Connection;
-	me: AccountInfo | null;
-	/** This device's key fingerprint, to compare when another device approves it. */
-	fingerprint: string | null;
-	account: AccountStatus | null;
-	limits: LimitsResponse | null;
-	contacts: Contact[];
-	unread: Record<string, number>;
-	/** Until when (this device's clock) a contact counts as typing. */
-	typing: Record<string, number>;
-	/** Loaded conversations, oldest message first. */
-	conversations: Record<string, ChatMessage[]>;
-	activePeer: string | null;
-	devices: DeviceInfo[] | null;
-	notices: Notice[];
-	/** When the rate limit next allows a send, on this device's clock; null when it does now. */
-	nextSendAt: number | null;
-	/** Files being sent: share uploaded (0–1) by the local key of their message. */
-	progress: Record<string, number>;
-	/** Files being fetched and opened: share received (0–1) by attachment id. */
-	downloads: Record<string, number>;
-}
+export type { Connection, MessengerState, Notice, Phase } from "./store.ts";
 
 export interface ProfileNames {
 	/** IndexedDB database of the device's keys. */
@@ -105,8 +63,8 @@ export class MessengerController {
 	readonly keys: IndexedDbKeyStore;
 	readonly history: HistoryStore;
 	readonly client: MessengerClient;
-	private current: MessengerState;
-	private readonly listeners = new Set<(state: MessengerState) => void>();
+	private readonly store = new Store(initialState());
+	private readonly cache: StartUpCache;
 	private noticeCounter = 0;
 	/** Contact list loads under way, and the contacts that events changed meanwhile. */
 	private contactLoads = 0;
@@ -145,39 +103,23 @@ export class MessengerController {
 			uploader: xhrUploader(),
 			persist: (message) => this.persist(message),
 		});
-		this.current = {
-			phase: "loading",
-			connection: "offline",
-			me: null,
-			fingerprint: null,
-			account: null,
-			limits: null,
-			contacts: [],
-			unread: {},
-			typing: {},
-			conversations: {},
-			activePeer: null,
-			devices: null,
-			notices: [],
-			nextSendAt: null,
-			progress: {},
-			downloads: {},
-		};
+		this.cache = new StartUpCache(profile.history, () => localStorage);
+		// First among the listeners, so that the list is kept before any view renders it.
+		this.cache.followContacts(this.store);
 		this.listen();
 	}
 
 	get state(): MessengerState {
-		return this.current;
+		return this.store.state;
 	}
 
 	subscribe(listener: (state: MessengerState) => void): () => void {
-		this.listeners.add(listener);
-		return () => this.listeners.delete(listener);
+		return this.store.subscribe(listener);
 	}
 
 	/** Total unread messages, for the page title and the widget's host. */
 	get unreadTotal(): number {
-		return Object.values(this.current.unread).reduce((sum, n) => sum + n, 0);
+		return Object.values(this.store.state.unread).reduce((sum, n) => sum + n, 0);
 	}
 
 	// ------------------------------------------------------------------ start-up and account
@@ -198,10 +140,10 @@ export class MessengerController {
 			me,
 			fingerprint: await this.ownFingerprint(),
 			unread: await this.history.unreadCounts(),
-			contacts: this.cachedContacts(),
+			contacts: this.cache.contacts(),
 		});
 		// Known to be approved: show the history at once, even before (or without) a connection.
-		if (this.readFlag("approved")) this.update({ phase: "ready" });
+		if (this.cache.approved()) this.update({ phase: "ready" });
 		await this.connectAndSettle();
 	}
 
@@ -226,8 +168,8 @@ export class MessengerController {
 
 	/** Forget this device: it leaves its account if it can, and its keys and history are deleted from this browser. */
 	async forgetDevice(): Promise<void> {
-		const me = this.current.me;
-		if (me && this.current.phase !== "removed") await this.client.revokeDevice(me.deviceId).catch(() => {});
+		const me = this.store.state.me;
+		if (me && this.store.state.phase !== "removed") await this.client.revokeDevice(me.deviceId).catch(() => {});
 		await this.erase();
 	}
 
@@ -243,12 +185,7 @@ export class MessengerController {
 
 	private async erase(): Promise<void> {
 		this.client.close();
-		this.writeFlag("approved", false);
-		try {
-			localStorage.removeItem(`${this.profile.history}:contacts`);
-		} catch {
-			// Nothing stored.
-		}
+		this.cache.forget();
 		await Promise.all([this.keys.destroy(), this.history.destroy()]);
 	}
 
@@ -267,11 +204,11 @@ export class MessengerController {
 	private async settlePhase(): Promise<void> {
 		try {
 			const contacts = await this.loadContacts();
-			this.writeFlag("approved", true);
+			this.cache.setApproved(true);
 			this.update({ phase: "ready", contacts });
 			void this.refreshAccount();
 			void this.refreshDevices();
-			if (this.current.activePeer) void this.loadConversation(this.current.activePeer);
+			if (this.store.state.activePeer) void this.loadConversation(this.store.state.activePeer);
 		} catch (err) {
 			const error = toSdkError(err);
 			if (error.code === "device_pending") this.update({ phase: "pending" });
@@ -346,33 +283,7 @@ export class MessengerController {
 	}
 
 	contact(peerId: string): Contact | undefined {
-		return this.current.contacts.find((c) => c.accountId === peerId);
-	}
-
-	private cachedContacts(): Contact[] {
-		try {
-			const raw = localStorage.getItem(`${this.profile.history}:contacts`);
-			return raw ? contactList.parse(JSON.parse(raw), "contacts").contacts : [];
-		} catch {
-			return [];
-		}
-	}
-
-	private readFlag(name: string): boolean {
-		try {
-			return localStorage.getItem(`${this.profile.history}:${name}`) === "1";
-		} catch {
-			return false;
-		}
-	}
-
-	private writeFlag(name: string, on: boolean): void {
-		try {
-			if (on) localStorage.setItem(`${this.profile.history}:${name}`, "1");
-			else localStorage.removeItem(`${this.profile.history}:${name}`);
-		} catch {
-			// Storage may be disabled; the flag only saves a round trip at start.
-		}
+		return this.store.state.contacts.find((c) => c.accountId === peerId);
 	}
 
 	/** The relay's contact list, with what `contact` events changed while it loaded (see mergeContacts). */
@@ -387,7 +298,7 @@ export class MessengerController {
 
 	private putContact(contact: Contact): void {
 		if (this.contactLoads > 0) this.contactsChangedDuringLoad.set(contact.accountId, contact);
-		const others = this.current.contacts.filter((c) => c.accountId !== contact.accountId);
+		const others = this.store.state.contacts.filter((c) => c.accountId !== contact.accountId);
 		this.update({ contacts: [...others, contact] });
 	}
 
@@ -403,17 +314,17 @@ export class MessengerController {
 
 	private async loadConversation(peerId: string): Promise<void> {
 		const messages = await this.history.conversation(peerId);
-		this.update({ conversations: { ...this.current.conversations, [peerId]: messages } });
+		this.update({ conversations: { ...this.store.state.conversations, [peerId]: messages } });
 	}
 
 	/** Called when the page becomes visible again. */
 	async markReadIfVisible(): Promise<void> {
-		const peerId = this.current.activePeer;
-		if (peerId === null || document.visibilityState !== "visible" || !this.current.unread[peerId]) return;
+		const peerId = this.store.state.activePeer;
+		if (peerId === null || document.visibilityState !== "visible" || !this.store.state.unread[peerId]) return;
 		await this.history.markRead(peerId);
-		const { [peerId]: _, ...unread } = this.current.unread;
-		const messages = (this.current.conversations[peerId] ?? []).map(({ unread: __, ...m }) => m);
-		this.update({ unread, conversations: { ...this.current.conversations, [peerId]: messages } });
+		const { [peerId]: _, ...unread } = this.store.state.unread;
+		const messages = (this.store.state.conversations[peerId] ?? []).map(({ unread: __, ...m }) => m);
+		this.update({ unread, conversations: { ...this.store.state.conversations, [peerId]: messages } });
 	}
 
 	/** Seal and send a text; the message shows at once as `sending`. */
@@ -440,7 +351,7 @@ export class MessengerController {
 			// A re-render per percent, not per chunk.
 			if (Math.floor(share * 100) === shown) return;
 			shown = Math.floor(share * 100);
-			this.update({ progress: { ...this.current.progress, [local.key]: share } });
+			this.update({ progress: { ...this.store.state.progress, [local.key]: share } });
 		};
 		this.sendingFiles.set(local.key, file);
 		return this.sendAs(local, async () => {
@@ -501,17 +412,17 @@ export class MessengerController {
 			if (error.code === "quota_exceeded" || error.code === "insufficient_credits" || error.code === "suspended")
 				void this.refreshAccount();
 		} finally {
-			const { [local.key]: _, ...progress } = this.current.progress;
+			const { [local.key]: _, ...progress } = this.store.state.progress;
 			this.update({ progress });
 		}
 	}
 
 	private applyReceipt(receipt: SentReceipt): void {
-		if (this.current.account) {
+		if (this.store.state.account) {
 			const { credits, quotaLeft } = receipt;
 			this.update({
 				account: {
-					...this.current.account,
+					...this.store.state.account,
 					...(credits !== undefined && { credits }),
 					...(quotaLeft !== undefined && { quotaLeft }),
 				},
@@ -598,7 +509,7 @@ export class MessengerController {
 		const type = INLINE_IMAGE_TYPES.has(attachment.type) ? attachment.type : "application/octet-stream";
 		const kept = await this.history.file(attachment.id).catch(() => undefined);
 		if (kept) return kept.type === type ? kept : new Blob([kept], { type });
-		const setProgress = (share: number) => this.update({ downloads: { ...this.current.downloads, [attachment.id]: share } });
+		const setProgress = (share: number) => this.update({ downloads: { ...this.store.state.downloads, [attachment.id]: share } });
 		setProgress(0);
 		let shown = 0;
 		try {
@@ -624,7 +535,7 @@ export class MessengerController {
 			await this.history.putFile(attachment.id, file).catch(() => {});
 			return file;
 		} finally {
-			const { [attachment.id]: _, ...downloads } = this.current.downloads;
+			const { [attachment.id]: _, ...downloads } = this.store.state.downloads;
 			this.update({ downloads });
 		}
 	}
@@ -668,20 +579,20 @@ export class MessengerController {
 	// ------------------------------------------------------------------ notices
 
 	notify(text: string, tone: Notice["tone"] = "error"): void {
-		if (this.current.notices.some((n) => n.text === text)) return;
+		if (this.store.state.notices.some((n) => n.text === text)) return;
 		const notice = { id: ++this.noticeCounter, tone, text };
-		this.update({ notices: [...this.current.notices, notice].slice(-NOTICES_KEPT) });
+		this.update({ notices: [...this.store.state.notices, notice].slice(-NOTICES_KEPT) });
 		if (tone === "info") setTimeout(() => this.dismiss(notice.id), INFO_SHOWN_MS);
 	}
 
 	dismiss(id: number): void {
-		this.update({ notices: this.current.notices.filter((n) => n.id !== id) });
+		this.update({ notices: this.store.state.notices.filter((n) => n.id !== id) });
 	}
 
 	/** A failed background call: transient failures show as the connection state, the rest as a notice. */
 	report(err: unknown, context: ErrorContext = "general"): void {
 		const error = toSdkError(err);
-		if (error.code === "device_pending" && this.current.phase === "pending") return;
+		if (error.code === "device_pending" && this.store.state.phase === "pending") return;
 		if (isTransient(error)) return;
 		this.notify(errorText(error, context));
 	}
@@ -694,7 +605,7 @@ export class MessengerController {
 		if (typeof window !== "undefined") {
 			window.addEventListener("offline", () => this.update({ connection: "offline" }));
 			window.addEventListener("online", () => {
-				if (this.current.connection === "offline" && this.current.phase === "ready")
+				if (this.store.state.connection === "offline" && this.store.state.phase === "ready")
 					this.update({ connection: this.socketUp ? "online" : "connecting" });
 				// The network is back: catch up now, not when the backoff's timer (up to 30 s) fires.
 				c.reconnectNow();
@@ -704,7 +615,7 @@ export class MessengerController {
 			this.socketUp = true;
 			this.update({ connection: "online" });
 			// Contacts may have changed while this device was offline; the first connect loads them itself.
-			if (this.current.phase === "ready") void this.refreshContacts();
+			if (this.store.state.phase === "ready") void this.refreshContacts();
 		});
 		c.on("disconnected", () => {
 			this.socketUp = false;
@@ -745,7 +656,7 @@ export class MessengerController {
 		// Delivered again after a crash between keeping and acking: keep what the user did with it since.
 		const fresh = standsIn || !(await this.history.has(id));
 		const visible = typeof document === "undefined" || document.visibilityState === "visible";
-		const read = message.outgoing || (this.current.activePeer === message.peerId && visible);
+		const read = message.outgoing || (this.store.state.activePeer === message.peerId && visible);
 		const early = message.outgoing ? this.earlyDeliveries.get(message.id) : undefined;
 		const record: ChatMessage = {
 			key: id,
@@ -775,12 +686,12 @@ export class MessengerController {
 			return;
 		}
 		if (!message.outgoing) {
-			const { [message.peerId]: _, ...typing } = this.current.typing;
+			const { [message.peerId]: _, ...typing } = this.store.state.typing;
 			this.update({ typing });
 		}
 		if (!kept.fresh) return;
 		if (kept.record.unread) {
-			this.update({ unread: { ...this.current.unread, [message.peerId]: (this.current.unread[message.peerId] ?? 0) + 1 } });
+			this.update({ unread: { ...this.store.state.unread, [message.peerId]: (this.store.state.unread[message.peerId] ?? 0) + 1 } });
 		}
 		this.upsertMessage(kept.record);
 	}
@@ -802,7 +713,7 @@ export class MessengerController {
 			key: message.id,
 			id: message.id,
 			peerId: message.peerId,
-			outgoing: message.from === this.current.me?.accountId,
+			outgoing: message.from === this.store.state.me?.accountId,
 			text: "",
 			at: message.receivedAt,
 			state: "unreadable",
@@ -828,7 +739,7 @@ export class MessengerController {
 	}
 
 	private onTyping(peerId: string): void {
-		this.update({ typing: { ...this.current.typing, [peerId]: Date.now() + TYPING_SHOWN_MS } });
+		this.update({ typing: { ...this.store.state.typing, [peerId]: Date.now() + TYPING_SHOWN_MS } });
 		if (this.typingTimer !== null) clearTimeout(this.typingTimer);
 		this.typingTimer = setTimeout(() => this.expireTyping(), TYPING_SHOWN_MS + 50);
 	}
@@ -836,7 +747,7 @@ export class MessengerController {
 	private expireTyping(): void {
 		this.typingTimer = null;
 		const now = Date.now();
-		const typing = Object.fromEntries(Object.entries(this.current.typing).filter(([, until]) => until > now));
+		const typing = Object.fromEntries(Object.entries(this.store.state.typing).filter(([, until]) => until > now));
 		this.update({ typing });
 		const next = Math.min(...Object.values(typing));
 		if (Number.isFinite(next)) this.typingTimer = setTimeout(() => this.expireTyping(), next - now + 50);
@@ -850,8 +761,8 @@ export class MessengerController {
 	}
 
 	private onDevice(event: "pending" | "approved" | "revoked", device: DeviceInfo): void {
-		const mine = device.deviceId === this.current.me?.deviceId;
-		if (mine && event === "approved" && this.current.phase === "pending") {
+		const mine = device.deviceId === this.store.state.me?.deviceId;
+		if (mine && event === "approved" && this.store.state.phase === "pending") {
 			void this.settlePhase();
 			return;
 		}
@@ -859,8 +770,8 @@ export class MessengerController {
 			this.onRemoved();
 			return;
 		}
-		if (this.current.phase !== "ready") return;
-		const others = (this.current.devices ?? []).filter((d) => d.deviceId !== device.deviceId);
+		if (this.store.state.phase !== "ready") return;
+		const others = (this.store.state.devices ?? []).filter((d) => d.deviceId !== device.deviceId);
 		this.update({ devices: [...others, device] });
 		if (event === "pending") this.notify(`A new device, “${device.name}”, asks to join your account. Review it under Devices.`, "info");
 	}
@@ -876,7 +787,7 @@ export class MessengerController {
 			return;
 		}
 		if (error.code === "closed") {
-			this.update({ phase: this.current.phase === "removed" ? "removed" : "replaced", connection: "offline" });
+			this.update({ phase: this.store.state.phase === "removed" ? "removed" : "replaced", connection: "offline" });
 			return;
 		}
 		this.report(error);
@@ -894,28 +805,20 @@ export class MessengerController {
 	// ------------------------------------------------------------------ state
 
 	private upsertMessage(message: ChatMessage, replacing?: string): void {
-		const list = this.current.conversations[message.peerId];
+		const list = this.store.state.conversations[message.peerId];
 		if (!list) return;
 		const rest = list.filter((m) => m.key !== message.key && m.key !== replacing);
-		this.update({ conversations: { ...this.current.conversations, [message.peerId]: [...rest, message].sort(byTime) } });
+		this.update({ conversations: { ...this.store.state.conversations, [message.peerId]: [...rest, message].sort(byTime) } });
 	}
 
 	private removeMessage(peerId: string, key: string): void {
-		const list = this.current.conversations[peerId];
+		const list = this.store.state.conversations[peerId];
 		if (!list) return;
-		this.update({ conversations: { ...this.current.conversations, [peerId]: list.filter((m) => m.key !== key) } });
+		this.update({ conversations: { ...this.store.state.conversations, [peerId]: list.filter((m) => m.key !== key) } });
 	}
 
 	private update(patch: Partial<MessengerState>): void {
-		if (patch.contacts && patch.contacts !== this.current.contacts) {
-			try {
-				localStorage.setItem(`${this.profile.history}:contacts`, JSON.stringify({ contacts: patch.contacts }));
-			} catch {
-				// Only a start-up cache.
-			}
-		}
-		this.current = { ...this.current, ...patch };
-		for (const listener of this.listeners) listener(this.current);
+		this.store.update(patch);
 	}
 
 	get names(): ProfileNames {

@@ -1,0 +1,93 @@
+import type { AccountStatus, Contact, DeviceInfo, LimitsResponse } from "../../common/protocol/wire.ts";
+import type { AccountInfo } from "../core/sdk.ts";
+import type { ChatMessage } from "./chat-message.ts";
+
+/**
+ * Where the app is. `welcome`: no account on this device yet; `pending`: joined an account
+ * and waits for approval; `ready`: approved; `replaced`: another tab of this profile took the
+ * connection; `removed`: the device was revoked or the relay no longer knows it.
+ */
+export type Phase = "loading" | "welcome" | "pending" | "ready" | "replaced" | "removed";
+export type Connection = "offline" | "connecting" | "online";
+
+export interface Notice {
+	id: number;
+	tone: "error" | "info";
+	text: string;
+}
+
+/** Everything the views render, as one immutable object: each change makes a new one. */
+export interface MessengerState {
+	phase: Phase;
+	connection: Connection;
+	me: AccountInfo | null;
+	/** This device's key fingerprint, to compare when another device approves it. */
+	fingerprint: string | null;
+	account: AccountStatus | null;
+	limits: LimitsResponse | null;
+	contacts: Contact[];
+	unread: Record<string, number>;
+	/** Until when (this device's clock) a contact counts as typing. */
+	typing: Record<string, number>;
+	/** Loaded conversations, oldest message first. */
+	conversations: Record<string, ChatMessage[]>;
+	activePeer: string | null;
+	devices: DeviceInfo[] | null;
+	notices: Notice[];
+	/** When the rate limit next allows a send, on this device's clock; null when it does now. */
+	nextSendAt: number | null;
+	/** Files being sent: share uploaded (0–1) by the local key of their message. */
+	progress: Record<string, number>;
+	/** Files being fetched and opened: share received (0–1) by attachment id. */
+	downloads: Record<string, number>;
+}
+
+export function initialState(): MessengerState {
+	return {
+		phase: "loading",
+		connection: "offline",
+		me: null,
+		fingerprint: null,
+		account: null,
+		limits: null,
+		contacts: [],
+		unread: {},
+		typing: {},
+		conversations: {},
+		activePeer: null,
+		devices: null,
+		notices: [],
+		nextSendAt: null,
+		progress: {},
+		downloads: {},
+	};
+}
+
+/**
+ * The one place a state lives. `update` only replaces the state and tells the listeners, in
+ * the order they subscribed; whatever else a change should cause is a listener's business.
+ */
+export class Store<S> {
+	private current: S;
+	private readonly listeners = new Set<(state: S) => void>();
+
+	constructor(initial: S) {
+		this.current = initial;
+	}
+
+	get state(): S {
+		return this.current;
+	}
+
+	subscribe(listener: (state: S) => void): () => void {
+		this.listeners.add(listener);
+		return () => this.listeners.delete(listener);
+	}
+
+	update(patch: Partial<S>): void {
+		this.current = { ...this.current, ...patch };
+		for (const listener of this.listeners) listener(this.current);
+	}
+}
+
+export type MessengerStore = Store<MessengerState>;
