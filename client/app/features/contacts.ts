@@ -1,0 +1,128 @@
+import type { Contact } from "../../../common/protocol/wire.ts";
+import type { MessengerClient } from "../../core/sdk.ts";
+import { mergeContacts } from "../contact-merge.ts";
+import type { MessengerStore } from "../store.ts";
+import type { Notices } from "./notices.ts";
+
+export type ContactsClient = Pick<
+	MessengerClient,
+	"contacts" | "requestContact" | "acceptContact" | "declineContact" | "setCallPermission" | "blockContact" | "report" | "safetyNumber"
+>;
+
+/** The list with `contact` in place of its earlier entry, or added. */
+export function withContact(contacts: readonly Contact[], contact: Contact): Contact[] {
+	return [...contacts.filter((c) => c.accountId !== contact.accountId), contact];
+}
+
+/** The news a `contact` event brings, if the user should hear of it. */
+export function contactNotice(event: string, contact: Contact): string | null {
+	if (event === "requested" && contact.state === "incoming") return `@${contact.handle} asks to be your contact.`;
+	if (event === "accepted") return `You and @${contact.handle} are now contacts.`;
+	if (event === "declined" && contact.state === "declined") return `@${contact.handle} declined your contact request.`;
+	return null;
+}
+
+/**
+ * Loads of the relay's contact list, and the contacts that changed while any was under way:
+ * a snapshot may predate such a change, so each load is merged with them (see mergeContacts).
+ * They are kept until the last overlapping load is done.
+ */
+export class ContactLoads {
+	private running = 0;
+	private readonly changedMeanwhile = new Map<string, Contact>();
+
+	async load(fetch: () => Promise<Contact[]>): Promise<Contact[]> {
+		this.running++;
+		try {
+			return mergeContacts(await fetch(), this.changedMeanwhile.values());
+		} finally {
+			if (--this.running === 0) this.changedMeanwhile.clear();
+		}
+	}
+
+	changed(contact: Contact): void {
+		if (this.running > 0) this.changedMeanwhile.set(contact.accountId, contact);
+	}
+}
+
+/** The contact list: what the user asks of the relay about contacts, and what it tells of them. */
+export class Contacts {
+	private readonly loads = new ContactLoads();
+
+	constructor(
+		private readonly store: MessengerStore,
+		private readonly client: ContactsClient,
+		private readonly notices: Notices,
+	) {}
+
+	find(peerId: string): Contact | undefined {
+		return this.store.state.contacts.find((c) => c.accountId === peerId);
+	}
+
+	async request(handle: string): Promise<Contact> {
+		const contact = await this.client.requestContact(handle);
+		this.put(contact);
+		return contact;
+	}
+
+	async accept(peerId: string): Promise<void> {
+		this.put(await this.client.acceptContact(peerId));
+	}
+
+	async decline(peerId: string): Promise<void> {
+		this.put(await this.client.declineContact(peerId));
+	}
+
+	async setCallPermission(peerId: string, allow: boolean): Promise<void> {
+		this.put(await this.client.setCallPermission(peerId, allow));
+	}
+
+	async block(peerId: string): Promise<void> {
+		this.put(await this.client.blockContact(peerId));
+	}
+
+	async report(peerId: string, reason: string, block: boolean): Promise<void> {
+		await this.client.report(peerId, reason, block);
+		if (block) await this.refresh();
+	}
+
+	safetyNumber(peerId: string): Promise<string> {
+		return this.client.safetyNumber(peerId);
+	}
+
+	async refresh(): Promise<void> {
+		try {
+			this.store.update({ contacts: await this.load() });
+		} catch (err) {
+			this.notices.report(err);
+		}
+	}
+
+	/** The socket is up again: contacts may have changed while this device was offline (the first connect loads them itself). */
+	reconnected(): void {
+		if (this.store.state.phase === "ready") void this.refresh();
+	}
+
+	/** The relay's contact list, with what events changed while it loaded. */
+	load(): Promise<Contact[]> {
+		return this.loads.load(() => this.client.contacts());
+	}
+
+	/** A `contact` event: the contact changed on the relay (from another device, or the other side). */
+	changed(event: string, contact: Contact): void {
+		this.put(contact);
+		const news = contactNotice(event, contact);
+		if (news) this.notices.notify(news, "info");
+	}
+
+	/** The keys with a contact (null: with all of them) changed, as they do when a device is added or removed. */
+	safetyNumberChanged(peerId: string | null): void {
+		const who = peerId === null ? "all your contacts" : `@${this.find(peerId)?.handle ?? "a contact"}`;
+		this.notices.notify(`The safety number with ${who} changed because a device was added or removed.`, "info");
+	}
+
+	private put(contact: Contact): void {
+		this.loads.changed(contact);
+		this.store.update({ contacts: withContact(this.store.state.contacts, contact) });
+	}
+}

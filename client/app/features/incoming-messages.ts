@@ -1,0 +1,121 @@
+import type { IncomingMessage, UndecryptableMessage } from "../../core/sdk.ts";
+import type { ChatMessage } from "../chat-message.ts";
+import { plural } from "../format.ts";
+import type { MessageHistory } from "../message-history.ts";
+import type { MessengerStore } from "../store.ts";
+import type { Conversations } from "./conversations.ts";
+import type { MessageChanges } from "./message-changes.ts";
+import type { Notices } from "./notices.ts";
+import type { Receipts } from "./receipts.ts";
+import type { TypingIndicator } from "./typing-indicator.ts";
+
+/** What `persist` kept of an incoming message: a new one (`fresh` unless it was kept before), or a change of an earlier one. */
+type Persisted = { kind: "message"; record: ChatMessage; fresh: boolean } | { kind: "change"; updated: ChatMessage | null };
+
+/**
+ * The history record of an incoming message (or of one this account sent from another device).
+ * `id`: the message's id, or the original's where the message is an edit standing in for it;
+ * `read`: whether it counts as read already; `early`: devices that reported it delivered.
+ */
+export function receivedMessage(
+	message: IncomingMessage,
+	{ id, standsIn, read, early }: { id: string; standsIn: boolean; read: boolean; early: string[] | undefined },
+): ChatMessage {
+	return {
+		key: id,
+		id,
+		peerId: message.peerId,
+		outgoing: message.outgoing,
+		text: message.text,
+		at: message.receivedAt,
+		state: message.outgoing ? (early ? "delivered" : "sent") : "received",
+		...(early && { deliveredTo: early }),
+		...(message.attachment && { attachment: message.attachment }),
+		...(standsIn && { edited: true as const }),
+		...(!read && { unread: 1 as const }),
+	};
+}
+
+/** The record of a message no key of this device opens. */
+export function unreadableMessage(message: UndecryptableMessage, myAccountId: string | undefined): ChatMessage {
+	return {
+		key: message.id,
+		id: message.id,
+		peerId: message.peerId,
+		outgoing: message.from === myAccountId,
+		text: "",
+		at: message.receivedAt,
+		state: "unreadable",
+	};
+}
+
+/** Messages from the relay: kept in the history before the SDK acks them, then shown. */
+export class IncomingMessages {
+	/** Incoming messages kept by `persist`, until the `message` event that follows shows them. */
+	private readonly persisted = new Map<string, Persisted>();
+
+	constructor(
+		private readonly store: MessengerStore,
+		private readonly history: Pick<MessageHistory, "has" | "put">,
+		private readonly conversations: Pick<Conversations, "show">,
+		private readonly receipts: Pick<Receipts, "heldFor">,
+		private readonly typing: Pick<TypingIndicator, "peerSent">,
+		private readonly changes: Pick<MessageChanges, "storeIncoming">,
+		private readonly notices: Pick<Notices, "notify">,
+		private readonly pageVisible: () => boolean,
+	) {}
+
+	/**
+	 * Keep an incoming message in the history before the SDK acks it (its `persist` option):
+	 * if the page dies first, the relay still holds it and delivers it again. What was kept
+	 * waits in `persisted` for the `message` event that follows, which shows it.
+	 */
+	async persist(message: IncomingMessage): Promise<void> {
+		// The relay puts an edit in place of its original while that is still queued, so an edit
+		// of a message this device never had is the message itself, already edited.
+		const standsIn = message.kind === "edit" && message.replaces !== undefined && !(await this.history.has(message.replaces));
+		if ((message.kind === "edit" && !standsIn) || message.kind === "delete") {
+			this.persisted.set(message.id, { kind: "change", updated: await this.changes.storeIncoming(message) });
+			return;
+		}
+		const id = standsIn ? (message.replaces as string) : message.id;
+		// Delivered again after a crash between keeping and acking: keep what the user did with it since.
+		const fresh = standsIn || !(await this.history.has(id));
+		const read = message.outgoing || (this.store.state.activePeer === message.peerId && this.pageVisible());
+		const early = message.outgoing ? this.receipts.heldFor(message.id) : undefined;
+		const record = receivedMessage(message, { id, standsIn, read, early });
+		if (fresh) await this.history.put(record);
+		this.persisted.set(message.id, { kind: "message", record, fresh });
+	}
+
+	/** A `message` event: a message the SDK has kept (through `persist`) and acked. */
+	async received(message: IncomingMessage): Promise<void> {
+		if (!this.persisted.has(message.id)) await this.persist(message);
+		const kept = this.persisted.get(message.id);
+		this.persisted.delete(message.id);
+		if (!kept) return;
+		if (kept.kind === "change") {
+			if (kept.updated) this.conversations.show(kept.updated);
+			return;
+		}
+		if (!message.outgoing) this.typing.peerSent(message.peerId);
+		if (!kept.fresh) return;
+		if (kept.record.unread) {
+			const unread = this.store.state.unread;
+			this.store.update({ unread: { ...unread, [message.peerId]: (unread[message.peerId] ?? 0) + 1 } });
+		}
+		this.conversations.show(kept.record);
+	}
+
+	/** A `missed` event: the relay let `count` messages for this device expire before it fetched them. */
+	expired(count: number): void {
+		this.notices.notify(`${plural(count, "message")} expired on the relay before this device could fetch them.`, "info");
+	}
+
+	/** An `undecryptable` event: the message is shown as one that cannot be read here. */
+	async unreadable(message: UndecryptableMessage): Promise<void> {
+		const record = unreadableMessage(message, this.store.state.me?.accountId);
+		await this.history.put(record);
+		this.conversations.show(record);
+	}
+}
