@@ -3,7 +3,7 @@ import type { LimitsResponse, TrustLevel } from "./protocol/wire.ts";
 
 type Prices = LimitsResponse["prices"];
 
-/** DESIGN §6's size tiers (defaults 1 / 10 / 50 MB), from wrangler.toml. */
+/** The attachment size tiers (defaults 1 / 10 / 50 MB), from wrangler.toml's ATTACHMENT_*_MB vars. */
 export interface AttachmentTiers {
 	/** Below this: the small price, open to every trust level. */
 	smallBelowBytes: number;
@@ -20,7 +20,7 @@ export type PriceVerdict = { ok: true; price: number } | { ok: false; code: "too
 /** "1 MB", "0.5 MB": tiers are configured in MB, so messages name them that way. */
 export const megabytes = (bytes: number): string => `${Number((bytes / (1024 * 1024)).toFixed(2))} MB`;
 
-/** DESIGN §6. Reading, receiving and acking are free, so they have no price at all. */
+/** What sending costs (the PRICE_* vars). Reading, receiving and acking are free, so they have no price at all. */
 export function priceOf(action: PricedAction, trust: TrustLevel, prices: Prices, tiers: AttachmentTiers): PriceVerdict {
 	switch (action.kind) {
 		case "text":

@@ -65,7 +65,7 @@ export function parseInput<T>(schema: Schema<T>, value: unknown, what: string): 
 /** An account id is put into a URL path, so it must be an id and nothing else. */
 export const parseAccountId = (value: string): string => parseInput(id, value, "peerId");
 
-/** The relay's HTTP routes (DESIGN §4). Every answer is validated against its wire schema before it is returned. */
+/** The relay's HTTP routes (common/protocol/PROTOCOL.md). Every answer is validated against its wire schema before it is returned. */
 export class ApiClient {
 	constructor(
 		private readonly baseUrl: string,

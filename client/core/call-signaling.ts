@@ -167,9 +167,10 @@ function endReason(kind: string, entry: CallEntry): CallEndReason {
 }
 
 /**
- * The signaling half of calls (DESIGN §8): seals every signal with the contact key under a
- * "call:" kind, opens and checks what arrives, and keeps track of each call's state
- * and peer device so that stray or replayed signals are dropped. Media is not its business:
+ * The signaling half of calls, which the relay routes but must neither read nor forge:
+ * seals every signal with the contact key under a "call:" kind, opens and checks what
+ * arrives, and keeps track of each call's state and peer device so that stray or replayed
+ * signals are dropped. Media is not its business:
  * see CallSession.
  */
 export class CallSignaling {

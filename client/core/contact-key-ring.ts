@@ -18,7 +18,7 @@ export interface KeyRingDeps {
 
 const approved = (devices: DeviceInfo[]): DeviceInfo[] => devices.filter((d) => d.status === "approved");
 
-/** Contact keys (DESIGN §3): made and wrapped on accept, fetched and unwrapped on demand, kept in the KeyStore. */
+/** Contact keys (one symmetric key per contact pair, never seen by the relay): made and wrapped on accept, fetched and unwrapped on demand, kept in the KeyStore. */
 export class ContactKeyRing {
 	private readonly loading = new Map<string, Promise<number[]>>();
 	// Versions already looked for on the relay in this session and not found, so a stream of
@@ -90,9 +90,10 @@ export class ContactKeyRing {
 	}
 
 	/**
-	 * Replace the contact key after a device of either account was revoked (DESIGN §4): the
-	 * next version, wrapped for the remaining approved devices of both. If another device of
-	 * this account rotated first, the relay answers `conflict` and its key is fetched instead.
+	 * Replace the contact key after a device of either account was revoked, so the revoked
+	 * device cannot read what is sent from now on: the next version, wrapped for the
+	 * remaining approved devices of both. If another device of this account rotated first,
+	 * the relay answers `conflict` and its key is fetched instead.
 	 */
 	async rotate(peerId: string, toVersion: number): Promise<void> {
 		const { api, session, store } = this.deps;

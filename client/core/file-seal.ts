@@ -5,8 +5,9 @@ import { FILE_CHUNK_BYTES, HEADER_BYTES, MAGIC, SEALED_CHUNK_BYTES, TAG_BYTES } 
 import { randomBytes, secretboxOpen, secretboxSeal } from "../../common/nacl.ts";
 
 /**
- * Attachments (DESIGN §3): a file sealed with secretbox in 64 KiB chunks under its own key,
- * so a 50 MB file streams through without being held twice.
+ * Attachments: a file sealed with secretbox in 64 KiB chunks under its own key, so a 50 MB
+ * file streams through without being held twice. The key travels inside a sealed message,
+ * so the relay and R2 only ever hold the sealed blob.
  *
  *   blob  = "SMF1" ‖ prefix(16) ‖ chunk₀ ‖ chunk₁ ‖ …
  *   chunkᵢ = secretbox(key, nonce = prefix ‖ u32be(i) ‖ u32be(last ? 1 : 0), plaintextᵢ)

@@ -52,7 +52,8 @@ function attachmentOf(v: unknown, frame: MessageFrame): AttachmentInfo | null {
 }
 
 /**
- * The sealed body of a message, checked for its kind (DESIGN §3: validate, don't cast).
+ * The sealed body of a message, checked for its kind: validated, never cast, since a contact's
+ * device (or a damaged one) may seal anything.
  * Returns null for a body that does not fit its kind or disagrees with the routing fields.
  */
 export function readBody(frame: MessageFrame, body: unknown): MessageContent | null {

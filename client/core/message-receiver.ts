@@ -49,7 +49,7 @@ export type Receipt =
 	/** Could not be read now (the relay was unreachable): leave it queued for the next delivery. */
 	| { kind: "retry"; error: SdkError };
 
-/** Opens one `message` frame (DESIGN §3, §5) and decides what becomes of it. */
+/** Opens one `message` frame (sealed with the contact key; delivered at least once, so maybe again) and decides what becomes of it. */
 export class MessageReceiver {
 	constructor(
 		private readonly store: KeyStore,

@@ -21,7 +21,7 @@ export interface ActiveSession {
 /** Share of a token's lifetime after which it is replaced before use. */
 const REFRESH_AFTER = 0.8;
 
-/** Holds the session token and logs in again (signed challenge, DESIGN §4) whenever it is missing or near its end. */
+/** Holds the session token and logs in again (a challenge signed with the device key) whenever it is missing or near its end. */
 export class SessionKeeper {
 	private active: ActiveSession | null = null;
 	private pending: Promise<ActiveSession> | null = null;

@@ -1,5 +1,5 @@
 /**
- * The public embedding API of the Secure Messaging widget (README, "Widget").
+ * The public embedding API of the Secure Messaging widget (docs/decisions.md, "Widget").
  *
  * A host page adds `<script src="https://<relay>/widget.js" data-handle="alice" async>`; the
  * script inserts an iframe of the relay's origin and talks to it only with `postMessage`,

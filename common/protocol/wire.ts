@@ -224,7 +224,7 @@ export type ContactResponse = Infer<typeof contactResponse>;
  */
 const envelopeBox = base64url({ minBytes: 16 + 96 + 1, maxBytes: 16 + 96 + 7 });
 
-/** A contact key sealed with crypto_box for one device (DESIGN §3), as uploaded by the wrapping device. */
+/** A contact key sealed with crypto_box for one device (so only that device can open it), as uploaded by the wrapping device. */
 export const envelopeUpload = object({ accountId: id, deviceId: id, nonce, box: envelopeBox });
 export type EnvelopeUpload = Infer<typeof envelopeUpload>;
 
@@ -372,7 +372,7 @@ export const pingFrame = object({ type: literal("ping") });
 export const typingFrame = object({ type: literal("typing"), to: id });
 
 // ---------------------------------------------------------------------------------------
-// Calls (DESIGN §8): signals relayed live between two devices, never queued or charged
+// Calls: signals relayed live between two devices, never queued or charged
 
 /** POST /api/contacts/:accountId/calls: whether this account takes calls from that contact. */
 export const callPermissionRequest = object({ allow: boolean });

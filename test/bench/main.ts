@@ -1,5 +1,5 @@
 /**
- * The benchmark (issue 8, DESIGN §11): our relay — the real worker and Durable Objects in
+ * The benchmark (docs/benchmarks.md): our relay — the real worker and Durable Objects in
  * workerd through `wrangler dev` — against a minimal raw `ws` relay on Node (the floor), on
  * the same machine in the same run, at N = 10, 100 and 1,000 connected devices; plus client
  * crypto against TweetNaCl and libsodium, and a look at the relay's hot path.
@@ -312,7 +312,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			}
 		};
 		// The dev proxy check and the probe run on a fresh relay: after a thousand sockets closed,
-		// the first one can stay busy for minutes (see the README), and the probe's SQL counter
+		// the first one can stay busy for minutes (docs/benchmarks.md), and the probe's SQL counter
 		// must not sit in the measured runtime anyway.
 		let viaDevProxy: BenchResult["viaDevProxy"] = null;
 		let probeResult: ProbeResult | null = null;

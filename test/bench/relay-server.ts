@@ -16,7 +16,7 @@
  * does not run on this disk, and what a durable write costs there cannot be measured here. So
  * by default the state lives in RAM (/dev/shm): SQLite still runs every statement and writes
  * every page, only this disk's flush is gone. `stateOn: "disk"` keeps it on the disk, for
- * comparison (README, "The runtime's state").
+ * comparison (docs/benchmarks.md, "The runtime's state").
  *
  * `wrangler dev` runs two workerd processes: wrangler's dev proxy, which owns the public port,
  * and the runtime that executes the worker behind it. Production has no such proxy, so the
@@ -32,7 +32,7 @@ import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { ROOT } from "./bundle.ts";
 import { commandName, descendants, listeningPorts, rssBytes } from "./processes.ts";
 
-/** The limits of DESIGN §6 out of the way of a load test; prices and queue caps stay as deployed. */
+/** The abuse limits out of the way of a load test; prices and queue caps stay as deployed. */
 export const BENCH_LIMITS: Record<string, string> = {
 	...RELAXED_LIMITS,
 	RATE_LIMIT_COUNT: "1000000",

@@ -1,4 +1,4 @@
-/** The terminal tables of a run, and the Markdown the README's "Benchmarks" section shows. */
+/** The terminal tables of a run, and the Markdown that docs/benchmarks.md's "Latest numbers" shows. */
 import type { BenchResult, SizeResult } from "./results.ts";
 import type { LatencySummary } from "./stats.ts";
 

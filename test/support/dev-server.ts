@@ -36,7 +36,7 @@ export interface DevServerOptions {
 }
 
 /**
- * Limits of DESIGN §6 loosened so a test can chat at machine speed; the limits themselves
+ * The abuse limits loosened so a test can chat at machine speed; the limits themselves
  * are tested inside workerd.
  */
 export const RELAXED_LIMITS: Record<string, string> = {

@@ -22,7 +22,7 @@ async function send(
 	};
 }
 
-describe("edits and deletes under the send limits (DESIGN §6)", () => {
+describe("edits and deletes under the send limits", () => {
 	it("refuses an edit inside 10 s of a send as rate_limited, charging nothing, and counts a passed edit as a send against the rate and the quota", async () => {
 		const { alice, bob, key } = await contactPair();
 		const a = await connect(alice.token);

@@ -123,7 +123,7 @@ describe("configuration", () => {
 		expect(lapsedAsks([waiting], now + 6 * 3_600_000, config.deviceJoins)).toEqual([waiting]);
 	});
 
-	it("defaults to DESIGN §6–§7's numbers, as wrangler.toml sets them", () => {
+	it("defaults to the documented limits and prices, as wrangler.toml sets them", () => {
 		const config = readConfig(withVars({}));
 		expect(config.attachmentTiers).toEqual({ smallBelowBytes: 1024 * 1024, mediumUpToBytes: 10 * 1024 * 1024, maxBytes: 50 * 1024 * 1024 });
 		expect(config.deviceRequestsPerHour).toBe(5);
