@@ -1,4 +1,5 @@
--- Accounts, device credentials and credits: the only things D1 holds (DESIGN §2).
+-- Accounts, device credentials and credits: the only things D1 holds (docs/architecture.md,
+-- "Where data lives").
 -- Nothing about contacts or messages belongs here; those live in each user's Durable Object.
 
 CREATE TABLE accounts (

@@ -1,4 +1,5 @@
--- Reports, behavioural flags and idempotent credit flushes (DESIGN §6–§7).
+-- Reports, behavioural flags and idempotent credit flushes (docs/decisions.md, "Abuse rules"
+-- and "Credits without D1 on the message path").
 
 ALTER TABLE accounts ADD COLUMN suspended_at INTEGER;
 ALTER TABLE accounts ADD COLUMN suspension_reason TEXT;
