@@ -1,0 +1,144 @@
+/**
+ * Stand-ins for what the web app's features talk to (the IndexedDB history, the SDK client),
+ * in memory, so their logic runs in Node. The fake history behaves as HistoryStore does.
+ */
+import type { ChatMessage } from "../../client/app/chat-message.ts";
+import type { MessageHistory } from "../../client/app/message-history.ts";
+import { initialState, type MessengerState, Store } from "../../client/app/store.ts";
+import type { IncomingMessage, SentReceipt } from "../../client/core/sdk.ts";
+import type { Contact } from "../../common/protocol/wire.ts";
+
+export class MemoryHistory implements MessageHistory {
+	readonly messages = new Map<string, ChatMessage>();
+	readonly files = new Map<string, Blob>();
+	destroyed = false;
+
+	constructor(messages: ChatMessage[] = []) {
+		for (const message of messages) this.messages.set(message.key, message);
+	}
+
+	async put(message: ChatMessage): Promise<void> {
+		this.messages.set(message.key, message);
+	}
+
+	async replace(oldKey: string, message: ChatMessage): Promise<void> {
+		this.messages.delete(oldKey);
+		this.messages.set(message.key, message);
+	}
+
+	async delete(key: string): Promise<void> {
+		this.messages.delete(key);
+	}
+
+	async byId(id: string): Promise<ChatMessage | undefined> {
+		return [...this.messages.values()].find((m) => m.id === id);
+	}
+
+	async has(id: string): Promise<boolean> {
+		return (await this.byId(id)) !== undefined;
+	}
+
+	async markDelivered(ids: string[], deviceId: string): Promise<ChatMessage[]> {
+		const changed: ChatMessage[] = [];
+		for (const id of ids) {
+			const message = await this.byId(id);
+			if (!message?.outgoing || message.deliveredTo?.includes(deviceId)) continue;
+			const updated: ChatMessage = { ...message, state: "delivered", deliveredTo: [...(message.deliveredTo ?? []), deviceId] };
+			this.messages.set(updated.key, updated);
+			changed.push(updated);
+		}
+		return changed;
+	}
+
+	async conversation(peerId: string): Promise<ChatMessage[]> {
+		return [...this.messages.values()].filter((m) => m.peerId === peerId).sort((a, b) => a.at - b.at || a.key.localeCompare(b.key));
+	}
+
+	async unreadCounts(): Promise<Record<string, number>> {
+		const counts: Record<string, number> = {};
+		for (const m of this.messages.values()) if (m.unread) counts[m.peerId] = (counts[m.peerId] ?? 0) + 1;
+		return counts;
+	}
+
+	async markRead(peerId: string): Promise<void> {
+		for (const { unread, ...m } of this.messages.values()) if (unread && m.peerId === peerId) this.messages.set(m.key, m);
+	}
+
+	async failUnconfirmed(reason: string): Promise<void> {
+		for (const { pending, ...m } of this.messages.values()) if (pending) this.messages.set(m.key, { ...m, state: "failed", error: reason });
+	}
+
+	async putFile(attachmentId: string, file: Blob): Promise<void> {
+		this.files.set(attachmentId, file);
+	}
+
+	async file(attachmentId: string): Promise<Blob | undefined> {
+		return this.files.get(attachmentId);
+	}
+
+	async deleteFile(attachmentId: string): Promise<void> {
+		this.files.delete(attachmentId);
+	}
+
+	async destroy(): Promise<void> {
+		this.destroyed = true;
+		this.messages.clear();
+		this.files.clear();
+	}
+}
+
+export function storeWith(patch: Partial<MessengerState> = {}): Store<MessengerState> {
+	return new Store({ ...initialState(), ...patch });
+}
+
+/** A relay id (22 characters of base64url) made from a short name. */
+export const relayId = (name: string): string => name.padEnd(22, "_").slice(0, 22);
+
+export const ALICE = relayId("alice");
+export const BOB = relayId("bob");
+
+export function contactOf(accountId: string, state: Contact["state"], updatedAt = 1): Contact {
+	return { accountId, handle: `h_${accountId.replace(/_+$/, "")}`, state, createdAt: 1, updatedAt };
+}
+
+export function receipt(id: string, acceptedAt: number, extra: Partial<SentReceipt> = {}): SentReceipt {
+	return { id, sentAt: acceptedAt, acceptedAt, ...extra };
+}
+
+export function incoming(id: string, extra: Partial<IncomingMessage> = {}): IncomingMessage {
+	return {
+		id,
+		peerId: BOB,
+		from: BOB,
+		fromDevice: relayId("bob_phone"),
+		kind: "text",
+		text: `text of ${id}`,
+		sentAt: 1_000,
+		receivedAt: 1_000,
+		outgoing: false,
+		...extra,
+	};
+}
+
+export const sent = (key: string, peerId: string, at: number, extra: Partial<ChatMessage> = {}): ChatMessage => ({
+	key,
+	id: key,
+	peerId,
+	outgoing: true,
+	text: `text of ${key}`,
+	at,
+	state: "sent",
+	...extra,
+});
+
+/** Let every promise callback that is already due run. */
+export const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** A promise and the function that fulfils it, for an answer the test gives when it wants. */
+export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+	let resolve!: (value: T) => void;
+	const promise = new Promise<T>((r) => {
+		resolve = r;
+	});
+	return { promise, resolve };
+}
