@@ -1,0 +1,187 @@
+import { describe, expect, it, vi } from "vitest";
+import type { ChatMessage } from "../../client/app/chat-message.ts";
+import { Account } from "../../client/app/features/account.ts";
+import { Conversations } from "../../client/app/features/conversations.ts";
+import { FileCache } from "../../client/app/features/file-cache.ts";
+import { IncomingMessages } from "../../client/app/features/incoming-messages.ts";
+import { MessageChanges } from "../../client/app/features/message-changes.ts";
+import { Notices } from "../../client/app/features/notices.ts";
+import { Receipts } from "../../client/app/features/receipts.ts";
+import { TypingIndicator } from "../../client/app/features/typing-indicator.ts";
+import type { MessengerState } from "../../client/app/store.ts";
+import type { AttachmentInfo } from "../../client/core/message-body.ts";
+import { ALICE, BOB, incoming, MemoryHistory, receipt, relayId, sent, storeWith } from "./client-fakes.ts";
+
+/** The receiving side of the app, with the conversation with Bob loaded (open if `open`). */
+function inbox({ open = false, visible = true, history = new MemoryHistory(), patch = {} as Partial<MessengerState> } = {}) {
+	const store = storeWith({
+		phase: "ready",
+		me: { accountId: ALICE, deviceId: relayId("alice_laptop"), handle: "alice" },
+		activePeer: open ? BOB : null,
+		conversations: { [BOB]: [] },
+		...patch,
+	});
+	const client = {
+		editMessage: vi.fn(async () => receipt(relayId("edit"), 9_000)),
+		deleteMessage: vi.fn(async () => receipt(relayId("del"), 9_000)),
+		downloadFile: vi.fn(),
+		sendTyping: vi.fn(),
+		accountStatus: vi.fn(async () => {
+			throw new Error("not asked in these tests");
+		}),
+		creditHistory: vi.fn(),
+		limits: vi.fn(),
+	};
+	const notices = new Notices(store);
+	const conversations = new Conversations(store, history, () => visible);
+	const receipts = new Receipts(history, conversations);
+	const typing = new TypingIndicator(store, client);
+	const files = new FileCache(store, client, history);
+	const account = new Account(store, client, notices);
+	const changes = new MessageChanges(client, history, conversations, receipts, account, files);
+	const messages = new IncomingMessages(store, history, conversations, receipts, typing, changes, notices, () => visible);
+	/** The SDK's order: `persist` before the ack, then the `message` event. */
+	const arrive = async (message: Parameters<IncomingMessages["persist"]>[0]) => {
+		await messages.persist(message);
+		await messages.received(message);
+	};
+	return { store, history, client, receipts, typing, messages, changes, arrive, shown: () => store.state.conversations[BOB] ?? [] };
+}
+
+const m1 = relayId("m1");
+
+describe("receiving", () => {
+	it("counts a message as unread unless its conversation is open on a visible page", async () => {
+		const away = inbox();
+		await away.arrive(incoming(m1));
+		expect(away.store.state.unread).toEqual({ [BOB]: 1 });
+		expect(away.shown()).toEqual([expect.objectContaining({ id: m1, state: "received", unread: 1 })]);
+
+		const hidden = inbox({ open: true, visible: false });
+		await hidden.arrive(incoming(m1));
+		expect(hidden.store.state.unread).toEqual({ [BOB]: 1 });
+
+		const reading = inbox({ open: true });
+		await reading.arrive(incoming(m1));
+		expect(reading.store.state.unread).toEqual({});
+		expect(reading.shown()[0]).not.toHaveProperty("unread");
+		expect(await reading.history.byId(m1)).toEqual(reading.shown()[0]);
+	});
+
+	it("keeps a message in the history before it is acked, so that it is there even if the page dies before the event", async () => {
+		const app = inbox();
+		await app.messages.persist(incoming(m1));
+		expect(await app.history.has(m1)).toBe(true);
+		expect(app.shown()).toEqual([]);
+	});
+
+	it("neither counts nor shows twice a message the relay delivers again after a crash, and keeps what the user did with it", async () => {
+		const read: ChatMessage = { key: m1, id: m1, peerId: BOB, outgoing: false, text: "text of m1", at: 1_000, state: "received" };
+		const app = inbox({ history: new MemoryHistory([read]), patch: { conversations: { [BOB]: [read] } } });
+		await app.arrive(incoming(m1));
+		expect(app.store.state.unread).toEqual({});
+		expect(app.shown()).toEqual([read]);
+		expect(await app.history.byId(m1)).toEqual(read);
+	});
+
+	it("shows a message this account sent from another device as sent, or delivered if a receipt came first", async () => {
+		const app = inbox();
+		const device = relayId("bob_phone");
+		await app.receipts.delivered([m1], device);
+		await app.arrive(incoming(m1, { outgoing: true, from: ALICE }));
+		expect(app.shown()).toEqual([expect.objectContaining({ id: m1, outgoing: true, state: "delivered", deliveredTo: [device] })]);
+		expect(app.store.state.unread).toEqual({});
+	});
+
+	it("ends the contact's typing indicator when their message comes", async () => {
+		const app = inbox();
+		app.typing.peerTyping(BOB);
+		expect(app.store.state.typing[BOB]).toBeGreaterThan(Date.now());
+		await app.arrive(incoming(m1));
+		expect(app.store.state.typing).toEqual({});
+	});
+
+	it("takes an edit of a message this device never had for that message, already edited", async () => {
+		const app = inbox();
+		await app.arrive(incoming(relayId("e1"), { kind: "edit", replaces: m1, text: "fixed" }));
+		expect(app.shown()).toEqual([expect.objectContaining({ key: m1, id: m1, text: "fixed", edited: true })]);
+		expect(app.store.state.unread).toEqual({ [BOB]: 1 });
+		expect(await app.history.has(relayId("e1"))).toBe(false);
+	});
+
+	it("applies an edit by the sender to the message it replaces, without counting anything new", async () => {
+		const app = inbox();
+		await app.arrive(incoming(m1, { text: "teh" }));
+		await app.arrive(incoming(relayId("e1"), { kind: "edit", replaces: m1, text: "the" }));
+		expect(app.shown()).toEqual([expect.objectContaining({ id: m1, text: "the", edited: true })]);
+		expect(app.store.state.unread).toEqual({ [BOB]: 1 });
+	});
+
+	it("lets only a message's sender change it: an edit from the other side of one of ours is ignored", async () => {
+		const ours = sent(m1, BOB, 1_000, { text: "mine" });
+		const app = inbox({ history: new MemoryHistory([ours]), patch: { conversations: { [BOB]: [ours] } } });
+		await app.arrive(incoming(relayId("e1"), { kind: "edit", replaces: m1, text: "theirs now" }));
+		await app.arrive(incoming(relayId("d1"), { kind: "delete", replaces: m1 }));
+		expect(app.shown()).toEqual([ours]);
+		expect(await app.history.byId(m1)).toEqual(ours);
+	});
+
+	it("keeps the place of a message deleted for everyone, without its text or file, and drops the file kept here", async () => {
+		const attachment: AttachmentInfo = {
+			id: relayId("file1"),
+			owner: BOB,
+			key: "k",
+			size: 3,
+			type: "image/png",
+			name: "cat.png",
+			sha256: "h",
+		};
+		const app = inbox();
+		await app.history.putFile(attachment.id, new Blob(["png"]));
+		await app.arrive(incoming(m1, { kind: "attachment", text: "look", attachment }));
+		await app.arrive(incoming(relayId("d1"), { kind: "delete", replaces: m1 }));
+		const [deleted] = app.shown();
+		expect(deleted).toMatchObject({ id: m1, text: "", deleted: true });
+		expect(deleted).not.toHaveProperty("attachment");
+		expect(app.history.files.has(attachment.id)).toBe(false);
+	});
+
+	it("shows a message no key of this device opens as unreadable, as ours if this account sent it", async () => {
+		const app = inbox();
+		const base = { peerId: BOB, fromDevice: relayId("x"), reason: "unknown_key" as const, receivedAt: 2_000 };
+		await app.messages.unreadable({ ...base, id: relayId("u1"), from: BOB });
+		await app.messages.unreadable({ ...base, id: relayId("u2"), from: ALICE });
+		expect(app.shown().map((m) => [m.state, m.outgoing])).toEqual([
+			["unreadable", false],
+			["unreadable", true],
+		]);
+	});
+
+	it("tells of messages that expired on the relay before this device fetched them", () => {
+		const app = inbox();
+		app.messages.expired(3);
+		expect(app.store.state.notices.map((n) => [n.tone, n.text])).toEqual([
+			["info", "3 messages expired on the relay before this device could fetch them."],
+		]);
+	});
+});
+
+describe("changing one's own messages", () => {
+	it("marks an edited message delivered when the receipt names the edit, which the relay swapped in for the original", async () => {
+		const ours = sent(m1, BOB, 1_000);
+		const app = inbox({ history: new MemoryHistory([ours]), patch: { conversations: { [BOB]: [ours] } } });
+		await app.changes.edit(ours, "better");
+		expect(app.client.editMessage).toHaveBeenCalledWith(BOB, m1, "better");
+		await app.receipts.delivered([relayId("edit")], relayId("bob_phone"));
+		expect(app.shown()).toEqual([expect.objectContaining({ id: m1, text: "better", edited: true, state: "delivered" })]);
+	});
+
+	it("changes nothing of a message the relay has not confirmed yet", async () => {
+		const app = inbox();
+		const local: ChatMessage = { key: "local:1", peerId: BOB, outgoing: true, text: "x", at: 1, state: "sending", pending: 1 };
+		await app.changes.edit(local, "y");
+		await app.changes.delete(local);
+		expect(app.client.editMessage).not.toHaveBeenCalled();
+		expect(app.client.deleteMessage).not.toHaveBeenCalled();
+	});
+});
