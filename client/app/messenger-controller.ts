@@ -74,7 +74,7 @@ export class MessengerController {
 		});
 		const store = new Store(initialState());
 		const cache = new StartUpCache(profile.history, () => localStorage);
-		// First among the listeners, so that the list is kept before any view renders it.
+		// Before anything can change the state, so that no new contact list goes unkept.
 		cache.followContacts(store);
 		this.store = store;
 		this.notices = new Notices(store);
