@@ -37,7 +37,7 @@ export interface Config {
 	/** When the credit journal goes to D1: relay/credit-flush-policy.ts. */
 	creditFlush: FlushPolicy;
 	uploadTtlMs: number;
-	/** DESIGN §8: how long a call rings, and the signaling limits (apart from the message limit). */
+	/** How long a call rings, and the signaling limits (apart from the message limit). */
 	calls: { ringTimeoutMs: number; limits: CallLimitRules };
 	turn: TurnConfig;
 }

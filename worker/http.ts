@@ -4,7 +4,8 @@ import { ApiError } from "./api-error.ts";
 import { type Session, verifySessionToken } from "./auth/session-token.ts";
 import { readConfig } from "./config.ts";
 import type { RelayResult } from "./relay/relay-result.ts";
-import type { UserRelay } from "./user-relay.ts";
+
+export { relayFor } from "./relay/surfaces.ts";
 
 /** Largest JSON body any route accepts; attachments have their own streamed route. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -42,10 +43,6 @@ export async function authenticate(request: IRequest, env: Env, opts: { allowQue
 	const session = await verifySessionToken(readConfig(env).authSecret, token, Date.now());
 	if (!session) throw new ApiError("unauthorized", "The session token is invalid or expired. Sign in again.");
 	return session;
-}
-
-export function relayFor(env: Env, accountId: string): DurableObjectStub<UserRelay> {
-	return env.USERS.get(env.USERS.idFromName(accountId));
 }
 
 /** Turn a Durable Object's refusal into the error the client sees. */

@@ -22,7 +22,7 @@ import { type CpuProfile, InspectorSession } from "./inspector.ts";
 
 const COUNTER = "__benchProbe";
 
-const INIT = `(globalThis.${COUNTER} ??= { sql: new Map(), d1: new Map(), constructed: 0 })`;
+const INIT = `(globalThis.${COUNTER} ??= { sql: new Map(), d1: new Map(), constructed: 0, names: [] })`;
 
 const RECORD_D1 = `(() => {
 	const probe = ${INIT};
@@ -31,12 +31,13 @@ const RECORD_D1 = `(() => {
 	return false;
 })()`;
 
-const COUNT_CONSTRUCTION = `(${INIT}.constructed++, false)`;
+/** Evaluated in the constructor's scope: `ctx` is the object's state, and its id carries the name it is addressed by. */
+const COUNT_CONSTRUCTION = `(${INIT}.constructed++, ${INIT}.names.push(ctx.id.name ?? null), false)`;
 
 const WRAP_SQL = `(() => {
 	const probe = ${INIT};
-	if (probe.wrapped || !this || !this.sql) return false;
-	const proto = Object.getPrototypeOf(this.sql);
+	if (probe.wrapped || !this || !this.ctx) return false;
+	const proto = Object.getPrototypeOf(this.ctx.storage.sql);
 	const exec = proto.exec;
 	proto.exec = function (query, ...bindings) {
 		probe.sql.set(query, (probe.sql.get(query) ?? 0) + 1);
@@ -119,6 +120,11 @@ export class HotPathProbe {
 
 	async constructions(): Promise<number> {
 		return Number(await this.evaluate(`${INIT}.constructed`));
+	}
+
+	/** The `ctx.id.name` each counted construction was given (null where the runtime gave none). */
+	async constructedNames(): Promise<Array<string | null>> {
+		return JSON.parse(String(await this.evaluate(`JSON.stringify(${INIT}.names)`))) as Array<string | null>;
 	}
 
 	/** Remove every breakpoint (the SQL wrapper, once installed, stays). */

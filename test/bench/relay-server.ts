@@ -2,7 +2,7 @@
  * The relay under test: `wrangler dev` — the real worker and its Durable Objects in workerd,
  * local D1 with the real migrations — with the abuse limits raised through `--var`s.
  *
- * It runs on a snapshot of the project taken at start (worker/, client/core/, client/dist/,
+ * It runs on a snapshot of the project taken at start (worker/, common/, client/dist/,
  * migrations/, wrangler.toml) in a temporary directory, the way test/support/dev-server.ts
  * runs it on the work tree: `wrangler dev` reloads the worker whenever a watched file
  * changes, which would drop every socket mid-run while someone edits the code, and a
@@ -45,7 +45,7 @@ export const BENCH_LIMITS: Record<string, string> = {
 };
 
 /** What the worker needs to run, relative to the project root. */
-const SNAPSHOT = ["wrangler.toml", "package.json", "tsconfig.json", "worker", "client/core", "client/dist", "migrations"];
+const SNAPSHOT = ["wrangler.toml", "package.json", "tsconfig.json", "worker", "common", "client/dist", "migrations"];
 const READY_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 10_000;
 const OUTPUT_KEPT = 64 * 1024;

@@ -186,7 +186,7 @@ describe("automatic trust", () => {
 		await suspendFor(pair.alice, 86_400_000);
 		advance(8 * 86_400_000);
 		const [alice, bob] = [await freshToken(pair.alice), await freshToken(pair.bob)];
-		await relay(alice.accountId).reloadAccount(alice.accountId);
+		await relay(alice.accountId).reloadAccount();
 		const a = await connect(alice.token);
 		for (let i = 0; i < 20; i++) {
 			expect(await send(a, alice, bob, pair.key)).toMatchObject({ type: "sent" });

@@ -4,9 +4,11 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { openFileStream, sealFileStream } from "../../client/core/file-seal.ts";
 import { randomBytes } from "../../common/nacl.ts";
 import worker from "../../worker/index.ts";
+import { UserRelay } from "../../worker/user-relay.ts";
 import { admin } from "./admin-client.ts";
 import { addApprovedDevice, contactPair, newMessageId, sealedSend } from "./fixtures.ts";
 import { api, BASE, connect, registerUser, type TestUser } from "./helpers.ts";
+import { brokenR2 } from "./outages.ts";
 
 const MB = 1024 * 1024;
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
@@ -101,7 +103,7 @@ describe("attachment size tiers and prices", () => {
 			"not_a_contact",
 		);
 		await env.DB.prepare("UPDATE accounts SET credits = 7 WHERE id = ?").bind(alice.accountId).run();
-		await runInDurableObject(relay(alice.accountId), (r) => r.reloadAccount(alice.accountId));
+		await runInDurableObject(relay(alice.accountId), (r) => r.reloadAccount());
 		const poor = await api("/api/attachments", { token: alice.token, body: { to: bob.accountId, size: 10 } });
 		expect(poor.json.error.code).toBe("insufficient_credits");
 		// Nothing held, nothing reserved, nothing stored.
@@ -163,7 +165,7 @@ describe("attachments end to end", () => {
 		const other = await registerUser("eve");
 		const revoked = await addApprovedDevice(bob);
 		await env.DB.prepare("UPDATE devices SET status = 'revoked' WHERE id = ?").bind(revoked.deviceId).run();
-		await runInDurableObject(relay(bob.accountId), (r) => r.reloadDevices(bob.accountId));
+		await runInDurableObject(relay(bob.accountId), (r) => r.reloadDevices());
 		const nonexistent = `/api/attachments/${alice.accountId}/${newMessageId()}`;
 		const refusedOther = await get(path, other.token);
 		const missing = await get(nonexistent, other.token);
@@ -171,7 +173,7 @@ describe("attachments end to end", () => {
 		expect(await refusedOther.json()).toEqual(await missing.json());
 		const pending = await addApprovedDevice(bob, "pending tablet");
 		await env.DB.prepare("UPDATE devices SET status = 'pending' WHERE id = ?").bind(pending.deviceId).run();
-		await runInDurableObject(relay(bob.accountId), (r) => r.reloadDevices(bob.accountId));
+		await runInDurableObject(relay(bob.accountId), (r) => r.reloadDevices());
 		// Refused before the lookup: the same answer for the real id as for one that does not exist.
 		for (const [token, status] of [
 			[revoked.token, 401],
@@ -264,7 +266,7 @@ describe("attachments end to end", () => {
 		const eve = await registerUser("eve");
 		const pending = await addApprovedDevice(alice, "pending tablet");
 		await env.DB.prepare("UPDATE devices SET status = 'pending' WHERE id = ?").bind(pending.deviceId).run();
-		await runInDurableObject(relay(alice.accountId), (r) => r.reloadDevices(alice.accountId));
+		await runInDurableObject(relay(alice.accountId), (r) => r.reloadDevices());
 		const nothing = `/api/attachments/${alice.accountId}/${newMessageId()}`;
 		expect((await cancel()).status).toBe(401);
 		expect((await cancel(eve.token)).json).toEqual((await cancel(eve.token, nothing)).json);
@@ -319,7 +321,7 @@ describe("attachments end to end", () => {
 		const a = await connect(alice.token);
 		const frame = { ...sealedSend(alice, bob, key, "a file", newMessageId()), kind: "attachment", attachmentId: reserved.attachmentId };
 		a.send(frame);
-		const inFlight = (r: unknown) => (r as { uploadsInFlight: Set<string> }).uploadsInFlight.has(reserved.attachmentId);
+		const inFlight = (r: UserRelay) => UserRelay.servicesOf(r).attachments.isInFlight(reserved.attachmentId);
 		await vi.waitFor(async () => expect(await runInDurableObject(relay(alice.accountId), inFlight)).toBe(true));
 
 		expect((await api(reserved.path, { method: "DELETE", token: alice.token })).json.error.code).toBe("conflict");
@@ -460,11 +462,6 @@ describe("editing and deleting sent messages", () => {
 });
 
 describe("an R2 outage", () => {
-	/** An R2 binding whose every call fails, as during an outage. */
-	const outage = async () => {
-		throw new Error("R2 simulated outage");
-	};
-	const brokenR2 = { put: outage, get: outage, head: outage, delete: outage, list: outage } as unknown as R2Bucket;
 	/** A request to the worker while R2 is down. */
 	const duringOutage = (request: Request) =>
 		worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, { ...env, ATTACHMENTS: brokenR2 }, createExecutionContext());
@@ -512,7 +509,7 @@ describe("an R2 outage", () => {
 		const { path, reply } = await sendAttachment(alice, bob, key);
 		expect(reply.type).toBe("sent");
 		await runInDurableObject(relay(bob.accountId), (instance) => {
-			Object.assign(instance, { env: { ...env, ATTACHMENTS: brokenR2 } });
+			UserRelay.hostOf(instance).blobs = brokenR2;
 		});
 		// Bob's only device has it all, so his object deletes it, and R2 fails.
 		const res = (await get(path, bob.token)) as Response;
@@ -524,7 +521,7 @@ describe("an R2 outage", () => {
 		expect(retryAt).toBeLessThanOrEqual(Date.now() + 60_000);
 
 		await runInDurableObject(relay(bob.accountId), (instance) => {
-			Object.assign(instance, { env });
+			UserRelay.hostOf(instance).blobs = env.ATTACHMENTS;
 		});
 		expect(await runDurableObjectAlarm(relay(bob.accountId))).toBe(true);
 		expect(await blobs()).toEqual([]);
@@ -539,7 +536,7 @@ describe("an R2 outage", () => {
 		const keyOf = (path: string) => path.slice("/api/attachments/".length);
 		const setR2 = (bucket: R2Bucket) =>
 			runInDurableObject(relay(bob.accountId), (instance) => {
-				Object.assign(instance, { env: { ...env, ATTACHMENTS: bucket } });
+				UserRelay.hostOf(instance).blobs = bucket;
 			});
 		const download = async (path: string) => {
 			const res = (await get(path, bob.token)) as Response;
@@ -586,7 +583,7 @@ describe("an R2 outage", () => {
 		// The alarm armed for the retry is one that sweeps (an alarm before the next sweep is due only flushes credits).
 		const { alarmAt, sweepAt } = await runInDurableObject(relay(bob.accountId), async (instance, state) => ({
 			alarmAt: (await state.storage.getAlarm()) as number,
-			sweepAt: (instance as unknown as { nextSweepAt: number | null }).nextSweepAt,
+			sweepAt: UserRelay.servicesOf(instance).scheduler.dueAt("blob-retry") ?? null,
 		}));
 		expect(alarmAt).toBeLessThanOrEqual(Date.now() + 60_000);
 		expect(sweepAt).not.toBeNull();

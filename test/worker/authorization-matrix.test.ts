@@ -38,7 +38,7 @@ beforeAll(async () => {
 	await env.DB.prepare("UPDATE devices SET status = 'pending' WHERE id = ?").bind(pending.deviceId).run();
 	revoked = await addApprovedDevice(alice, "lost phone");
 	await env.DB.prepare("UPDATE devices SET status = 'revoked' WHERE id = ?").bind(revoked.deviceId).run();
-	await runInDurableObject(relay(alice.accountId), (r) => r.reloadDevices(alice.accountId));
+	await runInDurableObject(relay(alice.accountId), (r) => r.reloadDevices());
 	const other = await contactPair();
 	suspended = other.alice;
 	await suspendFor(suspended, 86_400_000);

@@ -27,7 +27,7 @@ function routes(peer: TestUser): Array<{ path: string; method: string; body?: un
 
 async function setStatus(user: TestUser, status: "pending" | "revoked") {
 	await env.DB.prepare("UPDATE devices SET status = ? WHERE id = ?").bind(status, user.deviceId).run();
-	await runInDurableObject(env.USERS.get(env.USERS.idFromName(user.accountId)), (relay) => relay.reloadDevices(user.accountId));
+	await runInDurableObject(env.USERS.get(env.USERS.idFromName(user.accountId)), (relay) => relay.reloadDevices());
 }
 
 describe("authorization", () => {
@@ -78,7 +78,7 @@ describe("authorization", () => {
 		await bobSocket.next("message");
 		bobSocket.send({ type: "ack", ids: [toBob.id] });
 		await laptop.next("delivered");
-		await runInDurableObject(env.USERS.get(env.USERS.idFromName(alice.accountId)), (relay) => relay.reloadAccount(alice.accountId));
+		await runInDurableObject(env.USERS.get(env.USERS.idFromName(alice.accountId)), (relay) => relay.reloadAccount());
 
 		await api(`/api/devices/${(aliceDevices[1] as TestUser).deviceId}/revoke`, { method: "POST", token: alice.token });
 		await laptop.next("contact", (c) => c.event === "rotation_required");

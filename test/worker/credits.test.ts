@@ -23,7 +23,7 @@ const journal = (accountId: string) =>
 
 async function setCredits(user: TestUser, credits: number) {
 	await env.DB.prepare("UPDATE accounts SET credits = ? WHERE id = ?").bind(credits, user.accountId).run();
-	await runInDurableObject(relay(user.accountId), (r) => r.reloadAccount(user.accountId));
+	await runInDurableObject(relay(user.accountId), (r) => r.reloadAccount());
 }
 
 async function send(socket: TestSocket, from: TestUser, to: TestUser, key: Uint8Array) {

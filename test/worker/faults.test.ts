@@ -1,22 +1,13 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { CreditAccount } from "../../worker/relay/credits/credit-account.ts";
 import { deleteMeta } from "../../worker/relay/storage/storage-schema.ts";
+import { UserRelay } from "../../worker/user-relay.ts";
 import { contactPair, sealedSend } from "./fixtures.ts";
 import { api, BASE, connect } from "./helpers.ts";
+import { brokenD1 } from "./outages.ts";
 
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
-
-/** A D1 whose every statement fails, as during an outage. */
-const brokenD1 = {
-	prepare: () => {
-		throw new Error("D1_ERROR: simulated outage");
-	},
-	batch: async () => {
-		throw new Error("D1_ERROR: simulated outage");
-	},
-} as unknown as D1Database;
 
 describe("faults", () => {
 	it("a D1 outage during a credit flush keeps every charge and retries; the retry charges each exactly once", async () => {
@@ -32,7 +23,7 @@ describe("faults", () => {
 		}
 		// Swap the object's D1 for a broken one, as an outage would; the alarm must fail.
 		await runInDurableObject(relay(alice.accountId), (instance) => {
-			Object.assign(instance, { credits: new CreditAccount((instance as unknown as { sql: SqlStorage }).sql, brokenD1) });
+			UserRelay.hostOf(instance).db = brokenD1;
 		});
 		expect(await runDurableObjectAlarm(relay(alice.accountId))).toBe(true);
 		const retryAt = await runInDurableObject(relay(alice.accountId), (_, s) => s.storage.getAlarm());
@@ -46,7 +37,7 @@ describe("faults", () => {
 		expect(await b.next("ready")).toMatchObject({ queued: 3 });
 
 		await runInDurableObject(relay(alice.accountId), (instance) => {
-			Object.assign(instance, { credits: new CreditAccount((instance as unknown as { sql: SqlStorage }).sql, env.DB) });
+			UserRelay.hostOf(instance).db = env.DB;
 		});
 		expect(await runDurableObjectAlarm(relay(alice.accountId))).toBe(true);
 		const ledger = await env.DB.prepare("SELECT ref FROM credit_ledger WHERE account_id = ? AND reason = 'text' ORDER BY id")
@@ -63,7 +54,7 @@ describe("faults", () => {
 		// its deliver throws, so Alice's object sees the RPC fail rather than a refusal.
 		await runInDurableObject(relay(bob.accountId), (instance, state) => {
 			deleteMeta(state.storage.sql, "devices_loaded");
-			Object.assign(instance, { env: { ...env, DB: brokenD1 } });
+			UserRelay.hostOf(instance).db = brokenD1;
 		});
 		const a = await connect(alice.token);
 		const frame = sealedSend(alice, bob, key, "lost in transit?");
@@ -81,7 +72,7 @@ describe("faults", () => {
 		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start);
 
 		await runInDurableObject(relay(bob.accountId), (instance) => {
-			Object.assign(instance, { env });
+			UserRelay.hostOf(instance).db = env.DB;
 		});
 		a.send(frame);
 		expect(await a.next("sent", (s) => s.id === frame.id)).toBeTruthy();

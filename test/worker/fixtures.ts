@@ -27,7 +27,7 @@ async function addDeviceAs(user: TestUser, status: "approved" | "pending", name:
 	await env.DB.prepare("INSERT INTO devices (id, account_id, public_key, name, status, created_at) VALUES (?, ?, ?, ?, ?, ?)")
 		.bind(deviceId, user.accountId, toB64u(keys.publicKey), name, status, Date.now())
 		.run();
-	await runInDurableObject(env.USERS.get(env.USERS.idFromName(user.accountId)), (relay) => relay.reloadDevices(user.accountId));
+	await runInDurableObject(env.USERS.get(env.USERS.idFromName(user.accountId)), (relay) => relay.reloadDevices());
 	const session = await signIn(keys);
 	return { ...user, deviceId, keys, token: session.json.token };
 }
@@ -159,5 +159,5 @@ export async function suspendFor(user: { accountId: string }, ms: number): Promi
 	await env.DB.prepare("UPDATE accounts SET suspended_until = ?, suspension_level = 1 WHERE id = ?")
 		.bind(Date.now() + ms, user.accountId)
 		.run();
-	await env.USERS.get(env.USERS.idFromName(user.accountId)).reloadAccount(user.accountId);
+	await env.USERS.get(env.USERS.idFromName(user.accountId)).reloadAccount();
 }

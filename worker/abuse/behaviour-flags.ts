@@ -1,5 +1,5 @@
 /**
- * Behavioural signals for admins (DESIGN §7). Pure checks over what the sender's object
+ * Behavioural signals for admins. Pure checks over what the sender's object
  * already stores; raising a flag never blocks anyone by itself. Thresholds come from
  * wrangler.toml (config.ts `flags`).
  */

@@ -2,7 +2,7 @@
 export const INDEFINITE = 8_640_000_000_000_000;
 
 /**
- * DESIGN §7: 24 h, then 7 days, then indefinite (durations from wrangler.toml). `level`
+ * Escalating: 24 h, then 7 days, then indefinite (durations from wrangler.toml). `level`
  * counts earlier suspensions; past the last configured duration a suspension has no end.
  */
 export function nextSuspension(previousLevel: number, now: number, escalationMs: readonly number[]): { level: number; until: number } {

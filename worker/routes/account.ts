@@ -6,7 +6,7 @@ import { authenticate, relayFor, unwrap } from "../http.ts";
 /** GET /api/account: balance, trust, quota left and when the next send is allowed. */
 export async function accountStatus(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);
-	const status: AccountStatus = unwrap(await relayFor(env, s.accountId).accountStatus(s.accountId, s.deviceId));
+	const status: AccountStatus = unwrap(await relayFor(env, s.accountId).accountStatus(s.deviceId));
 	return Response.json(status);
 }
 
@@ -16,7 +16,7 @@ export async function accountStatus(request: IRequest, env: Env): Promise<Respon
  */
 export async function creditHistory(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);
-	unwrap(await relayFor(env, s.accountId).flushCredits(s.accountId, s.deviceId));
+	unwrap(await relayFor(env, s.accountId).flushCredits(s.deviceId));
 	const entries = await ledger(env.DB, s.accountId, 200);
 	return Response.json({ entries } satisfies CreditHistory);
 }

@@ -70,7 +70,7 @@ export async function lookUpAccount(request: IRequest, env: Env): Promise<Respon
 	const found = await findAccountByHandle(env.DB, name);
 	if (!found) throw new ApiError("not_found", "No such account.");
 	// Charges still in the account's journal are written first, so balance and ledger agree.
-	unwrap(await relayFor(env, found.id).flushCredits(found.id));
+	unwrap(await relayFor(env, found.id).flushCredits());
 	return Response.json(await view(env, (await getAccount(env.DB, found.id)) as Account));
 }
 
@@ -80,7 +80,7 @@ export async function setAccountTrust(request: IRequest, env: Env): Promise<Resp
 	const body = await readBody(request, adminTrustRequest);
 	const account = await accountById(env, request);
 	await setTrust(env.DB, account.id, body.trust);
-	await relayFor(env, account.id).reloadAccount(account.id);
+	await relayFor(env, account.id).reloadAccount();
 	return Response.json(await view(env, (await getAccount(env.DB, account.id)) as Account));
 }
 
@@ -90,7 +90,7 @@ export async function grantAccountCredits(request: IRequest, env: Env): Promise<
 	const body = await readBody(request, adminGrantRequest);
 	const account = await accountById(env, request);
 	await grantCredits(env.DB, account.id, body.amount, `admin: ${body.reason}`, Date.now());
-	await relayFor(env, account.id).reloadAccount(account.id);
+	await relayFor(env, account.id).reloadAccount();
 	return Response.json(await view(env, (await getAccount(env.DB, account.id)) as Account));
 }
 
@@ -99,7 +99,7 @@ export async function unsuspendAccount(request: IRequest, env: Env): Promise<Res
 	await requireAdmin(request, env);
 	const account = await accountById(env, request);
 	await liftSuspension(env.DB, account.id);
-	await relayFor(env, account.id).reloadAccount(account.id);
+	await relayFor(env, account.id).reloadAccount();
 	return Response.json(await view(env, (await getAccount(env.DB, account.id)) as Account));
 }
 

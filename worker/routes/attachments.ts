@@ -11,7 +11,7 @@ const R2_RETRY_MS = 5_000;
 export async function reserveAttachment(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);
 	const body = await readBody(request, reserveAttachmentRequest);
-	const reserved = unwrap(await relayFor(env, s.accountId).reserveUpload(s.accountId, s.deviceId, body.to, body.size));
+	const reserved = unwrap(await relayFor(env, s.accountId).reserveUpload(s.deviceId, body.to, body.size));
 	return Response.json(reserved, { status: 201 });
 }
 
@@ -25,7 +25,7 @@ export async function uploadAttachment(request: IRequest, env: Env): Promise<Res
 	const attachmentId = pathId(request, "attachmentId");
 	if (owner !== s.accountId) throw new ApiError("not_found", "No such attachment reservation.");
 	const relay = relayFor(env, s.accountId);
-	const expected = unwrap(await relay.beginUpload(s.accountId, s.deviceId, attachmentId));
+	const expected = unwrap(await relay.beginUpload(s.deviceId, attachmentId));
 	const declared = Number(request.headers.get("content-length") ?? Number.NaN);
 	if (declared !== expected) throw new ApiError("bad_request", `The upload must be exactly ${expected} bytes (send Content-Length).`);
 	if (!request.body) throw new ApiError("bad_request", "The upload has no body.");
@@ -45,7 +45,7 @@ export async function uploadAttachment(request: IRequest, env: Env): Promise<Res
 		console.error(JSON.stringify({ event: "r2_put_failed", name: err instanceof Error ? err.name : typeof err }));
 		throw new ApiError("unavailable", "The file store did not take the upload. Nothing was stored; try again shortly.", R2_RETRY_MS);
 	}
-	unwrap(await relay.finishUpload(s.accountId, attachmentId));
+	unwrap(await relay.finishUpload(attachmentId));
 	return new Response(null, { status: 204 });
 }
 
@@ -55,7 +55,7 @@ export async function cancelAttachment(request: IRequest, env: Env): Promise<Res
 	const owner = pathId(request, "owner");
 	const attachmentId = pathId(request, "attachmentId");
 	if (owner !== s.accountId) throw new ApiError("not_found", "No such attachment reservation.");
-	unwrap(await relayFor(env, s.accountId).cancelUpload(s.accountId, s.deviceId, attachmentId));
+	unwrap(await relayFor(env, s.accountId).cancelUpload(s.deviceId, attachmentId));
 	return new Response(null, { status: 204 });
 }
 
@@ -65,7 +65,7 @@ export async function downloadAttachment(request: IRequest, env: Env, ctx: Execu
 	const owner = pathId(request, "owner");
 	const attachmentId = pathId(request, "attachmentId");
 	const relay = relayFor(env, s.accountId);
-	unwrap(await relay.mayDownload(s.accountId, s.deviceId, owner, attachmentId));
+	unwrap(await relay.mayDownload(s.deviceId, owner, attachmentId));
 	let object: R2ObjectBody | null;
 	try {
 		object = await env.ATTACHMENTS.get(blobKey(owner, attachmentId));
@@ -79,7 +79,7 @@ export async function downloadAttachment(request: IRequest, env: Env, ctx: Execu
 	ctx.waitUntil(
 		object.body
 			.pipeTo(writable)
-			.then(() => relay.downloaded(s.accountId, s.deviceId, owner, attachmentId))
+			.then(() => relay.downloaded(s.deviceId, owner, attachmentId))
 			.catch(() => undefined),
 	);
 	return new Response(readable, {

@@ -31,7 +31,7 @@ export async function session(request: IRequest, env: Env): Promise<Response> {
 	if (!device) throw refused;
 	if (!verifyDetached(fromB64u(body.publicKey), loginMessage(body.challenge), fromB64u(body.signature))) throw refused;
 	if (device.status === "revoked") throw new ApiError("device_revoked", "This device was removed from the account.");
-	if (!(await relayFor(env, device.accountId).redeemChallenge(device.accountId, issued.nonce, issued.expiresAt))) {
+	if (!(await relayFor(env, device.accountId).redeemChallenge(issued.nonce, issued.expiresAt))) {
 		throw new ApiError("unauthorized", "This challenge was already used. Ask for a new one.");
 	}
 	const account = await getAccount(env.DB, device.accountId);

@@ -9,7 +9,7 @@ export async function setCallPermission(request: IRequest, env: Env): Promise<Re
 	const s = await authenticate(request, env);
 	const peerId = pathId(request, "accountId");
 	const body = await readBody(request, callPermissionRequest);
-	const contact = unwrap(await relayFor(env, s.accountId).setCallPermission(s.accountId, s.deviceId, peerId, body.allow));
+	const contact = unwrap(await relayFor(env, s.accountId).setCallPermission(s.deviceId, peerId, body.allow));
 	return Response.json({ contact } satisfies ContactResponse);
 }
 
@@ -19,7 +19,7 @@ export async function setCallPermission(request: IRequest, env: Env): Promise<Re
  */
 export async function turnServers(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);
-	unwrap(await relayFor(env, s.accountId).mayCall(s.accountId, s.deviceId));
+	unwrap(await relayFor(env, s.accountId).mayCall(s.deviceId));
 	const body: TurnResponse = await iceServersFor(readConfig(env).turn, s.accountId, Date.now(), (input, init) => fetch(input, init));
 	// Personal and short-lived: never kept by a cache on the way.
 	return Response.json(body, { headers: { "cache-control": "no-store" } });

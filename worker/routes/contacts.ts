@@ -11,7 +11,7 @@ import {
 import { ApiError } from "../api-error.ts";
 import { type Account, getAccount } from "../db/accounts.ts";
 import { authenticate, pathId, readBody, relayFor, unwrap } from "../http.ts";
-import type { PeerRef } from "../user-relay.ts";
+import type { PeerRef } from "../relay/contacts/contact-book.ts";
 
 const peerRef = (account: Account): PeerRef => ({ id: account.id, handle: account.handle });
 
@@ -24,7 +24,7 @@ async function requireAccount(env: Env, accountId: string): Promise<Account> {
 /** GET /api/contacts */
 export async function listContacts(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);
-	const contacts = unwrap(await relayFor(env, s.accountId).contacts(s.accountId, s.deviceId));
+	const contacts = unwrap(await relayFor(env, s.accountId).contacts(s.deviceId));
 	return Response.json({ contacts } satisfies ContactList);
 }
 
@@ -32,7 +32,7 @@ export async function listContacts(request: IRequest, env: Env): Promise<Respons
 export async function requestContact(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);
 	const body = await readBody(request, contactRequest);
-	const contact = unwrap(await relayFor(env, s.accountId).requestContact(s.accountId, s.deviceId, body.handle));
+	const contact = unwrap(await relayFor(env, s.accountId).requestContact(s.deviceId, body.handle));
 	return Response.json({ contact } satisfies ContactResponse, { status: 201 });
 }
 
@@ -43,7 +43,7 @@ export async function acceptContact(request: IRequest, env: Env): Promise<Respon
 	const body = await readBody(request, acceptRequest);
 	const me = await requireAccount(env, s.accountId);
 	const relay = relayFor(env, s.accountId);
-	const contact = unwrap(await relay.acceptContact(s.accountId, s.deviceId, peerRef(me), peerId, body.keyVersion, body.envelopes));
+	const contact = unwrap(await relay.acceptContact(s.deviceId, peerRef(me), peerId, body.keyVersion, body.envelopes));
 	return Response.json({ contact } satisfies ContactResponse);
 }
 
@@ -51,7 +51,7 @@ export async function acceptContact(request: IRequest, env: Env): Promise<Respon
 export async function declineContact(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);
 	const peerId = pathId(request, "accountId");
-	const contact = unwrap(await relayFor(env, s.accountId).declineContact(s.accountId, s.deviceId, peerId));
+	const contact = unwrap(await relayFor(env, s.accountId).declineContact(s.deviceId, peerId));
 	return Response.json({ contact } satisfies ContactResponse);
 }
 
@@ -59,7 +59,7 @@ export async function declineContact(request: IRequest, env: Env): Promise<Respo
 export async function blockContact(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);
 	const peer = await requireAccount(env, pathId(request, "accountId"));
-	const contact = unwrap(await relayFor(env, s.accountId).blockContact(s.accountId, s.deviceId, peerRef(peer)));
+	const contact = unwrap(await relayFor(env, s.accountId).blockContact(s.deviceId, peerRef(peer)));
 	return Response.json({ contact } satisfies ContactResponse);
 }
 
@@ -67,7 +67,7 @@ export async function blockContact(request: IRequest, env: Env): Promise<Respons
 export async function contactKeys(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);
 	const peerId = pathId(request, "accountId");
-	const envelopes = unwrap(await relayFor(env, s.accountId).contactKeys(s.accountId, s.deviceId, peerId));
+	const envelopes = unwrap(await relayFor(env, s.accountId).contactKeys(s.deviceId, peerId));
 	return Response.json({ envelopes } satisfies EnvelopeList);
 }
 
@@ -75,7 +75,7 @@ export async function contactKeys(request: IRequest, env: Env): Promise<Response
 export async function contactDevices(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);
 	const peerId = pathId(request, "accountId");
-	const devices = unwrap(await relayFor(env, s.accountId).peerDevices(s.accountId, s.deviceId, peerId));
+	const devices = unwrap(await relayFor(env, s.accountId).peerDevices(s.deviceId, peerId));
 	return Response.json({ devices } satisfies DeviceList);
 }
 
@@ -84,8 +84,6 @@ export async function rotateContactKey(request: IRequest, env: Env): Promise<Res
 	const s = await authenticate(request, env);
 	const peerId = pathId(request, "accountId");
 	const body = await readBody(request, rotateRequest);
-	const contact = unwrap(
-		await relayFor(env, s.accountId).rotateContactKey(s.accountId, s.deviceId, peerId, body.keyVersion, body.envelopes),
-	);
+	const contact = unwrap(await relayFor(env, s.accountId).rotateContactKey(s.deviceId, peerId, body.keyVersion, body.envelopes));
 	return Response.json({ contact } satisfies ContactResponse);
 }

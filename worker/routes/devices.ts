@@ -21,7 +21,7 @@ export async function addDevice(request: IRequest, env: Env): Promise<Response> 
 	if (!account) throw new ApiError("not_found", `Nobody is called ${body.handle}.`);
 	const deviceId = newId();
 	unwrap(
-		await relayFor(env, account.id).addPendingDevice(account.id, {
+		await relayFor(env, account.id).addPendingDevice({
 			deviceId,
 			publicKey: body.publicKey,
 			name: body.deviceName,
@@ -34,7 +34,7 @@ export async function addDevice(request: IRequest, env: Env): Promise<Response> 
 /** GET /api/devices: this account's devices with their status and when each was last seen. */
 export async function listOwnDevices(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);
-	unwrap(await relayFor(env, s.accountId).devices(s.accountId, s.deviceId));
+	unwrap(await relayFor(env, s.accountId).devices(s.deviceId));
 	const devices = (await listDevices(env.DB, s.accountId)).map(({ accountId: _, ...d }) => d);
 	return Response.json({ devices } satisfies DeviceList);
 }
@@ -44,7 +44,7 @@ export async function approveDevice(request: IRequest, env: Env): Promise<Respon
 	const s = await authenticate(request, env);
 	const deviceId = pathId(request, "deviceId");
 	const body = await readBody(request, approveDeviceRequest);
-	const device = unwrap(await relayFor(env, s.accountId).approveDevice(s.accountId, s.deviceId, deviceId, body.signature, body.envelopes));
+	const device = unwrap(await relayFor(env, s.accountId).approveDevice(s.deviceId, deviceId, body.signature, body.envelopes));
 	return Response.json({ device });
 }
 
@@ -52,6 +52,6 @@ export async function approveDevice(request: IRequest, env: Env): Promise<Respon
 export async function revokeDevice(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);
 	const deviceId = pathId(request, "deviceId");
-	const device = unwrap(await relayFor(env, s.accountId).removeDevice(s.accountId, s.deviceId, deviceId));
+	const device = unwrap(await relayFor(env, s.accountId).removeDevice(s.deviceId, deviceId));
 	return Response.json({ device });
 }

@@ -17,7 +17,7 @@ export async function reportContact(request: IRequest, env: Env): Promise<Respon
 	const reportedId = pathId(request, "accountId");
 	const body = await readBody(request, reportRequest);
 	const reporterRelay = relayFor(env, s.accountId);
-	unwrap(await reporterRelay.mayReport(s.accountId, s.deviceId, reportedId));
+	unwrap(await reporterRelay.mayReport(s.deviceId, reportedId));
 	const reported = await getAccount(env.DB, reportedId);
 	if (!reported) throw new ApiError("not_found", "No such account.");
 
@@ -30,10 +30,10 @@ export async function reportContact(request: IRequest, env: Env): Promise<Respon
 		const next = nextSuspension(reported.suspensionLevel, now, rules.escalationMs);
 		await suspendAccount(env.DB, reportedId, { until: next.until, level: next.level, reason: "reports from several accounts", now });
 		console.log(JSON.stringify({ event: "account_suspended", accountId: reportedId, reason: "reports", level: next.level }));
-		await relayFor(env, reportedId).reloadAccount(reportedId);
+		await relayFor(env, reportedId).reloadAccount();
 	}
 	if (body.block) {
-		unwrap(await reporterRelay.blockContact(s.accountId, s.deviceId, { id: reported.id, handle: reported.handle }));
+		unwrap(await reporterRelay.blockContact(s.deviceId, { id: reported.id, handle: reported.handle }));
 	}
 	return new Response(null, { status: 204 });
 }

@@ -11,7 +11,6 @@ export async function openSocket(request: IRequest, env: Env, ctx: ExecutionCont
 	const s = await authenticate(request, env, { allowQuery: true });
 	const headers = new Headers(request.headers);
 	// Set here, after authentication; the object is unreachable except through this worker.
-	headers.set("x-sm-account", s.accountId);
 	headers.set("x-sm-device", s.deviceId);
 	const response = await relayFor(env, s.accountId).fetch(new Request(request.url, { headers }));
 	// "Last seen" for the device list; off the connection's critical path.

@@ -2,6 +2,7 @@ import type { CallFrame, CallSignalKind, PeerCallFrame, ServerFrame } from "../.
 import { logActivity, pruneKind, recentTimes } from "../account/activity-log.ts";
 import { callsAllowed, getContact } from "../contacts/contact-book.ts";
 import { ok, type RelayResult, refuse } from "../relay-result.ts";
+import { routingHeader } from "../routing-header.ts";
 import {
 	ACTIVE_CALL_IDLE_MS,
 	type After,
@@ -36,7 +37,7 @@ export interface CallRelayHost {
 }
 
 /**
- * DESIGN §8 in one account's object: signals from its own devices go out to the peer's
+ * Calls in one account's object: signals from its own devices go out to the peer's
  * object, signals from the peer's object go to its devices. Calls are live: nothing is
  * queued, and a call nobody can hear is refused as `peer_unreachable`. Every refusal leaves
  * the call's record as it was, except that a call the other side no longer knows ends here too.
@@ -93,18 +94,7 @@ export class CallRelay {
 			}
 		}
 		logActivity(sql, "call_signal", now);
-		const signal: RelayedSignal = {
-			type: "call",
-			id: frame.id,
-			from: accountId,
-			fromDevice: deviceId,
-			to: frame.to,
-			kind: frame.kind,
-			keyVersion: frame.keyVersion,
-			nonce: frame.nonce,
-			box: frame.box,
-			at: now,
-		};
+		const signal: RelayedSignal = { type: "call", ...routingHeader(frame, accountId, deviceId), at: now };
 
 		if (isStart) {
 			// Counted whether or not it rings, so dialling an unreachable contact over and over is limited too.

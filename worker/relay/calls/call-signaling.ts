@@ -1,7 +1,7 @@
 import type { CallSignalKind, ErrorCode } from "../../../common/protocol/wire.ts";
 
 /**
- * The routing rules of a 1:1 call (DESIGN §8), kept pure so every transition is testable
+ * The routing rules of a 1:1 call, kept pure so every transition is testable
  * without a runtime. Both accounts' objects keep a record of the call: the caller's names
  * the calling device, the callee's the device that accepted. The callee's object decides
  * which device wins (it is the single writer of its own record), the caller's object only
@@ -57,7 +57,22 @@ export type IncomingStep =
 const noSuchCall: Refusal = { refuse: "not_found", why: "There is no such call: it ended or never started." };
 const notNow = (kind: CallSignalKind): Refusal => ({ refuse: "conflict", why: `A ${kind} signal does not fit this call's state.` });
 
-const live = (call: CallRecord | undefined, now: number): CallRecord | undefined => (call && call.expiresAt > now ? call : undefined);
+/**
+ * The live call a signal from or to `peerId` belongs to; "new" for an offer that starts one
+ * (never over a record that has not been swept yet), or the refusal.
+ */
+function callFor(stored: CallRecord | undefined, kind: CallSignalKind, peerId: string, now: number): CallRecord | "new" | Refusal {
+	const call = stored && stored.expiresAt > now ? stored : undefined;
+	if (!call) return kind === "offer" && !stored ? "new" : noSuchCall;
+	return call.peerId === peerId ? call : noSuchCall;
+}
+
+/** What the calling device may send, on either side: hang up, ICE, and renegotiation once the call is active. */
+function fromCallingDevice(call: CallRecord, kind: CallSignalKind): After | null {
+	if (kind === "hangup") return "end";
+	if (kind === "ice" || (call.state === "active" && (kind === "offer" || kind === "answer"))) return "keep";
+	return null;
+}
 
 export function outgoingStep(
 	stored: CallRecord | undefined,
@@ -65,19 +80,14 @@ export function outgoingStep(
 	deviceId: string,
 	now: number,
 ): OutgoingStep {
-	const call = live(stored, now);
-	if (!call) {
-		if (signal.kind === "offer" && !stored) return { start: true };
-		return noSuchCall;
-	}
-	if (call.peerId !== signal.to) return noSuchCall;
+	const call = callFor(stored, signal.kind, signal.to, now);
+	if (call === "new") return { start: true };
+	if ("refuse" in call) return call;
 	const { kind } = signal;
 	if (call.role === "caller") {
 		if (call.ownDevice !== deviceId) return noSuchCall;
-		if (kind === "hangup") return { forward: true, after: "end" };
-		if (kind === "ice") return { forward: true, after: "keep" };
-		if (call.state === "active" && (kind === "offer" || kind === "answer")) return { forward: true, after: "keep" };
-		return notNow(kind);
+		const after = fromCallingDevice(call, kind);
+		return after ? { forward: true, after } : notNow(kind);
 	}
 	if (call.state === "ringing") {
 		switch (kind) {
@@ -105,21 +115,15 @@ export function incomingStep(
 	signal: { kind: CallSignalKind; from: string; fromDevice: string },
 	now: number,
 ): IncomingStep {
-	const call = live(stored, now);
-	if (!call) {
-		if (signal.kind === "offer" && !stored) return { ring: true };
-		return noSuchCall;
-	}
-	if (call.peerId !== signal.from) return noSuchCall;
+	const call = callFor(stored, signal.kind, signal.from, now);
+	if (call === "new") return { ring: true };
+	if ("refuse" in call) return call;
 	const { kind } = signal;
 	if (call.role === "callee") {
 		// The peer called us: only its calling device speaks for it.
 		if (call.peerDevice !== signal.fromDevice) return noSuchCall;
-		const to = call.state === "ringing" ? "ringing_devices" : "own_device";
-		if (kind === "hangup") return { deliver: to, after: "end" };
-		if (kind === "ice") return { deliver: to, after: "keep" };
-		if (call.state === "active" && (kind === "offer" || kind === "answer")) return { deliver: to, after: "keep" };
-		return notNow(kind);
+		const after = fromCallingDevice(call, kind);
+		return after ? { deliver: call.state === "ringing" ? "ringing_devices" : "own_device", after } : notNow(kind);
 	}
 	if (call.state === "ringing") {
 		switch (kind) {
@@ -154,7 +158,7 @@ export type CallLimitVerdict = { ok: true } | { ok: false; what: "signals" | "ca
 
 /**
  * Sliding windows over the account's recent signal and call-start times (newest first), read
- * from storage by the caller; separate from the message limit (DESIGN §8).
+ * from storage by the caller; separate from the message limit, so a call's ICE burst never uses up the sends.
  */
 export function checkCallLimits(
 	signalsDesc: readonly number[],

@@ -78,6 +78,12 @@ export function setPeerBlocked(sql: SqlStorage, peerId: string, blocked: boolean
 	sql.exec("UPDATE contacts SET peer_blocked = ? WHERE peer_id = ?", blocked ? 1 : 0, peerId);
 }
 
+/** The other side of a contact as the objects tell each other: its account id and handle. */
+export interface PeerRef {
+	id: string;
+	handle: string;
+}
+
 export interface StoredEnvelope extends Envelope {
 	deviceId: string;
 }
@@ -147,7 +153,7 @@ export function acceptedPeerIds(sql: SqlStorage): string[] {
 }
 
 /**
- * Whether this account takes calls from a contact (DESIGN §8): a per-contact setting only
+ * Whether this account takes calls from a contact: a per-contact setting only
  * this account controls, kept beside the contact. Off until allowed.
  */
 export function setCallsAllowed(sql: SqlStorage, peerId: string, allow: boolean, now: number): boolean {

@@ -2,7 +2,9 @@ import { toB64u } from "../../../common/encoding.ts";
 import { randomBytes } from "../../../common/nacl.ts";
 import { applyCharges, readCredits } from "../../db/credits.ts";
 import { readD1Credits, writeD1Credits } from "../account/account-cache.ts";
-import { finishBatch, journalSize, nextBatch } from "./credit-journal.ts";
+import type { RelayHost } from "../host.ts";
+import { Lane } from "../lane.ts";
+import { finishBatch, hasUnflushed, journalSize, nextBatch } from "./credit-journal.ts";
 
 /**
  * The account's credits as its Durable Object sees them. The object is the only place that
@@ -12,20 +14,19 @@ import { finishBatch, journalSize, nextBatch } from "./credit-journal.ts";
  * flight, and a half-finished batch is retried under its original id).
  */
 export class CreditAccount {
-	private lock: Promise<unknown> = Promise.resolve();
+	private readonly lane = new Lane();
 	/**
 	 * Credits of sends on their way to the recipient, kept in memory only: no send survives a
 	 * restart, so neither may its reservation (the send is charged once delivered).
 	 */
 	private inFlight = 0;
 
-	constructor(
-		private readonly sql: SqlStorage,
-		private readonly db: D1Database,
-	) {}
+	/** D1 is read from the host at each use, so a test can stand a failing one in. */
+	constructor(private readonly host: Pick<RelayHost, "sql" | "db" | "accountId">) {}
 
 	available(): number {
-		return Math.max(0, readD1Credits(this.sql) - journalSize(this.sql).amount - this.inFlight);
+		const { sql } = this.host;
+		return Math.max(0, readD1Credits(sql) - journalSize(sql).amount - this.inFlight);
 	}
 
 	/** Set `amount` aside while a send is delivered; call the result once it is charged or failed. */
@@ -39,37 +40,37 @@ export class CreditAccount {
 		};
 	}
 
-	private exclusive<T>(work: () => Promise<T>): Promise<T> {
-		const run = this.lock.then(work, work);
-		this.lock = run.catch(() => undefined);
-		return run;
+	/** Write every settled charge to D1 (ledger rows + balance), then adopt D1's balance. */
+	flush(now: number): Promise<void> {
+		return this.lane.run(() => this.flushBatches(now));
 	}
 
-	/** Write every settled charge to D1 (ledger rows + balance), then adopt D1's balance. */
-	flush(accountId: string, now: number): Promise<void> {
-		return this.exclusive(() => this.flushBatches(accountId, now));
+	/** Flush only if anything waits: most reads of D1's balance find the journal empty. */
+	async flushPending(now: number): Promise<void> {
+		if (hasUnflushed(this.host.sql)) await this.flush(now);
 	}
 
 	/**
 	 * Flush, then read D1's balance, which may have grown by a grant. Charges settled while
 	 * the read is in flight are still in the journal and not yet in D1, so nothing is counted twice.
 	 */
-	refresh(accountId: string, now: number): Promise<void> {
-		return this.exclusive(async () => {
-			await this.flushBatches(accountId, now);
-			writeD1Credits(this.sql, await readCredits(this.db, accountId));
+	refresh(now: number): Promise<void> {
+		return this.lane.run(async () => {
+			await this.flushBatches(now);
+			writeD1Credits(this.host.sql, await readCredits(this.host.db, this.host.accountId));
 		});
 	}
 
-	private async flushBatches(accountId: string, now: number): Promise<void> {
+	private async flushBatches(now: number): Promise<void> {
+		const { sql, accountId } = this.host;
 		for (;;) {
-			const batch = nextBatch(this.sql, () => toB64u(randomBytes(16)));
+			const batch = nextBatch(sql, () => toB64u(randomBytes(16)));
 			if (!batch) return;
-			const result = await applyCharges(this.db, accountId, batch.flushId, batch.charges, now);
-			const credits = result.applied ? result.credits : await readCredits(this.db, accountId);
+			const result = await applyCharges(this.host.db, accountId, batch.flushId, batch.charges, now);
+			const credits = result.applied ? result.credits : await readCredits(this.host.db, accountId);
 			// One synchronous step: the journal shrinks exactly as the D1 balance does.
-			finishBatch(this.sql, batch.flushId);
-			writeD1Credits(this.sql, credits);
+			finishBatch(sql, batch.flushId);
+			writeD1Credits(sql, credits);
 		}
 	}
 }

@@ -1,5 +1,5 @@
 /**
- * When the credit journal goes to D1 (DESIGN §6 keeps D1 off the message path). A flush
+ * When the credit journal goes to D1 (D1 is kept off the message path). A flush
  * costs a D1 round trip and runtime CPU while it runs, which delays the next messages of
  * everyone the runtime serves; so it waits for a pause in the account's sending, unless it
  * has waited long enough or the journal has grown large.

@@ -8,6 +8,6 @@ export interface QueueStats {
 	bytes: number;
 }
 
-/** Whether one more message of `bytes` fits a device's queue (DESIGN §6: 10,000 messages or 100 MB). */
+/** Whether one more message of `bytes` fits a device's queue (by default 10,000 messages or 100 MB). */
 export const fitsQueue = (stats: QueueStats, bytes: number, caps: QueueCaps): boolean =>
 	stats.count + 1 <= caps.maxMessages && stats.bytes + bytes <= caps.maxBytes;

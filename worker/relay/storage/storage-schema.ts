@@ -39,7 +39,7 @@ const MIGRATIONS: string[][] = [
 		)`,
 		"CREATE INDEX queue_by_device ON queue (device_id, seq)",
 		"CREATE INDEX queue_by_expiry ON queue (expires_at)",
-		// Running totals so the caps of DESIGN §6 cost one row read per device, not a scan.
+		// Running totals so the per-device queue caps cost one row read per device, not a scan.
 		"CREATE TABLE queue_stats (device_id TEXT PRIMARY KEY, count INTEGER NOT NULL, bytes INTEGER NOT NULL)",
 		"CREATE TABLE used_challenges (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)",
 	],
@@ -62,7 +62,7 @@ const MIGRATIONS: string[][] = [
 	],
 	[
 		// Set when a device of either side was revoked: the key version that must replace the
-		// current one before anyone sends again (DESIGN §4).
+		// current one before anyone sends again.
 		"ALTER TABLE contacts ADD COLUMN rotate_to INTEGER",
 	],
 	[
@@ -94,7 +94,7 @@ const MIGRATIONS: string[][] = [
 		"ALTER TABLE queue ADD COLUMN replaces TEXT",
 	],
 	[
-		// DESIGN §8: whether this account takes calls from the contact; off until allowed.
+		// Whether this account takes calls from the contact; off until allowed.
 		"ALTER TABLE contacts ADD COLUMN calls_allowed INTEGER NOT NULL DEFAULT 0",
 		// Calls ringing or in progress (relay/call-store.ts): who talks to whom, never media or keys.
 		`CREATE TABLE calls (

@@ -1,0 +1,63 @@
+import type { CallFrame } from "../../../common/protocol/wire.ts";
+import type { AccountState } from "../account/account-state.ts";
+import type { TimedJob } from "../deadline-scheduler.ts";
+import type { JobName, RelayHost } from "../host.ts";
+import { Lane } from "../lane.ts";
+import { type RelayResult, refuse } from "../relay-result.ts";
+import type { SocketHub } from "../sockets/socket-hub.ts";
+import { CallRelay, type RelayedSignal } from "./call-relay.ts";
+import { earliestCallExpiry } from "./call-store.ts";
+
+interface Needs {
+	readonly account: AccountState;
+	readonly hub: SocketHub;
+}
+
+/** The call relay (call-relay.ts) wired to this account's object: its sockets, its peers, its clock. */
+export class CallService implements TimedJob<JobName> {
+	readonly name = "call-expiry";
+	/**
+	 * Call signals of this account, one at a time: an accept must reach the caller before the
+	 * answer sent right after it, and the offer before its ICE candidates.
+	 */
+	private readonly lane = new Lane();
+	private readonly relay: CallRelay;
+
+	constructor(
+		private readonly host: RelayHost,
+		s: Needs,
+	) {
+		this.relay = new CallRelay({
+			sql: host.sql,
+			get accountId() {
+				return host.accountId;
+			},
+			now: () => host.now(),
+			rules: () => host.config().calls,
+			sockets: (except) => s.hub.approvedSockets(except),
+			socketsOf: (deviceId) => s.hub.socketsOfApproved(deviceId),
+			push: (sockets, frame) => s.hub.push(sockets, frame),
+			suspension: () => s.account.suspensionRefusal(),
+			toPeer: (peerId, signal) => host.peer(peerId).peerCall(signal),
+			armAlarm: (at) => host.schedule("call-expiry", at),
+		});
+	}
+
+	fromDevice(deviceId: string, frame: CallFrame): Promise<RelayResult<true>> {
+		return this.lane.run(() =>
+			this.relay.fromDevice(deviceId, frame).catch((err) => {
+				console.error(JSON.stringify({ event: "call_signal_failed", name: err instanceof Error ? err.name : typeof err }));
+				return refuse<true>("internal", "The call signal could not be relayed. Try again.");
+			}),
+		);
+	}
+
+	fromPeer(signal: RelayedSignal): Promise<RelayResult<true>> {
+		return this.relay.fromPeer(signal);
+	}
+
+	async run(now: number): Promise<number | null> {
+		this.relay.expire(now);
+		return earliestCallExpiry(this.host.sql);
+	}
+}

@@ -1,0 +1,194 @@
+import type { Contact, DeviceInfo, Envelope, EnvelopeUpload } from "../../../common/protocol/wire.ts";
+import { isContactBurst, isLowAcceptRatio } from "../../abuse/behaviour-flags.ts";
+import { findAccountByHandle } from "../../db/accounts.ts";
+import { bumpCounter, readCounter } from "../account/account-cache.ts";
+import type { AccountState } from "../account/account-state.ts";
+import { distinctRefsSince, logActivity, recentTimes } from "../account/activity-log.ts";
+import type { RelayHost } from "../host.ts";
+import { ok, type RelayResult, refuse } from "../relay-result.ts";
+import type { SocketHub } from "../sockets/socket-hub.ts";
+import {
+	envelopesFor,
+	getContact,
+	listContacts,
+	type PeerRef,
+	publicContact,
+	type StoredContact,
+	type StoredEnvelope,
+	saveContactState,
+	saveEnvelopes,
+	setCallsAllowed,
+	setPeerBlocked,
+} from "./contact-book.ts";
+import { contactFrame } from "./contact-notice.ts";
+import { type ContactEvent, transition } from "./contact-rules.ts";
+import type { KeyRotation } from "./key-rotation.ts";
+
+interface Needs {
+	readonly account: AccountState;
+	readonly hub: SocketHub;
+	readonly rotation: KeyRotation;
+}
+
+const HOUR_MS = 3_600_000;
+const nothingToDo = (): RelayResult<never> => refuse("conflict", "Nothing to do.");
+
+/**
+ * The account's contacts: requests, accept (which stores the first key version), decline,
+ * block, the per-contact call permission, and the same steps as the other side's object
+ * reports them. Every state change goes through the state machine (contact-rules.ts) and is
+ * told to the account's own devices.
+ */
+export class ContactService {
+	constructor(
+		private readonly host: RelayHost,
+		private readonly s: Needs,
+	) {}
+
+	list(): Contact[] {
+		return listContacts(this.host.sql).map(publicContact);
+	}
+
+	get(peerId: string): StoredContact | undefined {
+		return getContact(this.host.sql, peerId);
+	}
+
+	/**
+	 * Ask the account with this handle to become a contact. The handle is looked up only after
+	 * the caller passed every check, so a refused device cannot probe which handles exist.
+	 */
+	async request(handle: string): Promise<RelayResult<Contact>> {
+		const suspended = this.s.account.suspensionRefusal();
+		if (suspended) return suspended;
+		const now = this.host.now();
+		const perHour = this.host.config().contactRequestsPerHour;
+		const recent = recentTimes(this.host.sql, "contact_request", now - HOUR_MS, perHour);
+		if (recent.length >= perHour) {
+			const retryAfter = (recent[perHour - 1] as number) + HOUR_MS - now;
+			return refuse("rate_limited", `You can send ${perHour} contact requests an hour. Try again later.`, retryAfter);
+		}
+		const found = await findAccountByHandle(this.host.db, handle);
+		if (!found) return refuse("not_found", `Nobody is called ${handle}.`);
+		if (found.id === this.host.accountId) return refuse("bad_request", "You cannot add yourself as a contact.");
+		const result = this.apply({ id: found.id, handle: found.handle }, "request");
+		if (result === "ignored" || !result.ok) return result === "ignored" ? nothingToDo() : result;
+		logActivity(this.host.sql, "contact_request", now, found.id);
+		const requested = bumpCounter(this.host.sql, "requests_sent");
+		await this.host.peer(found.id).theirRequest({ id: this.host.accountId, handle: this.s.account.cached().handle });
+		this.s.hub.broadcast(contactFrame("requested", result.value));
+		await this.flagRequestPatterns(now, requested);
+		return result;
+	}
+
+	private async flagRequestPatterns(now: number, requested: number): Promise<void> {
+		const flagRules = this.host.config().flags;
+		if (isContactBurst(distinctRefsSince(this.host.sql, "contact_request", now - flagRules.burstWindowMs), flagRules)) {
+			await this.s.account.raiseFlag("contact_burst", "contact requests to many distinct accounts within an hour");
+		}
+		const accepted = readCounter(this.host.sql, "requests_accepted");
+		if (isLowAcceptRatio(requested, accepted, flagRules)) {
+			await this.s.account.raiseFlag("low_accept_ratio", `${accepted} of ${requested} contact requests accepted`);
+		}
+	}
+
+	/** Accept a request with the first contact key, wrapped for every approved device of both accounts. */
+	async accept(
+		deviceId: string,
+		me: PeerRef,
+		peerId: string,
+		keyVersion: number,
+		uploads: EnvelopeUpload[],
+	): Promise<RelayResult<Contact>> {
+		const current = getContact(this.host.sql, peerId);
+		if (current?.state !== "incoming") return refuse("not_found", "There is no contact request from this account to accept.");
+		if (keyVersion !== 1) return refuse("bad_request", "A new contact starts at key version 1.");
+		const halves = await this.s.rotation.prepare(deviceId, peerId, keyVersion, uploads);
+		if (!halves.ok) return halves;
+		// The peer stores its half first: if that fails, nothing changed here either.
+		await this.host.peer(peerId).theirAccept(me, keyVersion, halves.value.theirs);
+		saveEnvelopes(this.host.sql, peerId, halves.value.mine);
+		const peer = { id: peerId, handle: current.handle };
+		const accepted = publicContact(saveContactState(this.host.sql, peer, "accepted", this.host.now(), keyVersion));
+		this.s.hub.broadcast(contactFrame("accepted", accepted));
+		return ok(accepted);
+	}
+
+	async decline(peerId: string): Promise<RelayResult<Contact>> {
+		const current = getContact(this.host.sql, peerId);
+		if (!current) return refuse("not_found", "There is no contact request from this account to decline.");
+		const result = this.apply({ id: peerId, handle: current.handle }, "decline");
+		if (result === "ignored" || !result.ok) return result === "ignored" ? nothingToDo() : result;
+		await this.host.peer(peerId).theirDecline(this.host.accountId);
+		this.s.hub.broadcast(contactFrame("declined", result.value));
+		return result;
+	}
+
+	async block(peer: PeerRef): Promise<RelayResult<Contact>> {
+		if (peer.id === this.host.accountId) return refuse("bad_request", "You cannot block yourself.");
+		const result = this.apply(peer, "block");
+		if (result === "ignored" || !result.ok) return result === "ignored" ? nothingToDo() : result;
+		await this.host.peer(peer.id).theirBlock(this.host.accountId);
+		this.s.hub.broadcast(contactFrame("blocked", result.value));
+		return result;
+	}
+
+	keys(deviceId: string, peerId: string): RelayResult<Envelope[]> {
+		if (!getContact(this.host.sql, peerId)) return refuse("not_found", "No such contact.");
+		return ok(envelopesFor(this.host.sql, peerId, deviceId));
+	}
+
+	async peerDevices(peerId: string): Promise<RelayResult<DeviceInfo[]>> {
+		const current = getContact(this.host.sql, peerId);
+		if (!current || current.state === "blocked") return refuse("not_found", "No such contact.");
+		return ok(await this.host.peer(peerId).approvedDevicesOf());
+	}
+
+	/** Only someone this account has a contact relationship with may be reported by it. */
+	mayReport(peerId: string): RelayResult<true> {
+		if (!getContact(this.host.sql, peerId)) return refuse("not_found", "You can only report your contacts or people who asked to be.");
+		return ok(true);
+	}
+
+	/** Whether this account takes calls from a contact (off until allowed); its other devices are told. */
+	setCallPermission(peerId: string, allow: boolean): RelayResult<Contact> {
+		if (!setCallsAllowed(this.host.sql, peerId, allow, this.host.now()))
+			return refuse("not_found", "Calls can only be allowed from accepted contacts.");
+		const contact = publicContact(getContact(this.host.sql, peerId) as StoredContact);
+		this.s.hub.broadcast(contactFrame("calls_changed", contact));
+		return ok(contact);
+	}
+
+	// The same steps, as the other side's object reports them.
+
+	theirRequest(from: PeerRef): void {
+		const result = this.apply(from, "their_request");
+		if (result !== "ignored" && result.ok) this.s.hub.broadcast(contactFrame("requested", result.value));
+	}
+
+	theirAccept(from: PeerRef, keyVersion: number, envelopes: StoredEnvelope[]): void {
+		const result = this.apply(from, "their_accept", keyVersion);
+		if (result === "ignored" || !result.ok) return;
+		saveEnvelopes(this.host.sql, from.id, envelopes);
+		bumpCounter(this.host.sql, "requests_accepted");
+		this.s.hub.broadcast(contactFrame("accepted", result.value));
+	}
+
+	theirDecline(fromId: string): void {
+		const current = getContact(this.host.sql, fromId);
+		if (!current) return;
+		const result = this.apply({ id: fromId, handle: current.handle }, "their_decline");
+		if (result !== "ignored" && result.ok) this.s.hub.broadcast(contactFrame("declined", result.value));
+	}
+
+	/** Recorded silently: the blocked side only ever sees its sends refused as `not_a_contact`. */
+	theirBlock(fromId: string): void {
+		setPeerBlocked(this.host.sql, fromId, true);
+	}
+
+	private apply(peer: PeerRef, event: ContactEvent, keyVersion?: number): RelayResult<Contact> | "ignored" {
+		const step = transition(getContact(this.host.sql, peer.id)?.state, event);
+		if ("refuse" in step) return refuse(step.refuse, step.why);
+		if ("ignore" in step) return "ignored";
+		return ok(publicContact(saveContactState(this.host.sql, peer, step.next, this.host.now(), keyVersion)));
+	}
+}

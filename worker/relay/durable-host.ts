@@ -1,0 +1,82 @@
+import { type Config, readConfig } from "../config.ts";
+import type { AlarmPort } from "./deadline-scheduler.ts";
+import type { JobName, RelayHost, SocketPort } from "./host.ts";
+import { deleteMeta, readMeta, writeMeta } from "./storage/storage-schema.ts";
+import { type PeerStub, peerRelay } from "./surfaces.ts";
+
+/**
+ * The host port of a real Durable Object. `db` and `blobs` are plain properties: a test
+ * stands a failing D1 or R2 in for them (see UserRelay.hostOf).
+ */
+export class DurableHost implements RelayHost {
+	readonly sql: SqlStorage;
+	db: D1Database;
+	blobs: R2Bucket;
+	readonly sockets: SocketPort;
+	readonly #accountId: string | undefined;
+
+	constructor(
+		private readonly ctx: DurableObjectState,
+		private readonly env: Env,
+		readonly schedule: (job: JobName, at: number) => Promise<void>,
+	) {
+		this.sql = ctx.storage.sql;
+		this.db = env.DB;
+		this.blobs = env.ATTACHMENTS;
+		this.sockets = { accept: (ws, deviceId) => ctx.acceptWebSocket(ws, [deviceId]), of: (deviceId) => ctx.getWebSockets(deviceId) };
+		this.#accountId = bindAccount(this.sql, ctx.id.name);
+	}
+
+	get accountId(): string {
+		if (this.#accountId === undefined) throw new Error("durable object used before it was bound to an account");
+		return this.#accountId;
+	}
+
+	config(): Config {
+		return readConfig(this.env);
+	}
+
+	now(): number {
+		return Date.now();
+	}
+
+	peer(accountId: string): PeerStub {
+		return peerRelay(this.env, accountId);
+	}
+
+	waitUntil(work: Promise<unknown>): void {
+		this.ctx.waitUntil(work);
+	}
+}
+
+/**
+ * The object's account is the name it is addressed by (`idFromName(accountId)`), which the
+ * runtime gives as `ctx.id.name`, in RPC and after hibernation alike. It does not give it to
+ * an alarm that wakes a cold instance (one started by the alarm itself after a restart), so
+ * the name is also written to storage on first use and read back there. A name that
+ * disagrees with the stored one is a bug, never data to trust.
+ */
+export function bindAccount(sql: SqlStorage, name: string | undefined): string | undefined {
+	const bound = readMeta(sql, "account_id");
+	if (name === undefined) return bound;
+	if (bound !== undefined && bound !== name) throw new Error("durable object bound to another account");
+	if (bound === undefined) writeMeta(sql, "account_id", name);
+	return name;
+}
+
+/** The object's one alarm, with the time it is armed for kept in storage (it survives restarts, like the alarm). */
+export function alarmPort(ctx: DurableObjectState): AlarmPort {
+	const sql = ctx.storage.sql;
+	return {
+		now: () => Date.now(),
+		armedAt: () => {
+			const at = readMeta(sql, "alarm_at");
+			return at === undefined ? null : Number(at);
+		},
+		arm: async (at) => {
+			writeMeta(sql, "alarm_at", String(at));
+			await ctx.storage.setAlarm(at);
+		},
+		disarm: () => deleteMeta(sql, "alarm_at"),
+	};
+}

@@ -1,0 +1,23 @@
+import { DAY_MS } from "../abuse/send-limits.ts";
+import { pruneActivity } from "./account/activity-log.ts";
+import { pruneSent } from "./attachments/attachment-store.ts";
+import type { TimedJob } from "./deadline-scheduler.ts";
+import type { JobName, RelayHost } from "./host.ts";
+
+/**
+ * Rows kept only for a while: the activity log (the limiter and the flags look back a day at
+ * most) and the record of sent messages (edits and deletes reach back as far as the queue).
+ * No deadline of its own: it runs with other alarms, at least an hour apart.
+ */
+export class Housekeeping implements TimedJob<JobName> {
+	readonly name = "housekeeping";
+	readonly atLeastEveryMs = 3_600_000;
+
+	constructor(private readonly host: RelayHost) {}
+
+	async run(now: number): Promise<null> {
+		pruneActivity(this.host.sql, now - DAY_MS);
+		pruneSent(this.host.sql, now - this.host.config().queueTtlMs);
+		return null;
+	}
+}

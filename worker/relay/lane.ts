@@ -1,0 +1,16 @@
+/**
+ * Work that must run one item at a time, in arrival order: sends of one account (a
+ * conversation keeps the order it was typed in), its call signals (an accept reaches the
+ * caller before the answer sent right after it), its device asks (each must see the ones
+ * before it). A failed item does not stop the lane. Memory only: a restart ends every item in
+ * flight anyway, so there is nothing to resume.
+ */
+export class Lane {
+	#tail: Promise<unknown> = Promise.resolve();
+
+	run<T>(work: () => Promise<T>): Promise<T> {
+		const turn = this.#tail.then(work, work);
+		this.#tail = turn.catch(() => undefined);
+		return turn;
+	}
+}

@@ -1,0 +1,240 @@
+import type { SendFrame, ServerFrame } from "../../../common/protocol/wire.ts";
+import type { CachedAccount } from "../account/account-cache.ts";
+import { bumpCounter } from "../account/account-cache.ts";
+import type { AccountState } from "../account/account-state.ts";
+import { logActivity } from "../account/activity-log.ts";
+import type { SendAllowance } from "../account/send-allowance.ts";
+import type { AttachmentService } from "../attachments/attachment-service.ts";
+import { getUpload, recordSent, sentMessage, type Upload } from "../attachments/attachment-store.ts";
+import type { ContactService } from "../contacts/contact-service.ts";
+import type { CreditAccount } from "../credits/credit-account.ts";
+import type { CreditFlush } from "../credits/credit-flush.ts";
+import { recordCharge, settleCharge } from "../credits/credit-journal.ts";
+import { approvedDeviceIds } from "../devices/device-cache.ts";
+import type { DeviceRegistry } from "../devices/device-registry.ts";
+import type { RelayHost } from "../host.ts";
+import { Lane } from "../lane.ts";
+import { ok, type RelayResult, refuse } from "../relay-result.ts";
+import { routingHeader } from "../routing-header.ts";
+import type { Delivery } from "./delivery.ts";
+import type { QueueItem } from "./queue-item.ts";
+
+interface Needs {
+	readonly account: AccountState;
+	readonly allowance: SendAllowance;
+	readonly devices: DeviceRegistry;
+	readonly contacts: ContactService;
+	readonly credits: CreditAccount;
+	readonly flush: CreditFlush;
+	readonly attachments: AttachmentService;
+	readonly delivery: Delivery;
+}
+
+export interface SentReceipt {
+	at: number;
+	credits: number;
+	quotaLeft: number | null;
+}
+
+interface Plan {
+	price: number;
+	countsAsSend: boolean;
+	upload?: Upload;
+}
+
+/** Approximate decoded size of a base64url string. */
+const b64uBytes = (s: string): number => Math.floor((s.length * 3) / 4);
+
+/**
+ * A send, in the sender's object: device → suspension → contact → rate limit and quota →
+ * credits → forward to the recipient's object. Every refusal leaves nothing behind: no
+ * charge, no delivery, no entry in the limiter; nothing is written before the recipient's
+ * object has the message.
+ */
+export class SendPipeline {
+	/** One send at a time per account: a conversation keeps its order, and a re-sent id is seen only after the first attempt. */
+	private readonly lane = new Lane();
+
+	constructor(
+		private readonly host: RelayHost,
+		private readonly s: Needs,
+	) {}
+
+	send(deviceId: string, frame: SendFrame): Promise<RelayResult<SentReceipt>> {
+		return this.lane.run(() =>
+			this.sendNow(deviceId, frame).catch((err) => {
+				console.error(JSON.stringify({ event: "send_failed", name: err instanceof Error ? err.name : typeof err }));
+				return refuse<SentReceipt>("internal", "The message could not be sent. It was not charged; try again.");
+			}),
+		);
+	}
+
+	private async sendNow(deviceId: string, frame: SendFrame): Promise<RelayResult<SentReceipt>> {
+		const refusal = this.s.devices.refusal(deviceId) ?? this.s.account.suspensionRefusal() ?? this.checkFrame(frame);
+		if (refusal) return refusal;
+		// A re-sent id (the sender lost our `sent`) is answered again, free: it was delivered.
+		const earlier = sentMessage(this.host.sql, frame.id);
+		if (earlier !== undefined) return ok(this.receipt(earlier.at));
+		const account = this.s.account.cached();
+		const plan = this.plan(frame, account);
+		if (!plan.ok) return plan;
+		const { credits } = this.s;
+		// The one await before the checks below: afterwards everything up to the hold runs
+		// without yielding, so two devices sending at once cannot both pass on the same credit.
+		if (credits.available() < plan.value.price) await credits.refresh(this.host.now());
+		return this.limitAndForward(deviceId, frame, account, plan.value);
+	}
+
+	/** Size, contact and key version: what the frame itself must get right. */
+	private checkFrame(frame: SendFrame): RelayResult<never> | null {
+		const { maxSealedTextBytes } = this.host.config();
+		if (b64uBytes(frame.box) > maxSealedTextBytes + 16)
+			return refuse("too_large", `A sealed message may be at most ${maxSealedTextBytes} bytes.`);
+		const contact = this.s.contacts.get(frame.to);
+		if (!contact || contact.state !== "accepted" || contact.peerBlocked)
+			return refuse("not_a_contact", "You can only message accepted contacts.");
+		if (contact.rotateTo !== null) {
+			return refuse("stale_key", "A device was removed: replace this contact's key before sending (POST /api/contacts/:id/rotate).");
+		}
+		if (frame.keyVersion !== contact.keyVersion)
+			return refuse("stale_key", `Seal with contact key version ${contact.keyVersion}; fetch the keys again.`);
+		return null;
+	}
+
+	private async limitAndForward(deviceId: string, frame: SendFrame, account: CachedAccount, plan: Plan): Promise<RelayResult<SentReceipt>> {
+		const now = this.host.now();
+		const { allowance, credits } = this.s;
+		const rules = allowance.rules(account);
+		const counts = allowance.counts(now, rules);
+		if (plan.countsAsSend) {
+			const verdict = allowance.verdict(counts, now, rules);
+			if (!verdict.ok) {
+				await this.s.account.noteRefusedSend(now);
+				const what = verdict.code === "rate_limited" ? "You are sending too fast." : "You reached today's message quota.";
+				return refuse(verdict.code, `${what} Try again in ${Math.ceil(verdict.retryAfterMs / 1000)} s.`, verdict.retryAfterMs);
+			}
+		}
+		if (credits.available() < plan.price)
+			return refuse("insufficient_credits", `This costs ${plan.price} credits; you have ${credits.available()}.`);
+		const syncTargets = approvedDeviceIds(this.host.sql).filter((d) => d !== deviceId);
+		const bytes = b64uBytes(frame.box);
+		if (!this.s.delivery.fits(syncTargets, bytes))
+			return refuse("recipient_queue_full", "One of your own devices has too many undelivered messages.");
+		const item = this.queueItem(deviceId, frame, bytes, now);
+		const delivered = await this.forward(frame, item, plan);
+		if (!delivered.ok) return delivered;
+		await this.commit(frame, item, plan, syncTargets, now);
+		return ok(this.receipt(now, counts.inDay + (plan.countsAsSend ? 1 : 0)));
+	}
+
+	/**
+	 * Hand the message to the recipient's object. Nothing is written before: the price is set
+	 * aside in memory (an attachment was paid for when its upload was reserved).
+	 */
+	private async forward(frame: SendFrame, item: QueueItem, plan: Plan): Promise<RelayResult<true>> {
+		const release = this.s.credits.reserve(plan.price);
+		try {
+			return await this.s.attachments.whileInFlight(
+				plan.upload,
+				async (): Promise<RelayResult<true>> => await this.host.peer(frame.to).deliver(item),
+			);
+		} catch (err) {
+			console.error(JSON.stringify({ event: "deliver_failed", name: err instanceof Error ? err.name : typeof err }));
+			return refuse("internal", "The message could not be delivered. It was not charged; try again.");
+		} finally {
+			release();
+		}
+	}
+
+	/**
+	 * The recipient has it: charge, log for the limiter, record, and sync to the sender's other
+	 * devices. Sends are serialized per account, so the next one sees this one's log entry.
+	 */
+	private async commit(frame: SendFrame, item: QueueItem, plan: Plan, syncTargets: string[], now: number): Promise<void> {
+		const { sql } = this.host;
+		if (plan.upload) settleCharge(sql, plan.upload.holdId);
+		else recordCharge(sql, { amount: plan.price, reason: frame.kind, ref: frame.id, at: now });
+		if (plan.countsAsSend) logActivity(sql, "send", now);
+		recordSent(sql, { id: frame.id, to: frame.to, kind: frame.kind, at: now });
+		if (plan.upload) this.s.attachments.sent(plan.upload, frame.id);
+		if (frame.kind === "delete" && frame.replaces !== undefined) await this.s.attachments.forgetSent(frame.replaces);
+		// Past the room check before forwarding these writes are not refused, so a message the
+		// recipient has is never missing on the sender's other devices.
+		await this.s.delivery.syncToOwnDevices(syncTargets, item);
+		await this.s.flush.charged(now);
+		if (plan.countsAsSend) {
+			bumpCounter(sql, "messages_sent");
+			await this.s.account.afterSend(now);
+		}
+	}
+
+	private queueItem(deviceId: string, frame: SendFrame, bytes: number, now: number): QueueItem {
+		const { accountId } = this.host;
+		const message = {
+			type: "message",
+			...routingHeader(frame, accountId, deviceId),
+			...(frame.attachmentId !== undefined && { attachmentId: frame.attachmentId }),
+			...(frame.replaces !== undefined && { replaces: frame.replaces }),
+			sentAt: now,
+		} satisfies ServerFrame;
+		return {
+			msgId: frame.id,
+			from: accountId,
+			kind: frame.kind,
+			bytes,
+			...(frame.replaces !== undefined && { replaces: frame.replaces }),
+			...(frame.attachmentId !== undefined && { attachmentId: frame.attachmentId }),
+			text: JSON.stringify(message),
+		};
+	}
+
+	/** `inDay`: the sends in the rolling day, if the caller has just counted them. */
+	private receipt(at: number, inDay?: number): SentReceipt {
+		return { at, credits: this.s.credits.available(), quotaLeft: this.s.allowance.quotaLeft(this.s.account.cached(), inDay) };
+	}
+
+	/**
+	 * What a send costs and whether it counts against the limits: text and edit are counted,
+	 * a delete is not; an attachment was priced at reservation. Edits and deletes name a
+	 * message this account sent to the same contact.
+	 */
+	private plan(frame: SendFrame, account: CachedAccount): RelayResult<Plan> {
+		const { prices } = this.host.config();
+		const needsReplaces = frame.kind === "edit" || frame.kind === "delete";
+		if (needsReplaces !== (frame.replaces !== undefined))
+			return refuse("bad_request", "`replaces` goes with edit and delete, and only with them.");
+		if ((frame.kind === "attachment") !== (frame.attachmentId !== undefined)) {
+			return refuse("bad_request", "`attachmentId` goes with an attachment message, and only with it.");
+		}
+		switch (frame.kind) {
+			case "text":
+				return ok({ price: prices.text, countsAsSend: true });
+			case "attachment":
+				return this.planAttachment(frame);
+			case "edit":
+			case "delete":
+				return this.planChange(frame, prices);
+		}
+		return refuse("bad_request", `Unknown message kind; this account's trust (${account.trust}) has no price for it.`);
+	}
+
+	private planAttachment(frame: SendFrame): RelayResult<Plan> {
+		const upload = getUpload(this.host.sql, frame.attachmentId as string);
+		if (!upload || upload.to !== frame.to) return refuse("not_found", "No such attachment upload for this contact.");
+		// Lapsed but not yet swept: the lapse is about to release it and delete the blob.
+		if (upload.expiresAt <= this.host.now()) return refuse("not_found", "This attachment's reservation lapsed; send the file again.");
+		if (upload.status === "reserved") return refuse("bad_request", "Upload the attachment before sending its message.");
+		if (upload.status === "sent") return refuse("conflict", "This attachment was already sent.");
+		return ok({ price: 0, countsAsSend: true, upload });
+	}
+
+	private planChange(frame: SendFrame, prices: { edit: number; delete: number }): RelayResult<Plan> {
+		const original = sentMessage(this.host.sql, frame.replaces as string);
+		if (!original || original.to !== frame.to || original.kind === "deleted" || original.kind === "delete") {
+			return refuse("not_found", "You can only change messages you sent to this contact.");
+		}
+		if (frame.kind === "edit" && original.kind !== "text" && original.kind !== "edit")
+			return refuse("bad_request", "Only text messages can be edited.");
+		return frame.kind === "edit" ? ok({ price: prices.edit, countsAsSend: true }) : ok({ price: prices.delete, countsAsSend: false });
+	}
+}

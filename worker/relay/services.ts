@@ -1,0 +1,82 @@
+import { AccountState } from "./account/account-state.ts";
+import { SendAllowance } from "./account/send-allowance.ts";
+import { AttachmentService } from "./attachments/attachment-service.ts";
+import { BlobBin } from "./attachments/blob-bin.ts";
+import { CallService } from "./calls/call-service.ts";
+import { ChallengeLog } from "./challenges/challenge-log.ts";
+import { ContactService } from "./contacts/contact-service.ts";
+import { KeyRotation } from "./contacts/key-rotation.ts";
+import { CreditAccount } from "./credits/credit-account.ts";
+import { CreditFlush } from "./credits/credit-flush.ts";
+import { type AlarmPort, DeadlineScheduler } from "./deadline-scheduler.ts";
+import { DeviceRegistry } from "./devices/device-registry.ts";
+import type { JobName, RelayHost } from "./host.ts";
+import { Housekeeping } from "./housekeeping.ts";
+import { Delivery } from "./messaging/delivery.ts";
+import { SendPipeline } from "./messaging/send-pipeline.ts";
+import { TypingNotices } from "./messaging/typing-notices.ts";
+import { FrameDispatch } from "./sockets/frame-dispatch.ts";
+import { SocketHub } from "./sockets/socket-hub.ts";
+
+/**
+ * The services of one account's object, wired to each other. Each takes the host port and
+ * this container, and reaches the others through it only when called, so the order below is
+ * only the order of construction, not of dependency.
+ */
+export class RelayServices {
+	readonly hub: SocketHub;
+	readonly credits: CreditAccount;
+	readonly flush: CreditFlush;
+	readonly allowance: SendAllowance;
+	readonly account: AccountState;
+	readonly devices: DeviceRegistry;
+	readonly rotation: KeyRotation;
+	readonly contacts: ContactService;
+	readonly bin: BlobBin;
+	readonly attachments: AttachmentService;
+	readonly delivery: Delivery;
+	readonly sends: SendPipeline;
+	readonly typing: TypingNotices;
+	readonly challenges: ChallengeLog;
+	readonly calls: CallService;
+	readonly housekeeping: Housekeeping;
+	readonly frames: FrameDispatch;
+	readonly scheduler: DeadlineScheduler<JobName>;
+
+	constructor(host: RelayHost, alarm: AlarmPort) {
+		this.hub = new SocketHub(host, { status: () => this.account.status() });
+		this.credits = new CreditAccount(host);
+		this.flush = new CreditFlush(host, this.credits);
+		this.allowance = new SendAllowance(host);
+		this.account = new AccountState(host, this);
+		this.devices = new DeviceRegistry(host, this);
+		this.rotation = new KeyRotation(host, this);
+		this.contacts = new ContactService(host, this);
+		this.bin = new BlobBin(host);
+		this.attachments = new AttachmentService(host, this);
+		this.delivery = new Delivery(host, this);
+		this.sends = new SendPipeline(host, this);
+		this.typing = new TypingNotices(host, this);
+		this.challenges = new ChallengeLog(host);
+		this.calls = new CallService(host, this);
+		this.housekeeping = new Housekeeping(host);
+		this.frames = new FrameDispatch(this.hub, {
+			send: (deviceId, frame) => this.sends.send(deviceId, frame),
+			ack: (ws, state, ids) => this.delivery.ack(ws, state, ids),
+			typing: (ws, state, to) => this.typing.fromSocket(ws, state, to),
+			call: (deviceId, frame) => this.calls.fromDevice(deviceId, frame),
+			deviceRefusal: (deviceId) => this.devices.refusal(deviceId),
+		});
+		// The order in which an alarm runs the jobs that are due.
+		this.scheduler = new DeadlineScheduler(alarm, [
+			this.flush,
+			this.housekeeping,
+			this.attachments.lapse,
+			this.attachments.expiry,
+			this.bin,
+			this.calls,
+			this.delivery,
+			this.challenges,
+		]);
+	}
+}

@@ -1,0 +1,105 @@
+import type {
+	AccountStatus,
+	Contact,
+	DeviceInfo,
+	Envelope,
+	EnvelopeUpload,
+	OwnEnvelopeUpload,
+	ReserveAttachmentResponse,
+} from "../../common/protocol/wire.ts";
+import type { UserRelay } from "../user-relay.ts";
+import type { RelayedSignal } from "./calls/call-relay.ts";
+import type { PeerRef, StoredEnvelope } from "./contacts/contact-book.ts";
+import type { QueueItem } from "./messaging/queue-item.ts";
+import type { RelayResult } from "./relay-result.ts";
+
+/**
+ * Who may call what on an account's object. A Durable Object answers RPC for every public
+ * method of its class, whatever TypeScript's `private` says, so the audiences are kept apart
+ * by type: routes hold a stub of only the route methods, a peer's object a stub of only the
+ * peer methods, and the object's own sockets reach it through frames, never through RPC.
+ * Internals of the object are `#` members and services, which RPC cannot reach at all.
+ *
+ * The object is addressed by its account id (`idFromName`) and takes it from there; no
+ * method is told which account it belongs to.
+ */
+
+/** The worker's routes, on behalf of a signed-in device (or of the admin, where no device is named). */
+export interface RouteSurface {
+	/** The WebSocket upgrade of an authenticated device (GET /api/ws). */
+	fetch(request: Request): Promise<Response>;
+	accountStatus(deviceId: string): Promise<RelayResult<AccountStatus>>;
+	flushCredits(deviceId?: string): Promise<RelayResult<true>>;
+	/** After D1's account row changed outside this object (admin, reports). */
+	reloadAccount(): Promise<AccountStatus>;
+	/** After D1's device rows changed outside this object. */
+	reloadDevices(): Promise<DeviceInfo[]>;
+	mayReport(deviceId: string, peerId: string): Promise<RelayResult<true>>;
+	redeemChallenge(nonce: string, expiresAt: number): Promise<boolean>;
+
+	addPendingDevice(d: NewDevice): Promise<RelayResult<true>>;
+	devices(deviceId: string): Promise<RelayResult<DeviceInfo[]>>;
+	approveDevice(approverId: string, deviceId: string, signature: string, envelopes: OwnEnvelopeUpload[]): Promise<RelayResult<DeviceInfo>>;
+	removeDevice(actorId: string, deviceId: string): Promise<RelayResult<DeviceInfo>>;
+
+	contacts(deviceId: string): Promise<RelayResult<Contact[]>>;
+	requestContact(deviceId: string, handle: string): Promise<RelayResult<Contact>>;
+	acceptContact(
+		deviceId: string,
+		me: PeerRef,
+		peerId: string,
+		keyVersion: number,
+		uploads: EnvelopeUpload[],
+	): Promise<RelayResult<Contact>>;
+	declineContact(deviceId: string, peerId: string): Promise<RelayResult<Contact>>;
+	blockContact(deviceId: string, peer: PeerRef): Promise<RelayResult<Contact>>;
+	contactKeys(deviceId: string, peerId: string): Promise<RelayResult<Envelope[]>>;
+	peerDevices(deviceId: string, peerId: string): Promise<RelayResult<DeviceInfo[]>>;
+	rotateContactKey(deviceId: string, peerId: string, keyVersion: number, uploads: EnvelopeUpload[]): Promise<RelayResult<Contact>>;
+	setCallPermission(deviceId: string, peerId: string, allow: boolean): Promise<RelayResult<Contact>>;
+	mayCall(deviceId: string): Promise<RelayResult<true>>;
+
+	reserveUpload(deviceId: string, to: string, size: number): Promise<RelayResult<ReserveAttachmentResponse>>;
+	beginUpload(deviceId: string, attachmentId: string): Promise<RelayResult<number>>;
+	finishUpload(attachmentId: string): Promise<RelayResult<true>>;
+	cancelUpload(deviceId: string, attachmentId: string): Promise<RelayResult<true>>;
+	mayDownload(deviceId: string, owner: string, attachmentId: string): Promise<RelayResult<true>>;
+	downloaded(deviceId: string, owner: string, attachmentId: string): Promise<void>;
+}
+
+/** Another account's object. `peerId` / `from` name that account. */
+export interface PeerSurface {
+	deliver(item: QueueItem): Promise<RelayResult<true>>;
+	receipt(to: string, deviceId: string, ids: string[]): Promise<void>;
+	typing(from: string, fromDevice: string): Promise<void>;
+	peerCall(signal: RelayedSignal): Promise<RelayResult<true>>;
+	approvedDevicesOf(): Promise<DeviceInfo[]>;
+	peerRevokedDevice(peerId: string): Promise<void>;
+	peerDevicesChanged(peerId: string): Promise<void>;
+	ownerRotation(peerId: string, keyVersion: number, envelopes: StoredEnvelope[]): Promise<RelayResult<Contact>>;
+	theirRotation(peerId: string, keyVersion: number, envelopes: StoredEnvelope[]): Promise<void>;
+	theirRequest(from: PeerRef): Promise<void>;
+	theirAccept(from: PeerRef, keyVersion: number, envelopes: StoredEnvelope[]): Promise<void>;
+	theirDecline(fromId: string): Promise<void>;
+	theirBlock(fromId: string): Promise<void>;
+}
+
+export interface NewDevice {
+	deviceId: string;
+	publicKey: string;
+	name: string;
+	signature: string;
+}
+
+export type RouteStub = Pick<DurableObjectStub<UserRelay>, keyof RouteSurface>;
+export type PeerStub = Pick<DurableObjectStub<UserRelay>, keyof PeerSurface>;
+
+/** The account's object as the worker's routes see it. */
+export function relayFor(env: Env, accountId: string): RouteStub {
+	return env.USERS.get(env.USERS.idFromName(accountId));
+}
+
+/** A contact's object as this account's object sees it. */
+export function peerRelay(env: Env, accountId: string): PeerStub {
+	return env.USERS.get(env.USERS.idFromName(accountId));
+}
