@@ -67,6 +67,9 @@ describe("the SDK against the real relay, across hibernation", () => {
 				await expect.poll(() => received.length, { timeout: 10_000 }).toBe(BACKLOG + 1);
 				// Bob's object woke for his acks, Alice's for the receipts and her send: each was built anew.
 				expect((await probe.constructions()) - before).toBe(2);
+				// Each was given its account id as its name by the runtime (ctx.id.name), which the object relies on.
+				const names = (await probe.constructedNames()).slice(before);
+				expect(names.sort()).toEqual([alice.account.accountId, bobId].sort());
 				await probe.stopWatching();
 			} finally {
 				probe.close();

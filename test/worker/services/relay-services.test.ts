@@ -1,0 +1,195 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { writeD1Credits } from "../../../worker/relay/account/account-cache.ts";
+import { logActivity } from "../../../worker/relay/account/activity-log.ts";
+import { SendAllowance } from "../../../worker/relay/account/send-allowance.ts";
+import { BlobBin } from "../../../worker/relay/attachments/blob-bin.ts";
+import { ChallengeLog } from "../../../worker/relay/challenges/challenge-log.ts";
+import { CreditAccount } from "../../../worker/relay/credits/credit-account.ts";
+import { CreditFlush } from "../../../worker/relay/credits/credit-flush.ts";
+import { recordCharge } from "../../../worker/relay/credits/credit-journal.ts";
+import { enqueueAll, queueStats } from "../../../worker/relay/messaging/message-queue.ts";
+import { RelayServices } from "../../../worker/relay/services.ts";
+import { brokenD1, brokenR2 } from "../outages.ts";
+import { ACCOUNT, DEVICE, OTHER_DEVICE, PEER, seedAccount, testHost, withFreshStorage } from "./test-host.ts";
+
+const noAlarm = { now: () => 0, armedAt: () => null, arm: async () => {}, disarm: () => {} };
+
+describe("the challenge log", () => {
+	it("redeems a challenge once, refuses its replay, and schedules its expiry", () =>
+		withFreshStorage(async (sql) => {
+			const host = testHost(sql);
+			const log = new ChallengeLog(host);
+			const expiresAt = host.clock.now + 60_000;
+			expect(await log.redeem("nonce-1", expiresAt)).toBe(true);
+			expect(await log.redeem("nonce-1", expiresAt)).toBe(false);
+			expect(host.scheduled).toEqual([["challenge-expiry", expiresAt]]);
+		}));
+
+	it("forgets expired challenges when its job runs and returns the next expiry", () =>
+		withFreshStorage(async (sql) => {
+			const host = testHost(sql);
+			const log = new ChallengeLog(host);
+			await log.redeem("early", host.clock.now + 1_000);
+			await log.redeem("late", host.clock.now + 9_000);
+			expect(await log.run(host.clock.now + 1_000)).toBe(host.clock.now + 9_000);
+			expect(await log.redeem("early", host.clock.now + 1_000)).toBe(true);
+		}));
+});
+
+describe("the blob bin", () => {
+	it("keeps a key R2 refused to delete and schedules a retry a minute on", () =>
+		withFreshStorage(async (sql) => {
+			const host = testHost(sql, { blobs: brokenR2 });
+			await new BlobBin(host).remove("owner/blob");
+			expect(sql.exec("SELECT key FROM blob_deletions").toArray()).toEqual([{ key: "owner/blob" }]);
+			expect(host.scheduled).toEqual([["blob-retry", host.clock.now + 60_000]]);
+		}));
+
+	it("retries while R2 is down and empties once it answers", () =>
+		withFreshStorage(async (sql) => {
+			const host = testHost(sql, { blobs: brokenR2 });
+			const bin = new BlobBin(host);
+			await bin.remove("owner/blob");
+			expect(await bin.run(host.clock.now)).toBe(host.clock.now + 60_000);
+			host.blobs = env.ATTACHMENTS;
+			expect(await bin.run(host.clock.now)).toBeNull();
+			expect(sql.exec("SELECT key FROM blob_deletions").toArray()).toEqual([]);
+		}));
+});
+
+describe("the send allowance", () => {
+	it("counts the account's sends in the rate window and the day, and gives the quota left", () =>
+		withFreshStorage((sql) => {
+			const host = testHost(sql);
+			seedAccount(host);
+			const allowance = new SendAllowance(host);
+			const now = host.clock.now;
+			logActivity(sql, "send", now - 2 * 86_400_000);
+			logActivity(sql, "send", now - 3_600_000);
+			logActivity(sql, "send", now - 3_000);
+			const account = { handle: "alice", trust: "untrusted" as const, suspendedUntil: null, suspensionLevel: 0, createdAt: now };
+			const rules = { rateCount: 1, rateWindowMs: 10_000, quota: 20 };
+			expect(allowance.counts(now, rules)).toEqual({ inRateWindow: 1, inDay: 2 });
+			expect(allowance.verdict({ inRateWindow: 1, inDay: 2 }, now, rules)).toEqual({
+				ok: false,
+				code: "rate_limited",
+				retryAfterMs: 7_000,
+			});
+			expect(allowance.quotaLeft(account, 2)).toBe(
+				allowance.rules(account).quota === null ? null : (allowance.rules(account).quota as number) - 2,
+			);
+		}));
+});
+
+describe("the credit flush", () => {
+	it("keeps the journal whole when D1 is down and asks to run again in 30 s", () =>
+		withFreshStorage(async (sql) => {
+			const host = testHost(sql, { db: brokenD1 });
+			const flush = new CreditFlush(host, new CreditAccount(host));
+			recordCharge(sql, { amount: 4, reason: "text", ref: "m1", at: host.clock.now });
+			expect(await flush.run(host.clock.now)).toBe(host.clock.now + 30_000);
+			expect(sql.exec("SELECT ref FROM charges").toArray()).toEqual([{ ref: "m1" }]);
+		}));
+
+	it("has nothing to do, and no deadline, with an empty journal", () =>
+		withFreshStorage(async (sql) => {
+			const host = testHost(sql, { db: brokenD1 });
+			expect(await new CreditFlush(host, new CreditAccount(host)).run(host.clock.now)).toBeNull();
+		}));
+});
+
+describe("delivery", () => {
+	const item = (msgId: string) => ({ msgId, from: PEER, kind: "text" as const, text: `{"id":"${msgId}"}`, bytes: 100 });
+
+	it("queues a contact's message once for every approved device and schedules its expiry", () =>
+		withFreshStorage(async (sql) => {
+			const host = testHost(sql);
+			seedAccount(host);
+			const { delivery } = new RelayServices(host, noAlarm);
+			expect(await delivery.accept(item("m1"))).toEqual({ ok: true, value: true });
+			expect([queueStats(sql, DEVICE).count, queueStats(sql, OTHER_DEVICE).count]).toEqual([1, 1]);
+			expect(host.scheduled).toContainEqual(["queue-expiry", host.clock.now + host.config().queueTtlMs]);
+		}));
+
+	it("refuses a message from someone who is not an accepted contact and queues nothing", () =>
+		withFreshStorage(async (sql) => {
+			const host = testHost(sql);
+			seedAccount(host);
+			const { delivery } = new RelayServices(host, noAlarm);
+			const refused = await delivery.accept({ ...item("m1"), from: ACCOUNT });
+			expect(refused).toMatchObject({ ok: false, code: "not_a_contact" });
+			expect(sql.exec("SELECT COUNT(*) AS n FROM queue").one().n).toBe(0);
+		}));
+
+	it("refuses a message whole when one device's queue is full: no device gets it", () =>
+		withFreshStorage(async (sql) => {
+			const host = testHost(sql);
+			seedAccount(host);
+			const config = host.config();
+			host.config = () => ({ ...config, queueMaxMessages: 1 });
+			// Only the second device's queue is full, through the queue's own write path.
+			enqueueAll(
+				sql,
+				[{ deviceId: OTHER_DEVICE, msgId: "m0", fromAccount: PEER, frame: "{}", bytes: 10, expiresAt: host.clock.now + 1000 }],
+				null,
+			);
+			const { delivery } = new RelayServices(host, noAlarm);
+			expect(await delivery.accept(item("m1"))).toMatchObject({ ok: false, code: "recipient_queue_full" });
+			expect(sql.exec("SELECT device_id, msg_id FROM queue").toArray()).toEqual([{ device_id: OTHER_DEVICE, msg_id: "m0" }]);
+		}));
+});
+
+describe("the send pipeline", () => {
+	const frame = (box = "AAAA") => ({
+		type: "send" as const,
+		id: "MMMMMMMMMMMMMMMMMMMMMM",
+		to: PEER,
+		kind: "text" as const,
+		keyVersion: 1,
+		nonce: "N".repeat(32),
+		box,
+	});
+
+	it("leaves nothing behind when the recipient's object refuses: no charge, no limiter entry, no record, no sent sync", () =>
+		withFreshStorage(async (sql) => {
+			const host = testHost(sql);
+			seedAccount(host);
+			writeD1Credits(sql, 1000);
+			host.peers.deliver = async () => ({ ok: false, code: "recipient_queue_full", message: "full" });
+			const { sends } = new RelayServices(host, noAlarm);
+			expect(await sends.send(DEVICE, frame())).toMatchObject({ ok: false, code: "recipient_queue_full" });
+			for (const table of ["charges", "sent_messages", "events", "queue"]) {
+				expect(sql.exec(`SELECT COUNT(*) AS n FROM ${table}`).one().n, table).toBe(0);
+			}
+		}));
+
+	it("charges, logs and syncs to the sender's other device once the recipient's object has the message", () =>
+		withFreshStorage(async (sql) => {
+			const host = testHost(sql);
+			seedAccount(host);
+			writeD1Credits(sql, 1000);
+			const delivered: unknown[] = [];
+			host.peers.deliver = async (...args: unknown[]) => {
+				delivered.push(args[0]);
+				return { ok: true, value: true };
+			};
+			const { sends } = new RelayServices(host, noAlarm);
+			const result = await sends.send(DEVICE, frame());
+			expect(result).toMatchObject({ ok: true, value: { at: host.clock.now, credits: 1000 - host.config().prices.text } });
+			expect(delivered).toHaveLength(1);
+			expect(sql.exec("SELECT device_id FROM queue").toArray()).toEqual([{ device_id: OTHER_DEVICE }]);
+			expect(host.scheduled.map(([job]) => job)).toContain("credit-flush");
+		}));
+
+	it("refuses a device that is not approved before looking at anything else", () =>
+		withFreshStorage(async (sql) => {
+			const host = testHost(sql);
+			seedAccount(host);
+			host.peers.deliver = async () => {
+				throw new Error("must not be called");
+			};
+			const { sends } = new RelayServices(host, noAlarm);
+			expect(await sends.send("XXXXXXXXXXXXXXXXXXXXXX", frame())).toMatchObject({ ok: false, code: "unauthorized" });
+		}));
+});
