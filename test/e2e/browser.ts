@@ -16,7 +16,8 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /** How long a locator waits for a UI state (the relay and Chromium share two slow cores in CI). */
 export const UI_TIMEOUT_MS = 30_000;
 
-const ARGS = [
+/** The flags this machine's Chromium needs headless (no sandbox as root, no network of its own). */
+export const CHROMIUM_ARGS = [
 	"--headless",
 	"--no-sandbox",
 	"--disable-gpu",
@@ -31,7 +32,7 @@ const ARGS = [
 export const FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"];
 
 export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
-	return chromium.launch({ executablePath: CHROMIUM, args: [...ARGS, ...extraArgs] });
+	return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 export interface Profile {
@@ -62,7 +63,7 @@ export async function newProfileAllowingEmbeddedStorage(viewport = LAPTOP): Prom
 		path.join(dir, "Default", "Preferences"),
 		JSON.stringify({ profile: { cookie_controls_mode: 0, block_third_party_cookies: false } }),
 	);
-	const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, args: ARGS, viewport });
+	const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, viewport });
 	return profileOf(context, () => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }));
 }
 

@@ -16,25 +16,15 @@ import path from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { startDevServer } from "../support/dev-server.ts";
 import { becomeContacts, createAccount, message, sendMessage, waitForDelivery } from "./app-driver.ts";
-import { CHROMIUM, LAPTOP, PHONE, UI_TIMEOUT_MS } from "./browser.ts";
+import { CHROMIUM, CHROMIUM_ARGS, LAPTOP, PHONE, UI_TIMEOUT_MS } from "./browser.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
-const ARGS = [
-	"--headless",
-	"--no-sandbox",
-	"--disable-gpu",
-	"--disable-quic",
-	"--no-first-run",
-	"--disable-background-networking",
-	"--disable-component-update",
-	"--disable-sync",
-];
 const GAP = 24;
 
 /** A browser of its own on a fresh profile directory: one person's device. */
 async function browserFor(viewport: { width: number; height: number }): Promise<{ context: BrowserContext; page: Page; dir: string }> {
 	const dir = mkdtempSync(path.join(tmpdir(), "sm-screenshot-"));
-	const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, args: ARGS, viewport });
+	const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, viewport });
 	context.setDefaultTimeout(UI_TIMEOUT_MS);
 	return { context, page: context.pages()[0] ?? (await context.newPage()), dir };
 }
