@@ -1,8 +1,9 @@
 import { DAY_MS } from "../abuse/send-limits.ts";
 import { pruneActivity } from "./account/activity-log.ts";
-import { pruneSent } from "./attachments/attachment-store.ts";
+import { pruneSentUploads } from "./attachments/attachment-store.ts";
 import type { TimedJob } from "./deadline-scheduler.ts";
 import type { JobName, RelayHost } from "./host.ts";
+import { pruneSent } from "./messaging/sent-messages.ts";
 
 /**
  * Rows kept only for a while: the activity log (the limiter and the flags look back a day at
@@ -17,7 +18,9 @@ export class Housekeeping implements TimedJob<JobName> {
 
 	async run(now: number): Promise<null> {
 		pruneActivity(this.host.sql, now - DAY_MS);
-		pruneSent(this.host.sql, now - this.host.config().queueTtlMs);
+		const sentBefore = now - this.host.config().queueTtlMs;
+		pruneSentUploads(this.host.sql, sentBefore);
+		pruneSent(this.host.sql, sentBefore);
 		return null;
 	}
 }

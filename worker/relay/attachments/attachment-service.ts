@@ -26,7 +26,6 @@ import {
 	grantsForMessage,
 	lapsedUploads,
 	markFetched,
-	markSentDeleted,
 	saveUpload,
 	setUploadStatus,
 	type Upload,
@@ -151,9 +150,8 @@ export class AttachmentService {
 		setUploadStatus(this.host.sql, upload.id, "sent", msgId);
 	}
 
-	/** A message of ours was deleted: it can no longer be edited, and its attachment goes. */
-	async forgetSent(msgId: string): Promise<void> {
-		markSentDeleted(this.host.sql, msgId);
+	/** A message of ours was deleted: its attachment goes. */
+	async messageDeleted(msgId: string): Promise<void> {
 		const upload = uploadByMessage(this.host.sql, msgId);
 		if (!upload) return;
 		await this.s.bin.remove(blobKey(this.host.accountId, upload.id));

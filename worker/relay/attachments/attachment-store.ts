@@ -143,27 +143,9 @@ export function forgetDeviceWaits(sql: SqlStorage, deviceId: string): Array<{ at
 	return done;
 }
 
-// Sender side: what was sent, so only its sender may edit or delete it.
-
-export function recordSent(sql: SqlStorage, m: { id: string; to: string; kind: string; at: number }): void {
-	sql.exec("INSERT OR IGNORE INTO sent_messages (id, to_account, kind, at) VALUES (?, ?, ?, ?)", m.id, m.to, m.kind, m.at);
-}
-
-export function sentMessage(sql: SqlStorage, id: string): { to: string; kind: string; at: number } | undefined {
-	return sql
-		.exec<{ to_account: string; kind: string; at: number }>("SELECT to_account, kind, at FROM sent_messages WHERE id = ?", id)
-		.toArray()
-		.map((r) => ({ to: r.to_account, kind: r.kind, at: r.at }))[0];
-}
-
-export function markSentDeleted(sql: SqlStorage, id: string): void {
-	sql.exec("UPDATE sent_messages SET kind = 'deleted' WHERE id = ?", id);
-}
-
-/** Sent messages past their lifetime, and the upload rows of attachments among them (their blobs expired with them). */
-export function pruneSent(sql: SqlStorage, before: number): void {
+/** Upload rows of attachments whose message aged out of the record of sent messages (their blobs expired with them). */
+export function pruneSentUploads(sql: SqlStorage, before: number): void {
 	sql.exec("DELETE FROM uploads WHERE status = 'sent' AND msg_id IN (SELECT id FROM sent_messages WHERE at <= ?)", before);
-	sql.exec("DELETE FROM sent_messages WHERE at <= ?", before);
 }
 
 // Blobs to delete from R2 once it answers again.

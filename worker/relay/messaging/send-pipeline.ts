@@ -5,7 +5,7 @@ import type { AccountState } from "../account/account-state.ts";
 import { logActivity } from "../account/activity-log.ts";
 import type { SendAllowance } from "../account/send-allowance.ts";
 import type { AttachmentService } from "../attachments/attachment-service.ts";
-import { getUpload, recordSent, sentMessage, type Upload } from "../attachments/attachment-store.ts";
+import { getUpload, type Upload } from "../attachments/attachment-store.ts";
 import type { ContactService } from "../contacts/contact-service.ts";
 import type { CreditAccount } from "../credits/credit-account.ts";
 import type { CreditFlush } from "../credits/credit-flush.ts";
@@ -18,6 +18,7 @@ import { ok, type RelayResult, refuse } from "../relay-result.ts";
 import { routingHeader } from "../routing-header.ts";
 import type { Delivery } from "./delivery.ts";
 import type { QueueItem } from "./queue-item.ts";
+import { markSentDeleted, recordSent, sentMessage } from "./sent-messages.ts";
 
 interface Needs {
 	readonly account: AccountState;
@@ -157,7 +158,10 @@ export class SendPipeline {
 		if (plan.countsAsSend) logActivity(sql, "send", now);
 		recordSent(sql, { id: frame.id, to: frame.to, kind: frame.kind, at: now });
 		if (plan.upload) this.s.attachments.sent(plan.upload, frame.id);
-		if (frame.kind === "delete" && frame.replaces !== undefined) await this.s.attachments.forgetSent(frame.replaces);
+		if (frame.kind === "delete" && frame.replaces !== undefined) {
+			markSentDeleted(sql, frame.replaces);
+			await this.s.attachments.messageDeleted(frame.replaces);
+		}
 		// Past the room check before forwarding these writes are not refused, so a message the
 		// recipient has is never missing on the sender's other devices.
 		await this.s.delivery.syncToOwnDevices(syncTargets, item);
