@@ -37,7 +37,13 @@ export const handle: Schema<string> = {
 	},
 };
 
-const deviceName = string({ min: 1, max: 64, pattern: /^[^\p{Cc}]+$/u });
+/**
+ * A device name is shown to the account's other devices when they approve or review it, so it
+ * must read as what it is: no control characters, and none of the bidirectional formatting
+ * characters (marks, embeddings, overrides, isolates) that make a name display differently
+ * from its characters' order ("‮enohPi" shows as "iPhone" reversed into place).
+ */
+const deviceName = string({ min: 1, max: 64, pattern: /^[^\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]+$/u });
 const publicKey = base64url({ bytes: 32 });
 const signature = base64url({ bytes: 64 });
 const nonce = base64url({ bytes: 24 });

@@ -65,6 +65,9 @@ describe("registration", () => {
 		["a handle with spaces", { handle: "al ice" }],
 		["a public key of the wrong size", { publicKey: "AAAA" }],
 		["a number where a string belongs", { deviceName: 42 }],
+		["a device name with a right-to-left override", { deviceName: "Alice\u2019s \u202Eenohpi" }],
+		["a device name with a bidirectional isolate", { deviceName: "\u2067laptop\u2069" }],
+		["a device name with a left-to-right mark", { deviceName: "phone\u200E" }],
 		["an unknown field", { admin: true }],
 	])("refuses %s with a typed bad_request", async (_, patch) => {
 		const body = { ...registrationBody("dave_valid", generateDeviceKeys()), ...patch };
