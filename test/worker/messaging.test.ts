@@ -2,7 +2,8 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { openMessage } from "../../client/core/message-seal.ts";
-import { fromB64u } from "../../common/encoding.ts";
+import { fromB64u, toB64u } from "../../common/encoding.ts";
+import { randomBytes } from "../../common/nacl.ts";
 import { addApprovedDevice, contactPair, newMessageId, queueMessagesFor, sealedSend } from "./fixtures.ts";
 import { api, connect, registerUser, type TestSocket, type TestUser } from "./helpers.ts";
 
@@ -17,7 +18,11 @@ afterEach(() => {
 });
 
 const QUEUE_MAX_BYTES = 100 * 1024 * 1024;
-const SEALED_MAX_BYTES = 65_536 + 16;
+/**
+ * The box of a "full-size" message here: short of the 64 KiB limit by a tag's length, so
+ * that the messages that fill a queue leave room below the 100 MB cap for a smaller one.
+ */
+const FILL_BYTES = 65_536 - 16;
 
 /**
  * A real sealed text whose box is exactly `bytes` long: the text is padded to fit. What an
@@ -187,6 +192,19 @@ describe("messages", () => {
 		expect(await a.next("error")).toMatchObject({ code });
 		a.send(sealedSend(alice, bob, key, "still works"));
 		expect(await a.next("sent")).toBeTruthy();
+	});
+
+	it("take a sealed box of exactly the size limit and refuse one byte more as too_large, with nothing queued", async () => {
+		const { alice, bob, key } = await contactPair();
+		const a = await connect(alice.token);
+		const limit = (await api("/api/limits")).json.maxSealedTextBytes as number;
+		const atLimit = { ...sealedSend(alice, bob, key, "fits"), box: toB64u(randomBytes(limit)) };
+		a.send(atLimit);
+		expect(await a.next("sent")).toMatchObject({ id: atLimit.id });
+		const over = { ...sealedSend(alice, bob, key, "one byte too many"), box: toB64u(randomBytes(limit + 1)) };
+		a.send(over);
+		expect(await a.next("error")).toMatchObject({ code: "too_large", ref: over.id });
+		expect((await queued(bob.accountId)).map((m) => m.msg_id)).toEqual([atLimit.id]);
 	});
 
 	it("refuse a sealed message above the size limit and an unknown key version", async () => {
@@ -362,12 +380,12 @@ describe("queue limits and expiry", () => {
 
 /**
  * One device's queue (Bob's laptop) filled through the ordinary send path to within one
- * message of 100 MB: 1,599 full-size sealed texts. Shared by the tests below, which each add
+ * message of 100 MB: 1,600 full-size sealed texts (25,600 bytes short). Shared by the tests below, which each add
  * a send that meets that full queue; the devices added after the fill have empty queues.
  */
 describe("a device queue filled to 100 MB", () => {
-	const FULL_MESSAGES = Math.floor(QUEUE_MAX_BYTES / SEALED_MAX_BYTES);
-	const ROOM = QUEUE_MAX_BYTES - FULL_MESSAGES * SEALED_MAX_BYTES;
+	const FULL_MESSAGES = Math.floor(QUEUE_MAX_BYTES / FILL_BYTES);
+	const ROOM = QUEUE_MAX_BYTES - FULL_MESSAGES * FILL_BYTES;
 	let alice: TestUser;
 	let bob: TestUser;
 	let bobPhone: TestUser;
@@ -379,7 +397,7 @@ describe("a device queue filled to 100 MB", () => {
 		const a = await connect(alice.token);
 		await sendAll(
 			a,
-			Array.from({ length: FULL_MESSAGES }, () => sealedSendOfSize(alice, bob, key, SEALED_MAX_BYTES)),
+			Array.from({ length: FULL_MESSAGES }, () => sealedSendOfSize(alice, bob, key, FILL_BYTES)),
 		);
 		a.ws.close(1000, "filled");
 		bobPhone = await addApprovedDevice(bob);
@@ -426,7 +444,7 @@ describe("a device queue filled to 100 MB", () => {
 	 * message goes through to exactly `holders`, so the refusal was the cap and nothing else.
 	 */
 	async function refusedUntilTheLaptopHasRoom(socket: TestSocket, payer: TestUser, to: TestUser, holders: TestUser[]) {
-		const frame = sealedSendOfSize(payer, to, key, SEALED_MAX_BYTES);
+		const frame = sealedSendOfSize(payer, to, key, FILL_BYTES);
 		const before = { credits: await credits(payer), alice: await queueTotals(alice.accountId), bob: await queueTotals(bob.accountId) };
 		expect(await answerTo(socket, frame)).toMatchObject({ type: "error", code: "recipient_queue_full", ref: frame.id });
 		expect({ alice: await queueTotals(alice.accountId), bob: await queueTotals(bob.accountId) }).toEqual({

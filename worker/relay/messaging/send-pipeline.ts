@@ -89,7 +89,8 @@ export class SendPipeline {
 	/** Size, contact and key version: what the frame itself must get right. */
 	private checkFrame(frame: SendFrame): RelayResult<never> | null {
 		const { maxSealedTextBytes } = this.host.config();
-		if (b64uBytes(frame.box) > maxSealedTextBytes + 16)
+		// The whole box, tag included: the limit as the protocol states it.
+		if (b64uBytes(frame.box) > maxSealedTextBytes)
 			return refuse("too_large", `A sealed message may be at most ${maxSealedTextBytes} bytes.`);
 		const contact = this.s.contacts.get(frame.to);
 		if (!contact || contact.state !== "accepted" || contact.peerBlocked)
