@@ -21,9 +21,11 @@ export interface Config {
 	prices: Prices;
 	attachmentTiers: AttachmentTiers;
 	contactRequestsPerHour: number;
-	/** New devices that may ask to join one account within an hour. */
+	/** New devices that may claim a link code of one account within an hour. */
 	deviceRequestsPerHour: number;
 	deviceJoins: DeviceJoinRules;
+	/** How long a link code stays claimable after an approved device opened it. */
+	linkCodeTtlMs: number;
 	suspension: {
 		reporters: number;
 		reportWindowMs: number;
@@ -142,9 +144,9 @@ export function readConfig(env: Env): Config {
 		contactRequestsPerHour: numberVar(env, "CONTACT_REQUESTS_PER_HOUR", 20),
 		deviceRequestsPerHour: wholeVar(env, "DEVICE_REQUESTS_PER_HOUR", 5, 1),
 		deviceJoins: {
-			waitingAtOnce: wholeVar(env, "DEVICES_WAITING_AT_ONCE", 3, 1),
 			lapseMs: numberVar(env, "DEVICE_ASK_LAPSE_HOURS", 24) * 3_600_000,
 		},
+		linkCodeTtlMs: wholeVar(env, "LINK_CODE_TTL_MS", 600_000, 1),
 		suspension: {
 			reporters: numberVar(env, "SUSPEND_AFTER_REPORTERS", 3),
 			reportWindowMs: numberVar(env, "SUSPEND_REPORT_WINDOW_DAYS", 7) * day,

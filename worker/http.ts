@@ -51,8 +51,9 @@ export function unwrap<T>(result: RelayResult<T>): T {
 	throw new ApiError(result.code, result.message, result.retryAfter);
 }
 
-export function pathId(request: IRequest, name: string): string {
+/** An id from the path; anything else names nothing that exists, so it is `missing` (by default an account). */
+export function pathId(request: IRequest, name: string, missing = "No such account."): string {
 	const value = request.params[name];
-	if (typeof value !== "string" || !/^[A-Za-z0-9_-]{22}$/.test(value)) throw new ApiError("not_found", "No such account.");
+	if (typeof value !== "string" || !/^[A-Za-z0-9_-]{22}$/.test(value)) throw new ApiError("not_found", missing);
 	return value;
 }

@@ -16,7 +16,16 @@ import {
 	requestContact,
 	rotateContactKey,
 } from "./routes/contacts.ts";
-import { addDevice, approveDevice, listOwnDevices, revokeDevice } from "./routes/devices.ts";
+import {
+	approveDevice,
+	cancelLink,
+	claimLink,
+	identityEnvelope,
+	listOwnDevices,
+	openLink,
+	publishDeviceList,
+	revokeDevice,
+} from "./routes/devices.ts";
 import { limits } from "./routes/limits.ts";
 import { reportContact } from "./routes/reports.ts";
 import { openSocket } from "./routes/socket.ts";
@@ -36,7 +45,11 @@ router
 	.get("/api/account", accountStatus)
 	.get("/api/account/credits", creditHistory)
 	.get("/api/devices", listOwnDevices)
-	.post("/api/devices", addDevice)
+	.post("/api/devices/list", publishDeviceList)
+	.get("/api/devices/identity", identityEnvelope)
+	.post("/api/devices/links", openLink)
+	.delete("/api/devices/links/:linkId", cancelLink)
+	.post("/api/devices/link", claimLink)
 	.post("/api/devices/:deviceId/approve", approveDevice)
 	.post("/api/devices/:deviceId/revoke", revokeDevice)
 	.post("/api/devices/:deviceId/reject", revokeDevice)

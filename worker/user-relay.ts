@@ -1,11 +1,16 @@
 import { DurableObject } from "cloudflare:workers";
+import type { SignedDeviceList } from "../common/protocol/device-list.ts";
 import type {
 	AccountStatus,
+	ApproveDeviceRequest,
 	Contact,
 	DeviceInfo,
+	DeviceList,
 	Envelope,
 	EnvelopeUpload,
-	OwnEnvelopeUpload,
+	IdentityEnvelope,
+	OpenLinkResponse,
+	PublishDeviceListRequest,
 	ReserveAttachmentResponse,
 } from "../common/protocol/wire.ts";
 import { ApiError } from "./api-error.ts";
@@ -17,7 +22,7 @@ import type { QueueItem } from "./relay/messaging/queue-item.ts";
 import { ok, type RelayResult } from "./relay/relay-result.ts";
 import { RelayServices } from "./relay/services.ts";
 import { migrateStorage } from "./relay/storage/storage-schema.ts";
-import type { NewDevice, PeerSurface, RouteSurface } from "./relay/surfaces.ts";
+import type { LinkClaimant, PeerSurface, RouteSurface } from "./relay/surfaces.ts";
 
 /**
  * One per user account, addressed by its account id: the single writer of that account's
@@ -58,8 +63,12 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 	}
 
 	/** As #asDevice, for work that has refusals of its own. */
-	async #forDevice<T>(deviceId: string, work: () => RelayResult<T> | Promise<RelayResult<T>>): Promise<RelayResult<T>> {
-		const refusal = await this.#s.devices.authorize(deviceId);
+	async #forDevice<T>(
+		deviceId: string,
+		work: () => RelayResult<T> | Promise<RelayResult<T>>,
+		opts?: { allowPending?: boolean },
+	): Promise<RelayResult<T>> {
+		const refusal = await this.#s.devices.authorize(deviceId, opts);
 		return refusal ?? work();
 	}
 
@@ -130,20 +139,37 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 
 	// ---------------------------------------------------------------- routes: devices
 
-	addPendingDevice(d: NewDevice): Promise<RelayResult<true>> {
-		return this.#s.devices.addPending(d);
+	claimLink(c: LinkClaimant): Promise<RelayResult<true>> {
+		return this.#s.links.claim(c);
 	}
 
-	devices(deviceId: string): Promise<RelayResult<DeviceInfo[]>> {
-		return this.#asDevice(deviceId, () => this.#s.devices.list());
+	devices(deviceId: string): Promise<RelayResult<DeviceList>> {
+		return this.#asDevice(deviceId, () => this.#s.devices.listing());
 	}
 
-	approveDevice(approverId: string, deviceId: string, signature: string, envelopes: OwnEnvelopeUpload[]): Promise<RelayResult<DeviceInfo>> {
-		return this.#s.devices.approve(approverId, deviceId, signature, envelopes);
+	publishDeviceList(deviceId: string, body: PublishDeviceListRequest): Promise<RelayResult<SignedDeviceList>> {
+		return this.#forDevice(deviceId, () => this.#s.lists.publish(deviceId, body));
 	}
 
-	removeDevice(actorId: string, deviceId: string): Promise<RelayResult<DeviceInfo>> {
-		return this.#s.devices.remove(actorId, deviceId);
+	openLink(deviceId: string, linkId: string): Promise<RelayResult<OpenLinkResponse>> {
+		return this.#forDevice(deviceId, () => this.#s.links.open(deviceId, linkId));
+	}
+
+	cancelLink(deviceId: string, linkId: string): Promise<RelayResult<true>> {
+		return this.#forDevice(deviceId, () => this.#s.links.cancel(linkId));
+	}
+
+	identityEnvelope(deviceId: string): Promise<RelayResult<IdentityEnvelope>> {
+		return this.#forDevice(deviceId, () => this.#s.devices.identityEnvelope(deviceId));
+	}
+
+	approveDevice(approverId: string, deviceId: string, body: ApproveDeviceRequest): Promise<RelayResult<DeviceInfo>> {
+		return this.#forDevice(approverId, () => this.#s.devices.approve(approverId, deviceId, body));
+	}
+
+	/** A pending device may take only itself off (it gives up waiting). */
+	removeDevice(actorId: string, deviceId: string, list: SignedDeviceList | undefined): Promise<RelayResult<DeviceInfo>> {
+		return this.#forDevice(actorId, () => this.#s.devices.remove(deviceId, list), { allowPending: actorId === deviceId });
 	}
 
 	// ---------------------------------------------------------------- routes: contacts and calls
@@ -178,7 +204,7 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 		return this.#forDevice(deviceId, () => this.#s.contacts.keys(deviceId, peerId));
 	}
 
-	peerDevices(deviceId: string, peerId: string): Promise<RelayResult<DeviceInfo[]>> {
+	peerDevices(deviceId: string, peerId: string): Promise<RelayResult<DeviceList>> {
 		return this.#forDevice(deviceId, () => this.#s.contacts.peerDevices(peerId));
 	}
 
@@ -239,8 +265,8 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 		return this.#ready(() => this.#s.calls.fromPeer(signal));
 	}
 
-	approvedDevicesOf(): Promise<DeviceInfo[]> {
-		return this.#ready(() => this.#s.devices.approved());
+	deviceListOf(): Promise<DeviceList> {
+		return this.#ready(() => this.#s.devices.published());
 	}
 
 	peerRevokedDevice(peerId: string): Promise<void> {

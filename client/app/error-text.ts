@@ -1,8 +1,11 @@
 import { SdkError, type SdkErrorCode } from "../core/sdk-error.ts";
 import { formatDuration, formatWhen } from "./format.ts";
 
-/** What the user was doing, where one code means different things. */
-export type ErrorContext = "register" | "join" | "contact" | "send" | "device" | "file" | "general";
+/**
+ * What the user was doing, where one code means different things. `link`: this new device
+ * claims a link code; `link-code`: an approved device makes one for a new device.
+ */
+export type ErrorContext = "register" | "link" | "link-code" | "contact" | "send" | "device" | "file" | "general";
 
 const SENTENCES: Record<SdkErrorCode, string> = {
 	bad_request: "That could not be accepted.",
@@ -31,6 +34,10 @@ const SENTENCES: Record<SdkErrorCode, string> = {
 	network: "The server cannot be reached. Check your connection; the app keeps trying.",
 	undecryptable: "A message could not be decrypted on this device.",
 	closed: "The app was opened in another tab or window, so this one stopped.",
+	untrusted:
+		"Something the server sent failed a security check, so this app did not use it. If this keeps happening, the server may be tampering with keys.",
+	identity_changed:
+		"This contact's safety number changed since you verified it. Look at the new number in the chat and acknowledge it before you send again.",
 };
 
 /** Whether the relay sent a code this app knows (an unknown one reads as `internal`). */
@@ -46,6 +53,27 @@ const VALIDATION_HINTS: Array<[RegExp, string]> = [
 	[/text/i, "A message needs some text."],
 ];
 
+/** What a failed security check was about, by the SDK's description of it; the first match wins. */
+const UNTRUSTED_HINTS: Array<[RegExp, string]> = [
+	[
+		/claimed your link code/i,
+		"A device tried to use your link code without knowing the code, so it was turned away. Nothing was shared with it.",
+	],
+	[
+		/approval of this device was refused/i,
+		"The approval of this device failed a security check, so it did not take the account's keys. Remove it on your other device and link it again.",
+	],
+	[/replace the key/i, "The server asked for a new conversation key without a reason this app could check, so it was ignored."],
+	[
+		/device list/i,
+		"The server sent a list of devices that failed a security check, so this app did not use it. If this keeps happening, the server may be tampering with keys.",
+	],
+];
+
+/** The link code's form, for a typed code that is not one. */
+const LINK_CODE_FORM =
+	"That is not a link code. It looks like alice-K7Q2M9-XD4HTR-PW3CZ5-NB8E1A: the handle, then four groups of six letters and digits.";
+
 /** Storage refused by the browser (private mode, blocked site data, a third-party frame). */
 const STORAGE_ERRORS = new Set(["UnknownError", "SecurityError", "InvalidStateError", "QuotaExceededError"]);
 
@@ -59,19 +87,34 @@ export function errorText(err: unknown, context: ErrorContext = "general"): stri
 	}
 	const error = err;
 	const { code } = error;
+	if (code === "bad_request" && context === "link" && /link code/i.test(error.message)) return LINK_CODE_FORM;
+	if (code === "untrusted") {
+		const hint = UNTRUSTED_HINTS.find(([pattern]) => pattern.test(error.message));
+		if (hint) return hint[1];
+	}
 	if (code === "bad_request") {
 		const hint = VALIDATION_HINTS.find(([pattern]) => pattern.test(error.message));
 		if (hint) return hint[1];
 	}
 	if (code === "not_found") {
 		if (context === "contact") return "No one uses that handle.";
-		if (context === "join") return "There is no account with that handle.";
+		// The relay says the same for an unknown handle, an unknown code and a used one, so nobody can probe for handles.
+		if (context === "link") return "This link code is not valid: it may have expired or been used. Ask your other device for a new one.";
 		if (context === "device") return "That device is no longer waiting for approval.";
 		if (context === "file")
 			return "This file is no longer on the server: files expire after 30 days, and a deleted message takes its file along.";
 	}
 	if (code === "undecryptable" && context === "file") return "This file was changed or cut short on its way, so it was not opened.";
 	if (code === "unauthorized" && context === "register") return "The server refused this device's signature. Please reload and try again.";
+	if (code === "forbidden" && context === "device") return "Approve a new device on the device that shows its link code.";
+	if (code === "rate_limited" && context === "link-code") {
+		const wait = error.retryAfter === undefined ? "" : ` You can make another in ${formatDuration(error.retryAfter)}.`;
+		return `Three link codes are open already: use or cancel one of them first.${wait}`;
+	}
+	if (code === "rate_limited" && context === "link") {
+		const wait = error.retryAfter === undefined ? "later" : `in ${formatDuration(error.retryAfter)}`;
+		return `Too many devices tried to join this account lately. Please try again ${wait}.`;
+	}
 	if (code === "rate_limited" && error.retryAfter !== undefined) {
 		return `${SENTENCES.rate_limited} You can send again in ${formatDuration(error.retryAfter)}.`;
 	}

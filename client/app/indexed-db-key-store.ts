@@ -1,9 +1,12 @@
-import { type DeviceIdentity, type KeyStore, SEEN_IDS_KEPT } from "../core/key-store.ts";
+import type { ListVersions } from "../core/contact-key.ts";
+import { copyIdentity, copyTrust, type DeviceIdentity, type KeyStore, SEEN_IDS_KEPT, type TrustRecord } from "../core/key-store.ts";
 import { Database, promised } from "./idb.ts";
 
-const VERSION = 1;
+/** 2: protocol v2 (trust records, key lists). A version-1 profile holds v1 keys the relay no longer serves, so it is emptied. */
+const VERSION = 2;
 const IDENTITY = "identity";
 const CONTACT_KEYS = "contactKeys";
+const TRUST = "trust";
 const SEEN = "seen";
 /** The identity store holds one record under this key. */
 const SELF = "self";
@@ -12,20 +15,13 @@ interface ContactKeyRecord {
 	peerId: string;
 	version: number;
 	key: Uint8Array;
+	lists: ListVersions;
 }
 
 /** A seen id; the store's auto-incremented primary key orders them oldest first. */
 interface SeenRecord {
 	id: string;
 }
-
-const copyIdentity = (identity: DeviceIdentity): DeviceIdentity => ({
-	seed: identity.seed.slice(),
-	publicKey: identity.publicKey.slice(),
-	accountId: identity.accountId,
-	deviceId: identity.deviceId,
-	handle: identity.handle,
-});
 
 /**
  * A KeyStore in the browser's IndexedDB, one database per device profile (the web app and
@@ -41,9 +37,11 @@ export class IndexedDbKeyStore implements KeyStore {
 		private readonly seenLimit = SEEN_IDS_KEPT,
 	) {
 		this.db = new Database(name, VERSION, (db, oldVersion) => {
-			if (oldVersion >= 1) return;
+			if (oldVersion >= VERSION) return;
+			for (const store of Array.from(db.objectStoreNames)) db.deleteObjectStore(store);
 			db.createObjectStore(IDENTITY);
 			db.createObjectStore(CONTACT_KEYS, { keyPath: ["peerId", "version"] });
+			db.createObjectStore(TRUST, { keyPath: "accountId" });
 			db.createObjectStore(SEEN, { autoIncrement: true }).createIndex("id", "id", { unique: true });
 		});
 	}
@@ -67,9 +65,24 @@ export class IndexedDbKeyStore implements KeyStore {
 		return record?.key.slice();
 	}
 
-	async putContactKey(peerId: string, version: number, key: Uint8Array): Promise<void> {
-		const record: ContactKeyRecord = { peerId, version, key: key.slice() };
+	async putContactKey(peerId: string, version: number, key: Uint8Array, lists: ListVersions): Promise<void> {
+		const record: ContactKeyRecord = { peerId, version, key: key.slice(), lists: { ...lists } };
 		await this.write(CONTACT_KEYS, (store) => store.put(record));
+	}
+
+	async getKeyLists(peerId: string, version: number): Promise<ListVersions | undefined> {
+		const record = await this.read<ContactKeyRecord | undefined>(CONTACT_KEYS, (store) => store.get([peerId, version]));
+		return record && { ...record.lists };
+	}
+
+	async getTrust(accountId: string): Promise<TrustRecord | undefined> {
+		const record = await this.read<TrustRecord | undefined>(TRUST, (store) => store.get(accountId));
+		return record && copyTrust(record);
+	}
+
+	async putTrust(record: TrustRecord): Promise<void> {
+		const copy = copyTrust(record);
+		await this.write(TRUST, (store) => store.put(copy));
 	}
 
 	async latestVersion(peerId: string): Promise<number | undefined> {

@@ -7,6 +7,7 @@ import { ConnectionStatus } from "./features/connection-status.ts";
 import { Contacts } from "./features/contacts.ts";
 import { Conversations } from "./features/conversations.ts";
 import { DeviceLifecycle } from "./features/device-lifecycle.ts";
+import { DeviceLinks } from "./features/device-links.ts";
 import { Devices } from "./features/devices.ts";
 import { FileCache } from "./features/file-cache.ts";
 import { IncomingMessages } from "./features/incoming-messages.ts";
@@ -14,15 +15,17 @@ import { MessageChanges } from "./features/message-changes.ts";
 import { Notices } from "./features/notices.ts";
 import { OutgoingMessages } from "./features/outgoing-messages.ts";
 import { Receipts } from "./features/receipts.ts";
+import { SafetyNumbers } from "./features/safety-numbers.ts";
 import { StartUpCache } from "./features/start-up-cache.ts";
 import { TypingIndicator } from "./features/typing-indicator.ts";
 import { type ChatMessage, HistoryStore } from "./history-store.ts";
 import { IndexedDbKeyStore } from "./indexed-db-key-store.ts";
+import type { SafetyComparison } from "./safety-code.ts";
 import { initialState, type MessengerState, type Notice, Store } from "./store.ts";
 import { xhrUploader } from "./xhr-uploader.ts";
 
 export { INLINE_IMAGE_TYPES } from "./features/file-cache.ts";
-export type { Connection, MessengerState, Notice, Phase } from "./store.ts";
+export type { Connection, LinkRequest, MessengerState, Notice, Phase, ShownLinkCode } from "./store.ts";
 
 export interface ProfileNames {
 	/** IndexedDB database of the device's keys. */
@@ -50,6 +53,8 @@ export class MessengerController {
 	private readonly account: Account;
 	private readonly contacts: Contacts;
 	private readonly devices: Devices;
+	private readonly links: DeviceLinks;
+	private readonly safetyNumbers: SafetyNumbers;
 	private readonly conversations: Conversations;
 	private readonly typingIndicator: TypingIndicator;
 	private readonly receipts: Receipts;
@@ -81,6 +86,8 @@ export class MessengerController {
 		this.account = new Account(store, this.client, this.notices);
 		this.contacts = new Contacts(store, this.client, this.notices);
 		this.devices = new Devices(store, this.client, this.notices);
+		this.links = new DeviceLinks(store, this.client, this.devices, this.notices);
+		this.safetyNumbers = new SafetyNumbers(store, this.client, this.notices);
 		this.conversations = new Conversations(store, this.history, pageVisible);
 		this.typingIndicator = new TypingIndicator(store, this.client);
 		this.receipts = new Receipts(this.history, this.conversations);
@@ -116,6 +123,7 @@ export class MessengerController {
 			this.contacts,
 			this.devices,
 			this.conversations,
+			this.safetyNumbers,
 		);
 		this.connection = new ConnectionStatus(store, this.client, browserOffline);
 		this.listen();
@@ -149,9 +157,9 @@ export class MessengerController {
 		return this.lifecycle.register(handle, deviceName);
 	}
 
-	/** Join an existing account as a new device; it then waits for approval. */
-	join(handle: string, deviceName: string): Promise<void> {
-		return this.lifecycle.join(handle, deviceName);
+	/** Join an existing account as a new device with the link code another of its devices shows; it then waits for approval. */
+	link(code: string, deviceName: string): Promise<void> {
+		return this.lifecycle.link(code, deviceName);
 	}
 
 	/** Take the connection back after another tab of this profile took it. */
@@ -178,8 +186,10 @@ export class MessengerController {
 		return this.contacts.request(handle);
 	}
 
-	acceptContact(peerId: string): Promise<void> {
-		return this.contacts.accept(peerId);
+	/** Accept a request; the new contact's safety number is looked up at once, for the badges. */
+	async acceptContact(peerId: string): Promise<void> {
+		await this.contacts.accept(peerId);
+		void this.safetyNumbers.load(peerId);
 	}
 
 	declineContact(peerId: string): Promise<void> {
@@ -199,16 +209,34 @@ export class MessengerController {
 		return this.contacts.report(peerId, reason, block);
 	}
 
-	safetyNumber(peerId: string): Promise<string> {
-		return this.contacts.safetyNumber(peerId);
-	}
-
 	refreshContacts(): Promise<void> {
 		return this.contacts.refresh();
 	}
 
 	contact(peerId: string): Contact | undefined {
 		return this.contacts.find(peerId);
+	}
+
+	// ------------------------------------------------------------------ safety numbers
+
+	/** Fetch what this device trusts about a contact's identity key again (into `trust`). */
+	loadTrust(peerId: string): Promise<void> {
+		return this.safetyNumbers.load(peerId);
+	}
+
+	/** After comparing safety numbers by eye: mark the contact verified, or not. */
+	setVerified(peerId: string, verified: boolean): Promise<void> {
+		return this.safetyNumbers.setVerified(peerId, verified);
+	}
+
+	/** The text of the contact's scanned safety number code against ours; a match marks them verified. */
+	compareSafetyCode(peerId: string, scanned: string): Promise<SafetyComparison> {
+		return this.safetyNumbers.compareScanned(peerId, scanned);
+	}
+
+	/** The person saw the contact's new safety number: sending works again. */
+	acknowledgeIdentityChange(peerId: string): Promise<void> {
+		return this.safetyNumbers.acknowledge(peerId);
 	}
 
 	// ------------------------------------------------------------------ conversations
@@ -274,16 +302,26 @@ export class MessengerController {
 		return this.devices.refresh();
 	}
 
+	/** Show a one-time link code for a new device (a code shown before is withdrawn). */
+	showLinkCode(): Promise<void> {
+		return this.links.show();
+	}
+
+	cancelLinkCode(): Promise<void> {
+		return this.links.cancel();
+	}
+
+	/** Approve a device that claimed the code shown here. */
 	approveDevice(deviceId: string): Promise<void> {
-		return this.devices.approve(deviceId);
+		return this.links.approve(deviceId);
 	}
 
 	rejectDevice(deviceId: string): Promise<void> {
-		return this.devices.reject(deviceId);
+		return this.links.reject(deviceId);
 	}
 
-	revokeDevice(deviceId: string): Promise<void> {
-		return this.devices.revoke(deviceId);
+	revokeDevice(deviceId: string, opts: { resetIdentity?: boolean } = {}): Promise<void> {
+		return this.devices.revoke(deviceId, opts);
 	}
 
 	// ------------------------------------------------------------------ notices
@@ -311,7 +349,10 @@ export class MessengerController {
 		}
 		c.on("ready", () => {
 			this.connection.socketReady();
-			this.contacts.reconnected();
+			this.lifecycle.reconnected();
+			void this.contacts.reconnected().then(async (reloaded) => {
+				if (reloaded) await this.safetyNumbers.loadAll();
+			});
 		});
 		c.on("disconnected", () => this.connection.socketLost());
 		c.on("reconnecting", () => this.connection.reconnecting());
@@ -320,10 +361,17 @@ export class MessengerController {
 		c.on("undecryptable", (message) => void this.incoming.unreadable(message).catch((err) => this.report(err)));
 		c.on("delivered", ({ ids, deviceId }) => void this.receipts.delivered(ids, deviceId).catch((err) => this.report(err)));
 		c.on("typing", ({ peerId }) => this.typingIndicator.peerTyping(peerId));
-		c.on("contact", ({ event, contact }) => this.contacts.changed(event, contact));
-		c.on("device", ({ event, device }) => {
-			if (!this.lifecycle.ownDeviceChanged(event, device)) this.devices.changed(event, device);
+		c.on("contact", ({ event, contact }) => {
+			this.contacts.changed(event, contact);
+			if (event === "accepted" && this.store.state.phase === "ready") void this.safetyNumbers.load(contact.accountId);
 		});
+		c.on("device", ({ event, device }) => {
+			if (this.lifecycle.ownDeviceChanged(event, device)) return;
+			this.devices.changed(event, device);
+			this.links.deviceChanged(event, device);
+		});
+		c.on("link_request", (request) => this.links.requested(request));
+		c.on("trust", ({ peerId }) => this.safetyNumbers.changed(peerId));
 		c.on("missed", ({ count }) => this.incoming.expired(count));
 		c.on("safety_number_changed", ({ peerId }) => this.contacts.safetyNumberChanged(peerId));
 		c.on("error", (error) => this.lifecycle.failed(error));

@@ -1,14 +1,30 @@
 import type { AccountStatus, Contact, DeviceInfo, LimitsResponse } from "../../common/protocol/wire.ts";
-import type { AccountInfo } from "../core/sdk.ts";
+import type { AccountInfo, ContactTrust, OwnDevice } from "../core/sdk.ts";
 import type { ChatMessage } from "./chat-message.ts";
 
 /**
- * Where the app is. `welcome`: no account on this device yet; `pending`: joined an account
- * and waits for approval; `ready`: approved; `replaced`: another tab of this profile took the
+ * Where the app is. `welcome`: no account on this device yet; `pending`: claimed a link code
+ * of an account and waits for the device that showed it to approve it; `ready`: approved; `replaced`: another tab of this profile took the
  * connection; `removed`: the device was revoked or the relay no longer knows it.
  */
 export type Phase = "loading" | "welcome" | "pending" | "ready" | "replaced" | "removed";
 export type Connection = "offline" | "connecting" | "online";
+
+/** A link code this device shows for a new device, until it is used, cancelled or expires. */
+export interface ShownLinkCode {
+	/** The typed form, "alice-XXXXXX-XXXXXX-XXXXXX-XXXXXX"; the QR code carries the same text. */
+	code: string;
+	linkId: string;
+	/** When the relay stops taking it (the relay's clock). */
+	expiresAt: number;
+}
+
+/** A new device claimed a code shown here, with a valid proof: the person approves or rejects it. */
+export interface LinkRequest {
+	device: DeviceInfo;
+	/** The new device's fingerprint, which it shows on its own screen too. */
+	fingerprint: string;
+}
 
 export interface Notice {
 	id: number;
@@ -32,7 +48,12 @@ export interface MessengerState {
 	/** Loaded conversations, oldest message first. */
 	conversations: Record<string, ChatMessage[]>;
 	activePeer: string | null;
-	devices: DeviceInfo[] | null;
+	/** This account's devices, each marked whether the account's signed device list certifies it. */
+	devices: OwnDevice[] | null;
+	linkCode: ShownLinkCode | null;
+	linkRequests: LinkRequest[];
+	/** What this device trusts about each accepted contact's identity key, by account id. */
+	trust: Record<string, ContactTrust>;
 	notices: Notice[];
 	/** When the rate limit next allows a send, on this device's clock; null when it does now. */
 	nextSendAt: number | null;
@@ -56,6 +77,9 @@ export function initialState(): MessengerState {
 		conversations: {},
 		activePeer: null,
 		devices: null,
+		linkCode: null,
+		linkRequests: [],
+		trust: {},
 		notices: [],
 		nextSendAt: null,
 		progress: {},

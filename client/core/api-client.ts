@@ -1,32 +1,39 @@
 import {
 	type AcceptRequest,
 	type AccountStatus,
-	type AddDeviceRequest,
-	type AddDeviceResponse,
 	type ApproveDeviceRequest,
 	accountStatus,
-	addDeviceResponse,
 	type ChallengeResponse,
+	type ClaimLinkRequest,
+	type ClaimLinkResponse,
 	type Contact,
 	type CreditHistory,
 	challengeResponse,
+	claimLinkResponse,
 	contactList,
 	contactResponse,
 	creditHistory,
 	type DeviceInfo,
+	type DeviceList,
 	deviceList,
 	deviceResponse,
 	type Envelope,
 	envelopeList,
 	errorBody,
+	type IdentityEnvelope,
 	id,
+	identityEnvelope,
 	type LimitsResponse,
 	limitsResponse,
+	type OpenLinkResponse,
+	openLinkResponse,
+	type PublishDeviceListRequest,
 	parseJson,
 	type RegisterRequest,
 	type RegisterResponse,
 	type ReserveAttachmentRequest,
 	type ReserveAttachmentResponse,
+	type RevokeDeviceRequest,
 	type RotateRequest,
 	registerResponse,
 	reserveAttachmentResponse,
@@ -88,8 +95,9 @@ export class ApiClient {
 		return this.call("GET", "/api/account", accountStatus, { token });
 	}
 
-	async devices(token: string): Promise<DeviceInfo[]> {
-		return (await this.call("GET", "/api/devices", deviceList, { token })).devices;
+	/** Every device of this account, with the account's signed device list (to verify before trusting any of it). */
+	devices(token: string): Promise<DeviceList> {
+		return this.call("GET", "/api/devices", deviceList, { token });
 	}
 
 	async contacts(token: string): Promise<Contact[]> {
@@ -112,9 +120,28 @@ export class ApiClient {
 		return (await this.call("POST", `${this.contactPath(peerId)}/block`, contactResponse, { token })).contact;
 	}
 
-	/** A new device asks to join an existing account; it is pending until approved. */
-	addDevice(body: AddDeviceRequest): Promise<AddDeviceResponse> {
-		return this.call("POST", "/api/devices", addDeviceResponse, { body });
+	/** The account's first signed device list, or a new identity key (an identity reset). */
+	async publishDeviceList(token: string, body: PublishDeviceListRequest): Promise<void> {
+		await this.call("POST", "/api/devices/list", null, { token, body });
+	}
+
+	/** Open a one-time link code on the relay by its link id (the code's secret stays here). */
+	openLink(token: string, linkId: string): Promise<OpenLinkResponse> {
+		return this.call("POST", "/api/devices/links", openLinkResponse, { token, body: { linkId } });
+	}
+
+	async cancelLink(token: string, linkId: string): Promise<void> {
+		await this.call("DELETE", `/api/devices/links/${parseInput(id, linkId, "linkId")}`, null, { token });
+	}
+
+	/** A new device claims a link code; it is pending until the device that showed the code approves it. */
+	claimLink(body: ClaimLinkRequest): Promise<ClaimLinkResponse> {
+		return this.call("POST", "/api/devices/link", claimLinkResponse, { body });
+	}
+
+	/** The identity key as the approving device wrapped it for this one. */
+	identityEnvelope(token: string): Promise<IdentityEnvelope> {
+		return this.call("GET", "/api/devices/identity", identityEnvelope, { token });
 	}
 
 	async approveDevice(token: string, deviceId: string, body: ApproveDeviceRequest): Promise<DeviceInfo> {
@@ -122,9 +149,9 @@ export class ApiClient {
 			.device;
 	}
 
-	/** Rejects a pending device or revokes an approved one. */
-	async revokeDevice(token: string, deviceId: string): Promise<DeviceInfo> {
-		return (await this.call("POST", `/api/devices/${parseInput(id, deviceId, "deviceId")}/revoke`, deviceResponse, { token })).device;
+	/** Rejects a pending device or revokes an approved one (with the next signed list, without it). */
+	async revokeDevice(token: string, deviceId: string, body: RevokeDeviceRequest = {}): Promise<DeviceInfo> {
+		return (await this.call("POST", `/api/devices/${parseInput(id, deviceId, "deviceId")}/revoke`, deviceResponse, { token, body })).device;
 	}
 
 	async rotateContactKey(token: string, peerId: string, body: RotateRequest): Promise<Contact> {
@@ -188,9 +215,9 @@ export class ApiClient {
 		return (await this.call("GET", `${this.contactPath(peerId)}/keys`, envelopeList, { token })).envelopes;
 	}
 
-	/** The contact's approved devices. */
-	async contactDevices(token: string, peerId: string): Promise<DeviceInfo[]> {
-		return (await this.call("GET", `${this.contactPath(peerId)}/devices`, deviceList, { token })).devices;
+	/** The contact's approved devices and signed device list. */
+	contactDevices(token: string, peerId: string): Promise<DeviceList> {
+		return this.call("GET", `${this.contactPath(peerId)}/devices`, deviceList, { token });
 	}
 
 	/** Whether this account takes calls from the contact. */

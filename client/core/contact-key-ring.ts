@@ -1,22 +1,24 @@
 import { CryptoError } from "../../common/crypto-error.ts";
 import { equalBytes, fromB64u } from "../../common/encoding.ts";
-import type { Contact, DeviceInfo, EnvelopeUpload, OwnEnvelopeUpload } from "../../common/protocol/wire.ts";
+import type { ListedDevice } from "../../common/protocol/device-list.ts";
+import type { Contact, EnvelopeUpload, OwnEnvelopeUpload } from "../../common/protocol/wire.ts";
 import type { ApiClient } from "./api-client.ts";
-import { generateContactKey, unwrapContactKey, wrapContactKey } from "./contact-key.ts";
+import { generateContactKey, type ListVersions, unwrapContactKey, wrapContactKey } from "./contact-key.ts";
 import type { DeviceIdentity, KeyStore } from "./key-store.ts";
+import { lists, rotationDue } from "./list-trust.ts";
 import { SdkError } from "./sdk-error.ts";
 import type { SessionKeeper } from "./session-keeper.ts";
+import type { TrustBook } from "./trust-book.ts";
 
 export interface KeyRingDeps {
 	store: KeyStore;
 	api: ApiClient;
 	session: SessionKeeper;
+	trust: TrustBook;
 	identity: () => Promise<DeviceIdentity>;
 	/** Told about envelopes that were refused; the others are still used. */
 	report: (error: SdkError) => void;
 }
-
-const approved = (devices: DeviceInfo[]): DeviceInfo[] => devices.filter((d) => d.status === "approved");
 
 /** Contact keys (one symmetric key per contact pair, never seen by the relay): made and wrapped on accept, fetched and unwrapped on demand, kept in the KeyStore. */
 export class ContactKeyRing {
@@ -82,26 +84,41 @@ export class ContactKeyRing {
 
 	private async acceptOnce(peerId: string): Promise<Contact> {
 		const { api, session, store } = this.deps;
-		const { key, envelopes } = await this.freshKeyFor(peerId, 1);
+		const { key, envelopes, lists } = await this.freshKeyFor(peerId, 1);
 		const contact = await session.withToken((t) => api.acceptContact(t, peerId, { keyVersion: 1, envelopes }));
-		await store.putContactKey(peerId, 1, key);
+		await store.putContactKey(peerId, 1, key, lists);
 		this.forget(peerId);
 		return contact;
 	}
 
 	/**
-	 * Replace the contact key after a device of either account was revoked, so the revoked
-	 * device cannot read what is sent from now on: the next version, wrapped for the
-	 * remaining approved devices of both. If another device of this account rotated first,
-	 * the relay answers `conflict` and its key is fetched instead.
+	 * Whether the newest key this device holds for a contact must be replaced: a verified list
+	 * of either account removed a device after the key was shared (rotationDue). The relay's
+	 * say-so is never enough.
+	 */
+	async rotationJustified(peerId: string): Promise<boolean> {
+		const { store, trust } = this.deps;
+		const latest = await store.latestVersion(peerId);
+		if (latest === undefined) return false;
+		const keyLists = await store.getKeyLists(peerId, latest);
+		if (!keyLists) return false;
+		const [mine, theirs] = await Promise.all([trust.own(), trust.peer(peerId)]);
+		return rotationDue(keyLists, [mine.list, theirs.list]);
+	}
+
+	/**
+	 * Replace the contact key after a device of either account was removed from its signed
+	 * list, so the removed device cannot read what is sent from now on: the next version,
+	 * wrapped for the devices of both verified lists. If another device rotated first, the
+	 * relay answers `conflict` and its key is fetched instead.
 	 */
 	async rotate(peerId: string, toVersion: number): Promise<void> {
 		const { api, session, store } = this.deps;
 		if ((await store.getContactKey(peerId, toVersion)) !== undefined) return;
-		const { key, envelopes } = await this.freshKeyFor(peerId, toVersion);
+		const { key, envelopes, lists } = await this.freshKeyFor(peerId, toVersion);
 		try {
 			await session.withToken((t) => api.rotateContactKey(t, peerId, { keyVersion: toVersion, envelopes }));
-			await store.putContactKey(peerId, toVersion, key);
+			await store.putContactKey(peerId, toVersion, key, lists);
 		} catch (err) {
 			if (!(err instanceof SdkError) || err.code !== "conflict") throw err;
 		}
@@ -111,9 +128,11 @@ export class ContactKeyRing {
 
 	/**
 	 * Every contact key this device holds for these contacts, wrapped for a new device of
-	 * this account (device approval): it reads old and new messages at once.
+	 * this account (device approval): it reads old and new messages at once. Each version
+	 * keeps the device lists it was first shared under, so every device judges a later
+	 * rotation the same way.
 	 */
-	async wrapAllFor(peerIds: string[], target: DeviceInfo): Promise<OwnEnvelopeUpload[]> {
+	async wrapAllFor(peerIds: string[], target: ListedDevice): Promise<OwnEnvelopeUpload[]> {
 		const { store } = this.deps;
 		const me = await this.deps.identity();
 		const out: OwnEnvelopeUpload[] = [];
@@ -122,10 +141,12 @@ export class ContactKeyRing {
 			const latest = (await store.latestVersion(peerId)) ?? 0;
 			for (let version = 1; version <= latest; version++) {
 				const key = await store.getContactKey(peerId, version);
-				if (!key) continue;
+				const keyLists = await store.getKeyLists(peerId, version);
+				if (!key || !keyLists) continue;
 				const wrapped = wrapContactKey({
 					accounts: [me.accountId, peerId],
 					version,
+					lists: keyLists,
 					key,
 					senderSeed: me.seed,
 					targetPublicKey: fromB64u(target.publicKey),
@@ -136,35 +157,32 @@ export class ContactKeyRing {
 		return out;
 	}
 
-	/** A new random key and its envelopes for every approved device of both accounts. */
-	private async freshKeyFor(peerId: string, version: number): Promise<{ key: Uint8Array; envelopes: EnvelopeUpload[] }> {
+	/** A new random key and its envelopes for every device of both verified lists. */
+	private async freshKeyFor(
+		peerId: string,
+		version: number,
+	): Promise<{ key: Uint8Array; envelopes: EnvelopeUpload[]; lists: ListVersions }> {
 		const me = await this.deps.identity();
-		const [mine, theirs] = await this.deviceLists(peerId);
-		if (!mine.some((d) => d.deviceId === me.deviceId)) {
-			throw new SdkError("device_pending", "This device is not an approved device of its account.");
-		}
+		const { mine, theirs } = await this.deps.trust.forWrapping(peerId);
+		const lists: ListVersions = { [me.accountId]: mine.list.version, [peerId]: theirs.list.version };
 		const key = generateContactKey();
-		const wrap = (accountId: string, device: DeviceInfo): EnvelopeUpload => ({
+		const wrap = (accountId: string, device: ListedDevice): EnvelopeUpload => ({
 			accountId,
 			deviceId: device.deviceId,
 			...wrapContactKey({
 				accounts: [me.accountId, peerId],
 				version,
+				lists,
 				key,
 				senderSeed: me.seed,
 				targetPublicKey: fromB64u(device.publicKey),
 			}),
 		});
-		return { key, envelopes: [...mine.map((d) => wrap(me.accountId, d)), ...theirs.map((d) => wrap(peerId, d))] };
-	}
-
-	private async deviceLists(peerId: string): Promise<[DeviceInfo[], DeviceInfo[]]> {
-		const { api, session } = this.deps;
-		const [mine, theirs] = await Promise.all([
-			session.withToken((t) => api.devices(t)),
-			session.withToken((t) => api.contactDevices(t, peerId)),
-		]);
-		return [approved(mine), approved(theirs)];
+		return {
+			key,
+			lists,
+			envelopes: [...mine.list.devices.map((d) => wrap(me.accountId, d)), ...theirs.list.devices.map((d) => wrap(peerId, d))],
+		};
 	}
 
 	private async fetchAndStore(peerId: string): Promise<number[]> {
@@ -172,24 +190,24 @@ export class ContactKeyRing {
 		const me = await this.deps.identity();
 		const envelopes = await session.withToken((t) => api.contactKeys(t, peerId));
 		if (envelopes.length === 0) return [];
-		// An envelope counts only if an approved device of one of the two accounts wrapped it:
-		// the relay hands out `fromPublicKey`, and could otherwise plant a key of its own. The
-		// device lists are what the safety number covers, so comparing it closes the loop.
-		const [mine, theirs] = await this.deviceLists(peerId);
+		// An envelope counts only if a device in the verified list of one of the two accounts
+		// wrapped it: the relay hands out `fromPublicKey`, and could otherwise plant a key of its own.
+		const [mine, theirs] = await Promise.all([this.deps.trust.own(), this.deps.trust.peer(peerId)]);
 		const wrappers = new Map([
-			[me.accountId, new Set(mine.map((d) => d.publicKey))],
-			[peerId, new Set(theirs.map((d) => d.publicKey))],
+			[me.accountId, mine.list],
+			[peerId, theirs.list],
 		]);
 		const held: number[] = [];
 		const refused: string[] = [];
 		for (const e of envelopes) {
-			if (!wrappers.get(e.fromAccount)?.has(e.fromPublicKey)) {
-				refused.push(`version ${e.keyVersion} was wrapped by a device that is not an approved device of either account`);
+			const list = wrappers.get(e.fromAccount);
+			if (!list || !lists(list, e.fromDevice, e.fromPublicKey)) {
+				refused.push(`version ${e.keyVersion} was wrapped by a device that is not in either account's signed device list`);
 				continue;
 			}
-			let key: Uint8Array;
+			let opened: { key: Uint8Array; lists: ListVersions };
 			try {
-				key = unwrapContactKey({
+				opened = unwrapContactKey({
 					nonce: e.nonce,
 					box: e.box,
 					senderPublicKey: fromB64u(e.fromPublicKey),
@@ -205,11 +223,11 @@ export class ContactKeyRing {
 			// First key wins: a relay that later serves another key for a version already in use
 			// must not be able to swap it.
 			const existing = await store.getContactKey(peerId, e.keyVersion);
-			if (existing && !equalBytes(existing, key)) {
+			if (existing && !equalBytes(existing, opened.key)) {
 				refused.push(`version ${e.keyVersion} differs from the key this device already holds`);
 				continue;
 			}
-			if (!existing) await store.putContactKey(peerId, e.keyVersion, key);
+			if (!existing) await store.putContactKey(peerId, e.keyVersion, opened.key, opened.lists);
 			held.push(e.keyVersion);
 		}
 		if (refused.length > 0) {

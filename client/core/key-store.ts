@@ -1,10 +1,33 @@
-/** What a device keeps about itself. The seed is its Ed25519 private key and never leaves the device. */
+import type { SignedDeviceList } from "../../common/protocol/device-list.ts";
+import type { ListVersions } from "./contact-key.ts";
+import type { AccountIdentity } from "./identity-key.ts";
+
+/** What a device keeps about itself. The seeds never leave the device. */
 export interface DeviceIdentity {
+	/** This device's Ed25519 key. */
 	seed: Uint8Array;
 	publicKey: Uint8Array;
 	accountId: string;
 	deviceId: string;
 	handle: string;
+	/** The account's identity key; absent while a newly linked device waits for approval. */
+	account?: AccountIdentity;
+	/** A linked device waiting for approval: the link code's id and MAC key, to check what the approver sends. */
+	link?: { linkId: string; macKey: Uint8Array };
+}
+
+/**
+ * What this device believes about one account's keys (its own or a contact's): the identity
+ * key pinned on first use and the newest signed device list it verified under it.
+ */
+export interface TrustRecord {
+	accountId: string;
+	identityKey: string;
+	list: SignedDeviceList;
+	/** The person compared safety numbers (or scanned the code) and said they match. */
+	verified: boolean;
+	/** The identity key changed and the person has not looked yet; `wasVerified` blocks sending until they do. */
+	changed?: { from: string; at: number; wasVerified: boolean };
 }
 
 /** How many message ids a store must remember at least, for de-duplicating re-delivered messages. */
@@ -12,23 +35,46 @@ export const SEEN_IDS_KEPT = 10_000;
 
 /**
  * Everything a device keeps between sessions: its identity, the contact keys it has unwrapped,
- * and the ids of messages it has already shown.
+ * what it trusts about each account's keys, and the ids of messages it has already shown.
  *
  * Every method is async and touches one kind of record, so a browser store can back each
  * call with a single IndexedDB transaction (an object store per kind: identity, contact keys
- * keyed by [peerId, version], seen ids with an insertion counter for trimming).
- * Byte arrays handed in or out are the caller's: a store keeps and returns its own copies.
+ * keyed by [peerId, version], trust keyed by account id, seen ids with an insertion counter
+ * for trimming). Byte arrays handed in or out are the caller's: a store keeps and returns its own copies.
  */
 export interface KeyStore {
 	getIdentity(): Promise<DeviceIdentity | null>;
 	setIdentity(identity: DeviceIdentity | null): Promise<void>;
 
 	getContactKey(peerId: string, version: number): Promise<Uint8Array | undefined>;
-	putContactKey(peerId: string, version: number, key: Uint8Array): Promise<void>;
+	/** `lists`: which device list of each account the key version was shared under (from its envelope). */
+	putContactKey(peerId: string, version: number, key: Uint8Array, lists: ListVersions): Promise<void>;
+	getKeyLists(peerId: string, version: number): Promise<ListVersions | undefined>;
 	/** The highest key version held for this peer, if any. */
 	latestVersion(peerId: string): Promise<number | undefined>;
+
+	getTrust(accountId: string): Promise<TrustRecord | undefined>;
+	putTrust(record: TrustRecord): Promise<void>;
 
 	hasSeen(messageId: string): Promise<boolean>;
 	/** Remember an id. The newest SEEN_IDS_KEPT ids must be kept; older ones may be forgotten. */
 	markSeen(messageId: string): Promise<void>;
+}
+
+/** A deep enough copy of an identity that the caller's arrays are never the store's. */
+export function copyIdentity(identity: DeviceIdentity): DeviceIdentity {
+	const out: DeviceIdentity = {
+		seed: identity.seed.slice(),
+		publicKey: identity.publicKey.slice(),
+		accountId: identity.accountId,
+		deviceId: identity.deviceId,
+		handle: identity.handle,
+	};
+	if (identity.account) out.account = { seed: identity.account.seed.slice(), publicKey: identity.account.publicKey.slice() };
+	if (identity.link) out.link = { linkId: identity.link.linkId, macKey: identity.link.macKey.slice() };
+	return out;
+}
+
+export function copyTrust(record: TrustRecord): TrustRecord {
+	return structuredClone(record);
 }

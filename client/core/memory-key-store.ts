@@ -1,15 +1,11 @@
-import { type DeviceIdentity, type KeyStore, SEEN_IDS_KEPT } from "./key-store.ts";
-
-const copyIdentity = (identity: DeviceIdentity): DeviceIdentity => ({
-	...identity,
-	seed: identity.seed.slice(),
-	publicKey: identity.publicKey.slice(),
-});
+import type { ListVersions } from "./contact-key.ts";
+import { copyIdentity, copyTrust, type DeviceIdentity, type KeyStore, SEEN_IDS_KEPT, type TrustRecord } from "./key-store.ts";
 
 /** A KeyStore that lives as long as the process: for Node, tests and benchmarks. */
 export class MemoryKeyStore implements KeyStore {
 	private identity: DeviceIdentity | null = null;
-	private readonly keys = new Map<string, Map<number, Uint8Array>>();
+	private readonly keys = new Map<string, Map<number, { key: Uint8Array; lists: ListVersions }>>();
+	private readonly trust = new Map<string, TrustRecord>();
 	// A Set iterates in insertion order, so the oldest id is always first.
 	private readonly seen = new Set<string>();
 
@@ -24,21 +20,35 @@ export class MemoryKeyStore implements KeyStore {
 	}
 
 	async getContactKey(peerId: string, version: number): Promise<Uint8Array | undefined> {
-		return this.keys.get(peerId)?.get(version)?.slice();
+		return this.keys.get(peerId)?.get(version)?.key.slice();
 	}
 
-	async putContactKey(peerId: string, version: number, key: Uint8Array): Promise<void> {
+	async putContactKey(peerId: string, version: number, key: Uint8Array, lists: ListVersions): Promise<void> {
 		let versions = this.keys.get(peerId);
 		if (!versions) {
 			versions = new Map();
 			this.keys.set(peerId, versions);
 		}
-		versions.set(version, key.slice());
+		versions.set(version, { key: key.slice(), lists: { ...lists } });
+	}
+
+	async getKeyLists(peerId: string, version: number): Promise<ListVersions | undefined> {
+		const lists = this.keys.get(peerId)?.get(version)?.lists;
+		return lists && { ...lists };
 	}
 
 	async latestVersion(peerId: string): Promise<number | undefined> {
 		const versions = this.keys.get(peerId);
 		return versions && versions.size > 0 ? Math.max(...versions.keys()) : undefined;
+	}
+
+	async getTrust(accountId: string): Promise<TrustRecord | undefined> {
+		const record = this.trust.get(accountId);
+		return record && copyTrust(record);
+	}
+
+	async putTrust(record: TrustRecord): Promise<void> {
+		this.trust.set(record.accountId, copyTrust(record));
 	}
 
 	async hasSeen(messageId: string): Promise<boolean> {

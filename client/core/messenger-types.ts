@@ -1,4 +1,4 @@
-import type { AccountStatus, Contact, ServerFrame } from "../../common/protocol/wire.ts";
+import type { AccountStatus, Contact, DeviceInfo, ServerFrame } from "../../common/protocol/wire.ts";
 import type { Fetch } from "./api-client.ts";
 import type { Uploader } from "./attachment-transfer.ts";
 import type { BackoffOptions } from "./backoff.ts";
@@ -40,6 +40,24 @@ export interface AccountInfo {
 
 type Frame<T extends ServerFrame["type"]> = Extract<ServerFrame, { type: T }>;
 
+/** A device of this account; `certified` when the account's signed device list names it with this key. */
+export type OwnDevice = DeviceInfo & { certified: boolean };
+
+export type TrustState = "unverified" | "verified" | "changed";
+
+/** What this device trusts about a contact's identity key. */
+export interface ContactTrust {
+	peerId: string;
+	/** `changed`: the identity key is not the one seen before, and the person has not acknowledged it. */
+	state: TrustState;
+	/** Sending is refused until acknowledged: the contact had been verified before the change. */
+	blocked: boolean;
+	/** 60 digits over both identity keys. */
+	safetyNumber: string;
+	identityKey: string;
+	changedAt?: number;
+}
+
 /** `call_incoming`, `call_signal` and `call_ended` come from CallEvents (client/core/call-signaling.ts). */
 export interface MessengerEvents extends CallEvents {
 	ready: { accountId: string; deviceId: string; queued: number };
@@ -57,8 +75,12 @@ export interface MessengerEvents extends CallEvents {
 	typing: { peerId: string; fromDevice: string };
 	/** A device of `peerId` stored these messages of ours. */
 	delivered: { ids: string[]; peerId: string; deviceId: string };
-	/** The safety number with this contact changed (null: with every contact — our own devices changed). */
+	/** The safety number with this contact changed: their identity key is not the one seen before. */
 	safety_number_changed: { peerId: string | null };
+	/** A contact's trust state changed (verified, unverified, or an identity change seen). */
+	trust: { peerId: string; state: TrustState };
+	/** A new device claimed a link code this client showed, with a valid proof: approve it (approveDevice) or reject it. */
+	link_request: { device: DeviceInfo; fingerprint: string };
 	/** Balance, trust and quota of this account, whenever the relay reports them. */
 	account: AccountStatus;
 	disconnected: { code: number; reason: string };

@@ -1,11 +1,11 @@
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
-import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { CryptoError } from "../../common/crypto-error.ts";
 import { concatBytes, utf8Encode } from "../../common/encoding.ts";
 
+/** One account as the safety number sees it: its id and its identity key, which stays the same while devices come and go. */
 export interface SafetyNumberSide {
 	accountId: string;
-	deviceKeys: Uint8Array[];
+	identityKey: Uint8Array;
 }
 
 // Signal uses 5200 iterations, but noble's SHA-512 costs ~3 µs a block warm (more cold), so
@@ -13,7 +13,7 @@ export interface SafetyNumberSide {
 // call in Node. The iteration is only extra margin: a 30-digit half is ~100 bits, already out
 // of reach of an attacker grinding device keys.
 const ITERATIONS = 1024;
-const VERSION = utf8Encode("sm-safety-number/1");
+const VERSION = utf8Encode("sm-safety-number/2");
 
 function u32be(n: number): Uint8Array {
 	const out = new Uint8Array(4);
@@ -32,15 +32,11 @@ function digitGroups(bytes: Uint8Array, groups: number): string[] {
 	return out;
 }
 
-// The device list is a set: order and duplicates do not matter, membership does. Sorting
-// lowercase hex strings is the same as sorting the bytes.
 function sideDigits(side: SafetyNumberSide): string[] {
-	for (const key of side.deviceKeys) {
-		if (!(key instanceof Uint8Array) || key.length !== 32) throw new CryptoError("bad_key", "device keys must be 32 bytes");
-	}
-	const keys = [...new Set(side.deviceKeys.map(bytesToHex))].sort().map(hexToBytes);
+	if (!(side.identityKey instanceof Uint8Array) || side.identityKey.length !== 32)
+		throw new CryptoError("bad_key", "identity keys are 32 bytes");
 	const account = utf8Encode(side.accountId);
-	const material = concatBytes(VERSION, u32be(account.length), account, u32be(keys.length), ...keys);
+	const material = concatBytes(VERSION, u32be(account.length), account, side.identityKey);
 	let h = sha512(material);
 	// Each round re-mixes a 32-byte digest of the material (as Signal re-mixes the key);
 	// 64 + 32 bytes fit one SHA-512 block, so a round is one compression.

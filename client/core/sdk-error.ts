@@ -3,9 +3,11 @@ import type { ErrorCode } from "../../common/protocol/wire.ts";
 /**
  * The relay's error codes, plus the client's own: `network` (the relay could not be reached
  * or answered garbage through a proxy), `undecryptable` (something arrived that no key of
- * this device opens) and `closed` (the client was closed or replaced).
+ * this device opens), `closed` (the client was closed or replaced), `untrusted` (the relay
+ * served keys or a device list that failed a check) and `identity_changed` (a verified
+ * contact's identity key changed and the person has not acknowledged it).
  */
-export type SdkErrorCode = ErrorCode | "network" | "undecryptable" | "closed";
+export type SdkErrorCode = ErrorCode | "network" | "undecryptable" | "closed" | "untrusted" | "identity_changed";
 
 export class SdkError extends Error {
 	readonly code: SdkErrorCode;

@@ -1,6 +1,6 @@
 import { fromB64u, toB64u } from "../../common/encoding.ts";
 import { generateDeviceKeys, randomBytes, signDetached } from "../../common/nacl.ts";
-import { approvalMessage, deviceRequestMessage, registrationMessage } from "../../common/protocol/signing.ts";
+import { identityProofMessage, registrationMessage } from "../../common/protocol/signing.ts";
 import {
 	type AccountStatus,
 	type Contact,
@@ -16,6 +16,7 @@ import {
 	reportRequest,
 	type ServerFrame,
 } from "../../common/protocol/wire.ts";
+import { AccountDevices } from "./account-devices.ts";
 import { AckBatcher } from "./ack-batcher.ts";
 import { ApiClient, type Fetch, parseAccountId, parseInput } from "./api-client.ts";
 import { bufferedUploader, streamingUploader, type Uploader } from "./attachment-transfer.ts";
@@ -32,21 +33,32 @@ import {
 import { ContactKeyRing } from "./contact-key-ring.ts";
 import { EventEmitter } from "./event-emitter.ts";
 import { type FileDigest, openFileStream, sealFileStream } from "./file-seal.ts";
-import type { DeviceIdentity, KeyStore } from "./key-store.ts";
+import { generateAccountIdentity } from "./identity-key.ts";
+import type { DeviceIdentity, KeyStore, TrustRecord } from "./key-store.ts";
 import type { AttachmentInfo } from "./message-body.ts";
 import { type IncomingMessage, MessageReceiver, type UndecryptableMessage } from "./message-receiver.ts";
-import type { AccountInfo, MessengerClientOptions, MessengerEvents } from "./messenger-types.ts";
+import type { AccountInfo, ContactTrust, MessengerClientOptions, MessengerEvents, OwnDevice } from "./messenger-types.ts";
 import { Outbox, type SentReceipt } from "./outbox.ts";
 import { RelayConnection } from "./relay-connection.ts";
-import { safetyNumber } from "./safety-number.ts";
+import { deviceFingerprint, safetyNumber } from "./safety-number.ts";
 import { SdkError, toSdkError } from "./sdk-error.ts";
 import { SerialQueue } from "./serial-queue.ts";
 import { SessionKeeper } from "./session-keeper.ts";
 import { sealBody } from "./text-frame.ts";
+import { TrustBook } from "./trust-book.ts";
 
 export type { AttachmentInfo, FileDigest };
 export type { CallEnded, CallSignal, IceCandidate, IncomingCall, OutgoingCall, OutgoingSignal };
-export type { AccountInfo, IncomingMessage, MessengerClientOptions, MessengerEvents, SentReceipt, UndecryptableMessage };
+export type {
+	AccountInfo,
+	ContactTrust,
+	IncomingMessage,
+	MessengerClientOptions,
+	MessengerEvents,
+	OwnDevice,
+	SentReceipt,
+	UndecryptableMessage,
+};
 
 /** How long a message that could not be read for a transient reason waits for another try. */
 const RETRY_UNREADABLE_MS = 5_000;
@@ -67,6 +79,8 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	private readonly api: ApiClient;
 	private readonly session: SessionKeeper;
 	private readonly keys: ContactKeyRing;
+	private readonly trust: TrustBook;
+	private readonly devicesOf: AccountDevices;
 	private readonly receiver: MessageReceiver;
 	private readonly connection: RelayConnection;
 	private readonly outbox = new Outbox();
@@ -95,11 +109,39 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		// Browsers stream request bodies only over HTTP/2; elsewhere the blob streams as sealed.
 		this.uploader = opts.uploader ?? ("document" in globalThis ? bufferedUploader(fetchFn) : streamingUploader(fetchFn));
 		this.session = new SessionKeeper(this.api, this.store);
-		this.keys = new ContactKeyRing({
+		this.trust = new TrustBook({
 			store: this.store,
 			api: this.api,
 			session: this.session,
 			identity: () => this.identity(),
+			report: (error) => this.emit("error", error),
+			adoptOwnReset: (list) => this.devicesOf.adoptOwnReset(list),
+			identityChanged: ({ peerId }) => {
+				this.emit("trust", { peerId, state: "changed" });
+				this.emit("safety_number_changed", { peerId });
+			},
+		});
+		this.keys = new ContactKeyRing({
+			store: this.store,
+			api: this.api,
+			session: this.session,
+			trust: this.trust,
+			identity: () => this.identity(),
+			report: (error) => this.emit("error", error),
+		});
+		this.devicesOf = new AccountDevices({
+			store: this.store,
+			api: this.api,
+			session: this.session,
+			trust: this.trust,
+			keys: this.keys,
+			identity: () => this.identity(),
+			cachedIdentity: () => this.identityCache,
+			setIdentity: async (identity) => {
+				await this.store.setIdentity(identity);
+				this.identityCache = identity;
+			},
+			contacts: () => this.contacts(),
 			report: (error) => this.emit("error", error),
 		});
 		this.receiver = new MessageReceiver(this.store, this.keys);
@@ -148,71 +190,82 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 
 	// ---------------------------------------------------------------- account and session
 
-	/** Create an account with this device as its first device, and keep the device's identity in the store. */
+	/**
+	 * Create an account with this device as its first device: the device's key and the
+	 * account's identity key are made here, and the first signed device list (this device
+	 * alone) is published. Both keys stay in the store.
+	 */
 	async register(handle: string, deviceName: string): Promise<AccountInfo> {
 		if (await this.store.getIdentity()) throw new SdkError("conflict", "This store already holds a device identity.");
 		const folded = parseInput(handleSchema, handle, "handle");
 		const name = parseInput(registerRequest.shape.deviceName, deviceName, "deviceName");
 		const keys = generateDeviceKeys();
+		const account = generateAccountIdentity();
 		const publicKey = toB64u(keys.publicKey);
-		const signature = toB64u(signDetached(keys.seed, registrationMessage(folded, publicKey, name)));
-		const created = await this.api.register({ handle: folded, deviceName: name, publicKey, signature });
-		const identity: DeviceIdentity = { ...keys, ...created };
+		const identityKey = toB64u(account.publicKey);
+		const signature = toB64u(signDetached(keys.seed, registrationMessage(folded, publicKey, name, identityKey)));
+		const identitySignature = toB64u(signDetached(account.seed, identityProofMessage(folded, identityKey, publicKey)));
+		const created = await this.api.register({ handle: folded, deviceName: name, publicKey, signature, identityKey, identitySignature });
+		const identity: DeviceIdentity = { ...keys, ...created, account };
 		await this.store.setIdentity(identity);
 		this.identityCache = identity;
+		// If this is cut short, the next look at the device list publishes it (TrustBook.own).
+		await this.trust.own().catch((err: unknown) => this.emit("error", toSdkError(err)));
 		return created;
 	}
 
 	/**
-	 * Join an existing account as a new device: the device's keys are made here, and it waits
-	 * as `pending` until an approved device of the account approves it (a `device` event with
-	 * event "approved" for this device). Until then connect() works but nothing else does.
+	 * Join an existing account as a new device with the link code an approved device of it
+	 * shows (typed or scanned); it waits as `pending` until that device approves it, then
+	 * receives the account's identity key (finishLinking, which runs by itself on approval).
 	 */
-	async joinAccount(handle: string, deviceName: string): Promise<AccountInfo> {
-		if (await this.store.getIdentity()) throw new SdkError("conflict", "This store already holds a device identity.");
-		const folded = parseInput(handleSchema, handle, "handle");
-		const name = parseInput(registerRequest.shape.deviceName, deviceName, "deviceName");
-		const keys = generateDeviceKeys();
-		const publicKey = toB64u(keys.publicKey);
-		const signature = toB64u(signDetached(keys.seed, deviceRequestMessage(folded, publicKey, name)));
-		const joined = await this.api.addDevice({ handle: folded, deviceName: name, publicKey, signature });
-		const identity: DeviceIdentity = { ...keys, accountId: joined.accountId, deviceId: joined.deviceId, handle: folded };
-		await this.store.setIdentity(identity);
-		this.identityCache = identity;
-		return { accountId: joined.accountId, deviceId: joined.deviceId, handle: folded };
+	linkWithCode(code: string, deviceName: string): Promise<AccountInfo> {
+		return this.devicesOf.linkWithCode(code, deviceName);
 	}
 
-	/** This account's devices, with status and when each was last seen. */
-	devices(): Promise<DeviceInfo[]> {
-		return this.session.withToken((t) => this.api.devices(t));
+	/** A linked device, once approved: take and check the identity key. False while still pending. */
+	finishLinking(): Promise<boolean> {
+		return this.devicesOf.finishLinking();
 	}
 
-	/**
-	 * Approve a pending device: sign its key and hand it every contact key this device holds,
-	 * so it reads messages from every contact at once. Compare its fingerprint first
-	 * (deviceFingerprint in safety-number.ts) with what the new device shows.
-	 */
-	async approveDevice(deviceId: string): Promise<DeviceInfo> {
-		const me = await this.identity();
-		const target = (await this.devices()).find((d) => d.deviceId === deviceId && d.status === "pending");
-		if (!target) throw new SdkError("not_found", "There is no pending device with that id.");
-		const signature = toB64u(signDetached(me.seed, approvalMessage(me.accountId, deviceId, target.publicKey)));
-		const accepted = (await this.contacts()).filter((c) => c.state === "accepted").map((c) => c.accountId);
-		const envelopes = await this.keys.wrapAllFor(accepted, target);
-		return this.session.withToken((t) => this.api.approveDevice(t, deviceId, { signature, envelopes }));
+	/** A one-time link code for a new device of this account; approve the device here (approveDevice). */
+	createLinkCode(): Promise<{ code: string; linkId: string; expiresAt: number }> {
+		return this.devicesOf.createLinkCode();
+	}
+
+	/** Withdraw a link code before anyone used it. */
+	cancelLinkCode(linkId: string): Promise<void> {
+		return this.devicesOf.cancelLinkCode(linkId);
+	}
+
+	/** This account's devices, each marked whether the account's signed device list certifies it. */
+	devices(): Promise<OwnDevice[]> {
+		return this.devicesOf.devices();
+	}
+
+	/** Whether a pending device claimed a code this client showed, with a proof made from its secret. */
+	checkLinkRequest(device: DeviceInfo): "valid" | "invalid" | "not_here" {
+		return this.devicesOf.checkLinkRequest(device);
+	}
+
+	/** Approve a device that claimed a link code this client showed (a claim whose proof fails is rejected). */
+	approveDevice(deviceId: string): Promise<DeviceInfo> {
+		return this.devicesOf.approveDevice(deviceId);
+	}
+
+	/** Replace the account's identity key (after losing a device that held it); every contact sees a change. */
+	resetIdentity(): Promise<void> {
+		return this.devicesOf.resetIdentity();
 	}
 
 	/** Turn a pending device away. */
 	rejectDevice(deviceId: string): Promise<DeviceInfo> {
-		return this.revokeDevice(deviceId);
+		return this.devicesOf.revokeDevice(deviceId);
 	}
 
-	/**
-	 * Remove a device (also this one). Its sockets close and its keys stop working; every
-	 * contact key is then rotated (this client does it when told `rotation_required`).
-	 */
+	/** Remove a device (also this one), with the next signed list; every contact key is then rotated. */
 	revokeDevice(deviceId: string): Promise<DeviceInfo> {
-		return this.session.withToken((t) => this.api.revokeDevice(t, deviceId));
+		return this.devicesOf.revokeDevice(deviceId);
 	}
 
 	/** Report a contact to the relay's admins, optionally blocking them too. */
@@ -281,7 +334,8 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	startCall(peerId: string, opts: { video: boolean; sdp: string }): Promise<OutgoingCall> {
 		if (this.closed) return Promise.reject(new SdkError("closed", "This client was closed."));
 		if (typeof opts.sdp !== "string" || opts.sdp === "") return Promise.reject(new SdkError("bad_request", "A call needs an SDP offer."));
-		return this.calls.start(parseAccountId(peerId), { video: opts.video === true, sdp: opts.sdp });
+		const peer = parseAccountId(peerId);
+		return this.trust.assertMaySend(peer).then(() => this.calls.start(peer, { video: opts.video === true, sdp: opts.sdp }));
 	}
 
 	/** Answer, ICE candidates, accept, decline, busy, hangup — for a call this device is in. */
@@ -366,21 +420,60 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		return this.keys.load(parseAccountId(peerId));
 	}
 
-	/** 60 digits over both accounts' approved device keys, to compare out of band. */
+	/**
+	 * 60 digits over both accounts' identity keys, to compare out of band (or as a QR code):
+	 * the same while devices come and go, different after an identity change.
+	 */
 	async safetyNumber(peerId: string): Promise<string> {
+		return (await this.contactTrust(peerId)).safetyNumber;
+	}
+
+	/** What this device trusts about a contact: verified, not verified, or an identity change not yet looked at. */
+	async contactTrust(peerId: string): Promise<ContactTrust> {
 		const peer = parseAccountId(peerId);
 		const me = await this.identity();
-		const [mine, theirs] = await Promise.all([
-			this.session.withToken((t) => this.api.devices(t)),
-			this.session.withToken((t) => this.api.contactDevices(t, peer)),
-		]);
-		const keysOf = (devices: typeof mine) => devices.filter((d) => d.status === "approved").map((d) => fromB64u(d.publicKey));
-		const ownKeys = keysOf(mine);
-		// Our own key is known without asking; a list without it is not this account's.
-		if (!ownKeys.some((k) => toB64u(k) === toB64u(me.publicKey))) {
-			throw new SdkError("internal", "The relay's device list for this account does not contain this device.");
-		}
-		return safetyNumber({ accountId: me.accountId, deviceKeys: ownKeys }, { accountId: peer, deviceKeys: keysOf(theirs) });
+		if (!me.account) throw new SdkError("device_pending", "This device does not hold the account's identity key yet.");
+		const { record } = await this.trust.peer(peer);
+		return this.describeTrust(me, record);
+	}
+
+	/** After comparing safety numbers (or scanning the other's code): mark the contact verified, or not. */
+	async setContactVerified(peerId: string, verified: boolean): Promise<ContactTrust> {
+		const peer = parseAccountId(peerId);
+		await this.trust.peer(peer);
+		const record = await this.trust.markVerified(peer, verified);
+		const trust = this.describeTrust(await this.identity(), record);
+		this.emit("trust", { peerId: peer, state: trust.state });
+		return trust;
+	}
+
+	/** The person saw that a contact's identity key changed: sending works again (not verified until compared anew). */
+	async acknowledgeIdentityChange(peerId: string): Promise<ContactTrust> {
+		const peer = parseAccountId(peerId);
+		const record = await this.trust.acknowledgeChange(peer);
+		const trust = this.describeTrust(await this.identity(), record);
+		this.emit("trust", { peerId: peer, state: trust.state });
+		return trust;
+	}
+
+	private describeTrust(me: DeviceIdentity, record: TrustRecord): ContactTrust {
+		const own = me.account?.publicKey as Uint8Array;
+		return {
+			peerId: record.accountId,
+			state: record.changed ? "changed" : record.verified ? "verified" : "unverified",
+			blocked: record.changed?.wasVerified === true,
+			safetyNumber: safetyNumber(
+				{ accountId: me.accountId, identityKey: own },
+				{ accountId: record.accountId, identityKey: fromB64u(record.identityKey) },
+			),
+			identityKey: record.identityKey,
+			...(record.changed && { changedAt: record.changed.at }),
+		};
+	}
+
+	/** 20 digits of a device's key, for comparing a new device by eye before approving it. */
+	deviceFingerprint(publicKey: string): string {
+		return deviceFingerprint(fromB64u(publicKey));
 	}
 
 	// ---------------------------------------------------------------- messages
@@ -409,16 +502,25 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 
 	/** Whether this device is approved yet (a new device waits as pending). Signs in afresh to ask. */
 	async deviceStatus(): Promise<DeviceStatus> {
-		return (await this.session.login()).deviceStatus;
+		const status = (await this.session.login()).deviceStatus;
+		if (status === "approved" && !(await this.identity()).account) await this.finishLinking();
+		return status;
 	}
 
-	/** Load the newest keys for a contact, rotating first if the relay says a rotation is due. */
-	private async catchUpKeys(peerId: string): Promise<void> {
+	/**
+	 * The relay refused a send as `stale_key`: load the newest keys; if that brings a newer
+	 * version than the one sealed with, the send is simply tried again under it. Otherwise the
+	 * relay wants a new version, which this device makes only if a verified device list
+	 * removed a device since the newest key was shared.
+	 */
+	private async catchUpKeys(peerId: string, sealedWith: number | undefined): Promise<void> {
 		this.keys.forget(peerId);
 		await this.keys.load(peerId);
-		const contact = (await this.contacts()).find((c) => c.accountId === peerId);
 		const held = await this.store.latestVersion(peerId);
+		if (held !== undefined && sealedWith !== undefined && held > sealedWith) return;
+		const contact = (await this.contacts()).find((c) => c.accountId === peerId);
 		if (contact?.keyVersion !== undefined && (held === undefined || held <= contact.keyVersion)) {
+			if (!(await this.keys.rotationJustified(peerId))) throw unjustifiedRotation(peerId);
 			await this.keys.rotate(peerId, contact.keyVersion + 1);
 		}
 	}
@@ -525,9 +627,12 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 
 	private async sendSealed(to: string, message: Parameters<typeof sealBody>[3]): Promise<SentReceipt> {
 		if (this.closed) throw new SdkError("closed", "This client was closed.");
+		await this.trust.assertMaySend(to);
+		let sealedWith: number | undefined;
 		const attempt = async () => {
 			const me = await this.identity();
 			const latest = await this.keys.latest(to);
+			sealedWith = latest?.version;
 			if (!latest) throw new SdkError("not_a_contact", "There is no contact key for this account: is the contact accepted?");
 			const { frame, sentAt } = sealBody(me, to, latest, message);
 			const receipt = this.outbox.add(frame, sentAt);
@@ -538,7 +643,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 			return await attempt();
 		} catch (err) {
 			if (!(err instanceof SdkError) || err.code !== "stale_key") throw err;
-			await this.catchUpKeys(to);
+			await this.catchUpKeys(to, sealedWith);
 			return attempt();
 		}
 	}
@@ -591,14 +696,9 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 				this.emit("account", frame.account);
 				return;
 			case "device":
-				this.emit("device", { event: frame.event, device: frame.device });
-				if (frame.event === "revoked" && frame.device.deviceId === (await this.identity()).deviceId) {
-					this.connection.stop();
-					this.onFatal(new SdkError("device_revoked", "This device was removed from its account."));
-					return;
-				}
-				// Our device set changed, so every safety number with us did too.
-				if (frame.event !== "pending") this.emit("safety_number_changed", { peerId: null });
+				return this.onDeviceFrame(frame.event, frame.device);
+			case "device_list":
+				await this.trust.observeOwn(frame.deviceList);
 				return;
 			case "typing":
 				this.emit("typing", { peerId: frame.from, fromDevice: frame.fromDevice });
@@ -612,7 +712,8 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 			case "contact":
 				this.keys.forget(frame.contact.accountId);
 				this.emit("contact", { event: frame.event, contact: frame.contact });
-				if (frame.event === "devices_changed") this.emit("safety_number_changed", { peerId: frame.contact.accountId });
+				// Look at the new list now: an identity change shows at once, not at the next send.
+				if (frame.event === "devices_changed") this.refreshPeerInBackground(frame.contact.accountId);
 				if (frame.event === "rotation_required") {
 					this.rotateInBackground(frame.contact);
 					return;
@@ -676,12 +777,50 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	}
 
 	/**
-	 * A device of either account was revoked: make the next key version. Every remaining
-	 * device may try; the relay takes the first and the others fetch it.
+	 * The relay says a key must be replaced. Done only if a verified device list removed a
+	 * device since the key was shared; otherwise ignored and reported, since a relay that could
+	 * make clients re-wrap at will could time a device list of its own to the moment they do.
+	 * Every remaining device may try; the relay takes the first and the others fetch it.
 	 */
 	private rotateInBackground(contact: Contact): void {
 		if (contact.keyVersion === undefined || contact.state !== "accepted") return;
-		this.keys.rotate(contact.accountId, contact.keyVersion + 1).catch((err: unknown) => this.emit("error", toSdkError(err)));
+		const version = contact.keyVersion;
+		(async () => {
+			if (!(await this.keys.rotationJustified(contact.accountId))) throw unjustifiedRotation(contact.accountId);
+			await this.keys.rotate(contact.accountId, version + 1);
+		})().catch((err: unknown) => this.emit("error", toSdkError(err)));
+	}
+
+	private refreshPeerInBackground(peerId: string): void {
+		if (!this.identityCache?.account) return;
+		this.trust.peer(peerId).catch((err: unknown) => this.emit("error", toSdkError(err)));
+	}
+
+	private async onDeviceFrame(event: "pending" | "approved" | "revoked", device: DeviceInfo): Promise<void> {
+		const me = await this.identity();
+		if (device.deviceId === me.deviceId) {
+			if (event === "revoked") {
+				this.emit("device", { event, device });
+				this.connection.stop();
+				this.onFatal(new SdkError("device_revoked", "This device was removed from its account."));
+				return;
+			}
+			if (event === "approved") await this.finishLinking().catch((err: unknown) => this.emit("error", toSdkError(err)));
+			this.emit("device", { event, device });
+			return;
+		}
+		this.emit("device", { event, device });
+		if (event !== "pending") return;
+		// A claim of a code shown here: offered for approval if its proof holds, turned away if not.
+		const verdict = this.checkLinkRequest(device);
+		if (verdict === "valid") this.emit("link_request", { device, fingerprint: deviceFingerprint(fromB64u(device.publicKey)) });
+		if (verdict === "invalid") {
+			this.emit(
+				"error",
+				new SdkError("untrusted", `A device (${device.name}) claimed your link code without its secret; it was rejected.`),
+			);
+			await this.rejectDevice(device.deviceId).catch((err: unknown) => this.emit("error", toSdkError(err)));
+		}
 	}
 
 	private flushOutbox(): void {
@@ -710,3 +849,9 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		return this.identityCache;
 	}
 }
+
+const unjustifiedRotation = (peerId: string): SdkError =>
+	new SdkError(
+		"untrusted",
+		`Ignored the relay's request to replace the key with ${peerId}: no signed device list removed a device since the key was shared.`,
+	);

@@ -1,18 +1,20 @@
 /**
- * The exact bytes a device signs. Domain-separated so a signature made for one purpose can
- * never be replayed as another (a login signature is not a registration, and neither is a
- * device approval).
+ * The exact bytes a key signs. Domain-separated so a signature made for one purpose can never
+ * be replayed as another (a login signature is not a registration, a registration is not a
+ * device list, and a link claim is neither).
  */
 const encoder = new TextEncoder();
 
-export const registrationMessage = (handle: string, publicKey: string, deviceName: string): Uint8Array =>
-	encoder.encode(`sm-register/1\n${handle}\n${publicKey}\n${deviceName}`);
+/** Signed by the first device's key: binds the handle, the device and the account's identity key. */
+export const registrationMessage = (handle: string, publicKey: string, deviceName: string, identityKey: string): Uint8Array =>
+	encoder.encode(`sm-register/2\n${handle}\n${publicKey}\n${deviceName}\n${identityKey}`);
+
+/** Signed by the new account's identity key: proves the registering device holds it. */
+export const identityProofMessage = (handle: string, identityKey: string, publicKey: string): Uint8Array =>
+	encoder.encode(`sm-identity/1\n${handle}\n${identityKey}\n${publicKey}`);
 
 export const loginMessage = (challenge: string): Uint8Array => encoder.encode(`sm-login/1\n${challenge}`);
 
-export const deviceRequestMessage = (handle: string, publicKey: string, deviceName: string): Uint8Array =>
-	encoder.encode(`sm-add-device/1\n${handle}\n${publicKey}\n${deviceName}`);
-
-/** Signed by the approving device: binds the new key to this account and device id. */
-export const approvalMessage = (accountId: string, deviceId: string, publicKey: string): Uint8Array =>
-	encoder.encode(`sm-approve-device/1\n${accountId}\n${deviceId}\n${publicKey}`);
+/** Signed by a new device's own key when it claims a link code: proves it holds the key it names. */
+export const linkClaimMessage = (handle: string, linkId: string, publicKey: string, deviceName: string): Uint8Array =>
+	encoder.encode(`sm-link-claim/1\n${handle}\n${linkId}\n${publicKey}\n${deviceName}`);

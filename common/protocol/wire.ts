@@ -49,6 +49,16 @@ const signature = base64url({ bytes: 64 });
 const nonce = base64url({ bytes: 24 });
 const keyVersion = integer({ min: 1, max: 1_000_000 });
 const timestamp = integer({ min: 0, max: 8_640_000_000_000_000 });
+/** A crypto_box of "sm-identity-key/1\n" + account id + "\n" + identity key + "\n" (85 bytes) and the 32-byte seed, plus its tag. */
+export const IDENTITY_BOX_BYTES = 85 + 32 + 16;
+/**
+ * crypto_box of "sm-contact-key/2\n" + 2 ids + the key version + both accounts' device-list
+ * versions + the key: 98 bytes plus the digits of the three numbers (1–7, 1–10, 1–10), plus
+ * the 16-byte tag.
+ */
+export const ENVELOPE_BOX_MIN = 16 + 98 + 3;
+export const ENVELOPE_BOX_MAX = 16 + 98 + 27;
+const envelopeBox = base64url({ minBytes: ENVELOPE_BOX_MIN, maxBytes: ENVELOPE_BOX_MAX });
 
 /**
  * Ceilings of the parser. The configured sealed-message limit (64 KiB by default) is checked
@@ -103,8 +113,12 @@ export const registerRequest = object({
 	handle,
 	deviceName,
 	publicKey,
-	/** Ed25519 signature by `publicKey` over `registrationMessage(handle, publicKey, deviceName)`. */
+	/** Ed25519 signature by `publicKey` over `registrationMessage(handle, publicKey, deviceName, identityKey)`. */
 	signature,
+	/** The account's identity key (Ed25519), made on this device; it signs the account's device lists. */
+	identityKey: publicKey,
+	/** Ed25519 signature by `identityKey` over `identityProofMessage(handle, identityKey, publicKey)`. */
+	identitySignature: signature,
 });
 export type RegisterRequest = Infer<typeof registerRequest>;
 
@@ -142,30 +156,64 @@ export type SessionResponse = Infer<typeof sessionResponse>;
 // ---------------------------------------------------------------------------------------
 // HTTP: devices and contacts
 
-/** A new device of an existing account: it starts `pending` until an approved device approves it. */
-export const addDeviceRequest = object({
-	handle,
-	deviceName,
-	publicKey,
-	/** Ed25519 signature by `publicKey` over `deviceRequestMessage(handle, publicKey, deviceName)`. */
+/**
+ * The account's approved devices, signed by its identity key (device-list.ts gives the signed
+ * bytes). The relay stores the newest one and hands it out; clients verify it themselves.
+ */
+export const signedDeviceList = object({
+	accountId: id,
+	version: integer({ min: 1, max: 1_000_000_000 }),
+	lastRemoval: integer({ min: 0, max: 1_000_000_000 }),
+	identityKey: publicKey,
+	devices: array(object({ deviceId: id, publicKey }), { max: 64 }),
 	signature,
 });
-export type AddDeviceRequest = Infer<typeof addDeviceRequest>;
-export const addDeviceResponse = object({ accountId: id, deviceId: id, status: literal("pending") });
-export type AddDeviceResponse = Infer<typeof addDeviceResponse>;
+export type SignedDeviceListWire = Infer<typeof signedDeviceList>;
+
+/** POST /api/devices/list: the first signed list after registration, or a new identity key (an identity reset). */
+export const publishDeviceListRequest = object({
+	deviceList: signedDeviceList,
+	/** On an identity reset: the new identity key wrapped for each other approved device. */
+	identityEnvelopes: optional(array(object({ deviceId: id, nonce, box: base64url({ bytes: IDENTITY_BOX_BYTES }) }), { max: 64 })),
+});
+export type PublishDeviceListRequest = Infer<typeof publishDeviceListRequest>;
+
+/** POST /api/devices/links: an approved device opens a one-time link code; `linkId` is derived from the code's secret. */
+export const openLinkRequest = object({ linkId: id });
+export const openLinkResponse = object({ linkId: id, expiresAt: timestamp });
+export type OpenLinkResponse = Infer<typeof openLinkResponse>;
+
+/** POST /api/devices/link (no token): a new device claims a link code and waits as `pending` for the approver. */
+export const claimLinkRequest = object({
+	handle,
+	linkId: id,
+	deviceName,
+	publicKey,
+	/** Ed25519 signature by `publicKey` over `linkClaimMessage(handle, linkId, publicKey, deviceName)`. */
+	signature,
+	/** HMAC-SHA-256 under the code's MAC key over the claim (PROTOCOL.md): only whoever read the code can make it. */
+	proof: base64url({ bytes: 32 }),
+});
+export type ClaimLinkRequest = Infer<typeof claimLinkRequest>;
+export const claimLinkResponse = object({ accountId: id, deviceId: id, status: literal("pending") });
+export type ClaimLinkResponse = Infer<typeof claimLinkResponse>;
 
 /** A contact key wrapped for one of this account's own devices (the new one, on approval). */
 export const ownEnvelopeUpload = object({
 	peerId: id,
 	keyVersion,
 	nonce,
-	box: base64url({ minBytes: 16 + 96 + 1, maxBytes: 16 + 96 + 7 }),
+	box: envelopeBox,
 });
 export type OwnEnvelopeUpload = Infer<typeof ownEnvelopeUpload>;
 
 export const approveDeviceRequest = object({
-	/** Ed25519 signature by the approving device over `approvalMessage(accountId, deviceId, publicKey)`. */
-	signature,
+	/** The next device list, with the new device in it, signed by the identity key. */
+	deviceList: signedDeviceList,
+	/** The identity key, wrapped for the new device. */
+	identityEnvelope: object({ nonce, box: base64url({ bytes: IDENTITY_BOX_BYTES }) }),
+	/** HMAC-SHA-256 under the link code's MAC key: tells the new device the identity key is its approver's. */
+	linkConfirm: base64url({ bytes: 32 }),
 	/** Every contact key the approving device holds, wrapped for the new device (at least each contact's newest). */
 	envelopes: array(ownEnvelopeUpload, { max: 20_000 }),
 });
@@ -178,11 +226,32 @@ export const deviceInfo = object({
 	status: oneOf(DEVICE_STATUSES),
 	createdAt: timestamp,
 	lastSeenAt: optional(timestamp),
+	/** A pending device: the link code it claimed and its proof, for the approver to check. */
+	link: optional(object({ linkId: id, proof: base64url({ bytes: 32 }) })),
 });
 export type DeviceInfo = Infer<typeof deviceInfo>;
 export const deviceResponse = object({ device: deviceInfo });
-export const deviceList = object({ devices: array(deviceInfo, { max: 1000 }) });
+/**
+ * GET /api/devices (every device of this account, any status) and GET /api/contacts/:id/devices
+ * (a contact's approved devices): with the account's newest signed list, null until it has one.
+ */
+export const deviceList = object({ devices: array(deviceInfo, { max: 1000 }), deviceList: nullable(signedDeviceList) });
 export type DeviceList = Infer<typeof deviceList>;
+
+/** POST /api/devices/:deviceId/revoke: removing an approved device needs the next list, without it. */
+export const revokeDeviceRequest = object({ deviceList: optional(signedDeviceList) });
+export type RevokeDeviceRequest = Infer<typeof revokeDeviceRequest>;
+
+/** GET /api/devices/identity: the identity key as the approver wrapped it for the calling device. */
+export const identityEnvelope = object({
+	fromDevice: id,
+	fromPublicKey: publicKey,
+	nonce,
+	box: base64url({ bytes: IDENTITY_BOX_BYTES }),
+	/** Absent for a key handed over by an identity reset, where no link code was involved. */
+	linkConfirm: optional(base64url({ bytes: 32 })),
+});
+export type IdentityEnvelope = Infer<typeof identityEnvelope>;
 
 export const CONTACT_STATES = ["outgoing", "incoming", "accepted", "declined", "blocked"] as const;
 export type ContactState = (typeof CONTACT_STATES)[number];
@@ -224,12 +293,6 @@ export type ContactRequest = Infer<typeof contactRequest>;
 export const contactResponse = object({ contact });
 export type ContactResponse = Infer<typeof contactResponse>;
 
-/**
- * crypto_box of "sm-contact-key/1\n" + 2 ids + version + key: 96 bytes plus the version's
- * 1–7 digits, plus the 16-byte tag.
- */
-const envelopeBox = base64url({ minBytes: 16 + 96 + 1, maxBytes: 16 + 96 + 7 });
-
 /** A contact key sealed with crypto_box for one device (so only that device can open it), as uploaded by the wrapping device. */
 export const envelopeUpload = object({ accountId: id, deviceId: id, nonce, box: envelopeBox });
 export type EnvelopeUpload = Infer<typeof envelopeUpload>;
@@ -237,17 +300,14 @@ export type EnvelopeUpload = Infer<typeof envelopeUpload>;
 /** A new contact key version after a device of either side was revoked. */
 export const rotateRequest = object({
 	keyVersion,
-	envelopes: array(object({ accountId: id, deviceId: id, nonce, box: base64url({ minBytes: 16 + 96 + 1, maxBytes: 16 + 96 + 7 }) }), {
-		min: 2,
-		max: 64,
-	}),
+	envelopes: array(envelopeUpload, { min: 2, max: 128 }),
 });
 export type RotateRequest = Infer<typeof rotateRequest>;
 
 export const acceptRequest = object({
 	keyVersion,
 	/** One envelope per approved device of both accounts, no more and no fewer. */
-	envelopes: array(envelopeUpload, { min: 2, max: 64 }),
+	envelopes: array(envelopeUpload, { min: 2, max: 128 }),
 });
 export type AcceptRequest = Infer<typeof acceptRequest>;
 
@@ -505,8 +565,9 @@ export const contactFrame = object({
 	type: literal("contact"),
 	/**
 	 * What changed: a request, an accept, a decline, a block; `devices_changed` when the
-	 * contact's device set changed (their safety number changes); `rotation_required` when a
-	 * device of either side was revoked and the key must be replaced before the next send;
+	 * contact's signed device list changed (fetch and verify it: it may carry a new identity
+	 * key); `rotation_required` when the relay says a device of either side was removed — a
+	 * client rotates only if a verified list shows the removal (PROTOCOL.md);
 	 * `rotated` when a new key version was stored (fetch the keys); `calls_changed` when
 	 * another of your devices allowed or stopped calls from this contact.
 	 */
@@ -534,6 +595,8 @@ export const deviceFrame = object({
 	event: oneOf(["pending", "approved", "revoked"] as const),
 	device: deviceInfo,
 });
+/** This account's signed device list changed (a device approved or removed, or an identity reset): verify it. */
+export const deviceListFrame = object({ type: literal("device_list"), deviceList: signedDeviceList });
 /** Messages for this device expired unread while it was away: the user may have missed some. */
 export const missedFrame = object({ type: literal("missed"), count: integer({ min: 1, max: 1e9 }) });
 
@@ -579,6 +642,7 @@ export const serverFrame = taggedUnion({
 	pong: pongFrame,
 	contact: contactFrame,
 	device: deviceFrame,
+	device_list: deviceListFrame,
 	missed: missedFrame,
 	typing: peerTypingFrame,
 	delivered: deliveredFrame,

@@ -101,13 +101,22 @@ function envelopeRows(budgetMs: number): CryptoRow[] {
 	const accounts: [string, string] = [toB64u(randomBytes(16)), toB64u(randomBytes(16))];
 	const contactKey = randomBytes(32);
 	// The envelope plaintext: context prefix ‖ key (PROTOCOL.md), the same bytes for every library.
-	const plaintext = new Uint8Array([...utf8Encode(`sm-contact-key/1\n${accounts[0]}\n${accounts[1]}\n1\n`), ...contactKey]);
+	const lists = { [accounts[0]]: 1, [accounts[1]]: 1 };
+	const [lo, hi] = accounts[0] < accounts[1] ? accounts : [accounts[1], accounts[0]];
+	const plaintext = new Uint8Array([...utf8Encode(`sm-contact-key/2\n${lo}\n${hi}\n1\n1\n1\n`), ...contactKey]);
 	const nonce = randomBytes(24);
 
 	// Full envelopes as the SDK makes and opens them: from Ed25519 device keys.
-	const wrapped = wrapContactKey({ accounts, version: 1, key: contactKey, senderSeed: sender.seed, targetPublicKey: target.publicKey });
+	const wrapped = wrapContactKey({
+		accounts,
+		version: 1,
+		lists,
+		key: contactKey,
+		senderSeed: sender.seed,
+		targetPublicKey: target.publicKey,
+	});
 	add("envelope wrap (from Ed25519 keys)", "ours (contact-key.ts)", () => {
-		wrapContactKey({ accounts, version: 1, key: contactKey, senderSeed: sender.seed, targetPublicKey: target.publicKey });
+		wrapContactKey({ accounts, version: 1, lists, key: contactKey, senderSeed: sender.seed, targetPublicKey: target.publicKey });
 	});
 	add("envelope open (from Ed25519 keys)", "ours (contact-key.ts)", () => {
 		unwrapContactKey({ ...wrapped, senderPublicKey: sender.publicKey, mySeed: target.seed, accounts, version: 1 });

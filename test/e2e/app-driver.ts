@@ -157,6 +157,44 @@ export async function becomeContacts(a: { page: Page; handle: string }, b: { pag
 	await composer(a.page).waitFor();
 }
 
+/** The Devices panel, opened from the top bar (left open if it is already). */
+export async function openDevices(page: Page): Promise<void> {
+	const nav = page.getByRole("navigation").getByRole("button", { name: /^Devices/ });
+	if ((await nav.getAttribute("aria-current")) !== "page") await nav.click();
+	await page.getByRole("heading", { name: "Devices", exact: true }).waitFor();
+}
+
+/** On an approved device: Devices, "Link a new device"; returns the code in its typed form. */
+export async function showLinkCode(page: Page): Promise<string> {
+	await openDevices(page);
+	await page.getByRole("button", { name: "Link a new device" }).click();
+	const code = await page.getByTestId("link-code").getAttribute("data-code");
+	if (!code) throw new Error("no link code was shown");
+	return code;
+}
+
+/** On a browser without an account: "Add this device" with a typed link code and a device name. */
+export async function enterLinkCode(page: Page, baseUrl: string, code: string, deviceName: string): Promise<void> {
+	await page.goto(baseUrl);
+	await page.getByRole("button", { name: "Add this device" }).click();
+	await page.getByLabel("Link code").fill(code);
+	await page.getByLabel("Name this device").fill(deviceName);
+	await page.getByRole("button", { name: "Link this device" }).click();
+}
+
+/** The open chat's contact info, opened (left open if it is already). */
+export async function openContactInfo(page: Page): Promise<void> {
+	const info = page.locator(".chat-header .info-button");
+	if ((await info.getAttribute("aria-expanded")) !== "true") await info.click();
+	await page.locator("#contact-details").waitFor();
+}
+
+/** The trust label ("verified", "not verified", "safety number changed") of a contact in the list. */
+export const listedTrust = (page: Page, handle: string): Locator => contactButton(page, handle).locator(".trust-badge");
+
+/** The trust label in the open chat's header. */
+export const headerTrust = (page: Page): Locator => page.locator(".chat-header .trust-badge");
+
 /** Turn on "Allow calls from @handle" in the open chat's contact info. */
 export async function allowCallsFrom(page: Page, handle: string): Promise<void> {
 	await page.getByRole("button", { name: "Contact info" }).click();

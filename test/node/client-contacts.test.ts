@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from "vitest";
 import { ContactLoads, Contacts, contactNotice, withContact } from "../../client/app/features/contacts.ts";
-import { Devices, withDevice } from "../../client/app/features/devices.ts";
+import { Devices, uncertified, withDevice } from "../../client/app/features/devices.ts";
 import { Notices } from "../../client/app/features/notices.ts";
-import type { Contact, DeviceInfo } from "../../common/protocol/wire.ts";
-import { ALICE, BOB, contactOf, deferred, relayId, settle, storeWith } from "./client-fakes.ts";
+import type { Contact } from "../../common/protocol/wire.ts";
+import { ALICE, BOB, contactOf, deferred, deviceOf, relayId, storeWith } from "./client-fakes.ts";
 
 function contactsOf(relayList: () => Promise<Contact[]>, phase: "ready" | "pending" = "ready") {
 	const store = storeWith({ phase });
@@ -15,7 +15,6 @@ function contactsOf(relayList: () => Promise<Contact[]>, phase: "ready" | "pendi
 		setCallPermission: vi.fn(),
 		blockContact: vi.fn(),
 		report: vi.fn(async () => {}),
-		safetyNumber: vi.fn(),
 	};
 	return { store, client, contacts: new Contacts(store, client, new Notices(store)) };
 }
@@ -79,83 +78,122 @@ describe("contacts", () => {
 		expect(app.client.contacts).toHaveBeenCalledTimes(1);
 	});
 
-	it("reloads the list on a reconnect only once the device is approved", async () => {
+	it("reloads the list on a reconnect only once the device is approved, and says whether it did", async () => {
 		const pending = contactsOf(async () => [], "pending");
-		pending.contacts.reconnected();
 		const ready = contactsOf(async () => [contactOf(ALICE, "accepted")]);
-		ready.contacts.reconnected();
-		await settle();
+		expect(await pending.contacts.reconnected()).toBe(false);
+		expect(await ready.contacts.reconnected()).toBe(true);
 		expect(pending.client.contacts).not.toHaveBeenCalled();
 		expect(ready.store.state.contacts).toEqual([contactOf(ALICE, "accepted")]);
 	});
 
-	it("names the contact whose safety number changed, or all of them", () => {
+	it("names the contact whose safety number changed, or all of them, as an identity change that stays until dismissed", () => {
 		const app = contactsOf(async () => []);
 		app.store.update({ contacts: [{ ...contactOf(BOB, "accepted"), handle: "bob" }] });
 		app.contacts.safetyNumberChanged(BOB);
 		app.contacts.safetyNumberChanged(null);
 		app.contacts.safetyNumberChanged(ALICE);
-		expect(app.store.state.notices.map((n) => n.text)).toEqual([
-			"The safety number with @bob changed because a device was added or removed.",
-			"The safety number with all your contacts changed because a device was added or removed.",
-			"The safety number with @a contact changed because a device was added or removed.",
+		const change = "changed: their account has a new identity key. Compare it again before you trust it.";
+		expect(app.store.state.notices.map((n) => [n.text, n.tone])).toEqual([
+			[`The safety number with @bob ${change}`, "error"],
+			[`The safety number with all your contacts ${change}`, "error"],
+			[`The safety number with @a contact ${change}`, "error"],
 		]);
 	});
 });
 
-const device = (name: string, status: DeviceInfo["status"]): DeviceInfo => ({
-	deviceId: relayId(name),
-	publicKey: "k",
-	name,
-	status,
-	createdAt: 1,
-});
+const devicesOf = (phase: "ready" | "pending", link: "valid" | "not_here" = "not_here", listed = [deviceOf("laptop", "approved")]) => {
+	const store = storeWith({ phase, devices: [deviceOf("laptop", "approved")] });
+	const client = {
+		devices: vi.fn(async () => listed),
+		revokeDevice: vi.fn(async (id: string) => ({ ...deviceOf("phone", "revoked"), deviceId: id })),
+		checkLinkRequest: vi.fn(() => link),
+		resetIdentity: vi.fn(async () => {}),
+	};
+	return { store, client, devices: new Devices(store, client, new Notices(store)) };
+};
 
 describe("devices", () => {
-	it("shows a device that asks to join, with a notice, once this device is approved", () => {
-		const store = storeWith({ phase: "ready", devices: [device("laptop", "approved")] });
-		new Devices(
-			store,
-			{ devices: vi.fn(), approveDevice: vi.fn(), rejectDevice: vi.fn(), revokeDevice: vi.fn() },
-			new Notices(store),
-		).changed("pending", device("phone", "pending"));
-		expect(store.state.devices?.map((d) => d.name)).toEqual(["laptop", "phone"]);
-		expect(store.state.notices.map((n) => n.text)).toEqual(["A new device, “phone”, asks to join your account. Review it under Devices."]);
+	it("shows a device waiting for another device's approval, with a notice, once this device is approved", () => {
+		const app = devicesOf("ready");
+		app.devices.changed("pending", deviceOf("phone", "pending"));
+		expect(app.store.state.devices?.map((d) => [d.name, d.status, d.certified])).toEqual([
+			["laptop", "approved", true],
+			["phone", "pending", false],
+		]);
+		expect(app.store.state.notices.map((n) => n.text)).toEqual([
+			"A new device, “phone”, waits for approval on the device that showed its link code.",
+		]);
+	});
+
+	it("leaves a claim of a code shown here to the link request, without a second notice", () => {
+		const app = devicesOf("ready", "valid");
+		app.devices.changed("pending", deviceOf("phone", "pending"));
+		expect(app.store.state.devices?.map((d) => d.name)).toEqual(["laptop", "phone"]);
+		expect(app.store.state.notices).toEqual([]);
 	});
 
 	it("ignores device events while this device still waits for approval", () => {
-		const store = storeWith({ phase: "pending" });
-		new Devices(
-			store,
-			{ devices: vi.fn(), approveDevice: vi.fn(), rejectDevice: vi.fn(), revokeDevice: vi.fn() },
-			new Notices(store),
-		).changed("pending", device("phone", "pending"));
-		expect(store.state.devices).toBeNull();
-		expect(store.state.notices).toEqual([]);
+		const app = devicesOf("pending");
+		app.store.update({ devices: null });
+		app.devices.changed("pending", deviceOf("phone", "pending"));
+		expect(app.store.state.devices).toBeNull();
+		expect(app.store.state.notices).toEqual([]);
 	});
 
-	it("approves a device, then shows the relay's list", async () => {
-		const store = storeWith({ phase: "ready" });
-		const calls: string[] = [];
-		const client = {
-			devices: vi.fn(async () => {
-				calls.push("devices");
-				return [device("phone", "approved")];
-			}),
-			approveDevice: vi.fn(async (id: string) => {
-				calls.push(`approve ${id}`);
-				return device("phone", "approved");
-			}),
-			rejectDevice: vi.fn(),
-			revokeDevice: vi.fn(),
-		};
-		await new Devices(store, client, new Notices(store)).approve(relayId("phone"));
-		expect(calls).toEqual([`approve ${relayId("phone")}`, "devices"]);
-		expect(store.state.devices).toEqual([device("phone", "approved")]);
+	it("shows an approval only as the signed list certifies it: the list is fetched again, not patched", async () => {
+		const app = devicesOf("ready", "not_here", [deviceOf("laptop", "approved"), deviceOf("phone", "approved", { certified: false })]);
+		app.devices.changed("approved", deviceOf("phone", "approved"));
+		expect(app.store.state.devices?.map((d) => d.name)).toEqual(["laptop"]);
+		await vi.waitFor(() =>
+			expect(app.store.state.devices?.map((d) => [d.name, d.certified])).toEqual([
+				["laptop", true],
+				["phone", false],
+			]),
+		);
+		expect(uncertified(app.store.state.devices ?? []).map((d) => d.name)).toEqual(["phone"]);
 	});
 
-	it("puts a changed device in place of its earlier entry", () => {
-		expect(withDevice(null, device("phone", "pending"))).toEqual([device("phone", "pending")]);
-		expect(withDevice([device("phone", "pending")], device("phone", "revoked"))).toEqual([device("phone", "revoked")]);
+	it("removes a device, then shows the relay's list", async () => {
+		const app = devicesOf("ready");
+		await app.devices.revoke(relayId("phone"));
+		expect(app.client.revokeDevice).toHaveBeenCalledWith(relayId("phone"));
+		expect(app.client.resetIdentity).not.toHaveBeenCalled();
+		expect(app.client.devices).toHaveBeenCalledTimes(1);
+	});
+
+	it("removes a lost device and then replaces the identity key it held, before showing the list", async () => {
+		const app = devicesOf("ready");
+		const order: string[] = [];
+		app.client.revokeDevice.mockImplementation(async (id: string) => {
+			order.push("revoke");
+			return { ...deviceOf("phone", "revoked"), deviceId: id };
+		});
+		app.client.resetIdentity.mockImplementation(async () => {
+			order.push("reset");
+		});
+		await app.devices.revoke(relayId("phone"), { resetIdentity: true });
+		expect(order).toEqual(["revoke", "reset"]);
+		expect(app.client.devices).toHaveBeenCalledTimes(1);
+	});
+
+	it("puts a changed device in place of its earlier entry; it is certified only as long as it stays approved with the same key", () => {
+		const laptop = deviceOf("laptop", "approved");
+		expect(withDevice(null, deviceOf("phone", "pending"))).toEqual([deviceOf("phone", "pending")]);
+		expect(withDevice([deviceOf("phone", "pending")], deviceOf("phone", "revoked"))).toEqual([
+			deviceOf("phone", "revoked", { certified: false }),
+		]);
+		expect(withDevice([laptop], { ...laptop, name: "renamed" })).toEqual([{ ...laptop, name: "renamed", certified: true }]);
+		expect(withDevice([laptop], { ...laptop, publicKey: "other" })).toEqual([{ ...laptop, publicKey: "other", certified: false }]);
+	});
+
+	it("finds the approved devices no signed list certifies, and only those", () => {
+		const devices = [
+			deviceOf("laptop", "approved"),
+			deviceOf("ghost", "approved", { certified: false }),
+			deviceOf("phone", "pending"),
+			deviceOf("old", "revoked"),
+		];
+		expect(uncertified(devices).map((d) => d.name)).toEqual(["ghost"]);
 	});
 });

@@ -5,12 +5,14 @@ import { Conversations } from "../../client/app/features/conversations.ts";
 import { DeviceLifecycle, phaseAfterRefusal, phaseWhenClosed } from "../../client/app/features/device-lifecycle.ts";
 import { Devices } from "../../client/app/features/devices.ts";
 import { Notices } from "../../client/app/features/notices.ts";
+import { SafetyNumbers } from "../../client/app/features/safety-numbers.ts";
 import { type KeyValueStorage, StartUpCache } from "../../client/app/features/start-up-cache.ts";
 import type { Phase } from "../../client/app/store.ts";
+import type { DeviceIdentity } from "../../client/core/key-store.ts";
 import type { AccountInfo } from "../../client/core/sdk.ts";
 import { SdkError } from "../../client/core/sdk-error.ts";
 import type { DeviceInfo } from "../../common/protocol/wire.ts";
-import { ALICE, BOB, contactOf, deferred, MemoryHistory, relayId, settle, storeWith } from "./client-fakes.ts";
+import { ALICE, BOB, contactOf, deferred, MemoryHistory, relayId, settle, storeWith, trustOf } from "./client-fakes.ts";
 
 const ME: AccountInfo = { accountId: ALICE, deviceId: relayId("alice_laptop"), handle: "alice" };
 const myDevice = (status: DeviceInfo["status"]): DeviceInfo => ({
@@ -19,6 +21,19 @@ const myDevice = (status: DeviceInfo["status"]): DeviceInfo => ({
 	name: "laptop",
 	status,
 	createdAt: 1,
+});
+const CODE = "alice-K7Q2M9-XD4HTR-PW3CZ5-NB8E1A";
+
+/** The keys of this device: `account` once it holds the account's identity key (a linked device gets it on approval). */
+const identity = (account: boolean): DeviceIdentity => ({
+	seed: new Uint8Array(32),
+	publicKey: new Uint8Array(32).fill(7),
+	accountId: ALICE,
+	deviceId: ME.deviceId,
+	handle: "alice",
+	...(account
+		? { account: { seed: new Uint8Array(32), publicKey: new Uint8Array(32).fill(9) } }
+		: { link: { linkId: "l", macKey: new Uint8Array(32) } }),
 });
 
 /**
@@ -29,7 +44,10 @@ function device({
 	me = ME as AccountInfo | null,
 	connect = async () => {},
 	contacts = async () => [contactOf(BOB, "accepted")],
+	deviceStatus = async (): Promise<DeviceInfo["status"]> => "approved",
+	linkWithCode = async (_code: string, _name: string): Promise<AccountInfo> => ME,
 	storage = new Map<string, string>(),
+	held = identity(true) as DeviceIdentity | null,
 } = {}) {
 	const store = storeWith();
 	const calls: string[] = [];
@@ -42,15 +60,17 @@ function device({
 	const client = {
 		whoami: vi.fn(record("whoami", async () => me)),
 		register: vi.fn(record("register", async () => ME)),
-		joinAccount: vi.fn(record("joinAccount", async () => ME)),
+		linkWithCode: vi.fn(record("linkWithCode", linkWithCode)),
+		deviceStatus: vi.fn(record("deviceStatus", deviceStatus)),
 		connect: vi.fn(record("connect", connect)),
 		close: vi.fn(record("close", () => {})),
 		revokeDevice: vi.fn(record("revokeDevice", async () => myDevice("revoked"))),
+		resetIdentity: vi.fn(record("resetIdentity", async () => {})),
 		contacts: vi.fn(record("contacts", contacts)),
 		accountStatus: vi.fn(
 			record("accountStatus", async () => ({ accountId: ALICE, handle: "alice", trust: "untrusted" as const, credits: 1, quotaLeft: 1 })),
 		),
-		devices: vi.fn(record("devices", async () => [myDevice("approved")])),
+		devices: vi.fn(record("devices", async () => [{ ...myDevice("approved"), certified: true }])),
 		limits: vi.fn(record("limits", () => new Promise<never>(() => {}))),
 		creditHistory: vi.fn(),
 		requestContact: vi.fn(),
@@ -59,9 +79,10 @@ function device({
 		setCallPermission: vi.fn(),
 		blockContact: vi.fn(),
 		report: vi.fn(),
-		safetyNumber: vi.fn(),
-		approveDevice: vi.fn(),
-		rejectDevice: vi.fn(),
+		checkLinkRequest: vi.fn(() => "not_here" as const),
+		contactTrust: vi.fn(record("contactTrust", async (peerId: string) => trustOf(peerId, "unverified"))),
+		setContactVerified: vi.fn(),
+		acknowledgeIdentityChange: vi.fn(),
 	};
 	const kv: KeyValueStorage = {
 		getItem: (key) => storage.get(key) ?? null,
@@ -70,7 +91,8 @@ function device({
 	};
 	const keys = {
 		destroyed: false,
-		getIdentity: async () => null,
+		held,
+		getIdentity: async () => keys.held,
 		async destroy() {
 			keys.destroyed = true;
 		},
@@ -90,6 +112,7 @@ function device({
 		new Contacts(store, client, notices),
 		new Devices(store, client, notices),
 		new Conversations(store, history, () => true),
+		new SafetyNumbers(store, client, notices),
 	);
 	const phases: Phase[] = [store.state.phase];
 	store.subscribe((state) => {
@@ -106,11 +129,12 @@ describe("the device's lifecycle", () => {
 		expect(app.calls).toEqual(["limits", "whoami"]);
 	});
 
-	it("starts an approved device: it connects, loads its contacts, then its account and devices, and remembers it was approved", async () => {
+	it("starts an approved device: it connects, loads its contacts, then its account, devices and contacts' trust, and remembers it was approved", async () => {
 		const app = device();
 		await app.lifecycle.start();
 		await settle();
-		expect(app.calls).toEqual(["limits", "whoami", "connect", "contacts", "accountStatus", "devices"]);
+		expect(app.calls).toEqual(["limits", "whoami", "connect", "contacts", "accountStatus", "devices", "contactTrust"]);
+		expect(app.store.state.trust).toEqual({ [BOB]: trustOf(BOB, "unverified") });
 		expect(app.phases).toEqual(["loading", "ready"]);
 		expect(app.store.state).toMatchObject({ me: ME, connection: "connecting", contacts: [contactOf(BOB, "accepted")] });
 		expect(app.storage.get("sm-test:approved")).toBe("1");
@@ -141,6 +165,75 @@ describe("the device's lifecycle", () => {
 		});
 	});
 
+	it("links with a code, waits for approval, and opens the account once approved and holding the identity key", async () => {
+		let status: DeviceInfo["status"] = "pending";
+		const app = device({
+			held: null,
+			deviceStatus: async () => status,
+			linkWithCode: async () => {
+				app.keys.held = identity(false);
+				return ME;
+			},
+		});
+		await app.lifecycle.link(CODE, "tablet");
+		expect(app.client.linkWithCode).toHaveBeenCalledWith(CODE, "tablet");
+		expect(app.store.state).toMatchObject({ phase: "pending", me: ME, fingerprint: expect.stringMatching(/^\d{5} \d{5} \d{5} \d{5}$/) });
+		// Pending: the relay would refuse the contact list, so it is not asked for.
+		expect(app.calls).toEqual(["linkWithCode", "connect", "deviceStatus"]);
+
+		// The SDK finishes linking on the approval frame before it tells the app.
+		status = "approved";
+		app.keys.held = identity(true);
+		expect(app.lifecycle.ownDeviceChanged("approved", myDevice("approved"))).toBe(true);
+		await vi.waitFor(() => expect(app.store.state.phase).toBe("ready"));
+		expect(app.phases).toEqual(["loading", "pending", "ready"]);
+		expect(app.calls.slice(3, 5)).toEqual(["contacts", "accountStatus"]);
+	});
+
+	it("checks again on a reconnect whether a waiting device was approved meanwhile, and only then", async () => {
+		let status: DeviceInfo["status"] = "pending";
+		const app = device({ held: identity(false), deviceStatus: async () => status });
+		await app.lifecycle.start();
+		expect(app.store.state.phase).toBe("pending");
+		status = "approved";
+		app.keys.held = identity(true);
+		app.lifecycle.reconnected();
+		await vi.waitFor(() => expect(app.store.state.phase).toBe("ready"));
+		// Approved now: reconnects are the contact list's business (Contacts.reconnected).
+		const loads = app.client.contacts.mock.calls.length;
+		app.lifecycle.reconnected();
+		await settle();
+		expect(app.client.contacts.mock.calls.length).toBe(loads);
+	});
+
+	it("opens a linked device approved while its page was closed: deviceStatus finishes the linking first", async () => {
+		const app = device({
+			held: identity(false),
+			deviceStatus: async () => {
+				app.keys.held = identity(true);
+				return "approved";
+			},
+		});
+		await app.lifecycle.start();
+		expect(app.store.state.phase).toBe("ready");
+		expect(app.calls.slice(0, 5)).toEqual(["limits", "whoami", "connect", "deviceStatus", "contacts"]);
+	});
+
+	it("keeps a linked device waiting, and says why, when its approval fails the SDK's checks", async () => {
+		const app = device({
+			held: identity(false),
+			deviceStatus: async () => {
+				throw new SdkError("untrusted", "The approval of this device was refused: the link confirmation does not match the code.");
+			},
+		});
+		await app.lifecycle.start();
+		expect(app.store.state.phase).toBe("pending");
+		expect(app.calls).not.toContain("contacts");
+		expect(app.store.state.notices.map((n) => n.text)).toEqual([
+			"The approval of this device failed a security check, so it did not take the account's keys. Remove it on your other device and link it again.",
+		]);
+	});
+
 	it("waits for approval when the relay says the device is pending, and settles once its approval comes", async () => {
 		let pending = true;
 		const app = device({
@@ -149,7 +242,7 @@ describe("the device's lifecycle", () => {
 				return [];
 			},
 		});
-		await app.lifecycle.join("alice", "laptop");
+		await app.lifecycle.start();
 		expect(app.store.state.phase).toBe("pending");
 		pending = false;
 		expect(app.lifecycle.ownDeviceChanged("approved", myDevice("approved"))).toBe(true);

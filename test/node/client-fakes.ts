@@ -5,8 +5,8 @@
 import type { ChatMessage } from "../../client/app/chat-message.ts";
 import type { MessageHistory } from "../../client/app/message-history.ts";
 import { initialState, type MessengerState, Store } from "../../client/app/store.ts";
-import type { IncomingMessage, SentReceipt } from "../../client/core/sdk.ts";
-import type { Contact } from "../../common/protocol/wire.ts";
+import type { ContactTrust, IncomingMessage, OwnDevice, SentReceipt } from "../../client/core/sdk.ts";
+import type { Contact, DeviceInfo } from "../../common/protocol/wire.ts";
 
 export class MemoryHistory implements MessageHistory {
 	readonly messages = new Map<string, ChatMessage>();
@@ -99,6 +99,20 @@ export const BOB = relayId("bob");
 
 export function contactOf(accountId: string, state: Contact["state"], updatedAt = 1): Contact {
 	return { accountId, handle: `h_${accountId.replace(/_+$/, "")}`, state, createdAt: 1, updatedAt };
+}
+
+/** 60 digits in 12 groups, as the SDK gives a safety number; `seed` makes different ones. */
+export const safetyDigits = (seed: number): string =>
+	Array.from({ length: 12 }, (_, i) => String((seed * 7919 + i * 104729) % 100000).padStart(5, "0")).join(" ");
+
+/** What the SDK's contactTrust() answers for a contact in this state. */
+export function trustOf(peerId: string, state: ContactTrust["state"], extra: Partial<ContactTrust> = {}): ContactTrust {
+	return { peerId, state, blocked: false, safetyNumber: safetyDigits(1), identityKey: "identity-key-of-peer", ...extra };
+}
+
+/** A device of this account as devices() lists it. */
+export function deviceOf(name: string, status: DeviceInfo["status"], extra: Partial<OwnDevice> = {}): OwnDevice {
+	return { deviceId: relayId(name), publicKey: "k", name, status, createdAt: 1, certified: status === "approved", ...extra };
 }
 
 export function receipt(id: string, acceptedAt: number, extra: Partial<SentReceipt> = {}): SentReceipt {

@@ -202,16 +202,17 @@ describe("crypto_box with Ed25519-derived keys", () => {
 describe("contact key envelope", () => {
 	const key = filled(32, 123);
 	const accounts: [string, string] = ["bob", "alice"];
+	const lists = { alice: 2, bob: 5 };
 	const sender = deviceKeysFromSeed(SEED_A);
 	const target = deviceKeysFromSeed(SEED_B);
 
 	test("an envelope wrapped by us opens with plain nacl.box.open and shows the sorted context then the key", () => {
-		const env = wrapContactKey({ accounts, version: 3, key, senderSeed: sender.seed, targetPublicKey: target.publicKey });
+		const env = wrapContactKey({ accounts, version: 3, lists, key, senderSeed: sender.seed, targetPublicKey: target.publicKey });
 		const nonce = fromB64u(env.nonce);
 		expect(nonce).toHaveLength(24);
 		const plain = nacl.box.open(fromB64u(env.box), nonce, boxPublicKeyFromEd25519(sender.publicKey), boxSecretKeyFromSeed(target.seed));
 		if (plain === null) throw new Error("nacl.box.open rejected our envelope");
-		const prefix = "sm-contact-key/1\nalice\nbob\n3\n";
+		const prefix = "sm-contact-key/2\nalice\nbob\n3\n2\n5\n";
 		expect(utf8Decode(plain.subarray(0, prefix.length))).toBe(prefix);
 		expect(plain.subarray(prefix.length)).toEqual(key);
 	});
@@ -219,7 +220,7 @@ describe("contact key envelope", () => {
 	test("an envelope made with nacl.box from libsodium-derived keys is unwrapped by us", () => {
 		const senderKp = sodium.crypto_sign_seed_keypair(SEED_A);
 		const targetKp = sodium.crypto_sign_seed_keypair(SEED_B);
-		const plaintext = concatBytes(utf8Encode("sm-contact-key/1\nalice\nbob\n7\n"), key);
+		const plaintext = concatBytes(utf8Encode("sm-contact-key/2\nalice\nbob\n7\n4\n9\n"), key);
 		const nonce = filled(24, 5);
 		const box = nacl.box(
 			plaintext,
@@ -235,11 +236,11 @@ describe("contact key envelope", () => {
 			accounts,
 			version: 7,
 		});
-		expect(unwrapped).toEqual(key);
+		expect(unwrapped).toEqual({ key, lists: { alice: 4, bob: 9 } });
 	});
 
 	test("a tampered envelope fails in both libraries and in ours with open_failed", () => {
-		const env = wrapContactKey({ accounts, version: 1, key, senderSeed: sender.seed, targetPublicKey: target.publicKey });
+		const env = wrapContactKey({ accounts, version: 1, lists, key, senderSeed: sender.seed, targetPublicKey: target.publicKey });
 		const tampered = flipBit(fromB64u(env.box), 40);
 		const nonce = fromB64u(env.nonce);
 		const senderBoxPub = boxPublicKeyFromEd25519(sender.publicKey);

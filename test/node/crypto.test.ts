@@ -1,5 +1,15 @@
 import { describe, expect, test } from "vitest";
-import { generateContactKey, unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
+import { generateContactKey, orderedPair, unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
+import { generateAccountIdentity, unwrapIdentityKey, wrapIdentityKey } from "../../client/core/identity-key.ts";
+import {
+	claimProof,
+	deriveLinkKeys,
+	formatLinkCode,
+	linkConfirmation,
+	macMatches,
+	newLinkCode,
+	parseLinkCode,
+} from "../../client/core/link-code.ts";
 import { openMessage, type RoutingHeader, type SealedHeader, sealMessage } from "../../client/core/message-seal.ts";
 import { deviceFingerprint, safetyNumber } from "../../client/core/safety-number.ts";
 import { concatBytes, equalBytes, fromB64u, toB64u, utf8Decode, utf8Encode } from "../../common/encoding.ts";
@@ -124,9 +134,11 @@ describe("contact key envelope", () => {
 	const sender = generateDeviceKeys();
 	const target = generateDeviceKeys();
 	const key = generateContactKey();
+	const lists = { alice: 3, bob: 7 };
 	const wrapped = wrapContactKey({
 		accounts: ["alice", "bob"],
 		version: 4,
+		lists,
 		key,
 		senderSeed: sender.seed,
 		targetPublicKey: target.publicKey,
@@ -145,9 +157,16 @@ describe("contact key envelope", () => {
 		expect(equalBytes(k, generateContactKey())).toBe(false);
 	});
 
-	test("the target device unwraps the key whichever order the accounts are given in", () => {
-		expect(unwrapContactKey(base)).toEqual(key);
-		expect(unwrapContactKey({ ...base, accounts: ["bob", "alice"] })).toEqual(key);
+	test("the target device unwraps the key and the device-list versions it was shared under, whichever order the accounts are given in", () => {
+		expect(unwrapContactKey(base)).toEqual({ key, lists });
+		expect(unwrapContactKey({ ...base, accounts: ["bob", "alice"] })).toEqual({ key, lists });
+	});
+
+	test("the ids are ordered by their base64url text, not by their decoded bytes", () => {
+		// As text "_" (0x5F) comes before "a" (0x61); decoded, "_" is 63 and "a" is 26, the other way round.
+		const [a, u] = [`${"a".repeat(21)}A`, `${"_".repeat(21)}w`];
+		expect(orderedPair(a, u)).toEqual([u, a]);
+		expect((fromB64u(a)[0] as number) < (fromB64u(u)[0] as number)).toBe(true);
 	});
 
 	test("a wrong key version or a wrong account is bad_envelope", () => {
@@ -162,9 +181,26 @@ describe("contact key envelope", () => {
 		expectCryptoError(() => unwrapContactKey({ ...base, senderPublicKey: generateDeviceKeys().publicKey }), "open_failed");
 	});
 
-	test("account ids containing a newline are refused because they would make the context ambiguous", () => {
+	test("account ids containing whitespace, or a missing list version, are refused because they would make the context ambiguous", () => {
 		expect(() =>
-			wrapContactKey({ accounts: ["a\nb", "c"], version: 1, key, senderSeed: sender.seed, targetPublicKey: target.publicKey }),
+			wrapContactKey({
+				accounts: ["a\nb", "c"],
+				version: 1,
+				lists: { "a\nb": 1, c: 1 },
+				key,
+				senderSeed: sender.seed,
+				targetPublicKey: target.publicKey,
+			}),
+		).toThrow(RangeError);
+		expect(() =>
+			wrapContactKey({
+				accounts: ["a", "c"],
+				version: 1,
+				lists: { a: 1 },
+				key,
+				senderSeed: sender.seed,
+				targetPublicKey: target.publicKey,
+			}),
 		).toThrow(RangeError);
 	});
 
@@ -174,6 +210,7 @@ describe("contact key envelope", () => {
 				wrapContactKey({
 					accounts: ["a", "b"],
 					version: 1,
+					lists: { a: 1, b: 1 },
 					key: new Uint8Array(16),
 					senderSeed: sender.seed,
 					targetPublicKey: target.publicKey,
@@ -183,10 +220,40 @@ describe("contact key envelope", () => {
 	});
 });
 
+describe("identity key envelope", () => {
+	const sender = generateDeviceKeys();
+	const target = generateDeviceKeys();
+	const identity = generateAccountIdentity();
+	const identityKey = toB64u(identity.publicKey);
+	const wrapped = wrapIdentityKey({ accountId: "alice", identity, senderSeed: sender.seed, targetPublicKey: target.publicKey });
+	const base = { ...wrapped, accountId: "alice", identityKey, senderPublicKey: sender.publicKey, mySeed: target.seed };
+
+	test("the target device gets the identity key pair back", () => {
+		const opened = unwrapIdentityKey(base);
+		expect(opened.seed).toEqual(identity.seed);
+		expect(opened.publicKey).toEqual(identity.publicKey);
+	});
+
+	test("an envelope for another account or naming another identity key is bad_envelope", () => {
+		expectCryptoError(() => unwrapIdentityKey({ ...base, accountId: "alicia" }), "bad_envelope");
+		expectCryptoError(() => unwrapIdentityKey({ ...base, identityKey: toB64u(generateAccountIdentity().publicKey) }), "bad_envelope");
+	});
+
+	test("an envelope naming one key but holding another seed is bad_envelope", () => {
+		const other = generateAccountIdentity();
+		const lying = wrapIdentityKey({
+			accountId: "alice",
+			identity: { seed: other.seed, publicKey: identity.publicKey },
+			senderSeed: sender.seed,
+			targetPublicKey: target.publicKey,
+		});
+		expectCryptoError(() => unwrapIdentityKey({ ...base, ...lying }), "bad_envelope");
+	});
+});
+
 describe("safety number", () => {
-	const [phone, laptop] = [randomBytes(32), randomBytes(32)];
-	const alice = { accountId: "alice", deviceKeys: [phone, laptop] };
-	const bob = { accountId: "bob", deviceKeys: [randomBytes(32)] };
+	const alice = { accountId: "alice", identityKey: randomBytes(32) };
+	const bob = { accountId: "bob", identityKey: randomBytes(32) };
 
 	test("is 12 groups of 5 digits", () => {
 		expect(safetyNumber(alice, bob)).toMatch(/^\d{5}( \d{5}){11}$/);
@@ -196,27 +263,61 @@ describe("safety number", () => {
 		expect(safetyNumber(alice, bob)).toBe(safetyNumber(bob, alice));
 	});
 
-	test("does not depend on device order or repeated keys", () => {
-		const reordered = { accountId: "alice", deviceKeys: [laptop, phone.slice(), laptop] };
-		expect(safetyNumber(reordered, bob)).toBe(safetyNumber(alice, bob));
-	});
-
-	test("changes when either side adds or removes a device, and only that side's half changes", () => {
+	test("changes when either side's identity key changes, and only that side's half changes", () => {
 		const before = safetyNumber(alice, bob).split(" ");
-		const bobAdded = safetyNumber(alice, { ...bob, deviceKeys: [...bob.deviceKeys, randomBytes(32)] }).split(" ");
-		expect(bobAdded.slice(0, 6)).toEqual(before.slice(0, 6));
-		expect(bobAdded.slice(6)).not.toEqual(before.slice(6));
-		const aliceRemoved = safetyNumber({ ...alice, deviceKeys: alice.deviceKeys.slice(1) }, bob).split(" ");
-		expect(aliceRemoved.slice(0, 6)).not.toEqual(before.slice(0, 6));
-		expect(aliceRemoved.slice(6)).toEqual(before.slice(6));
+		const bobReset = safetyNumber(alice, { ...bob, identityKey: randomBytes(32) }).split(" ");
+		expect(bobReset.slice(0, 6)).toEqual(before.slice(0, 6));
+		expect(bobReset.slice(6)).not.toEqual(before.slice(6));
 	});
 
-	test("binds the account id, so the same devices under another account give another number", () => {
+	test("binds the account id, so the same identity key under another account gives another number", () => {
 		expect(safetyNumber({ ...alice, accountId: "alicia" }, bob)).not.toBe(safetyNumber(alice, bob));
 	});
 
-	test("refuses device keys that are not 32 bytes", () => {
-		expectCryptoError(() => safetyNumber({ accountId: "a", deviceKeys: [new Uint8Array(31)] }, bob), "bad_key");
+	test("refuses identity keys that are not 32 bytes", () => {
+		expectCryptoError(() => safetyNumber({ accountId: "a", identityKey: new Uint8Array(31) }, bob), "bad_key");
+	});
+});
+
+describe("link codes", () => {
+	test("a code reads back the same from its typed form, whatever the case, spacing and look-alike letters", () => {
+		const code = newLinkCode("Alice");
+		const text = formatLinkCode(code);
+		expect(text).toMatch(/^alice(-[0-9A-HJKMNP-TV-Z]{6}){4}$/);
+		const sloppy = ` ${text.toLowerCase().replace(/0/g, "o").replace(/1/g, "l").replace(/-/g, " - ")} `.replace(/^ alice - /, "alice-");
+		expect(parseLinkCode(sloppy)).toEqual(code);
+		expect(deriveLinkKeys(parseLinkCode(text))).toEqual(deriveLinkKeys(code));
+	});
+
+	test("a code for one handle derives another link id for any other handle", () => {
+		const code = newLinkCode("alice");
+		expect(deriveLinkKeys({ ...code, handle: "alicia" }).linkId).not.toBe(deriveLinkKeys(code).linkId);
+	});
+
+	test("a code missing letters, with letters outside the alphabet, or without a handle is bad_encoding", () => {
+		const text = formatLinkCode(newLinkCode("alice"));
+		expectCryptoError(() => parseLinkCode(text.slice(0, -1)), "bad_encoding");
+		expectCryptoError(() => parseLinkCode(`${text.slice(0, -1)}U`), "bad_encoding");
+		expectCryptoError(() => parseLinkCode(text.slice(6)), "bad_encoding");
+	});
+
+	test("the claim proof binds the device key and name, and the confirmation binds the identity key", () => {
+		const keys = deriveLinkKeys(newLinkCode("alice"));
+		const claim = { handle: "alice", publicKey: toB64u(randomBytes(32)), deviceName: "laptop" };
+		const proof = claimProof(keys, claim);
+		expect(macMatches(proof, claimProof(keys, claim))).toBe(true);
+		expect(macMatches(proof, claimProof(keys, { ...claim, deviceName: "laptop2" }))).toBe(false);
+		expect(macMatches(proof, claimProof(keys, { ...claim, publicKey: toB64u(randomBytes(32)) }))).toBe(false);
+		expect(macMatches(proof, claimProof(deriveLinkKeys(newLinkCode("alice")), claim))).toBe(false);
+		const confirm = {
+			accountId: "A".repeat(22),
+			identityKey: toB64u(randomBytes(32)),
+			deviceId: "B".repeat(22),
+			publicKey: claim.publicKey,
+		};
+		expect(macMatches(linkConfirmation(keys, confirm), linkConfirmation(keys, { ...confirm, identityKey: toB64u(randomBytes(32)) }))).toBe(
+			false,
+		);
 	});
 });
 

@@ -2,10 +2,10 @@ import { describe, expect, it } from "vitest";
 import type { DeviceInfo } from "../../common/protocol/wire.ts";
 import { approvalRefusal, type DeviceJoinRules, joinRefusal, lapsedAsks } from "../../worker/abuse/device-joins.ts";
 
-// wrangler.toml's defaults: 10 devices an account, 3 asks waiting at once, an ask lapses after 24 h.
+// wrangler.toml's defaults: 10 devices an account, a claimed device waiting for approval lapses after 24 h.
 const MAX = 10;
 const HOUR = 3_600_000;
-const RULES: DeviceJoinRules = { waitingAtOnce: 3, lapseMs: 24 * HOUR };
+const RULES: DeviceJoinRules = { lapseMs: 24 * HOUR };
 const NOW = 1_700_000_000_000;
 
 let serial = 0;
@@ -37,34 +37,23 @@ describe("lapsedAsks", () => {
 
 describe("joinRefusal", () => {
 	it("lets a new device ask while approved and waiting devices stay under the maximum", () => {
-		expect(joinRefusal([], MAX, RULES)).toBeNull();
-		expect(joinRefusal(many(9, "approved"), MAX, RULES)).toBeNull();
-		expect(joinRefusal([...many(7, "approved"), ...many(2, "pending")], MAX, RULES)).toBeNull();
+		expect(joinRefusal([], MAX)).toBeNull();
+		expect(joinRefusal(many(9, "approved"), MAX)).toBeNull();
+		expect(joinRefusal([...many(7, "approved"), ...many(2, "pending")], MAX)).toBeNull();
 	});
 
 	it("refuses an ask once 10 devices are approved, telling the owner to remove one", () => {
-		expect(joinRefusal(many(10, "approved"), MAX, RULES)).toBe("An account can have at most 10 devices. Remove one first.");
+		expect(joinRefusal(many(10, "approved"), MAX)).toBe("An account can have at most 10 devices. Remove one first.");
 	});
 
 	it("counts waiting devices toward the maximum, so every ask let in can also be approved", () => {
-		expect(joinRefusal([...many(8, "approved"), ...many(2, "pending")], MAX, RULES)).toBe(
+		expect(joinRefusal([...many(8, "approved"), ...many(2, "pending")], MAX)).toBe(
 			"An account can have at most 10 devices, counting those waiting for approval. Approve or reject the waiting ones, or remove a device.",
 		);
 	});
 
 	it("does not count revoked devices", () => {
-		expect(joinRefusal([...many(9, "approved"), ...many(20, "revoked")], MAX, RULES)).toBeNull();
-	});
-
-	it("refuses a 4th waiting ask even when the account has room for more devices", () => {
-		expect(joinRefusal([device("approved"), ...many(3, "pending")], MAX, RULES)).toBe(
-			"3 devices are already waiting for approval on this account. Approve or reject them first.",
-		);
-		expect(joinRefusal([device("approved"), ...many(2, "pending")], MAX, RULES)).toBeNull();
-	});
-
-	it("reports the device maximum rather than the waiting limit when both are reached", () => {
-		expect(joinRefusal([...many(7, "approved"), ...many(3, "pending")], MAX, RULES)).toMatch(/^An account can have at most 10 devices/);
+		expect(joinRefusal([...many(9, "approved"), ...many(20, "revoked")], MAX)).toBeNull();
 	});
 });
 

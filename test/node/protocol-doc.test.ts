@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
 	CALL_EVENT_KINDS,
@@ -14,6 +14,7 @@ import {
 // relay accepts or sends must be in it; wire.ts and the router are the source of truth.
 const doc = readFileSync(new URL("../../common/protocol/PROTOCOL.md", import.meta.url), "utf8");
 const router = readFileSync(new URL("../../worker/router.ts", import.meta.url), "utf8");
+const VECTORS = new URL("../../common/protocol/vectors/", import.meta.url);
 
 const quoted = (name: string): boolean => doc.includes(`\`${name}\``);
 const rowsOf = (tag: string): string[] => doc.split("\n").filter((line) => line.includes(`type: "${tag}"`));
@@ -51,5 +52,19 @@ describe("PROTOCOL.md", () => {
 		expect(routes.length).toBeGreaterThan(30);
 		const documented = (route: string) => new RegExp(`\`${route.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}[\`?]`).test(doc);
 		expect(routes.filter((route) => !documented(route))).toEqual([]);
+	});
+
+	it("lists every test vector file, and names every domain string the vectors sign, box or MAC", () => {
+		const files = readdirSync(VECTORS).filter((name) => name.endsWith(".json"));
+		expect(files.length).toBeGreaterThan(5);
+		expect(files.filter((name) => !quoted(name))).toEqual([]);
+		const vectors = files.map((name) => readFileSync(new URL(name, VECTORS), "utf8")).join("\n");
+		const domains = new Set([...vectors.matchAll(/sm-[a-z-]+\/\d+/g)].map((m) => m[0]).filter((d) => d !== "sm-vectors/1"));
+		expect(domains.size).toBeGreaterThan(10);
+		expect([...domains].filter((d) => !doc.includes(d))).toEqual([]);
+	});
+
+	it("refers to nothing outside the repository (no relative links out of common/protocol)", () => {
+		expect(doc.match(/\]\(\.\.\/\.\.|\.\.\/shared/g)).toBeNull();
 	});
 });

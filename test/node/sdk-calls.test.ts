@@ -6,7 +6,7 @@ import type { ServerFrame } from "../../common/protocol/wire.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { FakePeerConnection, type FakeStream, type FakeTrack, fakeMedia, unreachablePeerConnection } from "../support/fake-webrtc.ts";
 import { interceptingWebSocket } from "../support/intercepting-web-socket.ts";
-import { contactPair, type Member, registerMember, relayForFile } from "../support/sdk-clients.ts";
+import { contactPair, linkDevice, type Member, registerMember, relayForFile } from "../support/sdk-clients.ts";
 
 const relay = relayForFile({ vars: RELAXED_LIMITS });
 const { factory } = relay;
@@ -356,10 +356,7 @@ describe("calls through the SDK against the real relay", () => {
 
 	it("a call to someone already in a call gets busy from their busy device; their other devices stop ringing as declined elsewhere", async () => {
 		const { alice, bob } = await contactPair(factory);
-		const phone = factory.client();
-		const joined = await phone.joinAccount(bob.account.handle, "bob's phone");
-		await bob.client.approveDevice(joined.deviceId);
-		await phone.connect();
+		const { client: phone } = await linkDevice(factory, bob, "bob's phone");
 		const carol = await registerMember(factory, "carol");
 		await carol.client.connect();
 		const requested = bob.client.waitFor("contact", (c) => c.event === "requested");

@@ -28,10 +28,13 @@ describe("MemoryKeyStore", () => {
 	it("keeps its own copies of keys, and knows the latest version per peer", async () => {
 		const store = new MemoryKeyStore();
 		const key = new Uint8Array(32).fill(7);
-		await store.putContactKey("peer", 1, key);
-		await store.putContactKey("peer", 3, new Uint8Array(32).fill(9));
+		const lists = { me: 1, peer: 2 };
+		await store.putContactKey("peer", 1, key, lists);
+		await store.putContactKey("peer", 3, new Uint8Array(32).fill(9), { me: 4, peer: 2 });
 		key.fill(0);
+		lists.me = 99;
 		expect(await store.getContactKey("peer", 1)).toEqual(new Uint8Array(32).fill(7));
+		expect(await store.getKeyLists("peer", 1)).toEqual({ me: 1, peer: 2 });
 		expect(await store.latestVersion("peer")).toBe(3);
 		expect(await store.latestVersion("nobody")).toBeUndefined();
 	});

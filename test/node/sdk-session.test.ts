@@ -30,15 +30,17 @@ describe("sessions", () => {
 	it("signs in again by itself before a call or a connect once the token nears its end, without being refused first", async () => {
 		const { counts, fetch } = countingFetch();
 		const client = factory.client(new MemoryKeyStore(), { fetch });
+		// Registration signs in once already, to publish the account's first signed device list.
 		await client.register(uniqueHandle("carol"), "carol's laptop");
 		const session = await client.login();
+		const base = counts.logins;
 		expect(session.expiresAt - Date.now()).toBeLessThanOrEqual(SESSION_TTL_SECONDS * 1000);
 		await client.contacts();
-		expect(counts.logins).toBe(1);
+		expect(counts.logins).toBe(base);
 
 		await until(session.expiresAt + 100);
 		expect(await client.contacts()).toEqual([]);
-		expect(counts).toEqual({ logins: 2, unauthorized: 0 });
+		expect(counts).toEqual({ logins: base + 1, unauthorized: 0 });
 
 		await until(session.expiresAt + SESSION_TTL_SECONDS * 1000 + 100);
 		const reconnects: number[] = [];
@@ -48,7 +50,7 @@ describe("sessions", () => {
 		expect((await ready).accountId).toBe(session.accountId);
 		// Renewed before the upgrade, not after a refused handshake.
 		expect(reconnects).toEqual([]);
-		expect(counts).toEqual({ logins: 3, unauthorized: 0 });
+		expect(counts).toEqual({ logins: base + 2, unauthorized: 0 });
 	});
 
 	it("stops for good, with an error, when the relay refuses the device's login", async () => {

@@ -5,7 +5,7 @@ import { boxSecretKeyFromSeed, randomBytes } from "../../common/nacl.ts";
 import type { ClientFrame } from "../../common/protocol/wire.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { interceptingWebSocket } from "../support/intercepting-web-socket.ts";
-import { collect, contactPair, relayForFile } from "../support/sdk-clients.ts";
+import { collect, contactPair, linkDevice, relayForFile } from "../support/sdk-clients.ts";
 
 const relay = relayForFile({ vars: RELAXED_LIMITS }, "at-end");
 const { factory } = relay;
@@ -52,7 +52,7 @@ function findings(files: StoredFile[], needles: Array<{ label: string; needle: B
 }
 
 describe("zero knowledge at rest", () => {
-	it("leaves no plaintext, contact key or device secret in the relay's D1 or Durable Object storage", async () => {
+	it("leaves no plaintext, contact key, device secret or identity secret in the relay's D1 or Durable Object storage", async () => {
 		const canary = `zk-canary-${Buffer.from(randomBytes(12)).toString("hex")}`;
 		const plaintexts = [`${canary} hello`, `${canary} reply`, `${canary} queued 1`, `${canary} queued 2`];
 		const sendFrames: string[] = [];
@@ -65,6 +65,8 @@ describe("zero knowledge at rest", () => {
 		});
 
 		const { alice, bob } = await contactPair(factory, { aliceSocket: recording });
+		// A linked device, so the relay also holds an identity-key envelope (and must hold it sealed).
+		const phone = await linkDevice(factory, alice, "alice's phone");
 		const aliceId = alice.account.accountId;
 		const bobId = bob.account.accountId;
 		const atBob = collect(bob.client, 1);
@@ -76,6 +78,7 @@ describe("zero knowledge at rest", () => {
 
 		// Queued for an offline device: these stay on the relay's disk, as ciphertext.
 		bob.client.close();
+		phone.client.close();
 		for (const text of plaintexts.slice(2)) await alice.client.sendText(bobId, text);
 		const queuedBox = sendFrames.at(-1) ?? "";
 		alice.client.close();
@@ -100,11 +103,12 @@ describe("zero knowledge at rest", () => {
 		const secrets: Array<{ label: string; needle: Buffer }> = [];
 		for (const [i, text] of plaintexts.entries()) secrets.push(...encodings(`plaintext ${i}`, Buffer.from(text)));
 		secrets.push({ label: "canary", needle: Buffer.from(canary) });
-		for (const member of [alice, bob]) {
+		for (const member of [alice, bob, phone]) {
 			const identity = await member.store.getIdentity();
-			if (!identity) throw new Error("identity missing from the store");
+			if (!identity?.account) throw new Error("identity missing from the store");
 			secrets.push(...encodings(`${identity.handle}'s device seed`, identity.seed));
 			secrets.push(...encodings(`${identity.handle}'s box secret key`, boxSecretKeyFromSeed(identity.seed)));
+			secrets.push(...encodings(`${identity.handle}'s account identity seed`, identity.account.seed));
 		}
 		const contactKey = await alice.store.getContactKey(bobId, 1);
 		if (!contactKey) throw new Error("contact key missing from the store");

@@ -63,6 +63,31 @@ export async function registerMember(
 	return { client, store, account };
 }
 
+/**
+ * A new device of `member`'s account, linked as a person does it: the member's device shows
+ * a link code, the new device claims it, the member approves the request that arrives, and
+ * the new device finishes linking. The member must be connected (the request arrives as a frame).
+ */
+export async function linkDevice(
+	factory: ClientFactory,
+	member: Member,
+	name: string,
+	opts: { WebSocket?: WebSocketConstructor; fetch?: typeof fetch } = {},
+): Promise<Member> {
+	const store = new MemoryKeyStore();
+	const client = factory.client(store, opts);
+	const { code } = await member.client.createLinkCode();
+	const requested = member.client.waitFor("link_request", (r) => r.device.name === name);
+	const account = await client.linkWithCode(code, name);
+	await requested;
+	await client.connect();
+	const approved = client.waitFor("device", (d) => d.event === "approved" && d.device.deviceId === account.deviceId);
+	await member.client.approveDevice(account.deviceId);
+	await approved;
+	if (!(await client.finishLinking())) throw new Error("the linked device is still pending after its approval");
+	return { client, store, account };
+}
+
 /** Two connected members who became contacts through the SDK: request, real-time notice, accept. */
 export async function contactPair(factory: ClientFactory, opts: { aliceSocket?: WebSocketConstructor; aliceFetch?: typeof fetch } = {}) {
 	const alice = await registerMember(factory, "alice", opts.aliceSocket, opts.aliceFetch);

@@ -1,5 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { generateAccountIdentity } from "../../client/core/identity-key.ts";
 import { toB64u } from "../../common/encoding.ts";
 import { generateDeviceKeys, signDetached } from "../../common/nacl.ts";
 import { loginMessage } from "../../common/protocol/signing.ts";
@@ -50,6 +51,39 @@ describe("registration", () => {
 		expect(count?.n).toBe(1);
 	});
 
+	it("keeps the identity key it was registered with in D1", async () => {
+		const keys = generateDeviceKeys();
+		const identity = generateAccountIdentity();
+		const { json } = await api("/api/accounts", { body: registrationBody("ivy_identity", keys, "laptop", identity) });
+		const account = await env.DB.prepare("SELECT identity_key FROM accounts WHERE id = ?").bind(json.accountId).first<any>();
+		expect(account.identity_key).toBe(toB64u(identity.publicKey));
+	});
+
+	it("refuses an identity signature made by another key, or over another device key, and creates nothing", async () => {
+		const keys = generateDeviceKeys();
+		const body = registrationBody("ivan_proof", keys);
+		const other = generateAccountIdentity();
+		const byOther = { ...body, identitySignature: registrationBody("ivan_proof", keys, "laptop", other).identitySignature };
+		const forOtherDevice = { ...body, identitySignature: registrationBody("ivan_proof", generateDeviceKeys()).identitySignature };
+		for (const bad of [byOther, forOtherDevice]) {
+			const { status, json } = await api("/api/accounts", { body: bad });
+			expect([status, json.error.code]).toEqual([401, "unauthorized"]);
+		}
+		// The device's signature covers the identity key too: another identity key under it is refused.
+		const swapped = { ...registrationBody("ivan_proof", keys, "laptop", other), signature: body.signature };
+		expect((await api("/api/accounts", { body: swapped })).json.error.code).toBe("unauthorized");
+		expect(await env.DB.prepare("SELECT id FROM accounts WHERE handle = 'ivan_proof'").first()).toBeNull();
+	});
+
+	it("refuses an identity key that is the device key or of small order, with bad_request", async () => {
+		const keys = generateDeviceKeys();
+		const same = registrationBody("jo_samekey", keys, "laptop", keys);
+		expect((await api("/api/accounts", { body: same })).json.error.code).toBe("bad_request");
+		const smallOrder = { ...registrationBody("jo_small", keys), identityKey: toB64u(new Uint8Array(32).map((_, i) => (i === 0 ? 1 : 0))) };
+		const low = await api("/api/accounts", { body: smallOrder });
+		expect([low.status, low.json.error.code]).toEqual([400, "bad_request"]);
+	});
+
 	it("refuses a signature made by another key", async () => {
 		const body = registrationBody("carol_sig", generateDeviceKeys());
 		body.publicKey = toB64u(generateDeviceKeys().publicKey);
@@ -64,6 +98,8 @@ describe("registration", () => {
 		["a handle with look-alike unicode", { handle: "аlice" }],
 		["a handle with spaces", { handle: "al ice" }],
 		["a public key of the wrong size", { publicKey: "AAAA" }],
+		["no identity key", { identityKey: undefined }],
+		["an identity signature of the wrong size", { identitySignature: "AAAA" }],
 		["a number where a string belongs", { deviceName: 42 }],
 		["a device name with a right-to-left override", { deviceName: "Alice\u2019s \u202Eenohpi" }],
 		["a device name with a bidirectional isolate", { deviceName: "\u2067laptop\u2069" }],

@@ -6,8 +6,9 @@ import { randomBytes } from "../../common/nacl.ts";
 import worker from "../../worker/index.ts";
 import { UserRelay } from "../../worker/user-relay.ts";
 import { admin } from "./admin-client.ts";
-import { addApprovedDevice, contactPair, newMessageId, sealedSend } from "./fixtures.ts";
+import { addApprovedDevice, addPendingDevice, contactPair, newMessageId, sealedSend } from "./fixtures.ts";
 import { api, BASE, connect, registerUser, type TestUser } from "./helpers.ts";
+import { removeDevice } from "./linking.ts";
 import { brokenR2 } from "./outages.ts";
 
 const MB = 1024 * 1024;
@@ -164,16 +165,13 @@ describe("attachments end to end", () => {
 		const { path } = await sendAttachment(alice, bob, key);
 		const other = await registerUser("eve");
 		const revoked = await addApprovedDevice(bob);
-		await env.DB.prepare("UPDATE devices SET status = 'revoked' WHERE id = ?").bind(revoked.deviceId).run();
-		await runInDurableObject(relay(bob.accountId), (r) => r.reloadDevices());
+		expect((await removeDevice(bob, revoked.deviceId)).status).toBe(200);
 		const nonexistent = `/api/attachments/${alice.accountId}/${newMessageId()}`;
 		const refusedOther = await get(path, other.token);
 		const missing = await get(nonexistent, other.token);
 		expect([refusedOther.status, missing.status]).toEqual([404, 404]);
 		expect(await refusedOther.json()).toEqual(await missing.json());
-		const pending = await addApprovedDevice(bob, "pending tablet");
-		await env.DB.prepare("UPDATE devices SET status = 'pending' WHERE id = ?").bind(pending.deviceId).run();
-		await runInDurableObject(relay(bob.accountId), (r) => r.reloadDevices());
+		const pending = await addPendingDevice(bob, "pending tablet");
 		// Refused before the lookup: the same answer for the real id as for one that does not exist.
 		for (const [token, status] of [
 			[revoked.token, 401],
@@ -264,9 +262,7 @@ describe("attachments end to end", () => {
 		expect((await put(path, alice.token, file.blob)).status).toBe(204);
 		const cancel = (token?: string, at = path) => api(at, { method: "DELETE", ...(token !== undefined && { token }) });
 		const eve = await registerUser("eve");
-		const pending = await addApprovedDevice(alice, "pending tablet");
-		await env.DB.prepare("UPDATE devices SET status = 'pending' WHERE id = ?").bind(pending.deviceId).run();
-		await runInDurableObject(relay(alice.accountId), (r) => r.reloadDevices());
+		const pending = await addPendingDevice(alice, "pending tablet");
 		const nothing = `/api/attachments/${alice.accountId}/${newMessageId()}`;
 		expect((await cancel()).status).toBe(401);
 		expect((await cancel(eve.token)).json).toEqual((await cancel(eve.token, nothing)).json);

@@ -1,12 +1,13 @@
-import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { toB64u } from "../../common/encoding.ts";
 import { generateDeviceKeys } from "../../common/nacl.ts";
+import { ENVELOPE_BOX_MIN, IDENTITY_BOX_BYTES } from "../../common/protocol/wire.ts";
 import { issueSessionToken } from "../../worker/auth/session-token.ts";
 import { readConfig } from "../../worker/config.ts";
-import { addApprovedDevice, contactPair, newMessageId, suspendFor } from "./fixtures.ts";
+import { addApprovedDevice, addPendingDevice, contactPair, newMessageId, suspendFor } from "./fixtures.ts";
 import { api, signIn, type TestUser } from "./helpers.ts";
+import { approvalBody, type ClaimingDevice, claimLinkCode, currentList, openLinkCode, removeDevice } from "./linking.ts";
 
 /**
  * Every authenticated route against every kind of caller that must be refused (issue 9):
@@ -15,7 +16,7 @@ import { api, signIn, type TestUser } from "./helpers.ts";
  * the admin routes with a wrong token.
  */
 interface Route {
-	method: "GET" | "POST" | "PUT";
+	method: "GET" | "POST" | "PUT" | "DELETE";
 	path: string;
 	body?: unknown;
 	/** Sends or requests something: refused to a suspended account. */
@@ -24,30 +25,48 @@ interface Route {
 
 let alice: TestUser;
 let bob: TestUser;
-let pending: TestUser;
+let pending: TestUser & { claim: ClaimingDevice };
 let revoked: TestUser;
 let suspended: TestUser;
 let routes: Route[];
 
-const envelope = (u: TestUser) => ({ accountId: u.accountId, deviceId: u.deviceId, nonce: "A".repeat(32), box: "B".repeat(151) });
-const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
+/** Well-formed but meaningless bytes: these tests are about who may ask, not what they send. */
+const bytes = (n: number) => toB64u(new Uint8Array(n).fill(7));
+const envelope = (u: TestUser) => ({ accountId: u.accountId, deviceId: u.deviceId, nonce: bytes(24), box: bytes(ENVELOPE_BOX_MIN) });
+const someList = (u: TestUser) => ({
+	accountId: u.accountId,
+	version: 2,
+	lastRemoval: 0,
+	identityKey: bytes(32),
+	devices: [{ deviceId: u.deviceId, publicKey: bytes(32) }],
+	signature: bytes(64),
+});
 
 beforeAll(async () => {
 	({ alice, bob } = await contactPair());
-	pending = await addApprovedDevice(alice, "pending phone");
-	await env.DB.prepare("UPDATE devices SET status = 'pending' WHERE id = ?").bind(pending.deviceId).run();
+	pending = await addPendingDevice(alice, "pending phone");
 	revoked = await addApprovedDevice(alice, "lost phone");
-	await env.DB.prepare("UPDATE devices SET status = 'revoked' WHERE id = ?").bind(revoked.deviceId).run();
-	await runInDurableObject(relay(alice.accountId), (r) => r.reloadDevices());
+	await removeDevice(alice, revoked.deviceId);
 	const other = await contactPair();
 	suspended = other.alice;
 	await suspendFor(suspended, 86_400_000);
+	const approval = {
+		deviceList: someList(alice),
+		identityEnvelope: { nonce: bytes(24), box: bytes(IDENTITY_BOX_BYTES) },
+		linkConfirm: bytes(32),
+		envelopes: [],
+	};
 	routes = [
 		{ method: "GET", path: "/api/account" },
 		{ method: "GET", path: "/api/account/credits" },
 		{ method: "GET", path: "/api/devices" },
-		{ method: "POST", path: `/api/devices/${newMessageId()}/approve`, body: { signature: "C".repeat(86), envelopes: [] } },
-		{ method: "POST", path: `/api/devices/${newMessageId()}/revoke` },
+		{ method: "POST", path: "/api/devices/list", body: { deviceList: someList(alice) } },
+		{ method: "GET", path: "/api/devices/identity" },
+		{ method: "POST", path: "/api/devices/links", body: { linkId: newMessageId() } },
+		{ method: "DELETE", path: `/api/devices/links/${newMessageId()}` },
+		{ method: "POST", path: `/api/devices/${newMessageId()}/approve`, body: approval },
+		{ method: "POST", path: `/api/devices/${newMessageId()}/revoke`, body: { deviceList: someList(alice) } },
+		{ method: "POST", path: `/api/devices/${newMessageId()}/reject` },
 		{ method: "GET", path: "/api/contacts" },
 		{ method: "POST", path: "/api/contacts", body: { handle: "somebody_else" }, acts: true },
 		{ method: "POST", path: `/api/contacts/${bob.accountId}/accept`, body: { keyVersion: 1, envelopes: [envelope(bob), envelope(bob)] } },
@@ -115,13 +134,23 @@ describe("the authorization matrix", () => {
 			const { status, json } = await api(path, { token: stranger.token });
 			expect([path, status, json.error.code]).toEqual([path, 404, "not_found"]);
 		}
-		const approve = await api(`/api/devices/${pending.deviceId}/approve`, {
-			token: stranger.token,
-			body: { signature: "C".repeat(86), envelopes: [] },
-		});
+		// A token reaches only its own account's object, where the other account's devices and links do not exist.
+		const approval = await approvalBody(stranger, pending.claim, { keys: [] });
+		const approve = await api(`/api/devices/${pending.deviceId}/approve`, { token: stranger.token, body: approval });
 		expect(approve.json.error.code).toBe("not_found");
-		const revoke = await api(`/api/devices/${alice.deviceId}/revoke`, { method: "POST", token: stranger.token });
-		expect(revoke.json.error.code).toBe("not_found");
+		for (const action of ["revoke", "reject"]) {
+			const res = await api(`/api/devices/${alice.deviceId}/${action}`, { method: "POST", token: stranger.token });
+			expect([action, res.json.error.code]).toEqual([action, "not_found"]);
+		}
+		const link = await openLinkCode(alice);
+		const cancel = await api(`/api/devices/links/${link.linkKeys.linkId}`, { method: "DELETE", token: stranger.token });
+		expect(cancel.json.error.code).toBe("not_found");
+		const published = await api("/api/devices/list", { token: stranger.token, body: { deviceList: await currentList(alice) } });
+		expect([published.status, published.json.error.code]).toEqual([400, "bad_request"]);
+		expect((await api("/api/devices", { token: stranger.token })).json.devices.map((d: any) => d.deviceId)).toEqual([stranger.deviceId]);
+		expect((await api("/api/devices/identity", { token: stranger.token })).json.error.code).toBe("not_found");
+		// Alice's link is still open, and her devices as they were.
+		expect((await claimLinkCode(alice.handle, link.linkKeys)).status).toBe(201);
 		expect((await signIn(alice.keys)).status).toBe(200);
 	});
 

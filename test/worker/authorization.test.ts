@@ -1,16 +1,26 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { toB64u } from "../../common/encoding.ts";
+import { ENVELOPE_BOX_MIN } from "../../common/protocol/wire.ts";
 import { addApprovedDevice, addPendingDevice, contactPair, newMessageId, rotateContactKey, sealedSend } from "./fixtures.ts";
 import { api, connect, signIn, type TestUser } from "./helpers.ts";
+import { removeDevice } from "./linking.ts";
 
 /** Well-formed but meaningless: these tests are about who may ask, not what they send. */
-const envelope = (peer: TestUser) => ({ accountId: peer.accountId, deviceId: peer.deviceId, nonce: "A".repeat(32), box: "B".repeat(151) });
+const envelope = (peer: TestUser) => ({
+	accountId: peer.accountId,
+	deviceId: peer.deviceId,
+	nonce: "A".repeat(32),
+	box: toB64u(new Uint8Array(ENVELOPE_BOX_MIN).fill(7)),
+});
 
 /** Every authenticated HTTP route, with a valid body where one is needed. */
 function routes(peer: TestUser): Array<{ path: string; method: string; body?: unknown }> {
 	return [
 		{ path: "/api/devices", method: "GET" },
+		{ path: "/api/devices/identity", method: "GET" },
+		{ path: "/api/devices/links", method: "POST", body: { linkId: newMessageId() } },
 		{ path: "/api/contacts", method: "GET" },
 		{ path: "/api/contacts", method: "POST", body: { handle: peer.handle } },
 		{
@@ -23,11 +33,6 @@ function routes(peer: TestUser): Array<{ path: string; method: string; body?: un
 		{ path: `/api/contacts/${peer.accountId}/keys`, method: "GET" },
 		{ path: `/api/contacts/${peer.accountId}/devices`, method: "GET" },
 	];
-}
-
-async function setStatus(user: TestUser, status: "pending" | "revoked") {
-	await env.DB.prepare("UPDATE devices SET status = ? WHERE id = ?").bind(status, user.deviceId).run();
-	await runInDurableObject(env.USERS.get(env.USERS.idFromName(user.accountId)), (relay) => relay.reloadDevices());
 }
 
 describe("authorization", () => {
@@ -80,7 +85,7 @@ describe("authorization", () => {
 		await laptop.next("delivered");
 		await runInDurableObject(env.USERS.get(env.USERS.idFromName(alice.accountId)), (relay) => relay.reloadAccount());
 
-		await api(`/api/devices/${(aliceDevices[1] as TestUser).deviceId}/revoke`, { method: "POST", token: alice.token });
+		await removeDevice(alice, (aliceDevices[1] as TestUser).deviceId);
 		await laptop.next("contact", (c) => c.event === "rotation_required");
 		expect((await rotateContactKey(bob, alice, 2)).res.status).toBe(200);
 		await laptop.next("contact", (c) => c.event === "rotated");
@@ -99,7 +104,7 @@ describe("authorization", () => {
 		const phone = await addApprovedDevice(alice);
 		const socket = await connect(phone.token);
 		await socket.next("ready");
-		await setStatus(phone, "revoked");
+		await removeDevice(alice, phone.deviceId);
 		expect((await socket.closed).code).toBe(4001);
 		for (const r of routes(bob)) {
 			const { status, json } = await api(r.path, { method: r.method, body: r.body, token: phone.token });

@@ -64,15 +64,15 @@ describe("configuration", () => {
 		});
 	});
 
-	it("reads the attachment tiers, device join limit, suspension escalation and flag thresholds from their variables", () => {
+	it("reads the attachment tiers, device join limits, link code lifetime, suspension escalation and flag thresholds from their variables", () => {
 		const config = readConfig(
 			withVars({
 				ATTACHMENT_SMALL_BELOW_MB: "0.5",
 				ATTACHMENT_MEDIUM_UP_TO_MB: "5",
 				ATTACHMENT_MAX_MB: "20",
 				DEVICE_REQUESTS_PER_HOUR: "2",
-				DEVICES_WAITING_AT_ONCE: "1",
 				DEVICE_ASK_LAPSE_HOURS: "6",
+				LINK_CODE_TTL_MS: "120000",
 				SUSPEND_FIRST_HOURS: "1",
 				SUSPEND_SECOND_DAYS: "2",
 				FLAG_CONTACT_BURST_DISTINCT: "4",
@@ -86,7 +86,8 @@ describe("configuration", () => {
 		const MB = 1024 * 1024;
 		expect(config.attachmentTiers).toEqual({ smallBelowBytes: MB / 2, mediumUpToBytes: 5 * MB, maxBytes: 20 * MB });
 		expect(config.deviceRequestsPerHour).toBe(2);
-		expect(config.deviceJoins).toEqual({ waitingAtOnce: 1, lapseMs: 6 * 3_600_000 });
+		expect(config.deviceJoins).toEqual({ lapseMs: 6 * 3_600_000 });
+		expect(config.linkCodeTtlMs).toBe(120_000);
 		expect(config.suspension.escalationMs).toEqual([3_600_000, 2 * 86_400_000]);
 		expect(config.flags).toEqual({
 			burstDistinct: 4,
@@ -117,8 +118,8 @@ describe("configuration", () => {
 		]);
 		expect([isMachineRegular([0, 100, 200], config.flags), isMachineRegular([0, 100, 200, 300], config.flags)]).toEqual([false, true]);
 		const waiting: DeviceInfo = { deviceId: "d", publicKey: "k", name: "phone", status: "pending", createdAt: now };
-		expect(joinRefusal([], 10, config.deviceJoins)).toBeNull();
-		expect(joinRefusal([waiting], 10, config.deviceJoins)).toContain("waiting for approval");
+		expect(joinRefusal([], 1)).toBeNull();
+		expect(joinRefusal([waiting], 1)).toContain("waiting for approval");
 		expect(lapsedAsks([waiting], now + 6 * 3_600_000 - 1, config.deviceJoins)).toEqual([]);
 		expect(lapsedAsks([waiting], now + 6 * 3_600_000, config.deviceJoins)).toEqual([waiting]);
 	});
@@ -127,7 +128,8 @@ describe("configuration", () => {
 		const config = readConfig(withVars({}));
 		expect(config.attachmentTiers).toEqual({ smallBelowBytes: 1024 * 1024, mediumUpToBytes: 10 * 1024 * 1024, maxBytes: 50 * 1024 * 1024 });
 		expect(config.deviceRequestsPerHour).toBe(5);
-		expect(config.deviceJoins).toEqual({ waitingAtOnce: 3, lapseMs: 86_400_000 });
+		expect(config.deviceJoins).toEqual({ lapseMs: 86_400_000 });
+		expect(config.linkCodeTtlMs).toBe(600_000);
 		expect(config.suspension.escalationMs).toEqual([86_400_000, 7 * 86_400_000]);
 		expect(config.flags).toMatchObject({ burstDistinct: 10, burstWindowMs: 3_600_000, lowAcceptRatio: 0.2, regularSample: 10 });
 	});
@@ -149,7 +151,8 @@ describe("configuration", () => {
 		["FLAG_REGULAR_SAMPLE", "2.5"],
 		["FLAG_REGULAR_SAMPLE", "1"],
 		["DEVICE_REQUESTS_PER_HOUR", "0"],
-		["DEVICES_WAITING_AT_ONCE", "0"],
+		["LINK_CODE_TTL_MS", "0"],
+		["LINK_CODE_TTL_MS", "ten minutes"],
 	])("refuses %s = %j with server_misconfigured, naming the variable", (name, value) => {
 		let thrown: unknown;
 		try {

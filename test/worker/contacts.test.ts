@@ -1,26 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { generateContactKey, unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
+import { generateContactKey, unwrapContactKey } from "../../client/core/contact-key.ts";
 import { fromB64u, toB64u } from "../../common/encoding.ts";
 import { expectCryptoError } from "../support/expect-crypto-error.ts";
-import { addApprovedDevice, newMessageId } from "./fixtures.ts";
-import { api, connect, registerUser, type TestUser } from "./helpers.ts";
+import { addApprovedDevice, newMessageId, wrapForBoth } from "./fixtures.ts";
+import { api, connect, firstDeviceList, registerUser, type TestUser } from "./helpers.ts";
 
-async function envelopesFor(accepter: TestUser, requester: TestUser, key: Uint8Array) {
-	const mine = (await api("/api/devices", { token: accepter.token })).json.devices;
-	const theirs = (await api(`/api/contacts/${requester.accountId}/devices`, { token: accepter.token })).json.devices;
-	const wrap = (accountId: string, d: { deviceId: string; publicKey: string }) => ({
-		accountId,
-		deviceId: d.deviceId,
-		...wrapContactKey({
-			accounts: [accepter.accountId, requester.accountId],
-			version: 1,
-			key,
-			senderSeed: accepter.keys.seed,
-			targetPublicKey: fromB64u(d.publicKey),
-		}),
-	});
-	return [...mine.map((d: any) => wrap(accepter.accountId, d)), ...theirs.map((d: any) => wrap(requester.accountId, d))];
-}
+/** The accepter's envelopes of a fresh key for every approved device of both accounts, as its client makes them. */
+const envelopesFor = (accepter: TestUser, requester: TestUser, key: Uint8Array) => wrapForBoth(accepter, requester, 1, key);
 
 describe("contacts", () => {
 	it("request, real-time notice, accept with envelopes for every device, and both sides read their key", async () => {
@@ -67,7 +53,7 @@ describe("contacts", () => {
 				accounts: [me.accountId, peer.accountId],
 				version: 1,
 			});
-			expect(opened).toEqual(key);
+			expect(opened).toEqual({ key, lists: { [alice.accountId]: 1, [bob.accountId]: 1 } });
 		}
 		const list = await api("/api/contacts", { token: alice.token });
 		expect(list.json.contacts).toEqual([expect.objectContaining({ accountId: bob.accountId, state: "accepted" })]);
@@ -92,6 +78,42 @@ describe("contacts", () => {
 		expect(refused.status).toBe(409);
 		expect((await api("/api/contacts", { token: bob.token })).json.contacts[0].state).toBe("incoming");
 		expect((await api(`/api/contacts/${bob.accountId}/keys`, { token: alice.token })).json.envelopes).toEqual([]);
+	});
+
+	it("refuses an accept with conflict while either account has published no signed device list, and changes nothing", async () => {
+		for (const unlisted of ["requester", "accepter"] as const) {
+			const alice = await registerUser("alice", { publish: unlisted !== "requester" });
+			const bob = await registerUser("bob", { publish: unlisted !== "accepter" });
+			await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
+			const accept = await api(`/api/contacts/${alice.accountId}/accept`, {
+				token: bob.token,
+				body: { keyVersion: 1, envelopes: await envelopesFor(bob, alice, generateContactKey()) },
+			});
+			expect([unlisted, accept.status, accept.json.error.code]).toEqual([unlisted, 409, "conflict"]);
+			expect((await api("/api/contacts", { token: bob.token })).json.contacts[0].state).toBe("incoming");
+			expect((await api(`/api/contacts/${alice.accountId}/keys`, { token: bob.token })).json.envelopes).toEqual([]);
+			// Once the missing list is published the same accept goes through.
+			const late = unlisted === "requester" ? alice : bob;
+			expect((await api("/api/devices/list", { token: late.token, body: { deviceList: firstDeviceList(late) } })).status).toBe(200);
+			const again = await api(`/api/contacts/${alice.accountId}/accept`, {
+				token: bob.token,
+				body: { keyVersion: 1, envelopes: await envelopesFor(bob, alice, generateContactKey()) },
+			});
+			expect(again.status).toBe(200);
+		}
+	});
+
+	it("serves a contact's approved devices with the signed list the contact published, and no link details", async () => {
+		const alice = await registerUser("alice");
+		const bob = await registerUser("bob");
+		const bobPhone = await addApprovedDevice(bob);
+		await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
+		const { json } = await api(`/api/contacts/${bob.accountId}/devices`, { token: alice.token });
+		const bobsOwn = (await api("/api/devices", { token: bob.token })).json.deviceList;
+		expect(json.deviceList).toEqual(bobsOwn);
+		expect(json.deviceList).toMatchObject({ accountId: bob.accountId, version: 2, identityKey: toB64u(bob.identity.publicKey) });
+		expect(json.devices.map((d: any) => d.deviceId).sort()).toEqual([bob.deviceId, bobPhone.deviceId].sort());
+		expect(json.devices.every((d: any) => d.status === "approved" && d.link === undefined)).toBe(true);
 	});
 
 	it("decline tells the requester, and a declined requester may ask again", async () => {
@@ -189,7 +211,7 @@ describe("contacts", () => {
 					accounts: [alice.accountId, bob.accountId],
 					version: 1,
 				});
-			expect(open(device.keys.seed)).toEqual(key);
+			expect(open(device.keys.seed).key).toEqual(key);
 			for (const other of devices.filter((d) => d.deviceId !== device.deviceId))
 				expectCryptoError(() => open(other.keys.seed), "open_failed");
 		}

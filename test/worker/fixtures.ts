@@ -3,33 +3,20 @@ import { env } from "cloudflare:workers";
 import { generateContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
 import { sealMessage } from "../../client/core/message-seal.ts";
 import { fromB64u, toB64u } from "../../common/encoding.ts";
-import { generateDeviceKeys, randomBytes } from "../../common/nacl.ts";
+import { randomBytes } from "../../common/nacl.ts";
 import type { CallSignalKind } from "../../common/protocol/wire.ts";
 import { enqueueAll } from "../../worker/relay/messaging/message-queue.ts";
-import { api, registerUser, signIn, type TestUser } from "./helpers.ts";
+import { api, registerUser, type TestUser } from "./helpers.ts";
+import { type ClaimingDevice, linkDevice, pendingDevice } from "./linking.ts";
 
-/**
- * A second approved device written straight into D1, standing in for the approval flow
- * (issue 4) so that fan-out and sent-sync can be tested on their own.
- */
+/** Another approved device of `user`'s account, linked as clients do it (linking.ts), holding every contact key `user` holds. */
 export function addApprovedDevice(user: TestUser, name = "phone"): Promise<TestUser> {
-	return addDeviceAs(user, "approved", name);
+	return linkDevice(user, name);
 }
 
-/** A pending device written straight into D1: past the join rate limit, signed in, not approved. */
-export function addPendingDevice(user: TestUser, name = "new phone"): Promise<TestUser> {
-	return addDeviceAs(user, "pending", name);
-}
-
-async function addDeviceAs(user: TestUser, status: "approved" | "pending", name: string): Promise<TestUser> {
-	const keys = generateDeviceKeys();
-	const deviceId = newMessageId();
-	await env.DB.prepare("INSERT INTO devices (id, account_id, public_key, name, status, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-		.bind(deviceId, user.accountId, toB64u(keys.publicKey), name, status, Date.now())
-		.run();
-	await runInDurableObject(env.USERS.get(env.USERS.idFromName(user.accountId)), (relay) => relay.reloadDevices());
-	const session = await signIn(keys);
-	return { ...user, deviceId, keys, token: session.json.token };
+/** A device that claimed a link code of `user`'s account and signed in, not approved. */
+export function addPendingDevice(user: TestUser, name = "new phone"): Promise<TestUser & { claim: ClaimingDevice }> {
+	return pendingDevice(user, name);
 }
 
 /** Two accounts that are accepted contacts sharing one contact key (version 1). */
@@ -60,22 +47,28 @@ export async function acceptContact(me: TestUser, requester: TestUser): Promise<
 
 export const newMessageId = (): string => toB64u(randomBytes(16));
 
-/** `key` as `version` of the pair's contact key, wrapped by `me` for every approved device of both accounts as the relay lists them. */
-async function wrapForBoth(me: TestUser, peer: TestUser, version: number, key: Uint8Array) {
-	const mine = (await api("/api/devices", { token: me.token })).json.devices.filter((d: any) => d.status === "approved");
-	const theirs = (await api(`/api/contacts/${peer.accountId}/devices`, { token: me.token })).json.devices;
+/**
+ * `key` as `version` of the pair's contact key, wrapped by `me` for every approved device of
+ * both accounts as the relay lists them, under both accounts' current list versions.
+ */
+export async function wrapForBoth(me: TestUser, peer: TestUser, version: number, key: Uint8Array) {
+	const own = (await api("/api/devices", { token: me.token })).json;
+	const theirs = (await api(`/api/contacts/${peer.accountId}/devices`, { token: me.token })).json;
+	const mine = own.devices.filter((d: any) => d.status === "approved");
+	const lists = { [me.accountId]: own.deviceList?.version ?? 1, [peer.accountId]: theirs.deviceList?.version ?? 1 };
 	const wrap = (accountId: string, d: { deviceId: string; publicKey: string }) => ({
 		accountId,
 		deviceId: d.deviceId,
 		...wrapContactKey({
 			accounts: [me.accountId, peer.accountId],
 			version,
+			lists,
 			key,
 			senderSeed: me.keys.seed,
 			targetPublicKey: fromB64u(d.publicKey),
 		}),
 	});
-	return [...mine.map((d: any) => wrap(me.accountId, d)), ...theirs.map((d: any) => wrap(peer.accountId, d))];
+	return [...mine.map((d: any) => wrap(me.accountId, d)), ...theirs.devices.map((d: any) => wrap(peer.accountId, d))];
 }
 
 /** What a rotating client does: a fresh key as `version` for both accounts' devices, after `adjust` (to test what the relay refuses). */

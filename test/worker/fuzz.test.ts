@@ -49,7 +49,10 @@ describe("hostile HTTP bodies", () => {
 		const routes: Array<{ path: string; token?: string }> = [
 			{ path: "/api/accounts" },
 			{ path: "/api/auth/session" },
-			{ path: "/api/devices" },
+			{ path: "/api/devices/link" },
+			{ path: "/api/devices/list", token: alice.token },
+			{ path: "/api/devices/links", token: alice.token },
+			{ path: `/api/devices/${newMessageId()}/revoke`, token: alice.token },
 			{ path: "/api/contacts", token: alice.token },
 			{ path: `/api/contacts/${bob.accountId}/accept`, token: alice.token },
 			{ path: `/api/contacts/${bob.accountId}/report`, token: alice.token },
@@ -78,6 +81,8 @@ describe("hostile HTTP bodies", () => {
 		console.log(`fuzz: ${tried} hostile bodies over ${routes.length} routes, all refused with a typed 4xx`);
 		expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM accounts").first<{ n: number }>())?.n).toBe(accountsBefore);
 		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(Number(env.STARTING_CREDITS));
+		const devices = await api("/api/devices", { token: alice.token });
+		expect([devices.json.devices.length, devices.json.deviceList.version]).toEqual([1, 1]);
 	});
 
 	// 120 requests with bodies up to 100 KB through the worker take 4–5 s on two shared cores,
@@ -173,6 +178,8 @@ describe("hostile WebSocket frames", () => {
 		console.log(`fuzz: ${tried} hostile frames, ${refused} refused with an error frame`);
 		expect(await queuedAtBob()).toBe(0);
 		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(Number(env.STARTING_CREDITS));
+		const devices = await api("/api/devices", { token: alice.token });
+		expect([devices.json.devices.length, devices.json.deviceList.version]).toEqual([1, 1]);
 		const ok = sealedSend(alice, bob, key, "still fine");
 		a.send(ok);
 		expect((await a.next("sent", (s) => s.id === ok.id)).id).toBe(ok.id);

@@ -1,7 +1,9 @@
 import { exports } from "cloudflare:workers";
+import { type AccountIdentity, generateAccountIdentity } from "../../client/core/identity-key.ts";
 import { toB64u } from "../../common/encoding.ts";
 import { type DeviceKeys, generateDeviceKeys, signDetached } from "../../common/nacl.ts";
-import { loginMessage, registrationMessage } from "../../common/protocol/signing.ts";
+import { type SignedDeviceList, signDeviceList } from "../../common/protocol/device-list.ts";
+import { identityProofMessage, loginMessage, registrationMessage } from "../../common/protocol/signing.ts";
 import { normalizeHandle, type ServerFrame } from "../../common/protocol/wire.ts";
 
 export const BASE = "https://relay.test";
@@ -27,6 +29,8 @@ export interface TestUser {
 	deviceId: string;
 	keys: DeviceKeys;
 	token: string;
+	/** The account's identity key, as this device holds it (made at registration, or unwrapped after approval). */
+	identity: AccountIdentity;
 }
 
 export async function signIn(keys: DeviceKeys): Promise<{ status: number; json: any }> {
@@ -40,22 +44,59 @@ export async function signIn(keys: DeviceKeys): Promise<{ status: number; json: 
 	});
 }
 
-export function registrationBody(handle: string, keys: DeviceKeys, deviceName = "laptop") {
+/** What a registering client sends: the device key signs the handle, itself, its name and the identity key; the identity key signs the handle and the device key. */
+export function registrationBody(handle: string, keys: DeviceKeys, deviceName = "laptop", identity = generateAccountIdentity()) {
 	const publicKey = toB64u(keys.publicKey);
-	// The signature covers the case-folded handle, which is what the account is created with.
-	const signed = registrationMessage(normalizeHandle(handle), publicKey, deviceName);
-	return { handle, deviceName, publicKey, signature: toB64u(signDetached(keys.seed, signed)) };
+	const identityKey = toB64u(identity.publicKey);
+	// The signatures cover the case-folded handle, which is what the account is created with.
+	const folded = normalizeHandle(handle);
+	return {
+		handle,
+		deviceName,
+		publicKey,
+		signature: toB64u(signDetached(keys.seed, registrationMessage(folded, publicKey, deviceName, identityKey))),
+		identityKey,
+		identitySignature: toB64u(signDetached(identity.seed, identityProofMessage(folded, identityKey, publicKey))),
+	};
+}
+
+/** The account's first signed device list: version 1, its one device. */
+export function firstDeviceList(user: Pick<TestUser, "accountId" | "deviceId" | "keys" | "identity">): SignedDeviceList {
+	return signDeviceList(
+		{
+			accountId: user.accountId,
+			version: 1,
+			lastRemoval: 0,
+			identityKey: toB64u(user.identity.publicKey),
+			devices: [{ deviceId: user.deviceId, publicKey: toB64u(user.keys.publicKey) }],
+		},
+		user.identity.seed,
+	);
 }
 
 let counter = 0;
-export async function registerUser(prefix = "user"): Promise<TestUser> {
+/** A registered, signed-in account whose first device published list version 1, as a client does right after registering (`publish: false` stops before that). */
+export async function registerUser(prefix = "user", opts: { publish?: boolean } = {}): Promise<TestUser> {
 	const handle = `${prefix}_${++counter}_${Math.floor(Math.random() * 1e6)}`.slice(0, 32);
 	const keys = generateDeviceKeys();
-	const reg = await api("/api/accounts", { body: registrationBody(handle, keys) });
+	const identity = generateAccountIdentity();
+	const reg = await api("/api/accounts", { body: registrationBody(handle, keys, "laptop", identity) });
 	if (reg.status !== 201) throw new Error(`register failed: ${JSON.stringify(reg.json)}`);
 	const session = await signIn(keys);
 	if (session.status !== 200) throw new Error(`sign-in failed: ${JSON.stringify(session.json)}`);
-	return { handle, accountId: reg.json.accountId, deviceId: reg.json.deviceId, keys, token: session.json.token };
+	const user: TestUser = {
+		handle: reg.json.handle,
+		accountId: reg.json.accountId,
+		deviceId: reg.json.deviceId,
+		keys,
+		token: session.json.token,
+		identity,
+	};
+	if (opts.publish !== false) {
+		const published = await api("/api/devices/list", { token: user.token, body: { deviceList: firstDeviceList(user) } });
+		if (published.status !== 200) throw new Error(`publishing the first list failed: ${JSON.stringify(published.json)}`);
+	}
+	return user;
 }
 
 /** A socket with a buffer of received frames and a way to wait for the next matching one. */

@@ -10,6 +10,8 @@ export interface Account {
 	suspensionLevel: number;
 	credits: number;
 	createdAt: number;
+	/** The identity key that signs the account's device lists (null only for a row written before protocol v2). */
+	identityKey: string | null;
 }
 
 export interface DeviceRecord extends DeviceInfo {
@@ -24,6 +26,7 @@ type AccountRow = {
 	suspension_level: number;
 	credits: number;
 	created_at: number;
+	identity_key: string | null;
 };
 
 type DeviceRow = {
@@ -44,6 +47,7 @@ const toAccount = (row: AccountRow): Account => ({
 	suspensionLevel: row.suspension_level,
 	credits: row.credits,
 	createdAt: row.created_at,
+	identityKey: row.identity_key,
 });
 
 const toDevice = (row: DeviceRow): DeviceRecord => ({
@@ -63,6 +67,7 @@ export interface NewAccount {
 	publicKey: string;
 	deviceName: string;
 	registrationSignature: string;
+	identityKey: string;
 	startingCredits: number;
 	now: number;
 }
@@ -76,8 +81,8 @@ export async function createAccount(db: D1Database, a: NewAccount): Promise<bool
 	try {
 		await db.batch([
 			db
-				.prepare("INSERT INTO accounts (id, handle, credits, created_at) VALUES (?1, ?2, ?3, ?4)")
-				.bind(a.accountId, a.handle, a.startingCredits, a.now),
+				.prepare("INSERT INTO accounts (id, handle, credits, created_at, identity_key) VALUES (?1, ?2, ?3, ?4, ?5)")
+				.bind(a.accountId, a.handle, a.startingCredits, a.now, a.identityKey),
 			db
 				.prepare(
 					"INSERT INTO devices (id, account_id, public_key, name, status, approval_signature, created_at, approved_at) VALUES (?1, ?2, ?3, ?4, 'approved', ?5, ?6, ?6)",
@@ -123,10 +128,15 @@ export async function touchDevice(db: D1Database, deviceId: string, now: number)
 	await db.prepare("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1").bind(deviceId, now).run();
 }
 
+/** After an identity reset: D1 mirrors the identity key of the account's newest signed list. */
+export async function setIdentityKey(db: D1Database, accountId: string, identityKey: string): Promise<void> {
+	await db.prepare("UPDATE accounts SET identity_key = ?2 WHERE id = ?1").bind(accountId, identityKey).run();
+}
+
 /** Returns false when the key is already registered (to any account). */
 export async function insertPendingDevice(
 	db: D1Database,
-	d: { deviceId: string; accountId: string; publicKey: string; name: string; signature: string; now: number },
+	d: { deviceId: string; accountId: string; publicKey: string; name: string; now: number },
 ): Promise<boolean> {
 	try {
 		await db
@@ -142,7 +152,7 @@ export async function insertPendingDevice(
 	}
 }
 
-/** pending → approved, recording who approved it and their signature over the new key. */
+/** pending → approved, recording who approved it and the signature of the signed device list that added it. */
 export async function approveDevice(
 	db: D1Database,
 	a: { accountId: string; deviceId: string; approvedBy: string; signature: string; now: number },

@@ -1,8 +1,9 @@
 /**
  * Work that must run one item at a time, in arrival order: sends of one account (a
  * conversation keeps the order it was typed in), its call signals (an accept reaches the
- * caller before the answer sent right after it), its device asks (each must see the ones
- * before it). A failed item does not stop the lane. Memory only: a restart ends every item in
+ * caller before the answer sent right after it), its link claims (each must see the ones
+ * before it), its device-list changes (each is checked against the list the one before
+ * stored). A failed item does not stop the lane. Memory only: a restart ends every item in
  * flight anyway, so there is nothing to resume.
  */
 export class Lane {

@@ -9,6 +9,8 @@ import { KeyRotation } from "./contacts/key-rotation.ts";
 import { CreditAccount } from "./credits/credit-account.ts";
 import { CreditFlush } from "./credits/credit-flush.ts";
 import { type AlarmPort, DeadlineScheduler } from "./deadline-scheduler.ts";
+import { DeviceLinks } from "./devices/device-links.ts";
+import { DeviceLists } from "./devices/device-lists.ts";
 import { DeviceRegistry } from "./devices/device-registry.ts";
 import type { JobName, RelayHost } from "./host.ts";
 import { Housekeeping } from "./housekeeping.ts";
@@ -30,6 +32,8 @@ export class RelayServices {
 	readonly allowance: SendAllowance;
 	readonly account: AccountState;
 	readonly devices: DeviceRegistry;
+	readonly lists: DeviceLists;
+	readonly links: DeviceLinks;
 	readonly rotation: KeyRotation;
 	readonly contacts: ContactService;
 	readonly bin: BlobBin;
@@ -44,12 +48,14 @@ export class RelayServices {
 	readonly scheduler: DeadlineScheduler<JobName>;
 
 	constructor(host: RelayHost, alarm: AlarmPort) {
-		this.hub = new SocketHub(host, { status: () => this.account.status() });
+		this.hub = new SocketHub(host, { status: () => this.account.status(), pendingDevices: () => this.devices.pending() });
 		this.credits = new CreditAccount(host);
 		this.flush = new CreditFlush(host, this.credits);
 		this.allowance = new SendAllowance(host);
 		this.account = new AccountState(host, this);
 		this.devices = new DeviceRegistry(host, this);
+		this.lists = new DeviceLists(host, this);
+		this.links = new DeviceLinks(host, this);
 		this.rotation = new KeyRotation(host, this);
 		this.contacts = new ContactService(host, this);
 		this.bin = new BlobBin(host);

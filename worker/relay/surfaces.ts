@@ -1,10 +1,15 @@
+import type { SignedDeviceList } from "../../common/protocol/device-list.ts";
 import type {
 	AccountStatus,
+	ApproveDeviceRequest,
 	Contact,
 	DeviceInfo,
+	DeviceList,
 	Envelope,
 	EnvelopeUpload,
-	OwnEnvelopeUpload,
+	IdentityEnvelope,
+	OpenLinkResponse,
+	PublishDeviceListRequest,
 	ReserveAttachmentResponse,
 } from "../../common/protocol/wire.ts";
 import type { UserRelay } from "../user-relay.ts";
@@ -37,10 +42,15 @@ export interface RouteSurface {
 	mayReport(deviceId: string, peerId: string): Promise<RelayResult<true>>;
 	redeemChallenge(nonce: string, expiresAt: number): Promise<boolean>;
 
-	addPendingDevice(d: NewDevice): Promise<RelayResult<true>>;
-	devices(deviceId: string): Promise<RelayResult<DeviceInfo[]>>;
-	approveDevice(approverId: string, deviceId: string, signature: string, envelopes: OwnEnvelopeUpload[]): Promise<RelayResult<DeviceInfo>>;
-	removeDevice(actorId: string, deviceId: string): Promise<RelayResult<DeviceInfo>>;
+	/** A new device claiming a link code: nobody is signed in, the link is what is checked. */
+	claimLink(c: LinkClaimant): Promise<RelayResult<true>>;
+	devices(deviceId: string): Promise<RelayResult<DeviceList>>;
+	publishDeviceList(deviceId: string, body: PublishDeviceListRequest): Promise<RelayResult<SignedDeviceList>>;
+	openLink(deviceId: string, linkId: string): Promise<RelayResult<OpenLinkResponse>>;
+	cancelLink(deviceId: string, linkId: string): Promise<RelayResult<true>>;
+	identityEnvelope(deviceId: string): Promise<RelayResult<IdentityEnvelope>>;
+	approveDevice(approverId: string, deviceId: string, body: ApproveDeviceRequest): Promise<RelayResult<DeviceInfo>>;
+	removeDevice(actorId: string, deviceId: string, list: SignedDeviceList | undefined): Promise<RelayResult<DeviceInfo>>;
 
 	contacts(deviceId: string): Promise<RelayResult<Contact[]>>;
 	requestContact(deviceId: string, handle: string): Promise<RelayResult<Contact>>;
@@ -54,7 +64,7 @@ export interface RouteSurface {
 	declineContact(deviceId: string, peerId: string): Promise<RelayResult<Contact>>;
 	blockContact(deviceId: string, peer: PeerRef): Promise<RelayResult<Contact>>;
 	contactKeys(deviceId: string, peerId: string): Promise<RelayResult<Envelope[]>>;
-	peerDevices(deviceId: string, peerId: string): Promise<RelayResult<DeviceInfo[]>>;
+	peerDevices(deviceId: string, peerId: string): Promise<RelayResult<DeviceList>>;
 	rotateContactKey(deviceId: string, peerId: string, keyVersion: number, uploads: EnvelopeUpload[]): Promise<RelayResult<Contact>>;
 	setCallPermission(deviceId: string, peerId: string, allow: boolean): Promise<RelayResult<Contact>>;
 	mayCall(deviceId: string): Promise<RelayResult<true>>;
@@ -73,7 +83,8 @@ export interface PeerSurface {
 	receipt(to: string, deviceId: string, ids: string[]): Promise<void>;
 	typing(from: string, fromDevice: string): Promise<void>;
 	peerCall(signal: RelayedSignal): Promise<RelayResult<true>>;
-	approvedDevicesOf(): Promise<DeviceInfo[]>;
+	/** The approved devices and the signed list that vouches for them. */
+	deviceListOf(): Promise<DeviceList>;
 	peerRevokedDevice(peerId: string): Promise<void>;
 	peerDevicesChanged(peerId: string): Promise<void>;
 	ownerRotation(peerId: string, keyVersion: number, envelopes: StoredEnvelope[]): Promise<RelayResult<Contact>>;
@@ -84,11 +95,14 @@ export interface PeerSurface {
 	theirBlock(fromId: string): Promise<void>;
 }
 
-export interface NewDevice {
+/** A device that claimed a link code, its key's signature over the claim already checked by the route. */
+export interface LinkClaimant {
+	linkId: string;
+	/** The claim's MAC under the code's key: kept for the approving device, which can check it. */
+	proof: string;
 	deviceId: string;
 	publicKey: string;
 	name: string;
-	signature: string;
 }
 
 export type RouteStub = Pick<DurableObjectStub<UserRelay>, keyof RouteSurface>;

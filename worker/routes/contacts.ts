@@ -71,12 +71,12 @@ export async function contactKeys(request: IRequest, env: Env): Promise<Response
 	return Response.json({ envelopes } satisfies EnvelopeList);
 }
 
-/** GET /api/contacts/:accountId/devices: the contact's approved device keys, to wrap contact keys for. */
+/** GET /api/contacts/:accountId/devices: the contact's approved device keys and its signed list, to verify before wrapping a key. */
 export async function contactDevices(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);
 	const peerId = pathId(request, "accountId");
-	const devices = unwrap(await relayFor(env, s.accountId).peerDevices(s.deviceId, peerId));
-	return Response.json({ devices } satisfies DeviceList);
+	const listing = unwrap(await relayFor(env, s.accountId).peerDevices(s.deviceId, peerId));
+	return Response.json(listing satisfies DeviceList);
 }
 
 /** POST /api/contacts/:accountId/rotate: the next key version, after a device of either side was revoked. */

@@ -6,7 +6,7 @@ import type { Notices } from "./notices.ts";
 
 export type ContactsClient = Pick<
 	MessengerClient,
-	"contacts" | "requestContact" | "acceptContact" | "declineContact" | "setCallPermission" | "blockContact" | "report" | "safetyNumber"
+	"contacts" | "requestContact" | "acceptContact" | "declineContact" | "setCallPermission" | "blockContact" | "report"
 >;
 
 /** The list with `contact` in place of its earlier entry, or added. */
@@ -86,10 +86,6 @@ export class Contacts {
 		if (block) await this.refresh();
 	}
 
-	safetyNumber(peerId: string): Promise<string> {
-		return this.client.safetyNumber(peerId);
-	}
-
 	async refresh(): Promise<void> {
 		try {
 			this.store.update({ contacts: await this.load() });
@@ -98,9 +94,14 @@ export class Contacts {
 		}
 	}
 
-	/** The socket is up again: contacts may have changed while this device was offline (the first connect loads them itself). */
-	reconnected(): void {
-		if (this.store.state.phase === "ready") void this.refresh();
+	/**
+	 * The socket is up again: contacts may have changed while this device was offline (the
+	 * first connect loads them itself). Resolves once reloaded; false when there was nothing to do.
+	 */
+	async reconnected(): Promise<boolean> {
+		if (this.store.state.phase !== "ready") return false;
+		await this.refresh();
+		return true;
 	}
 
 	/** The relay's contact list, with what events changed while it loaded. */
@@ -115,10 +116,15 @@ export class Contacts {
 		if (news) this.notices.notify(news, "info");
 	}
 
-	/** The keys with a contact (null: with all of them) changed, as they do when a device is added or removed. */
+	/**
+	 * The safety number with a contact (null: with all of them) changed: their account has a
+	 * new identity key. Devices coming and going no longer change it, so this is worth a look.
+	 */
 	safetyNumberChanged(peerId: string | null): void {
 		const who = peerId === null ? "all your contacts" : `@${this.find(peerId)?.handle ?? "a contact"}`;
-		this.notices.notify(`The safety number with ${who} changed because a device was added or removed.`, "info");
+		this.notices.notify(
+			`The safety number with ${who} changed: their account has a new identity key. Compare it again before you trust it.`,
+		);
 	}
 
 	private put(contact: Contact): void {

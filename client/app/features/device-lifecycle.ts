@@ -11,9 +11,13 @@ import type { Contacts } from "./contacts.ts";
 import type { Conversations } from "./conversations.ts";
 import type { Devices } from "./devices.ts";
 import type { Notices } from "./notices.ts";
+import type { SafetyNumbers } from "./safety-numbers.ts";
 import type { StartUpCache } from "./start-up-cache.ts";
 
-export type LifecycleClient = Pick<MessengerClient, "whoami" | "register" | "joinAccount" | "connect" | "close" | "revokeDevice">;
+export type LifecycleClient = Pick<
+	MessengerClient,
+	"whoami" | "register" | "linkWithCode" | "deviceStatus" | "connect" | "close" | "revokeDevice"
+>;
 
 /** The device's own keys, as far as its lifecycle needs them. */
 export interface DeviceKeys {
@@ -59,6 +63,7 @@ export class DeviceLifecycle {
 		private readonly contacts: Pick<Contacts, "load">,
 		private readonly devices: Pick<Devices, "refresh">,
 		private readonly conversations: Pick<Conversations, "load">,
+		private readonly safetyNumbers: Pick<SafetyNumbers, "loadAll">,
 	) {}
 
 	/** Load the identity and history of this profile and connect if there is an account. */
@@ -87,9 +92,12 @@ export class DeviceLifecycle {
 		await this.connectAndSettle();
 	}
 
-	/** Join an existing account as a new device; it then waits for approval. */
-	async join(handle: string, deviceName: string): Promise<void> {
-		const me = await this.client.joinAccount(handle, deviceName);
+	/**
+	 * Join an existing account as a new device with the link code one of its devices shows;
+	 * it then waits until that device approves it.
+	 */
+	async link(code: string, deviceName: string): Promise<void> {
+		const me = await this.client.linkWithCode(code, deviceName);
 		this.store.update({ me, fingerprint: await this.ownFingerprint(), phase: "pending" });
 		await this.connectAndSettle();
 	}
@@ -122,6 +130,11 @@ export class DeviceLifecycle {
 			return true;
 		}
 		return false;
+	}
+
+	/** The socket is up again: a device still waiting may have been approved while it was down, and the frame that said so is gone. */
+	reconnected(): void {
+		if (this.store.state.phase === "pending") void this.settle();
 	}
 
 	/** An `error` event of the SDK: the connection failed after it was up. */
@@ -166,14 +179,24 @@ export class DeviceLifecycle {
 		await this.settle();
 	}
 
-	/** Only an approved device may list its contacts: the first load tells whether it is approved. */
+	/**
+	 * Only an approved device may list its contacts: the first load tells whether it is
+	 * approved. A linked device that does not hold the account's identity key yet asks first:
+	 * deviceStatus() finishes the linking once the device is approved (it may have been while
+	 * this page was closed), and the app opens only once that worked.
+	 */
 	private async settle(): Promise<void> {
 		try {
+			if ((await this.stillLinking()) && !(await this.linkingFinished())) {
+				this.store.update({ phase: "pending" });
+				return;
+			}
 			const contacts = await this.contacts.load();
 			this.cache.setApproved(true);
 			this.store.update({ phase: "ready", contacts });
 			void this.account.refresh();
 			void this.devices.refresh();
+			void this.safetyNumbers.loadAll();
 			const peerId = this.store.state.activePeer;
 			if (peerId) void this.conversations.load(peerId);
 		} catch (err) {
@@ -186,6 +209,27 @@ export class DeviceLifecycle {
 		if (after?.erase) this.removed();
 		else if (after) this.store.update({ phase: after.phase });
 		else this.notices.notify(errorText(error));
+	}
+
+	/**
+	 * Whether a linked device is approved and now holds the identity key. An approval that
+	 * failed the SDK's checks (the identity key it brought is not the code's) leaves the device
+	 * waiting, with the reason as a notice: it must not open the account with keys it cannot trust.
+	 */
+	private async linkingFinished(): Promise<boolean> {
+		try {
+			return (await this.client.deviceStatus()) === "approved";
+		} catch (err) {
+			const error = toSdkError(err);
+			if (error.code !== "untrusted") throw error;
+			this.notices.notify(errorText(error));
+			return false;
+		}
+	}
+
+	private async stillLinking(): Promise<boolean> {
+		const identity = await this.keys.getIdentity();
+		return identity !== null && identity.account === undefined;
 	}
 
 	private async ownFingerprint(): Promise<string | null> {

@@ -1,34 +1,10 @@
 import { useState } from "preact/hooks";
-import { type ErrorContext, errorText } from "../error-text.ts";
+import { errorText } from "../error-text.ts";
 import type { MessengerController } from "../messenger-controller.ts";
 import { useAction } from "../use-messenger.ts";
+import { DeviceNameField, guessDeviceName } from "./device-name-field.tsx";
 import { ErrorLine } from "./error-line.tsx";
-
-/** "Firefox on Android" and the like, as a default name for this device. */
-export function guessDeviceName(): string {
-	const ua = navigator.userAgent;
-	const browser = /Edg\//.test(ua)
-		? "Edge"
-		: /Firefox\//.test(ua)
-			? "Firefox"
-			: /Chrome\//.test(ua)
-				? "Chrome"
-				: /Safari\//.test(ua)
-					? "Safari"
-					: "Browser";
-	const system = /Android/.test(ua)
-		? "Android"
-		: /iPhone|iPad/.test(ua)
-			? "iOS"
-			: /Mac OS X/.test(ua)
-				? "macOS"
-				: /Windows/.test(ua)
-					? "Windows"
-					: /Linux/.test(ua)
-						? "Linux"
-						: "";
-	return system ? `${browser} on ${system}` : browser;
-}
+import { LinkDeviceForm } from "./link-device-form.tsx";
 
 interface FormProps {
 	controller: MessengerController;
@@ -36,33 +12,25 @@ interface FormProps {
 	fixedDeviceName?: string;
 }
 
-/** A handle and a device name, then one action: what creating an account and joining one share. */
-function HandleAndDeviceForm(props: {
-	label: string;
-	handleLabel: string;
-	/** Check the handle's form in the browser (a new handle); an existing one is looked up instead. */
-	newHandle: boolean;
-	fixedDeviceName?: string | undefined;
-	hint: string;
-	submit: string;
-	busy: string;
-	run: (handle: string, deviceName: string) => Promise<unknown>;
-	errorContext: ErrorContext;
-}) {
+/** A new account with this browser as its first device. */
+export function CreateAccountForm({ controller, fixedDeviceName }: FormProps) {
 	const [handle, setHandle] = useState("");
 	const [deviceName, setDeviceName] = useState(guessDeviceName());
-	const action = useAction(props.run, (err) => errorText(err, props.errorContext));
+	const action = useAction(
+		(h: string, d: string) => controller.register(h, d),
+		(err) => errorText(err, "register"),
+	);
 	return (
 		<form
 			class="stack"
-			aria-label={props.label}
+			aria-label="Create an account"
 			onSubmit={(e) => {
 				e.preventDefault();
-				void action.run(handle.trim(), props.fixedDeviceName ?? deviceName.trim());
+				void action.run(handle.trim(), fixedDeviceName ?? deviceName.trim());
 			}}
 		>
 			<label>
-				{props.handleLabel}
+				Choose a handle
 				<input
 					name="handle"
 					value={handle}
@@ -73,56 +41,21 @@ function HandleAndDeviceForm(props: {
 					required
 					minLength={3}
 					maxLength={32}
-					{...(props.newHandle && { pattern: "[A-Za-z0-9_]{3,32}", title: "3 to 32 letters, digits or underscores" })}
+					pattern="[A-Za-z0-9_]{3,32}"
+					title="3 to 32 letters, digits or underscores"
 				/>
 			</label>
-			{props.fixedDeviceName === undefined && (
-				<label>
-					Name this device
-					<input name="deviceName" value={deviceName} onInput={(e) => setDeviceName(e.currentTarget.value)} required maxLength={64} />
-				</label>
-			)}
-			<p class="hint">{props.hint}</p>
+			{fixedDeviceName === undefined && <DeviceNameField value={deviceName} onInput={setDeviceName} />}
+			<p class="hint">Your keys are made in this browser and never leave it. The server only ever sees encrypted messages.</p>
 			<ErrorLine text={action.error} />
 			<button type="submit" class="primary" disabled={action.busy}>
-				{action.busy ? props.busy : props.submit}
+				{action.busy ? "Creating keys…" : "Create account"}
 			</button>
 		</form>
 	);
 }
 
-export function CreateAccountForm({ controller, fixedDeviceName }: FormProps) {
-	return (
-		<HandleAndDeviceForm
-			label="Create an account"
-			handleLabel="Choose a handle"
-			newHandle
-			fixedDeviceName={fixedDeviceName}
-			hint="Your keys are made in this browser and never leave it. The server only ever sees encrypted messages."
-			submit="Create account"
-			busy="Creating keys…"
-			run={(h, d) => controller.register(h, d)}
-			errorContext="register"
-		/>
-	);
-}
-
-export function JoinAccountForm({ controller }: FormProps) {
-	return (
-		<HandleAndDeviceForm
-			label="Sign in on this device"
-			handleLabel="Your handle"
-			newHandle={false}
-			hint="One of your signed-in devices must approve this one. It then receives new messages; old ones stay on the other devices."
-			submit="Ask to join"
-			busy="Asking…"
-			run={(h, d) => controller.join(h, d)}
-			errorContext="join"
-		/>
-	);
-}
-
-/** First start on this device: create an account, or join one as a new device. */
+/** First start on this device: create an account, or add this device to one with a link code. */
 export function Welcome({ controller }: { controller: MessengerController }) {
 	const [mode, setMode] = useState<"create" | "join">("create");
 	return (
@@ -138,12 +71,16 @@ export function Welcome({ controller }: { controller: MessengerController }) {
 					Add this device
 				</button>
 			</fieldset>
-			{mode === "create" ? <CreateAccountForm controller={controller} /> : <JoinAccountForm controller={controller} />}
+			{mode === "create" ? <CreateAccountForm controller={controller} /> : <LinkDeviceForm controller={controller} />}
 		</section>
 	);
 }
 
-/** A joined device waits here until another device of the account approves it. */
+/**
+ * A linked device waits here until the device that showed the code approves it. That device
+ * shows this device's fingerprint next to its name: the same number on both screens means the
+ * relay did not swap this device for another.
+ */
 export function PendingApproval({
 	controller,
 	fingerprint,
@@ -157,13 +94,13 @@ export function PendingApproval({
 		<section class="welcome card" aria-labelledby="pending-title" aria-live="polite">
 			<h1 id="pending-title">Waiting for approval</h1>
 			<p>
-				Open Secure Messaging on a device already signed in as <strong>@{handle}</strong>, go to <em>Devices</em> and approve this device.
+				The device that showed the link code for <strong>@{handle}</strong> now asks whether to link this one. Approve it there only if it
+				shows this number:
 			</p>
-			<p>Check that the approving device shows this number for it:</p>
 			<p class="fingerprint" data-testid="own-fingerprint">
 				{fingerprint}
 			</p>
-			<p class="hint">This page continues on its own once the device is approved.</p>
+			<p class="hint">This page opens your account on its own once the device is approved.</p>
 			<button type="button" class="link" onClick={() => void controller.forgetDevice().then(() => location.reload())}>
 				Cancel and forget this device
 			</button>

@@ -10,7 +10,9 @@ import { CallButtons } from "./call-buttons.tsx";
 import { ContactDetails } from "./contact-details.tsx";
 import { ErrorBoundary } from "./error-boundary.tsx";
 import { InfoIcon } from "./icons.tsx";
+import { IdentityChangeNotice, SendingPaused } from "./identity-change.tsx";
 import { MessageItem } from "./message-item.tsx";
+import { TrustBadge } from "./safety-number.tsx";
 
 function UnshowableMessage({ message }: { message: ChatMessage }) {
 	return (
@@ -148,6 +150,10 @@ export function Composer({ controller, state, peerId }: { controller: MessengerC
 	const price = state.limits?.prices.text;
 	const long = tooLong(state, text);
 	const account = state.account;
+	const trust = state.trust[peerId];
+	const contact = state.contacts.find((c) => c.accountId === peerId);
+	// A verified contact's identity changed: nothing goes to the new key until the person has looked.
+	if (trust?.blocked && contact) return <SendingPaused controller={controller} contact={contact} trust={trust} />;
 	const send = () => {
 		const body = text.trim();
 		if (!body || blocker || long) return;
@@ -268,11 +274,17 @@ export function ChatView({
 }) {
 	const [showDetails, setShowDetails] = useState(false);
 	const messages = state.conversations[contact.accountId] ?? [];
+	const trust = state.trust[contact.accountId];
 	const heading = useRef<HTMLHeadingElement>(null);
 	useEffect(() => {
 		setShowDetails(false);
 		heading.current?.focus();
 	}, [contact.accountId]);
+	const review = () => {
+		setShowDetails(true);
+		// Once rendered: the safety number is what the person came to see.
+		requestAnimationFrame(() => document.getElementById("safety-number-section")?.scrollIntoView({ block: "nearest" }));
+	};
 	return (
 		<section class="chat" aria-labelledby="chat-title">
 			<header class="chat-header">
@@ -282,6 +294,7 @@ export function ChatView({
 				<h2 id="chat-title" tabIndex={-1} ref={heading}>
 					@{contact.handle}
 				</h2>
+				{contact.state === "accepted" && <TrustBadge trust={trust} />}
 				<CallButtons calls={calls} call={call} state={state} contact={contact} />
 				<button
 					type="button"
@@ -295,7 +308,8 @@ export function ChatView({
 					<span class="wide-only">{showDetails ? "Close info" : "Contact info"}</span>
 				</button>
 			</header>
-			{showDetails && <ContactDetails controller={controller} contact={contact} />}
+			{showDetails && <ContactDetails controller={controller} state={state} contact={contact} />}
+			{contact.state === "accepted" && trust?.state === "changed" && <IdentityChangeNotice contact={contact} onReview={review} />}
 			<MessageList controller={controller} state={state} messages={messages} label={`Conversation with @${contact.handle}`} />
 			<TypingLine state={state} contact={contact} />
 			{contact.state === "accepted" ? (

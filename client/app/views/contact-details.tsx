@@ -1,25 +1,10 @@
 import { useState } from "preact/hooks";
 import type { Contact } from "../../../common/protocol/wire.ts";
 import { errorText } from "../error-text.ts";
-import type { MessengerController } from "../messenger-controller.ts";
+import type { MessengerController, MessengerState } from "../messenger-controller.ts";
 import { useAction } from "../use-messenger.ts";
 import { ErrorLine } from "./error-line.tsx";
-
-/** 60 digits as three rows of four groups, the way people read them out. */
-function SafetyNumber({ digits }: { digits: string }) {
-	const groups = digits.split(" ");
-	const rows = [groups.slice(0, 4), groups.slice(4, 8), groups.slice(8, 12)];
-	return (
-		<p class="safety-number" data-testid="safety-number" data-digits={digits}>
-			<span class="visually-hidden">Safety number: </span>
-			{rows.map((row) => (
-				<span key={row.join("")} class="safety-row">
-					{row.join(" ")}
-				</span>
-			))}
-		</p>
-	);
-}
+import { SafetyNumberSection } from "./safety-number.tsx";
 
 function ReportForm({
 	controller,
@@ -100,16 +85,19 @@ function CallPermission({ controller, contact }: { controller: MessengerControll
 	);
 }
 
-/** A contact's safety number, report and block. */
-export function ContactDetails({ controller, contact }: { controller: MessengerController; contact: Contact }) {
-	const [digits, setDigits] = useState<string | null>(null);
+/** A contact's calls, safety number, report and block. */
+export function ContactDetails({
+	controller,
+	state,
+	contact,
+}: {
+	controller: MessengerController;
+	state: MessengerState;
+	contact: Contact;
+}) {
 	const [reporting, setReporting] = useState(false);
 	const [confirmBlock, setConfirmBlock] = useState(false);
 	const [done, setDone] = useState<string | null>(null);
-	const number = useAction(
-		async () => setDigits(await controller.safetyNumber(contact.accountId)),
-		(err) => errorText(err),
-	);
 	const block = useAction(
 		() => controller.blockContact(contact.accountId),
 		(err) => errorText(err),
@@ -117,23 +105,7 @@ export function ContactDetails({ controller, contact }: { controller: MessengerC
 	return (
 		<section id="contact-details" class="contact-details" aria-label={`About @${contact.handle}`}>
 			{contact.state === "accepted" && <CallPermission controller={controller} contact={contact} />}
-			{contact.state === "accepted" && (
-				<div class="stack">
-					<h3>Safety number</h3>
-					<p class="hint">
-						Compare this number with @{contact.handle} in person or on a call. If it matches on both sides, nobody is in the middle. It
-						changes when either of you adds or removes a device.
-					</p>
-					{digits ? (
-						<SafetyNumber digits={digits} />
-					) : (
-						<button type="button" disabled={number.busy} onClick={() => void number.run()}>
-							Show safety number
-						</button>
-					)}
-					<ErrorLine text={number.error} />
-				</div>
-			)}
+			{contact.state === "accepted" && <SafetyNumberSection controller={controller} state={state} contact={contact} />}
 			{done ? (
 				<output>{done}</output>
 			) : (

@@ -4,6 +4,7 @@ import { errorText } from "../error-text.ts";
 import type { MessengerController, MessengerState } from "../messenger-controller.ts";
 import { useAction } from "../use-messenger.ts";
 import { ErrorLine } from "./error-line.tsx";
+import { TrustBadge } from "./safety-number.tsx";
 import { UnreadBadge } from "./unread-badge.tsx";
 
 const STATE_ORDER: Record<Contact["state"], number> = { incoming: 0, accepted: 1, outgoing: 2, declined: 3, blocked: 4 };
@@ -124,7 +125,10 @@ export function ContactList({
 							onClick={() => onOpen(contact.accountId)}
 						>
 							<span class="contact-name">@{contact.handle}</span>
-							<span class="contact-state">{typing ? "typing…" : (STATE_TEXT[contact.state] ?? "")}</span>
+							<span class="contact-state">
+								{typing ? "typing…" : (STATE_TEXT[contact.state] ?? "")}
+								{contact.state === "accepted" && <TrustBadge trust={state.trust[contact.accountId]} />}
+							</span>
 							<UnreadBadge count={unread} />
 						</button>
 					</li>

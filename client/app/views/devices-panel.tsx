@@ -2,25 +2,155 @@ import { useEffect, useState } from "preact/hooks";
 import { fromB64u } from "../../../common/encoding.ts";
 import type { DeviceInfo } from "../../../common/protocol/wire.ts";
 import { deviceFingerprint } from "../../core/safety-number.ts";
+import type { OwnDevice } from "../../core/sdk.ts";
 import { errorText } from "../error-text.ts";
+import { localExpiry } from "../features/device-links.ts";
 import { formatWhen } from "../format.ts";
-import type { MessengerController, MessengerState } from "../messenger-controller.ts";
-import { useAction } from "../use-messenger.ts";
+import { formatCountdown, linkCodeGroups } from "../link-code-text.ts";
+import type { LinkRequest, MessengerController, MessengerState, ShownLinkCode } from "../messenger-controller.ts";
+import { useAction, useNow } from "../use-messenger.ts";
 import { ErrorLine } from "./error-line.tsx";
+import { QrCode } from "./qr-code.tsx";
 
 const fingerprintOf = (device: DeviceInfo): string => deviceFingerprint(fromB64u(device.publicKey));
 
-function PendingDevice({ controller, device }: { controller: MessengerController; device: DeviceInfo }) {
+/** How long "Copied" stays next to the button. */
+const COPIED_SHOWN_MS = 3_000;
+
+/** The code in its groups, each a unit a person reads and types at once. */
+function GroupedCode({ code }: { code: string }) {
+	const { handle, groups } = linkCodeGroups(code);
+	return (
+		<p class="link-code" data-testid="link-code" data-code={code}>
+			<span class="visually-hidden">Link code: </span>
+			<span class="link-code-handle">{handle}</span>
+			{groups.map((group, i) => (
+				// The dashes are part of the copied text; the groups stay apart on a narrow screen.
+				<span key={i} class="link-code-group">
+					-{group}
+				</span>
+			))}
+		</p>
+	);
+}
+
+function CopyButton({ text }: { text: string }) {
+	const [said, setSaid] = useState<string | null>(null);
+	useEffect(() => {
+		if (said === null) return;
+		const timer = setTimeout(() => setSaid(null), COPIED_SHOWN_MS);
+		return () => clearTimeout(timer);
+	}, [said]);
+	return (
+		<>
+			<button
+				type="button"
+				onClick={() =>
+					navigator.clipboard.writeText(text).then(
+						() => setSaid("Copied."),
+						() => setSaid("This browser did not allow copying: select the code and copy it."),
+					)
+				}
+			>
+				Copy the code
+			</button>
+			{said && <output class="hint">{said}</output>}
+		</>
+	);
+}
+
+/** The code shown for a new device: typed form, QR code, its countdown, and a way to withdraw it. */
+function ShownCode({ controller, code }: { controller: MessengerController; code: ShownLinkCode }) {
+	const now = useNow(true);
+	const [shownAt] = useState(Date.now());
+	const expiry = localExpiry(code, shownAt);
+	const left = expiry === null ? null : expiry - now;
+	const cancel = useAction(
+		() => controller.cancelLinkCode(),
+		(err) => errorText(err, "link-code"),
+	);
+	const renew = useAction(
+		() => controller.showLinkCode(),
+		(err) => errorText(err, "link-code"),
+	);
+	if (left !== null && left <= 0) {
+		return (
+			<div class="link-card stack" data-testid="link-code-expired">
+				<p>This link code expired before a device used it.</p>
+				<div class="actions">
+					<button type="button" class="primary" disabled={renew.busy} onClick={() => void renew.run()}>
+						Make a new code
+					</button>
+					<button type="button" disabled={cancel.busy} onClick={() => void cancel.run()}>
+						Close
+					</button>
+				</div>
+				<ErrorLine text={renew.error ?? cancel.error} />
+			</div>
+		);
+	}
+	return (
+		<div class="link-card stack">
+			<p>
+				On the new device, open this app, choose <em>Add this device</em>, and type this code or scan it. It works once.
+			</p>
+			<div class="link-code-box">
+				<QrCode text={code.code} label={`QR code of the link code ${code.code}`} testId="link-code-qr" />
+				<div class="stack">
+					<GroupedCode code={code.code} />
+					<div class="actions">
+						<CopyButton text={code.code} />
+					</div>
+					<p class="hint" aria-live="off" data-testid="link-code-expiry">
+						{left === null ? "The code is valid for a few minutes." : `Expires in ${formatCountdown(left)}.`}
+					</p>
+				</div>
+			</div>
+			<p class="hint">Keep this page open: the new device is approved here, and only this page knows the code.</p>
+			<div class="actions">
+				<button type="button" disabled={cancel.busy} onClick={() => void cancel.run()}>
+					Cancel the code
+				</button>
+			</div>
+			<ErrorLine text={cancel.error} />
+		</div>
+	);
+}
+
+function LinkNewDevice({ controller, code }: { controller: MessengerController; code: ShownLinkCode | null }) {
+	const show = useAction(
+		() => controller.showLinkCode(),
+		(err) => errorText(err, "link-code"),
+	);
+	if (code) return <ShownCode controller={controller} code={code} />;
+	return (
+		<div class="stack">
+			<div class="actions">
+				<button type="button" class="primary" disabled={show.busy} onClick={() => void show.run()}>
+					{show.busy ? "Making a code…" : "Link a new device"}
+				</button>
+			</div>
+			<ErrorLine text={show.error} />
+		</div>
+	);
+}
+
+/** A new device claimed the code shown here: the person compares its fingerprint with the one on its screen. */
+function LinkRequestCard({ controller, request }: { controller: MessengerController; request: LinkRequest }) {
+	const { device, fingerprint } = request;
 	const action = useAction(
 		(approve: boolean) => (approve ? controller.approveDevice(device.deviceId) : controller.rejectDevice(device.deviceId)),
 		(err) => errorText(err, "device"),
 	);
 	return (
-		<li class="device pending" data-testid="pending-device">
-			<h3>{device.name}</h3>
-			<p>Asked to join {formatWhen(device.createdAt)}. Approve it only if it is yours and shows the same number:</p>
-			<p class="fingerprint">{fingerprintOf(device)}</p>
-			<p class="hint">An approved device receives your new messages and can approve or remove other devices.</p>
+		<li class="device pending" data-testid="link-request" aria-labelledby={`link-${device.deviceId}`}>
+			<h3 id={`link-${device.deviceId}`}>Link “{device.name}”?</h3>
+			<p>It used your link code {formatWhen(device.createdAt)}. Approve it only if it is yours and its screen shows the same number:</p>
+			<p class="fingerprint" data-testid="link-request-fingerprint">
+				<span class="visually-hidden">Fingerprint: </span>
+				{fingerprint}
+			</p>
+			<p class="hint">An approved device receives your new messages and can link or remove other devices.</p>
 			<div class="actions">
 				<button type="button" class="primary" disabled={action.busy} onClick={() => void action.run(true)}>
 					Approve “{device.name}”
@@ -34,17 +164,50 @@ function PendingDevice({ controller, device }: { controller: MessengerController
 	);
 }
 
-function ApprovedDevice({ controller, device, self }: { controller: MessengerController; device: DeviceInfo; self: boolean }) {
-	const [confirming, setConfirming] = useState(false);
+/**
+ * A pending device that claimed a code this page did not show (another device did, or this one
+ * before a reload, which lost the code's secret): approved there if at all; turned away from anywhere.
+ */
+function PendingElsewhere({ controller, device }: { controller: MessengerController; device: DeviceInfo }) {
 	const action = useAction(
-		() => controller.revokeDevice(device.deviceId),
+		() => controller.rejectDevice(device.deviceId),
 		(err) => errorText(err, "device"),
 	);
 	return (
-		<li class="device">
+		<li class="device pending" data-testid="pending-device">
+			<h3>{device.name}</h3>
+			<p>
+				Waits since {formatWhen(device.createdAt)} for approval on the device that showed its link code. If that page was closed, the code's
+				secret went with it: reject this device and link it again with a new code.
+			</p>
+			<p class="fingerprint">{fingerprintOf(device)}</p>
+			<div class="actions">
+				<button type="button" class="danger" disabled={action.busy} onClick={() => void action.run()}>
+					Reject
+				</button>
+			</div>
+			<ErrorLine text={action.error} />
+		</li>
+	);
+}
+
+function ApprovedDevice({ controller, device, self }: { controller: MessengerController; device: OwnDevice; self: boolean }) {
+	const [confirming, setConfirming] = useState(false);
+	const [lost, setLost] = useState(false);
+	const action = useAction(
+		() => controller.revokeDevice(device.deviceId, { resetIdentity: lost }),
+		(err) => errorText(err, "device"),
+	);
+	return (
+		<li class={`device${device.certified ? "" : " uncertified"}`} data-certified={String(device.certified)}>
 			<h3>
 				{device.name} {self && <span class="tag">this device</span>}
 			</h3>
+			{!device.certified && (
+				<p class="warning" role="alert">
+					Not certified by your account — the server lists a device you never approved; remove it.
+				</p>
+			)}
 			<dl class="facts">
 				<dt>Added</dt>
 				<dd>{formatWhen(device.createdAt)}</dd>
@@ -56,6 +219,10 @@ function ApprovedDevice({ controller, device, self }: { controller: MessengerCon
 			{!self &&
 				(confirming ? (
 					<div class="actions">
+						<label class="checkbox">
+							<input type="checkbox" checked={lost} onChange={(e) => setLost((e.target as HTMLInputElement).checked)} />
+							It was lost or stolen: also replace the account’s identity key (your contacts will see a new safety number)
+						</label>
 						<button type="button" class="danger" disabled={action.busy} onClick={() => void action.run()}>
 							Yes, remove “{device.name}”
 						</button>
@@ -79,43 +246,56 @@ export function DevicesPanel({ controller, state }: { controller: MessengerContr
 		void controller.refreshDevices();
 	}, [controller]);
 	const devices = state.devices;
-	if (!devices) return <p class="empty">Loading devices…</p>;
-	const pending = devices.filter((d) => d.status === "pending");
-	const approved = devices.filter((d) => d.status === "approved");
-	const revoked = devices.filter((d) => d.status === "revoked");
+	const asked = new Set(state.linkRequests.map((r) => r.device.deviceId));
+	const pending = (devices ?? []).filter((d) => d.status === "pending" && !asked.has(d.deviceId));
+	const approved = (devices ?? []).filter((d) => d.status === "approved");
+	const revoked = (devices ?? []).filter((d) => d.status === "revoked");
 	const me = state.me?.deviceId;
 	return (
 		<section class="panel" aria-labelledby="devices-title">
 			<h2 id="devices-title">Devices</h2>
-			{pending.length > 0 && (
+			{state.linkRequests.length > 0 && (
+				<ul class="device-list" aria-label="Devices asking to be linked">
+					{state.linkRequests.map((r) => (
+						<LinkRequestCard key={r.device.deviceId} controller={controller} request={r} />
+					))}
+				</ul>
+			)}
+			<LinkNewDevice controller={controller} code={state.linkCode} />
+			{!devices ? (
+				<p class="empty">Loading devices…</p>
+			) : (
 				<>
-					<h3 class="section-title">Waiting for approval</h3>
+					{pending.length > 0 && (
+						<>
+							<h3 class="section-title">Waiting for approval</h3>
+							<ul class="device-list">
+								{pending.map((d) => (
+									<PendingElsewhere key={d.deviceId} controller={controller} device={d} />
+								))}
+							</ul>
+						</>
+					)}
+					<h3 class="section-title">Signed in</h3>
 					<ul class="device-list">
-						{pending.map((d) => (
-							<PendingDevice key={d.deviceId} controller={controller} device={d} />
+						{approved.map((d) => (
+							<ApprovedDevice key={d.deviceId} controller={controller} device={d} self={d.deviceId === me} />
 						))}
 					</ul>
+					{revoked.length > 0 && (
+						<details>
+							<summary>Removed devices ({revoked.length})</summary>
+							<ul class="device-list">
+								{revoked.map((d) => (
+									<li key={d.deviceId} class="device revoked">
+										{d.name}, added {formatWhen(d.createdAt)}
+									</li>
+								))}
+							</ul>
+						</details>
+					)}
 				</>
 			)}
-			<h3 class="section-title">Signed in</h3>
-			<ul class="device-list">
-				{approved.map((d) => (
-					<ApprovedDevice key={d.deviceId} controller={controller} device={d} self={d.deviceId === me} />
-				))}
-			</ul>
-			{revoked.length > 0 && (
-				<details>
-					<summary>Removed devices ({revoked.length})</summary>
-					<ul class="device-list">
-						{revoked.map((d) => (
-							<li key={d.deviceId} class="device revoked">
-								{d.name}, added {formatWhen(d.createdAt)}
-							</li>
-						))}
-					</ul>
-				</details>
-			)}
-			<p class="hint">To add a device, open this app on it and choose “Add this device”.</p>
 		</section>
 	);
 }

@@ -193,3 +193,39 @@ describe("the send pipeline", () => {
 			expect(await sends.send("XXXXXXXXXXXXXXXXXXXXXX", frame())).toMatchObject({ ok: false, code: "unauthorized" });
 		}));
 });
+
+describe("link codes", () => {
+	const LINK = "LLLLLLLLLLLLLLLLLLLLLL";
+
+	it("keep a used link id refused until no device that claimed it can still be waiting, then housekeeping forgets it", () =>
+		withFreshStorage(async (sql) => {
+			const host = testHost(sql);
+			seedAccount(host);
+			const { links, housekeeping } = new RelayServices(host, noAlarm);
+			const { linkCodeTtlMs: ttl, deviceJoins } = host.config();
+			const openedAt = host.clock.now;
+			expect(links.open(DEVICE, LINK)).toEqual({ ok: true, value: { linkId: LINK, expiresAt: openedAt + ttl } });
+			const forgottenAt = openedAt + ttl + deviceJoins.lapseMs;
+			await housekeeping.run(forgottenAt - 1);
+			expect(links.open(DEVICE, LINK)).toMatchObject({ ok: false, code: "conflict" });
+			await housekeeping.run(forgottenAt);
+			host.clock.now = forgottenAt;
+			expect(links.open(DEVICE, LINK)).toMatchObject({ ok: true });
+			// Expiry needs no alarm of its own: a link is checked when it is used.
+			expect(host.scheduled).toEqual([]);
+		}));
+
+	it("end at once when cancelled, and a cancelled id stays refused as long as any other", () =>
+		withFreshStorage(async (sql) => {
+			const host = testHost(sql);
+			seedAccount(host);
+			const { links, housekeeping } = new RelayServices(host, noAlarm);
+			const cancelledAt = host.clock.now;
+			links.open(DEVICE, LINK);
+			expect(links.cancel(LINK)).toEqual({ ok: true, value: true });
+			expect(links.cancel(LINK)).toMatchObject({ ok: false, code: "not_found" });
+			expect(links.open(DEVICE, LINK)).toMatchObject({ ok: false, code: "conflict" });
+			await housekeeping.run(cancelledAt + host.config().deviceJoins.lapseMs);
+			expect(links.open(DEVICE, LINK)).toMatchObject({ ok: true });
+		}));
+});

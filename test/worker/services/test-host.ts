@@ -59,6 +59,7 @@ export function seedAccount(host: TestHost): void {
 		suspensionLevel: 0,
 		credits: 1000,
 		createdAt: host.clock.now,
+		identityKey: null,
 	});
 	const device = (deviceId: string) => ({
 		deviceId,

@@ -1,4 +1,4 @@
-import type { Contact, DeviceInfo, Envelope, EnvelopeUpload } from "../../../common/protocol/wire.ts";
+import type { Contact, DeviceList, Envelope, EnvelopeUpload } from "../../../common/protocol/wire.ts";
 import { isContactBurst, isLowAcceptRatio } from "../../abuse/behaviour-flags.ts";
 import { findAccountByHandle } from "../../db/accounts.ts";
 import { bumpCounter, readCounter } from "../account/account-cache.ts";
@@ -137,10 +137,11 @@ export class ContactService {
 		return ok(envelopesFor(this.host.sql, peerId, deviceId));
 	}
 
-	async peerDevices(peerId: string): Promise<RelayResult<DeviceInfo[]>> {
+	/** The contact's approved devices and its signed list, which this account's devices verify before wrapping a key for any of them. */
+	async peerDevices(peerId: string): Promise<RelayResult<DeviceList>> {
 		const current = getContact(this.host.sql, peerId);
 		if (!current || current.state === "blocked") return refuse("not_found", "No such contact.");
-		return ok(await this.host.peer(peerId).approvedDevicesOf());
+		return ok(await this.host.peer(peerId).deviceListOf());
 	}
 
 	/** Only someone this account has a contact relationship with may be reported by it. */

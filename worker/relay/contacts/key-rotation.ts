@@ -1,4 +1,5 @@
 import type { Contact, DeviceInfo, EnvelopeUpload } from "../../../common/protocol/wire.ts";
+import type { DeviceLists } from "../devices/device-lists.ts";
 import type { DeviceRegistry } from "../devices/device-registry.ts";
 import type { RelayHost } from "../host.ts";
 import { ok, type RelayResult, refuse } from "../relay-result.ts";
@@ -17,6 +18,7 @@ import { contactFrame } from "./contact-notice.ts";
 
 interface Needs {
 	readonly devices: DeviceRegistry;
+	readonly lists: DeviceLists;
 	readonly hub: SocketHub;
 }
 
@@ -40,9 +42,17 @@ export class KeyRotation {
 		private readonly s: Needs,
 	) {}
 
-	/** Check the uploaded envelopes of a new key version against both accounts' approved devices. */
+	/**
+	 * Check the uploaded envelopes of a new key version against both accounts' approved
+	 * devices. Each side's devices wrap only for devices the other's signed list vouches for,
+	 * so without both lists there is nothing they could have checked.
+	 */
 	async prepare(deviceId: string, peerId: string, keyVersion: number, uploads: EnvelopeUpload[]): Promise<RelayResult<KeyHalves>> {
-		const peerDevices = await this.host.peer(peerId).approvedDevicesOf();
+		const peer = await this.host.peer(peerId).deviceListOf();
+		if (this.s.lists.current() === null || peer.deviceList === null) {
+			return refuse("conflict", "Both accounts need a signed device list before they share a key; publish yours first.");
+		}
+		const peerDevices = peer.devices;
 		const { accountId } = this.host;
 		const mine = this.s.devices.approved();
 		const expected = new Set([

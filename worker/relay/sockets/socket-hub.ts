@@ -1,6 +1,6 @@
 import type { AccountStatus, DeviceInfo, ServerFrame } from "../../../common/protocol/wire.ts";
 import { touchDevice } from "../../db/accounts.ts";
-import { approvedDeviceIds, cachedDevices, deviceStatus } from "../devices/device-cache.ts";
+import { approvedDeviceIds, deviceStatus } from "../devices/device-cache.ts";
 import type { RelayHost } from "../host.ts";
 import { inFlight, pageQueue, queueStats } from "../messaging/message-queue.ts";
 import { deleteMeta, readMeta } from "../storage/storage-schema.ts";
@@ -17,7 +17,7 @@ const DRAIN_PAGE = 100;
 export class SocketHub {
 	constructor(
 		private readonly host: RelayHost,
-		private readonly account: { status(): AccountStatus },
+		private readonly views: { status(): AccountStatus; pendingDevices(): DeviceInfo[] },
 	) {}
 
 	/** Accept a device's connection; a new one replaces the device's old one. */
@@ -38,8 +38,8 @@ export class SocketHub {
 		const state = readSocketState(ws);
 		if (!state) return;
 		const { sql } = this.host;
-		this.send(ws, { type: "account", account: this.account.status() });
-		for (const d of cachedDevices(sql)) if (d.status === "pending") this.send(ws, { type: "device", event: "pending", device: d });
+		this.send(ws, { type: "account", account: this.views.status() });
+		for (const d of this.views.pendingDevices()) this.send(ws, { type: "device", event: "pending", device: d });
 		const missed = Number(readMeta(sql, `missed:${state.deviceId}`) ?? 0);
 		if (missed > 0) {
 			this.send(ws, { type: "missed", count: missed });

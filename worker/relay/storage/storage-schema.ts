@@ -124,6 +124,30 @@ const MIGRATIONS: string[][] = [
 		// Only that release looked events up by `ref`.
 		"DROP INDEX IF EXISTS events_by_ref",
 	],
+	[
+		// Protocol v2. `IF NOT EXISTS`: a test that winds schema_version back to rerun the
+		// release above reruns these too, over tables it already has.
+		// The account's newest signed device list, exactly as its identity key signed it: one row.
+		"CREATE TABLE IF NOT EXISTS device_list (only INTEGER PRIMARY KEY CHECK (only = 1), list TEXT NOT NULL)",
+		// One-time link codes opened by an approved device, and the claim that used each
+		// (devices/link-store.ts). Kept past their expiry while a claimed device may still wait.
+		`CREATE TABLE IF NOT EXISTS links (
+			link_id TEXT PRIMARY KEY,
+			opened_by TEXT NOT NULL,
+			expires_at INTEGER NOT NULL,
+			claimed_by TEXT UNIQUE,
+			proof TEXT
+		)`,
+		// The identity key as another device of the account wrapped it for this one (sealed; the relay cannot open it).
+		`CREATE TABLE IF NOT EXISTS identity_envelopes (
+			device_id TEXT PRIMARY KEY,
+			from_device TEXT NOT NULL,
+			from_public_key TEXT NOT NULL,
+			nonce TEXT NOT NULL,
+			box TEXT NOT NULL,
+			link_confirm TEXT
+		)`,
+	],
 ];
 
 /** The schema version migrateStorage brings storage to. */
