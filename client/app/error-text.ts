@@ -1,4 +1,4 @@
-import { SdkError, type SdkErrorCode } from "../core/sdk-error.ts";
+import { SdkError, type SdkErrorCode, type UntrustedReason } from "../core/sdk-error.ts";
 import { formatDuration, formatWhen } from "./format.ts";
 
 /**
@@ -53,22 +53,15 @@ const VALIDATION_HINTS: Array<[RegExp, string]> = [
 	[/text/i, "A message needs some text."],
 ];
 
-/** What a failed security check was about, by the SDK's description of it; the first match wins. */
-const UNTRUSTED_HINTS: Array<[RegExp, string]> = [
-	[
-		/claimed your link code/i,
-		"A device tried to use your link code without knowing the code, so it was turned away. Nothing was shared with it.",
-	],
-	[
-		/approval of this device was refused/i,
+/** What a failed security check was about, by the reason the SDK gives. */
+const UNTRUSTED_HINTS: Record<UntrustedReason, string> = {
+	link_claim: "A device tried to use your link code without knowing the code, so it was turned away. Nothing was shared with it.",
+	link_approval:
 		"The approval of this device failed a security check, so it did not take the account's keys. Remove it on your other device and link it again.",
-	],
-	[/replace the key/i, "The server asked for a new conversation key without a reason this app could check, so it was ignored."],
-	[
-		/device list/i,
+	rotation: "The server asked for a new conversation key without a reason this app could check, so it was ignored.",
+	device_list:
 		"The server sent a list of devices that failed a security check, so this app did not use it. If this keeps happening, the server may be tampering with keys.",
-	],
-];
+};
 
 /** The link code's form, for a typed code that is not one. */
 const LINK_CODE_FORM =
@@ -88,10 +81,7 @@ export function errorText(err: unknown, context: ErrorContext = "general"): stri
 	const error = err;
 	const { code } = error;
 	if (code === "bad_request" && context === "link" && /link code/i.test(error.message)) return LINK_CODE_FORM;
-	if (code === "untrusted") {
-		const hint = UNTRUSTED_HINTS.find(([pattern]) => pattern.test(error.message));
-		if (hint) return hint[1];
-	}
+	if (code === "untrusted" && error.reason !== undefined) return UNTRUSTED_HINTS[error.reason];
 	if (code === "bad_request") {
 		const hint = VALIDATION_HINTS.find(([pattern]) => pattern.test(error.message));
 		if (hint) return hint[1];

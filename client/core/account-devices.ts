@@ -92,7 +92,7 @@ export class AccountDevices {
 	async finishLinking(): Promise<boolean> {
 		const me = await this.deps.identity();
 		if (me.account) return true;
-		if (!me.link) throw new SdkError("untrusted", "This device holds no identity key and no link to finish.");
+		if (!me.link) throw new SdkError("untrusted", "This device holds no identity key and no link to finish.", { reason: "link_approval" });
 		if ((await this.deps.session.login()).deviceStatus !== "approved") return false;
 		const [envelope, served] = await Promise.all([
 			this.deps.session.withToken((t) => this.deps.api.identityEnvelope(t)),
@@ -101,7 +101,7 @@ export class AccountDevices {
 		const list = served.deviceList;
 		const myKey = toB64u(me.publicKey);
 		const refuse = (why: string) => {
-			const error = new SdkError("untrusted", `The approval of this device was refused: ${why}.`);
+			const error = new SdkError("untrusted", `The approval of this device was refused: ${why}.`, { reason: "link_approval" });
 			this.deps.report(error);
 			return error;
 		};
@@ -184,7 +184,7 @@ export class AccountDevices {
 		if (verdict === "not_here") throw new SdkError("forbidden", "Approve a new device on the device that shows its link code.");
 		if (verdict === "invalid") {
 			await this.rejectDevice(deviceId).catch(() => undefined);
-			throw new SdkError("untrusted", "That device's claim does not match the link code: it was rejected.");
+			throw new SdkError("untrusted", "That device's claim does not match the link code: it was rejected.", { reason: "link_claim" });
 		}
 		const link = this.openLinks.get(target.link?.linkId as string) as OpenLink;
 		const identityKey = toB64u(me.account.publicKey);

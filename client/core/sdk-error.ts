@@ -9,16 +9,27 @@ import type { ErrorCode } from "../../common/protocol/wire.ts";
  */
 export type SdkErrorCode = ErrorCode | "network" | "undecryptable" | "closed" | "untrusted" | "identity_changed";
 
+/**
+ * Which check an `untrusted` error failed, for an app to explain without reading the message:
+ * a device list the relay served (`device_list`), a rotation the relay asked for without a
+ * verified reason (`rotation`), a claim of a link code shown here without its secret
+ * (`link_claim`), the approval this device received while linking (`link_approval`).
+ */
+export type UntrustedReason = "device_list" | "rotation" | "link_claim" | "link_approval";
+
 export class SdkError extends Error {
 	readonly code: SdkErrorCode;
 	/** As the relay sent it with `rate_limited` and similar refusals. */
 	readonly retryAfter?: number;
+	/** For `untrusted`: which check failed. */
+	readonly reason?: UntrustedReason;
 
-	constructor(code: SdkErrorCode, message: string, opts: { retryAfter?: number; cause?: unknown } = {}) {
+	constructor(code: SdkErrorCode, message: string, opts: { retryAfter?: number; cause?: unknown; reason?: UntrustedReason } = {}) {
 		super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
 		this.name = "SdkError";
 		this.code = code;
 		if (opts.retryAfter !== undefined) this.retryAfter = opts.retryAfter;
+		if (opts.reason !== undefined) this.reason = opts.reason;
 	}
 }
 

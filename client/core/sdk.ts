@@ -817,7 +817,9 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		if (verdict === "invalid") {
 			this.emit(
 				"error",
-				new SdkError("untrusted", `A device (${device.name}) claimed your link code without its secret; it was rejected.`),
+				new SdkError("untrusted", `A device (${device.name}) claimed your link code without its secret; it was rejected.`, {
+					reason: "link_claim",
+				}),
 			);
 			await this.rejectDevice(device.deviceId).catch((err: unknown) => this.emit("error", toSdkError(err)));
 		}
@@ -854,4 +856,5 @@ const unjustifiedRotation = (peerId: string): SdkError =>
 	new SdkError(
 		"untrusted",
 		`Ignored the relay's request to replace the key with ${peerId}: no signed device list removed a device since the key was shared.`,
+		{ reason: "rotation" },
 	);

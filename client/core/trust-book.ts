@@ -136,7 +136,7 @@ export class TrustBook {
 				now: (this.deps.now ?? Date.now)(),
 			});
 			if (verdict.kind === "refused") {
-				const error = new SdkError("untrusted", `${verdict.reason} (account ${accountId})`);
+				const error = new SdkError("untrusted", `${verdict.reason} (account ${accountId})`, { reason: "device_list" });
 				this.deps.report(error);
 				throw error;
 			}
@@ -155,7 +155,9 @@ export class TrustBook {
 	private async publishFirstList(me: DeviceIdentity & { account: NonNullable<DeviceIdentity["account"]> }, devices: DeviceInfo[]) {
 		const approved = devices.filter((d) => d.status === "approved");
 		if (approved.length !== 1 || approved[0]?.deviceId !== me.deviceId) {
-			throw new SdkError("untrusted", "The account has devices but no signed device list; this device will not sign one for them.");
+			throw new SdkError("untrusted", "The account has devices but no signed device list; this device will not sign one for them.", {
+				reason: "device_list",
+			});
 		}
 		const deviceList = signDeviceList(
 			{

@@ -223,7 +223,9 @@ describe("the device's lifecycle", () => {
 		const app = device({
 			held: identity(false),
 			deviceStatus: async () => {
-				throw new SdkError("untrusted", "The approval of this device was refused: the link confirmation does not match the code.");
+				throw new SdkError("untrusted", "The approval of this device was refused: the link confirmation does not match the code.", {
+					reason: "link_approval",
+				});
 			},
 		});
 		await app.lifecycle.start();

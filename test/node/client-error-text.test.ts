@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { errorText, isKnownErrorCode } from "../../client/app/error-text.ts";
-import { SdkError } from "../../client/core/sdk-error.ts";
+import { SdkError, type UntrustedReason } from "../../client/core/sdk-error.ts";
 
 const said = (
 	code: ConstructorParameters<typeof SdkError>[0],
@@ -18,20 +18,13 @@ describe("error texts of protocol v2", () => {
 		);
 	});
 
-	it("says what a failed security check was about, and something general for the rest", () => {
-		expect(said("untrusted", "A device (phone) claimed your link code without its secret; it was rejected.")).toMatch(
-			/^A device tried to use your link code/,
-		);
-		expect(said("untrusted", "The approval of this device was refused: the signed device list does not name this device.")).toMatch(
-			/^The approval of this device failed a security check/,
-		);
-		expect(
-			said("untrusted", "The relay's device list was refused: it is older (version 1) than one already seen (2). (account x)"),
-		).toMatch(/^The server sent a list of devices that failed a security check/);
-		expect(said("untrusted", "Ignored the relay's request to replace the key with x: no signed device list removed a device.")).toMatch(
-			/^The server asked for a new conversation key/,
-		);
-		expect(said("untrusted", "something new")).toBe(
+	it("says what a failed security check was about, by the SDK's reason, and something general for the rest", () => {
+		const untrusted = (reason?: UntrustedReason) => errorText(new SdkError("untrusted", "any wording", reason ? { reason } : {}));
+		expect(untrusted("link_claim")).toMatch(/^A device tried to use your link code/);
+		expect(untrusted("link_approval")).toMatch(/^The approval of this device failed a security check/);
+		expect(untrusted("device_list")).toMatch(/^The server sent a list of devices that failed a security check/);
+		expect(untrusted("rotation")).toMatch(/^The server asked for a new conversation key/);
+		expect(untrusted()).toBe(
 			"Something the server sent failed a security check, so this app did not use it. If this keeps happening, the server may be tampering with keys.",
 		);
 	});
