@@ -26,6 +26,8 @@ export interface Config {
 	deviceJoins: DeviceJoinRules;
 	/** How long a link code stays claimable after an approved device opened it. */
 	linkCodeTtlMs: number;
+	/** Failed restores with the recovery key one account takes within an hour before it refuses every attempt. */
+	recoveryAttemptsPerHour: number;
 	suspension: {
 		reporters: number;
 		reportWindowMs: number;
@@ -147,6 +149,7 @@ export function readConfig(env: Env): Config {
 			lapseMs: numberVar(env, "DEVICE_ASK_LAPSE_HOURS", 24) * 3_600_000,
 		},
 		linkCodeTtlMs: wholeVar(env, "LINK_CODE_TTL_MS", 600_000, 1),
+		recoveryAttemptsPerHour: wholeVar(env, "RECOVERY_ATTEMPTS_PER_HOUR", 5, 1),
 		suspension: {
 			reporters: numberVar(env, "SUSPEND_AFTER_REPORTERS", 3),
 			reportWindowMs: numberVar(env, "SUSPEND_REPORT_WINDOW_DAYS", 7) * day,

@@ -10,12 +10,16 @@ export { relayFor } from "./relay/surfaces.ts";
 /** Largest JSON body any route accepts; attachments have their own streamed route. */
 const MAX_BODY_BYTES = 64 * 1024;
 
-/** Read and validate a JSON body. Nothing is trusted before this returns. */
-export async function readBody<T>(request: Request, schema: Schema<T>, opts: { emptyAs?: unknown } = {}): Promise<T> {
+/**
+ * Read and validate a JSON body. Nothing is trusted before this returns. `maxBytes` raises
+ * the ceiling for the one route whose body is larger by design (the sealed key backup).
+ */
+export async function readBody<T>(request: Request, schema: Schema<T>, opts: { emptyAs?: unknown; maxBytes?: number } = {}): Promise<T> {
+	const maxBytes = opts.maxBytes ?? MAX_BODY_BYTES;
 	const declared = Number(request.headers.get("content-length") ?? "0");
-	if (declared > MAX_BODY_BYTES) throw new ApiError("too_large", "The request body is too large.");
+	if (declared > maxBytes) throw new ApiError("too_large", "The request body is too large.");
 	const buffer = await request.arrayBuffer();
-	if (buffer.byteLength > MAX_BODY_BYTES) throw new ApiError("too_large", "The request body is too large.");
+	if (buffer.byteLength > maxBytes) throw new ApiError("too_large", "The request body is too large.");
 	let text: string;
 	try {
 		text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(buffer);

@@ -27,6 +27,7 @@ import {
 	revokeDevice,
 } from "./routes/devices.ts";
 import { limits } from "./routes/limits.ts";
+import { backup, completeRecovery, putBackup, recover, recoveryKey, setRecoveryKey } from "./routes/recovery.ts";
 import { reportContact } from "./routes/reports.ts";
 import { openSocket } from "./routes/socket.ts";
 
@@ -44,6 +45,11 @@ router
 	.delete("/api/attachments/:owner/:attachmentId", cancelAttachment)
 	.get("/api/account", accountStatus)
 	.get("/api/account/credits", creditHistory)
+	.put("/api/account/recovery", setRecoveryKey)
+	.get("/api/account/recovery", recoveryKey)
+	.put("/api/account/backup", putBackup)
+	.get("/api/account/backup", backup)
+	.post("/api/recovery", recover)
 	.get("/api/devices", listOwnDevices)
 	.post("/api/devices/list", publishDeviceList)
 	.get("/api/devices/identity", identityEnvelope)
@@ -53,6 +59,7 @@ router
 	.post("/api/devices/:deviceId/approve", approveDevice)
 	.post("/api/devices/:deviceId/revoke", revokeDevice)
 	.post("/api/devices/:deviceId/reject", revokeDevice)
+	.post("/api/devices/:deviceId/recover", completeRecovery)
 	.get("/api/contacts", listContacts)
 	.post("/api/contacts", requestContact)
 	.post("/api/contacts/:accountId/accept", acceptContact)

@@ -11,18 +11,21 @@ import type {
 	IdentityEnvelope,
 	OpenLinkResponse,
 	PublishDeviceListRequest,
+	RecoveryKeyRequest,
 	ReserveAttachmentResponse,
+	SealedBackup,
 } from "../common/protocol/wire.ts";
 import { ApiError } from "./api-error.ts";
 import type { RelayedSignal } from "./relay/calls/call-relay.ts";
 import type { PeerRef, StoredEnvelope } from "./relay/contacts/contact-book.ts";
+import type { AuthorizeOpts } from "./relay/devices/device-registry.ts";
 import { alarmPort, DurableHost } from "./relay/durable-host.ts";
 import type { RelayHost } from "./relay/host.ts";
 import type { QueueItem } from "./relay/messaging/queue-item.ts";
 import { ok, type RelayResult } from "./relay/relay-result.ts";
 import { RelayServices } from "./relay/services.ts";
 import { migrateStorage } from "./relay/storage/storage-schema.ts";
-import type { LinkClaimant, PeerSurface, RouteSurface } from "./relay/surfaces.ts";
+import type { LinkClaimant, PeerSurface, Recoverer, RouteSurface } from "./relay/surfaces.ts";
 
 /**
  * One per user account, addressed by its account id: the single writer of that account's
@@ -56,7 +59,7 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 	}
 
 	/** Run `work` for a signed-in device, or return why it may not act. */
-	async #asDevice<T>(deviceId: string, work: () => T | Promise<T>, opts?: { allowPending?: boolean }): Promise<RelayResult<Awaited<T>>> {
+	async #asDevice<T>(deviceId: string, work: () => T | Promise<T>, opts?: AuthorizeOpts): Promise<RelayResult<Awaited<T>>> {
 		const refusal = await this.#s.devices.authorize(deviceId, opts);
 		if (refusal) return refusal;
 		return ok(await work());
@@ -66,7 +69,7 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 	async #forDevice<T>(
 		deviceId: string,
 		work: () => RelayResult<T> | Promise<RelayResult<T>>,
-		opts?: { allowPending?: boolean },
+		opts?: AuthorizeOpts,
 	): Promise<RelayResult<T>> {
 		const refusal = await this.#s.devices.authorize(deviceId, opts);
 		return refusal ?? work();
@@ -143,8 +146,9 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 		return this.#s.links.claim(c);
 	}
 
+	/** A recovering device reads the list too: it signs the next one, with it added. */
 	devices(deviceId: string): Promise<RelayResult<DeviceList>> {
-		return this.#asDevice(deviceId, () => this.#s.devices.listing());
+		return this.#asDevice(deviceId, () => this.#s.devices.listing(), { allowRecovering: true });
 	}
 
 	publishDeviceList(deviceId: string, body: PublishDeviceListRequest): Promise<RelayResult<SignedDeviceList>> {
@@ -170,6 +174,35 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 	/** A pending device may take only itself off (it gives up waiting). */
 	removeDevice(actorId: string, deviceId: string, list: SignedDeviceList | undefined): Promise<RelayResult<DeviceInfo>> {
 		return this.#forDevice(actorId, () => this.#s.devices.remove(deviceId, list), { allowPending: actorId === deviceId });
+	}
+
+	// ---------------------------------------------------------------- routes: recovery
+
+	setRecoveryKey(deviceId: string, key: RecoveryKeyRequest): Promise<RelayResult<true>> {
+		return this.#forDevice(deviceId, () => this.#s.recovery.setKey(key));
+	}
+
+	recoveryKey(deviceId: string): Promise<RelayResult<RecoveryKeyRequest>> {
+		return this.#forDevice(deviceId, () => this.#s.recovery.key());
+	}
+
+	putBackup(deviceId: string, backup: SealedBackup): Promise<RelayResult<true>> {
+		return this.#forDevice(deviceId, () => this.#s.recovery.putBackup(backup));
+	}
+
+	backup(deviceId: string): Promise<RelayResult<SealedBackup>> {
+		return this.#forDevice(deviceId, () => this.#s.recovery.backup());
+	}
+
+	recover(r: Recoverer): Promise<RelayResult<SealedBackup>> {
+		return this.#s.recovery.restore(r);
+	}
+
+	/** Only a recovering device, and only for itself, gets past the pending check; the service refuses anyone else. */
+	completeRecovery(callerId: string, deviceId: string, list: SignedDeviceList): Promise<RelayResult<DeviceInfo>> {
+		return this.#forDevice(callerId, () => this.#s.recovery.complete(callerId, deviceId, list), {
+			allowRecovering: callerId === deviceId,
+		});
 	}
 
 	// ---------------------------------------------------------------- routes: contacts and calls

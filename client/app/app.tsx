@@ -11,6 +11,7 @@ import { CreditsPanel } from "./views/credits-panel.tsx";
 import { Removed, Replaced } from "./views/device-gone.tsx";
 import { DevicesPanel } from "./views/devices-panel.tsx";
 import { Notices } from "./views/notices.tsx";
+import { RecoveryKeySetup, RecoveryReminder } from "./views/recovery-key.tsx";
 
 type View = { kind: "home" } | { kind: "chat"; peerId: string } | { kind: "devices" } | { kind: "credits" };
 
@@ -66,12 +67,26 @@ function Main({
 		void controller.open(next.kind === "chat" ? next.peerId : null);
 	};
 	const contact = view.kind === "chat" ? controller.contact(view.peerId) : undefined;
+	// The words of a new recovery key get the screen to themselves, until confirmed or put off;
+	// the view under them stays as it was.
+	if (state.recovery.showing) {
+		return (
+			<>
+				<div class="app single" inert={call !== null}>
+					<Notices controller={controller} notices={state.notices} />
+					<RecoveryKeySetup controller={controller} state={state} />
+				</div>
+				{call && <CallScreen key={call.key} calls={calls} call={call} messenger={controller} />}
+			</>
+		);
+	}
 	return (
 		<>
 			{/* While a call is shown, the rest of the app is out of reach (and out of the tab order). */}
 			<div class="app" inert={call !== null}>
 				<TopBar state={state} view={view} setView={go} />
 				<Notices controller={controller} notices={state.notices} />
+				<RecoveryReminder controller={controller} state={state} onOpenDevices={() => go({ kind: "devices" })} />
 				<div class={`layout ${view.kind === "home" ? "show-list" : "show-detail"}`}>
 					<aside class="sidebar" aria-label="Contacts">
 						<AddContactForm controller={controller} />

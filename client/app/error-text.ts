@@ -3,9 +3,10 @@ import { formatDuration, formatWhen } from "./format.ts";
 
 /**
  * What the user was doing, where one code means different things. `link`: this new device
- * claims a link code; `link-code`: an approved device makes one for a new device.
+ * claims a link code; `link-code`: an approved device makes one for a new device; `restore`:
+ * a new browser signs in with the recovery key; `recovery`: an approved device makes one.
  */
-export type ErrorContext = "register" | "link" | "link-code" | "contact" | "send" | "device" | "file" | "general";
+export type ErrorContext = "register" | "link" | "link-code" | "restore" | "recovery" | "contact" | "send" | "device" | "file" | "general";
 
 const SENTENCES: Record<SdkErrorCode, string> = {
 	bad_request: "That could not be accepted.",
@@ -67,6 +68,36 @@ const UNTRUSTED_HINTS: Record<UntrustedReason, string> = {
 const LINK_CODE_FORM =
 	"That is not a link code. It looks like alice-K7Q2M9-XD4HTR-PW3CZ5-NB8E1A: the handle, then four groups of six letters and digits.";
 
+/** Words that are not a recovery key at all (the SDK checks the word list and the checksum). */
+export const NOT_A_RECOVERY_KEY =
+	"That is not a recovery key. A recovery key is 12 words from the recovery word list, in their order: check each word against your saved copy.";
+
+/** The relay says the same for a wrong key, an unknown handle and an account without a backup, so nobody can probe for accounts. */
+export const RECOVERY_KEY_MISMATCH =
+	"The recovery key does not match this account. Check the handle and each word; if the account made a newer recovery key, only that one works.";
+
+/** What a refusal of a restore means, or null when the general sentence says it. */
+function restoreText(error: SdkError): string | null {
+	switch (error.code) {
+		case "bad_request":
+			return /recovery key/i.test(error.message) ? NOT_A_RECOVERY_KEY : null;
+		case "unauthorized":
+			return RECOVERY_KEY_MISMATCH;
+		case "rate_limited": {
+			const wait = error.retryAfter === undefined ? "in an hour" : `in ${formatDuration(error.retryAfter)}`;
+			return `Too many wrong recovery keys were tried for this account, so it takes no more for now. You can try again ${wait}.`;
+		}
+		case "untrusted":
+			return "The account's key backup or its device list failed a security check, so this browser did not sign in with it. Nothing was changed; if this keeps happening, the server may be tampering with keys.";
+		case "too_many_devices":
+			return "This account has no room for another device. On one of its devices, remove a device it no longer uses, then try again.";
+		case "conflict":
+			return "This browser already holds a device of an account. Reload the page.";
+		default:
+			return null;
+	}
+}
+
 /** Storage refused by the browser (private mode, blocked site data, a third-party frame). */
 const STORAGE_ERRORS = new Set(["UnknownError", "SecurityError", "InvalidStateError", "QuotaExceededError"]);
 
@@ -80,6 +111,14 @@ export function errorText(err: unknown, context: ErrorContext = "general"): stri
 	}
 	const error = err;
 	const { code } = error;
+	if (context === "restore") {
+		const text = restoreText(error);
+		if (text) return text;
+	}
+	if (code === "untrusted" && context === "recovery") {
+		return "The recovery key the server names for this account was not made by one of its devices, so this app does not trust it. Make a new recovery key.";
+	}
+	if (code === "device_pending" && context === "recovery") return "Only a device that holds the account's keys can make a recovery key.";
 	if (code === "bad_request" && context === "link" && /link code/i.test(error.message)) return LINK_CODE_FORM;
 	if (code === "untrusted" && error.reason !== undefined) return UNTRUSTED_HINTS[error.reason];
 	if (code === "bad_request") {

@@ -1,5 +1,13 @@
 import type { ListVersions } from "../core/contact-key.ts";
-import { copyIdentity, copyTrust, type DeviceIdentity, type KeyStore, SEEN_IDS_KEPT, type TrustRecord } from "../core/key-store.ts";
+import {
+	copyIdentity,
+	copyTrust,
+	type DeviceIdentity,
+	type KeyStore,
+	SEEN_IDS_KEPT,
+	type StoredContactKey,
+	type TrustRecord,
+} from "../core/key-store.ts";
 import { Database, promised } from "./idb.ts";
 
 /** 2: protocol v2 (trust records, key lists). A version-1 profile holds v1 keys the relay no longer serves, so it is emptied. */
@@ -73,6 +81,15 @@ export class IndexedDbKeyStore implements KeyStore {
 	async getKeyLists(peerId: string, version: number): Promise<ListVersions | undefined> {
 		const record = await this.read<ContactKeyRecord | undefined>(CONTACT_KEYS, (store) => store.get([peerId, version]));
 		return record && { ...record.lists };
+	}
+
+	async listContactKeys(): Promise<StoredContactKey[]> {
+		const records = await this.read<ContactKeyRecord[]>(CONTACT_KEYS, (store) => store.getAll());
+		return records.map((r) => ({ peerId: r.peerId, version: r.version, key: r.key.slice(), lists: { ...r.lists } }));
+	}
+
+	async listTrust(): Promise<TrustRecord[]> {
+		return (await this.read<TrustRecord[]>(TRUST, (store) => store.getAll())).map(copyTrust);
 	}
 
 	async getTrust(accountId: string): Promise<TrustRecord | undefined> {

@@ -3,6 +3,7 @@ import type { AttachmentInfo } from "../core/message-body.ts";
 import { MessengerClient } from "../core/sdk.ts";
 import type { ErrorContext } from "./error-text.ts";
 import { Account } from "./features/account.ts";
+import { BrowserStorage } from "./features/browser-storage.ts";
 import { ConnectionStatus } from "./features/connection-status.ts";
 import { Contacts } from "./features/contacts.ts";
 import { Conversations } from "./features/conversations.ts";
@@ -15,6 +16,7 @@ import { MessageChanges } from "./features/message-changes.ts";
 import { Notices } from "./features/notices.ts";
 import { OutgoingMessages } from "./features/outgoing-messages.ts";
 import { Receipts } from "./features/receipts.ts";
+import { Recovery, RecoveryMarks } from "./features/recovery.ts";
 import { SafetyNumbers } from "./features/safety-numbers.ts";
 import { StartUpCache } from "./features/start-up-cache.ts";
 import { TypingIndicator } from "./features/typing-indicator.ts";
@@ -25,7 +27,7 @@ import { initialState, type MessengerState, type Notice, Store } from "./store.t
 import { xhrUploader } from "./xhr-uploader.ts";
 
 export { INLINE_IMAGE_TYPES } from "./features/file-cache.ts";
-export type { Connection, LinkRequest, MessengerState, Notice, Phase, ShownLinkCode } from "./store.ts";
+export type { Connection, LinkRequest, MessengerState, Notice, Phase, RecoveryState, ShownLinkCode } from "./store.ts";
 
 export interface ProfileNames {
 	/** IndexedDB database of the device's keys. */
@@ -64,6 +66,8 @@ export class MessengerController {
 	private readonly incoming: IncomingMessages;
 	private readonly lifecycle: DeviceLifecycle;
 	private readonly connection: ConnectionStatus;
+	private readonly recovery: Recovery;
+	private readonly browserStorage: BrowserStorage;
 
 	constructor(
 		private readonly profile: ProfileNames,
@@ -126,6 +130,8 @@ export class MessengerController {
 			this.safetyNumbers,
 		);
 		this.connection = new ConnectionStatus(store, this.client, browserOffline);
+		this.recovery = new Recovery(store, this.client, new RecoveryMarks(profile.history, () => localStorage), this.notices);
+		this.browserStorage = new BrowserStorage(store, () => (typeof navigator === "undefined" ? undefined : navigator.storage));
 		this.listen();
 	}
 
@@ -153,8 +159,26 @@ export class MessengerController {
 		return this.lifecycle.start();
 	}
 
-	register(handle: string, deviceName: string): Promise<void> {
-		return this.lifecycle.register(handle, deviceName);
+	/**
+	 * A new account with this browser as its first device. With `recovery` (the web app), its
+	 * recovery key is made right after and its words shown; a failure to make it leaves the
+	 * reminder, which offers it again.
+	 */
+	async register(handle: string, deviceName: string, opts: { recovery?: boolean } = {}): Promise<void> {
+		await this.lifecycle.register(handle, deviceName);
+		void this.browserStorage.keep();
+		if (opts.recovery) {
+			await this.recovery.setUp().catch((err: unknown) => {
+				this.report(err, "recovery");
+				void this.recovery.load();
+			});
+		}
+	}
+
+	/** On a browser with no device of the account: sign in with its handle and recovery key; the app opens. */
+	async restore(handle: string, words: string, deviceName: string): Promise<void> {
+		await this.lifecycle.restore(handle, words, deviceName, (me) => this.recovery.restored(me.accountId));
+		void this.browserStorage.keep();
 	}
 
 	/** Join an existing account as a new device with the link code another of its devices shows; it then waits for approval. */
@@ -324,6 +348,43 @@ export class MessengerController {
 		return this.devices.revoke(deviceId, opts);
 	}
 
+	// ------------------------------------------------------------------ recovery key and storage
+
+	/** Whether the account has a recovery key, and whether it was confirmed here; and whether the browser keeps this site's data. */
+	loadRecovery(): Promise<void> {
+		return Promise.all([this.recovery.load(), this.browserStorage.load()]).then(() => {});
+	}
+
+	/** Make a (new) recovery key and show its words; an earlier key stops working. */
+	makeRecoveryKey(): Promise<void> {
+		return this.recovery.setUp();
+	}
+
+	/** Show again the words of the key made on this page. */
+	showRecoveryKey(): void {
+		this.recovery.show();
+	}
+
+	/** Put the words away for now; the reminder stays. */
+	recoveryKeyLater(): void {
+		this.recovery.later();
+	}
+
+	/** The words typed back at `positions`: those typed wrong, none when the key now counts as saved. */
+	confirmRecoveryKey(positions: readonly number[], answers: readonly string[]): number[] {
+		return this.recovery.confirm(positions, answers);
+	}
+
+	/** On a device that did not make the key: the person saved it already. */
+	recoveryKeyKeptElsewhere(): void {
+		this.recovery.keptElsewhere();
+	}
+
+	/** Ask the browser (again) to keep this site's data. */
+	keepStorage(): Promise<void> {
+		return this.browserStorage.keep();
+	}
+
 	// ------------------------------------------------------------------ notices
 
 	notify(text: string, tone: Notice["tone"] = "error"): void {
@@ -343,6 +404,14 @@ export class MessengerController {
 
 	private listen(): void {
 		const c = this.client;
+		// Once per opening of the account (a start, a registration, a restore): what the reminder needs.
+		let opened = false;
+		this.store.subscribe(({ phase }) => {
+			if (phase === "ready" && !opened) {
+				opened = true;
+				void this.loadRecovery();
+			} else if (phase !== "ready") opened = false;
+		});
 		if (typeof window !== "undefined") {
 			window.addEventListener("offline", () => this.connection.networkLost());
 			window.addEventListener("online", () => this.connection.networkBack());

@@ -26,6 +26,20 @@ export interface LinkRequest {
 	fingerprint: string;
 }
 
+/** The account's recovery key as this page knows it (see features/recovery.ts). */
+export interface RecoveryState {
+	/** Whether the account has a recovery key its identity key signed; null until the relay was asked. */
+	hasKey: boolean | null;
+	/** The person saved and confirmed the account's recovery key (kept in this browser, per account). */
+	confirmed: boolean;
+	/** The words of a key made on this page and not yet confirmed; in memory only, gone on reload. */
+	words: string | null;
+	/** The words (or their making) are on screen. */
+	showing: boolean;
+	/** A key is being made. */
+	making: boolean;
+}
+
 export interface Notice {
 	id: number;
 	tone: "error" | "info";
@@ -61,6 +75,9 @@ export interface MessengerState {
 	progress: Record<string, number>;
 	/** Files being fetched and opened: share received (0–1) by attachment id. */
 	downloads: Record<string, number>;
+	recovery: RecoveryState;
+	/** Whether the browser granted persistent storage to this site; null where it does not say (or not asked yet). */
+	persistentStorage: boolean | null;
 }
 
 export function initialState(): MessengerState {
@@ -84,6 +101,8 @@ export function initialState(): MessengerState {
 		nextSendAt: null,
 		progress: {},
 		downloads: {},
+		recovery: { hasKey: null, confirmed: false, words: null, showing: false, making: false },
+		persistentStorage: null,
 	};
 }
 

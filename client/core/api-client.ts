@@ -6,6 +6,7 @@ import {
 	type ChallengeResponse,
 	type ClaimLinkRequest,
 	type ClaimLinkResponse,
+	type CompleteRecoveryRequest,
 	type Contact,
 	type CreditHistory,
 	challengeResponse,
@@ -29,17 +30,24 @@ import {
 	openLinkResponse,
 	type PublishDeviceListRequest,
 	parseJson,
+	type RecoverRequest,
+	type RecoverResponse,
+	type RecoveryKeyRequest,
 	type RegisterRequest,
 	type RegisterResponse,
 	type ReserveAttachmentRequest,
 	type ReserveAttachmentResponse,
 	type RevokeDeviceRequest,
 	type RotateRequest,
+	recoverResponse,
+	recoveryKeyResponse,
 	registerResponse,
 	reserveAttachmentResponse,
 	type Schema,
+	type SealedBackup,
 	type SessionRequest,
 	type SessionResponse,
+	sealedBackup,
 	sessionResponse,
 	type TurnResponse,
 	turnResponse,
@@ -123,6 +131,34 @@ export class ApiClient {
 	/** The account's first signed device list, or a new identity key (an identity reset). */
 	async publishDeviceList(token: string, body: PublishDeviceListRequest): Promise<void> {
 		await this.call("POST", "/api/devices/list", null, { token, body });
+	}
+
+	/** Register (or replace) the account's recovery public key, signed by the identity key. */
+	async putRecoveryKey(token: string, body: RecoveryKeyRequest): Promise<void> {
+		await this.call("PUT", "/api/account/recovery", null, { token, body });
+	}
+
+	recoveryKey(token: string): Promise<RecoveryKeyRequest> {
+		return this.call("GET", "/api/account/recovery", recoveryKeyResponse, { token });
+	}
+
+	/** The sealed key backup as stored (its version says what the next one must be). */
+	backup(token: string): Promise<SealedBackup> {
+		return this.call("GET", "/api/account/backup", sealedBackup, { token });
+	}
+
+	async putBackup(token: string, body: SealedBackup): Promise<void> {
+		await this.call("PUT", "/api/account/backup", null, { token, body });
+	}
+
+	/** A new device restores the account with the recovery key: it is pending, with the sealed backup to open. */
+	recover(body: RecoverRequest): Promise<RecoverResponse> {
+		return this.call("POST", "/api/recovery", recoverResponse, { body });
+	}
+
+	async completeRecovery(token: string, deviceId: string, body: CompleteRecoveryRequest): Promise<DeviceInfo> {
+		return (await this.call("POST", `/api/devices/${parseInput(id, deviceId, "deviceId")}/recover`, deviceResponse, { token, body }))
+			.device;
 	}
 
 	/** Open a one-time link code on the relay by its link id (the code's secret stays here). */
@@ -236,7 +272,7 @@ export class ApiClient {
 
 	/** `schema` null: the route answers 204 with no body. */
 	private async call<T>(
-		method: "GET" | "POST" | "DELETE",
+		method: "GET" | "POST" | "PUT" | "DELETE",
 		path: string,
 		schema: Schema<T> | null,
 		opts: { token?: string; body?: unknown },

@@ -18,6 +18,8 @@ export interface KeyRingDeps {
 	identity: () => Promise<DeviceIdentity>;
 	/** Told about envelopes that were refused; the others are still used. */
 	report: (error: SdkError) => void;
+	/** A key was added to the store (the key backup is written again). */
+	stored?: () => void;
 }
 
 /** Contact keys (one symmetric key per contact pair, never seen by the relay): made and wrapped on accept, fetched and unwrapped on demand, kept in the KeyStore. */
@@ -87,6 +89,7 @@ export class ContactKeyRing {
 		const { key, envelopes, lists } = await this.freshKeyFor(peerId, 1);
 		const contact = await session.withToken((t) => api.acceptContact(t, peerId, { keyVersion: 1, envelopes }));
 		await store.putContactKey(peerId, 1, key, lists);
+		this.deps.stored?.();
 		this.forget(peerId);
 		return contact;
 	}
@@ -119,6 +122,7 @@ export class ContactKeyRing {
 		try {
 			await session.withToken((t) => api.rotateContactKey(t, peerId, { keyVersion: toVersion, envelopes }));
 			await store.putContactKey(peerId, toVersion, key, lists);
+			this.deps.stored?.();
 		} catch (err) {
 			if (!(err instanceof SdkError) || err.code !== "conflict") throw err;
 		}
@@ -227,7 +231,10 @@ export class ContactKeyRing {
 				refused.push(`version ${e.keyVersion} differs from the key this device already holds`);
 				continue;
 			}
-			if (!existing) await store.putContactKey(peerId, e.keyVersion, opened.key, opened.lists);
+			if (!existing) {
+				await store.putContactKey(peerId, e.keyVersion, opened.key, opened.lists);
+				this.deps.stored?.();
+			}
 			held.push(e.keyVersion);
 		}
 		if (refused.length > 0) {

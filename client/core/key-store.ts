@@ -30,6 +30,13 @@ export interface TrustRecord {
 	changed?: { from: string; at: number; wasVerified: boolean };
 }
 
+export interface StoredContactKey {
+	peerId: string;
+	version: number;
+	key: Uint8Array;
+	lists: ListVersions;
+}
+
 /** How many message ids a store must remember at least, for de-duplicating re-delivered messages. */
 export const SEEN_IDS_KEPT = 10_000;
 
@@ -52,9 +59,12 @@ export interface KeyStore {
 	getKeyLists(peerId: string, version: number): Promise<ListVersions | undefined>;
 	/** The highest key version held for this peer, if any. */
 	latestVersion(peerId: string): Promise<number | undefined>;
+	/** Every contact key held, for the sealed key backup. */
+	listContactKeys(): Promise<StoredContactKey[]>;
 
 	getTrust(accountId: string): Promise<TrustRecord | undefined>;
 	putTrust(record: TrustRecord): Promise<void>;
+	listTrust(): Promise<TrustRecord[]>;
 
 	hasSeen(messageId: string): Promise<boolean>;
 	/** Remember an id. The newest SEEN_IDS_KEPT ids must be kept; older ones may be forgotten. */

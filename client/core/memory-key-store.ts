@@ -1,5 +1,13 @@
 import type { ListVersions } from "./contact-key.ts";
-import { copyIdentity, copyTrust, type DeviceIdentity, type KeyStore, SEEN_IDS_KEPT, type TrustRecord } from "./key-store.ts";
+import {
+	copyIdentity,
+	copyTrust,
+	type DeviceIdentity,
+	type KeyStore,
+	SEEN_IDS_KEPT,
+	type StoredContactKey,
+	type TrustRecord,
+} from "./key-store.ts";
 
 /** A KeyStore that lives as long as the process: for Node, tests and benchmarks. */
 export class MemoryKeyStore implements KeyStore {
@@ -40,6 +48,16 @@ export class MemoryKeyStore implements KeyStore {
 	async latestVersion(peerId: string): Promise<number | undefined> {
 		const versions = this.keys.get(peerId);
 		return versions && versions.size > 0 ? Math.max(...versions.keys()) : undefined;
+	}
+
+	async listContactKeys(): Promise<StoredContactKey[]> {
+		return [...this.keys].flatMap(([peerId, versions]) =>
+			[...versions].map(([version, { key, lists }]) => ({ peerId, version, key: key.slice(), lists: { ...lists } })),
+		);
+	}
+
+	async listTrust(): Promise<TrustRecord[]> {
+		return [...this.trust.values()].map(copyTrust);
 	}
 
 	async getTrust(accountId: string): Promise<TrustRecord | undefined> {

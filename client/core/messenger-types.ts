@@ -30,6 +30,8 @@ export interface MessengerClientOptions {
 	uploader?: Uploader;
 	/** How long an outgoing call rings before this device hangs up. Default 45 s, as the relay's CALL_RING_SECONDS. */
 	callRingTimeoutMs?: number;
+	/** How long key changes settle before the sealed key backup is written again. Default 2 s. */
+	backupDelayMs?: number;
 }
 
 export interface AccountInfo {

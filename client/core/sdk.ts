@@ -34,6 +34,7 @@ import { ContactKeyRing } from "./contact-key-ring.ts";
 import { EventEmitter } from "./event-emitter.ts";
 import { type FileDigest, openFileStream, sealFileStream } from "./file-seal.ts";
 import { generateAccountIdentity } from "./identity-key.ts";
+import { KeyBackup } from "./key-backup.ts";
 import type { DeviceIdentity, KeyStore, TrustRecord } from "./key-store.ts";
 import type { AttachmentInfo } from "./message-body.ts";
 import { type IncomingMessage, MessageReceiver, type UndecryptableMessage } from "./message-receiver.ts";
@@ -81,6 +82,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	private readonly keys: ContactKeyRing;
 	private readonly trust: TrustBook;
 	private readonly devicesOf: AccountDevices;
+	private readonly backup: KeyBackup;
 	private readonly receiver: MessageReceiver;
 	private readonly connection: RelayConnection;
 	private readonly outbox = new Outbox();
@@ -128,6 +130,24 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 			trust: this.trust,
 			identity: () => this.identity(),
 			report: (error) => this.emit("error", error),
+			stored: () => this.backupSoon(),
+		});
+		this.backup = new KeyBackup({
+			store: this.store,
+			api: this.api,
+			session: this.session,
+			trust: this.trust,
+			identity: () => this.identity(),
+			setIdentity: async (identity) => {
+				await this.store.setIdentity(identity);
+				this.identityCache = identity;
+			},
+			report: (error) => this.emit("error", error),
+			identityChanged: ({ peerId }) => {
+				this.emit("trust", { peerId, state: "changed" });
+				this.emit("safety_number_changed", { peerId });
+			},
+			...(opts.backupDelayMs !== undefined && { delayMs: opts.backupDelayMs }),
 		});
 		this.devicesOf = new AccountDevices({
 			store: this.store,
@@ -254,8 +274,11 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	}
 
 	/** Replace the account's identity key (after losing a device that held it); every contact sees a change. */
-	resetIdentity(): Promise<void> {
-		return this.devicesOf.resetIdentity();
+	async resetIdentity(): Promise<void> {
+		// The recovery key was signed by the old identity key; it is signed anew, not lost.
+		const recoveryKey = await this.backup.registeredKey();
+		await this.devicesOf.resetIdentity();
+		if (recoveryKey) await this.backup.carryOver(recoveryKey);
 	}
 
 	/** Turn a pending device away. */
@@ -266,6 +289,38 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	/** Remove a device (also this one), with the next signed list; every contact key is then rotated. */
 	revokeDevice(deviceId: string): Promise<DeviceInfo> {
 		return this.devicesOf.revokeDevice(deviceId);
+	}
+
+	/**
+	 * Make this account's recovery key and its first sealed key backup. Returns the 12 words:
+	 * show them to the person, once; they never reach the relay. Making a new one replaces
+	 * (and so invalidates) the old one.
+	 */
+	setUpRecovery(): Promise<string> {
+		return this.backup.setUp();
+	}
+
+	/** Whether the account has a recovery key (one its identity key signed). */
+	hasRecoveryKey(): Promise<boolean> {
+		return this.backup.isSetUp();
+	}
+
+	/** Write the sealed key backup now (it is also written by itself when keys change); false without a recovery key. */
+	backUpKeys(): Promise<boolean> {
+		return this.backup.backUpNow();
+	}
+
+	/**
+	 * On a new browser with no other device: restore the account with its recovery key. This
+	 * device becomes an approved device certified by the identity key from the backup, with
+	 * every contact key the backup held. Contacts see a new device, not a new identity.
+	 */
+	async restoreAccount(handle: string, recoveryKey: string, deviceName: string): Promise<AccountInfo> {
+		return this.backup.restore(handle, recoveryKey, deviceName);
+	}
+
+	private backupSoon(): void {
+		if (!this.closed && this.identityCache?.account) this.backup.soon();
 	}
 
 	/** Report a contact to the relay's admins, optionally blocking them too. */
@@ -381,6 +436,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		this.isReady = false;
 		this.connection.stop();
 		if (this.outboxTimer !== null) clearTimeout(this.outboxTimer);
+		this.backup.stop();
 		const error = new SdkError("closed", "The client was closed.");
 		this.outbox.failAll(error);
 		this.calls.closeAll(error);
@@ -442,6 +498,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		const peer = parseAccountId(peerId);
 		await this.trust.peer(peer);
 		const record = await this.trust.markVerified(peer, verified);
+		this.backupSoon();
 		const trust = this.describeTrust(await this.identity(), record);
 		this.emit("trust", { peerId: peer, state: trust.state });
 		return trust;
@@ -451,6 +508,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	async acknowledgeIdentityChange(peerId: string): Promise<ContactTrust> {
 		const peer = parseAccountId(peerId);
 		const record = await this.trust.acknowledgeChange(peer);
+		this.backupSoon();
 		const trust = this.describeTrust(await this.identity(), record);
 		this.emit("trust", { peerId: peer, state: trust.state });
 		return trust;

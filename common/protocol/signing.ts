@@ -18,3 +18,15 @@ export const loginMessage = (challenge: string): Uint8Array => encoder.encode(`s
 /** Signed by a new device's own key when it claims a link code: proves it holds the key it names. */
 export const linkClaimMessage = (handle: string, linkId: string, publicKey: string, deviceName: string): Uint8Array =>
 	encoder.encode(`sm-link-claim/1\n${handle}\n${linkId}\n${publicKey}\n${deviceName}`);
+
+/** Signed by the account's identity key: this recovery key may restore the account (it replaces any earlier one). */
+export const recoveryKeyMessage = (accountId: string, recoveryKey: string): Uint8Array =>
+	encoder.encode(`sm-recovery-key/1\n${accountId}\n${recoveryKey}`);
+
+/**
+ * Signed by the recovery key, and by the new device's own key: restore the account with this
+ * handle onto this new device. The challenge is a fresh login challenge, so a signature is
+ * good once.
+ */
+export const recoverMessage = (challenge: string, handle: string, publicKey: string, deviceName: string): Uint8Array =>
+	encoder.encode(`sm-recover/1\n${challenge}\n${handle}\n${publicKey}\n${deviceName}`);

@@ -198,6 +198,57 @@ export type ClaimLinkRequest = Infer<typeof claimLinkRequest>;
 export const claimLinkResponse = object({ accountId: id, deviceId: id, status: literal("pending") });
 export type ClaimLinkResponse = Infer<typeof claimLinkResponse>;
 
+/** The most a sealed key backup may be: the identity key and every contact key, with room to spare. */
+export const MAX_BACKUP_BYTES = 1024 * 1024;
+
+/** PUT /api/account/recovery: register (or replace) the account's recovery public key. */
+export const recoveryKeyRequest = object({
+	recoveryKey: publicKey,
+	/** Ed25519 by the account's identity key over `recoveryKeyMessage(accountId, recoveryKey)`. */
+	signature,
+});
+export type RecoveryKeyRequest = Infer<typeof recoveryKeyRequest>;
+/**
+ * GET /api/account/recovery answers what was registered, signature included: every device
+ * checks it against the identity key before it seals a backup to that key, so a relay cannot
+ * have backups sealed to a key of its own.
+ */
+export const recoveryKeyResponse = recoveryKeyRequest;
+
+/**
+ * The account's one sealed key backup (secretbox under the backup key the recovery key
+ * derives): PUT /api/account/backup with `version` one more than the stored one (1 for the
+ * first), GET /api/account/backup. The relay stores ciphertext only.
+ */
+export const sealedBackup = object({
+	version: integer({ min: 1, max: 1_000_000_000 }),
+	nonce,
+	box: base64url({ minBytes: 16, maxBytes: MAX_BACKUP_BYTES }),
+});
+export type SealedBackup = Infer<typeof sealedBackup>;
+
+/** POST /api/recovery (no token): a new device restores the account with the recovery key, and waits as `pending` to finish. */
+export const recoverRequest = object({
+	handle,
+	/** A fresh challenge from POST /api/auth/challenge. */
+	challenge: string({ min: 1, max: 200 }),
+	recoveryKey: publicKey,
+	/** Ed25519 by `recoveryKey` over `recoverMessage(challenge, handle, publicKey, deviceName)`. */
+	signature,
+	deviceName,
+	publicKey,
+	/** Ed25519 by `publicKey` over the same message: the new device holds its key. */
+	deviceSignature: signature,
+});
+export type RecoverRequest = Infer<typeof recoverRequest>;
+export const recoverResponse = object({
+	accountId: id,
+	deviceId: id,
+	status: literal("pending"),
+	backup: sealedBackup,
+});
+export type RecoverResponse = Infer<typeof recoverResponse>;
+
 /** A contact key wrapped for one of this account's own devices (the new one, on approval). */
 export const ownEnvelopeUpload = object({
 	peerId: id,
@@ -241,6 +292,10 @@ export type DeviceList = Infer<typeof deviceList>;
 /** POST /api/devices/:deviceId/revoke: removing an approved device needs the next list, without it. */
 export const revokeDeviceRequest = object({ deviceList: optional(signedDeviceList) });
 export type RevokeDeviceRequest = Infer<typeof revokeDeviceRequest>;
+
+/** POST /api/devices/:deviceId/recover, by that pending device itself: the next list with it, signed with the identity key from the backup. */
+export const completeRecoveryRequest = object({ deviceList: signedDeviceList });
+export type CompleteRecoveryRequest = Infer<typeof completeRecoveryRequest>;
 
 /** GET /api/devices/identity: the identity key as the approver wrapped it for the calling device. */
 export const identityEnvelope = object({

@@ -21,12 +21,59 @@ export async function signUp(
 	return { page, handle };
 }
 
-export async function createAccount(page: Page, baseUrl: string, handle: string, deviceName: string): Promise<void> {
+/**
+ * "Create account" in the web app. The app then shows the new recovery key's words: by default
+ * they are confirmed as a person does it (so no reminder shows); `later` puts them off, `leave`
+ * leaves them on screen. Returns the 12 words.
+ */
+export async function createAccount(
+	page: Page,
+	baseUrl: string,
+	handle: string,
+	deviceName: string,
+	recovery: "confirm" | "later" | "leave" = "confirm",
+): Promise<string[]> {
 	await page.goto(baseUrl);
 	await page.getByLabel("Choose a handle").fill(handle);
 	await page.getByLabel("Name this device").fill(deviceName);
 	await page.getByRole("button", { name: "Create account" }).click();
-	await page.getByText(`@${handle}`, { exact: true }).waitFor();
+	const words = await recoveryWords(page);
+	if (recovery === "leave") return words;
+	if (recovery === "confirm") await confirmRecoveryWords(page, words);
+	else await page.getByRole("button", { name: "Later" }).click();
+	await page.locator(".who").getByText(`@${handle}`, { exact: true }).waitFor();
+	return words;
+}
+
+/** The words of the recovery key on screen, once they are shown, in their order. */
+export async function recoveryWords(page: Page): Promise<string[]> {
+	const list = page.getByTestId("recovery-words");
+	await list.waitFor();
+	return list.getByTestId("recovery-word").allTextContents();
+}
+
+/** "I have saved it", then the words the app asks for, typed back by position, and "Check". */
+export async function confirmRecoveryWords(page: Page, words: readonly string[]): Promise<void> {
+	await page.getByRole("button", { name: "I have saved it" }).click();
+	const fields = page.getByRole("form", { name: "Confirm your recovery key" }).locator("input[data-position]");
+	await fields.first().waitFor();
+	for (const field of await fields.all()) {
+		const position = Number(await field.getAttribute("data-position"));
+		await field.fill(words[position - 1] ?? "");
+	}
+	await page.getByRole("button", { name: "Check" }).click();
+	await page.getByTestId("recovery-words").waitFor({ state: "detached" });
+}
+
+/** On a browser without an account: "Sign in with your recovery key" with a handle, the words as typed, and a device name. */
+export async function restoreWithRecoveryKey(page: Page, handle: string, words: string, deviceName: string): Promise<void> {
+	const tab = page.getByRole("button", { name: "Sign in with your recovery key" });
+	if ((await tab.getAttribute("aria-pressed")) !== "true") await tab.click();
+	const form = page.getByRole("form", { name: "Sign in with your recovery key" });
+	await form.getByLabel("Your handle").fill(handle);
+	await form.getByLabel("Your recovery key").fill(words);
+	await form.getByLabel("Name this device").fill(deviceName);
+	await form.getByRole("button", { name: "Sign in" }).click();
 }
 
 export async function requestContact(page: Page, handle: string): Promise<void> {

@@ -46,6 +46,7 @@ function device({
 	contacts = async () => [contactOf(BOB, "accepted")],
 	deviceStatus = async (): Promise<DeviceInfo["status"]> => "approved",
 	linkWithCode = async (_code: string, _name: string): Promise<AccountInfo> => ME,
+	restoreAccount = async (_handle: string, _words: string, _name: string): Promise<AccountInfo> => ME,
 	storage = new Map<string, string>(),
 	held = identity(true) as DeviceIdentity | null,
 } = {}) {
@@ -61,6 +62,7 @@ function device({
 		whoami: vi.fn(record("whoami", async () => me)),
 		register: vi.fn(record("register", async () => ME)),
 		linkWithCode: vi.fn(record("linkWithCode", linkWithCode)),
+		restoreAccount: vi.fn(record("restoreAccount", restoreAccount)),
 		deviceStatus: vi.fn(record("deviceStatus", deviceStatus)),
 		connect: vi.fn(record("connect", connect)),
 		close: vi.fn(record("close", () => {})),
@@ -331,6 +333,60 @@ describe("the device's lifecycle", () => {
 		removed.store.update({ me: ME, phase: "removed" });
 		await removed.lifecycle.forget();
 		expect(removed.calls).toEqual(["close"]);
+	});
+
+	it("restores an account with its recovery key: an approved device at once, connected, with its contacts", async () => {
+		const app = device({
+			held: null,
+			restoreAccount: async () => {
+				app.keys.held = identity(true);
+				return ME;
+			},
+		});
+		const told: Phase[] = [];
+		expect(await app.lifecycle.restore("alice", "twelve words", "new laptop", () => told.push(app.store.state.phase))).toEqual(ME);
+		// Told before the app opened.
+		expect(told).toEqual(["loading"]);
+		expect(app.client.restoreAccount).toHaveBeenCalledWith("alice", "twelve words", "new laptop");
+		expect(app.phases).toEqual(["loading", "ready"]);
+		expect(app.store.state).toMatchObject({ me: ME, fingerprint: expect.stringMatching(/^\d{5} \d{5} \d{5} \d{5}$/) });
+		// Approved from the start: no waiting for another device.
+		expect(app.calls.slice(0, 3)).toEqual(["restoreAccount", "connect", "contacts"]);
+		expect(app.storage.get("sm-test:approved")).toBe("1");
+	});
+
+	it("leaves nothing behind when a restore fails: keys the SDK kept are deleted, the welcome screen stays", async () => {
+		const wrong = device({
+			held: null,
+			restoreAccount: async () => {
+				throw new SdkError("unauthorized", "The recovery key does not match this account.");
+			},
+		});
+		await expect(wrong.lifecycle.restore("alice", "words", "laptop")).rejects.toMatchObject({ code: "unauthorized" });
+		expect(wrong.keys.destroyed).toBe(false);
+		expect(wrong.store.state.phase).toBe("loading");
+		expect(wrong.calls).toEqual(["restoreAccount"]);
+
+		const halfway = device({
+			held: null,
+			restoreAccount: async () => {
+				halfway.keys.held = identity(true);
+				throw new SdkError("untrusted", "The restore was refused: the relay's device list…", { reason: "device_list" });
+			},
+		});
+		await expect(halfway.lifecycle.restore("alice", "words", "laptop")).rejects.toMatchObject({ code: "untrusted" });
+		expect(halfway.keys.destroyed).toBe(true);
+		expect(halfway.store.state.me).toBeNull();
+	});
+
+	it("never deletes keys that were in the profile before the restore (another tab's device)", async () => {
+		const app = device({
+			restoreAccount: async () => {
+				throw new SdkError("conflict", "This store already holds a device identity.");
+			},
+		});
+		await expect(app.lifecycle.restore("alice", "words", "laptop")).rejects.toMatchObject({ code: "conflict" });
+		expect(app.keys.destroyed).toBe(false);
 	});
 
 	it("reads what each refusal says about the device", () => {

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { parseRecoveryWords, recoveryKeyPair } from "../../client/core/recovery-key.ts";
 import { boxSecretKeyFromSeed, randomBytes } from "../../common/nacl.ts";
 import type { ClientFrame } from "../../common/protocol/wire.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
@@ -52,7 +53,7 @@ function findings(files: StoredFile[], needles: Array<{ label: string; needle: B
 }
 
 describe("zero knowledge at rest", () => {
-	it("leaves no plaintext, contact key, device secret or identity secret in the relay's D1 or Durable Object storage", async () => {
+	it("leaves no plaintext, contact key, device or identity secret, or recovery key in the relay's D1 or Durable Object storage", async () => {
 		const canary = `zk-canary-${Buffer.from(randomBytes(12)).toString("hex")}`;
 		const plaintexts = [`${canary} hello`, `${canary} reply`, `${canary} queued 1`, `${canary} queued 2`];
 		const sendFrames: string[] = [];
@@ -67,6 +68,8 @@ describe("zero knowledge at rest", () => {
 		const { alice, bob } = await contactPair(factory, { aliceSocket: recording });
 		// A linked device, so the relay also holds an identity-key envelope (and must hold it sealed).
 		const phone = await linkDevice(factory, alice, "alice's phone");
+		// A recovery key and the sealed key backup it opens: the relay holds only the backup's ciphertext.
+		const recoveryWords = await alice.client.setUpRecovery();
 		const aliceId = alice.account.accountId;
 		const bobId = bob.account.accountId;
 		const atBob = collect(bob.client, 1);
@@ -110,6 +113,10 @@ describe("zero knowledge at rest", () => {
 			secrets.push(...encodings(`${identity.handle}'s box secret key`, boxSecretKeyFromSeed(identity.seed)));
 			secrets.push(...encodings(`${identity.handle}'s account identity seed`, identity.account.seed));
 		}
+		const recovery = recoveryKeyPair(parseRecoveryWords(recoveryWords));
+		secrets.push(...encodings("recovery key seed", recovery.seed));
+		secrets.push(...encodings("recovery key entropy", parseRecoveryWords(recoveryWords)));
+		secrets.push({ label: "recovery words", needle: Buffer.from(recoveryWords) });
 		const contactKey = await alice.store.getContactKey(bobId, 1);
 		if (!contactKey) throw new Error("contact key missing from the store");
 		expect(await bob.store.getContactKey(aliceId, 1)).toEqual(contactKey);

@@ -8,6 +8,7 @@ import { readConfig } from "../../worker/config.ts";
 import { addApprovedDevice, addPendingDevice, contactPair, newMessageId, suspendFor } from "./fixtures.ts";
 import { api, signIn, type TestUser } from "./helpers.ts";
 import { approvalBody, type ClaimingDevice, claimLinkCode, currentList, openLinkCode, removeDevice } from "./linking.ts";
+import { completeRecovery, listWith, recoveryKeyBody, restoredDevice, withRecovery } from "./recovery.ts";
 
 /**
  * Every authenticated route against every kind of caller that must be refused (issue 9):
@@ -26,6 +27,8 @@ interface Route {
 let alice: TestUser;
 let bob: TestUser;
 let pending: TestUser & { claim: ClaimingDevice };
+/** Pending too, but from a restore with the recovery key: it may also read the account's devices, and nothing else. */
+let recovering: TestUser;
 let revoked: TestUser;
 let suspended: TestUser;
 let routes: Route[];
@@ -45,6 +48,7 @@ const someList = (u: TestUser) => ({
 beforeAll(async () => {
 	({ alice, bob } = await contactPair());
 	pending = await addPendingDevice(alice, "pending phone");
+	recovering = await restoredDevice(alice, (await withRecovery(alice)).recovery);
 	revoked = await addApprovedDevice(alice, "lost phone");
 	await removeDevice(alice, revoked.deviceId);
 	const other = await contactPair();
@@ -59,6 +63,10 @@ beforeAll(async () => {
 	routes = [
 		{ method: "GET", path: "/api/account" },
 		{ method: "GET", path: "/api/account/credits" },
+		{ method: "GET", path: "/api/account/recovery" },
+		{ method: "PUT", path: "/api/account/recovery", body: { recoveryKey: bytes(32), signature: bytes(64) } },
+		{ method: "GET", path: "/api/account/backup" },
+		{ method: "PUT", path: "/api/account/backup", body: { version: 2, nonce: bytes(24), box: bytes(48) } },
 		{ method: "GET", path: "/api/devices" },
 		{ method: "POST", path: "/api/devices/list", body: { deviceList: someList(alice) } },
 		{ method: "GET", path: "/api/devices/identity" },
@@ -67,6 +75,7 @@ beforeAll(async () => {
 		{ method: "POST", path: `/api/devices/${newMessageId()}/approve`, body: approval },
 		{ method: "POST", path: `/api/devices/${newMessageId()}/revoke`, body: { deviceList: someList(alice) } },
 		{ method: "POST", path: `/api/devices/${newMessageId()}/reject` },
+		{ method: "POST", path: `/api/devices/${newMessageId()}/recover`, body: { deviceList: someList(alice) } },
 		{ method: "GET", path: "/api/contacts" },
 		{ method: "POST", path: "/api/contacts", body: { handle: "somebody_else" }, acts: true },
 		{ method: "POST", path: `/api/contacts/${bob.accountId}/accept`, body: { keyVersion: 1, envelopes: [envelope(bob), envelope(bob)] } },
@@ -114,6 +123,14 @@ describe("the authorization matrix", () => {
 		}
 	});
 
+	it("refuses a recovering device every route but the account's device list, which it needs to sign the next one", async () => {
+		for (const r of routes) {
+			const { status, json } = await call(r, recovering.token);
+			if (r.method === "GET" && r.path === "/api/devices") expect([r.path, status]).toEqual([r.path, 200]);
+			else expect([r.path, status, json.error.code]).toEqual([r.path, 403, "device_pending"]);
+		}
+	});
+
 	it("refuses a suspended account every route that acts, and still lets it read", async () => {
 		for (const r of routes) {
 			const { status, json } = await call(r, suspended.token);
@@ -149,6 +166,17 @@ describe("the authorization matrix", () => {
 		expect([published.status, published.json.error.code]).toEqual([400, "bad_request"]);
 		expect((await api("/api/devices", { token: stranger.token })).json.devices.map((d: any) => d.deviceId)).toEqual([stranger.deviceId]);
 		expect((await api("/api/devices/identity", { token: stranger.token })).json.error.code).toBe("not_found");
+		// Alice's recovery key and backup are in her object only; a recovery of hers is hers alone to finish.
+		expect((await api("/api/account/recovery", { token: stranger.token })).json.error.code).toBe("not_found");
+		expect((await api("/api/account/backup", { token: stranger.token })).json.error.code).toBe("not_found");
+		const hersSigned = await api("/api/account/recovery", {
+			method: "PUT",
+			token: stranger.token,
+			body: recoveryKeyBody(alice, generateDeviceKeys()),
+		});
+		expect(hersSigned.json.error.code).toBe("unauthorized");
+		const finish = await completeRecovery(stranger, recovering.deviceId, await listWith(recovering));
+		expect(finish.json.error.code).toBe("not_found");
 		// Alice's link is still open, and her devices as they were.
 		expect((await claimLinkCode(alice.handle, link.linkKeys)).status).toBe(201);
 		expect((await signIn(alice.keys)).status).toBe(200);

@@ -17,6 +17,7 @@ import { Housekeeping } from "./housekeeping.ts";
 import { Delivery } from "./messaging/delivery.ts";
 import { SendPipeline } from "./messaging/send-pipeline.ts";
 import { TypingNotices } from "./messaging/typing-notices.ts";
+import { RecoveryService } from "./recovery/recovery-service.ts";
 import { FrameDispatch } from "./sockets/frame-dispatch.ts";
 import { SocketHub } from "./sockets/socket-hub.ts";
 
@@ -42,6 +43,7 @@ export class RelayServices {
 	readonly sends: SendPipeline;
 	readonly typing: TypingNotices;
 	readonly challenges: ChallengeLog;
+	readonly recovery: RecoveryService;
 	readonly calls: CallService;
 	readonly housekeeping: Housekeeping;
 	readonly frames: FrameDispatch;
@@ -64,6 +66,7 @@ export class RelayServices {
 		this.sends = new SendPipeline(host, this);
 		this.typing = new TypingNotices(host, this);
 		this.challenges = new ChallengeLog(host);
+		this.recovery = new RecoveryService(host, this);
 		this.calls = new CallService(host, this);
 		this.housekeeping = new Housekeeping(host);
 		this.frames = new FrameDispatch(this.hub, {

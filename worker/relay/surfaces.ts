@@ -10,7 +10,9 @@ import type {
 	IdentityEnvelope,
 	OpenLinkResponse,
 	PublishDeviceListRequest,
+	RecoveryKeyRequest,
 	ReserveAttachmentResponse,
+	SealedBackup,
 } from "../../common/protocol/wire.ts";
 import type { UserRelay } from "../user-relay.ts";
 import type { RelayedSignal } from "./calls/call-relay.ts";
@@ -51,6 +53,15 @@ export interface RouteSurface {
 	identityEnvelope(deviceId: string): Promise<RelayResult<IdentityEnvelope>>;
 	approveDevice(approverId: string, deviceId: string, body: ApproveDeviceRequest): Promise<RelayResult<DeviceInfo>>;
 	removeDevice(actorId: string, deviceId: string, list: SignedDeviceList | undefined): Promise<RelayResult<DeviceInfo>>;
+
+	setRecoveryKey(deviceId: string, key: RecoveryKeyRequest): Promise<RelayResult<true>>;
+	recoveryKey(deviceId: string): Promise<RelayResult<RecoveryKeyRequest>>;
+	putBackup(deviceId: string, backup: SealedBackup): Promise<RelayResult<true>>;
+	backup(deviceId: string): Promise<RelayResult<SealedBackup>>;
+	/** A new device restoring the account with the recovery key: nobody is signed in, the recovery key is what is checked. */
+	recover(r: Recoverer): Promise<RelayResult<SealedBackup>>;
+	/** The recovering device `callerId` approves itself (`deviceId`) with the next signed list. */
+	completeRecovery(callerId: string, deviceId: string, list: SignedDeviceList): Promise<RelayResult<DeviceInfo>>;
 
 	contacts(deviceId: string): Promise<RelayResult<Contact[]>>;
 	requestContact(deviceId: string, handle: string): Promise<RelayResult<Contact>>;
@@ -100,6 +111,25 @@ export interface LinkClaimant {
 	linkId: string;
 	/** The claim's MAC under the code's key: kept for the approving device, which can check it. */
 	proof: string;
+	deviceId: string;
+	publicKey: string;
+	name: string;
+}
+
+/**
+ * A new device restoring the account, as the route checked it: the challenge's MAC (not yet
+ * spent) and the device's own signature over the restore. The recovery key's signature is
+ * the object's to check, against the key it holds.
+ */
+export interface Recoverer {
+	challenge: string;
+	/** The challenge's nonce and expiry, to spend it once. */
+	nonce: string;
+	expiresAt: number;
+	handle: string;
+	recoveryKey: string;
+	/** By `recoveryKey` over `recoverMessage(challenge, handle, publicKey, name)`. */
+	signature: string;
 	deviceId: string;
 	publicKey: string;
 	name: string;

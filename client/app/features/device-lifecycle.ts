@@ -1,7 +1,7 @@
 import type { DeviceInfo } from "../../../common/protocol/wire.ts";
 import type { DeviceIdentity } from "../../core/key-store.ts";
 import { deviceFingerprint } from "../../core/safety-number.ts";
-import type { MessengerClient } from "../../core/sdk.ts";
+import type { AccountInfo, MessengerClient } from "../../core/sdk.ts";
 import { type SdkError, type SdkErrorCode, toSdkError } from "../../core/sdk-error.ts";
 import { errorText } from "../error-text.ts";
 import type { MessageHistory } from "../message-history.ts";
@@ -16,7 +16,7 @@ import type { StartUpCache } from "./start-up-cache.ts";
 
 export type LifecycleClient = Pick<
 	MessengerClient,
-	"whoami" | "register" | "linkWithCode" | "deviceStatus" | "connect" | "close" | "revokeDevice"
+	"whoami" | "register" | "linkWithCode" | "restoreAccount" | "deviceStatus" | "connect" | "close" | "revokeDevice"
 >;
 
 /** The device's own keys, as far as its lifecycle needs them. */
@@ -100,6 +100,31 @@ export class DeviceLifecycle {
 		const me = await this.client.linkWithCode(code, deviceName);
 		this.store.update({ me, fingerprint: await this.ownFingerprint(), phase: "pending" });
 		await this.connectAndSettle();
+	}
+
+	/**
+	 * On a browser with no device of the account: sign in with the account's recovery key. The
+	 * SDK makes this an approved device (certified with the identity key from the backup), so
+	 * the app opens at once. A restore that failed after the SDK had kept keys here (a check of
+	 * the backup or of the device list failed) must not leave a half-made device that would
+	 * open on the next start: its keys are deleted, and the welcome screen stays. `restored`
+	 * hears of the account before the app opens.
+	 */
+	async restore(handle: string, words: string, deviceName: string, restored: (me: AccountInfo) => void = () => {}): Promise<AccountInfo> {
+		// Keys that were here before (another tab made a device meanwhile) are never this restore's to delete.
+		const before = await this.keys.getIdentity();
+		let me: AccountInfo;
+		try {
+			me = await this.client.restoreAccount(handle, words, deviceName);
+		} catch (err) {
+			if (before === null && (await this.keys.getIdentity().catch(() => null)) !== null) await this.keys.destroy().catch(() => {});
+			throw err;
+		}
+		// Before the app opens: what it shows first may depend on it (the recovery key's reminder).
+		restored(me);
+		this.store.update({ me, fingerprint: await this.ownFingerprint(), phase: "ready" });
+		await this.connectAndSettle();
+		return me;
 	}
 
 	/** Take the connection back after another tab of this profile took it. */

@@ -5,19 +5,22 @@ import { useAction } from "../use-messenger.ts";
 import { DeviceNameField, guessDeviceName } from "./device-name-field.tsx";
 import { ErrorLine } from "./error-line.tsx";
 import { LinkDeviceForm } from "./link-device-form.tsx";
+import { RestoreAccountForm } from "./recovery-key.tsx";
 
 interface FormProps {
 	controller: MessengerController;
 	/** The widget asks only for a handle and names the device itself. */
 	fixedDeviceName?: string;
+	/** The web app makes the recovery key right after the account and shows its words. */
+	recovery?: boolean;
 }
 
 /** A new account with this browser as its first device. */
-export function CreateAccountForm({ controller, fixedDeviceName }: FormProps) {
+export function CreateAccountForm({ controller, fixedDeviceName, recovery = false }: FormProps) {
 	const [handle, setHandle] = useState("");
 	const [deviceName, setDeviceName] = useState(guessDeviceName());
 	const action = useAction(
-		(h: string, d: string) => controller.register(h, d),
+		(h: string, d: string) => controller.register(h, d, { recovery }),
 		(err) => errorText(err, "register"),
 	);
 	return (
@@ -55,23 +58,33 @@ export function CreateAccountForm({ controller, fixedDeviceName }: FormProps) {
 	);
 }
 
-/** First start on this device: create an account, or add this device to one with a link code. */
+type StartMode = "create" | "join" | "restore";
+
+/** First start on this device: create an account, add this device to one with a link code, or bring one back with its recovery key. */
 export function Welcome({ controller }: { controller: MessengerController }) {
-	const [mode, setMode] = useState<"create" | "join">("create");
+	const [mode, setMode] = useState<StartMode>("create");
+	const tab = (which: StartMode, label: string) => (
+		<button type="button" aria-pressed={mode === which} onClick={() => setMode(which)}>
+			{label}
+		</button>
+	);
 	return (
 		<section class="welcome card" aria-labelledby="welcome-title">
 			<h1 id="welcome-title">Secure Messaging</h1>
 			<p>End-to-end encrypted chat. Nothing readable ever reaches the server.</p>
 			<fieldset class="tabs">
 				<legend class="visually-hidden">How to start</legend>
-				<button type="button" aria-pressed={mode === "create"} onClick={() => setMode("create")}>
-					New account
-				</button>
-				<button type="button" aria-pressed={mode === "join"} onClick={() => setMode("join")}>
-					Add this device
-				</button>
+				{tab("create", "New account")}
+				{tab("join", "Add this device")}
+				{tab("restore", "Sign in with your recovery key")}
 			</fieldset>
-			{mode === "create" ? <CreateAccountForm controller={controller} /> : <LinkDeviceForm controller={controller} />}
+			{mode === "create" && <CreateAccountForm controller={controller} recovery />}
+			{mode === "join" && <LinkDeviceForm controller={controller} />}
+			{mode === "restore" && <RestoreAccountForm controller={controller} />}
+			<p class="hint lost-everything" data-testid="lost-everything">
+				Lost every device and the recovery key too? Then nobody can recover the account — not us, not the server: no one can prove it is
+				yours, because only your keys could. A new account is then the only way.
+			</p>
 		</section>
 	);
 }

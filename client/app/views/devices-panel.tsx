@@ -11,6 +11,7 @@ import type { LinkRequest, MessengerController, MessengerState, ShownLinkCode } 
 import { useAction, useNow } from "../use-messenger.ts";
 import { ErrorLine } from "./error-line.tsx";
 import { QrCode } from "./qr-code.tsx";
+import { RecoverySettings } from "./recovery-key.tsx";
 
 const fingerprintOf = (device: DeviceInfo): string => deviceFingerprint(fromB64u(device.publicKey));
 
@@ -244,6 +245,7 @@ function ApprovedDevice({ controller, device, self }: { controller: MessengerCon
 export function DevicesPanel({ controller, state }: { controller: MessengerController; state: MessengerState }) {
 	useEffect(() => {
 		void controller.refreshDevices();
+		void controller.loadRecovery();
 	}, [controller]);
 	const devices = state.devices;
 	const asked = new Set(state.linkRequests.map((r) => r.device.deviceId));
@@ -296,6 +298,7 @@ export function DevicesPanel({ controller, state }: { controller: MessengerContr
 					)}
 				</>
 			)}
+			<RecoverySettings controller={controller} state={state} />
 		</section>
 	);
 }

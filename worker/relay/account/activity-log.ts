@@ -1,7 +1,17 @@
 import { storageMemo } from "../storage/storage-memo.ts";
 
-/** `call_signal`: every call signal an account's devices send; `call_start`: every call it places. */
-export type ActivityKind = "send" | "contact_request" | "refused_send" | "device_request" | "call_signal" | "call_start";
+/**
+ * `call_signal`: every call signal an account's devices send; `call_start`: every call it
+ * places; `recovery_failure`: a restore with the recovery key that did not prove it.
+ */
+export type ActivityKind =
+	| "send"
+	| "contact_request"
+	| "refused_send"
+	| "device_request"
+	| "call_signal"
+	| "call_start"
+	| "recovery_failure";
 
 /** How many of the newest send times are kept in memory (the behavioural flags look at 11). */
 export const NEWEST_SENDS_KEPT = 16;

@@ -4,7 +4,6 @@ import { insertPendingDevice } from "../../db/accounts.ts";
 import type { AccountState } from "../account/account-state.ts";
 import { logActivity, recentTimes } from "../account/activity-log.ts";
 import type { RelayHost } from "../host.ts";
-import { Lane } from "../lane.ts";
 import { ok, type RelayResult, refuse } from "../relay-result.ts";
 import type { LinkClaimant } from "../surfaces.ts";
 import { cachedDevices } from "./device-cache.ts";
@@ -27,9 +26,6 @@ const HOUR_MS = 3_600_000;
  * housekeeping job prunes old rows), so no alarm is set for it.
  */
 export class DeviceLinks {
-	/** Claims, one at a time: each one's checks must see the claims before it. */
-	private readonly claims = new Lane();
-
 	constructor(
 		private readonly host: RelayHost,
 		private readonly s: Needs,
@@ -63,8 +59,9 @@ export class DeviceLinks {
 	 * handle exists (the route answers an unknown handle with the same refusal).
 	 */
 	claim(c: LinkClaimant): Promise<RelayResult<true>> {
-		// Claims are only counted after a D1 write and need no login, so many could arrive at once.
-		return this.claims.run(() => this.claimNow(c));
+		// Claims are only counted after a D1 write and need no login, so many could arrive at once;
+		// they share the lane of restores, which take places too.
+		return this.s.devices.joins.run(() => this.claimNow(c));
 	}
 
 	private async claimNow(c: LinkClaimant): Promise<RelayResult<true>> {

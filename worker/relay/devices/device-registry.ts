@@ -7,7 +7,9 @@ import type { AttachmentService } from "../attachments/attachment-service.ts";
 import { deleteEnvelopesOf, listContacts, saveEnvelopes } from "../contacts/contact-book.ts";
 import type { KeyRotation } from "../contacts/key-rotation.ts";
 import type { RelayHost } from "../host.ts";
+import { Lane } from "../lane.ts";
 import { dropDeviceQueue } from "../messaging/message-queue.ts";
+import { isRecovering, unmarkRecovering } from "../recovery/recovery-store.ts";
 import { ok, type RelayResult, refuse } from "../relay-result.ts";
 import type { SocketHub } from "../sockets/socket-hub.ts";
 import { readMeta, writeMeta } from "../storage/storage-schema.ts";
@@ -15,6 +17,15 @@ import { cachedDevices, deviceStatus, replaceCachedDevices } from "./device-cach
 import type { DeviceLists } from "./device-lists.ts";
 import { deleteIdentityEnvelope, identityEnvelopeOf, saveIdentityEnvelope } from "./identity-envelopes.ts";
 import { claimsOf } from "./link-store.ts";
+
+/**
+ * Who besides an approved device may make a call: `allowPending` any pending device,
+ * `allowRecovering` only a pending device that came from a restore with the recovery key.
+ */
+export interface AuthorizeOpts {
+	allowPending?: boolean;
+	allowRecovering?: boolean;
+}
 
 interface Needs {
 	readonly account: AccountState;
@@ -32,6 +43,12 @@ interface Needs {
  * device signs (device-lists.ts checks it).
  */
 export class DeviceRegistry {
+	/**
+	 * New pending devices, one at a time, whether they claim a link code or restore with the
+	 * recovery key: each one's count of places (and of attempts) must see the ones before it.
+	 */
+	readonly joins = new Lane();
+
 	constructor(
 		private readonly host: RelayHost,
 		private readonly s: Needs,
@@ -46,9 +63,11 @@ export class DeviceRegistry {
 	}
 
 	/** Entry check for every call made on behalf of a signed-in device. */
-	async authorize(deviceId: string, opts: { allowPending?: boolean } = {}): Promise<RelayResult<never> | null> {
+	async authorize(deviceId: string, opts: AuthorizeOpts = {}): Promise<RelayResult<never> | null> {
 		await this.s.account.ensure();
-		if (opts.allowPending && deviceStatus(this.host.sql, deviceId) === "pending") return null;
+		if (deviceStatus(this.host.sql, deviceId) === "pending") {
+			if (opts.allowPending || (opts.allowRecovering && isRecovering(this.host.sql, deviceId))) return null;
+		}
 		return this.refusal(deviceId);
 	}
 
@@ -120,9 +139,10 @@ export class DeviceRegistry {
 		return { devices, approvedSetChanged };
 	}
 
-	/** A removed device's sockets, queue, keys and attachment waits go. */
+	/** A removed device's sockets, queue, keys, recovery mark and attachment waits go. */
 	private async forget(deviceId: string): Promise<void> {
 		this.s.hub.close(deviceId, 4001, "device is no longer approved");
+		unmarkRecovering(this.host.sql, deviceId);
 		dropDeviceQueue(this.host.sql, deviceId);
 		deleteEnvelopesOf(this.host.sql, deviceId);
 		deleteIdentityEnvelope(this.host.sql, deviceId);
@@ -164,6 +184,23 @@ export class DeviceRegistry {
 			await this.s.lists.announce(body.deviceList);
 			return ok(devices.find((d) => d.deviceId === deviceId) as DeviceInfo);
 		});
+	}
+
+	/**
+	 * Approves a pending device with `list`, already checked (inside `lists.change`), and
+	 * tells everyone as an approval does: the device itself and this account's sockets, the
+	 * new list, and every contact. Null if the device was no longer pending in D1.
+	 */
+	async admit(deviceId: string, approvedBy: string, list: SignedDeviceList): Promise<DeviceInfo | null> {
+		const { accountId } = this.host;
+		const signature = list.signature;
+		const approved = await this.s.lists.commit(list, () =>
+			approveInD1(this.host.db, { accountId, deviceId, approvedBy, signature, now: this.host.now() }),
+		);
+		if (!approved) return null;
+		const { devices } = await this.refresh();
+		await this.s.lists.announce(list);
+		return devices.find((d) => d.deviceId === deviceId) as DeviceInfo;
 	}
 
 	/**

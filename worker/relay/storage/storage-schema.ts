@@ -148,6 +148,17 @@ const MIGRATIONS: string[][] = [
 			link_confirm TEXT
 		)`,
 	],
+	[
+		// Account recovery (relay/recovery/). Only public or sealed data: the recovery PUBLIC key
+		// with the identity key's signature over it (devices check it before they seal to it),
+		// one row, replaced when the key is.
+		"CREATE TABLE IF NOT EXISTS recovery_key (only INTEGER PRIMARY KEY CHECK (only = 1), public_key TEXT NOT NULL, signature TEXT NOT NULL)",
+		// The account's one sealed key backup, exactly as a device uploaded it (the relay cannot open it).
+		"CREATE TABLE IF NOT EXISTS key_backup (only INTEGER PRIMARY KEY CHECK (only = 1), version INTEGER NOT NULL, nonce TEXT NOT NULL, box TEXT NOT NULL)",
+		// Pending devices created by a restore with the recovery key: only these may finish by
+		// themselves (POST /api/devices/:id/recover); a device that joined by link code may not.
+		"CREATE TABLE IF NOT EXISTS recovering_devices (device_id TEXT PRIMARY KEY)",
+	],
 ];
 
 /** The schema version migrateStorage brings storage to. */
