@@ -18,7 +18,8 @@ export interface KeyBackupDeps {
 	session: SessionKeeper;
 	trust: TrustBook;
 	identity: () => Promise<DeviceIdentity>;
-	setIdentity: (identity: DeviceIdentity) => Promise<void>;
+	/** null: forget this device's identity (a restore that failed half-way). */
+	setIdentity: (identity: DeviceIdentity | null) => Promise<void>;
 	report: (error: SdkError) => void;
 	identityChanged: (change: { peerId: string; wasVerified: boolean }) => void;
 	/** How long key changes settle before the backup is written again. */
@@ -132,10 +133,19 @@ export class KeyBackup {
 		}
 		const account = deviceKeysFromSeed(fromB64u(contents.identity.seed));
 		if (toB64u(account.publicKey) !== contents.identity.publicKey) throw untrusted("the backup's identity key is not whole");
-		for (const k of contents.contactKeys) await store.putContactKey(k.peerId, k.version, fromB64u(k.key), k.lists);
 		const identity = { ...device, accountId: restored.accountId, deviceId: restored.deviceId, handle: folded, account };
 		await this.deps.setIdentity(identity);
-		await this.joinAsCertified(identity);
+		try {
+			await this.joinAsCertified(identity);
+		} catch (err) {
+			// Leave nothing half-made: the relay's waiting device goes, and this store is empty
+			// again, so the person can simply try again (and no stale identity signs anything).
+			await this.deps.session.withToken((t) => api.revokeDevice(t, restored.deviceId)).catch(() => undefined);
+			await this.deps.setIdentity(null);
+			throw err;
+		}
+		// Kept only once the device is certified, so a failed restore leaves no keys behind.
+		for (const k of contents.contactKeys) await store.putContactKey(k.peerId, k.version, fromB64u(k.key), k.lists);
 		await this.restorePins(contents.trust);
 		return { accountId: restored.accountId, deviceId: restored.deviceId, handle: folded };
 	}

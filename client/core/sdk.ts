@@ -141,6 +141,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 			setIdentity: async (identity) => {
 				await this.store.setIdentity(identity);
 				this.identityCache = identity;
+				if (!identity) this.session.invalidate();
 			},
 			report: (error) => this.emit("error", error),
 			identityChanged: ({ peerId }) => {

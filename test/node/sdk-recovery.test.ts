@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { MemoryKeyStore } from "../../client/core/memory-key-store.ts";
 import { toB64u } from "../../common/encoding.ts";
 import { generateDeviceKeys, randomBytes, signDetached } from "../../common/nacl.ts";
+import { signDeviceList } from "../../common/protocol/device-list.ts";
+import type { DeviceList } from "../../common/protocol/wire.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { HostileRelay } from "../support/hostile-relay.ts";
 import { collect, contactPair, linkDevice, registerMember, relayForFile } from "../support/sdk-clients.ts";
@@ -116,5 +118,25 @@ describe("recovering an account with its recovery key", () => {
 		const restored = factory.client(new MemoryKeyStore());
 		await restored.restoreAccount(alice.account.handle, words, "new laptop");
 		expect(await restored.safetyNumber(bob.account.accountId)).toBe(afterReset);
+	});
+
+	it("a restore the relay tampers with fails whole: this store is left empty and no waiting device stays on the account", async () => {
+		const { alice } = await contactPair(factory);
+		const words = await alice.client.setUpRecovery();
+		const hostile = new HostileRelay();
+		const fake = generateDeviceKeys();
+		hostile.rewrite("GET", /^\/api\/devices$/, (body: DeviceList) => ({
+			...body,
+			deviceList: body.deviceList && signDeviceList({ ...body.deviceList, identityKey: toB64u(fake.publicKey) }, fake.seed),
+		}));
+		const store = new MemoryKeyStore();
+		const restoring = factory.client(store, { fetch: hostile.fetch, WebSocket: hostile.WebSocket });
+		await expect(restoring.restoreAccount(alice.account.handle, words, "new laptop")).rejects.toMatchObject({ code: "untrusted" });
+		expect(await store.getIdentity()).toBeNull();
+		expect(await store.listContactKeys()).toEqual([]);
+		expect((await alice.client.devices()).filter((d) => d.status === "pending")).toEqual([]);
+		// And the person can simply try again (here without the tampering).
+		const again = await factory.client(new MemoryKeyStore()).restoreAccount(alice.account.handle, words, "new laptop");
+		expect(again.accountId).toBe(alice.account.accountId);
 	});
 });
