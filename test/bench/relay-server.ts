@@ -27,7 +27,16 @@ import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ensureClientBuilt, freePort, run, signalGroup, stopGroup, waitUntil } from "../support/child-processes.ts";
+import {
+	ensureClientBuilt,
+	freePort,
+	lostPortRace,
+	PORT_RACE_ATTEMPTS,
+	run,
+	signalGroup,
+	stopGroup,
+	waitUntil,
+} from "../support/child-processes.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { ROOT } from "./bundle.ts";
 import { commandName, descendants, listeningPorts, rssBytes } from "./processes.ts";
@@ -122,7 +131,22 @@ export function stateDirectory(stateOn: StateOn, diskParent: string): { dir: str
 	return { dir, stateOn: "disk" };
 }
 
+/**
+ * A free port is found and then bound by workerd a moment later; a process of a test running
+ * beside this one may take it in between. A start that lost that race is tried again, on
+ * fresh ports; any other failure is not.
+ */
 export async function startRelayServer(stateOn: StateOn = "ram", vars: Record<string, string> = BENCH_LIMITS): Promise<RelayServer> {
+	for (let attempt = 1; ; attempt++) {
+		try {
+			return await startRelayServerOnce(stateOn, vars);
+		} catch (err) {
+			if (attempt >= PORT_RACE_ATTEMPTS || !lostPortRace(err)) throw err;
+		}
+	}
+}
+
+async function startRelayServerOnce(stateOn: StateOn, vars: Record<string, string>): Promise<RelayServer> {
 	await ensureClientBuilt();
 	const dir = snapshotProject();
 	const state = stateDirectory(stateOn, dir);

@@ -100,3 +100,11 @@ export async function ensureClientBuilt(): Promise<void> {
 		rmSync(lock, { force: true });
 	}
 }
+
+/** How often a server start that lost the race for its free port is tried. */
+export const PORT_RACE_ATTEMPTS = 3;
+
+/** Whether a start failed because another process bound its port first. */
+export function lostPortRace(err: unknown): boolean {
+	return err instanceof Error && /Address already in use|EADDRINUSE/.test(err.message);
+}

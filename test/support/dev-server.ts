@@ -7,7 +7,17 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ensureClientBuilt, freePort, ROOT, run, signalGroup, stopGroup, waitUntil } from "./child-processes.ts";
+import {
+	ensureClientBuilt,
+	freePort,
+	lostPortRace,
+	PORT_RACE_ATTEMPTS,
+	ROOT,
+	run,
+	signalGroup,
+	stopGroup,
+	waitUntil,
+} from "./child-processes.ts";
 
 const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 const READY_TIMEOUT_MS = 60_000;
@@ -53,7 +63,22 @@ export const RELAXED_LIMITS: Record<string, string> = {
 const field = (err: unknown, name: string): string =>
 	typeof err === "object" && err !== null && name in err ? String(Reflect.get(err, name)) : "";
 
+/**
+ * A free port is found and then bound by workerd a moment later; a process of a test running
+ * beside this one may take it in between. A start that lost that race is tried again, on
+ * fresh ports; any other failure is not.
+ */
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+	for (let attempt = 1; ; attempt++) {
+		try {
+			return await startDevServerOnce(opts);
+		} catch (err) {
+			if (attempt >= PORT_RACE_ATTEMPTS || !lostPortRace(err)) throw err;
+		}
+	}
+}
+
+async function startDevServerOnce(opts: DevServerOptions): Promise<DevServer> {
 	await ensureClientBuilt();
 	const persistDir = mkdtempSync(path.join(tmpdir(), "sm-dev-"));
 	try {
