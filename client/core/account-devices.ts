@@ -7,7 +7,7 @@ import { type Contact, type DeviceInfo, registerRequest } from "../../common/pro
 import { type ApiClient, parseInput } from "./api-client.ts";
 import type { ContactKeyRing } from "./contact-key-ring.ts";
 import { type AccountIdentity, generateAccountIdentity, unwrapIdentityKey, wrapIdentityKey } from "./identity-key.ts";
-import type { DeviceIdentity, KeyStore } from "./key-store.ts";
+import { type DeviceIdentity, type KeyStore, requireIdentityKey } from "./key-store.ts";
 import {
 	claimProof,
 	deriveLinkKeys,
@@ -131,8 +131,7 @@ export class AccountDevices {
 	 * The code's secret stays in this client's memory: approve the new device here.
 	 */
 	async createLinkCode(): Promise<{ code: string; linkId: string; expiresAt: number }> {
-		const me = await this.deps.identity();
-		if (!me.account) throw new SdkError("device_pending", "Only an approved device can link another.");
+		const me = requireIdentityKey(await this.deps.identity(), "Only an approved device can link another.");
 		const code = newLinkCode(me.handle);
 		const keys = deriveLinkKeys(code);
 		const opened = await this.deps.session.withToken((t) => this.deps.api.openLink(t, keys.linkId));
@@ -175,8 +174,7 @@ export class AccountDevices {
 	 * identity key to it under the code's key. A claim whose proof fails is rejected.
 	 */
 	async approveDevice(deviceId: string): Promise<DeviceInfo> {
-		const me = await this.deps.identity();
-		if (!me.account) throw new SdkError("device_pending", "Only an approved device can approve another.");
+		const me = requireIdentityKey(await this.deps.identity(), "Only an approved device can approve another.");
 		const own = await this.deps.trust.own();
 		const target = own.devices.find((d) => d.deviceId === deviceId && d.status === "pending");
 		if (!target) throw new SdkError("not_found", "There is no pending device with that id.");
@@ -223,8 +221,7 @@ export class AccountDevices {
 	 * a device they already trusted.
 	 */
 	async resetIdentity(): Promise<void> {
-		const me = await this.deps.identity();
-		if (!me.account) throw new SdkError("device_pending", "Only an approved device can reset the account's identity.");
+		const me = requireIdentityKey(await this.deps.identity(), "Only an approved device can reset the account's identity.");
 		const own = await this.deps.trust.own();
 		const account = generateAccountIdentity();
 		const deviceList = signDeviceList(

@@ -5,7 +5,7 @@ import { hasValidSignature, signDeviceList } from "../../common/protocol/device-
 import { recoverMessage, recoveryKeyMessage } from "../../common/protocol/signing.ts";
 import { handle as handleSchema, registerRequest } from "../../common/protocol/wire.ts";
 import { type ApiClient, parseInput } from "./api-client.ts";
-import type { DeviceIdentity, KeyStore } from "./key-store.ts";
+import { type DeviceIdentity, type IdentityHolder, type KeyStore, requireIdentityKey } from "./key-store.ts";
 import type { AccountInfo } from "./messenger-types.ts";
 import { type BackupContents, newRecoveryWords, openBackup, parseRecoveryWords, recoveryKeyPair, sealBackup } from "./recovery-key.ts";
 import { SdkError } from "./sdk-error.ts";
@@ -151,7 +151,7 @@ export class KeyBackup {
 	}
 
 	/** Sign the next device list with this device in it, with the identity key from the backup. */
-	private async joinAsCertified(me: DeviceIdentity & { account: NonNullable<DeviceIdentity["account"]> }): Promise<void> {
+	private async joinAsCertified(me: IdentityHolder): Promise<void> {
 		const served = await this.deps.session.withToken((t) => this.deps.api.devices(t));
 		const list = served.deviceList;
 		const identityKey = toB64u(me.account.publicKey);
@@ -233,7 +233,7 @@ export class KeyBackup {
 		}
 	}
 
-	private async contents(me: DeviceIdentity & { account: NonNullable<DeviceIdentity["account"]> }): Promise<BackupContents> {
+	private async contents(me: IdentityHolder): Promise<BackupContents> {
 		const keys = await this.deps.store.listContactKeys();
 		const trust = await this.deps.store.listTrust();
 		return {
@@ -250,10 +250,8 @@ export class KeyBackup {
 		};
 	}
 
-	private async accountIdentity(): Promise<DeviceIdentity & { account: NonNullable<DeviceIdentity["account"]> }> {
-		const me = await this.deps.identity();
-		if (!me.account) throw new SdkError("device_pending", "Only a device that holds the account's identity key can do that.");
-		return me as DeviceIdentity & { account: NonNullable<DeviceIdentity["account"]> };
+	private async accountIdentity(): Promise<IdentityHolder> {
+		return requireIdentityKey(await this.deps.identity(), "Only a device that holds the account's identity key can do that.");
 	}
 
 	private serial<T>(work: () => Promise<T>): Promise<T> {

@@ -1,6 +1,7 @@
 import type { SignedDeviceList } from "../../common/protocol/device-list.ts";
 import type { ListVersions } from "./contact-key.ts";
 import type { AccountIdentity } from "./identity-key.ts";
+import { SdkError } from "./sdk-error.ts";
 
 /** What a device keeps about itself. The seeds never leave the device. */
 export interface DeviceIdentity {
@@ -14,6 +15,15 @@ export interface DeviceIdentity {
 	account?: AccountIdentity;
 	/** A linked device waiting for approval: the link code's id and MAC key, to check what the approver sends. */
 	link?: { linkId: string; macKey: Uint8Array };
+}
+
+/** A device that holds the account's identity key: approved and linked, registered, or restored. */
+export type IdentityHolder = DeviceIdentity & { account: AccountIdentity };
+
+/** `me`, if it holds the identity key; otherwise `device_pending` with `message` (it still waits for approval). */
+export function requireIdentityKey(me: DeviceIdentity, message: string): IdentityHolder {
+	if (!me.account) throw new SdkError("device_pending", message);
+	return me as IdentityHolder;
 }
 
 /**

@@ -2,7 +2,7 @@ import { toB64u } from "../../common/encoding.ts";
 import { type SignedDeviceList, signDeviceList } from "../../common/protocol/device-list.ts";
 import type { DeviceInfo } from "../../common/protocol/wire.ts";
 import type { ApiClient } from "./api-client.ts";
-import type { DeviceIdentity, KeyStore, TrustRecord } from "./key-store.ts";
+import { type DeviceIdentity, type IdentityHolder, type KeyStore, requireIdentityKey, type TrustRecord } from "./key-store.ts";
 import { checkDeviceList, sendingBlocked } from "./list-trust.ts";
 import { SdkError } from "./sdk-error.ts";
 import type { SessionKeeper } from "./session-keeper.ts";
@@ -140,7 +140,8 @@ export class TrustBook {
 				this.deps.report(error);
 				throw error;
 			}
-			if (verdict.record !== known) await this.deps.store.putTrust(verdict.record);
+			// The same signed list as the one kept changes nothing: only a new list is written.
+			if (known?.list.signature !== verdict.record.list.signature) await this.deps.store.putTrust(verdict.record);
 			if (verdict.identityChanged) this.deps.identityChanged({ peerId: accountId, wasVerified: verdict.identityChanged.wasVerified });
 			const certified = new Map(verdict.record.list.devices.map((d) => [d.deviceId, d.publicKey]));
 			return {
@@ -152,7 +153,7 @@ export class TrustBook {
 	}
 
 	/** Registration made the account; its first list (this device alone) did not reach the relay yet. */
-	private async publishFirstList(me: DeviceIdentity & { account: NonNullable<DeviceIdentity["account"]> }, devices: DeviceInfo[]) {
+	private async publishFirstList(me: IdentityHolder, devices: DeviceInfo[]) {
 		const approved = devices.filter((d) => d.status === "approved");
 		if (approved.length !== 1 || approved[0]?.deviceId !== me.deviceId) {
 			throw new SdkError("untrusted", "The account has devices but no signed device list; this device will not sign one for them.", {
@@ -172,11 +173,11 @@ export class TrustBook {
 		await this.deps.session.withToken((t) => this.deps.api.publishDeviceList(t, { deviceList }));
 	}
 
-	private async requireAccountIdentity(): Promise<DeviceIdentity & { account: NonNullable<DeviceIdentity["account"]> }> {
-		const me = await this.deps.identity();
-		if (!me.account)
-			throw new SdkError("device_pending", "This device does not hold the account's identity key yet: it waits for approval.");
-		return me as DeviceIdentity & { account: NonNullable<DeviceIdentity["account"]> };
+	private async requireAccountIdentity(): Promise<IdentityHolder> {
+		return requireIdentityKey(
+			await this.deps.identity(),
+			"This device does not hold the account's identity key yet: it waits for approval.",
+		);
 	}
 
 	private serial<T>(accountId: string, work: () => Promise<T>): Promise<T> {

@@ -40,7 +40,8 @@ const ghostInfo = (ghost: Ghost, status: "approved" | "pending" = "approved") =>
 });
 
 /** Every contact-key envelope the client uploaded (accept, rotate, approve) names only real devices, and none opens for the ghost. */
-function expectNothingWrappedFor(hostile: HostileRelay, ghost: Ghost, sender: Member): void {
+async function expectNothingWrappedFor(hostile: HostileRelay, ghost: Ghost, sender: Member): Promise<void> {
+	const senderPublicKey = fromB64u(await publicKeyOf(sender));
 	const envelopes = hostile.uploads.flatMap((u) => (Array.isArray(u.body?.envelopes) ? u.body.envelopes : []));
 	for (const e of envelopes) {
 		expect(e.deviceId).not.toBe(ghost.deviceId);
@@ -48,7 +49,7 @@ function expectNothingWrappedFor(hostile: HostileRelay, ghost: Ghost, sender: Me
 			unwrapContactKey({
 				nonce: e.nonce,
 				box: e.box,
-				senderPublicKey: fromB64u(publicKeyOf(sender)),
+				senderPublicKey,
 				mySeed: ghost.keys.seed,
 				accounts: [sender.account.accountId, e.peerId ?? e.accountId],
 				version: e.keyVersion ?? 1,
@@ -57,13 +58,11 @@ function expectNothingWrappedFor(hostile: HostileRelay, ghost: Ghost, sender: Me
 	}
 }
 
-const publicKeyOfCache = new Map<string, string>();
-function publicKeyOf(member: Member): string {
-	return publicKeyOfCache.get(member.account.deviceId) as string;
-}
-async function rememberKey(member: Member): Promise<void> {
+/** The member's device key, as its own store holds it. */
+async function publicKeyOf(member: Member): Promise<string> {
 	const identity = await member.store.getIdentity();
-	if (identity) publicKeyOfCache.set(identity.deviceId, toB64u(identity.publicKey));
+	if (!identity) throw new Error(`${member.account.handle} holds no identity`);
+	return toB64u(identity.publicKey);
 }
 
 /** Alice behind a hostile relay, Bob honest; both connected. */
@@ -71,7 +70,7 @@ async function aliceBehindHostileRelay(): Promise<{ hostile: HostileRelay; alice
 	const hostile = new HostileRelay();
 	const alice = await registerMember(factory, "alice", hostile.WebSocket, hostile.fetch);
 	const bob = await registerMember(factory, "bob");
-	await Promise.all([alice.client.connect(), bob.client.connect(), rememberKey(alice), rememberKey(bob)]);
+	await Promise.all([alice.client.connect(), bob.client.connect()]);
 	return { hostile, alice, bob };
 }
 
@@ -103,7 +102,7 @@ describe("a malicious relay", () => {
 			devices: [...body.devices, ghostInfo(ghost)],
 		}));
 		await aliceAccepts(alice, bob);
-		expectNothingWrappedFor(hostile, ghost, alice);
+		await expectNothingWrappedFor(hostile, ghost, alice);
 		const atBob = collect(bob.client, 1);
 		await alice.client.sendText(bob.account.accountId, "only for bob");
 		expect((await atBob)[0]?.text).toBe("only for bob");
@@ -120,7 +119,7 @@ describe("a malicious relay", () => {
 		await bob.client.requestContact(alice.account.handle);
 		await requested;
 		await expect(alice.client.acceptContact(bob.account.accountId)).rejects.toMatchObject({ code: "untrusted", message: /signature/ });
-		expectNothingWrappedFor(hostile, ghost, alice);
+		await expectNothingWrappedFor(hostile, ghost, alice);
 	});
 
 	it("swaps a whole identity of its own in at first contact and strips the ghost's envelope: the safety numbers no longer match (shown)", async () => {
@@ -173,7 +172,7 @@ describe("a malicious relay", () => {
 		const rotated = alice.client.waitFor("contact", (c) => c.event === "rotated" && c.contact.keyVersion === 2, 15_000);
 		await bob.client.revokeDevice(bobPhone.account.deviceId);
 		await rotated;
-		expectNothingWrappedFor(hostile, ghost, alice);
+		await expectNothingWrappedFor(hostile, ghost, alice);
 		const atBob = collect(bob.client, 1);
 		await alice.client.sendText(bob.account.accountId, "after the phone went");
 		expect((await atBob)[0]?.text).toBe("after the phone went");
@@ -184,7 +183,7 @@ describe("a malicious relay", () => {
 		await aliceAccepts(alice, bob);
 		const ghost = ghostDevice();
 		const planted = randomBytes(32);
-		const aliceKey = publicKeyOf(alice);
+		const aliceKey = await publicKeyOf(alice);
 		const lists: ListVersions = { [alice.account.accountId]: 1, [bob.account.accountId]: 1 };
 		hostile.rewrite("GET", contactDevicesPath(bob.account.accountId), (body: DeviceList) => ({
 			...body,
@@ -332,13 +331,14 @@ describe("a malicious relay", () => {
 			status: "approved",
 			certified: false,
 		});
-		expectNothingWrappedFor(hostile, ghost, alice);
+		await expectNothingWrappedFor(hostile, ghost, alice);
 	});
 
 	it("fakes an identity reset of this very account, wrapped by a ghost: the device keeps its key and refuses the list (refused)", async () => {
 		const { hostile, alice } = await aliceBehindHostileRelay();
 		const ghost = ghostDevice();
 		const fake = generateAccountIdentity();
+		const aliceKey = fromB64u(await publicKeyOf(alice));
 		hostile.rewrite("GET", /^\/api\/devices$/, (body: DeviceList) => ({
 			...body,
 			deviceList:
@@ -358,7 +358,7 @@ describe("a malicious relay", () => {
 					accountId: alice.account.accountId,
 					identity: fake,
 					senderSeed: ghost.keys.seed,
-					targetPublicKey: fromB64u(publicKeyOf(alice)),
+					targetPublicKey: aliceKey,
 				}),
 			}),
 			{ refusals: true },
