@@ -1,4 +1,5 @@
 import type { IRequest } from "itty-router";
+import { tokenFromProtocols } from "../common/protocol/socket-auth.ts";
 import { parseJson, type Schema, ValidationError } from "../common/protocol/wire.ts";
 import { ApiError } from "./api-error.ts";
 import { type Session, verifySessionToken } from "./auth/session-token.ts";
@@ -37,12 +38,13 @@ export async function readBody<T>(request: Request, schema: Schema<T>, opts: { e
 
 /**
  * Who is asking. Browsers cannot set headers on a WebSocket upgrade, so /api/ws takes the
- * token from the query string; every other route takes it only from the Authorization header.
+ * token from the Sec-WebSocket-Protocol header (common/protocol/socket-auth.ts); every other
+ * route takes it only from the Authorization header. Never from the URL, which logs keep.
  */
-export async function authenticate(request: IRequest, env: Env, opts: { allowQuery?: boolean } = {}): Promise<Session> {
+export async function authenticate(request: IRequest, env: Env, opts: { socket?: boolean } = {}): Promise<Session> {
 	const header = request.headers.get("authorization");
 	let token = header?.startsWith("Bearer ") ? header.slice(7) : undefined;
-	if (token === undefined && opts.allowQuery) token = new URL(request.url).searchParams.get("token") ?? undefined;
+	if (token === undefined && opts.socket) token = tokenFromProtocols(request.headers.get("sec-websocket-protocol"));
 	if (!token) throw new ApiError("unauthorized", "Sign in first: no session token was sent.");
 	const session = await verifySessionToken(readConfig(env).authSecret, token, Date.now());
 	if (!session) throw new ApiError("unauthorized", "The session token is invalid or expired. Sign in again.");

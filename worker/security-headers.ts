@@ -71,6 +71,10 @@ export function withSecurityHeaders(request: Request, response: Response, env: W
 	const headers = secured.headers;
 	headers.set("X-Content-Type-Options", "nosniff");
 	headers.set("Referrer-Policy", "no-referrer");
+	// Once a browser has reached the relay over HTTPS it never again tries plain HTTP, where a
+	// network attacker could serve a different app (two years, the preload list's minimum).
+	// Browsers ignore the header over HTTP, so local development is unaffected.
+	if (url.protocol === "https:") headers.set("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
 
 	if (url.pathname.startsWith("/api/")) {
 		headers.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");

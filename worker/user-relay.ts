@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { SignedDeviceList } from "../common/protocol/device-list.ts";
+import { SOCKET_PROTOCOL } from "../common/protocol/socket-auth.ts";
 import type {
 	AccountStatus,
 	ApproveDeviceRequest,
@@ -93,7 +94,12 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 		if (refusal && !refusal.ok) {
 			return Response.json({ error: { code: refusal.code, message: refusal.message } }, { status: new ApiError(refusal.code, "").status });
 		}
-		return new Response(null, { status: 101, webSocket: this.#s.hub.open(deviceId) });
+		// The client offered our protocol (with its token beside it) and must be answered with it.
+		return new Response(null, {
+			status: 101,
+			webSocket: this.#s.hub.open(deviceId),
+			headers: { "sec-websocket-protocol": SOCKET_PROTOCOL },
+		});
 	}
 
 	async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {

@@ -5,8 +5,8 @@ import { WEB_SOCKET_OPEN, type WebSocketConstructor, type WebSocketLike } from "
 
 export interface ConnectionOptions {
 	WebSocket: WebSocketConstructor;
-	/** The socket URL with a valid token; `fresh` asks for a new login (the last handshake failed). */
-	url: (fresh: boolean) => Promise<string>;
+	/** The socket URL and the subprotocols that carry a valid token; `fresh` asks for a new login (the last handshake failed). */
+	endpoint: (fresh: boolean) => Promise<{ url: string; protocols: string[] }>;
 	backoff: BackoffOptions;
 	/** A ping goes out this often; a socket silent for two periods is taken for dead. */
 	heartbeatMs: number;
@@ -104,9 +104,9 @@ export class RelayConnection {
 
 	private async open(): Promise<void> {
 		this.retryTimer = null;
-		let url: string;
+		let endpoint: { url: string; protocols: string[] };
 		try {
-			url = await this.opts.url(this.loginAfresh);
+			endpoint = await this.opts.endpoint(this.loginAfresh);
 		} catch (err) {
 			const error = toSdkError(err);
 			if (FATAL_LOGIN_CODES.has(error.code)) return this.fail(error);
@@ -115,9 +115,9 @@ export class RelayConnection {
 		if (!this.running) return;
 		let socket: WebSocketLike;
 		try {
-			socket = new this.opts.WebSocket(url);
+			socket = new this.opts.WebSocket(endpoint.url, endpoint.protocols);
 		} catch (err) {
-			return this.fail(new SdkError("bad_request", `Cannot open a WebSocket to ${url.split("?")[0]}.`, { cause: err }));
+			return this.fail(new SdkError("bad_request", `Cannot open a WebSocket to ${endpoint.url}.`, { cause: err }));
 		}
 		this.socket = socket;
 		// Cleared at `ready`: a socket refused during the handshake may mean a revoked device,

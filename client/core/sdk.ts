@@ -1,6 +1,7 @@
 import { fromB64u, toB64u } from "../../common/encoding.ts";
 import { generateDeviceKeys, randomBytes, signDetached } from "../../common/nacl.ts";
 import { identityProofMessage, registrationMessage } from "../../common/protocol/signing.ts";
+import { socketProtocols } from "../../common/protocol/socket-auth.ts";
 import {
 	type AccountStatus,
 	type Contact,
@@ -182,9 +183,9 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		this.connection = new RelayConnection(
 			{
 				WebSocket: WebSocketImpl,
-				url: async (fresh) => {
+				endpoint: async (fresh) => {
 					const session = fresh ? await this.session.login() : await this.session.current();
-					return `${wsBase}/api/ws?token=${encodeURIComponent(session.token)}`;
+					return { url: `${wsBase}/api/ws`, protocols: socketProtocols(session.token) };
 				},
 				backoff: opts.reconnect ?? DEFAULT_BACKOFF,
 				heartbeatMs: opts.heartbeatMs ?? 30_000,

@@ -12,6 +12,7 @@ export interface WebSocketLike {
 	addEventListener(type: "error", listener: (event: unknown) => void): void;
 }
 
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+/** `protocols` carries the session token (common/protocol/socket-auth.ts). */
+export type WebSocketConstructor = new (url: string, protocols: string[]) => WebSocketLike;
 
 export const WEB_SOCKET_OPEN = 1;

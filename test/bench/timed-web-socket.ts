@@ -11,8 +11,8 @@ import { FRAME_HEAD, messageFrameId, now, type Recorder, sendFrameId } from "./r
  */
 export function timedWebSocket(recorder: Recorder, onArrival: () => void): WebSocketConstructor {
 	return class TimedWebSocket extends WsSocket {
-		constructor(url: string) {
-			super(new WebSocket(url, { perMessageDeflate: false }));
+		constructor(url: string, protocols: string[]) {
+			super(new WebSocket(url, protocols, { perMessageDeflate: false }));
 			// Registered before the SDK's listener, so the stamp is taken first.
 			this.inner.on("message", (data, isBinary) => {
 				if (isBinary) return;

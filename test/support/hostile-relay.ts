@@ -72,8 +72,8 @@ export class HostileRelay {
 		const listeners = this.listeners;
 		const relay = this;
 		return class HostileSocket extends WsSocket {
-			constructor(url: string) {
-				super(new WebSocket(url));
+			constructor(url: string, protocols: string[]) {
+				super(new WebSocket(url, protocols));
 				// A closed socket's listeners must not receive injected frames meant for the next one.
 				this.inner.addEventListener("close", () => {
 					for (const l of this.mine) listeners.delete(l);

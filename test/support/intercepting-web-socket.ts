@@ -13,8 +13,8 @@ export interface Interceptor {
 /** A `ws` WebSocket for the SDK whose traffic passes through an Interceptor. */
 export function interceptingWebSocket(interceptor: Interceptor): WebSocketConstructor {
 	return class InterceptingWebSocket extends WsSocket {
-		constructor(url: string) {
-			super(new WebSocket(url));
+		constructor(url: string, protocols: string[]) {
+			super(new WebSocket(url, protocols));
 		}
 
 		override send(data: string): void {

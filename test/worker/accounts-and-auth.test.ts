@@ -4,7 +4,8 @@ import { generateAccountIdentity } from "../../client/core/identity-key.ts";
 import { toB64u } from "../../common/encoding.ts";
 import { generateDeviceKeys, signDetached } from "../../common/nacl.ts";
 import { loginMessage } from "../../common/protocol/signing.ts";
-import { api, BASE, registerUser, registrationBody, signIn } from "./helpers.ts";
+import { SOCKET_PROTOCOL } from "../../common/protocol/socket-auth.ts";
+import { api, BASE, registerUser, registrationBody, signIn, socketHeaders } from "./helpers.ts";
 
 afterEach(() => {
 	vi.useRealTimers();
@@ -13,11 +14,10 @@ afterEach(() => {
 /** The time a real, correctly signed session token stops being accepted. */
 const tokenExpiry = (token: string): number => Number(token.split(".")[3]);
 
-async function openSocket(token: string): Promise<{ status: number; json: any }> {
-	const response = await exports.default.fetch(
-		new Request(`${BASE}/api/ws?token=${encodeURIComponent(token)}`, { headers: { upgrade: "websocket" } }),
-	);
+async function openSocket(token: string, headers = socketHeaders(token), path = "/api/ws"): Promise<{ status: number; json: any }> {
+	const response = await exports.default.fetch(new Request(`${BASE}${path}`, { headers }));
 	if (response.status === 101) {
+		expect(response.headers.get("sec-websocket-protocol")).toBe(SOCKET_PROTOCOL);
 		response.webSocket?.accept();
 		response.webSocket?.close(1000, "done");
 		return { status: 101, json: null };
@@ -184,6 +184,18 @@ describe("signing in", () => {
 			expect(json.error.code).toBe("unauthorized");
 		}
 		expect((await api("/api/contacts")).status).toBe(401);
+	});
+
+	it("takes the socket's token only beside our subprotocol, never from the URL, and answers with our subprotocol", async () => {
+		const user = await registerUser("uma");
+		expect((await openSocket(user.token)).status).toBe(101);
+		const refused = [
+			openSocket(user.token, { upgrade: "websocket" }, `/api/ws?token=${encodeURIComponent(user.token)}`),
+			openSocket(user.token, { upgrade: "websocket", "sec-websocket-protocol": `bearer.${user.token}` }),
+			openSocket(user.token, { upgrade: "websocket", "sec-websocket-protocol": SOCKET_PROTOCOL }),
+			openSocket(user.token, { upgrade: "websocket", authorization: "Bearer nonsense" }),
+		];
+		for (const socket of await Promise.all(refused)) expect([socket.status, socket.json.error.code]).toEqual([401, "unauthorized"]);
 	});
 
 	it("refuses a correctly signed session token from the moment it expires, on HTTP routes and on /api/ws", async () => {

@@ -10,7 +10,7 @@ import { ApiError } from "../../worker/api-error.ts";
 import { DEV_SECRET_PREFIX, readConfig } from "../../worker/config.ts";
 import worker from "../../worker/index.ts";
 import { limits } from "../../worker/routes/limits.ts";
-import { BASE, registerUser } from "./helpers.ts";
+import { BASE, registerUser, socketHeaders } from "./helpers.ts";
 
 const withVars = (vars: Record<string, string | undefined>): Env => ({ ...env, ...vars }) as Env;
 
@@ -40,7 +40,7 @@ describe("configuration", () => {
 		const calls: Array<[string, RequestInit<IncomingRequestCfProperties>]> = [
 			["/api/auth/challenge", { method: "POST", body: "{}", headers: { "content-type": "application/json" } }],
 			["/api/contacts", { headers: { authorization: `Bearer ${user.token}` } }],
-			[`/api/ws?token=${encodeURIComponent(user.token)}`, { headers: { upgrade: "websocket" } }],
+			["/api/ws", { headers: socketHeaders(user.token) }],
 		];
 		for (const AUTH_SECRET of [undefined, `${DEV_SECRET_PREFIX}${"x".repeat(40)}`]) {
 			for (const [path, init] of calls) {

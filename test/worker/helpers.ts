@@ -4,6 +4,7 @@ import { toB64u } from "../../common/encoding.ts";
 import { type DeviceKeys, generateDeviceKeys, signDetached } from "../../common/nacl.ts";
 import { type SignedDeviceList, signDeviceList } from "../../common/protocol/device-list.ts";
 import { identityProofMessage, loginMessage, registrationMessage } from "../../common/protocol/signing.ts";
+import { socketProtocols } from "../../common/protocol/socket-auth.ts";
 import { normalizeHandle, type ServerFrame } from "../../common/protocol/wire.ts";
 
 export const BASE = "https://relay.test";
@@ -111,10 +112,13 @@ export interface TestSocket {
 	closed: Promise<{ code: number; reason: string }>;
 }
 
+/** The upgrade's headers as a browser sends them: the token offered as a subprotocol beside ours. */
+export function socketHeaders(token: string): Record<string, string> {
+	return { upgrade: "websocket", "sec-websocket-protocol": socketProtocols(token).join(", ") };
+}
+
 export async function connect(token: string): Promise<TestSocket> {
-	const response = await exports.default.fetch(
-		new Request(`${BASE}/api/ws?token=${encodeURIComponent(token)}`, { headers: { upgrade: "websocket" } }),
-	);
+	const response = await exports.default.fetch(new Request(`${BASE}/api/ws`, { headers: socketHeaders(token) }));
 	const ws = response.webSocket;
 	if (!ws) throw new Error(`upgrade refused: ${response.status} ${await response.text()}`);
 	ws.accept();

@@ -85,6 +85,14 @@ describe("security headers", () => {
 		expect(headers.get("x-content-type-options")).toBe("nosniff");
 	});
 
+	it("tells browsers to use HTTPS only, on pages and API answers served over HTTPS, and not over plain HTTP", () => {
+		for (const path of ["/", "/widget", "/api/limits"]) {
+			expect(secured(path, {}).get("strict-transport-security")).toBe("max-age=63072000; includeSubDomains");
+		}
+		const overHttp = withSecurityHeaders(new Request("http://localhost:8787/"), new Response("ok"), {}).headers;
+		expect(overHttp.get("strict-transport-security")).toBeNull();
+	});
+
 	it("keeps the status and body of the response it secures", async () => {
 		const response = withSecurityHeaders(new Request(`${BASE}/gone`), new Response("not here", { status: 404 }), production);
 		expect(response.status).toBe(404);

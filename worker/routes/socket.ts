@@ -1,15 +1,18 @@
 import type { IRequest } from "itty-router";
+import { SOCKET_PROTOCOL } from "../../common/protocol/socket-auth.ts";
 import { ApiError } from "../api-error.ts";
 import { touchDevice } from "../db/accounts.ts";
 import { authenticate, relayFor } from "../http.ts";
 
-/** GET /api/ws?token=…: hand the authenticated upgrade to the account's Durable Object. */
+/** GET /api/ws, the token in Sec-WebSocket-Protocol: hand the authenticated upgrade to the account's Durable Object. */
 export async function openSocket(request: IRequest, env: Env, ctx: ExecutionContext): Promise<Response> {
 	if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
 		throw new ApiError("bad_request", "This route only accepts a WebSocket upgrade.");
 	}
-	const s = await authenticate(request, env, { allowQuery: true });
+	const s = await authenticate(request, env, { socket: true });
 	const headers = new Headers(request.headers);
+	// The token has done its work here: it goes no further than this worker.
+	headers.set("sec-websocket-protocol", SOCKET_PROTOCOL);
 	// Set here, after authentication; the object is unreachable except through this worker.
 	headers.set("x-sm-device", s.deviceId);
 	const response = await relayFor(env, s.accountId).fetch(new Request(request.url, { headers }));

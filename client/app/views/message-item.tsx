@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { AttachmentInfo } from "../../core/message-body.ts";
+import { safeFileName } from "../download-name.ts";
 import { errorText } from "../error-text.ts";
 import { formatTime, plural } from "../format.ts";
 import type { ChatMessage } from "../history-store.ts";
@@ -29,7 +30,7 @@ function saveBlob(blob: Blob, name: string): void {
 	const url = URL.createObjectURL(blob);
 	const link = document.createElement("a");
 	link.href = url;
-	link.download = name || "file";
+	link.download = safeFileName(name);
 	link.click();
 	setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
@@ -104,9 +105,9 @@ function InlineImage({
 	return (
 		<div class="image-box">
 			{url ? (
-				<img class="inline-image" src={url} alt={attachment.name} />
+				<img class="inline-image" src={url} alt={safeFileName(attachment.name)} />
 			) : (
-				<Progress value={progress} label={`Downloading ${attachment.name}`} />
+				<Progress value={progress} label={`Downloading ${safeFileName(attachment.name)}`} />
 			)}
 		</div>
 	);
@@ -126,21 +127,23 @@ function FileBox({ controller, state, message }: { controller: MessengerControll
 	if (!file) return null;
 	const image = message.attachment && INLINE_IMAGE_TYPES.has(message.attachment.type);
 	const downloading = message.attachment ? state.downloads[message.attachment.id] : undefined;
+	// The sender chose this name: shown as it will be saved.
+	const name = safeFileName(file.name);
 	return (
 		<div class="file">
 			{message.attachment && image ? (
 				<InlineImage controller={controller} state={state} attachment={message.attachment} />
 			) : (
-				preview && <img class="inline-image" src={preview} alt={file.name} />
+				preview && <img class="inline-image" src={preview} alt={name} />
 			)}
-			<span class="file-name">{file.name}</span> <span class="file-size">{formatBytes(file.size)}</span>
-			{message.state === "sending" && <Progress value={state.progress[message.key]} label={`Uploading ${file.name}`} />}
+			<span class="file-name">{name}</span> <span class="file-size">{formatBytes(file.size)}</span>
+			{message.state === "sending" && <Progress value={state.progress[message.key]} label={`Uploading ${name}`} />}
 			{message.attachment && (
 				<button type="button" class="link" disabled={download.busy} onClick={() => void download.run()}>
 					{download.busy ? "Downloading…" : "Download"}
 				</button>
 			)}
-			{download.busy && !image && downloading !== undefined && <Progress value={downloading} label={`Downloading ${file.name}`} />}
+			{download.busy && !image && downloading !== undefined && <Progress value={downloading} label={`Downloading ${name}`} />}
 			{download.error && (
 				<span class="error" role="alert">
 					{download.error}
