@@ -1,3 +1,4 @@
+import { sealedFileSize } from "../common/file-layout.ts";
 import type { AttachmentTiers } from "../common/pricing.ts";
 import type { FlagRules } from "./abuse/behaviour-flags.ts";
 import type { DeviceJoinRules } from "./abuse/device-joins.ts";
@@ -28,6 +29,10 @@ export interface Config {
 	linkCodeTtlMs: number;
 	/** Failed restores with the recovery key one account takes within an hour before it refuses every attempt. */
 	recoveryAttemptsPerHour: number;
+	/** How long a history transfer to a newly linked device waits, after the offer and again after the upload. */
+	historyTransferTtlMs: number;
+	/** Largest sealed history archive a device may upload. */
+	historyArchiveMaxBytes: number;
 	suspension: {
 		reporters: number;
 		reportWindowMs: number;
@@ -102,6 +107,17 @@ function attachmentTiers(env: Env): AttachmentTiers {
 	return tiers;
 }
 
+/**
+ * HISTORY_ARCHIVE_MAX_MB: a cap below an empty sealed archive would refuse every upload, which
+ * is a typo, not a policy. Workers cap request bodies at 100 MB on most plans, so the default
+ * stays under that.
+ */
+function historyArchiveMaxBytes(env: Env): number {
+	const bytes = Math.floor(numberVar(env, "HISTORY_ARCHIVE_MAX_MB", 90) * MB);
+	if (bytes < sealedFileSize(0)) throw misconfigured(`The variable HISTORY_ARCHIVE_MAX_MB must allow at least ${sealedFileSize(0)} bytes.`);
+	return bytes;
+}
+
 const cache = new WeakMap<Env, Config>();
 
 /**
@@ -150,6 +166,8 @@ export function readConfig(env: Env): Config {
 		},
 		linkCodeTtlMs: wholeVar(env, "LINK_CODE_TTL_MS", 600_000, 1),
 		recoveryAttemptsPerHour: wholeVar(env, "RECOVERY_ATTEMPTS_PER_HOUR", 5, 1),
+		historyTransferTtlMs: wholeVar(env, "HISTORY_TRANSFER_TTL_MS", 3_600_000, 1),
+		historyArchiveMaxBytes: historyArchiveMaxBytes(env),
 		suspension: {
 			reporters: numberVar(env, "SUSPEND_AFTER_REPORTERS", 3),
 			reportWindowMs: numberVar(env, "SUSPEND_REPORT_WINDOW_DAYS", 7) * day,

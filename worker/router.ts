@@ -26,6 +26,7 @@ import {
 	publishDeviceList,
 	revokeDevice,
 } from "./routes/devices.ts";
+import { downloadHistory, endHistory, listHistoryTransfers, uploadHistory } from "./routes/history.ts";
 import { limits } from "./routes/limits.ts";
 import { backup, completeRecovery, putBackup, recover, recoveryKey, setRecoveryKey } from "./routes/recovery.ts";
 import { reportContact } from "./routes/reports.ts";
@@ -56,6 +57,11 @@ router
 	.post("/api/devices/links", openLink)
 	.delete("/api/devices/links/:linkId", cancelLink)
 	.post("/api/devices/link", claimLink)
+	// Before the /api/devices/:deviceId routes: "history" must never be read as a device id.
+	.get("/api/devices/history", listHistoryTransfers)
+	.put("/api/devices/history/:transferId", uploadHistory)
+	.get("/api/devices/history/:transferId/archive", downloadHistory)
+	.post("/api/devices/history/:transferId/end", endHistory)
 	.post("/api/devices/:deviceId/approve", approveDevice)
 	.post("/api/devices/:deviceId/revoke", revokeDevice)
 	.post("/api/devices/:deviceId/reject", revokeDevice)

@@ -7,8 +7,10 @@ import type {
 	Contact,
 	DeviceInfo,
 	DeviceList,
+	EndHistoryRequest,
 	Envelope,
 	EnvelopeUpload,
+	HistoryTransfer,
 	IdentityEnvelope,
 	OpenLinkResponse,
 	PublishDeviceListRequest,
@@ -284,6 +286,32 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 
 	downloaded(deviceId: string, owner: string, attachmentId: string): Promise<void> {
 		return this.#ready(() => this.#s.attachments.downloaded(deviceId, owner, attachmentId));
+	}
+
+	// ---------------------------------------------------------------- routes: history for a linked device
+
+	historyTransfers(deviceId: string): Promise<RelayResult<{ transfers: HistoryTransfer[] }>> {
+		return this.#forDevice(deviceId, () => this.#s.history.list(deviceId));
+	}
+
+	beginHistoryUpload(deviceId: string, transferId: string): Promise<RelayResult<number>> {
+		return this.#forDevice(deviceId, () => this.#s.history.beginUpload(deviceId, transferId));
+	}
+
+	/**
+	 * Not checked as a device, like finishUpload: one removed while its put ran must not leave
+	 * the archive behind. The service finds its transfer gone then, and deletes the archive.
+	 */
+	finishHistoryUpload(deviceId: string, transferId: string, size: number | null): Promise<RelayResult<true>> {
+		return this.#ready(() => this.#s.history.finishUpload(deviceId, transferId, size));
+	}
+
+	mayFetchHistory(deviceId: string, transferId: string): Promise<RelayResult<true>> {
+		return this.#forDevice(deviceId, () => this.#s.history.mayDownload(deviceId, transferId));
+	}
+
+	endHistory(deviceId: string, transferId: string, outcome: EndHistoryRequest["outcome"]): Promise<RelayResult<true>> {
+		return this.#forDevice(deviceId, () => this.#s.history.end(deviceId, transferId, outcome));
 	}
 
 	// ---------------------------------------------------------------- peers

@@ -10,6 +10,7 @@ import { AddContactForm, ContactList } from "./views/contact-list.tsx";
 import { CreditsPanel } from "./views/credits-panel.tsx";
 import { Removed, Replaced } from "./views/device-gone.tsx";
 import { DevicesPanel } from "./views/devices-panel.tsx";
+import { HistoryTransfers } from "./views/history-transfer.tsx";
 import { Notices } from "./views/notices.tsx";
 import { RecoveryKeySetup, RecoveryReminder } from "./views/recovery-key.tsx";
 
@@ -87,6 +88,7 @@ function Main({
 				<TopBar state={state} view={view} setView={go} />
 				<Notices controller={controller} notices={state.notices} />
 				<RecoveryReminder controller={controller} state={state} onOpenDevices={() => go({ kind: "devices" })} />
+				<HistoryTransfers controller={controller} state={state} />
 				<div class={`layout ${view.kind === "home" ? "show-list" : "show-detail"}`}>
 					<aside class="sidebar" aria-label="Contacts">
 						<AddContactForm controller={controller} />

@@ -1,12 +1,25 @@
 import { SdkError, type SdkErrorCode, type UntrustedReason } from "../core/sdk-error.ts";
 import { formatDuration, formatWhen } from "./format.ts";
+import { HistoryArchiveError } from "./history-archive.ts";
 
 /**
  * What the user was doing, where one code means different things. `link`: this new device
  * claims a link code; `link-code`: an approved device makes one for a new device; `restore`:
- * a new browser signs in with the recovery key; `recovery`: an approved device makes one.
+ * a new browser signs in with the recovery key; `recovery`: an approved device makes one;
+ * `history`: the history of the account goes to a newly linked device, from either end.
  */
-export type ErrorContext = "register" | "link" | "link-code" | "restore" | "recovery" | "contact" | "send" | "device" | "file" | "general";
+export type ErrorContext =
+	| "register"
+	| "link"
+	| "link-code"
+	| "restore"
+	| "recovery"
+	| "contact"
+	| "send"
+	| "device"
+	| "file"
+	| "history"
+	| "general";
 
 const SENTENCES: Record<SdkErrorCode, string> = {
 	bad_request: "That could not be accepted.",
@@ -98,12 +111,33 @@ function restoreText(error: SdkError): string | null {
 	}
 }
 
+/** What a failed history transfer means, or null when the general sentence says it. */
+function historyText(error: SdkError): string | null {
+	switch (error.code) {
+		case "not_found":
+			return "This history transfer is over: it was skipped or it expired.";
+		case "conflict":
+			return "The history has not been sent yet. Please wait for your other device.";
+		case "too_large":
+			return "The history is too large to send in one go.";
+		case "untrusted":
+			return "The history failed a security check (it was changed on its way, or its offer did not come from a device of your account), so nothing of it was imported.";
+		default:
+			return null;
+	}
+}
+
 /** Storage refused by the browser (private mode, blocked site data, a third-party frame). */
 const STORAGE_ERRORS = new Set(["UnknownError", "SecurityError", "InvalidStateError", "QuotaExceededError"]);
 
 /** A readable sentence for anything thrown by the SDK or the browser: never a raw code. */
 export function errorText(err: unknown, context: ErrorContext = "general"): string {
 	if (!(err instanceof SdkError)) {
+		if (err instanceof HistoryArchiveError) {
+			if (err.problem === "too_large") return "The history is too large to send in one go.";
+			if (err.problem === "other_account") return "The history came from another account, so nothing of it was imported.";
+			return "The history arrived damaged or in a form this app does not read, so nothing of it was imported.";
+		}
 		if (err instanceof DOMException && STORAGE_ERRORS.has(err.name)) {
 			return "This browser does not let the app keep its keys. Private browsing or blocked site data can cause this.";
 		}
@@ -113,6 +147,10 @@ export function errorText(err: unknown, context: ErrorContext = "general"): stri
 	const { code } = error;
 	if (context === "restore") {
 		const text = restoreText(error);
+		if (text) return text;
+	}
+	if (context === "history") {
+		const text = historyText(error);
 		if (text) return text;
 	}
 	if (code === "untrusted" && context === "recovery") {

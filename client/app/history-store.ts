@@ -1,6 +1,6 @@
 import type { ChatMessage } from "./chat-message.ts";
 import { Database, promised } from "./idb.ts";
-import type { MessageHistory } from "./message-history.ts";
+import type { HistoryFile, ImportResult, MessageHistory } from "./message-history.ts";
 
 export type { ChatMessage, DeliveryState } from "./chat-message.ts";
 
@@ -111,6 +111,61 @@ export class HistoryStore implements MessageHistory {
 					cursor.continue();
 				};
 			});
+		});
+	}
+
+	/** Every message of every conversation, oldest first. */
+	async allMessages(): Promise<ChatMessage[]> {
+		const all = await this.db.transaction(MESSAGES, "readonly", (tx) =>
+			promised(tx.objectStore(MESSAGES).getAll() as IDBRequest<ChatMessage[]>),
+		);
+		return all.sort((a, b) => a.at - b.at || a.key.localeCompare(b.key));
+	}
+
+	/**
+	 * Add messages and files from another device's history in one transaction, so that a
+	 * failure adds nothing. A message held already (same key or id) is left as it is: what this
+	 * device received itself is newer than the archive, and may have been edited or deleted
+	 * since. A file goes only with an attachment of a message held afterwards (a message deleted
+	 * here has none, so its file does not come back), and never over a file kept already.
+	 */
+	importHistory(messages: readonly ChatMessage[], files: readonly HistoryFile[]): Promise<ImportResult> {
+		return this.db.transaction([MESSAGES, FILES], "readwrite", async (tx) => {
+			const store = tx.objectStore(MESSAGES);
+			const fileStore = tx.objectStore(FILES);
+			// Every read is asked for at once, then every write made: the transaction stays active
+			// only while requests are pending, so nothing else may be awaited in between.
+			const [held, keptFiles] = await Promise.all([
+				Promise.all(
+					messages.map(async (m) => {
+						const [byKey, byId] = await Promise.all([
+							promised(store.get(m.key) as IDBRequest<ChatMessage | undefined>),
+							m.id === undefined ? undefined : promised(store.index("id").get(m.id) as IDBRequest<ChatMessage | undefined>),
+						]);
+						return byKey ?? byId;
+					}),
+				),
+				Promise.all(files.map((f) => promised(fileStore.count(f.attachmentId)))),
+			]);
+			const added = new Set<string>();
+			const withFiles = new Set<string>();
+			messages.forEach((message, i) => {
+				let record = held[i];
+				if (!record && !added.has(message.key)) {
+					store.put(message);
+					added.add(message.key);
+					record = message;
+				}
+				if (record?.attachment && !record.deleted) withFiles.add(record.attachment.id);
+			});
+			let filesAdded = 0;
+			files.forEach(({ attachmentId, file }, i) => {
+				if (!withFiles.has(attachmentId) || (keptFiles[i] ?? 0) > 0) return;
+				fileStore.put(file, attachmentId);
+				withFiles.delete(attachmentId);
+				filesAdded++;
+			});
+			return { messages: added.size, files: filesAdded };
 		});
 	}
 

@@ -1,5 +1,17 @@
 import type { ChatMessage } from "./chat-message.ts";
 
+/** An opened file for the history, by the id of the attachment it is the plaintext of. */
+export interface HistoryFile {
+	attachmentId: string;
+	file: Blob;
+}
+
+/** What an import added: the rest this device held already. */
+export interface ImportResult {
+	messages: number;
+	files: number;
+}
+
 /**
  * The local history as the features use it. HistoryStore keeps it in IndexedDB; the features
  * depend on this interface alone, so that they also run (and are tested) where there is none.
@@ -15,6 +27,14 @@ export interface MessageHistory {
 	markDelivered(ids: string[], deviceId: string): Promise<ChatMessage[]>;
 	/** The newest messages of a conversation, oldest first. */
 	conversation(peerId: string): Promise<ChatMessage[]>;
+	/** Every message of every conversation (to archive them for a new device of the account). */
+	allMessages(): Promise<ChatMessage[]>;
+	/**
+	 * Add messages and files from another device's history, all or nothing. A message this
+	 * device holds already (same key or id) stays as it is: what it received itself is newer.
+	 * A file is added only for an attachment of a message held afterwards, and only if none is kept.
+	 */
+	importHistory(messages: readonly ChatMessage[], files: readonly HistoryFile[]): Promise<ImportResult>;
 	/** Unread incoming messages per contact. */
 	unreadCounts(): Promise<Record<string, number>>;
 	markRead(peerId: string): Promise<void>;

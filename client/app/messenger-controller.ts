@@ -11,6 +11,7 @@ import { DeviceLifecycle } from "./features/device-lifecycle.ts";
 import { DeviceLinks } from "./features/device-links.ts";
 import { Devices } from "./features/devices.ts";
 import { FileCache } from "./features/file-cache.ts";
+import { HistoryMarks, HistoryTransfer } from "./features/history-transfer.ts";
 import { IncomingMessages } from "./features/incoming-messages.ts";
 import { MessageChanges } from "./features/message-changes.ts";
 import { Notices } from "./features/notices.ts";
@@ -27,7 +28,16 @@ import { initialState, type MessengerState, type Notice, Store } from "./store.t
 import { xhrUploader } from "./xhr-uploader.ts";
 
 export { INLINE_IMAGE_TYPES } from "./features/file-cache.ts";
-export type { Connection, LinkRequest, MessengerState, Notice, Phase, RecoveryState, ShownLinkCode } from "./store.ts";
+export type {
+	Connection,
+	HistoryTransferState,
+	LinkRequest,
+	MessengerState,
+	Notice,
+	Phase,
+	RecoveryState,
+	ShownLinkCode,
+} from "./store.ts";
 
 export interface ProfileNames {
 	/** IndexedDB database of the device's keys. */
@@ -56,6 +66,7 @@ export class MessengerController {
 	private readonly contacts: Contacts;
 	private readonly devices: Devices;
 	private readonly links: DeviceLinks;
+	private readonly historyTransfer: HistoryTransfer;
 	private readonly safetyNumbers: SafetyNumbers;
 	private readonly conversations: Conversations;
 	private readonly typingIndicator: TypingIndicator;
@@ -90,9 +101,18 @@ export class MessengerController {
 		this.account = new Account(store, this.client, this.notices);
 		this.contacts = new Contacts(store, this.client, this.notices);
 		this.devices = new Devices(store, this.client, this.notices);
-		this.links = new DeviceLinks(store, this.client, this.devices, this.notices);
 		this.safetyNumbers = new SafetyNumbers(store, this.client, this.notices);
 		this.conversations = new Conversations(store, this.history, pageVisible);
+		this.historyTransfer = new HistoryTransfer(
+			store,
+			this.client,
+			this.history,
+			new HistoryMarks(profile.history, () => localStorage),
+			this.notices,
+			this.contacts,
+			this.conversations,
+		);
+		this.links = new DeviceLinks(store, this.client, this.devices, this.notices, this.historyTransfer);
 		this.typingIndicator = new TypingIndicator(store, this.client);
 		this.receipts = new Receipts(this.history, this.conversations);
 		this.files = new FileCache(store, this.client, this.history);
@@ -335,9 +355,9 @@ export class MessengerController {
 		return this.links.cancel();
 	}
 
-	/** Approve a device that claimed the code shown here. */
-	approveDevice(deviceId: string): Promise<void> {
-		return this.links.approve(deviceId);
+	/** Approve a device that claimed the code shown here; with `history`, this device's history is sent to it. */
+	approveDevice(deviceId: string, opts: { history?: boolean } = {}): Promise<void> {
+		return this.links.approve(deviceId, opts);
 	}
 
 	rejectDevice(deviceId: string): Promise<void> {
@@ -346,6 +366,23 @@ export class MessengerController {
 
 	revokeDevice(deviceId: string, opts: { resetIdentity?: boolean } = {}): Promise<void> {
 		return this.devices.revoke(deviceId, opts);
+	}
+
+	// ------------------------------------------------------------------ history for a new device
+
+	/** A failed history transfer, once more (a fresh archive from the sending end; a new fetch on the new device). */
+	retryHistory(transferId: string): Promise<void> {
+		return this.historyTransfer.retry(transferId);
+	}
+
+	/** Go on without sending, or without receiving, the history; throws the relay's refusal. */
+	skipHistory(transferId: string): Promise<void> {
+		return this.historyTransfer.skip(transferId);
+	}
+
+	/** Put away how a history transfer ended. */
+	dismissHistory(transferId: string): void {
+		this.historyTransfer.dismiss(transferId);
 	}
 
 	// ------------------------------------------------------------------ recovery key and storage
@@ -404,13 +441,21 @@ export class MessengerController {
 
 	private listen(): void {
 		const c = this.client;
-		// Once per opening of the account (a start, a registration, a restore): what the reminder needs.
+		// Once per opening of the account (a start, a registration, a restore): what the reminder
+		// needs, and the history transfers this device takes part in.
 		let opened = false;
+		let waited = false;
 		this.store.subscribe(({ phase }) => {
 			if (phase === "ready" && !opened) {
 				opened = true;
 				void this.loadRecovery();
+				void this.historyTransfer.opened();
 			} else if (phase !== "ready") opened = false;
+			// Only a device linked by code waits for approval: it is the one to get the history.
+			if (phase === "pending" && !waited) {
+				waited = true;
+				this.historyTransfer.linking();
+			}
 		});
 		if (typeof window !== "undefined") {
 			window.addEventListener("offline", () => this.connection.networkLost());
@@ -419,6 +464,8 @@ export class MessengerController {
 		c.on("ready", () => {
 			this.connection.socketReady();
 			this.lifecycle.reconnected();
+			// A transfer may have moved on while the socket was down, and its frame is gone.
+			if (this.store.state.phase === "ready") void this.historyTransfer.load();
 			void this.contacts.reconnected().then(async (reloaded) => {
 				if (reloaded) await this.safetyNumbers.loadAll();
 			});
@@ -440,6 +487,7 @@ export class MessengerController {
 			this.links.deviceChanged(event, device);
 		});
 		c.on("link_request", (request) => this.links.requested(request));
+		c.on("history", (change) => this.historyTransfer.changed(change));
 		c.on("trust", ({ peerId }) => this.safetyNumbers.changed(peerId));
 		c.on("missed", ({ count }) => this.incoming.expired(count));
 		c.on("safety_number_changed", ({ peerId }) => this.contacts.safetyNumberChanged(peerId));

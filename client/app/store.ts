@@ -40,6 +40,45 @@ export interface RecoveryState {
 	making: boolean;
 }
 
+/**
+ * Where a history transfer stands on this device. Sending (this device approved the other):
+ * `preparing` the archive, `sending` it, `uploaded` and waiting for the new device to import
+ * it. Receiving (this is the new device): `waiting` for the other device to upload it,
+ * `receiving` it, `importing` it. Both: `failed` (to retry or skip), and the ends: `imported`,
+ * `skipped` (by either device), `expired` (not imported within the hour), `ended` (it was
+ * over when this device looked again, without saying how).
+ */
+export type HistoryPhase =
+	| "preparing"
+	| "sending"
+	| "uploaded"
+	| "waiting"
+	| "receiving"
+	| "importing"
+	| "failed"
+	| "imported"
+	| "skipped"
+	| "expired"
+	| "ended";
+
+/** A transfer of history to a newly linked device, as this device takes part in it. */
+export interface HistoryTransferState {
+	transferId: string;
+	/** `sending`: this device approved the other one; `receiving`: this is the new device. */
+	role: "sending" | "receiving";
+	/** The other device's id (its name is in `devices`). */
+	peerDevice: string;
+	phase: HistoryPhase;
+	/** Share sent or received (0–1) while `sending` or `receiving`. */
+	share?: number;
+	/** Why it failed, as a sentence. */
+	error?: string;
+	/** When failed: whether trying again can work (a page reloaded since the approval lost the archive's key). */
+	canRetry?: boolean;
+	/** What the import added, once imported here. */
+	imported?: { messages: number; files: number };
+}
+
 export interface Notice {
 	id: number;
 	tone: "error" | "info";
@@ -78,6 +117,10 @@ export interface MessengerState {
 	recovery: RecoveryState;
 	/** Whether the browser granted persistent storage to this site; null where it does not say (or not asked yet). */
 	persistentStorage: boolean | null;
+	/** History transfers this device sends or receives, until dismissed. */
+	historyTransfers: HistoryTransferState[];
+	/** This device was linked without the account's earlier messages (none were sent, or the transfer was skipped or expired). */
+	historyMissing: boolean;
 }
 
 export function initialState(): MessengerState {
@@ -103,6 +146,8 @@ export function initialState(): MessengerState {
 		downloads: {},
 		recovery: { hasKey: null, confirmed: false, words: null, showing: false, making: false },
 		persistentStorage: null,
+		historyTransfers: [],
+		historyMissing: false,
 	};
 }
 

@@ -3,7 +3,7 @@ import { fromB64u, toB64u } from "../../common/encoding.ts";
 import { generateDeviceKeys, signDetached } from "../../common/nacl.ts";
 import { hasValidSignature, type SignedDeviceList, signDeviceList } from "../../common/protocol/device-list.ts";
 import { linkClaimMessage } from "../../common/protocol/signing.ts";
-import { type Contact, type DeviceInfo, registerRequest } from "../../common/protocol/wire.ts";
+import { type Contact, type DeviceInfo, type HistoryOffer, registerRequest } from "../../common/protocol/wire.ts";
 import { type ApiClient, parseInput } from "./api-client.ts";
 import type { ContactKeyRing } from "./contact-key-ring.ts";
 import { type AccountIdentity, generateAccountIdentity, unwrapIdentityKey, wrapIdentityKey } from "./identity-key.ts";
@@ -171,9 +171,13 @@ export class AccountDevices {
 	/**
 	 * Approve a device that claimed a link code this client showed: certify it in the next
 	 * signed device list, hand it the identity key and every contact key, and confirm the
-	 * identity key to it under the code's key. A claim whose proof fails is rejected.
+	 * identity key to it under the code's key, and, when `historyOffer` is given, the offer of
+	 * this device's history it makes. A claim whose proof fails is rejected.
 	 */
-	async approveDevice(deviceId: string): Promise<DeviceInfo> {
+	async approveDevice(
+		deviceId: string,
+		opts: { historyOffer?: (target: { deviceId: string; publicKey: string }) => HistoryOffer } = {},
+	): Promise<DeviceInfo> {
 		const me = requireIdentityKey(await this.deps.identity(), "Only an approved device can approve another.");
 		const own = await this.deps.trust.own();
 		const target = own.devices.find((d) => d.deviceId === deviceId && d.status === "pending");
@@ -205,8 +209,9 @@ export class AccountDevices {
 		const linkConfirm = linkConfirmation(link.keys, { accountId: me.accountId, identityKey, deviceId, publicKey: target.publicKey });
 		const accepted = (await this.deps.contacts()).filter((c) => c.state === "accepted").map((c) => c.accountId);
 		const envelopes = await this.deps.keys.wrapAllFor(accepted, { deviceId, publicKey: target.publicKey });
+		const history = opts.historyOffer?.({ deviceId, publicKey: target.publicKey });
 		const device = await this.deps.session.withToken((t) =>
-			this.deps.api.approveDevice(t, deviceId, { deviceList, identityEnvelope, linkConfirm, envelopes }),
+			this.deps.api.approveDevice(t, deviceId, { deviceList, identityEnvelope, linkConfirm, envelopes, ...(history && { history }) }),
 		);
 		this.openLinks.delete(link.keys.linkId);
 		await this.deps.trust.own();

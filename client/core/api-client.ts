@@ -18,9 +18,12 @@ import {
 	type DeviceList,
 	deviceList,
 	deviceResponse,
+	type EndHistoryRequest,
 	type Envelope,
 	envelopeList,
 	errorBody,
+	type HistoryTransfer,
+	historyTransferList,
 	type IdentityEnvelope,
 	id,
 	identityEnvelope,
@@ -214,12 +217,34 @@ export class ApiClient {
 	}
 
 	/** The sealed blob as a stream (the caller opens it). */
-	async downloadAttachment(token: string, owner: string, attachmentId: string): Promise<ReadableStream<Uint8Array>> {
+	downloadAttachment(token: string, owner: string, attachmentId: string): Promise<ReadableStream<Uint8Array>> {
+		return this.download(token, this.attachmentUrl(owner, attachmentId), "the attachment");
+	}
+
+	/** The live history transfers this device sends or receives. */
+	async historyTransfers(token: string): Promise<HistoryTransfer[]> {
+		return (await this.call("GET", "/api/devices/history", historyTransferList, { token })).transfers;
+	}
+
+	historyArchiveUrl(transferId: string): string {
+		return `${this.baseUrl}/api/devices/history/${parseInput(id, transferId, "transferId")}`;
+	}
+
+	/** The sealed history archive as a stream (the new device opens it). */
+	downloadHistory(token: string, transferId: string): Promise<ReadableStream<Uint8Array>> {
+		return this.download(token, `${this.historyArchiveUrl(transferId)}/archive`, "the history");
+	}
+
+	async endHistory(token: string, transferId: string, outcome: EndHistoryRequest["outcome"]): Promise<void> {
+		await this.call("POST", `/api/devices/history/${parseInput(id, transferId, "transferId")}/end`, null, { token, body: { outcome } });
+	}
+
+	private async download(token: string, url: string, what: string): Promise<ReadableStream<Uint8Array>> {
 		let response: Response;
 		try {
-			response = await this.fetchFn(this.attachmentUrl(owner, attachmentId), { headers: { authorization: `Bearer ${token}` } });
+			response = await this.fetchFn(url, { headers: { authorization: `Bearer ${token}` } });
 		} catch (err) {
-			throw new SdkError("network", `Downloading the attachment failed: ${err instanceof Error ? err.message : String(err)}`, {
+			throw new SdkError("network", `Downloading ${what} failed: ${err instanceof Error ? err.message : String(err)}`, {
 				cause: err,
 			});
 		}

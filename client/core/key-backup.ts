@@ -1,5 +1,5 @@
 import { CryptoError } from "../../common/crypto-error.ts";
-import { fromB64u, toB64u } from "../../common/encoding.ts";
+import { equalBytes, fromB64u, toB64u } from "../../common/encoding.ts";
 import { deviceKeysFromSeed, generateDeviceKeys, signDetached, verifyDetached } from "../../common/nacl.ts";
 import { hasValidSignature, signDeviceList } from "../../common/protocol/device-list.ts";
 import { recoverMessage, recoveryKeyMessage } from "../../common/protocol/signing.ts";
@@ -54,6 +54,20 @@ export class KeyBackup {
 		return (await this.verifiedRecoveryKey()) !== null;
 	}
 
+	/**
+	 * Whether `words` are this account's recovery key, as registered (a person checking what
+	 * they wrote down, on any approved device). Words that are not a recovery key at all are
+	 * `bad_request`; a well-formed key of another account or an old one is false.
+	 */
+	async matches(words: string): Promise<boolean> {
+		const entropy = recoveryEntropy(words);
+		const registered = await this.verifiedRecoveryKey();
+		const pair = recoveryKeyPair(entropy);
+		entropy.fill(0);
+		pair.seed.fill(0);
+		return registered !== null && equalBytes(registered, pair.publicKey);
+	}
+
 	/** The registered recovery public key, checked against the identity key; null if none. */
 	registeredKey(): Promise<Uint8Array | null> {
 		return this.verifiedRecoveryKey();
@@ -101,13 +115,7 @@ export class KeyBackup {
 	async restore(handle: string, words: string, deviceName: string): Promise<AccountInfo> {
 		const { store, api } = this.deps;
 		if (await store.getIdentity()) throw new SdkError("conflict", "This store already holds a device identity.");
-		let entropy: Uint8Array;
-		try {
-			entropy = parseRecoveryWords(words);
-		} catch (err) {
-			if (err instanceof CryptoError) throw new SdkError("bad_request", `That is not a recovery key: ${err.message}.`);
-			throw err;
-		}
+		const entropy = recoveryEntropy(words);
 		const folded = parseInput(handleSchema, handle, "handle");
 		const name = parseInput(registerRequest.shape.deviceName, deviceName, "deviceName");
 		const recovery = recoveryKeyPair(entropy);
@@ -262,3 +270,13 @@ export class KeyBackup {
 }
 
 const untrusted = (why: string): SdkError => new SdkError("untrusted", `The restore was refused: ${why}.`, { reason: "device_list" });
+
+/** The recovery key's 16 bytes from the words a person typed; words that are none are `bad_request`. */
+function recoveryEntropy(words: string): Uint8Array {
+	try {
+		return parseRecoveryWords(words);
+	} catch (err) {
+		if (err instanceof CryptoError) throw new SdkError("bad_request", `That is not a recovery key: ${err.message}.`);
+		throw err;
+	}
+}

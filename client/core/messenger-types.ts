@@ -1,4 +1,4 @@
-import type { AccountStatus, Contact, DeviceInfo, ServerFrame } from "../../common/protocol/wire.ts";
+import type { AccountStatus, Contact, DeviceInfo, HistoryState, ServerFrame } from "../../common/protocol/wire.ts";
 import type { Fetch } from "./api-client.ts";
 import type { Uploader } from "./attachment-transfer.ts";
 import type { BackoffOptions } from "./backoff.ts";
@@ -83,6 +83,8 @@ export interface MessengerEvents extends CallEvents {
 	trust: { peerId: string; state: TrustState };
 	/** A new device claimed a link code this client showed, with a valid proof: approve it (approveDevice) or reject it. */
 	link_request: { device: DeviceInfo; fingerprint: string };
+	/** A history transfer this device sends or receives changed state (see approveDevice's `history`). */
+	history: { transferId: string; state: HistoryState; size?: number };
 	/** Balance, trust and quota of this account, whenever the relay reports them. */
 	account: AccountStatus;
 	disconnected: { code: number; reason: string };

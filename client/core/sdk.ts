@@ -34,6 +34,7 @@ import {
 import { ContactKeyRing } from "./contact-key-ring.ts";
 import { EventEmitter } from "./event-emitter.ts";
 import { type FileDigest, openFileStream, sealFileStream } from "./file-seal.ts";
+import { type HistoryTransferInfo, HistoryTransfers, makeHistoryOffer } from "./history-transfer.ts";
 import { generateAccountIdentity } from "./identity-key.ts";
 import { KeyBackup } from "./key-backup.ts";
 import type { DeviceIdentity, KeyStore, TrustRecord } from "./key-store.ts";
@@ -49,7 +50,7 @@ import { SessionKeeper } from "./session-keeper.ts";
 import { sealBody } from "./text-frame.ts";
 import { TrustBook } from "./trust-book.ts";
 
-export type { AttachmentInfo, FileDigest };
+export type { AttachmentInfo, FileDigest, HistoryTransferInfo };
 export type { CallEnded, CallSignal, IceCandidate, IncomingCall, OutgoingCall, OutgoingSignal };
 export type {
 	AccountInfo,
@@ -84,6 +85,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	private readonly trust: TrustBook;
 	private readonly devicesOf: AccountDevices;
 	private readonly backup: KeyBackup;
+	private readonly history: HistoryTransfers;
 	private readonly receiver: MessageReceiver;
 	private readonly connection: RelayConnection;
 	private readonly outbox = new Outbox();
@@ -150,6 +152,13 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 				this.emit("safety_number_changed", { peerId });
 			},
 			...(opts.backupDelayMs !== undefined && { delayMs: opts.backupDelayMs }),
+		});
+		this.history = new HistoryTransfers({
+			api: this.api,
+			session: this.session,
+			uploader: this.uploader,
+			identity: () => this.identity(),
+			ownList: async () => (await this.trust.own()).list,
 		});
 		this.devicesOf = new AccountDevices({
 			store: this.store,
@@ -270,9 +279,51 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		return this.devicesOf.checkLinkRequest(device);
 	}
 
-	/** Approve a device that claimed a link code this client showed (a claim whose proof fails is rejected). */
-	approveDevice(deviceId: string): Promise<DeviceInfo> {
-		return this.devicesOf.approveDevice(deviceId);
+	/**
+	 * Approve a device that claimed a link code this client showed (a claim whose proof fails
+	 * is rejected). With `history`, the approval also offers the new device this device's
+	 * history: send the archive with sendHistory under the returned `historyTransferId`.
+	 */
+	async approveDevice(deviceId: string, opts: { history?: boolean } = {}): Promise<DeviceInfo & { historyTransferId?: string }> {
+		if (!opts.history) return this.devicesOf.approveDevice(deviceId);
+		const me = await this.identity();
+		let made: ReturnType<typeof makeHistoryOffer> | undefined;
+		const device = await this.devicesOf.approveDevice(deviceId, {
+			historyOffer: (target) => {
+				made = makeHistoryOffer(me, target);
+				return made.offer;
+			},
+		});
+		if (!made) return device;
+		this.history.offered(made.offer.transferId, made.key);
+		return { ...device, historyTransferId: made.offer.transferId };
+	}
+
+	/** The live history transfers this device sends (as the approver) or receives (as the new device). */
+	historyTransfers(): Promise<HistoryTransferInfo[]> {
+		return this.history.list();
+	}
+
+	/**
+	 * Seal and upload the history archive for a transfer this device offered (approveDevice
+	 * with `history`). The archive is the app's to build; it may be sent again after a failure.
+	 */
+	sendHistory(
+		transferId: string,
+		archive: Blob,
+		opts: { onProgress?: (sentBytes: number, totalBytes: number) => void } = {},
+	): Promise<void> {
+		return this.history.send(transferId, archive, opts.onProgress);
+	}
+
+	/** On the new device: download and open the history archive once uploaded; returns the plaintext archive. */
+	receiveHistory(transferId: string, opts: { onProgress?: (receivedBytes: number, totalBytes: number) => void } = {}): Promise<Blob> {
+		return this.history.receive(transferId, opts.onProgress);
+	}
+
+	/** End a history transfer: `imported` by the new device once it holds the history, `skipped` by either device. The relay deletes the archive. */
+	endHistory(transferId: string, outcome: "imported" | "skipped"): Promise<void> {
+		return this.history.end(transferId, outcome);
 	}
 
 	/** Replace the account's identity key (after losing a device that held it); every contact sees a change. */
@@ -305,6 +356,11 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	/** Whether the account has a recovery key (one its identity key signed). */
 	hasRecoveryKey(): Promise<boolean> {
 		return this.backup.isSetUp();
+	}
+
+	/** Whether these words are the account's recovery key as registered (to check what the person wrote down). */
+	checkRecoveryKey(words: string): Promise<boolean> {
+		return this.backup.matches(words);
 	}
 
 	/** Write the sealed key backup now (it is also written by itself when keys change); false without a recovery key. */
@@ -759,6 +815,10 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 				return this.onDeviceFrame(frame.event, frame.device);
 			case "device_list":
 				await this.trust.observeOwn(frame.deviceList);
+				return;
+			case "history":
+				this.history.observe(frame.transferId, frame.state);
+				this.emit("history", { transferId: frame.transferId, state: frame.state, ...(frame.size !== undefined && { size: frame.size }) });
 				return;
 			case "typing":
 				this.emit("typing", { peerId: frame.from, fromDevice: frame.fromDevice });

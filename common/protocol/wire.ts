@@ -52,6 +52,11 @@ const timestamp = integer({ min: 0, max: 8_640_000_000_000_000 });
 /** A crypto_box of "sm-identity-key/1\n" + account id + "\n" + identity key + "\n" (85 bytes) and the 32-byte seed, plus its tag. */
 export const IDENTITY_BOX_BYTES = 85 + 32 + 16;
 /**
+ * crypto_box of "sm-history/1\n" + account id + "\n" + new device id + "\n" + transfer id +
+ * "\n" (82 bytes) and the transfer's one-time 32-byte key, plus its tag.
+ */
+export const HISTORY_OFFER_BOX_BYTES = 82 + 32 + 16;
+/**
  * crypto_box of "sm-contact-key/2\n" + 2 ids + the key version + both accounts' device-list
  * versions + the key: 98 bytes plus the digits of the three numbers (1–7, 1–10, 1–10), plus
  * the 16-byte tag.
@@ -258,6 +263,38 @@ export const ownEnvelopeUpload = object({
 });
 export type OwnEnvelopeUpload = Infer<typeof ownEnvelopeUpload>;
 
+/** The one-time key of a history archive, sealed by the approving device for the new one. */
+export const historyOffer = object({ transferId: id, nonce, box: base64url({ bytes: HISTORY_OFFER_BOX_BYTES }) });
+export type HistoryOffer = Infer<typeof historyOffer>;
+
+/**
+ * Where a history transfer stands: `offered` at approval, `uploaded` once the sealed archive
+ * is in the file store. The last three end it (the archive is deleted): `imported` by the
+ * new device, `skipped` by either device, `expired` an hour after the offer or the upload.
+ */
+export const HISTORY_STATES = ["offered", "uploaded", "imported", "skipped", "expired"] as const;
+export type HistoryState = (typeof HISTORY_STATES)[number];
+
+/** A live history transfer as its two devices see it (GET /api/devices/history). */
+export const historyTransfer = object({
+	transferId: id,
+	fromDevice: id,
+	fromPublicKey: publicKey,
+	toDevice: id,
+	nonce,
+	box: base64url({ bytes: HISTORY_OFFER_BOX_BYTES }),
+	state: oneOf(["offered", "uploaded"] as const),
+	/** The sealed archive's size, once uploaded. */
+	size: optional(integer({ min: 0, max: 1e12 })),
+	createdAt: timestamp,
+	expiresAt: timestamp,
+});
+export type HistoryTransfer = Infer<typeof historyTransfer>;
+export const historyTransferList = object({ transfers: array(historyTransfer, { max: 100 }) });
+/** POST /api/devices/history/:transferId/end: the new device imported the archive, or either device gives up on it. */
+export const endHistoryRequest = object({ outcome: oneOf(["imported", "skipped"] as const) });
+export type EndHistoryRequest = Infer<typeof endHistoryRequest>;
+
 export const approveDeviceRequest = object({
 	/** The next device list, with the new device in it, signed by the identity key. */
 	deviceList: signedDeviceList,
@@ -267,6 +304,8 @@ export const approveDeviceRequest = object({
 	linkConfirm: base64url({ bytes: 32 }),
 	/** Every contact key the approving device holds, wrapped for the new device (at least each contact's newest). */
 	envelopes: array(ownEnvelopeUpload, { max: 20_000 }),
+	/** An offer to transfer this device's history: the archive's one-time key, sealed for the new device. */
+	history: optional(historyOffer),
 });
 export type ApproveDeviceRequest = Infer<typeof approveDeviceRequest>;
 
@@ -415,6 +454,8 @@ export const limitsResponse = object({
 		mediumUpToBytes: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
 		maxBytes: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
 	}),
+	/** The largest sealed history archive the relay takes (HISTORY_ARCHIVE_MAX_MB), so the app can size one to fit. */
+	historyArchiveMaxBytes: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
 });
 export type LimitsResponse = Infer<typeof limitsResponse>;
 
@@ -652,6 +693,13 @@ export const deviceFrame = object({
 });
 /** This account's signed device list changed (a device approved or removed, or an identity reset): verify it. */
 export const deviceListFrame = object({ type: literal("device_list"), deviceList: signedDeviceList });
+/** A history transfer this device sends or receives changed state. */
+export const historyFrame = object({
+	type: literal("history"),
+	transferId: id,
+	state: oneOf(HISTORY_STATES),
+	size: optional(integer({ min: 0, max: 1e12 })),
+});
 /** Messages for this device expired unread while it was away: the user may have missed some. */
 export const missedFrame = object({ type: literal("missed"), count: integer({ min: 1, max: 1e9 }) });
 
@@ -698,6 +746,7 @@ export const serverFrame = taggedUnion({
 	contact: contactFrame,
 	device: deviceFrame,
 	device_list: deviceListFrame,
+	history: historyFrame,
 	missed: missedFrame,
 	typing: peerTypingFrame,
 	delivered: deliveredFrame,

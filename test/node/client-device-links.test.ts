@@ -26,9 +26,9 @@ function linksOf() {
 		cancelLinkCode: vi.fn(async (linkId: string) => {
 			calls.push(`cancel ${linkId}`);
 		}),
-		approveDevice: vi.fn(async (id: string) => {
-			calls.push(`approve ${id}`);
-			return deviceOf("phone", "approved");
+		approveDevice: vi.fn(async (id: string, opts: { history?: boolean } = {}) => {
+			calls.push(`approve ${id}${opts.history ? " with history" : ""}`);
+			return { ...deviceOf("phone", "approved"), ...(opts.history && { historyTransferId: relayId("transfer") }) };
 		}),
 		rejectDevice: vi.fn(async (id: string) => {
 			calls.push(`reject ${id}`);
@@ -40,7 +40,12 @@ function linksOf() {
 			calls.push("refresh");
 		}),
 	};
-	return { store, client, calls, links: new DeviceLinks(store, client, devices, new Notices(store)) };
+	const history = {
+		offered: vi.fn((transferId: string, deviceId: string) => {
+			calls.push(`history ${transferId} to ${deviceId}`);
+		}),
+	};
+	return { store, client, calls, history, links: new DeviceLinks(store, client, devices, new Notices(store), history) };
 }
 
 describe("linking a new device from this one", () => {
@@ -93,6 +98,18 @@ describe("linking a new device from this one", () => {
 		app.links.requested(request("phone"));
 		await app.links.approve(relayId("phone"));
 		expect(app.calls).toEqual([`approve ${relayId("phone")}`, "refresh"]);
+		expect(app.store.state.linkRequests).toEqual([]);
+	});
+
+	it("approves with the history: the transfer the approval made is sent, before the list is shown again", async () => {
+		const app = linksOf();
+		app.links.requested(request("phone"));
+		await app.links.approve(relayId("phone"), { history: true });
+		expect(app.calls).toEqual([
+			`approve ${relayId("phone")} with history`,
+			`history ${relayId("transfer")} to ${relayId("phone")}`,
+			"refresh",
+		]);
 		expect(app.store.state.linkRequests).toEqual([]);
 	});
 

@@ -3,7 +3,7 @@
  * in memory, so their logic runs in Node. The fake history behaves as HistoryStore does.
  */
 import type { ChatMessage } from "../../client/app/chat-message.ts";
-import type { MessageHistory } from "../../client/app/message-history.ts";
+import type { HistoryFile, ImportResult, MessageHistory } from "../../client/app/message-history.ts";
 import { initialState, type MessengerState, Store } from "../../client/app/store.ts";
 import type { ContactTrust, IncomingMessage, OwnDevice, SentReceipt } from "../../client/core/sdk.ts";
 import type { Contact, DeviceInfo } from "../../common/protocol/wire.ts";
@@ -52,6 +52,31 @@ export class MemoryHistory implements MessageHistory {
 
 	async conversation(peerId: string): Promise<ChatMessage[]> {
 		return [...this.messages.values()].filter((m) => m.peerId === peerId).sort((a, b) => a.at - b.at || a.key.localeCompare(b.key));
+	}
+
+	async allMessages(): Promise<ChatMessage[]> {
+		return [...this.messages.values()].sort((a, b) => a.at - b.at || a.key.localeCompare(b.key));
+	}
+
+	async importHistory(messages: readonly ChatMessage[], files: readonly HistoryFile[]): Promise<ImportResult> {
+		const added = new Set<string>();
+		const withFiles = new Set<string>();
+		for (const message of messages) {
+			let record = this.messages.get(message.key) ?? (message.id === undefined ? undefined : await this.byId(message.id));
+			if (!record && !added.has(message.key)) {
+				this.messages.set(message.key, message);
+				added.add(message.key);
+				record = message;
+			}
+			if (record?.attachment && !record.deleted) withFiles.add(record.attachment.id);
+		}
+		let filesAdded = 0;
+		for (const { attachmentId, file } of files) {
+			if (!withFiles.has(attachmentId) || this.files.has(attachmentId)) continue;
+			this.files.set(attachmentId, file);
+			filesAdded++;
+		}
+		return { messages: added.size, files: filesAdded };
 	}
 
 	async unreadCounts(): Promise<Record<string, number>> {
@@ -142,6 +167,18 @@ export const sent = (key: string, peerId: string, at: number, extra: Partial<Cha
 	text: `text of ${key}`,
 	at,
 	state: "sent",
+	...extra,
+});
+
+/** A message of the history received from `peerId`. */
+export const received = (key: string, peerId: string, at: number, extra: Partial<ChatMessage> = {}): ChatMessage => ({
+	key,
+	id: key,
+	peerId,
+	outgoing: false,
+	text: `text of ${key}`,
+	at,
+	state: "received",
 	...extra,
 });
 

@@ -439,6 +439,34 @@ describe("independent client: identity-key.json", () => {
 	});
 });
 
+describe("independent client: history-offer.json", () => {
+	const v = load("history-offer.json");
+
+	it("the offer opens with both libraries to the PROTOCOL.md layout: this account, the new device, this transfer, then the key", () => {
+		const body = v.transferResponse.body;
+		expect(body.fromDevice).toBe(v.from.deviceId);
+		expect(body.fromPublicKey).toBe(v.from.publicKey);
+		expect(body.toDevice).toBe(v.to.deviceId);
+		const head = `sm-history/1\n${v.accountId}\n${v.to.deviceId}\n${body.transferId}\n`;
+		expect(v.plaintext.text).toBe(head);
+		const box = b64u(body.box);
+		expect(box).toHaveLength(130);
+		const plain = openBoxBoth(
+			box,
+			b64u(body.nonce),
+			unhex(v.from.x25519PublicKeyHex),
+			unhex(v.to.x25519SecretKeyHex),
+			unhex(v.to.x25519PublicKeyHex),
+			unhex(v.from.x25519SecretKeyHex),
+		);
+		expect(plain).toHaveLength(114);
+		expect(hex(plain.subarray(0, plain.length - 32))).toBe(hex(utf8(head)));
+		expect(hex(plain.subarray(plain.length - 32))).toBe(v.plaintext.keyHex);
+		// The approval carries the same offer.
+		expect(load("identity-key.json").approveRequest.body.history).toEqual(v.offer);
+	});
+});
+
 describe("independent client: message.json", () => {
 	const { contactKey, messages, maxSealedTextBytes, sender } = load("message.json");
 	const file = load("file.json");

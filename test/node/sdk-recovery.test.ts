@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MemoryKeyStore } from "../../client/core/memory-key-store.ts";
+import { newRecoveryWords } from "../../client/core/recovery-key.ts";
 import { toB64u } from "../../common/encoding.ts";
 import { generateDeviceKeys, randomBytes, signDetached } from "../../common/nacl.ts";
 import { signDeviceList } from "../../common/protocol/device-list.ts";
@@ -70,6 +71,21 @@ describe("recovering an account with its recovery key", () => {
 			NOT_MATCHING,
 		);
 		expect(await alice.client.devices()).toHaveLength(before);
+	});
+
+	it("checks words the person wrote down against the registered recovery key, on any approved device", async () => {
+		const alice = await registerMember(factory, "alice");
+		await alice.client.connect();
+		expect(await alice.client.checkRecoveryKey(newRecoveryWords())).toBe(false);
+		const words = await alice.client.setUpRecovery();
+		const phone = await linkDevice(factory, alice, "alice's phone");
+		expect(await alice.client.checkRecoveryKey(words)).toBe(true);
+		expect(await phone.client.checkRecoveryKey(`  ${words.toUpperCase()} `)).toBe(true);
+		expect(await phone.client.checkRecoveryKey(newRecoveryWords())).toBe(false);
+		await expect(phone.client.checkRecoveryKey("not twelve words")).rejects.toMatchObject({ code: "bad_request" });
+		// A replaced key is no longer the account's.
+		await alice.client.setUpRecovery();
+		expect(await phone.client.checkRecoveryKey(words)).toBe(false);
 	});
 
 	it("a replaced recovery key no longer restores, and the new one does", async () => {

@@ -8,6 +8,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { orderedPair, unwrapContactKey } from "../../client/core/contact-key.ts";
 import { openFileStream } from "../../client/core/file-seal.ts";
+import { openHistoryOffer } from "../../client/core/history-transfer.ts";
 import { unwrapIdentityKey } from "../../client/core/identity-key.ts";
 import { claimProof, deriveLinkKeys, formatLinkCode, linkConfirmation, macMatches, parseLinkCode } from "../../client/core/link-code.ts";
 import { readBody } from "../../client/core/message-body.ts";
@@ -32,6 +33,7 @@ import {
 	claimLinkRequest,
 	clientFrame,
 	envelope,
+	historyTransfer,
 	identityEnvelope,
 	openLinkRequest,
 	publishDeviceListRequest,
@@ -203,6 +205,14 @@ describe("test vectors: accepted by the project's own code", () => {
 		expect(toHex(identity.seed)).toBe(v.identity.ed25519SeedHex);
 		expect(toB64u(identity.publicKey)).toBe(v.identity.identityKey);
 		expectCryptoError(() => open(v.to.publicKey), "bad_envelope");
+	});
+
+	it("history-offer.json: openHistoryOffer opens the offer to its key for the device and transfer it names only", () => {
+		const v = load("history-offer.json");
+		const body = historyTransfer.parse({ ...v.transferResponse.body, state: "offered", createdAt: 0, expiresAt: 1 }, "");
+		const me = { accountId: v.accountId, deviceId: v.to.deviceId, seed: hex(v.to.ed25519SeedHex) };
+		expect(toHex(openHistoryOffer(me, body))).toBe(v.plaintext.keyHex);
+		expectCryptoError(() => openHistoryOffer({ ...me, deviceId: v.from.deviceId }, body), "open_failed");
 	});
 
 	it("message.json: openMessage opens every message against its routing fields, and readBody accepts the body", () => {

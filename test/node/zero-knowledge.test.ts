@@ -1,9 +1,12 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { openHistoryOffer } from "../../client/core/history-transfer.ts";
 import { parseRecoveryWords, recoveryKeyPair } from "../../client/core/recovery-key.ts";
+import { toB64u } from "../../common/encoding.ts";
+import { sealedFileSize } from "../../common/file-layout.ts";
 import { boxSecretKeyFromSeed, randomBytes } from "../../common/nacl.ts";
-import type { ClientFrame } from "../../common/protocol/wire.ts";
+import type { ApproveDeviceRequest, ClientFrame, HistoryOffer } from "../../common/protocol/wire.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { interceptingWebSocket } from "../support/intercepting-web-socket.ts";
 import { collect, contactPair, linkDevice, relayForFile } from "../support/sdk-clients.ts";
@@ -53,7 +56,7 @@ function findings(files: StoredFile[], needles: Array<{ label: string; needle: B
 }
 
 describe("zero knowledge at rest", () => {
-	it("leaves no plaintext, contact key, device or identity secret, or recovery key in the relay's D1 or Durable Object storage", async () => {
+	it("leaves no plaintext, contact key, device or identity secret, recovery key or history key in the relay's D1, Durable Object or R2 storage", async () => {
 		const canary = `zk-canary-${Buffer.from(randomBytes(12)).toString("hex")}`;
 		const plaintexts = [`${canary} hello`, `${canary} reply`, `${canary} queued 1`, `${canary} queued 2`];
 		const sendFrames: string[] = [];
@@ -65,9 +68,23 @@ describe("zero knowledge at rest", () => {
 			},
 		});
 
-		const { alice, bob } = await contactPair(factory, { aliceSocket: recording });
+		// The history offers alice's approvals carry, as the relay receives them.
+		const historyOffers: Array<HistoryOffer & { fromPublicKey: string }> = [];
+		const aliceFetch: typeof fetch = async (input, init) => {
+			if (String(input).endsWith("/approve") && typeof init?.body === "string") {
+				const body: ApproveDeviceRequest = JSON.parse(init.body);
+				const me = await alice.store.getIdentity();
+				if (body.history && me) historyOffers.push({ ...body.history, fromPublicKey: toB64u(me.publicKey) });
+			}
+			return fetch(input, init);
+		};
+		const { alice, bob } = await contactPair(factory, { aliceSocket: recording, aliceFetch });
 		// A linked device, so the relay also holds an identity-key envelope (and must hold it sealed).
-		const phone = await linkDevice(factory, alice, "alice's phone");
+		// …with alice's history sent to it and not yet imported, so the relay holds the sealed archive.
+		const phone = await linkDevice(factory, alice, "alice's phone", { history: true });
+		const transferId = phone.historyTransferId as string;
+		const historyText = `${canary} history`;
+		await alice.client.sendHistory(transferId, new Blob([historyText]));
 		// A recovery key and the sealed key backup it opens: the relay holds only the backup's ciphertext.
 		const recoveryWords = await alice.client.setUpRecovery();
 		const aliceId = alice.account.accountId;
@@ -113,6 +130,15 @@ describe("zero knowledge at rest", () => {
 			secrets.push(...encodings(`${identity.handle}'s box secret key`, boxSecretKeyFromSeed(identity.seed)));
 			secrets.push(...encodings(`${identity.handle}'s account identity seed`, identity.account.seed));
 		}
+		// The history archive is in R2, sealed: its plaintext and its one-time key are nowhere.
+		const r2Files = files.filter((f) => f.path.includes(`${path.sep}r2${path.sep}`));
+		expect(r2Files.some((f) => f.bytes.length === sealedFileSize(Buffer.byteLength(historyText)))).toBe(true);
+		secrets.push(...encodings("history plaintext", Buffer.from(historyText)));
+		const phoneIdentity = await phone.store.getIdentity();
+		if (!phoneIdentity) throw new Error("the phone's identity is missing");
+		const offer = historyOffers.find((o) => o.transferId === transferId);
+		if (!offer) throw new Error("the history offer was not seen");
+		secrets.push(...encodings("history key", openHistoryOffer(phoneIdentity, offer)));
 		const recovery = recoveryKeyPair(parseRecoveryWords(recoveryWords));
 		secrets.push(...encodings("recovery key seed", recovery.seed));
 		secrets.push(...encodings("recovery key entropy", parseRecoveryWords(recoveryWords)));

@@ -67,25 +67,26 @@ export async function registerMember(
  * A new device of `member`'s account, linked as a person does it: the member's device shows
  * a link code, the new device claims it, the member approves the request that arrives, and
  * the new device finishes linking. The member must be connected (the request arrives as a frame).
+ * With `history`, the approval offers the member's history (send it with sendHistory).
  */
 export async function linkDevice(
 	factory: ClientFactory,
 	member: Member,
 	name: string,
-	opts: { WebSocket?: WebSocketConstructor; fetch?: typeof fetch } = {},
-): Promise<Member> {
+	opts: { WebSocket?: WebSocketConstructor; fetch?: typeof fetch; history?: boolean } = {},
+): Promise<Member & { historyTransferId?: string }> {
 	const store = new MemoryKeyStore();
-	const client = factory.client(store, opts);
+	const client = factory.client(store, { ...(opts.WebSocket && { WebSocket: opts.WebSocket }), ...(opts.fetch && { fetch: opts.fetch }) });
 	const { code } = await member.client.createLinkCode();
 	const requested = member.client.waitFor("link_request", (r) => r.device.name === name);
 	const account = await client.linkWithCode(code, name);
 	await requested;
 	await client.connect();
 	const approved = client.waitFor("device", (d) => d.event === "approved" && d.device.deviceId === account.deviceId);
-	await member.client.approveDevice(account.deviceId);
+	const { historyTransferId } = await member.client.approveDevice(account.deviceId, { history: opts.history ?? false });
 	await approved;
 	if (!(await client.finishLinking())) throw new Error("the linked device is still pending after its approval");
-	return { client, store, account };
+	return { client, store, account, ...(historyTransferId && { historyTransferId }) };
 }
 
 /** Two connected members who became contacts through the SDK: request, real-time notice, accept. */

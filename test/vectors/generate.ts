@@ -27,6 +27,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { wrapContactKey } from "../../client/core/contact-key.ts";
 import { openFileStream, sealFileStream } from "../../client/core/file-seal.ts";
+import { makeHistoryOffer } from "../../client/core/history-transfer.ts";
 import { type AccountIdentity, generateAccountIdentity, wrapIdentityKey } from "../../client/core/identity-key.ts";
 import type { DeviceIdentity } from "../../client/core/key-store.ts";
 import { claimProof, deriveLinkKeys, formatLinkCode, linkConfirmation, newLinkCode, parseLinkCode } from "../../client/core/link-code.ts";
@@ -333,6 +334,13 @@ export async function generateVectors(): Promise<Map<string, string>> {
 	const identityHead = `sm-identity-key/1\n${alice.accountId}\n${b64(alice.identity.publicKey)}\n`;
 	expectOpens(identityEnvelope, a1, a2, concatBytes(utf8Encode(identityHead), alice.identity.seed), "identity envelope");
 
+	// --- history offer (A1 → A2, in the same approval) -----------------------------------
+	const history = seeded("history offer A1 to A2", () =>
+		makeHistoryOffer({ accountId: alice.accountId, seed: a1.keys.seed }, { deviceId: a2.deviceId, publicKey: b64(a2.keys.publicKey) }),
+	);
+	const historyHead = `sm-history/1\n${alice.accountId}\n${a2.deviceId}\n${history.offer.transferId}\n`;
+	expectOpens(history.offer, a1, a2, concatBytes(utf8Encode(historyHead), history.key), "history offer");
+
 	// --- contact key v1 (bob's B1 accepts alice) and v2 (after A1 is removed) -----------
 	const pair: [string, string] = [bob.accountId, alice.accountId];
 	const contactKey1 = seeded("contact key v1", () => randomBytes(32));
@@ -387,6 +395,7 @@ export async function generateVectors(): Promise<Map<string, string>> {
 		identityEnvelope,
 		linkConfirm: confirm,
 		envelopes: [],
+		history: history.offer,
 	};
 
 	// --- sealed messages (A2 to bob, under contact key v1) --------------------------------
@@ -632,6 +641,24 @@ export async function generateVectors(): Promise<Map<string, string>> {
 				box: identityEnvelope.box,
 				linkConfirm: confirm,
 			},
+		},
+	});
+	files.set("history-offer.json", {
+		description:
+			'A history offer (client/core/history-transfer.ts): the one-time key of the history archive, sealed by A1 for A2 in the approval\'s `history`. crypto_box from A1\'s X25519 key to A2\'s; plaintext = "sm-history/1\\n" + accountId + "\\n" + A2\'s device id + "\\n" + transferId + "\\n" ‖ the 32-byte archive key (114 bytes; the box is 130). The archive is sealed under that key as file.json seals a file.',
+		accountId: alice.accountId,
+		from: deviceKeysOf(a1),
+		to: deviceKeysOf(a2),
+		plaintext: {
+			text: historyHead,
+			textHex: textHex(historyHead),
+			keyHex: hex(history.key),
+			hex: hex(concatBytes(utf8Encode(historyHead), history.key)),
+		},
+		offer: history.offer,
+		transferResponse: {
+			route: "GET /api/devices/history (by A2), one of transfers",
+			body: { ...history.offer, fromDevice: a1.deviceId, fromPublicKey: b64(a1.keys.publicKey), toDevice: a2.deviceId },
 		},
 	});
 	files.set("message.json", {

@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { priceOf } from "../../common/pricing.ts";
-import type { DeviceInfo } from "../../common/protocol/wire.ts";
+import { type DeviceInfo, limitsResponse } from "../../common/protocol/wire.ts";
 import { isContactBurst, isLowAcceptRatio, isMachineRegular } from "../../worker/abuse/behaviour-flags.ts";
 import { joinRefusal, lapsedAsks } from "../../worker/abuse/device-joins.ts";
 import { INDEFINITE, nextSuspension } from "../../worker/abuse/suspension.ts";
@@ -130,8 +130,15 @@ describe("configuration", () => {
 		expect(config.deviceRequestsPerHour).toBe(5);
 		expect(config.deviceJoins).toEqual({ lapseMs: 86_400_000 });
 		expect(config.linkCodeTtlMs).toBe(600_000);
+		expect(config.historyTransferTtlMs).toBe(3_600_000);
+		expect(config.historyArchiveMaxBytes).toBe(90 * 1024 * 1024);
 		expect(config.suspension.escalationMs).toEqual([86_400_000, 7 * 86_400_000]);
 		expect(config.flags).toMatchObject({ burstDistinct: 10, burstWindowMs: 3_600_000, lowAcceptRatio: 0.2, regularSample: 10 });
+	});
+
+	it("reads a history transfer's lifetime and the largest archive from HISTORY_TRANSFER_TTL_MS and HISTORY_ARCHIVE_MAX_MB", () => {
+		const config = readConfig(withVars({ HISTORY_TRANSFER_TTL_MS: "120000", HISTORY_ARCHIVE_MAX_MB: "0.5" }));
+		expect([config.historyTransferTtlMs, config.historyArchiveMaxBytes]).toEqual([120_000, 512 * 1024]);
 	});
 
 	it("reads the device limit from MAX_DEVICES_PER_ACCOUNT and refuses one below a single device", () => {
@@ -153,6 +160,10 @@ describe("configuration", () => {
 		["DEVICE_REQUESTS_PER_HOUR", "0"],
 		["LINK_CODE_TTL_MS", "0"],
 		["LINK_CODE_TTL_MS", "ten minutes"],
+		["HISTORY_TRANSFER_TTL_MS", "0"],
+		["HISTORY_TRANSFER_TTL_MS", "an hour"],
+		["HISTORY_ARCHIVE_MAX_MB", "0"],
+		["HISTORY_ARCHIVE_MAX_MB", "-5"],
 	])("refuses %s = %j with server_misconfigured, naming the variable", (name, value) => {
 		let thrown: unknown;
 		try {
@@ -165,15 +176,17 @@ describe("configuration", () => {
 		expect((thrown as ApiError).message).toContain(name);
 	});
 
-	it("publishes the configured attachment tiers at GET /api/limits", async () => {
+	it("publishes the configured attachment tiers and history archive cap at GET /api/limits", async () => {
 		const response = limits(
 			new Request("https://relay.test/api/limits"),
-			withVars({ ATTACHMENT_MEDIUM_UP_TO_MB: "8", ATTACHMENT_MAX_MB: "25" }),
+			withVars({ ATTACHMENT_MEDIUM_UP_TO_MB: "8", ATTACHMENT_MAX_MB: "25", HISTORY_ARCHIVE_MAX_MB: "12" }),
 		);
-		expect((await response.json<any>()).attachmentTiers).toEqual({
+		const body = limitsResponse.parse(await response.json(), "limits");
+		expect(body.attachmentTiers).toEqual({
 			smallBelowBytes: 1024 * 1024,
 			mediumUpToBytes: 8 * 1024 * 1024,
 			maxBytes: 25 * 1024 * 1024,
 		});
+		expect(body.historyArchiveMaxBytes).toBe(12 * 1024 * 1024);
 	});
 });

@@ -58,6 +58,7 @@ describe("hostile HTTP bodies", () => {
 			{ path: `/api/contacts/${bob.accountId}/report`, token: alice.token },
 			{ path: `/api/contacts/${bob.accountId}/rotate`, token: alice.token },
 			{ path: `/api/devices/${newMessageId()}/approve`, token: alice.token },
+			{ path: `/api/devices/history/${newMessageId()}/end`, token: alice.token },
 			{ path: "/api/attachments", token: alice.token },
 			{ path: `/api/admin/accounts/${alice.accountId}/credits`, token: env.ADMIN_TOKEN },
 			{ path: `/api/admin/accounts/${alice.accountId}/trust`, token: env.ADMIN_TOKEN },

@@ -10,7 +10,8 @@ export type JobName =
 	| "blob-retry"
 	| "call-expiry"
 	| "queue-expiry"
-	| "challenge-expiry";
+	| "challenge-expiry"
+	| "history-expiry";
 
 /** Open sockets of this object, tagged by device id. */
 export interface SocketPort {

@@ -12,6 +12,7 @@ import { type AlarmPort, DeadlineScheduler } from "./deadline-scheduler.ts";
 import { DeviceLinks } from "./devices/device-links.ts";
 import { DeviceLists } from "./devices/device-lists.ts";
 import { DeviceRegistry } from "./devices/device-registry.ts";
+import { HistoryTransfers } from "./history/history-transfers.ts";
 import type { JobName, RelayHost } from "./host.ts";
 import { Housekeeping } from "./housekeeping.ts";
 import { Delivery } from "./messaging/delivery.ts";
@@ -39,6 +40,7 @@ export class RelayServices {
 	readonly contacts: ContactService;
 	readonly bin: BlobBin;
 	readonly attachments: AttachmentService;
+	readonly history: HistoryTransfers;
 	readonly delivery: Delivery;
 	readonly sends: SendPipeline;
 	readonly typing: TypingNotices;
@@ -62,6 +64,7 @@ export class RelayServices {
 		this.contacts = new ContactService(host, this);
 		this.bin = new BlobBin(host);
 		this.attachments = new AttachmentService(host, this);
+		this.history = new HistoryTransfers(host, this);
 		this.delivery = new Delivery(host, this);
 		this.sends = new SendPipeline(host, this);
 		this.typing = new TypingNotices(host, this);
@@ -82,6 +85,7 @@ export class RelayServices {
 			this.housekeeping,
 			this.attachments.lapse,
 			this.attachments.expiry,
+			this.history,
 			this.bin,
 			this.calls,
 			this.delivery,

@@ -5,8 +5,10 @@ import type {
 	Contact,
 	DeviceInfo,
 	DeviceList,
+	EndHistoryRequest,
 	Envelope,
 	EnvelopeUpload,
+	HistoryTransfer,
 	IdentityEnvelope,
 	OpenLinkResponse,
 	PublishDeviceListRequest,
@@ -86,6 +88,15 @@ export interface RouteSurface {
 	cancelUpload(deviceId: string, attachmentId: string): Promise<RelayResult<true>>;
 	mayDownload(deviceId: string, owner: string, attachmentId: string): Promise<RelayResult<true>>;
 	downloaded(deviceId: string, owner: string, attachmentId: string): Promise<void>;
+
+	/** History transfers to a newly linked device that `deviceId` sends or receives. */
+	historyTransfers(deviceId: string): Promise<RelayResult<{ transfers: HistoryTransfer[] }>>;
+	/** The largest sealed archive `deviceId` may upload for the transfer, if it may. */
+	beginHistoryUpload(deviceId: string, transferId: string): Promise<RelayResult<number>>;
+	/** The archive is in R2 (`size` bytes; null: it landed short and was no archive). */
+	finishHistoryUpload(deviceId: string, transferId: string, size: number | null): Promise<RelayResult<true>>;
+	mayFetchHistory(deviceId: string, transferId: string): Promise<RelayResult<true>>;
+	endHistory(deviceId: string, transferId: string, outcome: EndHistoryRequest["outcome"]): Promise<RelayResult<true>>;
 }
 
 /** Another account's object. `peerId` / `from` name that account. */

@@ -10,6 +10,7 @@ export function limits(_request: Request, env: Env): Response {
 		quotaPerDay: config.quotaPerDay,
 		maxSealedTextBytes: config.maxSealedTextBytes,
 		attachmentTiers: config.attachmentTiers,
+		historyArchiveMaxBytes: config.historyArchiveMaxBytes,
 	};
 	return Response.json(body, { headers: { "cache-control": "public, max-age=300" } });
 }

@@ -3,6 +3,7 @@ import type { MessengerClient } from "../../core/sdk.ts";
 import { toSdkError } from "../../core/sdk-error.ts";
 import type { LinkRequest, MessengerStore, ShownLinkCode } from "../store.ts";
 import type { Devices } from "./devices.ts";
+import type { HistoryTransfer } from "./history-transfer.ts";
 import type { Notices } from "./notices.ts";
 
 export type DeviceLinksClient = Pick<MessengerClient, "createLinkCode" | "cancelLinkCode" | "approveDevice" | "rejectDevice">;
@@ -36,6 +37,7 @@ export class DeviceLinks {
 		private readonly client: DeviceLinksClient,
 		private readonly devices: Pick<Devices, "refresh">,
 		private readonly notices: Notices,
+		private readonly history: Pick<HistoryTransfer, "offered">,
 	) {}
 
 	/** Show a new code; one shown before is withdrawn, so only one is ever open from here. */
@@ -61,9 +63,14 @@ export class DeviceLinks {
 		this.notices.notify(`“${request.device.name}” wants to join your account. Compare its number under Devices.`, "info");
 	}
 
-	async approve(deviceId: string): Promise<void> {
-		await this.client.approveDevice(deviceId);
+	/**
+	 * Approve a device that claimed the code shown here. With `history`, the approval also
+	 * offers it this device's history, which is then built and sent while the person goes on.
+	 */
+	async approve(deviceId: string, opts: { history?: boolean } = {}): Promise<void> {
+		const approved = await this.client.approveDevice(deviceId, { history: opts.history === true });
 		this.drop(deviceId);
+		if (approved.historyTransferId !== undefined) this.history.offered(approved.historyTransferId, deviceId);
 		await this.devices.refresh();
 	}
 

@@ -3,6 +3,7 @@ import type { Contact } from "../../../common/protocol/wire.ts";
 import type { CallController, CallState } from "../call-controller.ts";
 import { formatDuration, formatWhen, plural } from "../format.ts";
 import type { ChatMessage } from "../history-store.ts";
+import { emptyChatText } from "../history-text.ts";
 import type { MessengerController, MessengerState } from "../messenger-controller.ts";
 import { filePrice, formatBytes } from "../prices.ts";
 import { useNow } from "../use-messenger.ts";
@@ -55,7 +56,9 @@ export function MessageList({
 			}}
 		>
 			{messages.length === 0 ? (
-				<p class="empty">No messages yet. Say hello!</p>
+				<p class="empty" data-testid="empty-chat">
+					{emptyChatText(state)}
+				</p>
 			) : (
 				// A scrolling container is reachable by keyboard on its own (Chromium, Firefox).
 				<ol class="message-list" role="log" aria-live="polite" aria-label={label}>

@@ -139,8 +139,10 @@ function LinkNewDevice({ controller, code }: { controller: MessengerController; 
 /** A new device claimed the code shown here: the person compares its fingerprint with the one on its screen. */
 function LinkRequestCard({ controller, request }: { controller: MessengerController; request: LinkRequest }) {
 	const { device, fingerprint } = request;
+	// Most people link a device to use it like this one: with the conversations they have.
+	const [history, setHistory] = useState(true);
 	const action = useAction(
-		(approve: boolean) => (approve ? controller.approveDevice(device.deviceId) : controller.rejectDevice(device.deviceId)),
+		(approve: boolean) => (approve ? controller.approveDevice(device.deviceId, { history }) : controller.rejectDevice(device.deviceId)),
 		(err) => errorText(err, "device"),
 	);
 	return (
@@ -152,6 +154,20 @@ function LinkRequestCard({ controller, request }: { controller: MessengerControl
 				{fingerprint}
 			</p>
 			<p class="hint">An approved device receives your new messages and can link or remove other devices.</p>
+			<label class="checkbox">
+				<input
+					type="checkbox"
+					name="transferHistory"
+					checked={history}
+					aria-describedby={`history-hint-${device.deviceId}`}
+					onChange={(e) => setHistory(e.currentTarget.checked)}
+				/>
+				Transfer message history to this device
+			</label>
+			<p class="hint" id={`history-hint-${device.deviceId}`}>
+				Your messages, and the files opened in this browser, go to it end-to-end encrypted. The server cannot read them, and deletes them
+				once imported, or after an hour.
+			</p>
 			<div class="actions">
 				<button type="button" class="primary" disabled={action.busy} onClick={() => void action.run(true)}>
 					Approve “{device.name}”

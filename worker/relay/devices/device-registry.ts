@@ -6,6 +6,7 @@ import type { AccountState } from "../account/account-state.ts";
 import type { AttachmentService } from "../attachments/attachment-service.ts";
 import { deleteEnvelopesOf, listContacts, saveEnvelopes } from "../contacts/contact-book.ts";
 import type { KeyRotation } from "../contacts/key-rotation.ts";
+import type { HistoryTransfers } from "../history/history-transfers.ts";
 import type { RelayHost } from "../host.ts";
 import { Lane } from "../lane.ts";
 import { dropDeviceQueue } from "../messaging/message-queue.ts";
@@ -33,6 +34,7 @@ interface Needs {
 	readonly attachments: AttachmentService;
 	readonly rotation: KeyRotation;
 	readonly lists: DeviceLists;
+	readonly history: HistoryTransfers;
 }
 
 /**
@@ -139,7 +141,7 @@ export class DeviceRegistry {
 		return { devices, approvedSetChanged };
 	}
 
-	/** A removed device's sockets, queue, keys, recovery mark and attachment waits go. */
+	/** A removed device's sockets, queue, keys, recovery mark, attachment waits and history transfers go. */
 	private async forget(deviceId: string): Promise<void> {
 		this.s.hub.close(deviceId, 4001, "device is no longer approved");
 		unmarkRecovering(this.host.sql, deviceId);
@@ -147,6 +149,7 @@ export class DeviceRegistry {
 		deleteEnvelopesOf(this.host.sql, deviceId);
 		deleteIdentityEnvelope(this.host.sql, deviceId);
 		await this.s.attachments.forgetDevice(deviceId);
+		await this.s.history.forgetDevice(deviceId);
 	}
 
 	/** Devices nobody approved or rejected in time are rejected, so they stop holding a place. */
@@ -160,7 +163,8 @@ export class DeviceRegistry {
 	/**
 	 * An approved device approves one that claimed a link code: with the next signed list (the
 	 * new device in it), the identity key wrapped for the new device, and every contact key
-	 * it holds wrapped for it too, so the new device reads new messages from every contact at once.
+	 * it holds wrapped for it too, so the new device reads new messages from every contact at once;
+	 * and, if the approver offers its history, the transfer of it, written in the same change.
 	 */
 	approve(approverId: string, deviceId: string, body: ApproveDeviceRequest): Promise<RelayResult<DeviceInfo>> {
 		return this.s.lists.change(async () => {
@@ -180,6 +184,8 @@ export class DeviceRegistry {
 			}
 			const { nonce, box } = body.identityEnvelope;
 			saveIdentityEnvelope(this.host.sql, { deviceId, ...from, nonce, box, linkConfirm: body.linkConfirm });
+			// Before the new device hears it is approved, so the first thing it lists has the offer.
+			if (body.history) await this.s.history.offer({ deviceId: approverId, publicKey: approver.publicKey }, deviceId, body.history);
 			const { devices } = await this.refresh();
 			await this.s.lists.announce(body.deviceList);
 			return ok(devices.find((d) => d.deviceId === deviceId) as DeviceInfo);
@@ -205,7 +211,7 @@ export class DeviceRegistry {
 
 	/**
 	 * The target is pending and came through a link code, there is room, the list adds exactly
-	 * it, and every contact's newest key is wrapped for it.
+	 * it, every contact's newest key is wrapped for it, and a history offer's id is new.
 	 */
 	private async checkApproval(approverId: string, deviceId: string, body: ApproveDeviceRequest): Promise<RelayResult<DeviceInfo>> {
 		// Checked again here: the approver may have been removed while this waited for its turn.
@@ -233,6 +239,8 @@ export class DeviceRegistry {
 		const known = new Map(contacts.map((c) => [c.accountId, c.keyVersion as number]));
 		if (body.envelopes.some((e) => (known.get(e.peerId) ?? 0) < e.keyVersion))
 			return refuse("bad_request", "An envelope names an unknown contact or key version.");
+		const offerRefusal = body.history ? this.s.history.offerRefusal(body.history) : null;
+		if (offerRefusal) return offerRefusal;
 		return ok(approver);
 	}
 

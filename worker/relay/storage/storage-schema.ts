@@ -159,6 +159,24 @@ const MIGRATIONS: string[][] = [
 		// themselves (POST /api/devices/:id/recover); a device that joined by link code may not.
 		"CREATE TABLE IF NOT EXISTS recovering_devices (device_id TEXT PRIMARY KEY)",
 	],
+	[
+		// History transfers to a newly linked device (relay/history/): who sends to whom, the
+		// offer box exactly as the approving device sealed it (the relay cannot open it), and
+		// where the sealed archive stands. The archive itself is in R2; a row lives an hour.
+		`CREATE TABLE IF NOT EXISTS history_transfers (
+			transfer_id TEXT PRIMARY KEY,
+			from_device TEXT NOT NULL,
+			from_public_key TEXT NOT NULL,
+			to_device TEXT NOT NULL,
+			nonce TEXT NOT NULL,
+			box TEXT NOT NULL,
+			state TEXT NOT NULL,
+			size INTEGER,
+			created_at INTEGER NOT NULL,
+			expires_at INTEGER NOT NULL
+		)`,
+		"CREATE INDEX IF NOT EXISTS history_transfers_by_expiry ON history_transfers (expires_at)",
+	],
 ];
 
 /** The schema version migrateStorage brings storage to. */
