@@ -412,9 +412,9 @@ export class MessengerController {
 		return this.recovery.confirm(positions, answers);
 	}
 
-	/** On a device that did not make the key: the person saved it already. */
-	recoveryKeyKeptElsewhere(): void {
-		this.recovery.keptElsewhere();
+	/** The words the person saved: whether they are the account's recovery key (then it counts as saved here). */
+	checkSavedRecoveryKey(words: string): Promise<boolean> {
+		return this.recovery.checkSaved(words);
 	}
 
 	/** Ask the browser (again) to keep this site's data. */

@@ -220,6 +220,15 @@ describe("recovery key", () => {
 		await page.getByTestId("recovery-status").and(page.locator('[data-confirmed="true"]')).waitFor();
 		expect(await reminder.count()).toBe(0);
 
+		// What she kept can be checked against the account's key: the old words are not it any more, the new ones are.
+		const check = page.getByTestId("recovery-check");
+		await page.getByLabel("Check the words you saved").fill(words.join(" "));
+		await page.getByRole("button", { name: "Check these words" }).click();
+		await check.getByText("These words are not this account's recovery key.", { exact: false }).waitFor();
+		await page.getByLabel("Check the words you saved").fill(fresh.join("  ").toUpperCase());
+		await page.getByRole("button", { name: "Check these words" }).click();
+		await check.getByText("These are this account's recovery key.").waitFor();
+
 		// The old words no longer open the account; words that are no key at all say so.
 		const other = track(await newProfile(browser, PHONE));
 		const stranger = await other.newPage();

@@ -37,9 +37,19 @@ function recoveryOf({ hasKey = async () => false, made = [WORDS, OTHER_WORDS], e
 	const store = storeWith({ me: ME, phase: "ready" });
 	const { kv } = memoryStorage(entries);
 	const queue = [...made];
+	// The key registered with the account: WORDS until this device makes another.
+	let registered = WORDS;
 	const client = {
-		setUpRecovery: vi.fn(async () => queue.shift() ?? WORDS),
+		setUpRecovery: vi.fn(async () => {
+			registered = queue.shift() ?? WORDS;
+			return registered;
+		}),
 		hasRecoveryKey: vi.fn(hasKey),
+		// The relay's registered key, as the SDK compares: here, the words made last.
+		checkRecoveryKey: vi.fn(async (words: string) => {
+			if (splitWords(words).length !== 12) throw new SdkError("bad_request", "That is not a recovery key.");
+			return (await hasKey()) && splitWords(words).join(" ") === registered;
+		}),
 	};
 	const marks = new RecoveryMarks("sm-test", () => kv);
 	const recovery = new Recovery(store, client, marks, new Notices(store));
@@ -176,16 +186,19 @@ describe("what the app knows of the recovery key on start", () => {
 		const linked = recoveryOf({ hasKey: async () => true });
 		await linked.recovery.load();
 		expect(reminderShown(linked.store.state.recovery)).toBe(true);
-		// A device linked later: the person saved the key on the device that made it.
-		linked.recovery.keptElsewhere();
+		// A device linked later: the person types the words they saved on the device that made it.
+		expect(await linked.recovery.checkSaved(OTHER_WORDS)).toBe(false);
+		expect(linked.store.state.recovery.confirmed).toBe(false);
+		await expect(linked.recovery.checkSaved("three short words")).rejects.toMatchObject({ code: "bad_request" });
+		expect(await linked.recovery.checkSaved(` ${WORDS.toUpperCase()} `)).toBe(true);
 		expect(linked.store.state.recovery.confirmed).toBe(true);
 		expect(linked.marks.confirmed(ALICE)).toBe(true);
 	});
 
-	it("does not let 'saved elsewhere' stand in for a key the account does not have", async () => {
+	it("does not count words as saved for an account that has no recovery key", async () => {
 		const app = recoveryOf({ hasKey: async () => false });
 		await app.recovery.load();
-		app.recovery.keptElsewhere();
+		expect(await app.recovery.checkSaved(WORDS)).toBe(false);
 		expect(app.store.state.recovery.confirmed).toBe(false);
 	});
 

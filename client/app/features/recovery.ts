@@ -3,7 +3,7 @@ import type { MessengerStore, RecoveryState } from "../store.ts";
 import type { Notices } from "./notices.ts";
 import type { KeyValueStorage } from "./start-up-cache.ts";
 
-export type RecoveryClient = Pick<MessengerClient, "setUpRecovery" | "hasRecoveryKey">;
+export type RecoveryClient = Pick<MessengerClient, "setUpRecovery" | "hasRecoveryKey" | "checkRecoveryKey">;
 
 /** A recovery key is 12 words; this many of them are typed back to show it was written down. */
 export const WORDS_TYPED_BACK = 3;
@@ -177,11 +177,16 @@ export class Recovery {
 	}
 
 	/**
-	 * On a device that did not make the key (linked later): the person says they saved the
-	 * account's key before, elsewhere. Only offered while the account has one.
+	 * On a device that did not make the key (linked later), or to look again: the words the
+	 * person saved are typed in and compared with the account's registered key; if they are
+	 * it, the key counts as saved in this browser. Words that are no recovery key throw `bad_request`.
 	 */
-	keptElsewhere(): void {
-		if (this.store.state.recovery.hasKey) this.confirmed();
+	async checkSaved(words: string): Promise<boolean> {
+		// Checked against the registered key, not taken on trust: a key saved "somewhere" that
+		// is not this account's (an old one, another account's) would fail the day it is needed.
+		const matches = await this.client.checkRecoveryKey(words);
+		if (matches) this.confirmed();
+		return matches;
 	}
 
 	/** The account was just restored with its recovery key: the person has it, evidently. */

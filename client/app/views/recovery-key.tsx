@@ -211,6 +211,46 @@ function StorageStatus({ controller, state }: { controller: MessengerController;
 }
 
 /** The recovery key's state and a new one on request; and whether the browser keeps the keys. */
+/** Type in the words kept on paper or in a file: are they still this account's recovery key? */
+function CheckSavedWords({ controller }: { controller: MessengerController }) {
+	const [words, setWords] = useState("");
+	const [verdict, setVerdict] = useState<boolean | null>(null);
+	const check = useAction(
+		async () => setVerdict(await controller.checkSavedRecoveryKey(words)),
+		(err) => errorText(err, "recovery"),
+	);
+	return (
+		<form
+			class="stack check-recovery-key"
+			onSubmit={(e) => {
+				e.preventDefault();
+				setVerdict(null);
+				void check.run();
+			}}
+		>
+			<label for="check-recovery-words">Check the words you saved</label>
+			<textarea
+				id="check-recovery-words"
+				rows={2}
+				autocomplete="off"
+				spellcheck={false}
+				value={words}
+				onInput={(e) => setWords(e.currentTarget.value)}
+			/>
+			<div class="actions">
+				<button type="submit" disabled={check.busy || words.trim() === ""}>
+					Check these words
+				</button>
+			</div>
+			<output data-testid="recovery-check" aria-live="polite">
+				{verdict === true && "These are this account's recovery key."}
+				{verdict === false && "These words are not this account's recovery key. If the key you kept is lost, make a new one."}
+			</output>
+			<ErrorLine text={check.error} />
+		</form>
+	);
+}
+
 export function RecoverySettings({ controller, state }: { controller: MessengerController; state: MessengerState }) {
 	const [replacing, setReplacing] = useState(false);
 	const make = useAction(
@@ -267,11 +307,6 @@ export function RecoverySettings({ controller, state }: { controller: MessengerC
 							Show my recovery key
 						</button>
 					)}
-					{recovery.hasKey && !recovery.confirmed && !recovery.words && (
-						<button type="button" onClick={() => controller.recoveryKeyKeptElsewhere()}>
-							I saved it on another device
-						</button>
-					)}
 					{recovery.hasKey === false ? (
 						<button type="button" class="primary" disabled={make.busy} onClick={() => void make.run()}>
 							Make a recovery key
@@ -284,6 +319,7 @@ export function RecoverySettings({ controller, state }: { controller: MessengerC
 				</div>
 			)}
 			<ErrorLine text={make.error} />
+			{recovery.hasKey && <CheckSavedWords controller={controller} />}
 			<StorageStatus controller={controller} state={state} />
 		</section>
 	);
