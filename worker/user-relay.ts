@@ -332,8 +332,8 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 		return this.#ready(() => this.#s.calls.fromPeer(signal));
 	}
 
-	deviceListOf(): Promise<DeviceList> {
-		return this.#ready(() => this.#s.devices.published());
+	deviceListOf(askedBy: string): Promise<RelayResult<DeviceList>> {
+		return this.#ready(() => this.#s.contacts.devicesFor(askedBy));
 	}
 
 	peerRevokedDevice(peerId: string): Promise<void> {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { generateContactKey, unwrapContactKey } from "../../client/core/contact-key.ts";
 import { fromB64u, toB64u } from "../../common/encoding.ts";
 import { expectCryptoError } from "../support/expect-crypto-error.ts";
-import { addApprovedDevice, newMessageId, wrapForBoth } from "./fixtures.ts";
+import { acceptContact, addApprovedDevice, newMessageId, wrapForBoth } from "./fixtures.ts";
 import { api, connect, firstDeviceList, registerUser, type TestUser } from "./helpers.ts";
 
 /** The accepter's envelopes of a fresh key for every approved device of both accounts, as its client makes them. */
@@ -108,12 +108,40 @@ describe("contacts", () => {
 		const bob = await registerUser("bob");
 		const bobPhone = await addApprovedDevice(bob);
 		await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
+		await acceptContact(bob, alice);
 		const { json } = await api(`/api/contacts/${bob.accountId}/devices`, { token: alice.token });
 		const bobsOwn = (await api("/api/devices", { token: bob.token })).json.deviceList;
 		expect(json.deviceList).toEqual(bobsOwn);
 		expect(json.deviceList).toMatchObject({ accountId: bob.accountId, version: 2, identityKey: toB64u(bob.identity.publicKey) });
 		expect(json.devices.map((d: any) => d.deviceId).sort()).toEqual([bob.deviceId, bobPhone.deviceId].sort());
 		expect(json.devices.every((d: any) => d.status === "approved" && d.link === undefined)).toBe(true);
+	});
+
+	it("shows an account's devices only to its accepted contacts and to those it asked, never to a requester it has not accepted, declined or blocked", async () => {
+		const alice = await registerUser("alice");
+		const bob = await registerUser("bob");
+		const devicesOf = async (owner: { accountId: string }, asker: { token: string }) =>
+			(await api(`/api/contacts/${owner.accountId}/devices`, { token: asker.token })).status;
+		await api("/api/contacts", { token: alice.token, body: { handle: bob.handle } });
+		// Bob is asked: he sees Alice's devices (he wraps the first key for them); she does not see his yet.
+		expect(await devicesOf(alice, bob)).toBe(200);
+		expect(await devicesOf(bob, alice)).toBe(404);
+		await api(`/api/contacts/${alice.accountId}/decline`, { method: "POST", token: bob.token });
+		expect(await devicesOf(bob, alice)).toBe(404);
+
+		const carol = await registerUser("carol");
+		await api("/api/contacts", { token: carol.token, body: { handle: bob.handle } });
+		await api(`/api/contacts/${carol.accountId}/block`, { method: "POST", token: bob.token });
+		expect(await devicesOf(bob, carol)).toBe(404);
+
+		const dave = await registerUser("dave");
+		await api("/api/contacts", { token: dave.token, body: { handle: bob.handle } });
+		await acceptContact(bob, dave);
+		expect(await devicesOf(bob, dave)).toBe(200);
+		expect(await devicesOf(dave, bob)).toBe(200);
+		// And what is refused reads as if there were no contact at all.
+		const refused = await api(`/api/contacts/${bob.accountId}/devices`, { token: alice.token });
+		expect(refused.json.error).toEqual({ code: "not_found", message: "No such contact." });
 	});
 
 	it("decline tells the requester, and a declined requester may ask again", async () => {

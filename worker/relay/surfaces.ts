@@ -106,7 +106,8 @@ export interface PeerSurface {
 	typing(from: string, fromDevice: string): Promise<void>;
 	peerCall(signal: RelayedSignal): Promise<RelayResult<true>>;
 	/** The approved devices and the signed list that vouches for them. */
-	deviceListOf(): Promise<DeviceList>;
+	/** This account's devices, for `askedBy` if it may see them (contact-service.ts devicesFor). */
+	deviceListOf(askedBy: string): Promise<RelayResult<DeviceList>>;
 	peerRevokedDevice(peerId: string): Promise<void>;
 	peerDevicesChanged(peerId: string): Promise<void>;
 	ownerRotation(peerId: string, keyVersion: number, envelopes: StoredEnvelope[]): Promise<RelayResult<Contact>>;

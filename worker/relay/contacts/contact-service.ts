@@ -4,6 +4,7 @@ import { findAccountByHandle } from "../../db/accounts.ts";
 import { bumpCounter, readCounter } from "../account/account-cache.ts";
 import type { AccountState } from "../account/account-state.ts";
 import { distinctRefsSince, logActivity, recentTimes } from "../account/activity-log.ts";
+import type { DeviceRegistry } from "../devices/device-registry.ts";
 import type { RelayHost } from "../host.ts";
 import { ok, type RelayResult, refuse } from "../relay-result.ts";
 import type { SocketHub } from "../sockets/socket-hub.ts";
@@ -28,9 +29,11 @@ interface Needs {
 	readonly account: AccountState;
 	readonly hub: SocketHub;
 	readonly rotation: KeyRotation;
+	readonly devices: DeviceRegistry;
 }
 
 const HOUR_MS = 3_600_000;
+const NO_SUCH_CONTACT = "No such contact.";
 const nothingToDo = (): RelayResult<never> => refuse("conflict", "Nothing to do.");
 
 /**
@@ -140,8 +143,21 @@ export class ContactService {
 	/** The contact's approved devices and its signed list, which this account's devices verify before wrapping a key for any of them. */
 	async peerDevices(peerId: string): Promise<RelayResult<DeviceList>> {
 		const current = getContact(this.host.sql, peerId);
-		if (!current || current.state === "blocked") return refuse("not_found", "No such contact.");
-		return ok(await this.host.peer(peerId).deviceListOf());
+		if (!current || current.state === "blocked") return refuse("not_found", NO_SUCH_CONTACT);
+		return this.host.peer(peerId).deviceListOf(this.host.accountId);
+	}
+
+	/**
+	 * This account's devices (names, keys, creation times) and signed list, as `askedBy` may
+	 * see them: only an accepted contact, and one this account asked to be its contact (who
+	 * wraps the first key for these devices when accepting). Anyone else — a stranger, a
+	 * requester not yet accepted or declined, someone blocked — learns nothing, not even
+	 * whether there is a contact.
+	 */
+	devicesFor(askedBy: string): RelayResult<DeviceList> {
+		const contact = getContact(this.host.sql, askedBy);
+		if (contact?.state !== "accepted" && contact?.state !== "outgoing") return refuse("not_found", NO_SUCH_CONTACT);
+		return ok(this.s.devices.published());
 	}
 
 	/** Only someone this account has a contact relationship with may be reported by it. */

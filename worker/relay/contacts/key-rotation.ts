@@ -48,7 +48,9 @@ export class KeyRotation {
 	 * so without both lists there is nothing they could have checked.
 	 */
 	async prepare(deviceId: string, peerId: string, keyVersion: number, uploads: EnvelopeUpload[]): Promise<RelayResult<KeyHalves>> {
-		const peer = await this.host.peer(peerId).deviceListOf();
+		const listed = await this.host.peer(peerId).deviceListOf(this.host.accountId);
+		if (!listed.ok) return listed;
+		const peer = listed.value;
 		if (this.s.lists.current() === null || peer.deviceList === null) {
 			return refuse("conflict", "Both accounts need a signed device list before they share a key; publish yours first.");
 		}
