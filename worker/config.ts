@@ -194,6 +194,7 @@ export function readConfig(env: Env): Config {
 		calls: {
 			ringTimeoutMs: numberVar(env, "CALL_RING_SECONDS", 45) * 1000,
 			limits: {
+				bytesPerCall: numberVar(env, "CALL_SIGNAL_KIB_PER_CALL", 256) * 1024,
 				signals: numberVar(env, "CALL_SIGNALS_PER_MINUTE", 200),
 				signalWindowMs: 60_000,
 				starts: numberVar(env, "CALLS_PER_WINDOW", 10),

@@ -7,7 +7,7 @@ import {
 	type CallFrame,
 	type CallSignalKind,
 	MAX_FRAME_CHARS,
-	MAX_SEALED_SIGNAL_BYTES,
+	MAX_SEALED_SIGNAL_BYTES_BY_KIND,
 	type PeerCallFrame,
 	sealedSignalKind,
 } from "../../common/protocol/wire.ts";
@@ -421,7 +421,7 @@ export class CallSignaling {
 		};
 		const sealed = sealMessage(latest.key, header, bodyOf(signal));
 		const frame: CallFrame = { type: "call", id: entry.callId, to: entry.peerId, kind, keyVersion: latest.version, ...sealed };
-		if (fromB64u(sealed.box).length > MAX_SEALED_SIGNAL_BYTES || JSON.stringify(frame).length > MAX_FRAME_CHARS) {
+		if (fromB64u(sealed.box).length > MAX_SEALED_SIGNAL_BYTES_BY_KIND[kind] || JSON.stringify(frame).length > MAX_FRAME_CHARS) {
 			throw new SdkError("too_large", `The ${kind} signal is too large to relay.`);
 		}
 		if (!this.deps.send(frame)) throw new SdkError("network", "Not connected to the relay: the call signal was not sent.");

@@ -570,8 +570,24 @@ export type CallEventKind = (typeof CALL_EVENT_KINDS)[number];
  * signal can never be opened as a message, nor a message as a signal.
  */
 export const sealedSignalKind = (kind: CallSignalKind): string => `call:${kind}`;
-/** A sealed signal (an SDP offer or answer, one ICE candidate, or an empty control body) is at most this large. */
-export const MAX_SEALED_SIGNAL_BYTES = 32 * 1024;
+/**
+ * How large each kind of sealed signal may be, header and tag included. A real ICE candidate
+ * is a few hundred bytes and an SDP offer a few KB (a video offer with every codec Chromium
+ * has is under 8 KB); anything larger is not signaling but a free channel beside the
+ * messages, which are metered. The relay refuses a larger one as `too_large`.
+ */
+export const MAX_SEALED_SIGNAL_BYTES_BY_KIND: Readonly<Record<CallSignalKind, number>> = {
+	offer: 16 * 1024,
+	answer: 16 * 1024,
+	ice: 2 * 1024,
+	ringing: 1024,
+	accept: 1024,
+	decline: 1024,
+	busy: 1024,
+	hangup: 1024,
+};
+/** The largest of them: what the frame schema lets through, before the per-kind check. */
+export const MAX_SEALED_SIGNAL_BYTES = Math.max(...Object.values(MAX_SEALED_SIGNAL_BYTES_BY_KIND));
 const signalBox = base64url({ minBytes: 16, maxBytes: MAX_SEALED_SIGNAL_BYTES });
 
 type SignalShape = { kind: string; keyVersion?: number; nonce?: string; box?: string; fromDevice?: string };

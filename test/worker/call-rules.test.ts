@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { type CallRecord, checkCallLimits, incomingStep, outgoingStep } from "../../worker/relay/calls/call-signaling.ts";
+import {
+	type CallRecord,
+	checkCallLimits,
+	incomingStep,
+	outgoingStep,
+	signalSizeRefusal,
+} from "../../worker/relay/calls/call-signaling.ts";
 
 const NOW = 1_000_000;
 const ringingAsCaller: CallRecord = {
@@ -80,7 +86,7 @@ describe("call routing rules", () => {
 });
 
 describe("the signaling limiter", () => {
-	const rules = { signals: 200, signalWindowMs: 60_000, starts: 10, startWindowMs: 600_000 };
+	const rules = { bytesPerCall: 256 * 1024, signals: 200, signalWindowMs: 60_000, starts: 10, startWindowMs: 600_000 };
 	const times = (n: number, step: number) => Array.from({ length: n }, (_, i) => NOW - i * step);
 
 	it("counts every signal against 200 a minute, and only new calls against 10 in 10 minutes", () => {
@@ -102,5 +108,31 @@ describe("the signaling limiter", () => {
 				rules,
 			),
 		).toEqual({ ok: true });
+	});
+});
+
+describe("the size of call signals", () => {
+	const rules = { bytesPerCall: 64 * 1024 };
+
+	it("caps each kind at what real signaling needs: an offer or answer 16 KiB, one ICE candidate 2 KiB, a control signal 1 KiB", () => {
+		expect(signalSizeRefusal("offer", 16 * 1024, 0, rules)).toBeNull();
+		expect(signalSizeRefusal("offer", 16 * 1024 + 1, 0, rules)?.refuse).toBe("too_large");
+		expect(signalSizeRefusal("answer", 16 * 1024 + 1, 0, rules)?.refuse).toBe("too_large");
+		expect(signalSizeRefusal("ice", 2048, 0, rules)).toBeNull();
+		expect(signalSizeRefusal("ice", 2049, 0, rules)).toEqual({
+			refuse: "too_large",
+			why: "A sealed ice signal is at most 2048 bytes; this one has 2049.",
+		});
+		for (const kind of ["ringing", "accept", "decline", "busy", "hangup"] as const) {
+			expect(signalSizeRefusal(kind, 1024, 0, rules)).toBeNull();
+			expect(signalSizeRefusal(kind, 1025, 0, rules)?.refuse).toBe("too_large");
+		}
+	});
+
+	it("meters a call as a whole: past its budget only a decline, busy or hangup still goes", () => {
+		expect(signalSizeRefusal("ice", 1000, 64 * 1024 - 1000, rules)).toBeNull();
+		expect(signalSizeRefusal("ice", 1001, 64 * 1024 - 1000, rules)?.refuse).toBe("quota_exceeded");
+		expect(signalSizeRefusal("offer", 500, 64 * 1024, rules)?.refuse).toBe("quota_exceeded");
+		for (const kind of ["decline", "busy", "hangup"] as const) expect(signalSizeRefusal(kind, 300, 64 * 1024, rules)).toBeNull();
 	});
 });

@@ -352,6 +352,47 @@ describe("call signaling", () => {
 	});
 });
 
+describe("call signaling is metered", () => {
+	it("refuses a signal larger than its kind needs as too_large, and past the call's budget all but ending it as quota_exceeded", async () => {
+		const { alice, bob, key, a, b, callId } = await ringingCall();
+		b.send(callSignal(bob, alice, key, callId, "accept"));
+		await a.next("call", (f) => f.kind === "accept");
+
+		// An ICE "candidate" of 3 KB is no candidate: a free channel, refused, and nothing reaches Bob.
+		const padded = callSignal(alice, bob, key, callId, "ice", {
+			candidate: `candidate:1 1 udp 1 192.0.2.1 5000 typ host ${"x".repeat(3000)}`,
+		});
+		a.send(padded);
+		expect(await a.next("error")).toMatchObject({ code: "too_large", ref: callId });
+		a.send(callSignal(alice, bob, key, callId, "ringing", { note: "y".repeat(2000) }));
+		expect(await a.next("error")).toMatchObject({ code: "too_large", ref: callId });
+		await settle();
+		expect(callFrames(b).filter((f) => f.kind === "ice" || f.kind === "ringing")).toEqual([]);
+
+		// Renegotiations of 15 KB each, until the call's 256 KiB are carried (the first offer counts too).
+		const sealedBytes = (f: { box?: string }) => Math.floor(((f.box?.length ?? 0) * 3) / 4);
+		const renegotiation = () => callSignal(alice, bob, key, callId, "offer", { sdp: `v=0 ${"m".repeat(15_000)}`, video: true });
+		const fit = Math.floor((256 * 1024 - sealedBytes(offer(alice, bob, key, callId))) / sealedBytes(renegotiation()));
+		expect(fit).toBe(17);
+		for (let i = 0; i < fit; i++) {
+			a.send(renegotiation());
+			await b.next("call", (f) => f.kind === "offer");
+		}
+		a.send(renegotiation());
+		expect(await a.next("error")).toMatchObject({ code: "quota_exceeded", ref: callId });
+		await settle();
+		expect(callFrames(b).filter((f) => f.kind === "offer")).toHaveLength(1 + fit);
+		// An ending signal always goes: the call can be hung up, and then it and its budget are gone.
+		a.send(callSignal(alice, bob, key, callId, "hangup"));
+		await b.next("call", (f) => f.kind === "hangup");
+		expect(await callsOf(alice.accountId)).toEqual([]);
+		const budgets = await runInDurableObject(relay(alice.accountId), (_, state) =>
+			state.storage.sql.exec("SELECT * FROM call_budgets").toArray(),
+		);
+		expect(budgets).toEqual([]);
+	});
+});
+
 describe("TURN credentials", () => {
 	it("verify with the coturn formula and expire TURN_TTL_SECONDS after they are issued", async () => {
 		const { alice } = await contactPair();

@@ -13,8 +13,9 @@ import {
 	ENDING_SIGNALS,
 	incomingStep,
 	outgoingStep,
+	signalSizeRefusal,
 } from "./call-signaling.ts";
-import { activateCall, deleteCall, expireCalls, getCall, insertCall, touchCall } from "./call-store.ts";
+import { activateCall, addSignalBytes, deleteCall, expireCalls, getCall, insertCall, signalBytes, touchCall } from "./call-store.ts";
 
 /** A signal as one account's object hands it to the other's: always from a named device. */
 export type RelayedSignal = Omit<PeerCallFrame, "kind" | "fromDevice"> & { kind: CallSignalKind; fromDevice: string };
@@ -69,6 +70,10 @@ export class CallRelay {
 				`Seal call signals with contact key version ${contact.rotateTo ?? contact.keyVersion}; fetch the keys again.`,
 			);
 		}
+		// base64url without padding: every 4 characters are 3 bytes. A call not started yet has carried nothing.
+		const size = Math.floor(((frame.box?.length ?? 0) * 3) / 4);
+		const oversized = signalSizeRefusal(frame.kind, size, signalBytes(sql, frame.id), this.host.rules().limits);
+		if (oversized) return refuse(oversized.refuse, oversized.why);
 		const call = getCall(sql, frame.id);
 		const step = outgoingStep(call, frame, deviceId, now);
 		if ("refuse" in step) return refuse(step.refuse, step.why);
@@ -111,6 +116,7 @@ export class CallRelay {
 				state: "ringing",
 				expiresAt,
 			});
+			addSignalBytes(sql, frame.id, size);
 			const rung = await this.forward(frame.to, signal);
 			if (!rung.ok) {
 				deleteCall(sql, frame.id);
@@ -121,6 +127,8 @@ export class CallRelay {
 		}
 
 		const current = call as CallRecord;
+		// Counted whether or not the peer takes it, like the signal itself.
+		if (step.after !== "end") addSignalBytes(sql, frame.id, size);
 		// Written before the first await: of two devices accepting at once exactly one passes
 		// outgoingStep, the other finds the call already active.
 		this.apply(current, step.after, deviceId, now);

@@ -1,4 +1,4 @@
-import type { CallSignalKind, ErrorCode } from "../../../common/protocol/wire.ts";
+import { type CallSignalKind, type ErrorCode, MAX_SEALED_SIGNAL_BYTES_BY_KIND } from "../../../common/protocol/wire.ts";
 
 /**
  * The routing rules of a 1:1 call, kept pure so every transition is testable
@@ -146,6 +146,8 @@ export function incomingStep(
 }
 
 export interface CallLimitRules {
+	/** Sealed signal bytes one call may carry from this account's devices, all kinds together. */
+	bytesPerCall: number;
 	/** Signals of any kind per window, across the account's devices: ICE bursts fit under it. */
 	signals: number;
 	signalWindowMs: number;
@@ -155,6 +157,28 @@ export interface CallLimitRules {
 }
 
 export type CallLimitVerdict = { ok: true } | { ok: false; what: "signals" | "calls"; retryAfterMs: number };
+
+/**
+ * Whether a signal of `kind`, `size` sealed bytes, fits: under its kind's cap, and within the
+ * call's byte budget with what the call's signals from this side already carried (`used`).
+ * Ending signals always fit the budget, so a call that used it up can still be hung up.
+ */
+export function signalSizeRefusal(
+	kind: CallSignalKind,
+	size: number,
+	used: number,
+	rules: Pick<CallLimitRules, "bytesPerCall">,
+): Refusal | null {
+	const cap = MAX_SEALED_SIGNAL_BYTES_BY_KIND[kind];
+	if (size > cap) return { refuse: "too_large", why: `A sealed ${kind} signal is at most ${cap} bytes; this one has ${size}.` };
+	if (!ENDING_SIGNALS.has(kind) && used + size > rules.bytesPerCall) {
+		return {
+			refuse: "quota_exceeded",
+			why: `This call has carried its ${Math.round(rules.bytesPerCall / 1024)} KiB of signaling from your side: hang up and call again.`,
+		};
+	}
+	return null;
+}
 
 /**
  * Sliding windows over the account's recent signal and call-start times (newest first), read

@@ -57,11 +57,27 @@ export function touchCall(sql: SqlStorage, callId: string, expiresAt: number): v
 
 export function deleteCall(sql: SqlStorage, callId: string): void {
 	sql.exec("DELETE FROM calls WHERE call_id = ?", callId);
+	sql.exec("DELETE FROM call_budgets WHERE call_id = ?", callId);
 }
 
 /** Remove and return every call whose time is up. */
 export function expireCalls(sql: SqlStorage, now: number): CallRecord[] {
-	return sql.exec<CallRow>("DELETE FROM calls WHERE expires_at <= ? RETURNING *", now).toArray().map(toRecord);
+	const expired = sql.exec<CallRow>("DELETE FROM calls WHERE expires_at <= ? RETURNING *", now).toArray().map(toRecord);
+	for (const call of expired) sql.exec("DELETE FROM call_budgets WHERE call_id = ?", call.callId);
+	return expired;
+}
+
+/** The sealed signal bytes this account's devices sent in the call so far. */
+export function signalBytes(sql: SqlStorage, callId: string): number {
+	return sql.exec<{ bytes: number }>("SELECT bytes FROM call_budgets WHERE call_id = ?", callId).toArray()[0]?.bytes ?? 0;
+}
+
+export function addSignalBytes(sql: SqlStorage, callId: string, bytes: number): void {
+	sql.exec(
+		"INSERT INTO call_budgets (call_id, bytes) VALUES (?, ?) ON CONFLICT (call_id) DO UPDATE SET bytes = bytes + excluded.bytes",
+		callId,
+		bytes,
+	);
 }
 
 export function earliestCallExpiry(sql: SqlStorage): number | null {

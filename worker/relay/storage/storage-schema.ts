@@ -177,6 +177,11 @@ const MIGRATIONS: string[][] = [
 		)`,
 		"CREATE INDEX IF NOT EXISTS history_transfers_by_expiry ON history_transfers (expires_at)",
 	],
+	[
+		// Sealed signal bytes each call carried from this account's devices (relay/calls/): a
+		// call's signaling is metered as a whole, so it cannot become a free channel.
+		"CREATE TABLE IF NOT EXISTS call_budgets (call_id TEXT PRIMARY KEY, bytes INTEGER NOT NULL)",
+	],
 ];
 
 /** The schema version migrateStorage brings storage to. */
