@@ -33,7 +33,10 @@ export interface Config {
 	historyTransferTtlMs: number;
 	/** Largest sealed history archive a device may upload. */
 	historyArchiveMaxBytes: number;
+	/** Reports one account may file in any rolling 24 h (abuse/report-allowance.ts). */
+	reportsPerDay: number;
 	suspension: {
+		/** The weight of counting reports that suspends (abuse/report-weight.ts), from SUSPEND_AFTER_REPORTERS. */
 		reporters: number;
 		reportWindowMs: number;
 		violations: number;
@@ -168,6 +171,7 @@ export function readConfig(env: Env): Config {
 		recoveryAttemptsPerHour: wholeVar(env, "RECOVERY_ATTEMPTS_PER_HOUR", 5, 1),
 		historyTransferTtlMs: wholeVar(env, "HISTORY_TRANSFER_TTL_MS", 3_600_000, 1),
 		historyArchiveMaxBytes: historyArchiveMaxBytes(env),
+		reportsPerDay: wholeVar(env, "REPORTS_PER_DAY", 5, 1),
 		suspension: {
 			reporters: numberVar(env, "SUSPEND_AFTER_REPORTERS", 3),
 			reportWindowMs: numberVar(env, "SUSPEND_REPORT_WINDOW_DAYS", 7) * day,

@@ -1,8 +1,10 @@
 import { Router } from "itty-router";
+import { limitByAddress } from "./address-limits.ts";
 import { ApiError, errorResponse } from "./api-error.ts";
 import { accountStatus, creditHistory } from "./routes/account.ts";
 import { register } from "./routes/accounts.ts";
 import { grantAccountCredits, listAllFlags, listAllReports, lookUpAccount, setAccountTrust, unsuspendAccount } from "./routes/admin.ts";
+import { decideReview, listPendingReviews } from "./routes/admin-reviews.ts";
 import { cancelAttachment, downloadAttachment, reserveAttachment, uploadAttachment } from "./routes/attachments.ts";
 import { challenge, session } from "./routes/auth.ts";
 import { setCallPermission, turnServers } from "./routes/calls.ts";
@@ -34,10 +36,11 @@ import { openSocket } from "./routes/socket.ts";
 
 export const router = Router<Request & { params: Record<string, string> }, [Env, ExecutionContext]>({ catch: errorResponse });
 
+// The routes without a token go through their limit per client address first (address-limits.ts).
 router
-	.post("/api/accounts", register)
-	.post("/api/auth/challenge", challenge)
-	.post("/api/auth/session", session)
+	.post("/api/accounts", limitByAddress("registration"), register)
+	.post("/api/auth/challenge", limitByAddress("sign_in"), challenge)
+	.post("/api/auth/session", limitByAddress("sign_in"), session)
 	.get("/api/ws", openSocket)
 	.get("/api/limits", limits)
 	.post("/api/attachments", reserveAttachment)
@@ -50,13 +53,13 @@ router
 	.get("/api/account/recovery", recoveryKey)
 	.put("/api/account/backup", putBackup)
 	.get("/api/account/backup", backup)
-	.post("/api/recovery", recover)
+	.post("/api/recovery", limitByAddress("recovery"), recover)
 	.get("/api/devices", listOwnDevices)
 	.post("/api/devices/list", publishDeviceList)
 	.get("/api/devices/identity", identityEnvelope)
 	.post("/api/devices/links", openLink)
 	.delete("/api/devices/links/:linkId", cancelLink)
-	.post("/api/devices/link", claimLink)
+	.post("/api/devices/link", limitByAddress("link_claim"), claimLink)
 	// Before the /api/devices/:deviceId routes: "history" must never be read as a device id.
 	.get("/api/devices/history", listHistoryTransfers)
 	.put("/api/devices/history/:transferId", uploadHistory)
@@ -83,6 +86,8 @@ router
 	.post("/api/admin/accounts/:accountId/unsuspend", unsuspendAccount)
 	.get("/api/admin/flags", listAllFlags)
 	.get("/api/admin/reports", listAllReports)
+	.get("/api/admin/reviews", listPendingReviews)
+	.post("/api/admin/accounts/:accountId/review", decideReview)
 	.all("/api/*", () => {
 		throw new ApiError("not_found", "No such API route.");
 	});

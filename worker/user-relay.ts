@@ -18,7 +18,9 @@ import type {
 	ReserveAttachmentResponse,
 	SealedBackup,
 } from "../common/protocol/wire.ts";
+import type { ReporterStanding } from "./abuse/report-weight.ts";
 import { ApiError } from "./api-error.ts";
+import type { ActivityCounts } from "./db/reviews.ts";
 import type { RelayedSignal } from "./relay/calls/call-relay.ts";
 import type { PeerRef, StoredEnvelope } from "./relay/contacts/contact-book.ts";
 import type { AuthorizeOpts } from "./relay/devices/device-registry.ts";
@@ -140,8 +142,13 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 		return this.#s.devices.reload();
 	}
 
-	mayReport(deviceId: string, peerId: string): Promise<RelayResult<true>> {
-		return this.#forDevice(deviceId, () => this.#s.contacts.mayReport(peerId));
+	noteReport(deviceId: string, peerId: string): Promise<RelayResult<ReporterStanding>> {
+		return this.#forDevice(deviceId, () => this.#s.contacts.noteReport(peerId));
+	}
+
+	/** For the report route and the admin: counts only, no device involved. */
+	activityCounts(): Promise<ActivityCounts> {
+		return this.#ready(() => this.#s.account.activityCounts());
 	}
 
 	redeemChallenge(nonce: string, expiresAt: number): Promise<boolean> {

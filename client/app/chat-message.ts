@@ -8,9 +8,27 @@ import type { AttachmentInfo } from "../core/message-body.ts";
  */
 export type DeliveryState = "sending" | "sent" | "delivered" | "failed" | "received" | "unreadable";
 
+/**
+ * A message's key in the history: its sender and its relay id (`sender:id`). Ids are chosen
+ * by their sender and unique per sender only, so a contact's message under the id of one of
+ * ours (or of another contact's) is another message, kept beside it, and a change or an
+ * unreadable frame finds only its own sender's message. The sender is the contact's account
+ * id, or OWN_SENDER for this account's own messages: the history is one account's, and its
+ * upgrade rewrites old records without knowing the account id. No account id is `me` or
+ * `local` (the prefix of a send the relay has not confirmed yet).
+ */
+export const OWN_SENDER = "me";
+
+export const sentKey = (id: string): string => `${OWN_SENDER}:${id}`;
+export const receivedKey = (peerId: string, id: string): string => `${peerId}:${id}`;
+
+/** The key of the message `id` in the conversation with `peerId`, sent by this account (`outgoing`) or by the contact. */
+export const messageKey = (m: { peerId: string; outgoing: boolean; id: string }): string =>
+	m.outgoing ? sentKey(m.id) : receivedKey(m.peerId, m.id);
+
 /** One message of the local history, as stored and as the views show it. */
 export interface ChatMessage {
-	/** The relay's message id once known; a local id (`local:…`) while sending. */
+	/** messageKey of the relay's id once known; a local key (`local:…`) while sending. */
 	key: string;
 	/** The relay's message id; absent until the relay confirmed a send. */
 	id?: string;

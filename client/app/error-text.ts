@@ -19,6 +19,7 @@ export type ErrorContext =
 	| "device"
 	| "file"
 	| "history"
+	| "report"
 	| "general";
 
 const SENTENCES: Record<SdkErrorCode, string> = {
@@ -97,8 +98,10 @@ function restoreText(error: SdkError): string | null {
 		case "unauthorized":
 			return RECOVERY_KEY_MISMATCH;
 		case "rate_limited": {
+			// Two limits answer alike: failed restores of this account (up to an hour), and
+			// restores from this network (a minute). Both are true to say; the wait tells which.
 			const wait = error.retryAfter === undefined ? "in an hour" : `in ${formatDuration(error.retryAfter)}`;
-			return `Too many wrong recovery keys were tried for this account, so it takes no more for now. You can try again ${wait}.`;
+			return `Too many restores were tried lately, for this account or from this network, so the server takes no more for now. You can try again ${wait}.`;
 		}
 		case "untrusted":
 			return "The account's key backup or its device list failed a security check, so this browser did not sign in with it. Nothing was changed; if this keeps happening, the server may be tampering with keys.";
@@ -180,7 +183,16 @@ export function errorText(err: unknown, context: ErrorContext = "general"): stri
 	}
 	if (code === "rate_limited" && context === "link") {
 		const wait = error.retryAfter === undefined ? "later" : `in ${formatDuration(error.retryAfter)}`;
-		return `Too many devices tried to join this account lately. Please try again ${wait}.`;
+		return `Too many devices tried to join lately, this account or from this network. Please try again ${wait}.`;
+	}
+	if (code === "rate_limited" && context === "register") {
+		const wait = error.retryAfter === undefined ? "in a minute" : `in ${formatDuration(error.retryAfter)}`;
+		return `Too many accounts were just created from this network. You can create yours ${wait}.`;
+	}
+	if (code === "rate_limited" && context === "report") {
+		// The relay limits reports per account a day (REPORTS_PER_DAY); blocking has no limit.
+		const wait = error.retryAfter === undefined ? "later" : `in ${formatDuration(error.retryAfter)}`;
+		return `You have made as many reports today as the server takes. You can report again ${wait}; you can block this contact now.`;
 	}
 	if (code === "rate_limited" && error.retryAfter !== undefined) {
 		return `${SENTENCES.rate_limited} You can send again in ${formatDuration(error.retryAfter)}.`;

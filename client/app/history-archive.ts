@@ -28,7 +28,7 @@ import {
 	ValidationError,
 } from "../../common/protocol/schema.ts";
 import { id } from "../../common/protocol/wire.ts";
-import type { ChatMessage } from "./chat-message.ts";
+import { type ChatMessage, messageKey } from "./chat-message.ts";
 
 export const ARCHIVE_MAGIC = "sm-history-archive/1\n";
 const MAGIC_BYTES = new TextEncoder().encode(ARCHIVE_MAGIC);
@@ -79,8 +79,9 @@ const attachmentInfo = object({
 });
 
 /**
- * A message as it is archived: confirmed by the relay (key = its id), and without what only
- * this device's own state means (unread, still sending, a failed send's reason).
+ * A message as it is archived: confirmed by the relay (key = its relay id: the sender is
+ * told by `outgoing` and `peerId`, and the reader keys it by both again), and without what
+ * only this device's own state means (unread, still sending, a failed send's reason).
  */
 const archivedMessage = object({
 	key: id,
@@ -116,9 +117,10 @@ const manifest = object({
 export function archivable(message: ChatMessage): ChatMessage | null {
 	if (message.pending || message.key.startsWith("local:") || message.state === "sending") return null;
 	const { unread: _, pending: __, file: ___, error: ____, ...kept } = message;
+	// A record not kept under its own sender and id is damaged.
+	if (kept.id === undefined || kept.key !== messageKey({ peerId: kept.peerId, outgoing: kept.outgoing, id: kept.id })) return null;
 	try {
-		const parsed: ChatMessage = archivedMessage.parse(kept, "message");
-		return parsed.key === parsed.id ? parsed : null;
+		return archivedMessage.parse({ ...kept, key: kept.id }, "message");
 	} catch (err) {
 		if (err instanceof ValidationError) return null;
 		throw err;
@@ -225,7 +227,7 @@ export interface HistoryArchive {
 	accountId: string;
 	fromDevice: string;
 	createdAt: number;
-	/** Oldest first. */
+	/** Oldest first, each under its history key (messageKey), as this device keeps it. */
 	messages: ChatMessage[];
 	files: ArchivedFile[];
 }
@@ -266,11 +268,15 @@ export async function readHistoryArchive(archive: Blob, expected: { accountId: s
 	}
 
 	const attachments = new Map<string, number>();
+	const messages: ChatMessage[] = [];
 	const keys = new Set<string>();
 	for (const message of parsed.messages) {
 		if (message.key !== message.id) throw malformed(`message ${message.key} is not kept under its id`);
-		if (keys.has(message.key)) throw malformed(`message ${message.key} is listed twice`);
-		keys.add(message.key);
+		// Ids are unique per sender only: two senders' messages may share one.
+		const key = messageKey(message);
+		if (keys.has(key)) throw malformed(`message ${message.key} is listed twice`);
+		keys.add(key);
+		messages.push({ ...message, key });
 		if (message.attachment && !message.deleted) attachments.set(message.attachment.id, message.attachment.size);
 	}
 
@@ -290,5 +296,5 @@ export async function readHistoryArchive(archive: Blob, expected: { accountId: s
 	}
 	if (dataStart + next !== archive.size) throw malformed("it has bytes after its last file");
 
-	return { accountId: parsed.accountId, fromDevice: parsed.fromDevice, createdAt: parsed.createdAt, messages: parsed.messages, files };
+	return { accountId: parsed.accountId, fromDevice: parsed.fromDevice, createdAt: parsed.createdAt, messages, files };
 }

@@ -1,4 +1,4 @@
-import type { ChatMessage } from "./chat-message.ts";
+import { type ChatMessage, messageKey, sentKey } from "./chat-message.ts";
 import { Database, promised } from "./idb.ts";
 import type { HistoryFile, ImportResult, MessageHistory } from "./message-history.ts";
 
@@ -11,6 +11,26 @@ const FILES = "files";
 export const CONVERSATION_WINDOW = 500;
 
 /**
+ * Version 1 and 2 kept a message under its relay id alone, with a unique index over it: a
+ * contact's frame under the id of one of ours (an unreadable one, say) took its place. From
+ * version 3 the key is messageKey (sender and id), and there is no index of ids.
+ */
+function keyBySender(messages: IDBObjectStore): void {
+	messages.deleteIndex("id");
+	const all = messages.getAll() as IDBRequest<ChatMessage[]>;
+	all.onsuccess = () => {
+		for (const record of all.result) {
+			// A send not yet confirmed keeps its local key.
+			if (record.id === undefined) continue;
+			const key = messageKey({ peerId: record.peerId, outgoing: record.outgoing, id: record.id });
+			if (key === record.key) continue;
+			messages.delete(record.key);
+			messages.put({ ...record, key });
+		}
+	};
+}
+
+/**
  * The local message history: plaintext, in this browser's IndexedDB only (the relay keeps
  * ciphertext until it is delivered and nothing after). One database per device profile.
  */
@@ -18,15 +38,15 @@ export class HistoryStore implements MessageHistory {
 	private readonly db: Database;
 
 	constructor(name: string) {
-		this.db = new Database(name, 2, (db, oldVersion) => {
+		this.db = new Database(name, 3, (db, oldVersion, tx) => {
 			if (oldVersion < 1) {
 				const messages = db.createObjectStore(MESSAGES, { keyPath: "key" });
-				messages.createIndex("id", "id", { unique: true });
 				messages.createIndex("peerAt", ["peerId", "at"]);
 				messages.createIndex("unread", "unread");
 				messages.createIndex("pending", "pending");
 			}
 			if (oldVersion < 2) db.createObjectStore(FILES);
+			if (oldVersion >= 1 && oldVersion < 3) keyBySender(tx.objectStore(MESSAGES));
 		});
 	}
 
@@ -69,22 +89,22 @@ export class HistoryStore implements MessageHistory {
 		});
 	}
 
-	byId(id: string): Promise<ChatMessage | undefined> {
+	get(key: string): Promise<ChatMessage | undefined> {
 		return this.db.transaction(MESSAGES, "readonly", (tx) =>
-			promised(tx.objectStore(MESSAGES).index("id").get(id) as IDBRequest<ChatMessage | undefined>),
+			promised(tx.objectStore(MESSAGES).get(key) as IDBRequest<ChatMessage | undefined>),
 		);
 	}
 
-	async has(id: string): Promise<boolean> {
-		const count = await this.db.transaction(MESSAGES, "readonly", (tx) => promised(tx.objectStore(MESSAGES).index("id").count(id)));
+	async has(key: string): Promise<boolean> {
+		const count = await this.db.transaction(MESSAGES, "readonly", (tx) => promised(tx.objectStore(MESSAGES).count(key)));
 		return count > 0;
 	}
 
-	/** Record deliveries to one device of the recipient; returns the messages that changed. */
+	/** Record deliveries to one device of the recipient of these messages of ours; returns the messages that changed. */
 	markDelivered(ids: string[], deviceId: string): Promise<ChatMessage[]> {
 		return this.db.transaction(MESSAGES, "readwrite", async (tx) => {
 			const store = tx.objectStore(MESSAGES);
-			const found = await Promise.all(ids.map((id) => promised(store.index("id").get(id) as IDBRequest<ChatMessage | undefined>)));
+			const found = await Promise.all(ids.map((id) => promised(store.get(sentKey(id)) as IDBRequest<ChatMessage | undefined>)));
 			const changed: ChatMessage[] = [];
 			for (const message of found) {
 				if (!message?.outgoing || message.deliveredTo?.includes(deviceId)) continue;
@@ -124,7 +144,7 @@ export class HistoryStore implements MessageHistory {
 
 	/**
 	 * Add messages and files from another device's history in one transaction, so that a
-	 * failure adds nothing. A message held already (same key or id) is left as it is: what this
+	 * failure adds nothing. A message held already (same key: sender and id) is left as it is: what this
 	 * device received itself is newer than the archive, and may have been edited or deleted
 	 * since. A file goes only with an attachment of a message held afterwards (a message deleted
 	 * here has none, so its file does not come back), and never over a file kept already.
@@ -136,15 +156,7 @@ export class HistoryStore implements MessageHistory {
 			// Every read is asked for at once, then every write made: the transaction stays active
 			// only while requests are pending, so nothing else may be awaited in between.
 			const [held, keptFiles] = await Promise.all([
-				Promise.all(
-					messages.map(async (m) => {
-						const [byKey, byId] = await Promise.all([
-							promised(store.get(m.key) as IDBRequest<ChatMessage | undefined>),
-							m.id === undefined ? undefined : promised(store.index("id").get(m.id) as IDBRequest<ChatMessage | undefined>),
-						]);
-						return byKey ?? byId;
-					}),
-				),
+				Promise.all(messages.map((m) => promised(store.get(m.key) as IDBRequest<ChatMessage | undefined>))),
 				Promise.all(files.map((f) => promised(fileStore.count(f.attachmentId)))),
 			]);
 			const added = new Set<string>();

@@ -25,7 +25,8 @@ export class Database {
 	constructor(
 		readonly name: string,
 		private readonly version: number,
-		private readonly upgrade: (db: IDBDatabase, oldVersion: number) => void,
+		/** `tx`: the upgrade's own transaction, to rewrite records already stored. */
+		private readonly upgrade: (db: IDBDatabase, oldVersion: number, tx: IDBTransaction) => void,
 	) {}
 
 	/** One transaction; resolves with what `work` returned once it has committed. */
@@ -50,7 +51,7 @@ export class Database {
 	private open(): Promise<IDBDatabase> {
 		if (!this.db) {
 			const request = indexedDB.open(this.name, this.version);
-			request.onupgradeneeded = (event) => this.upgrade(request.result, event.oldVersion);
+			request.onupgradeneeded = (event) => this.upgrade(request.result, event.oldVersion, request.transaction as IDBTransaction);
 			const opening = promised(request);
 			this.db = opening;
 			opening.then(

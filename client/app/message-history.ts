@@ -21,9 +21,10 @@ export interface MessageHistory {
 	/** Replace the record under `oldKey` (a send the relay just confirmed gets its real id). */
 	replace(oldKey: string, message: ChatMessage): Promise<void>;
 	delete(key: string): Promise<void>;
-	byId(id: string): Promise<ChatMessage | undefined>;
-	has(id: string): Promise<boolean>;
-	/** Record deliveries to one device of the recipient; returns the messages that changed. */
+	/** The message under `key` (messageKey: its sender and id), if held. */
+	get(key: string): Promise<ChatMessage | undefined>;
+	has(key: string): Promise<boolean>;
+	/** Record deliveries to one device of the recipient of these messages of ours (by id); returns the messages that changed. */
 	markDelivered(ids: string[], deviceId: string): Promise<ChatMessage[]>;
 	/** The newest messages of a conversation, oldest first. */
 	conversation(peerId: string): Promise<ChatMessage[]>;
@@ -31,7 +32,7 @@ export interface MessageHistory {
 	allMessages(): Promise<ChatMessage[]>;
 	/**
 	 * Add messages and files from another device's history, all or nothing. A message this
-	 * device holds already (same key or id) stays as it is: what it received itself is newer.
+	 * device holds already (same key: sender and id) stays as it is: what it received itself is newer.
 	 * A file is added only for an attachment of a message held afterwards, and only if none is kept.
 	 */
 	importHistory(messages: readonly ChatMessage[], files: readonly HistoryFile[]): Promise<ImportResult>;

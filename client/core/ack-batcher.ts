@@ -4,22 +4,32 @@ import type { ClientFrame } from "../../common/protocol/wire.ts";
 const BATCH = 50;
 const MAX_IDS_PER_FRAME = 500;
 
-/** Collects message ids and acks them in few frames: when a batch is full, and when the incoming queue runs dry. */
+/**
+ * Collects message ids and acks them in few frames: when a batch is full, and when the
+ * incoming queue runs dry. Ids are unique per sender only, so each frame names the sender of
+ * its ids: a contact's message under the id of another sender's leaves that one queued.
+ */
 export class AckBatcher {
-	private ids: string[] = [];
+	private bySender = new Map<string, string[]>();
+	private count = 0;
 
 	constructor(private readonly write: (frame: ClientFrame) => boolean) {}
 
-	add(id: string): void {
-		this.ids.push(id);
-		if (this.ids.length >= BATCH) this.flush();
+	add(from: string, id: string): void {
+		const ids = this.bySender.get(from) ?? [];
+		ids.push(id);
+		this.bySender.set(from, ids);
+		if (++this.count >= BATCH) this.flush();
 	}
 
 	/** Ids that cannot be written are dropped: the relay delivers those messages again, and they are de-duplicated. */
 	flush(): void {
-		for (let i = 0; i < this.ids.length; i += MAX_IDS_PER_FRAME) {
-			this.write({ type: "ack", ids: this.ids.slice(i, i + MAX_IDS_PER_FRAME) });
+		for (const [from, ids] of this.bySender) {
+			for (let i = 0; i < ids.length; i += MAX_IDS_PER_FRAME) {
+				this.write({ type: "ack", ids: ids.slice(i, i + MAX_IDS_PER_FRAME), from });
+			}
 		}
-		this.ids = [];
+		this.bySender = new Map();
+		this.count = 0;
 	}
 }

@@ -51,6 +51,13 @@ export interface StoredContactKey {
 export const SEEN_IDS_KEPT = 10_000;
 
 /**
+ * What a store remembers of a message it has seen: its sender and its id. Ids are chosen by
+ * their sender and unique per sender only, so a contact's frame under the id of a message of
+ * someone else's is another message, never a duplicate of that one (nor that one of it).
+ */
+export const seenKey = (from: string, id: string): string => `${from}:${id}`;
+
+/**
  * Everything a device keeps between sessions: its identity, the contact keys it has unwrapped,
  * what it trusts about each account's keys, and the ids of messages it has already shown.
  *
@@ -76,9 +83,10 @@ export interface KeyStore {
 	putTrust(record: TrustRecord): Promise<void>;
 	listTrust(): Promise<TrustRecord[]>;
 
-	hasSeen(messageId: string): Promise<boolean>;
-	/** Remember an id. The newest SEEN_IDS_KEPT ids must be kept; older ones may be forgotten. */
-	markSeen(messageId: string): Promise<void>;
+	/** `key`: the message's seenKey (sender and id). */
+	hasSeen(key: string): Promise<boolean>;
+	/** Remember a seenKey. The newest SEEN_IDS_KEPT must be kept; older ones may be forgotten. */
+	markSeen(key: string): Promise<void>;
 }
 
 /** A deep enough copy of an identity that the caller's arrays are never the store's. */

@@ -1,7 +1,7 @@
 import { CryptoError, type CryptoErrorCode } from "../../common/crypto-error.ts";
 import type { MessageFrame, MessageKind } from "../../common/protocol/wire.ts";
 import type { ContactKeyRing } from "./contact-key-ring.ts";
-import type { DeviceIdentity, KeyStore } from "./key-store.ts";
+import { type DeviceIdentity, type KeyStore, seenKey } from "./key-store.ts";
 import { type AttachmentInfo, readBody } from "./message-body.ts";
 import { openMessage } from "./message-seal.ts";
 import { isTransient, type SdkError, toSdkError } from "./sdk-error.ts";
@@ -57,7 +57,9 @@ export class MessageReceiver {
 	) {}
 
 	async receive(me: DeviceIdentity, frame: MessageFrame): Promise<Receipt> {
-		if (await this.store.hasSeen(frame.id)) return { kind: "duplicate" };
+		// By sender and id: another sender's message under this id (a contact reusing the id of
+		// a message of ours) is not a duplicate of ours, and is opened, or refused, as its own.
+		if (await this.store.hasSeen(seenKey(frame.from, frame.id))) return { kind: "duplicate" };
 		const outgoing = frame.from === me.accountId;
 		const peerId = outgoing ? frame.to : frame.from;
 		const undecryptable = (reason: UndecryptableReason): Receipt => ({

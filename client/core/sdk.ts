@@ -37,7 +37,7 @@ import { type FileDigest, openFileStream, sealFileStream } from "./file-seal.ts"
 import { type HistoryTransferInfo, HistoryTransfers, makeHistoryOffer } from "./history-transfer.ts";
 import { generateAccountIdentity } from "./identity-key.ts";
 import { KeyBackup } from "./key-backup.ts";
-import type { DeviceIdentity, KeyStore, TrustRecord } from "./key-store.ts";
+import { type DeviceIdentity, type KeyStore, seenKey, type TrustRecord } from "./key-store.ts";
 import type { AttachmentInfo } from "./message-body.ts";
 import { type IncomingMessage, MessageReceiver, type UndecryptableMessage } from "./message-receiver.ts";
 import type { AccountInfo, ContactTrust, MessengerClientOptions, MessengerEvents, OwnDevice } from "./messenger-types.ts";
@@ -751,6 +751,9 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 			sealedWith = latest?.version;
 			if (!latest) throw new SdkError("not_a_contact", "There is no contact key for this account: is the contact accepted?");
 			const { frame, sentAt } = sealBody(me, to, latest, message);
+			// This device's own id, seen from the start: a frame from this account under it can
+			// only be this message again (replayed), never a new one.
+			await this.store.markSeen(seenKey(me.accountId, frame.id));
 			const receipt = this.outbox.add(frame, sentAt);
 			this.flushOutbox();
 			return receipt;
@@ -862,7 +865,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 						return;
 					}
 				}
-				await this.store.markSeen(frame.id);
+				await this.store.markSeen(seenKey(frame.from, frame.id));
 				this.emit("message", receipt.message);
 				break;
 			case "undecryptable":
@@ -878,7 +881,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 				this.retryLater(frame);
 				return;
 		}
-		this.acks.add(frame.id);
+		this.acks.add(frame.from, frame.id);
 	}
 
 	private retryLater(frame: MessageFrame): void {

@@ -72,6 +72,17 @@ export function integer(opts: { min: number; max: number }): Schema<number> {
 	};
 }
 
+/** A finite number, fractions allowed (for weights and the like; counts are `integer`). */
+export function finite(opts: { min: number; max: number }): Schema<number> {
+	return {
+		parse(value, path) {
+			if (typeof value !== "number" || !Number.isFinite(value)) throw new ValidationError(path, `expected number, got ${describe(value)}`);
+			if (value < opts.min || value > opts.max) throw new ValidationError(path, `must be ${opts.min}..${opts.max}`);
+			return value;
+		},
+	};
+}
+
 export const boolean: Schema<boolean> = {
 	parse(value, path) {
 		if (typeof value !== "boolean") throw new ValidationError(path, `expected boolean, got ${describe(value)}`);

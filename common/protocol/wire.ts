@@ -9,6 +9,7 @@ import {
 	array,
 	base64url,
 	boolean,
+	finite,
 	type Infer,
 	integer,
 	literal,
@@ -465,12 +466,18 @@ export type LimitsResponse = Infer<typeof limitsResponse>;
 export const adminTrustRequest = object({ trust: oneOf(TRUST_LEVELS) });
 export const adminGrantRequest = object({ amount: integer({ min: 1, max: 1_000_000_000 }), reason: string({ min: 1, max: 200 }) });
 
+/** A report's weight toward a suspension (docs/decisions.md, "Abuse rules"). */
+const reportWeight = finite({ min: 0, max: 1000 });
+const count = integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+
 const report = object({
 	id: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
 	reporterId: id,
 	reportedId: id,
 	reason: string({ max: 500 }),
 	createdAt: timestamp,
+	/** 0: the report does not count (the reporter was not an accepted contact who received a message from the account). */
+	weight: reportWeight,
 });
 const flag = object({
 	id: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
@@ -499,6 +506,60 @@ export const adminAccountView = object({
 });
 export type AdminAccountView = Infer<typeof adminAccountView>;
 
+/** An admin's word on a review of reports: apply the next suspension level, or let the wave go. */
+export const REVIEW_DECISIONS = ["confirm", "dismiss"] as const;
+export const adminReviewDecision = object({ decision: oneOf(REVIEW_DECISIONS) });
+export const REVIEW_STATES = ["pending", "confirmed", "dismissed"] as const;
+
+/** One account that reported in the wave under review, as it was when it reported: counts and levels only. */
+const reviewReporter = object({
+	reporterId: id,
+	trust: oneOf(TRUST_LEVELS),
+	/** How old the reporter's account was at its latest report in the wave. */
+	accountAgeMs: count,
+	contactState: nullable(oneOf(CONTACT_STATES)),
+	/** Messages it had received from the reported account, at its latest report. */
+	messagesReceived: count,
+	reports: count,
+	/** What it adds to the wave: the most any of its reports weighed. */
+	weight: reportWeight,
+});
+
+export const adminReview = object({
+	id: count,
+	accountId: id,
+	handle: string({ max: 32 }),
+	state: oneOf(REVIEW_STATES),
+	openedAt: timestamp,
+	decidedAt: nullable(timestamp),
+	/** The reported account: its age and standing now, its sending counts when the review opened. */
+	account: object({
+		createdAt: timestamp,
+		trust: oneOf(TRUST_LEVELS),
+		suspensionLevel: integer({ min: 0, max: 1000 }),
+		suspendedUntil: nullable(timestamp),
+		messagesSent: count,
+		requestsSent: count,
+		requestsAccepted: count,
+		contacts: count,
+	}),
+	/** While pending, what confirming applies: the next level, for this long (null: until an admin lifts it). */
+	next: nullable(object({ level: integer({ min: 1, max: 1001 }), durationMs: nullable(count) })),
+	/** The wave: the reports after the last time reports were acted on (up to the decision), and what they add up to. */
+	evidence: object({
+		reports: count,
+		countingReports: count,
+		reporters: count,
+		weight: finite({ min: 0, max: 1e9 }),
+		weightNeeded: finite({ min: 0, max: 1e9 }),
+	}),
+	reporters: array(reviewReporter, { max: 1000 }),
+	/** The wave's reports, newest first, with the reporters' own words. */
+	reports: array(report, { max: 1000 }),
+});
+export type AdminReview = Infer<typeof adminReview>;
+export const adminReviewList = object({ reviews: array(adminReview, { max: 1000 }) });
+
 // ---------------------------------------------------------------------------------------
 // WebSocket frames, client → server
 
@@ -513,7 +574,10 @@ const sealedBox = base64url({ minBytes: 16, maxBytes: MAX_SEALED_BYTES });
 
 export const sendFrame = object({
 	type: literal("send"),
-	/** Chosen by the sender (16 random bytes); the recipient de-duplicates by it. */
+	/**
+	 * Chosen by the sender (16 random bytes). Unique per sender, not across senders: a
+	 * recipient de-duplicates by (from, id), and edits, deletes and acks name a message by both.
+	 */
 	id,
 	to: id,
 	kind: oneOf(MESSAGE_KINDS),
@@ -525,7 +589,12 @@ export const sendFrame = object({
 });
 export type SendFrame = Infer<typeof sendFrame>;
 
-export const ackFrame = object({ type: literal("ack"), ids: array(id, { min: 1, max: 500 }) });
+/**
+ * Message ids are unique per sender only, so an ack names the sender of its ids: another
+ * sender's message under one of them stays queued. Without `from` (clients before per-sender
+ * ids) an id is acked from every sender.
+ */
+export const ackFrame = object({ type: literal("ack"), ids: array(id, { min: 1, max: 500 }), from: optional(id) });
 export type AckFrame = Infer<typeof ackFrame>;
 
 export const pingFrame = object({ type: literal("ping") });

@@ -38,6 +38,7 @@ import {
 	waitUntil,
 } from "../support/child-processes.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
+import { writeRelaxedWranglerConfig } from "../support/wrangler-config.ts";
 import { ROOT } from "./bundle.ts";
 import { commandName, descendants, listeningPorts, rssBytes } from "./processes.ts";
 
@@ -152,10 +153,13 @@ async function startRelayServerOnce(stateOn: StateOn, vars: Record<string, strin
 	const state = stateDirectory(stateOn, dir);
 	const persistDir = state.dir;
 	const wrangler = path.join(dir, "node_modules/wrangler/bin/wrangler.js");
+	// Every client connects from 127.0.0.1: the limits per client address (rate limiting
+	// bindings, which no `--var` reaches) are raised in a copy of the snapshot's wrangler.toml.
+	const config = writeRelaxedWranglerConfig(dir, path.join(dir, "wrangler.toml"));
 	// CI=true keeps wrangler from prompting; no metrics, and no fetch of a `Request.cf` sample from
 	// Cloudflare at start-up: everything stays on loopback.
 	const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
-	await run(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], {
+	await run(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "-c", config, "--persist-to", persistDir], {
 		cwd: dir,
 		env,
 		timeout: READY_TIMEOUT_MS,
@@ -166,6 +170,8 @@ async function startRelayServerOnce(stateOn: StateOn, vars: Record<string, strin
 	const args = [
 		wrangler,
 		"dev",
+		"-c",
+		config,
 		"--port",
 		String(port),
 		"--ip",

@@ -1,13 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { receivedKey, sentKey } from "../../client/app/chat-message.ts";
 import { Conversations, readConversation, withMessage, withoutMessage } from "../../client/app/features/conversations.ts";
-import { ALICE, BOB, MemoryHistory, sent, storeWith } from "./client-fakes.ts";
+import { ALICE, BOB, MemoryHistory, received, sent, storeWith } from "./client-fakes.ts";
 
-const incoming = (key: string, at: number, unread = true) => ({
-	...sent(key, BOB, at),
-	outgoing: false,
-	state: "received" as const,
-	...(unread && { unread: 1 as const }),
-});
+const incoming = (id: string, at: number, unread = true) => received(id, BOB, at, unread ? { unread: 1 } : {});
 
 describe("conversations", () => {
 	it("shows a message in time order, ties broken by key so that the order never changes", () => {
@@ -15,19 +11,22 @@ describe("conversations", () => {
 		const b = sent("b", BOB, 1);
 		const c = sent("c", BOB, 2);
 		const after = withMessage({ [BOB]: [b, c] }, a);
-		expect(after?.[BOB]?.map((m) => m.key)).toEqual(["b", "a", "c"]);
+		expect(after?.[BOB]?.map((m) => m.key)).toEqual(["b", "a", "c"].map(sentKey));
 	});
 
 	it("shows a confirmed send in place of its local copy", () => {
-		const local = { ...sent("local:1", BOB, 5), state: "sending" as const };
+		const { id: _, ...sending } = sent("1", BOB, 5);
+		const local = { ...sending, key: "local:1", state: "sending" as const };
 		const confirmed = sent("m1", BOB, 3);
 		expect(withMessage({ [BOB]: [local] }, confirmed, "local:1")).toEqual({ [BOB]: [confirmed] });
 	});
 
 	it("leaves a conversation that is not loaded alone: it is read from the history when opened", () => {
 		expect(withMessage({ [ALICE]: [] }, sent("m1", BOB, 1))).toBeNull();
-		expect(withoutMessage({ [ALICE]: [] }, BOB, "m1")).toBeNull();
-		expect(withoutMessage({ [BOB]: [sent("m1", BOB, 1), sent("m2", BOB, 2)] }, BOB, "m1")).toEqual({ [BOB]: [sent("m2", BOB, 2)] });
+		expect(withoutMessage({ [ALICE]: [] }, BOB, sentKey("m1"))).toBeNull();
+		expect(withoutMessage({ [BOB]: [sent("m1", BOB, 1), sent("m2", BOB, 2)] }, BOB, sentKey("m1"))).toEqual({
+			[BOB]: [sent("m2", BOB, 2)],
+		});
 	});
 
 	it("reading a conversation clears its unread count and marks, and no other", () => {
@@ -46,8 +45,8 @@ describe("conversations", () => {
 		expect(store.state.activePeer).toBe(BOB);
 		expect(store.state.unread).toEqual({});
 		expect(store.state.conversations[BOB]?.map((m) => [m.key, m.unread])).toEqual([
-			["m1", undefined],
-			["m2", undefined],
+			[receivedKey(BOB, "m1"), undefined],
+			[receivedKey(BOB, "m2"), undefined],
 		]);
 		expect(await history.unreadCounts()).toEqual({});
 	});

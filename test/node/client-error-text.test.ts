@@ -41,8 +41,17 @@ describe("error texts of protocol v2", () => {
 			"This link code is not valid: it may have expired or been used. Ask your other device for a new one.",
 		);
 		expect(said("bad_request", "deviceName: too long", "link")).toBe("A device name is 1 to 64 characters.");
+		expect(said("rate_limited", "Too many registrations from this address.", "register", 60_000)).toBe(
+			"Too many accounts were just created from this network. You can create yours in 1 min.",
+		);
 		expect(said("rate_limited", "slow down", "link", 90_000)).toBe(
-			"Too many devices tried to join this account lately. Please try again in 1 min 30 s.",
+			"Too many devices tried to join lately, this account or from this network. Please try again in 1 min 30 s.",
+		);
+	});
+
+	it("explains a report refused by the daily limit, and that blocking still works", () => {
+		expect(said("rate_limited", "You can file 5 reports a day.", "report", 5 * 3_600_000)).toBe(
+			"You have made as many reports today as the server takes. You can report again in 5 h; you can block this contact now.",
 		);
 	});
 

@@ -2,7 +2,7 @@
  * Stand-ins for what the web app's features talk to (the IndexedDB history, the SDK client),
  * in memory, so their logic runs in Node. The fake history behaves as HistoryStore does.
  */
-import type { ChatMessage } from "../../client/app/chat-message.ts";
+import { type ChatMessage, receivedKey, sentKey } from "../../client/app/chat-message.ts";
 import type { HistoryFile, ImportResult, MessageHistory } from "../../client/app/message-history.ts";
 import { initialState, type MessengerState, Store } from "../../client/app/store.ts";
 import type { ContactTrust, IncomingMessage, OwnDevice, SentReceipt } from "../../client/core/sdk.ts";
@@ -30,18 +30,18 @@ export class MemoryHistory implements MessageHistory {
 		this.messages.delete(key);
 	}
 
-	async byId(id: string): Promise<ChatMessage | undefined> {
-		return [...this.messages.values()].find((m) => m.id === id);
+	async get(key: string): Promise<ChatMessage | undefined> {
+		return this.messages.get(key);
 	}
 
-	async has(id: string): Promise<boolean> {
-		return (await this.byId(id)) !== undefined;
+	async has(key: string): Promise<boolean> {
+		return this.messages.has(key);
 	}
 
 	async markDelivered(ids: string[], deviceId: string): Promise<ChatMessage[]> {
 		const changed: ChatMessage[] = [];
 		for (const id of ids) {
-			const message = await this.byId(id);
+			const message = this.messages.get(sentKey(id));
 			if (!message?.outgoing || message.deliveredTo?.includes(deviceId)) continue;
 			const updated: ChatMessage = { ...message, state: "delivered", deliveredTo: [...(message.deliveredTo ?? []), deviceId] };
 			this.messages.set(updated.key, updated);
@@ -62,7 +62,7 @@ export class MemoryHistory implements MessageHistory {
 		const added = new Set<string>();
 		const withFiles = new Set<string>();
 		for (const message of messages) {
-			let record = this.messages.get(message.key) ?? (message.id === undefined ? undefined : await this.byId(message.id));
+			let record = this.messages.get(message.key);
 			if (!record && !added.has(message.key)) {
 				this.messages.set(message.key, message);
 				added.add(message.key);
@@ -159,24 +159,25 @@ export function incoming(id: string, extra: Partial<IncomingMessage> = {}): Inco
 	};
 }
 
-export const sent = (key: string, peerId: string, at: number, extra: Partial<ChatMessage> = {}): ChatMessage => ({
-	key,
-	id: key,
+/** A message of the history this account sent to `peerId` under the relay id `id`. */
+export const sent = (id: string, peerId: string, at: number, extra: Partial<ChatMessage> = {}): ChatMessage => ({
+	key: sentKey(id),
+	id,
 	peerId,
 	outgoing: true,
-	text: `text of ${key}`,
+	text: `text of ${id}`,
 	at,
 	state: "sent",
 	...extra,
 });
 
-/** A message of the history received from `peerId`. */
-export const received = (key: string, peerId: string, at: number, extra: Partial<ChatMessage> = {}): ChatMessage => ({
-	key,
-	id: key,
+/** A message of the history received from `peerId` under the relay id `id`. */
+export const received = (id: string, peerId: string, at: number, extra: Partial<ChatMessage> = {}): ChatMessage => ({
+	key: receivedKey(peerId, id),
+	id,
 	peerId,
 	outgoing: false,
-	text: `text of ${key}`,
+	text: `text of ${id}`,
 	at,
 	state: "received",
 	...extra,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ChatMessage } from "../../client/app/chat-message.ts";
+import { type ChatMessage, receivedKey, sentKey } from "../../client/app/chat-message.ts";
 import { errorText } from "../../client/app/error-text.ts";
 import {
 	ARCHIVE_MAGIC,
@@ -29,7 +29,9 @@ const attachmentOf = (name: string, size: number, type = "image/png"): Attachmen
 	sha256: SHA,
 });
 
-const received = (key: string, at: number, extra: Partial<ChatMessage> = {}): ChatMessage => receivedFrom(key, BOB, at, extra);
+const received = (id: string, at: number, extra: Partial<ChatMessage> = {}): ChatMessage => receivedFrom(id, BOB, at, extra);
+/** A message as an archive holds it: under its relay id alone (its sender is in `outgoing` and `peerId`). */
+const archived = (message: ChatMessage): ChatMessage => ({ ...message, key: message.id as string });
 
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 
@@ -49,7 +51,7 @@ const fine = (patch: Record<string, unknown> = {}) => ({
 	accountId: ALICE,
 	fromDevice: LAPTOP,
 	createdAt: 1_000,
-	messages: [received(relayId("m1"), 10, { attachment: attachmentOf("one", 3) })],
+	messages: [archived(received(relayId("m1"), 10, { attachment: attachmentOf("one", 3) }))],
 	files: [{ attachmentId: relayId("file_one"), offset: 0, size: 3, type: "image/png" }],
 	...patch,
 });
@@ -86,7 +88,10 @@ describe("the history archive", () => {
 
 		const read = await readHistoryArchive(built.archive, { accountId: ALICE });
 		expect(read).toMatchObject({ accountId: ALICE, fromDevice: LAPTOP, createdAt: 1_000 });
-		expect(read.messages.map((m) => m.key)).toEqual(["m1", "m2", "m3", "m4", "m5", "m6"].map(relayId));
+		expect(read.messages.map((m) => m.key)).toEqual([
+			sentKey(relayId("m1")),
+			...["m2", "m3", "m4", "m5", "m6"].map((id) => receivedKey(BOB, relayId(id))),
+		]);
 		// The unread flag stays behind; the file key travels with each attachment, opened or not.
 		expect(read.messages[1]).toEqual(received(relayId("m2"), 20, { attachment: image }));
 		expect(read.messages[0]).toEqual(sent(relayId("m1"), BOB, 10, { state: "delivered", deliveredTo: [relayId("bob_phone")] }));
@@ -135,7 +140,7 @@ describe("the history archive", () => {
 		expect(built.messagesLeftOut).toBe(20 - built.messages);
 		expect(sealedFileSize(built.archive.size)).toBeLessThanOrEqual(budget);
 		const read = await readHistoryArchive(built.archive, { accountId: ALICE });
-		expect(read.messages.at(-1)?.key).toBe(relayId("m19"));
+		expect(read.messages.at(-1)?.key).toBe(receivedKey(BOB, relayId("m19")));
 
 		const err = await buildHistoryArchive(source([], {}, 100)).catch((e: unknown) => e);
 		expect(err).toMatchObject({ name: "HistoryArchiveError", problem: "too_large" });
@@ -151,8 +156,15 @@ describe("the history archive", () => {
 		expect(whole.files).toBe(1);
 	});
 
+	it("keeps two senders' messages under one id apart, there and back", async () => {
+		const mine = sent(relayId("m1"), BOB, 10, { text: "mine" });
+		const his = received(relayId("m1"), 20, { text: "his, under my id" });
+		const read = await readHistoryArchive((await buildHistoryArchive(source([mine, his]))).archive, { accountId: ALICE });
+		expect(read.messages).toEqual([mine, his]);
+	});
+
 	it("says which messages travel: confirmed ones, under their id", () => {
-		expect(archivable(received(relayId("m1"), 1, { unread: 1 }))).toEqual(received(relayId("m1"), 1));
+		expect(archivable(received(relayId("m1"), 1, { unread: 1 }))).toEqual(archived(received(relayId("m1"), 1)));
 		expect(archivable({ ...received(relayId("m1"), 1), id: relayId("m2") })).toBeNull();
 		expect(archivable({ ...received(relayId("m1"), 1), pending: 1 })).toBeNull();
 		expect(archivable({ ...received("local:00", 1), id: undefined })).toBeNull();

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import type { ChatMessage } from "../../client/app/chat-message.ts";
+import { type ChatMessage, receivedKey, sentKey } from "../../client/app/chat-message.ts";
 import { DeviceLinks } from "../../client/app/features/device-links.ts";
 import { type HistoryClient, HistoryMarks, HistoryTransfer, KEY_LOST } from "../../client/app/features/history-transfer.ts";
 import { Notices } from "../../client/app/features/notices.ts";
@@ -139,7 +139,7 @@ describe("sending the history to a newly approved device", () => {
 
 		// What went is the history, read back: both messages, and the image's bytes.
 		const read = await readHistoryArchive(app.sentArchives[0] as Blob, { accountId: ALICE });
-		expect(read.messages.map((m) => m.key)).toEqual([relayId("m1"), relayId("m2")]);
+		expect(read.messages.map((m) => m.key)).toEqual([receivedKey(BOB, relayId("m1")), sentKey(relayId("m2"))]);
 		expect(read.files.map((f) => f.attachmentId)).toEqual([IMAGE.id]);
 
 		app.feature.changed({ transferId: T1, state: "imported" });
@@ -245,10 +245,10 @@ describe("receiving the history on a newly linked device", () => {
 		expect(app.client.endHistory).toHaveBeenCalledWith(T1, "imported");
 		expect(app.store.state.historyTransfers[0]?.imported).toEqual({ messages: 1, files: 1 });
 		// What this device received itself stays as it is; the rest is added, read, with its file.
-		expect(app.history.messages.get(relayId("m2"))).toEqual(own);
-		expect(app.history.messages.get(relayId("m1"))).toEqual(fromBob(relayId("m1"), 10, { attachment: IMAGE }));
+		expect(app.history.messages.get(receivedKey(BOB, relayId("m2")))).toEqual(own);
+		expect(app.history.messages.get(receivedKey(BOB, relayId("m1")))).toEqual(fromBob(relayId("m1"), 10, { attachment: IMAGE }));
 		expect(app.history.files.get(IMAGE.id)?.size).toBe(4);
-		expect(app.store.state.conversations[BOB]?.map((m) => m.key)).toEqual([relayId("m1"), relayId("m2")]);
+		expect(app.store.state.conversations[BOB]?.map((m) => m.key)).toEqual([relayId("m1"), relayId("m2")].map((id) => receivedKey(BOB, id)));
 		expect(app.contacts.refresh).toHaveBeenCalled();
 		expect(app.marks.get(TABLET)).toBe("complete");
 		expect(app.store.state.historyMissing).toBe(false);
@@ -263,7 +263,7 @@ describe("receiving the history on a newly linked device", () => {
 		app.feature.linking();
 		await app.feature.opened();
 		await vi.waitFor(() => expect(phases(app.store)).toEqual(["imported"]));
-		expect(app.history.messages.has(relayId("m1"))).toBe(true);
+		expect(app.history.messages.has(receivedKey(BOB, relayId("m1")))).toBe(true);
 	});
 
 	it("imports nothing from a damaged archive, says so, and imports on Retry once a good one came", async () => {

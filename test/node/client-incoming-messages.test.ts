@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import type { ChatMessage } from "../../client/app/chat-message.ts";
+import { type ChatMessage, receivedKey, sentKey } from "../../client/app/chat-message.ts";
 import { Account } from "../../client/app/features/account.ts";
 import { Conversations } from "../../client/app/features/conversations.ts";
 import { FileCache } from "../../client/app/features/file-cache.ts";
@@ -10,7 +10,7 @@ import { Receipts } from "../../client/app/features/receipts.ts";
 import { TypingIndicator } from "../../client/app/features/typing-indicator.ts";
 import type { MessengerState } from "../../client/app/store.ts";
 import type { AttachmentInfo } from "../../client/core/message-body.ts";
-import { ALICE, BOB, incoming, MemoryHistory, receipt, relayId, sent, storeWith } from "./client-fakes.ts";
+import { ALICE, BOB, incoming, MemoryHistory, receipt, received, relayId, sent, storeWith } from "./client-fakes.ts";
 
 /** The receiving side of the app, with the conversation with Bob loaded (open if `open`). */
 function inbox({ open = false, visible = true, history = new MemoryHistory(), patch = {} as Partial<MessengerState> } = {}) {
@@ -65,23 +65,31 @@ describe("receiving", () => {
 		await reading.arrive(incoming(m1));
 		expect(reading.store.state.unread).toEqual({});
 		expect(reading.shown()[0]).not.toHaveProperty("unread");
-		expect(await reading.history.byId(m1)).toEqual(reading.shown()[0]);
+		expect(await reading.history.get(receivedKey(BOB, m1))).toEqual(reading.shown()[0]);
 	});
 
 	it("keeps a message in the history before it is acked, so that it is there even if the page dies before the event", async () => {
 		const app = inbox();
 		await app.messages.persist(incoming(m1));
-		expect(await app.history.has(m1)).toBe(true);
+		expect(await app.history.has(receivedKey(BOB, m1))).toBe(true);
 		expect(app.shown()).toEqual([]);
 	});
 
 	it("neither counts nor shows twice a message the relay delivers again after a crash, and keeps what the user did with it", async () => {
-		const read: ChatMessage = { key: m1, id: m1, peerId: BOB, outgoing: false, text: "text of m1", at: 1_000, state: "received" };
+		const read: ChatMessage = {
+			key: receivedKey(BOB, m1),
+			id: m1,
+			peerId: BOB,
+			outgoing: false,
+			text: "text of m1",
+			at: 1_000,
+			state: "received",
+		};
 		const app = inbox({ history: new MemoryHistory([read]), patch: { conversations: { [BOB]: [read] } } });
 		await app.arrive(incoming(m1));
 		expect(app.store.state.unread).toEqual({});
 		expect(app.shown()).toEqual([read]);
-		expect(await app.history.byId(m1)).toEqual(read);
+		expect(await app.history.get(receivedKey(BOB, m1))).toEqual(read);
 	});
 
 	it("shows a message this account sent from another device as sent, or delivered if a receipt came first", async () => {
@@ -104,9 +112,9 @@ describe("receiving", () => {
 	it("takes an edit of a message this device never had for that message, already edited", async () => {
 		const app = inbox();
 		await app.arrive(incoming(relayId("e1"), { kind: "edit", replaces: m1, text: "fixed" }));
-		expect(app.shown()).toEqual([expect.objectContaining({ key: m1, id: m1, text: "fixed", edited: true })]);
+		expect(app.shown()).toEqual([expect.objectContaining({ key: receivedKey(BOB, m1), id: m1, text: "fixed", edited: true })]);
 		expect(app.store.state.unread).toEqual({ [BOB]: 1 });
-		expect(await app.history.has(relayId("e1"))).toBe(false);
+		expect(await app.history.has(receivedKey(BOB, relayId("e1")))).toBe(false);
 	});
 
 	it("applies an edit by the sender to the message it replaces, without counting anything new", async () => {
@@ -117,13 +125,28 @@ describe("receiving", () => {
 		expect(app.store.state.unread).toEqual({ [BOB]: 1 });
 	});
 
-	it("lets only a message's sender change it: an edit from the other side of one of ours is ignored", async () => {
+	it("lets only a message's sender change it: an edit or delete from the other side under the id of one of ours leaves ours as it is", async () => {
 		const ours = sent(m1, BOB, 1_000, { text: "mine" });
 		const app = inbox({ history: new MemoryHistory([ours]), patch: { conversations: { [BOB]: [ours] } } });
-		await app.arrive(incoming(relayId("e1"), { kind: "edit", replaces: m1, text: "theirs now" }));
-		await app.arrive(incoming(relayId("d1"), { kind: "delete", replaces: m1 }));
-		expect(app.shown()).toEqual([ours]);
-		expect(await app.history.byId(m1)).toEqual(ours);
+		await app.arrive(incoming(relayId("e1"), { kind: "edit", replaces: m1, text: "theirs now", receivedAt: 2_000 }));
+		await app.arrive(incoming(relayId("d1"), { kind: "delete", replaces: m1, receivedAt: 3_000 }));
+		// Bob's edit names his own message m1, which this device never had: it stands in for it.
+		expect(app.shown()).toEqual([ours, expect.objectContaining({ key: receivedKey(BOB, m1), outgoing: false, deleted: true })]);
+		expect(await app.history.get(sentKey(m1))).toEqual(ours);
+	});
+
+	it("keeps a contact's message under the id of one of ours beside ours, and lets his edit and delete reach only his", async () => {
+		const ours = sent(m1, BOB, 1_000, { text: "mine" });
+		const app = inbox({ history: new MemoryHistory([ours]), patch: { conversations: { [BOB]: [ours] } } });
+		await app.arrive(incoming(m1, { text: "his, under my id", receivedAt: 2_000 }));
+		await app.arrive(incoming(relayId("e1"), { kind: "edit", replaces: m1, text: "his, edited", receivedAt: 3_000 }));
+		expect(app.shown()).toEqual([
+			ours,
+			expect.objectContaining({ key: receivedKey(BOB, m1), id: m1, text: "his, edited", outgoing: false }),
+		]);
+		await app.arrive(incoming(relayId("d1"), { kind: "delete", replaces: m1, receivedAt: 4_000 }));
+		expect(app.shown()).toEqual([ours, expect.objectContaining({ key: receivedKey(BOB, m1), deleted: true })]);
+		expect(await app.history.get(sentKey(m1))).toEqual(ours);
 	});
 
 	it("keeps the place of a message deleted for everyone, without its text or file, and drops the file kept here", async () => {
@@ -155,6 +178,34 @@ describe("receiving", () => {
 			["unreadable", false],
 			["unreadable", true],
 		]);
+	});
+
+	it("never lets a frame it cannot open take the place of a message it holds: another sender's is an entry of its own, the same sender's is dropped and told", async () => {
+		const ours = sent(m1, BOB, 1_000, { text: "mine" });
+		const theirs = received(relayId("m2"), BOB, 1_500, { text: "theirs" });
+		const app = inbox({ history: new MemoryHistory([ours, theirs]), patch: { conversations: { [BOB]: [ours, theirs] } } });
+		const base = { peerId: BOB, fromDevice: relayId("x"), reason: "bad_body" as const, receivedAt: 2_000 };
+		// Bob's garbage under the id of our message: his own entry, ours untouched.
+		await app.messages.unreadable({ ...base, id: m1, from: BOB });
+		expect(app.shown()).toEqual([
+			ours,
+			theirs,
+			expect.objectContaining({ key: receivedKey(BOB, m1), state: "unreadable", outgoing: false }),
+		]);
+		expect(app.store.state.notices).toEqual([]);
+		// Frames under a held sender and id (only a relay can send them): dropped, and the user is told.
+		await app.messages.unreadable({ ...base, id: m1, from: ALICE });
+		await app.messages.unreadable({ ...base, id: relayId("m2"), from: BOB });
+		expect(await app.history.get(sentKey(m1))).toEqual(ours);
+		expect(await app.history.get(receivedKey(BOB, relayId("m2")))).toEqual(theirs);
+		expect(app.shown()).toHaveLength(3);
+		expect(app.store.state.notices.map((n) => n.text)).toEqual([
+			"A message that could not be decrypted came under the id of one this device has; the one here was kept.",
+		]);
+		// The same unreadable frame delivered again changes nothing and tells nothing new.
+		await app.messages.unreadable({ ...base, id: m1, from: BOB });
+		expect(app.shown()).toHaveLength(3);
+		expect(app.store.state.notices).toHaveLength(1);
 	});
 
 	it("tells of messages that expired on the relay before this device fetched them", () => {

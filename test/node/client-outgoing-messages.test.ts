@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import type { ChatMessage } from "../../client/app/chat-message.ts";
+import { type ChatMessage, sentKey } from "../../client/app/chat-message.ts";
 import { Account } from "../../client/app/features/account.ts";
 import { Conversations } from "../../client/app/features/conversations.ts";
 import { Notices } from "../../client/app/features/notices.ts";
@@ -51,7 +51,7 @@ describe("sending", () => {
 		const id = relayId("m1");
 		answer.resolve(receipt(id, 5_000, { credits: 97 }));
 		await sending;
-		const confirmed: ChatMessage = { key: id, id, peerId: BOB, outgoing: true, text: "hello", at: 5_000, state: "sent" };
+		const confirmed: ChatMessage = { key: sentKey(id), id, peerId: BOB, outgoing: true, text: "hello", at: 5_000, state: "sent" };
 		expect(app.shown()).toEqual([confirmed]);
 		expect([...app.history.messages.values()]).toEqual([confirmed]);
 		expect(app.store.state.account?.credits).toBe(97);
@@ -98,7 +98,7 @@ describe("sending", () => {
 		});
 		await app.outgoing.send(BOB, "quick");
 		expect(app.shown()).toEqual([expect.objectContaining({ id, state: "delivered", deliveredTo: [device] })]);
-		expect(await app.history.byId(id)).toMatchObject({ state: "delivered", deliveredTo: [device] });
+		expect(await app.history.get(sentKey(id))).toMatchObject({ state: "delivered", deliveredTo: [device] });
 	});
 
 	it("sends a failed text again as a new message and drops the failed copy", async () => {
@@ -111,7 +111,7 @@ describe("sending", () => {
 		const [failed] = app.shown();
 		refuse = false;
 		await app.outgoing.retry(failed!);
-		expect(app.shown()).toEqual([expect.objectContaining({ key: relayId("m3"), text: "again", state: "sent" })]);
+		expect(app.shown()).toEqual([expect.objectContaining({ key: sentKey(relayId("m3")), text: "again", state: "sent" })]);
 		expect(app.history.messages.has(failed!.key)).toBe(false);
 		expect(app.client.sendText).toHaveBeenCalledTimes(2);
 	});

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { sentKey } from "../../client/app/chat-message.ts";
 import { Conversations } from "../../client/app/features/conversations.ts";
 import { Receipts } from "../../client/app/features/receipts.ts";
 import { keepBounded } from "../../client/app/keep-bounded.ts";
@@ -21,7 +22,7 @@ describe("delivery receipts", () => {
 		await receipts.delivered([m1], phone);
 		await receipts.delivered([m1], laptop);
 		expect(store.state.conversations[BOB]).toEqual([sent(m1, BOB, 1, { state: "delivered", deliveredTo: [phone, laptop] })]);
-		expect(await history.byId(m1)).toEqual(store.state.conversations[BOB]?.[0]);
+		expect(await history.get(sentKey(m1))).toEqual(store.state.conversations[BOB]?.[0]);
 	});
 
 	it("hold a receipt for a message not known here yet, and hand it over once, to whoever stores the message", async () => {

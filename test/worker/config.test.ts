@@ -1,16 +1,19 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { generateDeviceKeys } from "../../common/nacl.ts";
 import { priceOf } from "../../common/pricing.ts";
 import { type DeviceInfo, limitsResponse } from "../../common/protocol/wire.ts";
 import { isContactBurst, isLowAcceptRatio, isMachineRegular } from "../../worker/abuse/behaviour-flags.ts";
 import { joinRefusal, lapsedAsks } from "../../worker/abuse/device-joins.ts";
+import { reportRetryAfter } from "../../worker/abuse/report-allowance.ts";
+import { reportOutcome } from "../../worker/abuse/report-weight.ts";
 import { INDEFINITE, nextSuspension } from "../../worker/abuse/suspension.ts";
 import { ApiError } from "../../worker/api-error.ts";
 import { DEV_SECRET_PREFIX, readConfig } from "../../worker/config.ts";
 import worker from "../../worker/index.ts";
 import { limits } from "../../worker/routes/limits.ts";
-import { BASE, registerUser, socketHeaders } from "./helpers.ts";
+import { BASE, registerUser, registrationBody, socketHeaders } from "./helpers.ts";
 
 const withVars = (vars: Record<string, string | undefined>): Env => ({ ...env, ...vars }) as Env;
 
@@ -52,6 +55,24 @@ describe("configuration", () => {
 		// The same request with the test's own secret goes through: only the secret was wrong.
 		const fine = await request({}, "/api/contacts", calls[1]![1]);
 		expect(fine.status).toBe(200);
+	});
+
+	it("answers a route limited per client address with server_misconfigured, creating nothing, when the deployment lacks its binding", async () => {
+		const body = registrationBody(`nolimit_${Math.floor(Math.random() * 1e6)}`, generateDeviceKeys());
+		/** The worker's own fetch handler, given `deployment` as its bindings. */
+		const register = async (deployment: Env) => {
+			const ctx = createExecutionContext();
+			const init = { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } };
+			const response = await worker.fetch(new Request<unknown, IncomingRequestCfProperties>(`${BASE}/api/accounts`, init), deployment, ctx);
+			await waitOnExecutionContext(ctx);
+			return { status: response.status, json: (await response.json()) as any };
+		};
+		const lacking = await register({ ...env, REGISTRATION_LIMITER: undefined } as unknown as Env);
+		expect([lacking.status, lacking.json.error.code]).toEqual([500, "server_misconfigured"]);
+		expect(lacking.json.error.message).toContain("REGISTRATION_LIMITER");
+		expect(await env.DB.prepare("SELECT id FROM accounts WHERE handle = ?").bind(body.handle).first()).toBeNull();
+		// With the binding the same request registers.
+		expect((await register(env)).status).toBe(201);
 	});
 
 	it("accepts a development secret in development and a real one in production", () => {
@@ -141,6 +162,23 @@ describe("configuration", () => {
 		expect([config.historyTransferTtlMs, config.historyArchiveMaxBytes]).toEqual([120_000, 512 * 1024]);
 	});
 
+	it("reads the reports one account may file a day from REPORTS_PER_DAY (5 by default), and the report weight that suspends from SUSPEND_AFTER_REPORTERS", () => {
+		const defaults = readConfig(withVars({}));
+		expect([defaults.reportsPerDay, defaults.suspension.reporters]).toEqual([5, 3]);
+		const set = readConfig(withVars({ REPORTS_PER_DAY: "2", SUSPEND_AFTER_REPORTERS: "1.5" }));
+		expect([set.reportsPerDay, set.suspension.reporters]).toEqual([2, 1.5]);
+		// The rules obey what was read: three reports from accounts made today (0.5 each) reach 1.5.
+		expect(
+			reportOutcome(
+				{ suspensionLevel: 0, suspendedNow: false, reviewPending: false },
+				{ reporters: 3, weight: 1.5 },
+				set.suspension.reporters,
+			),
+		).toBe("suspend");
+		expect(reportRetryAfter(2, 0, 1000, set.reportsPerDay)).toBe(86_400_000 - 1000);
+		expect(reportRetryAfter(1, 0, 1000, set.reportsPerDay)).toBeNull();
+	});
+
 	it("reads the device limit from MAX_DEVICES_PER_ACCOUNT and refuses one below a single device", () => {
 		expect(readConfig(withVars({})).maxDevicesPerAccount).toBe(10);
 		expect(readConfig(withVars({ MAX_DEVICES_PER_ACCOUNT: "3" })).maxDevicesPerAccount).toBe(3);
@@ -164,6 +202,9 @@ describe("configuration", () => {
 		["HISTORY_TRANSFER_TTL_MS", "an hour"],
 		["HISTORY_ARCHIVE_MAX_MB", "0"],
 		["HISTORY_ARCHIVE_MAX_MB", "-5"],
+		["REPORTS_PER_DAY", "0"],
+		["REPORTS_PER_DAY", "2.5"],
+		["SUSPEND_AFTER_REPORTERS", "-1"],
 	])("refuses %s = %j with server_misconfigured, naming the variable", (name, value) => {
 		let thrown: unknown;
 		try {

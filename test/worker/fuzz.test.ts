@@ -62,6 +62,7 @@ describe("hostile HTTP bodies", () => {
 			{ path: "/api/attachments", token: alice.token },
 			{ path: `/api/admin/accounts/${alice.accountId}/credits`, token: env.ADMIN_TOKEN },
 			{ path: `/api/admin/accounts/${alice.accountId}/trust`, token: env.ADMIN_TOKEN },
+			{ path: `/api/admin/accounts/${alice.accountId}/review`, token: env.ADMIN_TOKEN },
 		];
 		let tried = 0;
 		await fc.assert(
@@ -150,7 +151,14 @@ describe("hostile WebSocket frames", () => {
 		const frameLike = fc.oneof(
 			hostileText,
 			fc
-				.record({ type: fc.constantFrom("send", "ack", "typing", "ping", "launch"), id: fc.string(), to: fc.string(), ids: fc.anything() })
+				.record({
+					type: fc.constantFrom("send", "ack", "typing", "ping", "launch"),
+					id: fc.string(),
+					to: fc.string(),
+					ids: fc.anything(),
+					// An ack's sender: anything but an id is refused, and a stranger's id acks nothing.
+					from: fc.oneof(fc.anything(), fc.constant(bob.accountId)),
+				})
 				.map((f) => JSON.stringify(f)),
 			fc
 				.record({ box: fc.string({ minLength: 90_000, maxLength: 100_000 }) })

@@ -9,9 +9,14 @@ import { normalizeHandle, type ServerFrame } from "../../common/protocol/wire.ts
 
 export const BASE = "https://relay.test";
 
-export async function api(path: string, init: { method?: string; body?: unknown; token?: string; raw?: string } = {}) {
+/**
+ * A request to the worker as a client makes it. `address` is the client address Cloudflare
+ * would put in CF-Connecting-IP; without it the request has none, as in a local run.
+ */
+export async function api(path: string, init: { method?: string; body?: unknown; token?: string; raw?: string; address?: string } = {}) {
 	const headers: Record<string, string> = {};
 	if (init.token) headers.authorization = `Bearer ${init.token}`;
+	if (init.address !== undefined) headers["cf-connecting-ip"] = init.address;
 	let body: string | undefined;
 	if (init.raw !== undefined) body = init.raw;
 	else if (init.body !== undefined) body = JSON.stringify(init.body);

@@ -23,7 +23,7 @@ describe("logs", () => {
 		const frame = sealedSend(alice, bob, key, secret);
 		a.send(frame);
 		await a.next("sent");
-		// A suspension by reports from three accounts is one of the things the relay logs.
+		// Reports (with what they weighed) are among the things the relay logs.
 		a.send("{broken");
 		await a.next("error");
 		const others = [bob, await registerUser("r1"), await registerUser("r2")];

@@ -16,6 +16,8 @@ import type {
 	ReserveAttachmentResponse,
 	SealedBackup,
 } from "../../common/protocol/wire.ts";
+import type { ReporterStanding } from "../abuse/report-weight.ts";
+import type { ActivityCounts } from "../db/reviews.ts";
 import type { UserRelay } from "../user-relay.ts";
 import type { RelayedSignal } from "./calls/call-relay.ts";
 import type { PeerRef, StoredEnvelope } from "./contacts/contact-book.ts";
@@ -43,7 +45,10 @@ export interface RouteSurface {
 	reloadAccount(): Promise<AccountStatus>;
 	/** After D1's device rows changed outside this object. */
 	reloadDevices(): Promise<DeviceInfo[]>;
-	mayReport(deviceId: string, peerId: string): Promise<RelayResult<true>>;
+	/** A report this account's device files: refused, or what the object knows for weighing it. */
+	noteReport(deviceId: string, peerId: string): Promise<RelayResult<ReporterStanding>>;
+	/** The account's sending counts, for a review of reports against it. */
+	activityCounts(): Promise<ActivityCounts>;
 	redeemChallenge(nonce: string, expiresAt: number): Promise<boolean>;
 
 	/** A new device claiming a link code: nobody is signed in, the link is what is checked. */

@@ -74,12 +74,15 @@ export async function lookUpAccount(request: IRequest, env: Env): Promise<Respon
 	return Response.json(await view(env, (await getAccount(env.DB, found.id)) as Account));
 }
 
-/** POST /api/admin/accounts/:accountId/trust — the only way to `verified`. */
+/**
+ * POST /api/admin/accounts/:accountId/trust — the only way to `verified`. An admin's decision:
+ * automatic promotion never overrides it (trust-promotion.ts).
+ */
 export async function setAccountTrust(request: IRequest, env: Env): Promise<Response> {
 	await requireAdmin(request, env);
 	const body = await readBody(request, adminTrustRequest);
 	const account = await accountById(env, request);
-	await setTrust(env.DB, account.id, body.trust);
+	await setTrust(env.DB, account.id, body.trust, Date.now());
 	await relayFor(env, account.id).reloadAccount();
 	return Response.json(await view(env, (await getAccount(env.DB, account.id)) as Account));
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, UndecryptableMessage } from "../../core/sdk.ts";
-import type { ChatMessage } from "../chat-message.ts";
+import { type ChatMessage, messageKey } from "../chat-message.ts";
 import { plural } from "../format.ts";
 import type { MessageHistory } from "../message-history.ts";
 import type { MessengerStore } from "../store.ts";
@@ -13,7 +13,8 @@ import type { TypingIndicator } from "./typing-indicator.ts";
 type Persisted = { kind: "message"; record: ChatMessage; fresh: boolean } | { kind: "change"; updated: ChatMessage | null };
 
 /**
- * The history record of an incoming message (or of one this account sent from another device).
+ * The history record of an incoming message (or of one this account sent from another device),
+ * under its sender and id (messageKey).
  * `id`: the message's id, or the original's where the message is an edit standing in for it;
  * `read`: whether it counts as read already; `early`: devices that reported it delivered.
  */
@@ -22,7 +23,7 @@ export function receivedMessage(
 	{ id, standsIn, read, early }: { id: string; standsIn: boolean; read: boolean; early: string[] | undefined },
 ): ChatMessage {
 	return {
-		key: id,
+		key: messageKey({ peerId: message.peerId, outgoing: message.outgoing, id }),
 		id,
 		peerId: message.peerId,
 		outgoing: message.outgoing,
@@ -36,13 +37,14 @@ export function receivedMessage(
 	};
 }
 
-/** The record of a message no key of this device opens. */
+/** The record of a message no key of this device opens, under its sender and id. */
 export function unreadableMessage(message: UndecryptableMessage, myAccountId: string | undefined): ChatMessage {
+	const outgoing = message.from === myAccountId;
 	return {
-		key: message.id,
+		key: messageKey({ peerId: message.peerId, outgoing, id: message.id }),
 		id: message.id,
 		peerId: message.peerId,
-		outgoing: message.from === myAccountId,
+		outgoing,
 		text: "",
 		at: message.receivedAt,
 		state: "unreadable",
@@ -51,12 +53,12 @@ export function unreadableMessage(message: UndecryptableMessage, myAccountId: st
 
 /** Messages from the relay: kept in the history before the SDK acks them, then shown. */
 export class IncomingMessages {
-	/** Incoming messages kept by `persist`, until the `message` event that follows shows them. */
+	/** Incoming messages kept by `persist`, by their history key, until the `message` event that follows shows them. */
 	private readonly persisted = new Map<string, Persisted>();
 
 	constructor(
 		private readonly store: MessengerStore,
-		private readonly history: Pick<MessageHistory, "has" | "put">,
+		private readonly history: Pick<MessageHistory, "get" | "has" | "put">,
 		private readonly conversations: Pick<Conversations, "show">,
 		private readonly receipts: Pick<Receipts, "heldFor">,
 		private readonly typing: Pick<TypingIndicator, "peerSent">,
@@ -72,27 +74,30 @@ export class IncomingMessages {
 	 */
 	async persist(message: IncomingMessage): Promise<void> {
 		// The relay puts an edit in place of its original while that is still queued, so an edit
-		// of a message this device never had is the message itself, already edited.
-		const standsIn = message.kind === "edit" && message.replaces !== undefined && !(await this.history.has(message.replaces));
+		// of a message this device never had is the message itself, already edited. Only a
+		// message of the edit's own sender is its original.
+		const keyOf = (id: string) => messageKey({ peerId: message.peerId, outgoing: message.outgoing, id });
+		const standsIn = message.kind === "edit" && message.replaces !== undefined && !(await this.history.has(keyOf(message.replaces)));
 		if ((message.kind === "edit" && !standsIn) || message.kind === "delete") {
-			this.persisted.set(message.id, { kind: "change", updated: await this.changes.storeIncoming(message) });
+			this.persisted.set(keyOf(message.id), { kind: "change", updated: await this.changes.storeIncoming(message) });
 			return;
 		}
 		const id = standsIn ? (message.replaces as string) : message.id;
 		// Delivered again after a crash between keeping and acking: keep what the user did with it since.
-		const fresh = standsIn || !(await this.history.has(id));
+		const fresh = standsIn || !(await this.history.has(keyOf(id)));
 		const read = message.outgoing || (this.store.state.activePeer === message.peerId && this.pageVisible());
 		const early = message.outgoing ? this.receipts.heldFor(message.id) : undefined;
 		const record = receivedMessage(message, { id, standsIn, read, early });
 		if (fresh) await this.history.put(record);
-		this.persisted.set(message.id, { kind: "message", record, fresh });
+		this.persisted.set(keyOf(message.id), { kind: "message", record, fresh });
 	}
 
 	/** A `message` event: a message the SDK has kept (through `persist`) and acked. */
 	async received(message: IncomingMessage): Promise<void> {
-		if (!this.persisted.has(message.id)) await this.persist(message);
-		const kept = this.persisted.get(message.id);
-		this.persisted.delete(message.id);
+		const key = messageKey(message);
+		if (!this.persisted.has(key)) await this.persist(message);
+		const kept = this.persisted.get(key);
+		this.persisted.delete(key);
 		if (!kept) return;
 		if (kept.kind === "change") {
 			if (kept.updated) this.conversations.show(kept.updated);
@@ -112,9 +117,22 @@ export class IncomingMessages {
 		this.notices.notify(`${plural(count, "message")} expired on the relay before this device could fetch them.`, "info");
 	}
 
-	/** An `undecryptable` event: the message is shown as one that cannot be read here. */
+	/**
+	 * An `undecryptable` event: the message is shown as one that cannot be read here, under its
+	 * own sender and id, so a contact's frame under the id of another sender's message is an
+	 * entry of its own. It never replaces a message held under its key: only the relay can send
+	 * a frame as that sender, so it is a replay or a forgery, and the message held is kept (and
+	 * the user told, unless what is held is this same unreadable frame, delivered again).
+	 */
 	async unreadable(message: UndecryptableMessage): Promise<void> {
 		const record = unreadableMessage(message, this.store.state.me?.accountId);
+		const held = await this.history.get(record.key);
+		if (held) {
+			if (held.state !== "unreadable") {
+				this.notices.notify("A message that could not be decrypted came under the id of one this device has; the one here was kept.");
+			}
+			return;
+		}
 		await this.history.put(record);
 		this.conversations.show(record);
 	}

@@ -1,5 +1,5 @@
 import type { IncomingMessage, MessengerClient } from "../../core/sdk.ts";
-import type { ChatMessage } from "../chat-message.ts";
+import { type ChatMessage, messageKey } from "../chat-message.ts";
 import type { MessageHistory } from "../message-history.ts";
 import type { Account } from "./account.ts";
 import type { Conversations } from "./conversations.ts";
@@ -25,7 +25,7 @@ export function deletedCopy(message: ChatMessage): ChatMessage {
 export class MessageChanges {
 	constructor(
 		private readonly client: Pick<MessengerClient, "editMessage" | "deleteMessage">,
-		private readonly history: Pick<MessageHistory, "byId" | "put">,
+		private readonly history: Pick<MessageHistory, "get" | "put">,
 		private readonly conversations: Pick<Conversations, "show">,
 		private readonly receipts: Pick<Receipts, "delivered" | "takeHeld" | "edited">,
 		private readonly account: Pick<Account, "charged">,
@@ -53,10 +53,14 @@ export class MessageChanges {
 		this.account.charged(receipt);
 	}
 
-	/** An edit or delete of an earlier message, by its sender (from any of their devices): the changed message, once stored. */
+	/**
+	 * An edit or delete of an earlier message, by its sender (from any of their devices): the
+	 * changed message, once stored. Looked up by the change's own sender and the id it names:
+	 * a contact's change under the id of a message of ours finds nothing of ours.
+	 */
 	async storeIncoming(message: IncomingMessage): Promise<ChatMessage | null> {
 		if (message.replaces === undefined) return null;
-		const target = await this.history.byId(message.replaces);
+		const target = await this.history.get(messageKey({ peerId: message.peerId, outgoing: message.outgoing, id: message.replaces }));
 		if (!mayChange(target, message)) return null;
 		if (message.kind === "delete") return this.storeDeleted(target);
 		const updated = editedCopy(target, message.text);

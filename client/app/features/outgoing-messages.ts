@@ -1,7 +1,7 @@
 import type { AttachmentInfo } from "../../core/message-body.ts";
 import type { MessengerClient, SentReceipt } from "../../core/sdk.ts";
 import { toSdkError } from "../../core/sdk-error.ts";
-import type { ChatMessage } from "../chat-message.ts";
+import { type ChatMessage, sentKey } from "../chat-message.ts";
 import { errorText } from "../error-text.ts";
 import type { MessageHistory } from "../message-history.ts";
 import type { MessengerStore } from "../store.ts";
@@ -37,7 +37,7 @@ export function sentMessage(local: ChatMessage, receipt: Receipt, early: string[
 	const { pending: _, file: __, ...rest } = local;
 	return {
 		...rest,
-		key: receipt.id,
+		key: sentKey(receipt.id),
 		id: receipt.id,
 		at: receipt.acceptedAt,
 		state: early ? "delivered" : "sent",

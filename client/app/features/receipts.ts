@@ -1,3 +1,4 @@
+import { sentKey } from "../chat-message.ts";
 import { keepBounded } from "../keep-bounded.ts";
 import type { MessageHistory } from "../message-history.ts";
 import type { Conversations } from "./conversations.ts";
@@ -33,7 +34,7 @@ export class Receipts {
 		const known = new Set(changed.map((m) => m.id));
 		for (const id of ids) {
 			if (known.has(id)) continue;
-			if (await this.history.has(id)) {
+			if (await this.history.has(sentKey(id))) {
 				// Stored just now (a send the relay confirmed meanwhile), or already marked.
 				for (const message of await this.history.markDelivered([id], deviceId)) this.conversations.show(message);
 				continue;

@@ -19,7 +19,7 @@ function ReportForm({
 	const [block, setBlock] = useState(true);
 	const action = useAction(
 		(r: string, b: boolean) => controller.reportContact(contact.accountId, r, b),
-		(err) => errorText(err),
+		(err) => errorText(err, "report"),
 	);
 	return (
 		<form

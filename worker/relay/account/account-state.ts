@@ -3,8 +3,10 @@ import { type FlagKind, isMachineRegular, regularTimesNeeded } from "../../abuse
 import { DAY_MS } from "../../abuse/send-limits.ts";
 import { nextSuspension, suspensionMessage } from "../../abuse/suspension.ts";
 import { earnsTrust } from "../../abuse/trust-promotion.ts";
-import { insertFlag, promoteToTrusted, reportsAgainst, suspendAccount } from "../../db/abuse.ts";
+import { heldByAdmin, insertFlag, promoteToTrusted, suspendAccount } from "../../db/abuse.ts";
 import { getAccount } from "../../db/accounts.ts";
+import type { ActivityCounts } from "../../db/reviews.ts";
+import { acceptedPeerIds } from "../contacts/contact-book.ts";
 import type { CreditAccount } from "../credits/credit-account.ts";
 import type { RelayHost } from "../host.ts";
 import { type RelayResult, refuse } from "../relay-result.ts";
@@ -118,6 +120,17 @@ export class AccountState {
 		await this.maybePromote(now);
 	}
 
+	/** What an admin reviewing reports against this account sees of it: counts only. */
+	activityCounts(): ActivityCounts {
+		const { sql } = this.host;
+		return {
+			messagesSent: readCounter(sql, "messages_sent"),
+			requestsSent: readCounter(sql, "requests_sent"),
+			requestsAccepted: readCounter(sql, "requests_accepted"),
+			contacts: acceptedPeerIds(sql).length,
+		};
+	}
+
 	private async maybePromote(now: number): Promise<void> {
 		const { sql } = this.host;
 		const account = this.cached();
@@ -125,15 +138,18 @@ export class AccountState {
 		const history = {
 			createdAt: account.createdAt,
 			messagesSent: readCounter(sql, "messages_sent"),
-			everSuspended: account.suspensionLevel > 0,
-			reportsAgainst: 0,
+			suspendedUntil: account.suspendedUntil,
+			heldByAdmin: false,
 		};
 		if (!earnsTrust(history, now, this.host.config().trustPromotion)) return;
-		// Reports live in D1; ask at most once a day, and only once the local checks pass.
+		// An admin's hold lives in D1; ask at most once a day, and only once the local checks pass.
 		const lastCheck = Number(readMeta(sql, "trust_checked_at") ?? 0);
 		if (now - lastCheck < DAY_MS) return;
 		writeMeta(sql, "trust_checked_at", String(now));
-		if ((await reportsAgainst(this.host.db, this.host.accountId)) > 0) return;
+		if (
+			!earnsTrust({ ...history, heldByAdmin: await heldByAdmin(this.host.db, this.host.accountId) }, now, this.host.config().trustPromotion)
+		)
+			return;
 		if (await promoteToTrusted(this.host.db, this.host.accountId)) await this.reload();
 	}
 }

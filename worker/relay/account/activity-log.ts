@@ -2,7 +2,8 @@ import { storageMemo } from "../storage/storage-memo.ts";
 
 /**
  * `call_signal`: every call signal an account's devices send; `call_start`: every call it
- * places; `recovery_failure`: a restore with the recovery key that did not prove it.
+ * places; `recovery_failure`: a restore with the recovery key that did not prove it;
+ * `report`: every report the account files (ref: the account reported), for REPORTS_PER_DAY.
  */
 export type ActivityKind =
 	| "send"
@@ -11,7 +12,8 @@ export type ActivityKind =
 	| "device_request"
 	| "call_signal"
 	| "call_start"
-	| "recovery_failure";
+	| "recovery_failure"
+	| "report";
 
 /** How many of the newest send times are kept in memory (the behavioural flags look at 11). */
 export const NEWEST_SENDS_KEPT = 16;

@@ -186,9 +186,12 @@ export class AttachmentService {
 		await this.host.schedule("grant-expiry", expiresAt);
 	}
 
-	/** The sender deleted a message this account received: its blob goes at once. */
-	async revokeGrantsOf(msgId: string): Promise<void> {
-		for (const g of grantsForMessage(this.host.sql, msgId)) await this.deleteGranted(g.owner, g.attachmentId);
+	/**
+	 * The sender deleted a message this account received: its blob goes at once. Only grants
+	 * of `owner`'s own message: another sender's message under the same id is not that one.
+	 */
+	async revokeGrantsOf(owner: string, msgId: string): Promise<void> {
+		for (const g of grantsForMessage(this.host.sql, owner, msgId)) await this.deleteGranted(g.owner, g.attachmentId);
 	}
 
 	/** A revoked device waits for no blob any more. */

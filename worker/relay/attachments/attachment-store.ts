@@ -110,9 +110,14 @@ export function dropGrant(sql: SqlStorage, attachmentId: string): void {
 	sql.exec("DELETE FROM attachment_waiting WHERE attachment_id = ?", attachmentId);
 }
 
-export function grantsForMessage(sql: SqlStorage, msgId: string): Array<{ attachmentId: string; owner: string }> {
+/** The grants of one sender's message: message ids are unique per sender, not per account. */
+export function grantsForMessage(sql: SqlStorage, owner: string, msgId: string): Array<{ attachmentId: string; owner: string }> {
 	return sql
-		.exec<{ attachment_id: string; owner: string }>("SELECT attachment_id, owner FROM attachment_grants WHERE msg_id = ?", msgId)
+		.exec<{ attachment_id: string; owner: string }>(
+			"SELECT attachment_id, owner FROM attachment_grants WHERE owner = ? AND msg_id = ?",
+			owner,
+			msgId,
+		)
 		.toArray()
 		.map((r) => ({ attachmentId: r.attachment_id, owner: r.owner }));
 }

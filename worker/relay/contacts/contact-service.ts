@@ -1,11 +1,15 @@
 import type { Contact, DeviceList, Envelope, EnvelopeUpload } from "../../../common/protocol/wire.ts";
 import { isContactBurst, isLowAcceptRatio } from "../../abuse/behaviour-flags.ts";
+import { reportRetryAfter } from "../../abuse/report-allowance.ts";
+import type { ReporterStanding } from "../../abuse/report-weight.ts";
+import { DAY_MS } from "../../abuse/send-limits.ts";
 import { findAccountByHandle } from "../../db/accounts.ts";
 import { bumpCounter, readCounter } from "../account/account-cache.ts";
 import type { AccountState } from "../account/account-state.ts";
-import { distinctRefsSince, logActivity, recentTimes } from "../account/activity-log.ts";
+import { countSince, distinctRefsSince, logActivity, nthNewestTime, recentTimes } from "../account/activity-log.ts";
 import type { DeviceRegistry } from "../devices/device-registry.ts";
 import type { RelayHost } from "../host.ts";
+import { receivedFrom } from "../messaging/received-counts.ts";
 import { ok, type RelayResult, refuse } from "../relay-result.ts";
 import type { SocketHub } from "../sockets/socket-hub.ts";
 import {
@@ -160,10 +164,22 @@ export class ContactService {
 		return ok(this.s.devices.published());
 	}
 
-	/** Only someone this account has a contact relationship with may be reported by it. */
-	mayReport(peerId: string): RelayResult<true> {
-		if (!getContact(this.host.sql, peerId)) return refuse("not_found", "You can only report your contacts or people who asked to be.");
-		return ok(true);
+	/**
+	 * A report this account files: only against someone it has a contact relationship with,
+	 * at most REPORTS_PER_DAY in any rolling 24 h (each one, repeats too, takes a slot: the
+	 * limit is on writes an admin may have to read). Says what this object knows for weighing
+	 * it (abuse/report-weight.ts): its side of the contact and the messages received from them.
+	 */
+	noteReport(peerId: string): RelayResult<ReporterStanding> {
+		const contact = getContact(this.host.sql, peerId);
+		if (!contact) return refuse("not_found", "You can only report your contacts or people who asked to be.");
+		const now = this.host.now();
+		const perDay = this.host.config().reportsPerDay;
+		const { sql } = this.host;
+		const retryAfter = reportRetryAfter(countSince(sql, "report", now - DAY_MS), nthNewestTime(sql, "report", perDay), now, perDay);
+		if (retryAfter !== null) return refuse("rate_limited", `You can file ${perDay} reports a day. Try again later.`, retryAfter);
+		logActivity(sql, "report", now, peerId);
+		return ok({ contactState: contact.state, messagesReceived: receivedFrom(sql, peerId) });
 	}
 
 	/** Whether this account takes calls from a contact (off until allowed); its other devices are told. */

@@ -10,6 +10,7 @@ import { readMeta, writeMeta } from "../storage/storage-schema.ts";
 import { ackMessages, earliestExpiry, enqueueAll, expireQueue, queueStats, removeQueued, replaceQueued } from "./message-queue.ts";
 import { fitsQueue, type QueueCaps } from "./queue-caps.ts";
 import type { QueueItem } from "./queue-item.ts";
+import { countReceived } from "./received-counts.ts";
 
 interface Needs {
 	readonly hub: SocketHub;
@@ -40,8 +41,11 @@ export class Delivery implements TimedJob<JobName> {
 		if (!contact || contact.state !== "accepted") return refuse("not_a_contact", "You can only message accepted contacts.");
 		const result = await this.apply(approvedDeviceIds(this.host.sql), item, this.caps());
 		if (result === "full") return refuse("recipient_queue_full", "The recipient has too many undelivered messages. Try later.");
+		// A delete carries nothing to read; everything else is something the sender wrote to this account.
+		if (item.kind !== "delete") countReceived(this.host.sql, item.from);
 		if (item.attachmentId !== undefined) await this.s.attachments.grant(item.attachmentId, item.from, item.msgId);
-		if (item.kind === "delete" && item.replaces !== undefined) await this.s.attachments.revokeGrantsOf(item.replaces);
+		// The sender's own message only: an id names a message of one sender, not of the account.
+		if (item.kind === "delete" && item.replaces !== undefined) await this.s.attachments.revokeGrantsOf(item.from, item.replaces);
 		return ok(true);
 	}
 
@@ -60,7 +64,9 @@ export class Delivery implements TimedJob<JobName> {
 	 * Queue one message for these devices, all or nothing under the caps. An edit takes the
 	 * place of its original where that is still queued (the queue holds only the latest
 	 * version); a delete removes its original from every queue, so it is never delivered, and
-	 * is itself queued so that devices that already have the original remove it.
+	 * is itself queued so that devices that already have the original remove it. Either one
+	 * touches only its own sender's rows: ids are unique per sender, so another sender's
+	 * message under the same id (a contact reusing it) is a different message.
 	 */
 	private async apply(deviceIds: string[], item: QueueItem, caps: QueueCaps | null): Promise<"ok" | "full"> {
 		const { sql } = this.host;
@@ -69,7 +75,7 @@ export class Delivery implements TimedJob<JobName> {
 		let targets = deviceIds;
 		if (item.replaces !== undefined && item.kind === "edit") targets = this.replaceQueued(deviceIds, item, item.replaces, expiresAt);
 		if (item.replaces !== undefined && item.kind === "delete") {
-			for (const deviceId of deviceIds) removeQueued(sql, deviceId, item.replaces);
+			for (const deviceId of deviceIds) removeQueued(sql, deviceId, item.from, item.replaces);
 		}
 		return this.enqueue(targets, item, expiresAt);
 	}
@@ -103,9 +109,9 @@ export class Delivery implements TimedJob<JobName> {
 		return "ok";
 	}
 
-	/** A device stored these messages: they leave its queue, and each sender hears it (best effort). */
-	ack(ws: WebSocket, state: SocketState, ids: readonly string[]): void {
-		const bySender = ackMessages(this.host.sql, state.deviceId, ids);
+	/** A device stored these messages (of sender `from`, if named): they leave its queue, and each sender hears it (best effort). */
+	ack(ws: WebSocket, state: SocketState, ids: readonly string[], from?: string): void {
+		const bySender = ackMessages(this.host.sql, state.deviceId, ids, from);
 		this.s.hub.acked(ws, state);
 		for (const [sender, acked] of bySender) {
 			if (sender === state.accountId) continue;

@@ -45,8 +45,9 @@ export function queueStats(sql: SqlStorage, deviceId: string): QueueStats {
 
 /**
  * Queue one message for several devices, all or nothing: if any device's queue is full,
- * nothing is written (no partial delivery). A message id already queued for a device is
- * skipped for it, which makes a re-sent frame idempotent.
+ * nothing is written (no partial delivery). A message id already queued for a device from
+ * the same sender is skipped for it, which makes a re-sent frame idempotent; ids are unique
+ * per sender only, so another sender's message under that id is queued beside it.
  * Returns the sequence number per device it was written for, or "full".
  */
 export function enqueueAll(sql: SqlStorage, items: EnqueueItem[], caps: QueueCaps | null): Map<string, number> | "full" {
@@ -57,7 +58,7 @@ export function enqueueAll(sql: SqlStorage, items: EnqueueItem[], caps: QueueCap
 	for (const item of items) {
 		const row = sql
 			.exec<{ seq: number }>(
-				"INSERT INTO queue (device_id, msg_id, from_account, replaces, frame, bytes, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, msg_id) DO NOTHING RETURNING seq",
+				"INSERT INTO queue (device_id, msg_id, from_account, replaces, frame, bytes, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, from_account, msg_id) DO NOTHING RETURNING seq",
 				item.deviceId,
 				item.msgId,
 				item.fromAccount,
@@ -80,26 +81,38 @@ export function enqueueAll(sql: SqlStorage, items: EnqueueItem[], caps: QueueCap
 }
 
 /**
- * Remove acked messages of one device. Acking an id that is not queued is harmless.
- * Returns the removed ids grouped by sender, for delivery receipts.
+ * Remove acked messages of one device: those of sender `from`, or, for an ack that names no
+ * sender (clients older than per-sender ids), that id from every sender. Acking an id that is
+ * not queued is harmless. Returns the removed ids grouped by sender, for delivery receipts.
  */
-export function ackMessages(sql: SqlStorage, deviceId: string, msgIds: readonly string[]): Map<string, string[]> {
+export function ackMessages(sql: SqlStorage, deviceId: string, msgIds: readonly string[], from?: string): Map<string, string[]> {
 	const bySender = new Map<string, string[]>();
 	for (const msgId of msgIds) {
-		const row = sql
-			.exec<{ bytes: number; from_account: string | null }>(
-				"DELETE FROM queue WHERE device_id = ? AND msg_id = ? RETURNING bytes, from_account",
-				deviceId,
-				msgId,
-			)
-			.toArray()[0];
-		if (!row) continue;
-		sql.exec("UPDATE queue_stats SET count = count - 1, bytes = bytes - ? WHERE device_id = ?", row.bytes, deviceId);
-		moveStats(sql, deviceId, -1, -row.bytes);
-		if (row.from_account === null) continue;
-		const ids = bySender.get(row.from_account) ?? [];
-		ids.push(msgId);
-		bySender.set(row.from_account, ids);
+		const rows =
+			from === undefined
+				? sql
+						.exec<{ bytes: number; from_account: string }>(
+							"DELETE FROM queue WHERE device_id = ? AND msg_id = ? RETURNING bytes, from_account",
+							deviceId,
+							msgId,
+						)
+						.toArray()
+				: sql
+						.exec<{ bytes: number; from_account: string }>(
+							"DELETE FROM queue WHERE device_id = ? AND from_account = ? AND msg_id = ? RETURNING bytes, from_account",
+							deviceId,
+							from,
+							msgId,
+						)
+						.toArray();
+		for (const row of rows) {
+			sql.exec("UPDATE queue_stats SET count = count - 1, bytes = bytes - ? WHERE device_id = ?", row.bytes, deviceId);
+			moveStats(sql, deviceId, -1, -row.bytes);
+			if (row.from_account === "") continue;
+			const ids = bySender.get(row.from_account) ?? [];
+			ids.push(msgId);
+			bySender.set(row.from_account, ids);
+		}
 	}
 	return bySender;
 }
@@ -148,13 +161,16 @@ export function dropDeviceQueue(sql: SqlStorage, deviceId: string): void {
 /**
  * An edit for a device that has not yet received the original: the queued original (or an
  * earlier edit of it) becomes the edit, in its place in the order, so the queue holds only
- * the latest version. Returns its place (seq), or null when nothing of the original is queued.
+ * the latest version. Only the edit's sender's own rows are looked at: another sender's
+ * message under the same id is not the original. Returns its place (seq), or null when
+ * nothing of the original is queued.
  */
 export function replaceQueued(sql: SqlStorage, deviceId: string, original: string, item: EnqueueItem): number | null {
 	const row = sql
 		.exec<{ seq: number; bytes: number }>(
-			"SELECT seq, bytes FROM queue WHERE device_id = ? AND (msg_id = ? OR replaces = ?) ORDER BY seq LIMIT 1",
+			"SELECT seq, bytes FROM queue WHERE device_id = ? AND from_account = ? AND (msg_id = ? OR replaces = ?) ORDER BY seq LIMIT 1",
 			deviceId,
+			item.fromAccount,
 			original,
 			original,
 		)
@@ -174,12 +190,16 @@ export function replaceQueued(sql: SqlStorage, deviceId: string, original: strin
 	return row.seq;
 }
 
-/** A delete for a device that has not yet received the original: it is never delivered. */
-export function removeQueued(sql: SqlStorage, deviceId: string, original: string): boolean {
+/**
+ * A delete for a device that has not yet received the original: it is never delivered. Only
+ * `from`'s own rows go: the delete's sender can remove nothing another sender queued.
+ */
+export function removeQueued(sql: SqlStorage, deviceId: string, from: string, original: string): boolean {
 	const removed = sql
 		.exec<{ bytes: number }>(
-			"DELETE FROM queue WHERE device_id = ? AND (msg_id = ? OR replaces = ?) RETURNING bytes",
+			"DELETE FROM queue WHERE device_id = ? AND from_account = ? AND (msg_id = ? OR replaces = ?) RETURNING bytes",
 			deviceId,
+			from,
 			original,
 			original,
 		)

@@ -16,7 +16,8 @@ import { readSocketState, type SocketState } from "./socket-state.ts";
 /** What a device may ask of its account's object over its own socket: one method per frame type. */
 export interface SocketSurface {
 	send(deviceId: string, frame: SendFrame): Promise<RelayResult<SentReceipt>>;
-	ack(ws: WebSocket, state: SocketState, ids: readonly string[]): void;
+	/** `from`: the sender of these messages; absent from older clients (every sender's copy of the ids). */
+	ack(ws: WebSocket, state: SocketState, ids: readonly string[], from?: string): void;
 	typing(ws: WebSocket, state: SocketState, to: string): Promise<void>;
 	call(deviceId: string, frame: CallFrame): Promise<RelayResult<true>>;
 	/** Why this device may not act (pending, revoked, unknown), or null. */
@@ -50,7 +51,7 @@ export class FrameDispatch {
 			case "ping":
 				return this.hub.send(ws, { type: "pong" });
 			case "ack":
-				return this.to.ack(ws, state, frame.ids);
+				return this.to.ack(ws, state, frame.ids, frame.from);
 			case "typing":
 				return this.to.typing(ws, state, frame.to);
 			case "call": {

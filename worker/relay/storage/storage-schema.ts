@@ -182,10 +182,59 @@ const MIGRATIONS: string[][] = [
 		// call's signaling is metered as a whole, so it cannot become a free channel.
 		"CREATE TABLE IF NOT EXISTS call_budgets (call_id TEXT PRIMARY KEY, bytes INTEGER NOT NULL)",
 	],
+	[
+		// Message ids are unique per sender, not per account: a contact who sent under the id of
+		// someone else's message must not have his frame skipped for theirs, nor his edit or
+		// delete reach theirs. The queue's unique key gains the sender, which takes a rebuild
+		// (SQLite cannot change a UNIQUE constraint in place). Safe to run again over the rebuilt
+		// table: the copy names its columns and every step takes the table as it finds it.
+		// The sender of a row from before `from_account` existed is the `from` of its frame.
+		`CREATE TABLE IF NOT EXISTS queue_by_sender (
+			seq INTEGER PRIMARY KEY AUTOINCREMENT,
+			device_id TEXT NOT NULL,
+			from_account TEXT NOT NULL,
+			msg_id TEXT NOT NULL,
+			replaces TEXT,
+			frame TEXT NOT NULL,
+			bytes INTEGER NOT NULL,
+			expires_at INTEGER NOT NULL,
+			UNIQUE (device_id, from_account, msg_id)
+		)`,
+		`INSERT OR IGNORE INTO queue_by_sender (seq, device_id, from_account, msg_id, replaces, frame, bytes, expires_at)
+			SELECT seq, device_id, COALESCE(from_account, json_extract(frame, '$.from'), ''), msg_id, replaces, frame, bytes, expires_at FROM queue`,
+		// Sequence numbers go on from where the old table's stopped, not from its highest row
+		// left: a hibernated socket remembers the last one it was pushed (SocketState.sentUpTo),
+		// and a new row under it would never be pushed. A placeholder row takes the old high
+		// mark (AUTOINCREMENT remembers it) and goes again at once.
+		`INSERT INTO queue_by_sender (seq, device_id, from_account, msg_id, frame, bytes, expires_at)
+			SELECT seq, '', '', '', '', 0, 0 FROM sqlite_sequence
+			WHERE name = 'queue' AND seq > (SELECT COALESCE(MAX(seq), 0) FROM queue_by_sender)`,
+		"DELETE FROM queue_by_sender WHERE device_id = '' AND msg_id = ''",
+		"DROP TABLE queue",
+		"ALTER TABLE queue_by_sender RENAME TO queue",
+		"CREATE INDEX IF NOT EXISTS queue_by_device ON queue (device_id, seq)",
+		"CREATE INDEX IF NOT EXISTS queue_by_expiry ON queue (expires_at)",
+		// A sender's delete revokes the grants of its own message only: looked up by (owner, id).
+		"CREATE INDEX IF NOT EXISTS attachment_grants_by_message ON attachment_grants (owner, msg_id)",
+	],
+	[
+		// Messages (text, attachment, edit) received from each peer (messaging/received-counts.ts):
+		// a report counts toward a suspension only from someone the reported account wrote to
+		// (abuse/report-weight.ts). A count, never content; kept after a block, which is what
+		// people do to an abuser before or while they report.
+		"CREATE TABLE IF NOT EXISTS received_counts (peer_id TEXT PRIMARY KEY, messages INTEGER NOT NULL)",
+	],
 ];
 
 /** The schema version migrateStorage brings storage to. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * The migrations, read-only: a test that winds `schema_version` back to replay one finds it
+ * by what it does rather than by its distance from the newest, which changes with every
+ * migration added.
+ */
+export const STORAGE_MIGRATIONS: ReadonlyArray<readonly string[]> = MIGRATIONS;
 
 /**
  * Runs on every start of the object, including each wake from hibernation: one read (all of
