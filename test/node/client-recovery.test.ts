@@ -286,7 +286,9 @@ describe("error texts of recovery", () => {
 	});
 
 	it("says when to try again after too many wrong keys, and what a failed check means", () => {
-		expect(restore("rate_limited", "Too many recovery attempts.", 30 * 60_000)).toMatch(/^Too many restores were tried lately, for this account or from this network, .* try again in 30 min/);
+		expect(restore("rate_limited", "Too many recovery attempts.", 30 * 60_000)).toMatch(
+			/^Too many restores were tried lately, for this account or from this network, .* try again in 30 min/,
+		);
 		expect(restore("rate_limited", "Too many recovery attempts.")).toMatch(/try again in an hour\.$/);
 		expect(restore("untrusted", "The restore was refused: …")).toMatch(
 			/^The account's key backup or its device list failed a security check/,
