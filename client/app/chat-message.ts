@@ -35,8 +35,14 @@ export interface ChatMessage {
 	peerId: string;
 	outgoing: boolean;
 	text: string;
-	/** The relay's clock when it accepted the message (this device's clock while sending). */
+	/**
+	 * When it was sent, by the sender's clock as sealed in the message (so the relay can neither
+	 * reorder a conversation nor change its times); the relay's clock only for a message no key
+	 * opens. The history is ordered by it.
+	 */
 	at: number;
+	/** The sender's sealed time and the relay's differ by more than CLOCK_SKEW_MS: `at` may be off. */
+	clockSkew?: true;
 	state: DeliveryState;
 	/** The recipient's devices that stored it. */
 	deliveredTo?: string[];
@@ -53,4 +59,17 @@ export interface ChatMessage {
 	unread?: 1;
 	/** Present (1) only while sending, for the same reason. */
 	pending?: 1;
+}
+
+/**
+ * How far the sealed sending time and the relay's may differ before the app says so. The
+ * relay stamps a message as it takes it, which is the moment it was sent (a queued message
+ * keeps that stamp), so a larger gap means a wrong clock on the sender's side, or a relay
+ * that holds messages back: either way the shown time may mislead.
+ */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
+/** The `clockSkew` mark for a message sealed at `sentAt` that the relay took at `relayAt`. */
+export function skewMark(sentAt: number, relayAt: number): { clockSkew?: true } {
+	return Math.abs(sentAt - relayAt) > CLOCK_SKEW_MS ? { clockSkew: true } : {};
 }

@@ -152,7 +152,8 @@ export function incoming(id: string, extra: Partial<IncomingMessage> = {}): Inco
 		fromDevice: relayId("bob_phone"),
 		kind: "text",
 		text: `text of ${id}`,
-		sentAt: 1_000,
+		// Sealed and stamped in the same moment, as with an honest relay and a right clock.
+		sentAt: extra.receivedAt ?? 1_000,
 		receivedAt: 1_000,
 		outgoing: false,
 		...extra,

@@ -6,6 +6,7 @@ import { FileCache } from "../../client/app/features/file-cache.ts";
 import { IncomingMessages } from "../../client/app/features/incoming-messages.ts";
 import { MessageChanges } from "../../client/app/features/message-changes.ts";
 import { Notices } from "../../client/app/features/notices.ts";
+import { sentMessage } from "../../client/app/features/outgoing-messages.ts";
 import { Receipts } from "../../client/app/features/receipts.ts";
 import { TypingIndicator } from "../../client/app/features/typing-indicator.ts";
 import type { MessengerState } from "../../client/app/store.ts";
@@ -66,6 +67,23 @@ describe("receiving", () => {
 		expect(reading.store.state.unread).toEqual({});
 		expect(reading.shown()[0]).not.toHaveProperty("unread");
 		expect(await reading.history.get(receivedKey(BOB, m1))).toEqual(reading.shown()[0]);
+	});
+
+	it("orders and dates messages by the time sealed into them, not the relay's, and marks a gap of more than five minutes", async () => {
+		const app = inbox({ open: true });
+		// The relay delivers the later message first and stamps both as it likes: the sealed times decide.
+		await app.arrive(incoming(relayId("late"), { sentAt: 20_000, receivedAt: 21_000 }));
+		await app.arrive(incoming(relayId("early"), { sentAt: 10_000, receivedAt: 30_000 }));
+		await app.arrive(incoming(relayId("skewed"), { sentAt: 40_000, receivedAt: 40_000 + 5 * 60_000 + 1 }));
+		expect(app.shown().map((m) => [m.id, m.at, m.clockSkew])).toEqual([
+			[relayId("early"), 10_000, undefined],
+			[relayId("late"), 20_000, undefined],
+			[relayId("skewed"), 40_000, true],
+		]);
+		expect(sentMessage(sent(relayId("s"), BOB, 1), receipt(relayId("s"), 50_000, { sentAt: 49_000 }), undefined)).toMatchObject({
+			at: 49_000,
+		});
+		expect(sentMessage(sent(relayId("s"), BOB, 1), receipt(relayId("s"), 6 * 60_000, { sentAt: 0 }), undefined).clockSkew).toBe(true);
 	});
 
 	it("keeps a message in the history before it is acked, so that it is there even if the page dies before the event", async () => {

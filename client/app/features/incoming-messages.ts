@@ -1,5 +1,5 @@
 import type { IncomingMessage, UndecryptableMessage } from "../../core/sdk.ts";
-import { type ChatMessage, messageKey } from "../chat-message.ts";
+import { type ChatMessage, messageKey, skewMark } from "../chat-message.ts";
 import { plural } from "../format.ts";
 import type { MessageHistory } from "../message-history.ts";
 import type { MessengerStore } from "../store.ts";
@@ -28,7 +28,8 @@ export function receivedMessage(
 		peerId: message.peerId,
 		outgoing: message.outgoing,
 		text: message.text,
-		at: message.receivedAt,
+		at: message.sentAt,
+		...skewMark(message.sentAt, message.receivedAt),
 		state: message.outgoing ? (early ? "delivered" : "sent") : "received",
 		...(early && { deliveredTo: early }),
 		...(message.attachment && { attachment: message.attachment }),

@@ -1,7 +1,7 @@
 import type { AttachmentInfo } from "../../core/message-body.ts";
 import type { MessengerClient, SentReceipt } from "../../core/sdk.ts";
 import { toSdkError } from "../../core/sdk-error.ts";
-import { type ChatMessage, sentKey } from "../chat-message.ts";
+import { type ChatMessage, sentKey, skewMark } from "../chat-message.ts";
 import { errorText } from "../error-text.ts";
 import type { MessageHistory } from "../message-history.ts";
 import type { MessengerStore } from "../store.ts";
@@ -30,8 +30,8 @@ export function sendingMessage(
 }
 
 /**
- * A send once the relay accepted it: under the relay's id and clock, and `delivered` already
- * if devices reported it before this device learned its id (`early`).
+ * A send once the relay accepted it: under its id, at the time sealed into it (this device's
+ * clock), and `delivered` already if devices reported it before this device learned its id (`early`).
  */
 export function sentMessage(local: ChatMessage, receipt: Receipt, early: string[] | undefined): ChatMessage {
 	const { pending: _, file: __, ...rest } = local;
@@ -39,7 +39,8 @@ export function sentMessage(local: ChatMessage, receipt: Receipt, early: string[
 		...rest,
 		key: sentKey(receipt.id),
 		id: receipt.id,
-		at: receipt.acceptedAt,
+		at: receipt.sentAt,
+		...skewMark(receipt.sentAt, receipt.acceptedAt),
 		state: early ? "delivered" : "sent",
 		...(early && { deliveredTo: early }),
 		...(receipt.attachment && { attachment: receipt.attachment }),

@@ -274,6 +274,14 @@ export function MessageItem({
 			<p class="message-meta">
 				{message.edited && <span>edited</span>}
 				<time dateTime={new Date(message.at).toISOString()}>{formatTime(message.at)}</time>
+				{message.clockSkew && (
+					<span
+						class="clock-skew"
+						title="The time this message was sealed with and the server's differ by more than 5 minutes: a clock is wrong, or the message was held back."
+					>
+						time uncertain
+					</span>
+				)}
 				{message.outgoing && message.state !== "unreadable" && <span class="delivery">{deliveryText(message)}</span>}
 				{changeable && <OwnMessageActions key={message.key} controller={controller} state={state} message={message} />}
 			</p>
