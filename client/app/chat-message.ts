@@ -53,6 +53,9 @@ export interface ChatMessage {
 	/** While a file is sent: what it is, before the relay knows it. */
 	file?: { name: string; size: number; type: string };
 	edited?: true;
+	/** The edit shown: its number among the message's edits and its id (which breaks a tie between two devices' edits). */
+	editSeq?: number;
+	editId?: string;
 	/** Deleted for everyone by its sender: the text and file are gone. */
 	deleted?: true;
 	/** Present (1) only while unread, so the index over it holds only unread messages. */

@@ -94,6 +94,9 @@ const archivedMessage = object({
 	deliveredTo: optional(array(id, { max: 1000 })),
 	attachment: optional(attachmentInfo),
 	edited: optional(trueFlag),
+	editSeq: optional(integer({ min: 1, max: 1_000_000_000 })),
+	editId: optional(id),
+	clockSkew: optional(trueFlag),
 	deleted: optional(trueFlag),
 });
 

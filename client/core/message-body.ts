@@ -20,7 +20,12 @@ export interface MessageContent {
 	text: string;
 	replaces?: string;
 	attachment?: AttachmentInfo;
+	/** An edit's number among the edits of its message (the sender counts them): the highest wins. */
+	editSeq?: number;
 }
+
+/** Edits of one message, numbered from 1 by its sender's devices. */
+const isEditSeq = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 1 && v <= 1_000_000_000;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const onlyKeys = (o: Record<string, unknown>, allowed: string[]): boolean => Object.keys(o).every((k) => allowed.includes(k));
@@ -62,8 +67,10 @@ export function readBody(frame: MessageFrame, body: unknown): MessageContent | n
 		case "text":
 			return onlyKeys(body, ["text"]) && isString(body.text, 1_000_000) ? { kind: "text", text: body.text } : null;
 		case "edit":
-			if (!onlyKeys(body, ["text", "replaces"]) || !isString(body.text, 1_000_000) || body.replaces !== frame.replaces) return null;
-			return { kind: "edit", text: body.text, replaces: frame.replaces as string };
+			if (!onlyKeys(body, ["text", "replaces", "seq"]) || !isString(body.text, 1_000_000) || body.replaces !== frame.replaces) return null;
+			// Sealed, so the relay cannot renumber it; an edit without one (an older client) counts as the first.
+			if (body.seq !== undefined && !isEditSeq(body.seq)) return null;
+			return { kind: "edit", text: body.text, replaces: frame.replaces as string, editSeq: body.seq ?? 1 };
 		case "delete":
 			if (!onlyKeys(body, ["replaces"]) || body.replaces !== frame.replaces) return null;
 			return { kind: "delete", text: "", replaces: frame.replaces as string };

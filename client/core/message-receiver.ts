@@ -21,6 +21,8 @@ export interface IncomingMessage {
 	text: string;
 	replaces?: string;
 	attachment?: AttachmentInfo;
+	/** An edit's number among the edits of its message: the highest wins, whatever order they arrive in. */
+	editSeq?: number;
 	/** The sender's clock, from the sealed header. */
 	sentAt: number;
 	/** The relay's clock when it accepted the message. */

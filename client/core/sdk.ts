@@ -641,12 +641,19 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		}
 	}
 
-	/** Replace the text of a message this account sent (2 credits; counts against the limits). */
-	async editMessage(peerId: string, messageId: string, text: string): Promise<SentReceipt> {
+	/**
+	 * Replace the text of a message this account sent (2 credits; counts against the limits).
+	 * `seq` numbers this edit among the message's edits (one more than the highest this device
+	 * has seen): receivers keep the highest, so an older edit delivered last does not win.
+	 */
+	async editMessage(peerId: string, messageId: string, text: string, opts: { seq?: number } = {}): Promise<SentReceipt> {
 		const to = parseAccountId(peerId);
 		const replaces = parseInput(idSchema, messageId, "messageId");
 		if (typeof text !== "string" || text.length === 0) throw new SdkError("bad_request", "An edit needs some text.");
-		return this.sendSealed(to, { kind: "edit", body: { text, replaces }, replaces });
+		const seq = opts.seq ?? 1;
+		if (!Number.isSafeInteger(seq) || seq < 1 || seq > 1_000_000_000)
+			throw new SdkError("bad_request", "An edit's number is a whole number from 1.");
+		return this.sendSealed(to, { kind: "edit", body: { text, replaces, seq }, replaces });
 	}
 
 	/** Delete a message this account sent, for everyone (1 credit): undelivered copies are never delivered. */

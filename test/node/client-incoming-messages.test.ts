@@ -135,6 +135,36 @@ describe("receiving", () => {
 		expect(await app.history.has(receivedKey(BOB, relayId("e1")))).toBe(false);
 	});
 
+	it("shows the edit with the highest number whatever order the edits come in, and breaks a tie by edit id on every device alike", async () => {
+		const app = inbox();
+		await app.arrive(incoming(m1, { text: "first" }));
+		await app.arrive(incoming(relayId("e2"), { kind: "edit", replaces: m1, text: "second edit", editSeq: 2 }));
+		// The first edit, held back and delivered last, does not win.
+		await app.arrive(incoming(relayId("e1"), { kind: "edit", replaces: m1, text: "first edit", editSeq: 1 }));
+		expect(app.shown()).toEqual([expect.objectContaining({ id: m1, text: "second edit", editSeq: 2, editId: relayId("e2") })]);
+		expect((await app.history.get(receivedKey(BOB, m1)))?.text).toBe("second edit");
+		// Two of Bob's devices made edit 3 at once: the larger id wins, in either order.
+		const [lo, hi] = [relayId("e3a"), relayId("e3b")].sort();
+		for (const order of [
+			[lo, hi],
+			[hi, lo],
+		]) {
+			const device = inbox();
+			await device.arrive(incoming(m1, { text: "first" }));
+			for (const e of order) await device.arrive(incoming(e as string, { kind: "edit", replaces: m1, text: `by ${e}`, editSeq: 3 }));
+			expect(device.shown()[0]?.text).toBe(`by ${hi}`);
+		}
+	});
+
+	it("numbers its own edits one past the highest it has seen", async () => {
+		const app = inbox();
+		await app.arrive(incoming(m1, { text: "mine", outgoing: true, from: ALICE }));
+		const [held] = app.shown();
+		await app.changes.edit({ ...(held as ChatMessage), editSeq: 4, editId: relayId("e4") }, "again");
+		expect(app.client.editMessage).toHaveBeenCalledWith(BOB, m1, "again", { seq: 5 });
+		expect(app.shown()[0]).toMatchObject({ text: "again", editSeq: 5, editId: relayId("edit") });
+	});
+
 	it("applies an edit by the sender to the message it replaces, without counting anything new", async () => {
 		const app = inbox();
 		await app.arrive(incoming(m1, { text: "teh" }));
@@ -240,7 +270,7 @@ describe("changing one's own messages", () => {
 		const ours = sent(m1, BOB, 1_000);
 		const app = inbox({ history: new MemoryHistory([ours]), patch: { conversations: { [BOB]: [ours] } } });
 		await app.changes.edit(ours, "better");
-		expect(app.client.editMessage).toHaveBeenCalledWith(BOB, m1, "better");
+		expect(app.client.editMessage).toHaveBeenCalledWith(BOB, m1, "better", { seq: 1 });
 		await app.receipts.delivered([relayId("edit")], relayId("bob_phone"));
 		expect(app.shown()).toEqual([expect.objectContaining({ id: m1, text: "better", edited: true, state: "delivered" })]);
 	});

@@ -33,7 +33,7 @@ export function receivedMessage(
 		state: message.outgoing ? (early ? "delivered" : "sent") : "received",
 		...(early && { deliveredTo: early }),
 		...(message.attachment && { attachment: message.attachment }),
-		...(standsIn && { edited: true as const }),
+		...(standsIn && { edited: true as const, editSeq: message.editSeq ?? 1, editId: message.id }),
 		...(!read && { unread: 1 as const }),
 	};
 }

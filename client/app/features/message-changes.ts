@@ -11,8 +11,18 @@ export function mayChange(target: ChatMessage | undefined, change: Pick<Incoming
 	return !!target && target.peerId === change.peerId && target.outgoing === change.outgoing && !target.deleted;
 }
 
-export function editedCopy(message: ChatMessage, text: string): ChatMessage {
-	return { ...message, text, edited: true };
+export function editedCopy(message: ChatMessage, text: string, edit: { seq: number; id: string }): ChatMessage {
+	return { ...message, text, edited: true, editSeq: edit.seq, editId: edit.id };
+}
+
+/**
+ * Whether an edit numbered `seq` (with id `id`) replaces the one `message` shows. The highest
+ * number wins; two devices of the sender that edited at once made the same number, and the
+ * larger edit id wins, so every device ends up showing the same text whatever the order.
+ */
+export function editWins(message: ChatMessage, edit: { seq: number; id: string }): boolean {
+	const shown = message.editSeq ?? 0;
+	return edit.seq > shown || (edit.seq === shown && edit.id > (message.editId ?? ""));
 }
 
 /** A message deleted for everyone keeps its place, without its text or file. */
@@ -35,8 +45,9 @@ export class MessageChanges {
 	/** Replace the text of a message this account sent (it costs the edit price); throws the relay's refusal. */
 	async edit(message: ChatMessage, text: string): Promise<void> {
 		if (!message.id) return;
-		const receipt = await this.client.editMessage(message.peerId, message.id, text);
-		const updated = editedCopy(message, text);
+		const seq = (message.editSeq ?? 0) + 1;
+		const receipt = await this.client.editMessage(message.peerId, message.id, text, { seq });
+		const updated = editedCopy(message, text, { seq, id: receipt.id });
 		await this.history.put(updated);
 		this.conversations.show(updated);
 		this.account.charged(receipt);
@@ -63,7 +74,10 @@ export class MessageChanges {
 		const target = await this.history.get(messageKey({ peerId: message.peerId, outgoing: message.outgoing, id: message.replaces }));
 		if (!mayChange(target, message)) return null;
 		if (message.kind === "delete") return this.storeDeleted(target);
-		const updated = editedCopy(target, message.text);
+		const edit = { seq: message.editSeq ?? 1, id: message.id };
+		// An older edit that arrives after a newer one changes nothing.
+		if (!editWins(target, edit)) return null;
+		const updated = editedCopy(target, message.text, edit);
 		await this.history.put(updated);
 		return updated;
 	}
