@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { adminReview, adminReviewList } from "../../common/protocol/wire.ts";
 import { INDEFINITE } from "../../worker/abuse/suspension.ts";
+import { countReceived, RECEIVED_COUNT_CAP, receivedFrom } from "../../worker/relay/messaging/received-counts.ts";
 import { admin } from "./admin-client.ts";
 import { acceptContact, contactPair, sealedSend, suspendFor } from "./fixtures.ts";
 import { api, connect, registerUser, signIn, type TestUser } from "./helpers.ts";
@@ -430,5 +431,20 @@ describe("the admin API", SLOW, () => {
 		expect((await admin("/accounts/nobody_at_all")).status).toBe(404);
 		expect((await admin(`/accounts/${spammer.accountId}/trust`, { body: { trust: "god" } })).status).toBe(400);
 		expect((await admin(`/accounts/${spammer.accountId}/credits`, { body: { amount: -5, reason: "x" } })).status).toBe(400);
+	});
+});
+
+describe("what a report is weighed on", () => {
+	it("counts the messages received from a peer up to 100, and then writes nothing more on delivery", async () => {
+		const { bob } = await contactPair();
+		const peer = "p".repeat(22);
+		const written = await runInDurableObject(relay(bob.accountId), (_, state) => {
+			const sql = state.storage.sql;
+			const first = countReceived(sql, peer);
+			for (let i = 1; i < RECEIVED_COUNT_CAP; i++) countReceived(sql, peer);
+			return { first, atCap: countReceived(sql, peer), count: receivedFrom(sql, peer) };
+		});
+		expect(written.first).toBeGreaterThan(0);
+		expect(written).toMatchObject({ atCap: 0, count: RECEIVED_COUNT_CAP });
 	});
 });

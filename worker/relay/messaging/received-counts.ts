@@ -1,14 +1,25 @@
 /**
- * How many messages this account received from each peer, counted as its object takes them
- * in (Delivery.accept). Only the count: what a report is weighed on (abuse/report-weight.ts)
- * and what an admin reviewing reports sees. A re-sent frame of a message already delivered
- * may count twice; the rule only asks for "at least one".
+ * Counts past this stop being written: the report rule asks only for "at least one" and an
+ * admin learns enough from "100 or more", while a write on every delivered message would
+ * cost a row per message on the delivery path for ever.
  */
-export function countReceived(sql: SqlStorage, peerId: string): void {
-	sql.exec(
-		"INSERT INTO received_counts (peer_id, messages) VALUES (?, 1) ON CONFLICT (peer_id) DO UPDATE SET messages = messages + 1",
+export const RECEIVED_COUNT_CAP = 100;
+
+/**
+ * How many messages this account received from each peer (up to RECEIVED_COUNT_CAP), counted
+ * as its object takes them in (Delivery.accept). Only the count: what a report is weighed on
+ * (abuse/report-weight.ts) and what an admin reviewing reports sees. A re-sent frame of a
+ * message already delivered may count twice; the rule only asks for "at least one".
+ */
+export function countReceived(sql: SqlStorage, peerId: string): number {
+	// At the cap the upsert's WHERE fails and nothing is written. Returns the rows written.
+	const cursor = sql.exec(
+		"INSERT INTO received_counts (peer_id, messages) VALUES (?, 1) ON CONFLICT (peer_id) DO UPDATE SET messages = messages + 1 WHERE messages < ?",
 		peerId,
+		RECEIVED_COUNT_CAP,
 	);
+	cursor.toArray();
+	return cursor.rowsWritten;
 }
 
 export function receivedFrom(sql: SqlStorage, peerId: string): number {
