@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { afterEach, expect } from "vitest";
+import { afterAll, afterEach, beforeAll, expect } from "vitest";
+import { type DevServer, type DevServerOptions, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 /** Screenshots for reviewers; git-ignored. */
@@ -107,5 +108,36 @@ export function closeProfilesAfterEach(what = "the app"): (profile: Profile) => 
 	return (profile) => {
 		open.push(profile);
 		return profile;
+	};
+}
+
+/**
+ * For a test file: the real relay (`wrangler dev`, with relaxed limits unless told otherwise)
+ * and headless Chromium, started together before its tests and closed after them.
+ */
+export function relayAndChromiumForFile(opts: DevServerOptions = { vars: RELAXED_LIMITS }): {
+	readonly server: DevServer;
+	readonly browser: Browser;
+} {
+	let server: DevServer | undefined;
+	let browser: Browser | undefined;
+	beforeAll(async () => {
+		[server, browser] = await Promise.all([startDevServer(opts), launchChromium()]);
+	});
+	afterAll(async () => {
+		await browser?.close();
+		await server?.dispose();
+	});
+	const started = <T>(value: T | undefined, what: string): T => {
+		if (value === undefined) throw new Error(`The ${what} starts in beforeAll: use it inside a test.`);
+		return value;
+	};
+	return {
+		get server() {
+			return started(server, "relay");
+		},
+		get browser() {
+			return started(browser, "browser");
+		},
 	};
 }

@@ -6,10 +6,9 @@
  * archive: the relay deleted the image's blob once the first device had fetched it); a
  * device that came without them says, in its empty chats, where they are.
  */
-import type { Browser, Page, Route } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page, Route } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { HISTORY_MISSING_TEXT } from "../../client/app/history-text.ts";
-import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
 import {
 	becomeContacts,
 	conversationTexts,
@@ -21,30 +20,29 @@ import {
 	signUp,
 	waitForDelivery,
 } from "./app-driver.ts";
-import { closeProfilesAfterEach, LAPTOP, launchChromium, newProfile, PHONE, type Profile, screenshot, UI_TIMEOUT_MS } from "./browser.ts";
+import {
+	closeProfilesAfterEach,
+	LAPTOP,
+	newProfile,
+	PHONE,
+	type Profile,
+	relayAndChromiumForFile,
+	screenshot,
+	UI_TIMEOUT_MS,
+} from "./browser.ts";
 import { tinyPng } from "./tiny-png.ts";
 
-let server: DevServer;
-let browser: Browser;
+const e2e = relayAndChromiumForFile();
 const track = closeProfilesAfterEach();
 
-beforeAll(async () => {
-	[server, browser] = await Promise.all([startDevServer({ vars: RELAXED_LIMITS }), launchChromium()]);
-});
-
-afterAll(async () => {
-	await browser?.close();
-	await server?.dispose();
-});
-
 async function person(prefix: string): Promise<{ profile: Profile; page: Page; handle: string }> {
-	const profile = track(await newProfile(browser, LAPTOP));
-	return { profile, ...(await signUp(profile, server.baseUrl, prefix)) };
+	const profile = track(await newProfile(e2e.browser, LAPTOP));
+	return { profile, ...(await signUp(profile, e2e.server.baseUrl, prefix)) };
 }
 
 /** A fresh browser profile on a phone: its page, with no account yet. */
 async function newDevice(): Promise<{ profile: Profile; page: Page }> {
-	const profile = track(await newProfile(browser, PHONE));
+	const profile = track(await newProfile(e2e.browser, PHONE));
 	return { profile, page: await profile.newPage() };
 }
 
@@ -62,7 +60,7 @@ const transferStatus = (page: Page) => transfer(page).getByRole("status");
 async function linkPhone(first: Page, name: string): Promise<{ profile: Profile; page: Page }> {
 	const code = await showLinkCode(first);
 	const phone = await newDevice();
-	await enterLinkCode(phone.page, server.baseUrl, code, name);
+	await enterLinkCode(phone.page, e2e.server.baseUrl, code, name);
 	await phone.page.getByRole("heading", { name: "Waiting for approval" }).waitFor();
 	await linkRequest(first, name).waitFor();
 	return phone;

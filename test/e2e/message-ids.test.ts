@@ -5,39 +5,28 @@
  * message stays as she sent it, also after a reload. And a history kept by an older version of
  * the app, under relay ids alone, is rewritten under sender and id when the app opens it.
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { afterEach, describe, expect, it } from "vitest";
 import { toB64u } from "../../common/encoding.ts";
 import { randomBytes } from "../../common/nacl.ts";
 import type { ClientFrame } from "../../common/protocol/wire.ts";
-import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
 import { interceptingWebSocket } from "../support/intercepting-web-socket.ts";
 import { ClientFactory, type Member, registerMember } from "../support/sdk-clients.ts";
 import { contactButton, conversationTexts, message, openChat, requestContact, sendMessage, signUp } from "./app-driver.ts";
-import { closeProfilesAfterEach, launchChromium, newProfile, UI_TIMEOUT_MS } from "./browser.ts";
+import { closeProfilesAfterEach, newProfile, relayAndChromiumForFile, UI_TIMEOUT_MS } from "./browser.ts";
 
-let server: DevServer;
-let browser: Browser;
+const e2e = relayAndChromiumForFile();
 const track = closeProfilesAfterEach();
-const factory = new ClientFactory(() => server.baseUrl);
-
-beforeAll(async () => {
-	[server, browser] = await Promise.all([startDevServer({ vars: RELAXED_LIMITS }), launchChromium()]);
-});
+const factory = new ClientFactory(() => e2e.server.baseUrl);
 
 afterEach(() => factory.closeAll());
-
-afterAll(async () => {
-	await browser?.close();
-	await server?.dispose();
-});
 
 const UNREADABLE = "This message could not be decrypted on this device.";
 
 /** Alice in the web app, and Mallory, an SDK client whose texts go out garbled while `garble.on`, as her accepted contact, her chat with him open. */
 async function aliceAndMallory(): Promise<{ page: Page; mallory: Member; garble: { on: boolean } }> {
-	const profile = track(await newProfile(browser));
-	const { page } = await signUp(profile, server.baseUrl, "alice");
+	const profile = track(await newProfile(e2e.browser));
+	const { page } = await signUp(profile, e2e.server.baseUrl, "alice");
 	const garble = { on: false };
 	const garbling = interceptingWebSocket({
 		outgoing: (data) => {
@@ -111,7 +100,7 @@ describe("message ids in the web app", () => {
 
 		// Off the app (a page of the same origin that runs none of it): the history as version 2 of
 		// the database kept it, each message under its relay id, with a unique index of ids.
-		await page.goto(`${server.baseUrl}/api/limits`);
+		await page.goto(`${e2e.server.baseUrl}/api/limits`);
 		await page.evaluate(`new Promise((resolve, reject) => {
 			const opening = indexedDB.open("sm-app-history");
 			opening.onerror = () => reject(opening.error);
@@ -148,7 +137,7 @@ describe("message ids in the web app", () => {
 		const before = await storedKeys(page);
 		expect(before.map((k) => k.key).sort()).toEqual(before.map((k) => k.id).sort());
 
-		await page.goto(server.baseUrl);
+		await page.goto(e2e.server.baseUrl);
 		await openChat(page, mallory.account.handle);
 		await message(page, "received before the upgrade").waitFor();
 		expect(await conversationTexts(page)).toEqual(["sent before the upgrade", "received before the upgrade"]);
