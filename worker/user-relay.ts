@@ -14,6 +14,7 @@ import type {
 	IdentityEnvelope,
 	OpenLinkResponse,
 	PublishDeviceListRequest,
+	ReceiptFrame,
 	RecoveryKeyRequest,
 	ReserveAttachmentResponse,
 	SealedBackup,
@@ -327,8 +328,8 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 		return this.#ready(() => this.#s.delivery.accept(item));
 	}
 
-	receipt(to: string, deviceId: string, ids: string[]): Promise<void> {
-		return this.#ready(() => this.#s.delivery.receipt(to, deviceId, ids));
+	receipt(frame: ReceiptFrame): Promise<void> {
+		return this.#ready(() => this.#s.delivery.receipt(frame));
 	}
 
 	typing(from: string, fromDevice: string): Promise<void> {

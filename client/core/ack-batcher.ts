@@ -1,32 +1,49 @@
-import type { ClientFrame } from "../../common/protocol/wire.ts";
+import { ACK_IDS_MAX, type ClientFrame, type SealedReceipt } from "../../common/protocol/wire.ts";
 
 /** The relay pushes the next page of a backlog once half a page (50) is acked. */
 const BATCH = 50;
-const MAX_IDS_PER_FRAME = 500;
+
+/** The contact key a receipt to that sender is sealed with. */
+export interface ReceiptKey {
+	version: number;
+	key: Uint8Array;
+}
+
+/** Seals a receipt to `to` for `ids`; null when it cannot be sealed (the ack goes without one). */
+export type ReceiptSealer = (to: string, key: ReceiptKey, ids: string[]) => SealedReceipt | null;
 
 /**
  * Collects message ids and acks them in few frames: when a batch is full, and when the
  * incoming queue runs dry. Ids are unique per sender only, so each frame names the sender of
- * its ids: a contact's message under the id of another sender's leaves that one queued.
+ * its ids: a contact's message under the id of another sender's leaves that one queued. An
+ * ack of a contact's messages carries a receipt sealed for that contact: the relay passes it
+ * on, and that is how the contact learns they were delivered.
  */
 export class AckBatcher {
-	private bySender = new Map<string, string[]>();
+	private bySender = new Map<string, { ids: string[]; key: ReceiptKey | null }>();
 	private count = 0;
 
-	constructor(private readonly write: (frame: ClientFrame) => boolean) {}
+	constructor(
+		private readonly write: (frame: ClientFrame) => boolean,
+		private readonly seal: ReceiptSealer | null = null,
+	) {}
 
-	add(from: string, id: string): void {
-		const ids = this.bySender.get(from) ?? [];
-		ids.push(id);
-		this.bySender.set(from, ids);
+	/** `key`: for a contact's message, the key to seal its receipt with (the one it was sealed with); null for none. */
+	add(from: string, id: string, key: ReceiptKey | null = null): void {
+		const entry = this.bySender.get(from) ?? { ids: [], key: null };
+		entry.ids.push(id);
+		if (key) entry.key = key;
+		this.bySender.set(from, entry);
 		if (++this.count >= BATCH) this.flush();
 	}
 
 	/** Ids that cannot be written are dropped: the relay delivers those messages again, and they are de-duplicated. */
 	flush(): void {
-		for (const [from, ids] of this.bySender) {
-			for (let i = 0; i < ids.length; i += MAX_IDS_PER_FRAME) {
-				this.write({ type: "ack", ids: ids.slice(i, i + MAX_IDS_PER_FRAME), from });
+		for (const [from, { ids, key }] of this.bySender) {
+			for (let i = 0; i < ids.length; i += ACK_IDS_MAX) {
+				const chunk = ids.slice(i, i + ACK_IDS_MAX);
+				const receipt = key && this.seal ? this.seal(from, key, chunk) : null;
+				this.write({ type: "ack", ids: chunk, from, ...(receipt && { receipt }) });
 			}
 		}
 		this.bySender = new Map();

@@ -1,3 +1,4 @@
+import { CryptoError } from "../../common/crypto-error.ts";
 import { fromB64u, toB64u } from "../../common/encoding.ts";
 import { generateDeviceKeys, randomBytes, signDetached } from "../../common/nacl.ts";
 import { identityProofMessage, registrationMessage } from "../../common/protocol/signing.ts";
@@ -13,6 +14,7 @@ import {
 	id as idSchema,
 	type LimitsResponse,
 	type MessageFrame,
+	type ReceiptFrame,
 	registerRequest,
 	reportRequest,
 	type ServerFrame,
@@ -42,6 +44,7 @@ import type { AttachmentInfo } from "./message-body.ts";
 import { type IncomingMessage, MessageReceiver, type UndecryptableMessage } from "./message-receiver.ts";
 import type { AccountInfo, ContactTrust, MessengerClientOptions, MessengerEvents, OwnDevice } from "./messenger-types.ts";
 import { Outbox, type SentReceipt } from "./outbox.ts";
+import { openReceipt, sealReceipt } from "./receipt-seal.ts";
 import { RelayConnection } from "./relay-connection.ts";
 import { deviceFingerprint, safetyNumber } from "./safety-number.ts";
 import { SdkError, toSdkError } from "./sdk-error.ts";
@@ -212,7 +215,11 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 				fatal: (error) => this.onFatal(error),
 			},
 		);
-		this.acks = new AckBatcher((frame) => this.connection.send(frame));
+		this.acks = new AckBatcher(
+			(frame) => this.connection.send(frame),
+			// The identity is loaded by the time a message is acked (it was opened with it).
+			(to, key, ids) => (this.identityCache ? sealReceipt(this.identityCache, to, key, ids) : null),
+		);
 		this.inbound = new SerialQueue(
 			(frame) => this.handle(frame).catch((err: unknown) => this.emit("error", toSdkError(err))),
 			() => this.acks.flush(),
@@ -833,9 +840,8 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 			case "typing":
 				this.emit("typing", { peerId: frame.from, fromDevice: frame.fromDevice });
 				return;
-			case "delivered":
-				this.emit("delivered", { ids: frame.ids, peerId: frame.to, deviceId: frame.deviceId });
-				return;
+			case "receipt":
+				return this.onReceipt(frame);
 			case "missed":
 				this.emit("missed", { count: frame.count });
 				return;
@@ -888,7 +894,35 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 				this.retryLater(frame);
 				return;
 		}
-		this.acks.add(frame.from, frame.id);
+		// A contact's message gets a receipt sealed with the key it came under (held locally:
+		// it was just opened with it, or it was seen before); this account's own, none.
+		const me = await this.identity();
+		const key = frame.from === me.accountId ? undefined : await this.store.getContactKey(frame.from, frame.keyVersion);
+		this.acks.add(frame.from, frame.id, key ? { version: frame.keyVersion, key } : null);
+	}
+
+	/**
+	 * A contact's device says it stored messages of ours. Only a receipt sealed with the
+	 * contact key, from that contact to this account, counts: one the relay wrote, moved or
+	 * altered is dropped, so the relay cannot make a message look delivered.
+	 */
+	private async onReceipt(frame: ReceiptFrame): Promise<void> {
+		const me = await this.identity();
+		let key: Uint8Array | undefined;
+		try {
+			key = await this.keys.get(frame.from, frame.keyVersion);
+		} catch {
+			return;
+		}
+		if (!key) return;
+		let opened: ReturnType<typeof openReceipt>;
+		try {
+			opened = openReceipt(me, key, frame);
+		} catch (err) {
+			if (err instanceof CryptoError) return;
+			throw err;
+		}
+		this.emit("delivered", { ids: opened.ids, peerId: frame.from, deviceId: frame.fromDevice });
 	}
 
 	private retryLater(frame: MessageFrame): void {

@@ -594,7 +594,56 @@ export type SendFrame = Infer<typeof sendFrame>;
  * sender's message under one of them stays queued. Without `from` (clients before per-sender
  * ids) an id is acked from every sender.
  */
-export const ackFrame = object({ type: literal("ack"), ids: array(id, { min: 1, max: 500 }), from: optional(id) });
+export const ACK_IDS_MAX = 500;
+
+/**
+ * The most a sealed receipt for `ids` message ids may be: the sealed header and envelope
+ * (about 250 bytes), 25 bytes per id in the body, and the MAC. Bounded by the ids it names,
+ * so a receipt (free, like the ack it rides on) cannot become a channel of its own.
+ */
+export const sealedReceiptMaxBytes = (ids: number): number => 320 + 25 * ids;
+
+/**
+ * A delivery receipt from the acking device to the sender of the acked messages, sealed with
+ * their contact key (message-seal.ts, kind "receipt"; body `{kind: "delivered", ids}`), so
+ * the relay can pass it on or drop it, but never write one.
+ */
+export const sealedReceipt = object({
+	id,
+	keyVersion,
+	nonce,
+	box: base64url({ minBytes: 16, maxBytes: sealedReceiptMaxBytes(ACK_IDS_MAX) }),
+});
+export type SealedReceipt = Infer<typeof sealedReceipt>;
+
+type AckShape = { ids: string[]; from?: string; receipt?: { box: string } };
+
+/** A receipt names the sender it is for, and is no larger than its ids need. */
+function withReceiptRule<T extends AckShape>(schema: Schema<T>): Schema<T> {
+	return {
+		parse(value, path) {
+			const frame = schema.parse(value, path);
+			if (frame.receipt === undefined) return frame;
+			const at = path ? `${path}.receipt` : "receipt";
+			if (frame.from === undefined) throw new ValidationError(at, "a receipt needs `from`, the sender it is for");
+			// base64url without padding: 4 characters per 3 bytes.
+			if (Math.floor((frame.receipt.box.length * 3) / 4) > sealedReceiptMaxBytes(frame.ids.length)) {
+				throw new ValidationError(`${at}.box`, `is larger than a receipt for ${frame.ids.length} ids`);
+			}
+			return frame;
+		},
+	};
+}
+
+/**
+ * Message ids are unique per sender only, so an ack names the sender of its ids: another
+ * sender's message under one of them stays queued. Without `from` (clients before per-sender
+ * ids) an id is acked from every sender. `receipt` is passed on to that sender if the ack
+ * removed at least one of its messages from this device's queue.
+ */
+export const ackFrame = withReceiptRule(
+	object({ type: literal("ack"), ids: array(id, { min: 1, max: ACK_IDS_MAX }), from: optional(id), receipt: optional(sealedReceipt) }),
+);
 export type AckFrame = Infer<typeof ackFrame>;
 
 export const pingFrame = object({ type: literal("ping") });
@@ -767,8 +816,12 @@ export const contactFrame = object({
 export type ContactNotice = Infer<typeof contactFrame>["event"];
 
 export const peerTypingFrame = object({ type: literal("typing"), from: id, fromDevice: id });
-/** A device of `to` acked (stored) these messages of yours. Best effort: not queued while you are offline. */
-export const deliveredFrame = object({ type: literal("delivered"), ids: array(id, { min: 1, max: 500 }), to: id, deviceId: id });
+/**
+ * A sealed receipt from device `fromDevice` of account `from` (a contact), passed on by the
+ * relay as it came: pushed to this account's connected devices, and queued for the others.
+ */
+export const receiptFrame = object({ type: literal("receipt"), from: id, fromDevice: id, ...sealedReceipt.shape });
+export type ReceiptFrame = Infer<typeof receiptFrame>;
 
 /** A device of this account was added, approved, rejected or revoked. */
 export const deviceFrame = object({
@@ -834,7 +887,7 @@ export const serverFrame = taggedUnion({
 	history: historyFrame,
 	missed: missedFrame,
 	typing: peerTypingFrame,
-	delivered: deliveredFrame,
+	receipt: receiptFrame,
 	call: peerCallFrame,
 	error: errorFrame,
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { type ListVersions, unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
 import { generateAccountIdentity, wrapIdentityKey } from "../../client/core/identity-key.ts";
 import { MemoryKeyStore } from "../../client/core/memory-key-store.ts";
+import { sealReceipt } from "../../client/core/receipt-seal.ts";
 import type { SdkError } from "../../client/core/sdk-error.ts";
 import { fromB64u, toB64u } from "../../common/encoding.ts";
 import { generateDeviceKeys, randomBytes } from "../../common/nacl.ts";
@@ -9,7 +10,7 @@ import { type SignedDeviceList, signDeviceList, sortDevices } from "../../common
 import type { DeviceList } from "../../common/protocol/wire.ts";
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { HostileRelay } from "../support/hostile-relay.ts";
-import { collect, linkDevice, type Member, registerMember, relayForFile } from "../support/sdk-clients.ts";
+import { collect, contactPair, linkDevice, type Member, registerMember, relayForFile } from "../support/sdk-clients.ts";
 
 const relay = relayForFile({ vars: RELAXED_LIMITS });
 const { factory } = relay;
@@ -368,3 +369,58 @@ describe("a malicious relay", () => {
 		expect((await alice.store.getIdentity())?.account?.publicKey).toEqual(held);
 	});
 });
+
+describe("a malicious relay and delivery receipts", () => {
+	/** Alice (behind the relay) and Bob as contacts, and every `delivered` Alice's client reports. */
+	async function receiptPair() {
+		const hostile = new HostileRelay();
+		const { alice, bob } = await contactPair(factory, { aliceSocket: hostile.WebSocket, aliceFetch: hostile.fetch });
+		const delivered: Array<{ ids: string[]; peerId: string; deviceId: string }> = [];
+		alice.client.on("delivered", (d) => delivered.push(d));
+		return { hostile, alice, bob, delivered };
+	}
+
+	it("cannot say a message was delivered: only the recipient device's sealed receipt counts (refused)", async () => {
+		const { hostile, alice, bob, delivered } = await receiptPair();
+		const bobDevice = (await bob.store.getIdentity())?.deviceId as string;
+		// The relay holds back the real receipts and writes its own for a message Bob never got.
+		hostile.rewriteFrames((f) => (f.type === "receipt" ? null : f));
+		const dropped = await alice.client.sendText(bob.account.accountId, "never passed on");
+		const real = await alice.client.sendText(bob.account.accountId, "passed on");
+		const key = (await alice.store.getContactKey(bob.account.accountId, 1)) as Uint8Array;
+		const forged = { type: "receipt", from: bob.account.accountId, fromDevice: bobDevice, id: toB64u(randomBytes(16)), keyVersion: 1 };
+		hostile.inject({ ...forged, nonce: toB64u(randomBytes(24)), box: toB64u(randomBytes(80)) });
+		// What the relay itself used to say, before receipts were sealed.
+		hostile.inject({ type: "delivered", ids: [dropped.id], to: bob.account.accountId, deviceId: bobDevice });
+		// A receipt Alice's own device sealed (as for Bob's messages), handed back to her as Bob's, or as her own.
+		const me = (await alice.store.getIdentity()) as NonNullable<Awaited<ReturnType<typeof alice.store.getIdentity>>>;
+		const hers = sealReceipt(me, bob.account.accountId, { version: 1, key }, [dropped.id]);
+		hostile.inject({ type: "receipt", from: bob.account.accountId, fromDevice: bobDevice, ...hers });
+		hostile.inject({ type: "receipt", from: alice.account.accountId, fromDevice: me.deviceId, ...hers });
+		// Sealed right but under a key the relay made up.
+		const madeUp = sealReceipt(
+			{ ...me, accountId: bob.account.accountId, deviceId: bobDevice },
+			alice.account.accountId,
+			{ version: 1, key: randomBytes(32) },
+			[dropped.id],
+		);
+		hostile.inject({ type: "receipt", from: bob.account.accountId, fromDevice: bobDevice, ...madeUp });
+		await until(() => false, "the injected frames to be handled", 300).catch(() => undefined);
+		expect(delivered).toEqual([]);
+
+		hostile.rewriteFrames(null);
+		const third = await alice.client.sendText(bob.account.accountId, "and this one");
+		await until(() => delivered.some((d) => d.ids.includes(third.id)), "the real receipt");
+		expect(delivered.flatMap((d) => d.ids)).not.toContain(dropped.id);
+		expect(delivered.every((d) => d.peerId === bob.account.accountId && d.deviceId === bobDevice)).toBe(true);
+		expect(real.id).not.toBe(third.id);
+	});
+});
+
+async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!check()) {
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+		await new Promise((resolve) => setTimeout(resolve, 20));
+	}
+}

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { toB64u } from "../../common/encoding.ts";
 import { ENVELOPE_BOX_MIN } from "../../common/protocol/wire.ts";
-import { addApprovedDevice, addPendingDevice, contactPair, newMessageId, rotateContactKey, sealedSend } from "./fixtures.ts";
+import { addApprovedDevice, addPendingDevice, contactPair, newMessageId, rotateContactKey, sealedAck, sealedSend } from "./fixtures.ts";
 import { api, connect, signIn, type TestUser } from "./helpers.ts";
 import { removeDevice } from "./linking.ts";
 
@@ -76,13 +76,13 @@ describe("authorization", () => {
 		const toAlice = sealedSend(bob, alice, key, "to alice");
 		bobSocket.send(toAlice);
 		await laptop.next("message");
-		laptop.send({ type: "ack", ids: [toAlice.id] });
-		await bobSocket.next("delivered");
+		laptop.send(sealedAck(alice, bob, key, [toAlice.id]));
+		await bobSocket.next("receipt");
 		const toBob = sealedSend(alice, bob, key, "to bob");
 		laptop.send(toBob);
 		await bobSocket.next("message");
-		bobSocket.send({ type: "ack", ids: [toBob.id] });
-		await laptop.next("delivered");
+		bobSocket.send(sealedAck(bob, alice, key, [toBob.id]));
+		await laptop.next("receipt");
 		await runInDurableObject(env.USERS.get(env.USERS.idFromName(alice.accountId)), (relay) => relay.reloadAccount());
 
 		await removeDevice(alice, (aliceDevices[1] as TestUser).deviceId);

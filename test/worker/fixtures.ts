@@ -2,6 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { generateContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
 import { sealMessage } from "../../client/core/message-seal.ts";
+import { sealReceipt } from "../../client/core/receipt-seal.ts";
 import { fromB64u, toB64u } from "../../common/encoding.ts";
 import { randomBytes } from "../../common/nacl.ts";
 import type { CallSignalKind } from "../../common/protocol/wire.ts";
@@ -92,6 +93,17 @@ export function sealedSend(from: TestUser, to: TestUser, key: Uint8Array, text: 
 	const header = { id, from: from.accountId, fromDevice: from.deviceId, to: to.accountId, keyVersion, kind: "text", sentAt: Date.now() };
 	const { nonce, box } = sealMessage(key, header, { text });
 	return { type: "send", id, to: to.accountId, kind: "text", keyVersion, nonce, box } as const;
+}
+
+/** What `by`'s device sends once it stored these messages of `sender`: an ack with a receipt sealed for the sender. */
+export function sealedAck(by: TestUser, sender: TestUser, key: Uint8Array, ids: string[], keyVersion = 1) {
+	const me = { accountId: by.accountId, deviceId: by.deviceId } as Parameters<typeof sealReceipt>[0];
+	return {
+		type: "ack",
+		ids,
+		from: sender.accountId,
+		receipt: sealReceipt(me, sender.accountId, { version: keyVersion, key }, ids),
+	} as const;
 }
 
 /**

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { clientFrame, parseJson } from "../../common/protocol/wire.ts";
-import { contactPair, newMessageId, sealedSend } from "./fixtures.ts";
+import { contactPair, newMessageId, sealedAck, sealedSend } from "./fixtures.ts";
 import { api, connect } from "./helpers.ts";
 
 const RUNS = 60;
@@ -158,6 +158,12 @@ describe("hostile WebSocket frames", () => {
 					ids: fc.anything(),
 					// An ack's sender: anything but an id is refused, and a stranger's id acks nothing.
 					from: fc.oneof(fc.anything(), fc.constant(bob.accountId)),
+					// A receipt: malformed, oversized for its ids, or well formed for a sender it cannot reach.
+					receipt: fc.oneof(
+						fc.anything(),
+						fc.record({ id: fc.string(), keyVersion: fc.anything(), nonce: fc.string(), box: fc.string({ maxLength: 20_000 }) }),
+						fc.constant(sealedAck(alice, bob, key, [newMessageId()]).receipt),
+					),
 				})
 				.map((f) => JSON.stringify(f)),
 			fc

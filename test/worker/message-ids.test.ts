@@ -9,7 +9,7 @@ import { describe, expect, it, vi } from "vitest";
 import { sealFileStream } from "../../client/core/file-seal.ts";
 import { randomBytes } from "../../common/nacl.ts";
 import { STORAGE_MIGRATIONS } from "../../worker/relay/storage/storage-schema.ts";
-import { acceptContact, contactPair, newMessageId, sealedSend } from "./fixtures.ts";
+import { acceptContact, contactPair, newMessageId, sealedAck, sealedSend } from "./fixtures.ts";
 import { api, BASE, connect, registerUser, type TestSocket, type TestUser } from "./helpers.ts";
 
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
@@ -186,11 +186,11 @@ describe("a contact reusing the id of one of your messages", () => {
 		const b = await connect(bob.token);
 		await b.next("synced");
 		// Bob's device acks the decoy only (say Alice's copy could not be stored yet).
-		b.send({ type: "ack", ids: [mine.id], from: mallory.accountId });
+		b.send(sealedAck(bob, mallory, malloryKey, [mine.id]));
 		await vi.waitFor(async () => expect((await queuedFor(bob, bob.deviceId)).map((r) => r.from)).toEqual([alice.accountId]));
-		expect(a.frames.filter((f) => f.type === "delivered")).toEqual([]);
-		b.send({ type: "ack", ids: [mine.id], from: alice.accountId });
-		expect(await a.next("delivered")).toMatchObject({ ids: [mine.id], to: bob.accountId, deviceId: bob.deviceId });
+		expect(a.frames.filter((f) => f.type === "receipt")).toEqual([]);
+		b.send(sealedAck(bob, alice, key, [mine.id]));
+		expect(await a.next("receipt")).toMatchObject({ from: bob.accountId, fromDevice: bob.deviceId });
 		await vi.waitFor(async () => expect(await queuedFor(bob, bob.deviceId)).toEqual([]));
 	});
 });

@@ -74,7 +74,7 @@ export class RelayServices {
 		this.housekeeping = new Housekeeping(host);
 		this.frames = new FrameDispatch(this.hub, {
 			send: (deviceId, frame) => this.sends.send(deviceId, frame),
-			ack: (ws, state, ids, from) => this.delivery.ack(ws, state, ids, from),
+			ack: (ws, state, ids, from, receipt) => this.delivery.ack(ws, state, ids, from, receipt),
 			typing: (ws, state, to) => this.typing.fromSocket(ws, state, to),
 			call: (deviceId, frame) => this.calls.fromDevice(deviceId, frame),
 			deviceRefusal: (deviceId) => this.devices.refusal(deviceId),

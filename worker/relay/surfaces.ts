@@ -12,6 +12,7 @@ import type {
 	IdentityEnvelope,
 	OpenLinkResponse,
 	PublishDeviceListRequest,
+	ReceiptFrame,
 	RecoveryKeyRequest,
 	ReserveAttachmentResponse,
 	SealedBackup,
@@ -107,7 +108,8 @@ export interface RouteSurface {
 /** Another account's object. `peerId` / `from` name that account. */
 export interface PeerSurface {
 	deliver(item: QueueItem): Promise<RelayResult<true>>;
-	receipt(to: string, deviceId: string, ids: string[]): Promise<void>;
+	/** A sealed receipt from a device of `frame.from` for messages this account sent. */
+	receipt(frame: ReceiptFrame): Promise<void>;
 	typing(from: string, fromDevice: string): Promise<void>;
 	peerCall(signal: RelayedSignal): Promise<RelayResult<true>>;
 	/** The approved devices and the signed list that vouches for them. */

@@ -10,6 +10,7 @@ import type { HistoryTransfers } from "../history/history-transfers.ts";
 import type { RelayHost } from "../host.ts";
 import { Lane } from "../lane.ts";
 import { dropDeviceQueue } from "../messaging/message-queue.ts";
+import { dropDeviceReceipts } from "../messaging/receipt-queue.ts";
 import { isRecovering, unmarkRecovering } from "../recovery/recovery-store.ts";
 import { ok, type RelayResult, refuse } from "../relay-result.ts";
 import type { SocketHub } from "../sockets/socket-hub.ts";
@@ -146,6 +147,7 @@ export class DeviceRegistry {
 		this.s.hub.close(deviceId, 4001, "device is no longer approved");
 		unmarkRecovering(this.host.sql, deviceId);
 		dropDeviceQueue(this.host.sql, deviceId);
+		dropDeviceReceipts(this.host.sql, deviceId);
 		deleteEnvelopesOf(this.host.sql, deviceId);
 		deleteIdentityEnvelope(this.host.sql, deviceId);
 		await this.s.attachments.forgetDevice(deviceId);

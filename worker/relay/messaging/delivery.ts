@@ -1,3 +1,4 @@
+import type { ReceiptFrame, SealedReceipt } from "../../../common/protocol/wire.ts";
 import type { AttachmentService } from "../attachments/attachment-service.ts";
 import { getContact } from "../contacts/contact-book.ts";
 import type { TimedJob } from "../deadline-scheduler.ts";
@@ -10,6 +11,7 @@ import { readMeta, writeMeta } from "../storage/storage-schema.ts";
 import { ackMessages, earliestExpiry, enqueueAll, expireQueue, queueStats, removeQueued, replaceQueued } from "./message-queue.ts";
 import { fitsQueue, type QueueCaps } from "./queue-caps.ts";
 import type { QueueItem } from "./queue-item.ts";
+import { earliestReceiptExpiry, expireReceipts, queueReceipt } from "./receipt-queue.ts";
 import { countReceived } from "./received-counts.ts";
 
 interface Needs {
@@ -109,25 +111,43 @@ export class Delivery implements TimedJob<JobName> {
 		return "ok";
 	}
 
-	/** A device stored these messages (of sender `from`, if named): they leave its queue, and each sender hears it (best effort). */
-	ack(ws: WebSocket, state: SocketState, ids: readonly string[], from?: string): void {
+	/**
+	 * A device stored these messages (of sender `from`, if named): they leave its queue. Its
+	 * sealed receipt goes to that sender only if the ack removed one of the sender's messages,
+	 * so a receipt is never more than one per delivered message (best effort: it must not
+	 * hold up the ack). The relay no longer says "delivered" itself: it cannot seal a receipt.
+	 */
+	ack(ws: WebSocket, state: SocketState, ids: readonly string[], from?: string, receipt?: SealedReceipt): void {
 		const bySender = ackMessages(this.host.sql, state.deviceId, ids, from);
 		this.s.hub.acked(ws, state);
-		for (const [sender, acked] of bySender) {
-			if (sender === state.accountId) continue;
-			// Receipts must not hold up the ack.
-			this.host.waitUntil(
-				this.host
-					.peer(sender)
-					.receipt(state.accountId, state.deviceId, acked)
-					.catch(() => undefined),
-			);
-		}
+		if (receipt === undefined || from === undefined || from === state.accountId || !bySender.has(from)) return;
+		const frame: ReceiptFrame = { type: "receipt", from: state.accountId, fromDevice: state.deviceId, ...receipt };
+		this.host.waitUntil(
+			this.host
+				.peer(from)
+				.receipt(frame)
+				.catch(() => undefined),
+		);
 	}
 
-	/** A recipient device stored messages of ours: this account's devices are told. */
-	receipt(to: string, deviceId: string, ids: string[]): void {
-		this.s.hub.broadcast({ type: "delivered", ids, to, deviceId });
+	/**
+	 * A contact's device sealed a receipt for messages of ours: pushed to this account's
+	 * connected devices, and kept for the others until they connect.
+	 */
+	async receipt(frame: ReceiptFrame): Promise<void> {
+		const { sql } = this.host;
+		if (!getContact(sql, frame.from)) return;
+		const text = JSON.stringify(frame);
+		const offline: string[] = [];
+		for (const deviceId of approvedDeviceIds(sql)) {
+			const sockets = this.host.sockets.of(deviceId);
+			if (sockets.length === 0) offline.push(deviceId);
+			for (const ws of sockets) this.s.hub.sendText(ws, text);
+		}
+		if (offline.length === 0) return;
+		const expiresAt = this.host.now() + this.host.config().queueTtlMs;
+		queueReceipt(sql, offline, text, expiresAt);
+		await this.host.schedule("queue-expiry", expiresAt);
 	}
 
 	/** Entries past their lifetime go; each device is told on its next connect how many it missed. */
@@ -136,6 +156,8 @@ export class Delivery implements TimedJob<JobName> {
 		for (const [deviceId, lost] of expireQueue(sql, now)) {
 			writeMeta(sql, `missed:${deviceId}`, String(Number(readMeta(sql, `missed:${deviceId}`) ?? 0) + lost));
 		}
-		return earliestExpiry(sql);
+		expireReceipts(sql, now);
+		const next = [earliestExpiry(sql), earliestReceiptExpiry(sql)].filter((at): at is number => at !== null);
+		return next.length > 0 ? Math.min(...next) : null;
 	}
 }

@@ -4,6 +4,7 @@ import {
 	type ErrorCode,
 	MAX_FRAME_CHARS,
 	parseJson,
+	type SealedReceipt,
 	type SendFrame,
 	type ServerFrame,
 	ValidationError,
@@ -17,7 +18,7 @@ import { readSocketState, type SocketState } from "./socket-state.ts";
 export interface SocketSurface {
 	send(deviceId: string, frame: SendFrame): Promise<RelayResult<SentReceipt>>;
 	/** `from`: the sender of these messages; absent from older clients (every sender's copy of the ids). */
-	ack(ws: WebSocket, state: SocketState, ids: readonly string[], from?: string): void;
+	ack(ws: WebSocket, state: SocketState, ids: readonly string[], from?: string, receipt?: SealedReceipt): void;
 	typing(ws: WebSocket, state: SocketState, to: string): Promise<void>;
 	call(deviceId: string, frame: CallFrame): Promise<RelayResult<true>>;
 	/** Why this device may not act (pending, revoked, unknown), or null. */
@@ -51,7 +52,7 @@ export class FrameDispatch {
 			case "ping":
 				return this.hub.send(ws, { type: "pong" });
 			case "ack":
-				return this.to.ack(ws, state, frame.ids, frame.from);
+				return this.to.ack(ws, state, frame.ids, frame.from, frame.receipt);
 			case "typing":
 				return this.to.typing(ws, state, frame.to);
 			case "call": {

@@ -3,6 +3,7 @@ import { touchDevice } from "../../db/accounts.ts";
 import { approvedDeviceIds, deviceStatus } from "../devices/device-cache.ts";
 import type { RelayHost } from "../host.ts";
 import { inFlight, pageQueue, queueStats } from "../messaging/message-queue.ts";
+import { takeReceipts } from "../messaging/receipt-queue.ts";
 import { deleteMeta, readMeta } from "../storage/storage-schema.ts";
 import { readSocketState, type SocketState } from "./socket-state.ts";
 
@@ -45,6 +46,8 @@ export class SocketHub {
 			this.send(ws, { type: "missed", count: missed });
 			deleteMeta(sql, `missed:${state.deviceId}`);
 		}
+		// Receipts that came while it was away; they need no order among the messages.
+		for (const text of takeReceipts(sql, state.deviceId)) this.sendText(ws, text);
 		this.pump(ws, state);
 	}
 

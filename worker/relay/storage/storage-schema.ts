@@ -224,6 +224,19 @@ const MIGRATIONS: string[][] = [
 		// people do to an abuser before or while they report.
 		"CREATE TABLE IF NOT EXISTS received_counts (peer_id TEXT PRIMARY KEY, messages INTEGER NOT NULL)",
 	],
+	[
+		// Sealed delivery receipts for devices that were offline when they came
+		// (messaging/receipt-queue.ts): apart from the message queue, since they are not acked
+		// and never count as missed messages.
+		`CREATE TABLE IF NOT EXISTS receipt_queue (
+			seq INTEGER PRIMARY KEY AUTOINCREMENT,
+			device_id TEXT NOT NULL,
+			frame TEXT NOT NULL,
+			expires_at INTEGER NOT NULL
+		)`,
+		"CREATE INDEX IF NOT EXISTS receipt_queue_by_device ON receipt_queue (device_id, seq)",
+		"CREATE INDEX IF NOT EXISTS receipt_queue_by_expiry ON receipt_queue (expires_at)",
+	],
 ];
 
 /** The schema version migrateStorage brings storage to. */

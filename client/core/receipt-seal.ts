@@ -1,0 +1,70 @@
+import { CryptoError } from "../../common/crypto-error.ts";
+import { toB64u } from "../../common/encoding.ts";
+import { randomBytes } from "../../common/nacl.ts";
+import { ACK_IDS_MAX, type ReceiptFrame, type SealedReceipt } from "../../common/protocol/wire.ts";
+import type { DeviceIdentity } from "./key-store.ts";
+import { openMessage, sealMessage } from "./message-seal.ts";
+
+/**
+ * Delivery receipts, end to end: the device that stored a contact's messages seals the list
+ * of their ids with the pair's contact key, as a message of kind "receipt" from itself to
+ * the contact. The relay passes it on (or drops it) but cannot write one, so "delivered"
+ * means a device of the contact said so. The sealed header names the receipt's author and
+ * its recipient, so a receipt cannot be moved to another conversation or be one's own
+ * receipt reflected back.
+ */
+export const RECEIPT_KIND = "receipt";
+
+export type ReceiptKind = "delivered";
+
+export interface OpenedReceipt {
+	kind: ReceiptKind;
+	/** Ids of messages of the receipt's recipient. */
+	ids: string[];
+	/** The author's clock, sealed. */
+	sentAt: number;
+}
+
+const ID = /^[A-Za-z0-9_-]{22}$/;
+
+/** A receipt for `ids` (messages `to` sent), from this device, sealed under one version of their contact key. */
+export function sealReceipt(
+	me: DeviceIdentity,
+	to: string,
+	contactKey: { version: number; key: Uint8Array },
+	ids: readonly string[],
+): SealedReceipt {
+	if (ids.length === 0 || ids.length > ACK_IDS_MAX) throw new RangeError("sealReceipt: 1 to 500 ids");
+	const id = toB64u(randomBytes(16));
+	const keyVersion = contactKey.version;
+	const header = { id, from: me.accountId, fromDevice: me.deviceId, to, keyVersion, kind: RECEIPT_KIND, sentAt: Date.now() };
+	const sealed = sealMessage(contactKey.key, header, { kind: "delivered", ids: [...ids] });
+	return { id, keyVersion, ...sealed };
+}
+
+/**
+ * Open a receipt addressed to `me`. Throws CryptoError when it was not sealed with this key
+ * for this routing (forged, moved or altered by the relay) or its body is not a receipt.
+ */
+export function openReceipt(me: DeviceIdentity, key: Uint8Array, frame: ReceiptFrame): OpenedReceipt {
+	const routing = {
+		id: frame.id,
+		from: frame.from,
+		fromDevice: frame.fromDevice,
+		to: me.accountId,
+		keyVersion: frame.keyVersion,
+		kind: RECEIPT_KIND,
+	};
+	const { header, body } = openMessage(key, routing, frame.nonce, frame.box);
+	if (frame.from === me.accountId) throw new CryptoError("header_mismatch", "a receipt from this account to itself");
+	const b = body as { kind?: unknown; ids?: unknown } | null;
+	if (typeof b !== "object" || b === null || Array.isArray(b) || Object.keys(b).some((k) => k !== "kind" && k !== "ids")) {
+		throw new CryptoError("bad_envelope", "sealed receipt body is malformed");
+	}
+	if (b.kind !== "delivered" || !Array.isArray(b.ids) || b.ids.length === 0 || b.ids.length > ACK_IDS_MAX) {
+		throw new CryptoError("bad_envelope", "sealed receipt body is malformed");
+	}
+	if (!b.ids.every((x): x is string => typeof x === "string" && ID.test(x)))
+		throw new CryptoError("bad_envelope", "sealed receipt ids are malformed");
+	return { kind: "delivered", ids: b.ids, sentAt: header.sentAt };
+}
