@@ -58,6 +58,11 @@ export interface ChatMessage {
 	editId?: string;
 	/** Deleted for everyone by its sender: the text and file are gone. */
 	deleted?: true;
+	/**
+	 * How many messages of the sender may be missing just before it (numbers sealed into the
+	 * messages that never came: a relay dropped or holds them); gone once they come.
+	 */
+	missingBefore?: number;
 	/** Present (1) only while unread, so the index over it holds only unread messages. */
 	unread?: 1;
 	/** Present (1) only while sending, for the same reason. */

@@ -97,6 +97,7 @@ const archivedMessage = object({
 	editSeq: optional(integer({ min: 1, max: 1_000_000_000 })),
 	editId: optional(id),
 	clockSkew: optional(trueFlag),
+	missingBefore: optional(integer({ min: 1, max: 1_000_000_000 })),
 	deleted: optional(trueFlag),
 });
 

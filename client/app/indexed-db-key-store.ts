@@ -4,18 +4,24 @@ import {
 	copyTrust,
 	type DeviceIdentity,
 	type KeyStore,
+	type NumbersRecord,
 	SEEN_IDS_KEPT,
 	type StoredContactKey,
 	type TrustRecord,
 } from "../core/key-store.ts";
+import type { MessageNumber } from "../core/message-numbers.ts";
 import { Database, promised } from "./idb.ts";
 
-/** 2: protocol v2 (trust records, key lists). A version-1 profile holds v1 keys the relay no longer serves, so it is emptied. */
-const VERSION = 2;
+/**
+ * 2: protocol v2 (trust records, key lists). A version-1 profile holds v1 keys the relay no
+ * longer serves, so it is emptied. 3: message numbers (a store added; nothing else changes).
+ */
+const VERSION = 3;
 const IDENTITY = "identity";
 const CONTACT_KEYS = "contactKeys";
 const TRUST = "trust";
 const SEEN = "seen";
+const NUMBERS = "numbers";
 /** The identity store holds one record under this key. */
 const SELF = "self";
 
@@ -29,6 +35,8 @@ interface ContactKeyRecord {
 /** A seen id; the store's auto-incremented primary key orders them oldest first. */
 interface SeenRecord {
 	id: string;
+	/** This account's own messages: their number, for an edit or delete to name. */
+	number?: MessageNumber;
 }
 
 /**
@@ -45,12 +53,14 @@ export class IndexedDbKeyStore implements KeyStore {
 		private readonly seenLimit = SEEN_IDS_KEPT,
 	) {
 		this.db = new Database(name, VERSION, (db, oldVersion) => {
-			if (oldVersion >= VERSION) return;
-			for (const store of Array.from(db.objectStoreNames)) db.deleteObjectStore(store);
-			db.createObjectStore(IDENTITY);
-			db.createObjectStore(CONTACT_KEYS, { keyPath: ["peerId", "version"] });
-			db.createObjectStore(TRUST, { keyPath: "accountId" });
-			db.createObjectStore(SEEN, { autoIncrement: true }).createIndex("id", "id", { unique: true });
+			if (oldVersion < 2) {
+				for (const store of Array.from(db.objectStoreNames)) db.deleteObjectStore(store);
+				db.createObjectStore(IDENTITY);
+				db.createObjectStore(CONTACT_KEYS, { keyPath: ["peerId", "version"] });
+				db.createObjectStore(TRUST, { keyPath: "accountId" });
+				db.createObjectStore(SEEN, { autoIncrement: true }).createIndex("id", "id", { unique: true });
+			}
+			if (oldVersion < 3) db.createObjectStore(NUMBERS);
 		});
 	}
 
@@ -113,13 +123,27 @@ export class IndexedDbKeyStore implements KeyStore {
 		return count > 0;
 	}
 
-	markSeen(messageId: string): Promise<void> {
+	async seenNumber(messageId: string): Promise<MessageNumber | undefined> {
+		const record = await this.read<SeenRecord | undefined>(SEEN, (store) => store.index("id").get(messageId));
+		return record?.number && { ...record.number };
+	}
+
+	async getNumbers(key: string): Promise<NumbersRecord | undefined> {
+		return this.read<NumbersRecord | undefined>(NUMBERS, (store) => store.get(key));
+	}
+
+	async putNumbers(key: string, record: NumbersRecord): Promise<void> {
+		const copy = structuredClone(record);
+		await this.write(NUMBERS, (store) => store.put(copy, key));
+	}
+
+	markSeen(messageId: string, number?: MessageNumber): Promise<void> {
 		return this.db.transaction(SEEN, "readwrite", async (tx) => {
 			const store = tx.objectStore(SEEN);
 			// Re-inserting moves an id to the newest end, as in MemoryKeyStore.
 			const existing = await promised(store.index("id").getKey(messageId));
 			if (existing !== undefined) store.delete(existing);
-			store.add({ id: messageId } satisfies SeenRecord);
+			store.add({ id: messageId, ...(number && { number: { ...number } }) } satisfies SeenRecord);
 			let excess = (await promised(store.count())) - this.seenLimit;
 			if (excess <= 0) return;
 			const cursorRequest = store.openCursor();

@@ -490,6 +490,10 @@ export class MessengerController {
 		c.on("history", (change) => this.historyTransfer.changed(change));
 		c.on("trust", ({ peerId }) => this.safetyNumbers.changed(peerId));
 		c.on("missed", ({ count }) => this.incoming.expired(count));
+		c.on("gaps_filled", ({ peerId, from, ids }) => {
+			const outgoing = from === this.store.state.me?.accountId;
+			void this.incoming.gapsFilled(peerId, outgoing, ids).catch((err) => this.report(err));
+		});
 		c.on("safety_number_changed", ({ peerId }) => this.contacts.safetyNumberChanged(peerId));
 		c.on("error", (error) => this.lifecycle.failed(error));
 	}

@@ -1,6 +1,7 @@
 import type { SignedDeviceList } from "../../common/protocol/device-list.ts";
 import type { ListVersions } from "./contact-key.ts";
 import type { AccountIdentity } from "./identity-key.ts";
+import type { IncomingNumbers, MessageNumber, OutgoingNumbers } from "./message-numbers.ts";
 import { SdkError } from "./sdk-error.ts";
 
 /** What a device keeps about itself. The seeds never leave the device. */
@@ -85,9 +86,27 @@ export interface KeyStore {
 
 	/** `key`: the message's seenKey (sender and id). */
 	hasSeen(key: string): Promise<boolean>;
-	/** Remember a seenKey. The newest SEEN_IDS_KEPT must be kept; older ones may be forgotten. */
-	markSeen(key: string): Promise<void>;
+	/**
+	 * Remember a seenKey, with the message's number where it has one (this account's own
+	 * messages: an edit or delete of one names it). The newest SEEN_IDS_KEPT must be kept;
+	 * older ones may be forgotten.
+	 */
+	markSeen(key: string, number?: MessageNumber): Promise<void>;
+	/** The number remembered with a seenKey, if any. */
+	seenNumber(key: string): Promise<MessageNumber | undefined>;
+
+	/** Message numbers (message-numbers.ts) under a numbersKey: this device's own, or another device's as seen here. */
+	getNumbers(key: string): Promise<NumbersRecord | undefined>;
+	putNumbers(key: string, record: NumbersRecord): Promise<void>;
 }
+
+export type NumbersRecord = OutgoingNumbers | IncomingNumbers;
+
+/** Where a device keeps the numbers it gives its messages to `peerId`, and those it has seen from `device` in that conversation. */
+export const numbersKey = {
+	outgoing: (peerId: string): string => `out:${peerId}`,
+	incoming: (peerId: string, device: string): string => `in:${peerId}:${device}`,
+};
 
 /** A deep enough copy of an identity that the caller's arrays are never the store's. */
 export function copyIdentity(identity: DeviceIdentity): DeviceIdentity {

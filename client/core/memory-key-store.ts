@@ -4,10 +4,12 @@ import {
 	copyTrust,
 	type DeviceIdentity,
 	type KeyStore,
+	type NumbersRecord,
 	SEEN_IDS_KEPT,
 	type StoredContactKey,
 	type TrustRecord,
 } from "./key-store.ts";
+import type { MessageNumber } from "./message-numbers.ts";
 
 /** A KeyStore that lives as long as the process: for Node, tests and benchmarks. */
 export class MemoryKeyStore implements KeyStore {
@@ -16,6 +18,8 @@ export class MemoryKeyStore implements KeyStore {
 	private readonly trust = new Map<string, TrustRecord>();
 	// A Set iterates in insertion order, so the oldest id is always first.
 	private readonly seen = new Set<string>();
+	private readonly seenNumbers = new Map<string, MessageNumber>();
+	private readonly numbers = new Map<string, NumbersRecord>();
 
 	constructor(private readonly seenLimit = SEEN_IDS_KEPT) {}
 
@@ -73,13 +77,29 @@ export class MemoryKeyStore implements KeyStore {
 		return this.seen.has(messageId);
 	}
 
-	async markSeen(messageId: string): Promise<void> {
+	async markSeen(messageId: string, number?: MessageNumber): Promise<void> {
 		// Re-inserting moves an id to the newest end.
 		this.seen.delete(messageId);
 		this.seen.add(messageId);
+		if (number) this.seenNumbers.set(messageId, { ...number });
 		for (const oldest of this.seen) {
 			if (this.seen.size <= this.seenLimit) break;
 			this.seen.delete(oldest);
+			this.seenNumbers.delete(oldest);
 		}
+	}
+
+	async seenNumber(messageId: string): Promise<MessageNumber | undefined> {
+		const number = this.seenNumbers.get(messageId);
+		return number && { ...number };
+	}
+
+	async getNumbers(key: string): Promise<NumbersRecord | undefined> {
+		const record = this.numbers.get(key);
+		return record && structuredClone(record);
+	}
+
+	async putNumbers(key: string, record: NumbersRecord): Promise<void> {
+		this.numbers.set(key, structuredClone(record));
 	}
 }

@@ -3,6 +3,7 @@ import type { MessageFrame, MessageKind } from "../../common/protocol/wire.ts";
 import type { ContactKeyRing } from "./contact-key-ring.ts";
 import { type DeviceIdentity, type KeyStore, seenKey } from "./key-store.ts";
 import { type AttachmentInfo, readBody } from "./message-body.ts";
+import type { MessageNumber, SealedNumbering } from "./message-numbers.ts";
 import { openMessage } from "./message-seal.ts";
 import { isTransient, type SdkError, toSdkError } from "./sdk-error.ts";
 
@@ -29,6 +30,14 @@ export interface IncomingMessage {
 	receivedAt: number;
 	/** Sent by this account (from another of its devices). */
 	outgoing: boolean;
+	/** Its number among its device's messages to this conversation, if it carries one. */
+	number?: MessageNumber;
+	/**
+	 * How many messages of its device may be missing just before it: numbers that never came
+	 * (the relay dropped or holds them). A later `gaps_filled` names it (for an edit or a
+	 * delete, the message it changes: `replaces`) if they do come.
+	 */
+	missingBefore?: number;
 }
 
 /** unknown_key: no key of that version for this contact; bad_body: opened, but the body does not fit its kind. */
@@ -44,7 +53,7 @@ export interface UndecryptableMessage {
 }
 
 export type Receipt =
-	| { kind: "new"; message: IncomingMessage }
+	| { kind: "new"; message: IncomingMessage; seq?: SealedNumbering }
 	| { kind: "duplicate" }
 	/** Can never be read by this device: ack it, and tell the user. */
 	| { kind: "undecryptable"; message: UndecryptableMessage }
@@ -84,11 +93,12 @@ export class MessageReceiver {
 
 		let body: unknown;
 		let sentAt: number;
+		let seq: SealedNumbering | undefined;
 		try {
 			const { id, from, fromDevice, to, keyVersion, kind } = frame;
 			({
 				body,
-				header: { sentAt },
+				header: { sentAt, seq },
 			} = openMessage(key, { id, from, fromDevice, to, keyVersion, kind }, frame.nonce, frame.box));
 		} catch (err) {
 			if (err instanceof CryptoError) return undecryptable(err.code);
@@ -109,7 +119,9 @@ export class MessageReceiver {
 				sentAt,
 				receivedAt: frame.sentAt,
 				outgoing,
+				...(seq && { number: { device: frame.fromDevice, n: seq.n } }),
 			},
+			...(seq && { seq }),
 		};
 	}
 }

@@ -1,6 +1,7 @@
 import { CryptoError } from "../../common/crypto-error.ts";
 import { fromB64u, toB64u, utf8Decode, utf8Encode } from "../../common/encoding.ts";
 import { NONCE_BYTES, randomBytes, secretboxOpen, secretboxSeal } from "../../common/nacl.ts";
+import { NUMBERS_KEPT, type SealedNumbering } from "./message-numbers.ts";
 
 // What the server sees and routes by; the sealed copy must agree with it field for field.
 export interface RoutingHeader {
@@ -14,6 +15,8 @@ export interface RoutingHeader {
 
 export interface SealedHeader extends RoutingHeader {
 	sentAt: number;
+	/** The message's number among its device's messages to this conversation (message-numbers.ts). */
+	seq?: SealedNumbering;
 }
 
 export interface SealedMessage {
@@ -22,7 +25,9 @@ export interface SealedMessage {
 }
 
 const STRING_FIELDS = ["id", "from", "fromDevice", "to", "kind"] as const;
-const HEADER_FIELDS = new Set<string>([...STRING_FIELDS, "keyVersion", "sentAt"]);
+const HEADER_FIELDS = new Set<string>([...STRING_FIELDS, "keyVersion", "sentAt", "seq"]);
+const SEQ_FIELDS = new Set(["n", "refused", "replaces"]);
+const NUMBER_FIELDS = new Set(["device", "n"]);
 const MESSAGE_FIELDS = new Set(["v", "h", "b"]);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -37,6 +42,24 @@ function hasOnly(record: Record<string, unknown>, allowed: Set<string>): boolean
 	return Object.keys(record).every((k) => allowed.has(k));
 }
 
+const isNumber = (value: unknown): value is number => isCount(value) && value >= 1;
+
+/** A sealed `seq`: its number, the refused ones it carries (at most NUMBERS_KEPT), the number it replaces. */
+function parseSeq(seq: unknown): SealedNumbering | null {
+	if (!isRecord(seq) || !hasOnly(seq, SEQ_FIELDS) || !isNumber(seq.n)) return null;
+	const out: SealedNumbering = { n: seq.n };
+	if (seq.refused !== undefined) {
+		if (!Array.isArray(seq.refused) || seq.refused.length > NUMBERS_KEPT || !seq.refused.every(isNumber)) return null;
+		out.refused = [...seq.refused];
+	}
+	if (seq.replaces !== undefined) {
+		const r = seq.replaces;
+		if (!isRecord(r) || !hasOnly(r, NUMBER_FIELDS) || typeof r.device !== "string" || r.device.length > 64 || !isNumber(r.n)) return null;
+		out.replaces = { device: r.device, n: r.n };
+	}
+	return out;
+}
+
 // Unknown fields are refused rather than ignored: a later format bumps `v` instead.
 function parseHeader(h: unknown): SealedHeader | null {
 	if (!isRecord(h) || !hasOnly(h, HEADER_FIELDS)) return null;
@@ -44,14 +67,16 @@ function parseHeader(h: unknown): SealedHeader | null {
 	if (typeof id !== "string" || typeof from !== "string" || typeof fromDevice !== "string") return null;
 	if (typeof to !== "string" || typeof kind !== "string") return null;
 	if (!isCount(keyVersion) || !isCount(sentAt)) return null;
-	return { id, from, fromDevice, to, keyVersion, kind, sentAt };
+	if (h.seq === undefined) return { id, from, fromDevice, to, keyVersion, kind, sentAt };
+	const seq = parseSeq(h.seq);
+	return seq && { id, from, fromDevice, to, keyVersion, kind, sentAt, seq };
 }
 
 export function sealMessage(key: Uint8Array, header: SealedHeader, body: unknown): SealedMessage {
 	// Picked field by field so stray properties on the caller's object are not sealed (the
 	// receiver's strict parse would refuse them), then checked as the receiver will check.
-	const { id, from, fromDevice, to, keyVersion, kind, sentAt } = header;
-	const h = parseHeader({ id, from, fromDevice, to, keyVersion, kind, sentAt });
+	const { id, from, fromDevice, to, keyVersion, kind, sentAt, seq } = header;
+	const h = parseHeader({ id, from, fromDevice, to, keyVersion, kind, sentAt, ...(seq !== undefined && { seq }) });
 	if (h === null) throw new TypeError("sealMessage: malformed header");
 	if (body === undefined || typeof body === "function" || typeof body === "symbol") {
 		throw new TypeError("sealMessage: body must be JSON-serialisable");

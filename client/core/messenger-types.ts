@@ -77,6 +77,12 @@ export interface MessengerEvents extends CallEvents {
 	typing: { peerId: string; fromDevice: string };
 	/** A device of `peerId` stored these messages of ours. */
 	delivered: { ids: string[]; peerId: string; deviceId: string };
+	/**
+	 * Messages of `from` in the conversation with `peerId` (ids as `missingBefore` was given
+	 * on: for an edit or delete, the message it changes) whose missing messages have come since, or were
+	 * accounted for (refused sends, edits and deletes of queued messages).
+	 */
+	gaps_filled: { peerId: string; from: string; ids: string[] };
 	/** The safety number with this contact changed: their identity key is not the one seen before. */
 	safety_number_changed: { peerId: string | null };
 	/** A contact's trust state changed (verified, unverified, or an identity change seen). */

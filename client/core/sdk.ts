@@ -41,6 +41,7 @@ import { generateAccountIdentity } from "./identity-key.ts";
 import { KeyBackup } from "./key-backup.ts";
 import { type DeviceIdentity, type KeyStore, seenKey, type TrustRecord } from "./key-store.ts";
 import type { AttachmentInfo } from "./message-body.ts";
+import { MessageNumbering } from "./message-numbering.ts";
 import { type IncomingMessage, MessageReceiver, type UndecryptableMessage } from "./message-receiver.ts";
 import type { AccountInfo, ContactTrust, MessengerClientOptions, MessengerEvents, OwnDevice } from "./messenger-types.ts";
 import { Outbox, type SentReceipt } from "./outbox.ts";
@@ -90,6 +91,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	private readonly backup: KeyBackup;
 	private readonly history: HistoryTransfers;
 	private readonly receiver: MessageReceiver;
+	private readonly numbering: MessageNumbering;
 	private readonly connection: RelayConnection;
 	private readonly outbox = new Outbox();
 	private identityCache: DeviceIdentity | null = null;
@@ -179,6 +181,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 			report: (error) => this.emit("error", error),
 		});
 		this.receiver = new MessageReceiver(this.store, this.keys);
+		this.numbering = new MessageNumbering(this.store);
 		this.calls = new CallSignaling({
 			identity: () => this.identity(),
 			keys: this.keys,
@@ -764,13 +767,36 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 			const latest = await this.keys.latest(to);
 			sealedWith = latest?.version;
 			if (!latest) throw new SdkError("not_a_contact", "There is no contact key for this account: is the contact accepted?");
-			const { frame, sentAt } = sealBody(me, to, latest, message);
+			// Numbered per conversation, so the contact notices a message that never came; an
+			// edit or delete names the number of the message it replaces, which the relay may
+			// have swapped out of a queue (message-numbers.ts).
+			const replaces = message.replaces === undefined ? undefined : await this.store.seenNumber(seenKey(me.accountId, message.replaces));
+			const numbered = await this.numbering.take(to);
+			const seq = { ...numbered, ...(replaces && { replaces }) };
+			let sealed: ReturnType<typeof sealBody>;
+			try {
+				sealed = sealBody(me, to, latest, { ...message, seq });
+			} catch (err) {
+				await this.numbering.refused(to, seq.n);
+				throw err;
+			}
+			const { frame, sentAt } = sealed;
 			// This device's own id, seen from the start: a frame from this account under it can
 			// only be this message again (replayed), never a new one.
-			await this.store.markSeen(seenKey(me.accountId, frame.id));
+			await this.store.markSeen(seenKey(me.accountId, frame.id), { device: me.deviceId, n: seq.n });
 			const receipt = this.outbox.add(frame, sentAt);
 			this.flushOutbox();
-			return receipt;
+			return receipt.then(
+				async (r) => {
+					await this.numbering.accepted(to, numbered);
+					return r;
+				},
+				async (err: unknown) => {
+					// Refused for good: no message carries this number, and the next one says so.
+					await this.numbering.refused(to, seq.n);
+					throw err;
+				},
+			);
 		};
 		try {
 			return await attempt();
@@ -864,23 +890,35 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	}
 
 	private async receive(frame: MessageFrame): Promise<void> {
-		const receipt = await this.receiver.receive(await this.identity(), frame);
+		const me = await this.identity();
+		const receipt = await this.receiver.receive(me, frame);
 		switch (receipt.kind) {
-			case "new":
+			case "new": {
+				const { message: opened, seq } = receipt;
+				// What the message shows as: an edit or delete on the message it changes.
+				const by = opened.replaces ?? opened.id;
+				const plan = seq
+					? await this.numbering.observe(opened.peerId, { by, fromDevice: frame.fromDevice, myDevice: me.deviceId }, seq)
+					: null;
+				const message = plan && plan.missingBefore > 0 ? { ...opened, missingBefore: plan.missingBefore } : opened;
 				// Kept by the app before it is acked: if the app dies first, the relay still has it
-				// and delivers it again, and it is not yet marked as seen.
+				// and delivers it again, and it is not yet marked as seen (nor its number).
 				if (this.persist) {
 					try {
-						await this.persist(receipt.message);
+						await this.persist(message);
 					} catch (err) {
 						this.emit("error", toSdkError(err));
 						this.retryLater(frame);
 						return;
 					}
 				}
-				await this.store.markSeen(seenKey(frame.from, frame.id));
-				this.emit("message", receipt.message);
+				// This account's own messages keep their number: an edit or delete of one names it.
+				await this.store.markSeen(seenKey(frame.from, frame.id), message.outgoing ? message.number : undefined);
+				await plan?.commit();
+				this.emit("message", message);
+				if (plan && plan.filled.length > 0) this.emit("gaps_filled", { peerId: opened.peerId, from: frame.from, ids: plan.filled });
 				break;
+			}
 			case "undecryptable":
 				// Acked all the same: it can never become readable, and the queue must move on.
 				this.emit("undecryptable", receipt.message);
@@ -896,7 +934,6 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		}
 		// A contact's message gets a receipt sealed with the key it came under (held locally:
 		// it was just opened with it, or it was seen before); this account's own, none.
-		const me = await this.identity();
 		const key = frame.from === me.accountId ? undefined : await this.store.getContactKey(frame.from, frame.keyVersion);
 		this.acks.add(frame.from, frame.id, key ? { version: frame.keyVersion, key } : null);
 	}

@@ -2,6 +2,7 @@ import { fromB64u, toB64u } from "../../common/encoding.ts";
 import { randomBytes } from "../../common/nacl.ts";
 import { MAX_FRAME_CHARS, MAX_SEALED_BYTES, type MessageKind, type SendFrame } from "../../common/protocol/wire.ts";
 import type { DeviceIdentity } from "./key-store.ts";
+import type { SealedNumbering } from "./message-numbers.ts";
 import { sealMessage } from "./message-seal.ts";
 import { SdkError } from "./sdk-error.ts";
 
@@ -24,7 +25,7 @@ export function sealBody(
 	me: DeviceIdentity,
 	to: string,
 	contactKey: { version: number; key: Uint8Array },
-	message: { kind: MessageKind; body: object; replaces?: string; attachmentId?: string; id?: string },
+	message: { kind: MessageKind; body: object; replaces?: string; attachmentId?: string; id?: string; seq?: SealedNumbering },
 ): { frame: SendFrame; sentAt: number } {
 	const id = message.id ?? toB64u(randomBytes(16));
 	const sentAt = Date.now();
@@ -32,7 +33,7 @@ export function sealBody(
 	const { kind } = message;
 	const sealed = sealMessage(
 		contactKey.key,
-		{ id, from: me.accountId, fromDevice: me.deviceId, to, keyVersion, kind, sentAt },
+		{ id, from: me.accountId, fromDevice: me.deviceId, to, keyVersion, kind, sentAt, ...(message.seq && { seq: message.seq }) },
 		message.body,
 	);
 	const frame = {

@@ -23,14 +23,30 @@ afterEach(() => factory.closeAll());
 
 const UNREADABLE = "This message could not be decrypted on this device.";
 
-/** Alice in the web app, and Mallory, an SDK client whose texts go out garbled while `garble.on`, as her accepted contact, her chat with him open. */
-async function aliceAndMallory(): Promise<{ page: Page; mallory: Member; garble: { on: boolean } }> {
+/**
+ * Alice in the web app, and Mallory, an SDK client as her accepted contact, her chat with him
+ * open. Mallory's texts go out garbled while `garble.on`; while `hold.on` his sends are held
+ * back (as a relay would hold them), and go out with his first frame after `hold.release`.
+ */
+async function aliceAndMallory(): Promise<{
+	page: Page;
+	mallory: Member;
+	garble: { on: boolean };
+	hold: { on: boolean; release: boolean };
+}> {
 	const profile = track(await newProfile(e2e.browser));
 	const { page } = await signUp(profile, e2e.server.baseUrl, "alice");
 	const garble = { on: false };
+	const hold = { on: false, release: false };
+	const held: string[] = [];
 	const garbling = interceptingWebSocket({
 		outgoing: (data) => {
 			const frame: ClientFrame = JSON.parse(data);
+			if (hold.on && frame.type === "send") {
+				held.push(data);
+				return null;
+			}
+			if (hold.release && held.length > 0) return [...held.splice(0), data];
 			if (!garble.on || frame.type !== "send" || frame.kind !== "text") return data;
 			return JSON.stringify({ ...frame, box: toB64u(randomBytes(200)) });
 		},
@@ -42,7 +58,7 @@ async function aliceAndMallory(): Promise<{ page: Page; mallory: Member; garble:
 	await mallory.client.acceptContact((await requested).contact.accountId);
 	await contactButton(page, mallory.account.handle).filter({ hasNotText: "waiting" }).waitFor();
 	await openChat(page, mallory.account.handle);
-	return { page, mallory, garble };
+	return { page, mallory, garble, hold };
 }
 
 /** Alice's message, as Mallory received it (so he knows its id). */
@@ -89,6 +105,31 @@ describe("message ids in the web app", () => {
 				.map((k) => k.key)
 				.sort(),
 		).toEqual([`${mallory.account.accountId}:${id}`, `me:${id}`].sort());
+	});
+
+	it("a message held back on the way shows 'A message may be missing here' on the next one, until it comes", async () => {
+		const { page, mallory, hold } = await aliceAndMallory();
+		const alice = (await mallory.client.contacts())[0]?.accountId as string;
+		await mallory.client.sendText(alice, "first");
+		await message(page, "first").waitFor();
+		hold.on = true;
+		const heldBack = mallory.client.sendText(alice, "held back");
+		await new Promise((resolve) => setTimeout(resolve, 100));
+		hold.on = false;
+		await mallory.client.sendText(alice, "third");
+		const mark = message(page, "third").getByTestId("missing-before");
+		await mark.waitFor();
+		expect(await mark.textContent()).toBe("A message may be missing here");
+
+		hold.release = true;
+		await mallory.client.sendText(alice, "fourth");
+		await heldBack;
+		await message(page, "held back").waitFor();
+		await message(page, "fourth").waitFor();
+		await mark.waitFor({ state: "detached" });
+		// Ordered by the time sealed into each message, so the late one is in its place.
+		expect(await conversationTexts(page)).toEqual(["first", "held back", "third", "fourth"]);
+		expect(await page.getByTestId("missing-before").count()).toBe(0);
 	});
 
 	it("rewrites a history an older version kept under relay ids alone under sender and id, and shows it as before", async () => {

@@ -256,6 +256,27 @@ describe("receiving", () => {
 		expect(app.store.state.notices).toHaveLength(1);
 	});
 
+	it("marks where messages may be missing, on the message that noticed it or the one a change names, and clears it when they come", async () => {
+		const app = inbox();
+		const m3 = relayId("m3");
+		await app.arrive(incoming(m1, { text: "one" }));
+		await app.arrive(incoming(m3, { text: "three", missingBefore: 1 }));
+		expect(app.shown().map((m) => [m.text, m.missingBefore])).toEqual([
+			["one", undefined],
+			["three", 1],
+		]);
+		// An edit of "one" that noticed two more: the mark goes on "one", which it changes.
+		await app.arrive(incoming(relayId("e1"), { kind: "edit", replaces: m1, text: "one, fixed", editSeq: 1, missingBefore: 2 }));
+		expect((await app.history.get(receivedKey(BOB, m1)))?.missingBefore).toBe(2);
+		// A delete of a message this device never had: nothing to mark, so the person is told.
+		await app.arrive(incoming(relayId("d9"), { kind: "delete", replaces: relayId("never"), text: "", missingBefore: 1 }));
+		expect(app.store.state.notices.at(-1)?.text).toMatch(/may be missing/);
+
+		await app.messages.gapsFilled(BOB, false, [m3, m1, relayId("unknown")]);
+		expect(app.shown().every((m) => m.missingBefore === undefined)).toBe(true);
+		expect((await app.history.get(receivedKey(BOB, m3)))?.missingBefore).toBeUndefined();
+	});
+
 	it("tells of messages that expired on the relay before this device fetched them", () => {
 		const app = inbox();
 		app.messages.expired(3);

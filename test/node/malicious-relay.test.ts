@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { type ListVersions, unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
 import { generateAccountIdentity, wrapIdentityKey } from "../../client/core/identity-key.ts";
 import { MemoryKeyStore } from "../../client/core/memory-key-store.ts";
+import type { IncomingMessage } from "../../client/core/message-receiver.ts";
 import { sealReceipt } from "../../client/core/receipt-seal.ts";
 import type { SdkError } from "../../client/core/sdk-error.ts";
 import { fromB64u, toB64u } from "../../common/encoding.ts";
@@ -414,6 +415,77 @@ describe("a malicious relay and delivery receipts", () => {
 		expect(delivered.flatMap((d) => d.ids)).not.toContain(dropped.id);
 		expect(delivered.every((d) => d.peerId === bob.account.accountId && d.deviceId === bobDevice)).toBe(true);
 		expect(real.id).not.toBe(third.id);
+	});
+});
+
+describe("a malicious relay and message numbers", () => {
+	/** Bob sends, Alice (behind the relay) receives; every message and filled gap she hears. */
+	async function numberedPair() {
+		const hostile = new HostileRelay();
+		const { alice, bob } = await contactPair(factory, { aliceSocket: hostile.WebSocket, aliceFetch: hostile.fetch });
+		const messages: IncomingMessage[] = [];
+		const filled: string[] = [];
+		alice.client.on("message", (m) => messages.push(m));
+		alice.client.on("gaps_filled", (g) => filled.push(...g.ids));
+		const byText = (text: string) => messages.find((m) => m.text === text);
+		return { hostile, alice, bob, messages, filled, byText };
+	}
+
+	it("holds a message back: the next one shows that one may be missing, and the mark goes when it comes (shown)", async () => {
+		const { hostile, bob, alice, filled, byText } = await numberedPair();
+		const to = alice.account.accountId;
+		await bob.client.sendText(to, "one");
+		await until(() => byText("one") !== undefined, "the first message");
+		let held: unknown = null;
+		hostile.rewriteFrames((f) => {
+			if (f.type !== "message" || held !== null) return f;
+			held = f;
+			return null;
+		});
+		await bob.client.sendText(to, "two (held back)");
+		await until(() => held !== null, "the relay to hold the second message");
+		await bob.client.sendText(to, "three");
+		await until(() => byText("three") !== undefined, "the third message");
+		expect(byText("one")?.missingBefore).toBeUndefined();
+		expect(byText("three")?.missingBefore).toBe(1);
+
+		hostile.inject(held as Record<string, unknown>);
+		await until(() => byText("two (held back)") !== undefined, "the held message");
+		await until(() => filled.includes(byText("three")?.id as string), "the gap to be filled");
+	});
+
+	it("sees no gap where nothing is missing: a refused send, an edit and a delete of messages still queued", async () => {
+		const { alice, bob, messages, byText } = await numberedPair();
+		const to = alice.account.accountId;
+		await bob.client.sendText(to, "first");
+		await until(() => byText("first") !== undefined, "the first message");
+		// The relay refuses a delete of a message Bob never sent: its number carries nothing.
+		await expect(bob.client.deleteMessage(to, toB64u(randomBytes(16)))).rejects.toMatchObject({ code: expect.any(String) });
+		await bob.client.sendText(to, "after a refusal");
+		await until(() => byText("after a refusal") !== undefined, "the message after the refusal");
+
+		// While Alice is away, Bob edits one queued message and deletes another: the relay swaps
+		// and drops them in her queue, so their numbers never reach her as such.
+		alice.client.close();
+		const edited = await bob.client.sendText(to, "typo");
+		await bob.client.sendText(to, "between");
+		const deleted = await bob.client.sendText(to, "regretted");
+		await bob.client.sendText(to, "last");
+		await bob.client.editMessage(to, edited.id, "fixed", { seq: 1 });
+		await bob.client.deleteMessage(to, deleted.id);
+		const again = factory.client(alice.store);
+		const back: IncomingMessage[] = [];
+		const filledLater: string[] = [];
+		again.on("message", (m) => back.push(m));
+		again.on("gaps_filled", (g) => filledLater.push(...g.ids));
+		await again.connect();
+		await until(() => back.some((m) => m.kind === "delete"), "the delete");
+		expect(back.map((m) => (m.kind === "delete" ? "(delete)" : m.text))).toEqual(["fixed", "between", "last", "(delete)"]);
+		// The edit took its original's place, ahead of three later numbers: it notices them as
+		// missing until "between" and "last" come and the delete accounts for "regretted".
+		const noticed = [...messages, ...back].filter((m) => m.missingBefore !== undefined);
+		expect(noticed.map((m) => [m.text, m.missingBefore])).toEqual([["fixed", 3]]);
+		expect(filledLater).toEqual([edited.id]);
 	});
 });
 

@@ -28,6 +28,8 @@ describe("the SDK against the real relay", () => {
 			sentAt: receipt.sentAt,
 			receivedAt: receipt.acceptedAt,
 			outgoing: false,
+			// Alice's device's first message to Bob.
+			number: { device: alice.account.deviceId, n: 1 },
 		});
 
 		const toAlice = collect(alice.client, 1);

@@ -4,8 +4,8 @@ import { WsSocket } from "./ws-socket.ts";
 
 /** Hooks on the text frames of a socket, standing in for a lossy network or a hostile relay. */
 export interface Interceptor {
-	/** What to write instead of a client frame; null drops it. */
-	outgoing?: (data: string) => string | null;
+	/** What to write instead of a client frame: another, several (frames held back before it), or none (null). */
+	outgoing?: (data: string) => string | string[] | null;
 	/** What the client reads instead of a server frame. */
 	incoming?: (data: string) => string;
 }
@@ -19,7 +19,7 @@ export function interceptingWebSocket(interceptor: Interceptor): WebSocketConstr
 
 		override send(data: string): void {
 			const out = interceptor.outgoing ? interceptor.outgoing(data) : data;
-			if (out !== null) this.inner.send(out);
+			for (const frame of out === null ? [] : [out].flat()) this.inner.send(frame);
 		}
 
 		override addEventListener(type: "message", listener: (event: { data: unknown }) => void): void;

@@ -35,6 +35,7 @@ export function receivedMessage(
 		...(message.attachment && { attachment: message.attachment }),
 		...(standsIn && { edited: true as const, editSeq: message.editSeq ?? 1, editId: message.id }),
 		...(!read && { unread: 1 as const }),
+		...(message.missingBefore !== undefined && { missingBefore: message.missingBefore }),
 	};
 }
 
@@ -80,7 +81,12 @@ export class IncomingMessages {
 		const keyOf = (id: string) => messageKey({ peerId: message.peerId, outgoing: message.outgoing, id });
 		const standsIn = message.kind === "edit" && message.replaces !== undefined && !(await this.history.has(keyOf(message.replaces)));
 		if ((message.kind === "edit" && !standsIn) || message.kind === "delete") {
-			this.persisted.set(keyOf(message.id), { kind: "change", updated: await this.changes.storeIncoming(message) });
+			let updated = await this.changes.storeIncoming(message);
+			// A gap noticed by a change is shown on the message it changes.
+			if (message.missingBefore !== undefined && message.replaces !== undefined) {
+				updated = (await this.markMissing(keyOf(message.replaces), message.missingBefore)) ?? updated;
+			}
+			this.persisted.set(keyOf(message.id), { kind: "change", updated });
 			return;
 		}
 		const id = standsIn ? (message.replaces as string) : message.id;
@@ -111,6 +117,32 @@ export class IncomingMessages {
 			this.store.update({ unread: { ...unread, [message.peerId]: (unread[message.peerId] ?? 0) + 1 } });
 		}
 		this.conversations.show(kept.record);
+	}
+
+	/** Add `count` messages that may be missing before the message under `key`; null if it is not held. */
+	private async markMissing(key: string, count: number): Promise<ChatMessage | null> {
+		const held = await this.history.get(key);
+		if (!held) {
+			this.notices.notify(
+				`${plural(count, "message")} from this conversation may be missing: this device never received ${count === 1 ? "it" : "them"}.`,
+				"info",
+			);
+			return null;
+		}
+		const marked = { ...held, missingBefore: (held.missingBefore ?? 0) + count };
+		await this.history.put(marked);
+		return marked;
+	}
+
+	/** A `gaps_filled` event: the messages missing before these came after all (or never existed). */
+	async gapsFilled(peerId: string, outgoing: boolean, ids: string[]): Promise<void> {
+		for (const id of ids) {
+			const held = await this.history.get(messageKey({ peerId, outgoing, id }));
+			if (held?.missingBefore === undefined) continue;
+			const { missingBefore: _, ...filled } = held;
+			await this.history.put(filled);
+			this.conversations.show(filled);
+		}
 	}
 
 	/** A `missed` event: the relay let `count` messages for this device expire before it fetched them. */

@@ -261,6 +261,15 @@ export function MessageItem({
 		message.outgoing && message.id !== undefined && !message.deleted && (message.state === "sent" || message.state === "delivered");
 	return (
 		<li class={`message ${message.outgoing ? "outgoing" : "incoming"}`} data-state={message.state}>
+			{message.missingBefore !== undefined && (
+				<p
+					class="missing-before"
+					data-testid="missing-before"
+					title="Each device numbers the messages it sends; a number before this one never came. The server may have dropped or held back a message."
+				>
+					{message.missingBefore === 1 ? "A message may be missing here" : `${message.missingBefore} messages may be missing here`}
+				</p>
+			)}
 			{message.state === "unreadable" ? (
 				<p class="message-text muted">This message could not be decrypted on this device.</p>
 			) : message.deleted ? (
