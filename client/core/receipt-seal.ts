@@ -1,7 +1,8 @@
 import { CryptoError } from "../../common/crypto-error.ts";
 import { toB64u } from "../../common/encoding.ts";
 import { randomBytes } from "../../common/nacl.ts";
-import { ACK_IDS_MAX, type ReceiptFrame, type SealedReceipt } from "../../common/protocol/wire.ts";
+import { array, literal, object, ValidationError } from "../../common/protocol/schema.ts";
+import { ACK_IDS_MAX, id, type ReceiptFrame, type SealedReceipt } from "../../common/protocol/wire.ts";
 import type { DeviceIdentity } from "./key-store.ts";
 import { openMessage, sealMessage } from "./message-seal.ts";
 
@@ -25,7 +26,8 @@ export interface OpenedReceipt {
 	sentAt: number;
 }
 
-const ID = /^[A-Za-z0-9_-]{22}$/;
+/** The sealed body, parsed by the wire schemas like any frame: no other keys, 1 to 500 ids. */
+const receiptBody = object({ kind: literal("delivered"), ids: array(id, { min: 1, max: ACK_IDS_MAX }) });
 
 /** A receipt for `ids` (messages `to` sent), from this device, sealed under one version of their contact key. */
 export function sealReceipt(
@@ -35,11 +37,11 @@ export function sealReceipt(
 	ids: readonly string[],
 ): SealedReceipt {
 	if (ids.length === 0 || ids.length > ACK_IDS_MAX) throw new RangeError("sealReceipt: 1 to 500 ids");
-	const id = toB64u(randomBytes(16));
+	const receiptId = toB64u(randomBytes(16));
 	const keyVersion = contactKey.version;
-	const header = { id, from: me.accountId, fromDevice: me.deviceId, to, keyVersion, kind: RECEIPT_KIND, sentAt: Date.now() };
+	const header = { id: receiptId, from: me.accountId, fromDevice: me.deviceId, to, keyVersion, kind: RECEIPT_KIND, sentAt: Date.now() };
 	const sealed = sealMessage(contactKey.key, header, { kind: "delivered", ids: [...ids] });
-	return { id, keyVersion, ...sealed };
+	return { id: receiptId, keyVersion, ...sealed };
 }
 
 /**
@@ -57,14 +59,12 @@ export function openReceipt(me: DeviceIdentity, key: Uint8Array, frame: ReceiptF
 	};
 	const { header, body } = openMessage(key, routing, frame.nonce, frame.box);
 	if (frame.from === me.accountId) throw new CryptoError("header_mismatch", "a receipt from this account to itself");
-	const b = body as { kind?: unknown; ids?: unknown } | null;
-	if (typeof b !== "object" || b === null || Array.isArray(b) || Object.keys(b).some((k) => k !== "kind" && k !== "ids")) {
-		throw new CryptoError("bad_envelope", "sealed receipt body is malformed");
+	let parsed: ReturnType<typeof receiptBody.parse>;
+	try {
+		parsed = receiptBody.parse(body, "receipt");
+	} catch (err) {
+		if (err instanceof ValidationError) throw new CryptoError("bad_envelope", `sealed receipt body is malformed: ${err.message}`);
+		throw err;
 	}
-	if (b.kind !== "delivered" || !Array.isArray(b.ids) || b.ids.length === 0 || b.ids.length > ACK_IDS_MAX) {
-		throw new CryptoError("bad_envelope", "sealed receipt body is malformed");
-	}
-	if (!b.ids.every((x): x is string => typeof x === "string" && ID.test(x)))
-		throw new CryptoError("bad_envelope", "sealed receipt ids are malformed");
-	return { kind: "delivered", ids: b.ids, sentAt: header.sentAt };
+	return { kind: parsed.kind, ids: parsed.ids, sentAt: header.sentAt };
 }
