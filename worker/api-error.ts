@@ -7,6 +7,7 @@ const STATUS: Record<ErrorCode, number> = {
 	not_found: 404,
 	handle_taken: 409,
 	conflict: 409,
+	already_contact: 409,
 	not_a_contact: 403,
 	too_large: 413,
 	recipient_queue_full: 429,

@@ -17,6 +17,7 @@ import {
 	listContacts,
 	requestContact,
 	rotateContactKey,
+	unblockContact,
 } from "./routes/contacts.ts";
 import {
 	approveDevice,
@@ -74,6 +75,7 @@ router
 	.post("/api/contacts/:accountId/accept", acceptContact)
 	.post("/api/contacts/:accountId/decline", declineContact)
 	.post("/api/contacts/:accountId/block", blockContact)
+	.post("/api/contacts/:accountId/unblock", unblockContact)
 	.get("/api/contacts/:accountId/keys", contactKeys)
 	.get("/api/contacts/:accountId/devices", contactDevices)
 	.post("/api/contacts/:accountId/report", reportContact)

@@ -249,6 +249,10 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 		return this.#forDevice(deviceId, () => this.#s.contacts.block(peer));
 	}
 
+	unblockContact(deviceId: string, peerId: string): Promise<RelayResult<Contact>> {
+		return this.#forDevice(deviceId, () => this.#s.contacts.unblock(peerId));
+	}
+
 	contactKeys(deviceId: string, peerId: string): Promise<RelayResult<Envelope[]>> {
 		return this.#forDevice(deviceId, () => this.#s.contacts.keys(deviceId, peerId));
 	}
@@ -372,7 +376,7 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 		return this.#ready(() => this.#s.contacts.theirDecline(fromId));
 	}
 
-	theirBlock(fromId: string): Promise<void> {
-		return this.#ready(() => this.#s.contacts.theirBlock(fromId));
+	theirUnblock(fromId: string): Promise<void> {
+		return this.#ready(() => this.#s.contacts.theirUnblock(fromId));
 	}
 }

@@ -29,6 +29,7 @@ const SENTENCES: Record<SdkErrorCode, string> = {
 	not_found: "That could not be found.",
 	handle_taken: "That handle is taken. Please choose another one.",
 	conflict: "Something changed at the same time. Please try again.",
+	already_contact: "They are already your contact.",
 	not_a_contact: "You can only write to accepted contacts.",
 	too_large: "That message is too long.",
 	recipient_queue_full: "Their inbox is full because too many messages wait for them. Please try again later.",
@@ -128,6 +129,12 @@ function historyText(error: SdkError): string | null {
 		default:
 			return null;
 	}
+}
+
+/** A refused contact request, naming the handle asked for where the sentence is about that person. */
+export function contactRequestText(err: unknown, handle: string): string {
+	if (err instanceof SdkError && err.code === "already_contact") return `@${handle} is already your contact.`;
+	return errorText(err, "contact");
 }
 
 /** Storage refused by the browser (private mode, blocked site data, a third-party frame). */

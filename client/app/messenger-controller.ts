@@ -249,6 +249,10 @@ export class MessengerController {
 		return this.contacts.block(peerId);
 	}
 
+	unblockContact(peerId: string): Promise<void> {
+		return this.contacts.unblock(peerId);
+	}
+
 	reportContact(peerId: string, reason: string, block: boolean): Promise<void> {
 		return this.contacts.report(peerId, reason, block);
 	}

@@ -131,6 +131,10 @@ export class ApiClient {
 		return (await this.call("POST", `${this.contactPath(peerId)}/block`, contactResponse, { token })).contact;
 	}
 
+	async unblockContact(token: string, peerId: string): Promise<Contact> {
+		return (await this.call("POST", `${this.contactPath(peerId)}/unblock`, contactResponse, { token })).contact;
+	}
+
 	/** The account's first signed device list, or a new identity key (an identity reset). */
 	async publishDeviceList(token: string, body: PublishDeviceListRequest): Promise<void> {
 		await this.call("POST", "/api/devices/list", null, { token, body });

@@ -529,10 +529,19 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		return this.session.withToken((t) => this.api.declineContact(t, peer));
 	}
 
-	/** Block silently: the peer's requests vanish and its sends are refused as if it were not a contact. */
+	/**
+	 * Block silently: the peer is not told, its messages look sent to it but reach none of
+	 * this account's devices (nor later), and its requests, typing and calls go nowhere.
+	 */
 	async blockContact(peerId: string): Promise<Contact> {
 		const peer = parseAccountId(peerId);
 		return this.session.withToken((t) => this.api.blockContact(t, peer));
+	}
+
+	/** Lift a block: the contact is again what it was (an accepted one: accepted, under the same key). */
+	async unblockContact(peerId: string): Promise<Contact> {
+		const peer = parseAccountId(peerId);
+		return this.session.withToken((t) => this.api.unblockContact(t, peer));
 	}
 
 	contacts(): Promise<Contact[]> {

@@ -83,6 +83,8 @@ export const ERROR_CODES = [
 	"not_found",
 	"handle_taken",
 	"conflict",
+	/** A contact request to someone who is already an accepted contact. */
+	"already_contact",
 	"not_a_contact",
 	"too_large",
 	"recipient_queue_full",

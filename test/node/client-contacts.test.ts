@@ -14,6 +14,7 @@ function contactsOf(relayList: () => Promise<Contact[]>, phase: "ready" | "pendi
 		declineContact: vi.fn(),
 		setCallPermission: vi.fn(),
 		blockContact: vi.fn(),
+		unblockContact: vi.fn(),
 		report: vi.fn(async () => {}),
 	};
 	return { store, client, contacts: new Contacts(store, client, new Notices(store)) };

@@ -80,6 +80,7 @@ function device({
 		declineContact: vi.fn(),
 		setCallPermission: vi.fn(),
 		blockContact: vi.fn(),
+		unblockContact: vi.fn(),
 		report: vi.fn(),
 		checkLinkRequest: vi.fn(() => "not_here" as const),
 		contactTrust: vi.fn(record("contactTrust", async (peerId: string) => trustOf(peerId, "unverified"))),

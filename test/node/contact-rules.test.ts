@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import type { ContactState, ErrorCode } from "../../common/protocol/wire.ts";
-import { type ContactEvent, type Transition, transition } from "../../worker/relay/contacts/contact-rules.ts";
+import {
+	beneathBlock,
+	type ContactEvent,
+	hiddenByBlock,
+	type Transition,
+	transition,
+	unblock,
+} from "../../worker/relay/contacts/contact-rules.ts";
 
 type From = ContactState | undefined;
 const STATES: readonly From[] = [undefined, "outgoing", "incoming", "accepted", "declined", "blocked"];
@@ -11,6 +18,7 @@ type Cell = ContactState | { refuse: ErrorCode } | "ignore";
 const conflict = { refuse: "conflict" } as const;
 const forbidden = { refuse: "forbidden" } as const;
 const notFound = { refuse: "not_found" } as const;
+const alreadyContact = { refuse: "already_contact" } as const;
 
 // The whole table, row = current state (none = no contact yet), column = event.
 const TABLE: Record<string, Record<ContactEvent, Cell>> = {
@@ -42,7 +50,7 @@ const TABLE: Record<string, Record<ContactEvent, Cell>> = {
 		their_decline: "ignore",
 	},
 	accepted: {
-		request: conflict,
+		request: alreadyContact,
 		accept: notFound,
 		decline: notFound,
 		block: "blocked",
@@ -180,8 +188,8 @@ describe("transition: a contact's life", () => {
 		expect(transition("outgoing", "request")).toEqual({ refuse: "conflict", why: "A contact request is already pending." });
 	});
 
-	it("asking an existing contact is a conflict: you are already contacts", () => {
-		expect(transition("accepted", "request")).toEqual({ refuse: "conflict", why: "You are already contacts." });
+	it("asking an existing contact is refused with its own code: you are already contacts", () => {
+		expect(transition("accepted", "request")).toEqual({ refuse: "already_contact", why: "You are already contacts." });
 	});
 
 	it("one cannot accept or decline one's own outgoing request, nor a request that never came: not_found", () => {
@@ -260,5 +268,37 @@ describe("transition: blocking", () => {
 
 	it("blocking someone already blocked keeps them blocked rather than refusing", () => {
 		expect(transition("blocked", "block")).toEqual({ next: "blocked" });
+	});
+});
+
+describe("beneath a block", () => {
+	it("a block hides the relationship as it was, a stranger counting as declined, and blocking again keeps what the first block hid", () => {
+		for (const state of ["outgoing", "incoming", "accepted", "declined"] as const) expect(hiddenByBlock(state, undefined)).toBe(state);
+		expect(hiddenByBlock(undefined, undefined)).toBe("declined");
+		expect(hiddenByBlock("blocked", "accepted")).toBe("accepted");
+	});
+
+	it("the blocked peer's steps move the hidden relationship exactly as they would move a shown one", () => {
+		const seen = (state: ContactState, event: "their_request" | "their_accept" | "their_decline") => {
+			const step = transition(state, event);
+			return "next" in step ? step.next : state;
+		};
+		for (const state of ["outgoing", "incoming", "accepted", "declined"] as const) {
+			for (const event of ["their_request", "their_accept", "their_decline"] as const) {
+				expect([state, event, beneathBlock(state, event)]).toEqual([state, event, seen(state, event)]);
+			}
+		}
+		// The cases that matter: they accept our earlier request, or ask us after we blocked them unasked.
+		expect(beneathBlock("outgoing", "their_accept")).toBe("accepted");
+		expect(beneathBlock("declined", "their_request")).toBe("incoming");
+	});
+
+	it("unblocking brings back what the block hid, and is refused where there is no block", () => {
+		expect(unblock("blocked", "accepted")).toEqual({ next: "accepted" });
+		expect(unblock("blocked", "incoming")).toEqual({ next: "incoming" });
+		expect(unblock("blocked", undefined)).toEqual({ next: "declined" });
+		for (const state of [undefined, "outgoing", "incoming", "accepted", "declined"] as const) {
+			expect(unblock(state, undefined)).toEqual({ refuse: "not_found", why: "You have not blocked this account." });
+		}
 	});
 });

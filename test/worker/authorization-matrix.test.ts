@@ -85,6 +85,7 @@ beforeAll(async () => {
 		{ method: "POST", path: `/api/contacts/${bob.accountId}/accept`, body: { keyVersion: 1, envelopes: [envelope(bob), envelope(bob)] } },
 		{ method: "POST", path: `/api/contacts/${bob.accountId}/decline` },
 		{ method: "POST", path: `/api/contacts/${bob.accountId}/block` },
+		{ method: "POST", path: `/api/contacts/${bob.accountId}/unblock` },
 		{ method: "GET", path: `/api/contacts/${bob.accountId}/keys` },
 		{ method: "GET", path: `/api/contacts/${bob.accountId}/devices` },
 		{ method: "POST", path: `/api/contacts/${bob.accountId}/report`, body: { reason: "x" } },

@@ -86,7 +86,7 @@ describe("call permission", () => {
 		expect(await callsOf(bob.accountId)).toEqual([]);
 	});
 
-	it("refuses calls to strangers and from a blocked caller as not_a_contact, relaying nothing", async () => {
+	it("refuses calls to strangers as not_a_contact, and a blocked caller's as one that cannot ring, relaying nothing", async () => {
 		const { alice, bob, key } = await contactPair();
 		const stranger = await registerUser("stranger");
 		const a = await connect(alice.token);
@@ -103,8 +103,8 @@ describe("call permission", () => {
 		await api(`/api/contacts/${alice.accountId}/block`, { method: "POST", token: bob.token });
 		const blocked = offer(alice, bob, key);
 		a.send(blocked);
-		// Blocking stays silent: the same answer as for a stranger.
-		expect(await a.next("error")).toMatchObject({ code: "not_a_contact", ref: blocked.id });
+		// Blocking stays silent: Bob took her calls, so she hears what she would if none of his devices were online.
+		expect(await a.next("error")).toMatchObject({ code: "peer_unreachable", ref: blocked.id });
 		await settle();
 		expect(callFrames(b)).toEqual([]);
 		expect(callFrames(s)).toEqual([]);

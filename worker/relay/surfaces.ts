@@ -82,6 +82,7 @@ export interface RouteSurface {
 	): Promise<RelayResult<Contact>>;
 	declineContact(deviceId: string, peerId: string): Promise<RelayResult<Contact>>;
 	blockContact(deviceId: string, peer: PeerRef): Promise<RelayResult<Contact>>;
+	unblockContact(deviceId: string, peerId: string): Promise<RelayResult<Contact>>;
 	contactKeys(deviceId: string, peerId: string): Promise<RelayResult<Envelope[]>>;
 	peerDevices(deviceId: string, peerId: string): Promise<RelayResult<DeviceList>>;
 	rotateContactKey(deviceId: string, peerId: string, keyVersion: number, uploads: EnvelopeUpload[]): Promise<RelayResult<Contact>>;
@@ -122,7 +123,8 @@ export interface PeerSurface {
 	theirRequest(from: PeerRef): Promise<void>;
 	theirAccept(from: PeerRef, keyVersion: number, envelopes: StoredEnvelope[]): Promise<void>;
 	theirDecline(fromId: string): Promise<void>;
-	theirBlock(fromId: string): Promise<void>;
+	/** A block from before blocks were silent was lifted (contact-service.ts unblock). */
+	theirUnblock(fromId: string): Promise<void>;
 }
 
 /** A device that claimed a link code, its key's signature over the claim already checked by the route. */

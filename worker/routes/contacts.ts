@@ -63,6 +63,14 @@ export async function blockContact(request: IRequest, env: Env): Promise<Respons
 	return Response.json({ contact } satisfies ContactResponse);
 }
 
+/** POST /api/contacts/:accountId/unblock: the contact is again what the block hid (an accepted one: accepted, same key). */
+export async function unblockContact(request: IRequest, env: Env): Promise<Response> {
+	const s = await authenticate(request, env);
+	const peerId = pathId(request, "accountId");
+	const contact = unwrap(await relayFor(env, s.accountId).unblockContact(s.deviceId, peerId));
+	return Response.json({ contact } satisfies ContactResponse);
+}
+
 /** GET /api/contacts/:accountId/keys: the calling device's own envelopes for this contact. */
 export async function contactKeys(request: IRequest, env: Env): Promise<Response> {
 	const s = await authenticate(request, env);

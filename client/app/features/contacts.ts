@@ -6,7 +6,7 @@ import type { Notices } from "./notices.ts";
 
 export type ContactsClient = Pick<
 	MessengerClient,
-	"contacts" | "requestContact" | "acceptContact" | "declineContact" | "setCallPermission" | "blockContact" | "report"
+	"contacts" | "requestContact" | "acceptContact" | "declineContact" | "setCallPermission" | "blockContact" | "unblockContact" | "report"
 >;
 
 /** The list with `contact` in place of its earlier entry, or added. */
@@ -81,6 +81,10 @@ export class Contacts {
 		this.put(await this.client.blockContact(peerId));
 	}
 
+	async unblock(peerId: string): Promise<void> {
+		this.put(await this.client.unblockContact(peerId));
+	}
+
 	async report(peerId: string, reason: string, block: boolean): Promise<void> {
 		await this.client.report(peerId, reason, block);
 		if (block) await this.refresh();
@@ -111,8 +115,11 @@ export class Contacts {
 
 	/** A `contact` event: the contact changed on the relay (from another device, or the other side). */
 	changed(event: string, contact: Contact): void {
+		// Nothing of a blocked contact's is ever told, so a change from blocked is this user's
+		// own unblock: its event names the state the contact is back in, not news from them.
+		const unblocked = this.find(contact.accountId)?.state === "blocked" && contact.state !== "blocked";
 		this.put(contact);
-		const news = contactNotice(event, contact);
+		const news = unblocked ? null : contactNotice(event, contact);
 		if (news) this.notices.notify(news, "info");
 	}
 

@@ -85,7 +85,7 @@ function CallPermission({ controller, contact }: { controller: MessengerControll
 	);
 }
 
-/** A contact's calls, safety number, report and block. */
+/** A contact's calls, safety number, report, and block or unblock. */
 export function ContactDetails({
 	controller,
 	state,
@@ -102,23 +102,44 @@ export function ContactDetails({
 		() => controller.blockContact(contact.accountId),
 		(err) => errorText(err),
 	);
+	const unblock = useAction(
+		() => controller.unblockContact(contact.accountId),
+		(err) => errorText(err),
+	);
+	const blocked = contact.state === "blocked";
 	return (
 		<section id="contact-details" class="contact-details" aria-label={`About @${contact.handle}`}>
 			{contact.state === "accepted" && <CallPermission controller={controller} contact={contact} />}
 			{contact.state === "accepted" && <SafetyNumberSection controller={controller} state={state} contact={contact} />}
-			{done ? (
-				<output>{done}</output>
-			) : (
-				<div class="stack">
-					<h3>Safety</h3>
-					{reporting ? (
-						<ReportForm controller={controller} contact={contact} onDone={setDone} />
-					) : (
+			<div class="stack">
+				<h3>Safety</h3>
+				{done && <output>{done}</output>}
+				{reporting && !done ? (
+					<ReportForm controller={controller} contact={contact} onDone={setDone} />
+				) : (
+					(!done || blocked) && (
 						<div class="actions">
-							<button type="button" onClick={() => setReporting(true)}>
-								Report…
-							</button>
-							{contact.state !== "blocked" &&
+							{!done && (
+								<button type="button" onClick={() => setReporting(true)}>
+									Report…
+								</button>
+							)}
+							{/* Where the block was made, and still there once it was: a block is undone the way it was done. */}
+							{blocked ? (
+								<button
+									type="button"
+									disabled={unblock.busy}
+									onClick={async () => {
+										if (await unblock.run()) {
+											setConfirmBlock(false);
+											setDone(`You unblocked @${contact.handle}. What they sent while blocked is not delivered.`);
+										}
+									}}
+								>
+									Unblock @{contact.handle}
+								</button>
+							) : (
+								!done &&
 								(confirmBlock ? (
 									<>
 										<button
@@ -139,12 +160,13 @@ export function ContactDetails({
 									<button type="button" class="danger" onClick={() => setConfirmBlock(true)}>
 										Block…
 									</button>
-								))}
+								))
+							)}
 						</div>
-					)}
-					<ErrorLine text={block.error} />
-				</div>
-			)}
+					)
+				)}
+				<ErrorLine text={block.error ?? unblock.error} />
+			</div>
 		</section>
 	);
 }

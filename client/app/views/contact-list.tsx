@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Contact } from "../../../common/protocol/wire.ts";
-import { errorText } from "../error-text.ts";
+import { contactRequestText, errorText } from "../error-text.ts";
 import type { MessengerController, MessengerState } from "../messenger-controller.ts";
 import { useAction } from "../use-messenger.ts";
 import { ErrorLine } from "./error-line.tsx";
@@ -21,7 +21,8 @@ export function AddContactForm({ controller }: { controller: MessengerController
 	}, [sent]);
 	const action = useAction(
 		(h: string) => controller.requestContact(h),
-		(err) => errorText(err, "contact"),
+		// The handle as typed when the request was made: the field keeps it when the request is refused.
+		(err) => contactRequestText(err, handle.trim().toLowerCase()),
 	);
 	return (
 		<form

@@ -155,14 +155,18 @@ export class CallRelay {
 		const { sql } = this.host;
 		const now = this.host.now();
 		const contact = getContact(sql, signal.from);
-		if (contact?.state !== "accepted") return refuse("not_a_contact", "You can only call accepted contacts.");
-		const call = getCall(sql, signal.id);
+		// Blocking is not shown: a contact this account blocked hears what a call that cannot
+		// ring here hears (its calls not taken, as before the block, or no device online), no
+		// call of theirs is known here, and no device of ours hears a thing.
+		const blocked = contact?.state === "blocked";
+		if (!blocked && contact?.state !== "accepted") return refuse("not_a_contact", "You can only call accepted contacts.");
+		const call = blocked ? undefined : getCall(sql, signal.id);
 		const step = incomingStep(call, signal, now);
 		if ("refuse" in step) return refuse(step.refuse, step.why);
 
 		if ("ring" in step) {
 			// Checked before anything about this account's devices is revealed to the caller.
-			if (!callsAllowed(sql, signal.from)) {
+			if (!(blocked ? contact.takesCalls : callsAllowed(sql, signal.from))) {
 				return refuse("calls_not_allowed", "This contact does not take calls from you; they can allow it in their contact settings.");
 			}
 			// A suspended account cannot accept, so its devices must not ring for a call they cannot
@@ -170,7 +174,7 @@ export class CallRelay {
 			// not shown to contacts, as blocking is not.
 			if (this.host.suspension())
 				return refuse("peer_unreachable", "They cannot take calls right now, so the call cannot ring. Try later.");
-			const devices = this.host.sockets();
+			const devices = blocked ? [] : this.host.sockets();
 			if (devices.length === 0) return refuse("peer_unreachable", "None of their devices is online, so the call cannot ring. Try later.");
 			const expiresAt = now + this.host.rules().ringTimeoutMs;
 			insertCall(sql, {

@@ -10,7 +10,8 @@ const contactsMemo = storageMemo<Map<string, StoredContact | undefined>>();
 type ContactRow = {
 	peer_id: string;
 	peer_handle: string;
-	state: ContactState;
+	/** A contact state, or `blocked:<the state beneath the block>` (see stateColumn). */
+	state: string;
 	peer_blocked: number;
 	key_version: number | null;
 	rotate_to: number | null;
@@ -20,25 +21,64 @@ type ContactRow = {
 };
 
 export interface StoredContact extends Contact {
+	/**
+	 * Set only by blocks from before blocks were silent, which told the blocked side's object:
+	 * its sends were refused there. Blocks now leave the blocked side's object as it was.
+	 */
 	peerBlocked: boolean;
 	/** The key version a rotation must produce before the next send, if one is due. */
 	rotateTo: number | null;
+	/** Blocked contacts only: the relationship the block hides, which unblocking brings back. */
+	beneath?: ContactState;
+	/** Whether this account took calls from them, kept while a block hides the setting. */
+	takesCalls: boolean;
 }
 
-const toContact = (row: ContactRow): StoredContact => ({
-	accountId: row.peer_id,
-	handle: row.peer_handle,
-	state: row.state,
-	...(row.key_version !== null && { keyVersion: row.key_version }),
-	...(row.state === "accepted" && { callsAllowed: row.calls_allowed === 1 }),
-	createdAt: row.created_at,
-	updatedAt: row.updated_at,
-	peerBlocked: row.peer_blocked === 1,
-	rotateTo: row.rotate_to,
-});
+const BLOCKED_PREFIX = "blocked:";
 
-/** The public view of a contact: whether the peer blocked us is never shown. */
-export const publicContact = ({ peerBlocked: _, rotateTo: __, ...contact }: StoredContact): Contact => contact;
+/**
+ * The state column of a blocked contact also keeps what the block hides, so that no
+ * migration is needed for it: `blocked:accepted`, `blocked:incoming`, … A bare `blocked` is
+ * a row from before blocks kept it: a contact key means it was accepted (a key exists only
+ * from the accept on), anything else comes back as declined, where either side may ask.
+ */
+const stateColumn = (state: ContactState, beneath?: ContactState): string =>
+	state === "blocked" ? `${BLOCKED_PREFIX}${beneath ?? "declined"}` : state;
+
+function readState(row: ContactRow): { state: ContactState; beneath?: ContactState } {
+	if (row.state.startsWith(BLOCKED_PREFIX)) return { state: "blocked", beneath: row.state.slice(BLOCKED_PREFIX.length) as ContactState };
+	if (row.state === "blocked") return { state: "blocked", beneath: row.key_version !== null ? "accepted" : "declined" };
+	return { state: row.state as ContactState };
+}
+
+const toContact = (row: ContactRow): StoredContact => {
+	const { state, beneath } = readState(row);
+	return {
+		accountId: row.peer_id,
+		handle: row.peer_handle,
+		state,
+		...(row.key_version !== null && { keyVersion: row.key_version }),
+		...(state === "accepted" && { callsAllowed: row.calls_allowed === 1 }),
+		createdAt: row.created_at,
+		updatedAt: row.updated_at,
+		peerBlocked: row.peer_blocked === 1,
+		rotateTo: row.rotate_to,
+		...(beneath !== undefined && { beneath }),
+		takesCalls: row.calls_allowed === 1,
+	};
+};
+
+/** The public view of a contact: whether the peer blocked us, and what a block of ours hides, are never shown. */
+export const publicContact = ({ peerBlocked: _, rotateTo: __, beneath: ___, takesCalls: ____, ...contact }: StoredContact): Contact =>
+	contact;
+
+/**
+ * Whether the two accounts share a contact key: accepted, or blocked since. A key exists only
+ * from the accept on and is never taken back, so a block keeps it (and its rotations) for the
+ * day the contact is unblocked.
+ */
+export const sharesKey = (contact: StoredContact | undefined): contact is StoredContact & { keyVersion: number } =>
+	contact?.keyVersion !== undefined;
 
 export function getContact(sql: SqlStorage, peerId: string): StoredContact | undefined {
 	const known = contactsMemo.get(sql, () => new Map());
@@ -53,12 +93,14 @@ export function listContacts(sql: SqlStorage): StoredContact[] {
 	return sql.exec<ContactRow>("SELECT * FROM contacts ORDER BY updated_at DESC, peer_id").toArray().map(toContact);
 }
 
+/** `beneath`: for `blocked`, the relationship the block hides. */
 export function saveContactState(
 	sql: SqlStorage,
 	peer: { id: string; handle: string },
 	state: ContactState,
 	now: number,
 	keyVersion?: number,
+	beneath?: ContactState,
 ): StoredContact {
 	contactsMemo.drop(sql);
 	sql.exec(
@@ -66,16 +108,32 @@ export function saveContactState(
 		 ON CONFLICT (peer_id) DO UPDATE SET state = ?3, peer_handle = ?2, key_version = COALESCE(?4, key_version), updated_at = ?5`,
 		peer.id,
 		peer.handle,
-		state,
+		stateColumn(state, beneath),
 		keyVersion ?? null,
 		now,
 	);
 	return getContact(sql, peer.id) as StoredContact;
 }
 
-export function setPeerBlocked(sql: SqlStorage, peerId: string, blocked: boolean): void {
+/**
+ * The peer moved the relationship a block hides (their request, their accept of ours with
+ * its first key version, their decline): stored, nothing anyone sees changes, so the time
+ * the contact was last changed stays as it was too.
+ */
+export function saveBeneathBlock(sql: SqlStorage, peerId: string, beneath: ContactState, keyVersion?: number): void {
 	contactsMemo.drop(sql);
-	sql.exec("UPDATE contacts SET peer_blocked = ? WHERE peer_id = ?", blocked ? 1 : 0, peerId);
+	sql.exec(
+		"UPDATE contacts SET state = ?, key_version = COALESCE(?, key_version) WHERE peer_id = ?",
+		stateColumn("blocked", beneath),
+		keyVersion ?? null,
+		peerId,
+	);
+}
+
+/** A block from before blocks were silent is lifted: the blocked side's object forgets it. */
+export function clearPeerBlocked(sql: SqlStorage, peerId: string): void {
+	contactsMemo.drop(sql);
+	sql.exec("UPDATE contacts SET peer_blocked = 0 WHERE peer_id = ?", peerId);
 }
 
 /** The other side of a contact as the objects tell each other: its account id and handle. */
@@ -122,14 +180,18 @@ export function envelopesFor(sql: SqlStorage, peerId: string, deviceId: string):
 		}));
 }
 
-/** After a revocation every accepted contact needs a new key version before the next send. */
+/**
+ * After a revocation every contact sharing a key needs a new key version before the next
+ * send: accepted ones, and blocked ones too (see sharesKey), so the blocked side rotates as
+ * it would anyway and no key a removed device held comes back with an unblock.
+ */
 export function requireRotation(sql: SqlStorage, peerId?: string): string[] {
 	contactsMemo.drop(sql);
 	const rows = (
 		peerId === undefined
-			? sql.exec<{ peer_id: string }>("UPDATE contacts SET rotate_to = key_version + 1 WHERE state = 'accepted' RETURNING peer_id")
+			? sql.exec<{ peer_id: string }>("UPDATE contacts SET rotate_to = key_version + 1 WHERE key_version IS NOT NULL RETURNING peer_id")
 			: sql.exec<{ peer_id: string }>(
-					"UPDATE contacts SET rotate_to = key_version + 1 WHERE state = 'accepted' AND peer_id = ? RETURNING peer_id",
+					"UPDATE contacts SET rotate_to = key_version + 1 WHERE key_version IS NOT NULL AND peer_id = ? RETURNING peer_id",
 					peerId,
 				)
 	).toArray();
@@ -148,6 +210,14 @@ export function deleteEnvelopesOf(sql: SqlStorage, deviceId: string): void {
 export function acceptedPeerIds(sql: SqlStorage): string[] {
 	return sql
 		.exec<{ peer_id: string }>("SELECT peer_id FROM contacts WHERE state = 'accepted'")
+		.toArray()
+		.map((r) => r.peer_id);
+}
+
+/** The peers this account shares a contact key with, blocked ones included (see sharesKey). */
+export function keyedPeerIds(sql: SqlStorage): string[] {
+	return sql
+		.exec<{ peer_id: string }>("SELECT peer_id FROM contacts WHERE key_version IS NOT NULL")
 		.toArray()
 		.map((r) => r.peer_id);
 }

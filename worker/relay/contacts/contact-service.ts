@@ -13,6 +13,7 @@ import { receivedFrom } from "../messaging/received-counts.ts";
 import { ok, type RelayResult, refuse } from "../relay-result.ts";
 import type { SocketHub } from "../sockets/socket-hub.ts";
 import {
+	clearPeerBlocked,
 	envelopesFor,
 	getContact,
 	listContacts,
@@ -20,13 +21,13 @@ import {
 	publicContact,
 	type StoredContact,
 	type StoredEnvelope,
+	saveBeneathBlock,
 	saveContactState,
 	saveEnvelopes,
 	setCallsAllowed,
-	setPeerBlocked,
 } from "./contact-book.ts";
-import { contactFrame } from "./contact-notice.ts";
-import { type ContactEvent, transition } from "./contact-rules.ts";
+import { contactFrame, unblockedFrame } from "./contact-notice.ts";
+import { beneathBlock, type ContactEvent, hiddenByBlock, type TheirEvent, transition, unblock } from "./contact-rules.ts";
 import type { KeyRotation } from "./key-rotation.ts";
 
 interface Needs {
@@ -42,9 +43,16 @@ const nothingToDo = (): RelayResult<never> => refuse("conflict", "Nothing to do.
 
 /**
  * The account's contacts: requests, accept (which stores the first key version), decline,
- * block, the per-contact call permission, and the same steps as the other side's object
- * reports them. Every state change goes through the state machine (contact-rules.ts) and is
- * told to the account's own devices.
+ * block and unblock, the per-contact call permission, and the same steps as the other side's
+ * object reports them. Every state change goes through the state machine (contact-rules.ts)
+ * and is told to the account's own devices.
+ *
+ * A block is this object's alone: the blocked side's object is not told, so nothing it
+ * answers its devices can differ. Here the block hides the relationship without ending it
+ * (contact-rules.ts hiddenByBlock): the blocked side is answered as that relationship would
+ * be answered — its sends look delivered (messaging/delivery.ts drops them), it still sees
+ * the devices and follows the key rotations of a contact it shares a key with — but nothing
+ * it sends reaches this account's devices.
  */
 export class ContactService {
 	constructor(
@@ -132,11 +140,32 @@ export class ContactService {
 
 	async block(peer: PeerRef): Promise<RelayResult<Contact>> {
 		if (peer.id === this.host.accountId) return refuse("bad_request", "You cannot block yourself.");
-		const result = this.apply(peer, "block");
-		if (result === "ignored" || !result.ok) return result === "ignored" ? nothingToDo() : result;
-		await this.host.peer(peer.id).theirBlock(this.host.accountId);
-		this.s.hub.broadcast(contactFrame("blocked", result.value));
-		return result;
+		const current = getContact(this.host.sql, peer.id);
+		const step = transition(current?.state, "block");
+		if (!("next" in step)) return "refuse" in step ? refuse(step.refuse, step.why) : nothingToDo();
+		const beneath = hiddenByBlock(current?.state, current?.beneath);
+		const blocked = publicContact(saveContactState(this.host.sql, peer, step.next, this.host.now(), undefined, beneath));
+		this.s.hub.broadcast(contactFrame("blocked", blocked));
+		return ok(blocked);
+	}
+
+	/**
+	 * Lift a block: the contact is again what the block hid, as the peer's own steps left it
+	 * (an accepted contact comes back accepted, under the key it has now). What they sent
+	 * meanwhile was dropped when it came and stays gone. Told to this account's devices only:
+	 * the other side never knew.
+	 */
+	async unblock(peerId: string): Promise<RelayResult<Contact>> {
+		const current = getContact(this.host.sql, peerId);
+		const step = unblock(current?.state, current?.beneath);
+		if (!("next" in step) || !current) return "refuse" in step ? refuse(step.refuse, step.why) : nothingToDo();
+		// A block from before blocks were silent told their object, which refuses some of their
+		// steps there: undone first (for a newer block there is nothing to undo).
+		await this.host.peer(peerId).theirUnblock(this.host.accountId);
+		const peer = { id: peerId, handle: current.handle };
+		const contact = publicContact(saveContactState(this.host.sql, peer, step.next, this.host.now()));
+		this.s.hub.broadcast(unblockedFrame(contact));
+		return ok(contact);
 	}
 
 	keys(deviceId: string, peerId: string): RelayResult<Envelope[]> {
@@ -155,12 +184,15 @@ export class ContactService {
 	 * This account's devices (names, keys, creation times) and signed list, as `askedBy` may
 	 * see them: only an accepted contact, and one this account asked to be its contact (who
 	 * wraps the first key for these devices when accepting). Anyone else — a stranger, a
-	 * requester not yet accepted or declined, someone blocked — learns nothing, not even
-	 * whether there is a contact.
+	 * requester not yet accepted or declined — learns nothing, not even whether there is a
+	 * contact. Someone blocked is answered as the relationship the block hides would be: a
+	 * contact who could fetch the list before the block still can (it needs it to verify
+	 * and rotate the key), or the block would show.
 	 */
 	devicesFor(askedBy: string): RelayResult<DeviceList> {
 		const contact = getContact(this.host.sql, askedBy);
-		if (contact?.state !== "accepted" && contact?.state !== "outgoing") return refuse("not_found", NO_SUCH_CONTACT);
+		const seen = contact?.state === "blocked" ? contact.beneath : contact?.state;
+		if (seen !== "accepted" && seen !== "outgoing") return refuse("not_found", NO_SUCH_CONTACT);
 		return ok(this.s.devices.published());
 	}
 
@@ -194,28 +226,42 @@ export class ContactService {
 	// The same steps, as the other side's object reports them.
 
 	theirRequest(from: PeerRef): void {
-		const result = this.apply(from, "their_request");
-		if (result !== "ignored" && result.ok) this.s.hub.broadcast(contactFrame("requested", result.value));
+		const result = this.applyTheirs(from, "their_request");
+		if (typeof result === "object" && result.ok) this.s.hub.broadcast(contactFrame("requested", result.value));
 	}
 
 	theirAccept(from: PeerRef, keyVersion: number, envelopes: StoredEnvelope[]): void {
-		const result = this.apply(from, "their_accept", keyVersion);
-		if (result === "ignored" || !result.ok) return;
+		const result = this.applyTheirs(from, "their_accept", keyVersion);
+		if (result === "ignored" || (result !== "hidden" && !result.ok)) return;
+		// Beneath a block too: the key is what an unblock needs, and the blocked side already uses it.
 		saveEnvelopes(this.host.sql, from.id, envelopes);
 		bumpCounter(this.host.sql, "requests_accepted");
-		this.s.hub.broadcast(contactFrame("accepted", result.value));
+		if (result !== "hidden") this.s.hub.broadcast(contactFrame("accepted", result.value));
 	}
 
 	theirDecline(fromId: string): void {
 		const current = getContact(this.host.sql, fromId);
 		if (!current) return;
-		const result = this.apply({ id: fromId, handle: current.handle }, "their_decline");
-		if (result !== "ignored" && result.ok) this.s.hub.broadcast(contactFrame("declined", result.value));
+		const result = this.applyTheirs({ id: fromId, handle: current.handle }, "their_decline");
+		if (typeof result === "object" && result.ok) this.s.hub.broadcast(contactFrame("declined", result.value));
 	}
 
-	/** Recorded silently: the blocked side only ever sees its sends refused as `not_a_contact`. */
-	theirBlock(fromId: string): void {
-		setPeerBlocked(this.host.sql, fromId, true);
+	/** The peer lifted a block from before blocks were silent, which had told this object. */
+	theirUnblock(fromId: string): void {
+		clearPeerBlocked(this.host.sql, fromId);
+	}
+
+	/**
+	 * A step of the peer's. "hidden": it moved the relationship beneath a block of ours,
+	 * which is stored and shown to nobody.
+	 */
+	private applyTheirs(peer: PeerRef, event: TheirEvent, keyVersion?: number): RelayResult<Contact> | "ignored" | "hidden" {
+		const current = getContact(this.host.sql, peer.id);
+		if (current?.state !== "blocked" || current.beneath === undefined) return this.apply(peer, event, keyVersion);
+		const beneath = beneathBlock(current.beneath, event);
+		if (beneath === current.beneath) return "ignored";
+		saveBeneathBlock(this.host.sql, peer.id, beneath, keyVersion);
+		return "hidden";
 	}
 
 	private apply(peer: PeerRef, event: ContactEvent, keyVersion?: number): RelayResult<Contact> | "ignored" {

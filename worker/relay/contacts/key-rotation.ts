@@ -5,14 +5,15 @@ import type { RelayHost } from "../host.ts";
 import { ok, type RelayResult, refuse } from "../relay-result.ts";
 import type { SocketHub } from "../sockets/socket-hub.ts";
 import {
-	acceptedPeerIds,
 	completeRotation,
 	getContact,
+	keyedPeerIds,
 	publicContact,
 	requireRotation,
 	type StoredContact,
 	type StoredEnvelope,
 	saveEnvelopes,
+	sharesKey,
 } from "./contact-book.ts";
 import { contactFrame } from "./contact-notice.ts";
 
@@ -34,7 +35,9 @@ const rotationConflict = (next: number): RelayResult<never> =>
 /**
  * Contact key versions: the first one (a contact accepted) and every later one (a device of
  * either side removed) take the same path — the envelopes must name exactly the approved
- * devices of both accounts, and each object stores its half.
+ * devices of both accounts, and each object stores its half. A contact blocked since it was
+ * accepted still shares its key (contact-book.ts sharesKey): its rotations go on as before,
+ * so the blocked side notices nothing and an unblock brings back a key no removed device holds.
  */
 export class KeyRotation {
 	constructor(
@@ -88,7 +91,7 @@ export class KeyRotation {
 	 */
 	async rotate(deviceId: string, peerId: string, keyVersion: number, uploads: EnvelopeUpload[]): Promise<RelayResult<Contact>> {
 		const current = getContact(this.host.sql, peerId);
-		if (current?.state !== "accepted" || current.keyVersion === undefined) return refuse("not_found", "No such contact.");
+		if (!sharesKey(current)) return refuse("not_found", "No such contact.");
 		if (keyVersion !== current.keyVersion + 1) return rotationConflict(current.keyVersion + 1);
 		const halves = await this.prepare(deviceId, peerId, keyVersion, uploads);
 		if (!halves.ok) return halves;
@@ -107,7 +110,7 @@ export class KeyRotation {
 	/** Synchronous from the version check to the write, so two rotations cannot both pass. */
 	commit(peerId: string, keyVersion: number, envelopes: StoredEnvelope[]): RelayResult<Contact> {
 		const current = getContact(this.host.sql, peerId);
-		if (current?.state !== "accepted" || current.keyVersion === undefined) return refuse("not_found", "No such contact.");
+		if (!sharesKey(current)) return refuse("not_found", "No such contact.");
 		if (keyVersion !== current.keyVersion + 1) return rotationConflict(current.keyVersion + 1);
 		return ok(this.store(peerId, keyVersion, envelopes));
 	}
@@ -115,7 +118,7 @@ export class KeyRotation {
 	/** The pair's owner committed a rotation: follow it (an older one arriving late changes nothing). */
 	async follow(peerId: string, keyVersion: number, envelopes: StoredEnvelope[]): Promise<void> {
 		const contact = getContact(this.host.sql, peerId);
-		if (contact?.state !== "accepted" || (contact.keyVersion ?? 0) >= keyVersion) return;
+		if (!sharesKey(contact) || contact.keyVersion >= keyVersion) return;
 		this.store(peerId, keyVersion, envelopes);
 	}
 
@@ -148,7 +151,7 @@ export class KeyRotation {
 
 	/** Our approved devices changed: every contact's safety number for us changes with them. */
 	async tellPeersDevicesChanged(): Promise<void> {
-		for (const peerId of acceptedPeerIds(this.host.sql)) await this.host.peer(peerId).peerDevicesChanged(this.host.accountId);
+		for (const peerId of keyedPeerIds(this.host.sql)) await this.host.peer(peerId).peerDevicesChanged(this.host.accountId);
 	}
 
 	/** A contact's approved devices changed. */

@@ -1,5 +1,6 @@
 import type { ReceiptFrame, SealedReceipt } from "../../../common/protocol/wire.ts";
 import type { AttachmentService } from "../attachments/attachment-service.ts";
+import { grantAttachment } from "../attachments/attachment-store.ts";
 import { getContact } from "../contacts/contact-book.ts";
 import type { TimedJob } from "../deadline-scheduler.ts";
 import { approvedDeviceIds } from "../devices/device-cache.ts";
@@ -40,6 +41,7 @@ export class Delivery implements TimedJob<JobName> {
 	/** In the recipient's object: queue for each approved device, push where online. */
 	async accept(item: QueueItem): Promise<RelayResult<true>> {
 		const contact = getContact(this.host.sql, item.from);
+		if (contact?.state === "blocked") return this.dropBlocked(item);
 		if (!contact || contact.state !== "accepted") return refuse("not_a_contact", "You can only message accepted contacts.");
 		const result = await this.apply(approvedDeviceIds(this.host.sql), item, this.caps());
 		if (result === "full") return refuse("recipient_queue_full", "The recipient has too many undelivered messages. Try later.");
@@ -48,6 +50,23 @@ export class Delivery implements TimedJob<JobName> {
 		if (item.attachmentId !== undefined) await this.s.attachments.grant(item.attachmentId, item.from, item.msgId);
 		// The sender's own message only: an id names a message of one sender, not of the account.
 		if (item.kind === "delete" && item.replaces !== undefined) await this.s.attachments.revokeGrantsOf(item.from, item.replaces);
+		return ok(true);
+	}
+
+	/**
+	 * A message from a contact this account blocked. Blocking is silent, so the sender hears
+	 * what any delivered message answers (its object charges and counts it as it would) — but
+	 * nothing of it is kept here: no queue entry, no received count, no receipt (nothing is
+	 * acked), and an unblock later finds nothing to deliver. An attached file is offered to
+	 * no device and none waits for it; its blob lives out the time an unfetched one would
+	 * (the sender's own devices may still fetch it, as they could otherwise), then goes.
+	 */
+	private async dropBlocked(item: QueueItem): Promise<RelayResult<true>> {
+		if (item.attachmentId !== undefined) {
+			const expiresAt = this.host.now() + this.host.config().queueTtlMs;
+			grantAttachment(this.host.sql, { attachmentId: item.attachmentId, owner: item.from, msgId: item.msgId, expiresAt, deviceIds: [] });
+			await this.host.schedule("grant-expiry", expiresAt);
+		}
 		return ok(true);
 	}
 

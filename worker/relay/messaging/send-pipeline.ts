@@ -93,8 +93,8 @@ export class SendPipeline {
 		if (b64uBytes(frame.box) > maxSealedTextBytes)
 			return refuse("too_large", `A sealed message may be at most ${maxSealedTextBytes} bytes.`);
 		const contact = this.s.contacts.get(frame.to);
-		if (!contact || contact.state !== "accepted" || contact.peerBlocked)
-			return refuse("not_a_contact", "You can only message accepted contacts.");
+		// Whether they blocked this account is for their object to handle, silently (delivery.ts).
+		if (!contact || contact.state !== "accepted") return refuse("not_a_contact", "You can only message accepted contacts.");
 		if (contact.rotateTo !== null) {
 			return refuse("stale_key", "A device was removed: replace this contact's key before sending (POST /api/contacts/:id/rotate).");
 		}
