@@ -31,6 +31,9 @@ export function toB64u(bytes: Uint8Array): string {
 
 // Strict: no padding, no whitespace, no standard-base64 characters, and the unused low bits
 // of the last character must be zero, so every byte string has exactly one accepted encoding.
+/** How many bytes an unpadded base64url text decodes to (4 characters per 3 bytes), without decoding it. */
+export const b64uByteLength = (s: string): number => Math.floor((s.length * 3) / 4);
+
 export function fromB64u(s: string): Uint8Array {
 	if (typeof s !== "string") throw new CryptoError("bad_encoding", "base64url input is not a string");
 	if (s.length % 4 === 1) throw new CryptoError("bad_encoding", `impossible base64url length ${s.length}`);

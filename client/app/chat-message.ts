@@ -46,6 +46,8 @@ export interface ChatMessage {
 	state: DeliveryState;
 	/** The recipient's devices that stored it. */
 	deliveredTo?: string[];
+	/** The recipient's devices on which it was seen (sealed read receipts; only from people who send them). */
+	readBy?: string[];
 	/** Why it failed, as a sentence. */
 	error?: string;
 	/** A file: its key, name, type, size and hash (only ever stored here, in this browser). */
@@ -80,4 +82,16 @@ export const CLOCK_SKEW_MS = 5 * 60_000;
 /** The `clockSkew` mark for a message sealed at `sentAt` that the relay took at `relayAt`. */
 export function skewMark(sentAt: number, relayAt: number): { clockSkew?: true } {
 	return Math.abs(sentAt - relayAt) > CLOCK_SKEW_MS ? { clockSkew: true } : {};
+}
+
+/**
+ * An outgoing message with a receipt from the recipient's device `deviceId` counted, or null
+ * when it changes nothing (the receipt came before). A message read there was stored there.
+ */
+export function withReceipt(message: ChatMessage, deviceId: string, kind: "delivered" | "read"): ChatMessage | null {
+	if (!message.outgoing) return null;
+	const deliveredTo = message.deliveredTo?.includes(deviceId) ? message.deliveredTo : [...(message.deliveredTo ?? []), deviceId];
+	const readBy = kind === "read" && !message.readBy?.includes(deviceId) ? [...(message.readBy ?? []), deviceId] : message.readBy;
+	if (deliveredTo === message.deliveredTo && readBy === message.readBy) return null;
+	return { ...message, state: "delivered", deliveredTo, ...(readBy && { readBy }) };
 }

@@ -92,6 +92,7 @@ const archivedMessage = object({
 	at: timestamp,
 	state: oneOf(["sent", "delivered", "received", "unreadable"] as const),
 	deliveredTo: optional(array(id, { max: 1000 })),
+	readBy: optional(array(id, { max: 1000 })),
 	attachment: optional(attachmentInfo),
 	edited: optional(trueFlag),
 	editSeq: optional(integer({ min: 1, max: 1_000_000_000 })),

@@ -1,4 +1,5 @@
-import { type ChatMessage, messageKey, sentKey } from "./chat-message.ts";
+import type { ReceiptKind } from "../core/receipt-seal.ts";
+import { type ChatMessage, messageKey, sentKey, withReceipt } from "./chat-message.ts";
 import { Database, promised } from "./idb.ts";
 import type { HistoryFile, ImportResult, MessageHistory } from "./message-history.ts";
 
@@ -100,15 +101,15 @@ export class HistoryStore implements MessageHistory {
 		return count > 0;
 	}
 
-	/** Record deliveries to one device of the recipient of these messages of ours; returns the messages that changed. */
-	markDelivered(ids: string[], deviceId: string): Promise<ChatMessage[]> {
+	/** Record receipts from one device of the recipient of these messages of ours; returns the messages that changed. */
+	markDelivered(ids: string[], deviceId: string, kind: ReceiptKind = "delivered"): Promise<ChatMessage[]> {
 		return this.db.transaction(MESSAGES, "readwrite", async (tx) => {
 			const store = tx.objectStore(MESSAGES);
 			const found = await Promise.all(ids.map((id) => promised(store.get(sentKey(id)) as IDBRequest<ChatMessage | undefined>)));
 			const changed: ChatMessage[] = [];
 			for (const message of found) {
-				if (!message?.outgoing || message.deliveredTo?.includes(deviceId)) continue;
-				const updated: ChatMessage = { ...message, state: "delivered", deliveredTo: [...(message.deliveredTo ?? []), deviceId] };
+				const updated = message && withReceipt(message, deviceId, kind);
+				if (!updated) continue;
 				store.put(updated);
 				changed.push(updated);
 			}
@@ -191,11 +192,17 @@ export class HistoryStore implements MessageHistory {
 		return counts;
 	}
 
-	markRead(peerId: string): Promise<void> {
+	markRead(peerId: string): Promise<string[]> {
 		return this.db.transaction(MESSAGES, "readwrite", async (tx) => {
 			const store = tx.objectStore(MESSAGES);
 			const unread = await promised(store.index("unread").getAll() as IDBRequest<ChatMessage[]>);
-			for (const { unread: _, ...message } of unread) if (message.peerId === peerId) store.put(message);
+			const read: string[] = [];
+			for (const { unread: _, ...message } of unread) {
+				if (message.peerId !== peerId) continue;
+				store.put(message);
+				if (message.id !== undefined && !message.outgoing) read.push(message.id);
+			}
+			return read;
 		});
 	}
 

@@ -1,3 +1,4 @@
+import type { ReceiptKind } from "../core/receipt-seal.ts";
 import type { ChatMessage } from "./chat-message.ts";
 
 /** An opened file for the history, by the id of the attachment it is the plaintext of. */
@@ -25,7 +26,8 @@ export interface MessageHistory {
 	get(key: string): Promise<ChatMessage | undefined>;
 	has(key: string): Promise<boolean>;
 	/** Record deliveries to one device of the recipient of these messages of ours (by id); returns the messages that changed. */
-	markDelivered(ids: string[], deviceId: string): Promise<ChatMessage[]>;
+	/** Receipts (delivered, or read) from the recipient's device `deviceId` for these messages of ours; returns those that changed. */
+	markDelivered(ids: string[], deviceId: string, kind?: ReceiptKind): Promise<ChatMessage[]>;
 	/** The newest messages of a conversation, oldest first. */
 	conversation(peerId: string): Promise<ChatMessage[]>;
 	/** Every message of every conversation (to archive them for a new device of the account). */
@@ -38,7 +40,8 @@ export interface MessageHistory {
 	importHistory(messages: readonly ChatMessage[], files: readonly HistoryFile[]): Promise<ImportResult>;
 	/** Unread incoming messages per contact. */
 	unreadCounts(): Promise<Record<string, number>>;
-	markRead(peerId: string): Promise<void>;
+	/** The conversation's unread messages are read now; returns the ids of the contact's messages among them. */
+	markRead(peerId: string): Promise<string[]>;
 	/** Mark failed, with `reason`, the sends nobody will confirm any more. */
 	failUnconfirmed(reason: string): Promise<void>;
 	/** Keep an attachment's plaintext, once opened and checked (or as sent), to show it again later. */

@@ -16,6 +16,7 @@ import { IncomingMessages } from "./features/incoming-messages.ts";
 import { MessageChanges } from "./features/message-changes.ts";
 import { Notices } from "./features/notices.ts";
 import { OutgoingMessages } from "./features/outgoing-messages.ts";
+import { ReadReceiptSetting, ReadReceipts } from "./features/read-receipts.ts";
 import { Receipts } from "./features/receipts.ts";
 import { Recovery, RecoveryMarks } from "./features/recovery.ts";
 import { SafetyNumbers } from "./features/safety-numbers.ts";
@@ -71,6 +72,7 @@ export class MessengerController {
 	private readonly conversations: Conversations;
 	private readonly typingIndicator: TypingIndicator;
 	private readonly receipts: Receipts;
+	private readonly readReceipts: ReadReceipts;
 	private readonly files: FileCache;
 	private readonly changes: MessageChanges;
 	private readonly outgoing: OutgoingMessages;
@@ -102,7 +104,10 @@ export class MessengerController {
 		this.contacts = new Contacts(store, this.client, this.notices);
 		this.devices = new Devices(store, this.client, this.notices);
 		this.safetyNumbers = new SafetyNumbers(store, this.client, this.notices);
-		this.conversations = new Conversations(store, this.history, pageVisible);
+		this.readReceipts = new ReadReceipts(store, this.client, new ReadReceiptSetting(profile.history, () => localStorage), (err) =>
+			this.report(err),
+		);
+		this.conversations = new Conversations(store, this.history, pageVisible, (peerId, ids) => this.readReceipts.seen(peerId, ids));
 		this.historyTransfer = new HistoryTransfer(
 			store,
 			this.client,
@@ -294,6 +299,11 @@ export class MessengerController {
 		return this.conversations.open(peerId);
 	}
 
+	/** Whether this device tells contacts that their messages were seen. */
+	setReadReceipts(on: boolean): void {
+		this.readReceipts.setEnabled(on);
+	}
+
 	/** Called when the page becomes visible again. */
 	markReadIfVisible(): Promise<void> {
 		return this.conversations.markReadIfVisible();
@@ -480,6 +490,7 @@ export class MessengerController {
 		c.on("message", (message) => void this.incoming.received(message).catch((err) => this.report(err)));
 		c.on("undecryptable", (message) => void this.incoming.unreadable(message).catch((err) => this.report(err)));
 		c.on("delivered", ({ ids, deviceId }) => void this.receipts.delivered(ids, deviceId).catch((err) => this.report(err)));
+		c.on("read", ({ ids, deviceId }) => void this.receipts.read(ids, deviceId).catch((err) => this.report(err)));
 		c.on("typing", ({ peerId }) => this.typingIndicator.peerTyping(peerId));
 		c.on("contact", ({ event, contact }) => {
 			this.contacts.changed(event, contact);

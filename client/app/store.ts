@@ -121,6 +121,8 @@ export interface MessengerState {
 	historyTransfers: HistoryTransferState[];
 	/** This device was linked without the account's earlier messages (none were sent, or the transfer was skipped or expired). */
 	historyMissing: boolean;
+	/** This device tells contacts when their messages were seen (the person may turn it off). */
+	sendReadReceipts: boolean;
 }
 
 export function initialState(): MessengerState {
@@ -148,6 +150,7 @@ export function initialState(): MessengerState {
 		persistentStorage: null,
 		historyTransfers: [],
 		historyMissing: false,
+		sendReadReceipts: true,
 	};
 }
 

@@ -77,6 +77,8 @@ export interface MessengerEvents extends CallEvents {
 	typing: { peerId: string; fromDevice: string };
 	/** A device of `peerId` stored these messages of ours. */
 	delivered: { ids: string[]; peerId: string; deviceId: string };
+	/** The person on device `deviceId` of `peerId` saw these messages of ours (a sealed read receipt). */
+	read: { ids: string[]; peerId: string; deviceId: string };
 	/**
 	 * Messages of `from` in the conversation with `peerId` (ids as `missingBefore` was given
 	 * on: for an edit or delete, the message it changes) whose missing messages have come since, or were

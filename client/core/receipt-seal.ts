@@ -1,7 +1,7 @@
 import { CryptoError } from "../../common/crypto-error.ts";
 import { toB64u } from "../../common/encoding.ts";
 import { randomBytes } from "../../common/nacl.ts";
-import { array, literal, object, ValidationError } from "../../common/protocol/schema.ts";
+import { array, object, oneOf, ValidationError } from "../../common/protocol/schema.ts";
 import { ACK_IDS_MAX, id, type ReceiptFrame, type SealedReceipt } from "../../common/protocol/wire.ts";
 import type { DeviceIdentity } from "./key-store.ts";
 import { openMessage, sealMessage } from "./message-seal.ts";
@@ -16,7 +16,8 @@ import { openMessage, sealMessage } from "./message-seal.ts";
  */
 export const RECEIPT_KIND = "receipt";
 
-export type ReceiptKind = "delivered";
+/** `delivered`: a device stored the messages; `read`: the person saw them (sent only if they allow it). */
+export type ReceiptKind = "delivered" | "read";
 
 export interface OpenedReceipt {
 	kind: ReceiptKind;
@@ -27,7 +28,7 @@ export interface OpenedReceipt {
 }
 
 /** The sealed body, parsed by the wire schemas like any frame: no other keys, 1 to 500 ids. */
-const receiptBody = object({ kind: literal("delivered"), ids: array(id, { min: 1, max: ACK_IDS_MAX }) });
+const receiptBody = object({ kind: oneOf(["delivered", "read"] as const), ids: array(id, { min: 1, max: ACK_IDS_MAX }) });
 
 /** A receipt for `ids` (messages `to` sent), from this device, sealed under one version of their contact key. */
 export function sealReceipt(
@@ -35,12 +36,13 @@ export function sealReceipt(
 	to: string,
 	contactKey: { version: number; key: Uint8Array },
 	ids: readonly string[],
+	kind: ReceiptKind = "delivered",
 ): SealedReceipt {
 	if (ids.length === 0 || ids.length > ACK_IDS_MAX) throw new RangeError("sealReceipt: 1 to 500 ids");
 	const receiptId = toB64u(randomBytes(16));
 	const keyVersion = contactKey.version;
 	const header = { id: receiptId, from: me.accountId, fromDevice: me.deviceId, to, keyVersion, kind: RECEIPT_KIND, sentAt: Date.now() };
-	const sealed = sealMessage(contactKey.key, header, { kind: "delivered", ids: [...ids] });
+	const sealed = sealMessage(contactKey.key, header, { kind, ids: [...ids] });
 	return { id: receiptId, keyVersion, ...sealed };
 }
 

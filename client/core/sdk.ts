@@ -4,6 +4,7 @@ import { generateDeviceKeys, randomBytes, signDetached } from "../../common/nacl
 import { identityProofMessage, registrationMessage } from "../../common/protocol/signing.ts";
 import { socketProtocols } from "../../common/protocol/socket-auth.ts";
 import {
+	ACK_IDS_MAX,
 	type AccountStatus,
 	type Contact,
 	type CreditHistory,
@@ -73,6 +74,8 @@ const RETRY_UNREADABLE_MS = 5_000;
 const UPLOAD_ATTEMPTS = 3;
 /** The longest an upload waits before trying again, whatever the relay asks. */
 const MAX_UPLOAD_WAIT_MS = 30_000;
+/** Read receipts whose refusal is recognised (sendReadReceipt). */
+const READ_REFS_KEPT = 64;
 
 /** Frames that reach the app, through one ordered queue. */
 type InboundFrame = Exclude<ServerFrame, { type: "sent" | "error" | "pong" }>;
@@ -98,6 +101,8 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	private connectionNumber = 0;
 	private isReady = false;
 	private closed = false;
+	/** Ids of the read receipts sent lately, so that a refusal of one (its budget spent) is not an error to show. */
+	private readonly readReceiptRefs = new Set<string>();
 	private connectWaiters: Array<{ resolve: () => void; reject: (error: SdkError) => void }> = [];
 	private readonly inbound: SerialQueue<InboundFrame>;
 	private readonly acks: AckBatcher;
@@ -675,6 +680,29 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		return this.sendSealed(to, { kind: "edit", body: { text, replaces, seq }, replaces });
 	}
 
+	/**
+	 * Tell `peerId` that the person saw these messages of theirs (1 to 500 ids): a receipt
+	 * sealed with the contact key, free of credits; the relay meters read receipts by a daily
+	 * budget. Best effort: false when it could not be written now (not connected, no key).
+	 * Only call it if the person allows read receipts.
+	 */
+	async sendReadReceipt(peerId: string, messageIds: string[]): Promise<boolean> {
+		if (this.closed) throw new SdkError("closed", "This client was closed.");
+		const to = parseAccountId(peerId);
+		if (!Array.isArray(messageIds) || messageIds.length === 0 || messageIds.length > ACK_IDS_MAX)
+			throw new SdkError("bad_request", `A read receipt names 1 to ${ACK_IDS_MAX} messages.`);
+		const ids = messageIds.map((m) => parseInput(idSchema, m, "messageId"));
+		const me = await this.identity();
+		const key = await this.keys.latest(to);
+		if (!key || !this.isReady) return false;
+		const receipt = sealReceipt(me, to, key, ids, "read");
+		if (!this.connection.send({ type: "read", to, receipt })) return false;
+		this.readReceiptRefs.add(receipt.id);
+		// Only the latest few are remembered: a refusal comes at once, or the socket went.
+		if (this.readReceiptRefs.size > READ_REFS_KEPT) this.readReceiptRefs.delete(this.readReceiptRefs.values().next().value as string);
+		return true;
+	}
+
 	/** Delete a message this account sent, for everyone (1 credit): undelivered copies are never delivered. */
 	async deleteMessage(peerId: string, messageId: string): Promise<SentReceipt> {
 		const to = parseAccountId(peerId);
@@ -833,6 +861,8 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 				const error = new SdkError(frame.code, frame.message, frame.retryAfter === undefined ? {} : { retryAfter: frame.retryAfter });
 				// A refused call signal names its call: the call ends (or the error is reported) there.
 				if (frame.ref !== undefined && this.calls.refused(frame.ref, error)) return;
+				// A read receipt is best effort (sendReadReceipt): its refusal is nobody's to act on.
+				if (frame.ref !== undefined && this.readReceiptRefs.delete(frame.ref)) return;
 				const refused = frame.ref === undefined ? { pending: false } : this.outbox.refuse(frame.ref, error);
 				if (!refused.pending) this.emit("error", error);
 				if (refused.retryInMs !== undefined) this.flushOutboxIn(refused.retryInMs);
@@ -968,7 +998,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 			if (err instanceof CryptoError) return;
 			throw err;
 		}
-		this.emit("delivered", { ids: opened.ids, peerId: frame.from, deviceId: frame.fromDevice });
+		this.emit(opened.kind, { ids: opened.ids, peerId: frame.from, deviceId: frame.fromDevice });
 	}
 
 	private retryLater(frame: MessageFrame): void {

@@ -5,6 +5,7 @@
  *
  * Binary values are base64url without padding. Ids are 16 random bytes (22 characters).
  */
+import { b64uByteLength } from "../encoding.ts";
 import {
 	array,
 	base64url,
@@ -628,8 +629,7 @@ function withReceiptRule<T extends AckShape>(schema: Schema<T>): Schema<T> {
 			if (frame.receipt === undefined) return frame;
 			const at = path ? `${path}.receipt` : "receipt";
 			if (frame.from === undefined) throw new ValidationError(at, "a receipt needs `from`, the sender it is for");
-			// base64url without padding: 4 characters per 3 bytes.
-			if (Math.floor((frame.receipt.box.length * 3) / 4) > sealedReceiptMaxBytes(frame.ids.length)) {
+			if (b64uByteLength(frame.receipt.box) > sealedReceiptMaxBytes(frame.ids.length)) {
 				throw new ValidationError(`${at}.box`, `is larger than a receipt for ${frame.ids.length} ids`);
 			}
 			return frame;
@@ -647,6 +647,14 @@ export const ackFrame = withReceiptRule(
 	object({ type: literal("ack"), ids: array(id, { min: 1, max: ACK_IDS_MAX }), from: optional(id), receipt: optional(sealedReceipt) }),
 );
 export type AckFrame = Infer<typeof ackFrame>;
+
+/**
+ * A sealed read receipt (body `{kind: "read", ids}`) for contact `to`: these messages of theirs
+ * were seen. Not tied to an ack (people read later), so the relay meters it by a daily budget
+ * of bytes per account instead; free of credits like every receipt.
+ */
+export const readFrame = object({ type: literal("read"), to: id, receipt: sealedReceipt });
+export type ReadFrame = Infer<typeof readFrame>;
 
 export const pingFrame = object({ type: literal("ping") });
 
@@ -744,7 +752,14 @@ export const callFrame = withPayloadRule(
 );
 export type CallFrame = Infer<typeof callFrame>;
 
-export const clientFrame = taggedUnion({ send: sendFrame, ack: ackFrame, ping: pingFrame, typing: typingFrame, call: callFrame });
+export const clientFrame = taggedUnion({
+	send: sendFrame,
+	ack: ackFrame,
+	read: readFrame,
+	ping: pingFrame,
+	typing: typingFrame,
+	call: callFrame,
+});
 export type ClientFrame = Infer<typeof clientFrame>;
 
 // ---------------------------------------------------------------------------------------

@@ -2,9 +2,11 @@
  * Stand-ins for what the web app's features talk to (the IndexedDB history, the SDK client),
  * in memory, so their logic runs in Node. The fake history behaves as HistoryStore does.
  */
-import { type ChatMessage, receivedKey, sentKey } from "../../client/app/chat-message.ts";
+import { type ChatMessage, receivedKey, sentKey, withReceipt } from "../../client/app/chat-message.ts";
+import type { KeyValueStorage } from "../../client/app/features/start-up-cache.ts";
 import type { HistoryFile, ImportResult, MessageHistory } from "../../client/app/message-history.ts";
 import { initialState, type MessengerState, Store } from "../../client/app/store.ts";
+import type { ReceiptKind } from "../../client/core/receipt-seal.ts";
 import type { ContactTrust, IncomingMessage, OwnDevice, SentReceipt } from "../../client/core/sdk.ts";
 import type { Contact, DeviceInfo } from "../../common/protocol/wire.ts";
 
@@ -38,12 +40,12 @@ export class MemoryHistory implements MessageHistory {
 		return this.messages.has(key);
 	}
 
-	async markDelivered(ids: string[], deviceId: string): Promise<ChatMessage[]> {
+	async markDelivered(ids: string[], deviceId: string, kind: ReceiptKind = "delivered"): Promise<ChatMessage[]> {
 		const changed: ChatMessage[] = [];
 		for (const id of ids) {
 			const message = this.messages.get(sentKey(id));
-			if (!message?.outgoing || message.deliveredTo?.includes(deviceId)) continue;
-			const updated: ChatMessage = { ...message, state: "delivered", deliveredTo: [...(message.deliveredTo ?? []), deviceId] };
+			const updated = message && withReceipt(message, deviceId, kind);
+			if (!updated) continue;
 			this.messages.set(updated.key, updated);
 			changed.push(updated);
 		}
@@ -85,8 +87,14 @@ export class MemoryHistory implements MessageHistory {
 		return counts;
 	}
 
-	async markRead(peerId: string): Promise<void> {
-		for (const { unread, ...m } of this.messages.values()) if (unread && m.peerId === peerId) this.messages.set(m.key, m);
+	async markRead(peerId: string): Promise<string[]> {
+		const read: string[] = [];
+		for (const { unread, ...m } of this.messages.values()) {
+			if (!unread || m.peerId !== peerId) continue;
+			this.messages.set(m.key, m);
+			if (m.id !== undefined && !m.outgoing) read.push(m.id);
+		}
+		return read;
 	}
 
 	async failUnconfirmed(reason: string): Promise<void> {
@@ -194,4 +202,15 @@ export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => voi
 		resolve = r;
 	});
 	return { promise, resolve };
+}
+
+/** localStorage as a Map, for the marks and settings the app keeps there. */
+export function memoryStorage(): KeyValueStorage & { entries: Map<string, string> } {
+	const entries = new Map<string, string>();
+	return {
+		entries,
+		getItem: (key) => entries.get(key) ?? null,
+		setItem: (key, value) => void entries.set(key, value),
+		removeItem: (key) => void entries.delete(key),
+	};
 }

@@ -3,7 +3,6 @@ import { type ChatMessage, receivedKey, sentKey } from "../../client/app/chat-me
 import { DeviceLinks } from "../../client/app/features/device-links.ts";
 import { type HistoryClient, HistoryMarks, HistoryTransfer, KEY_LOST } from "../../client/app/features/history-transfer.ts";
 import { Notices } from "../../client/app/features/notices.ts";
-import type { KeyValueStorage } from "../../client/app/features/start-up-cache.ts";
 import { buildHistoryArchive, readHistoryArchive } from "../../client/app/history-archive.ts";
 import { emptyChatText, HISTORY_COMING_TEXT, HISTORY_MISSING_TEXT, transferText } from "../../client/app/history-text.ts";
 import type { HistoryPhase, HistoryTransferState } from "../../client/app/store.ts";
@@ -16,6 +15,7 @@ import {
 	deferred,
 	deviceOf,
 	MemoryHistory,
+	memoryStorage,
 	received as receivedFrom,
 	relayId,
 	sent,
@@ -37,16 +37,6 @@ const IMAGE: AttachmentInfo = {
 };
 
 const fromBob = (key: string, at: number, extra: Partial<ChatMessage> = {}): ChatMessage => receivedFrom(key, BOB, at, extra);
-
-function memoryStorage(): KeyValueStorage & { entries: Map<string, string> } {
-	const entries = new Map<string, string>();
-	return {
-		entries,
-		getItem: (key) => entries.get(key) ?? null,
-		setItem: (key, value) => void entries.set(key, value),
-		removeItem: (key) => void entries.delete(key),
-	};
-}
 
 const listed = (
 	role: "sending" | "receiving",

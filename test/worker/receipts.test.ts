@@ -1,11 +1,12 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { openReceipt } from "../../client/core/receipt-seal.ts";
+import { openReceipt, sealReceipt } from "../../client/core/receipt-seal.ts";
 import { toB64u } from "../../common/encoding.ts";
 import { randomBytes } from "../../common/nacl.ts";
 import { sealedReceiptMaxBytes } from "../../common/protocol/wire.ts";
-import { contactPair, sealedAck, sealedSend } from "./fixtures.ts";
+import { READ_RECEIPT_BYTES_PER_DAY } from "../../worker/relay/messaging/read-receipts.ts";
+import { addApprovedDevice, contactPair, sealedAck, sealedSend } from "./fixtures.ts";
 import { api, connect, type TestSocket, type TestUser } from "./helpers.ts";
 
 /**
@@ -150,5 +151,76 @@ describe("sealed delivery receipts", () => {
 			state.storage.sql.exec<{ key: string; value: string }>("SELECT key, value FROM meta WHERE key LIKE 'missed:%'").toArray(),
 		);
 		expect(missed).toEqual([{ key: `missed:${laptop.deviceId}`, value: "2" }]);
+	});
+});
+
+/** What `by`'s device sends when its person saw these messages of `sender`'s: a read receipt sealed for the sender. */
+const sealedRead = (by: TestUser, sender: TestUser, key: Uint8Array, ids: string[]) => ({
+	type: "read" as const,
+	to: sender.accountId,
+	receipt: sealReceipt(asDevice(by), sender.accountId, { version: 1, key }, ids, "read"),
+});
+
+describe("sealed read receipts", () => {
+	it("reach every device of the sender as the reader's device sealed them, free, and wait for one offline", async () => {
+		const { alice, bob, key, a, b, f } = await oneDelivered("read me");
+		const before = await credits(bob);
+		const read = sealedRead(bob, alice, key, [f.id]);
+		b.send(read);
+		const receipt = await a.next("receipt");
+		expect(receipt).toEqual({ type: "receipt", from: bob.accountId, fromDevice: bob.deviceId, ...read.receipt });
+		expect(openReceipt(asDevice(alice), key, receipt)).toMatchObject({ kind: "read", ids: [f.id] });
+		expect(await credits(bob)).toBe(before);
+		expect(await receiptRows(alice.accountId)).toEqual([]);
+		// A device of hers that is not connected finds it on its next connect.
+		const laptop = await addApprovedDevice(alice, "laptop");
+		b.send(sealedRead(bob, alice, key, [f.id]));
+		await a.next("receipt", (r) => r.id !== receipt.id);
+		await vi.waitFor(async () => expect(await receiptRows(alice.accountId)).toEqual([{ device_id: laptop.deviceId }]));
+		const later = await connect(laptop.token);
+		expect(openReceipt({ accountId: alice.accountId, deviceId: laptop.deviceId } as never, key, await later.next("receipt"))).toMatchObject(
+			{
+				kind: "read",
+			},
+		);
+	});
+
+	it("go to accepted contacts only; a blocked contact's are dropped, and one too large is refused", async () => {
+		const { alice, bob, key, a, b, f } = await oneDelivered("x");
+		const stranger = (await contactPair()).alice;
+		const toStranger = sealedRead(bob, stranger, key, [f.id]);
+		b.send(toStranger);
+		expect(await b.next("error")).toMatchObject({ code: "not_a_contact", ref: toStranger.receipt.id });
+
+		const big = sealedRead(bob, alice, key, [f.id]);
+		b.send({ ...big, receipt: { ...big.receipt, box: toB64u(randomBytes(sealedReceiptMaxBytes(500) + 1)) } });
+		expect(await b.next("error", (e) => e.code === "bad_request")).toBeTruthy();
+
+		// Alice blocks Bob: what he says he read goes nowhere, and he is not told.
+		await api(`/api/contacts/${bob.accountId}/block`, { method: "POST", token: alice.token });
+		b.send(sealedRead(bob, alice, key, [f.id]));
+		await settle(b);
+		await settle(a);
+		expect(a.frames.filter((x) => x.type === "receipt")).toEqual([]);
+		expect(b.frames.filter((x) => x.type === "error")).toHaveLength(2);
+	});
+
+	it("are metered by a daily budget of sealed bytes, refused past it with the time it frees, and nothing passed on", async () => {
+		const { alice, bob, key, a, b, f } = await oneDelivered("y");
+		const used = await runInDurableObject(relay(bob.accountId), (_, state) => {
+			const day = Math.floor(Date.now() / 86_400_000);
+			state.storage.sql.exec("INSERT INTO read_receipt_budget (day, bytes) VALUES (?, ?)", day, READ_RECEIPT_BYTES_PER_DAY - 10);
+			return day;
+		});
+		const read = sealedRead(bob, alice, key, [f.id]);
+		b.send(read);
+		const refused = await b.next("error");
+		expect(refused).toMatchObject({ code: "quota_exceeded", ref: read.receipt.id });
+		// Until the next UTC day, when the budget starts again.
+		const untilTomorrow = (used + 1) * 86_400_000 - Date.now();
+		expect(refused.retryAfter).toBeGreaterThan(0);
+		expect(Math.abs((refused.retryAfter ?? 0) - untilTomorrow)).toBeLessThan(5_000);
+		await settle(a);
+		expect(a.frames.filter((x) => x.type === "receipt")).toEqual([]);
 	});
 });

@@ -16,6 +16,7 @@ import { HistoryTransfers } from "./history/history-transfers.ts";
 import type { JobName, RelayHost } from "./host.ts";
 import { Housekeeping } from "./housekeeping.ts";
 import { Delivery } from "./messaging/delivery.ts";
+import { ReadReceipts } from "./messaging/read-receipts.ts";
 import { SendPipeline } from "./messaging/send-pipeline.ts";
 import { TypingNotices } from "./messaging/typing-notices.ts";
 import { RecoveryService } from "./recovery/recovery-service.ts";
@@ -42,6 +43,7 @@ export class RelayServices {
 	readonly attachments: AttachmentService;
 	readonly history: HistoryTransfers;
 	readonly delivery: Delivery;
+	readonly reads: ReadReceipts;
 	readonly sends: SendPipeline;
 	readonly typing: TypingNotices;
 	readonly challenges: ChallengeLog;
@@ -66,6 +68,7 @@ export class RelayServices {
 		this.attachments = new AttachmentService(host, this);
 		this.history = new HistoryTransfers(host, this);
 		this.delivery = new Delivery(host, this);
+		this.reads = new ReadReceipts(host);
 		this.sends = new SendPipeline(host, this);
 		this.typing = new TypingNotices(host, this);
 		this.challenges = new ChallengeLog(host);
@@ -75,6 +78,7 @@ export class RelayServices {
 		this.frames = new FrameDispatch(this.hub, {
 			send: (deviceId, frame) => this.sends.send(deviceId, frame),
 			ack: (ws, state, ids, from, receipt) => this.delivery.ack(ws, state, ids, from, receipt),
+			read: (state, frame) => this.reads.send(state, frame),
 			typing: (ws, state, to) => this.typing.fromSocket(ws, state, to),
 			call: (deviceId, frame) => this.calls.fromDevice(deviceId, frame),
 			deviceRefusal: (deviceId) => this.devices.refusal(deviceId),

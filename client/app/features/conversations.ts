@@ -42,6 +42,8 @@ export class Conversations {
 		private readonly store: MessengerStore,
 		private readonly history: Pick<MessageHistory, "conversation" | "markRead">,
 		private readonly pageVisible: () => boolean,
+		/** The person saw these messages of the contact's (read receipts, if this device sends them). */
+		private readonly onSeen: (peerId: string, ids: string[]) => void = () => {},
 	) {}
 
 	/** Show a conversation (null: none); its messages count as read while the page is visible. */
@@ -61,8 +63,14 @@ export class Conversations {
 	async markReadIfVisible(): Promise<void> {
 		const peerId = this.store.state.activePeer;
 		if (peerId === null || !this.pageVisible() || !this.store.state.unread[peerId]) return;
-		await this.history.markRead(peerId);
+		const read = await this.history.markRead(peerId);
 		this.store.update(readConversation(this.store.state, peerId));
+		if (read.length > 0) this.onSeen(peerId, read);
+	}
+
+	/** A contact's message came into the open conversation on a visible page: seen as it came. */
+	seenOnArrival(peerId: string, id: string): void {
+		this.onSeen(peerId, [id]);
 	}
 
 	/** Show a new or changed message, if its conversation is loaded. */

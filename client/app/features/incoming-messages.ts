@@ -61,7 +61,7 @@ export class IncomingMessages {
 	constructor(
 		private readonly store: MessengerStore,
 		private readonly history: Pick<MessageHistory, "get" | "has" | "put">,
-		private readonly conversations: Pick<Conversations, "show">,
+		private readonly conversations: Pick<Conversations, "show" | "seenOnArrival">,
 		private readonly receipts: Pick<Receipts, "heldFor">,
 		private readonly typing: Pick<TypingIndicator, "peerSent">,
 		private readonly changes: Pick<MessageChanges, "storeIncoming">,
@@ -117,6 +117,8 @@ export class IncomingMessages {
 			this.store.update({ unread: { ...unread, [message.peerId]: (unread[message.peerId] ?? 0) + 1 } });
 		}
 		this.conversations.show(kept.record);
+		if (!message.outgoing && !kept.record.unread && kept.record.id !== undefined)
+			this.conversations.seenOnArrival(message.peerId, kept.record.id);
 	}
 
 	/** Add `count` messages that may be missing before the message under `key`; null if it is not held. */

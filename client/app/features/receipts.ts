@@ -7,8 +7,8 @@ import type { Conversations } from "./conversations.ts";
 const IDS_KEPT = 500;
 
 /**
- * Delivery receipts (`delivered`: a device of the recipient stored these messages) for the
- * messages this account sent. A receipt can come before this device knows the message under
+ * Delivery receipts (`delivered`: a device of the recipient stored these messages) and read
+ * receipts (`read`: the person saw them there) for the messages this account sent. A receipt can come before this device knows the message under
  * that id (its `sent` was still on its way), so it is held until the message is stored.
  */
 export class Receipts {
@@ -25,6 +25,12 @@ export class Receipts {
 		private readonly history: Pick<MessageHistory, "markDelivered" | "has">,
 		private readonly conversations: Pick<Conversations, "show">,
 	) {}
+
+	/** A `read` event: the person on `deviceId` saw these messages (their device sends read receipts). */
+	async read(ids: string[], deviceId: string): Promise<void> {
+		// Read long after it was sent, so the message is known here by now: nothing is held.
+		for (const message of await this.history.markDelivered(ids, deviceId, "read")) this.conversations.show(message);
+	}
 
 	/** A `delivered` event: `deviceId` stored these messages. */
 	async delivered(received: string[], deviceId: string): Promise<void> {

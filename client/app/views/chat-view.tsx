@@ -10,6 +10,7 @@ import { useNow } from "../use-messenger.ts";
 import { CallButtons } from "./call-buttons.tsx";
 import { ContactDetails } from "./contact-details.tsx";
 import { ErrorBoundary } from "./error-boundary.tsx";
+import { pastedFile, useFileDrop } from "./file-drop.ts";
 import { InfoIcon } from "./icons.tsx";
 import { IdentityChangeNotice, SendingPaused } from "./identity-change.tsx";
 import { MessageItem } from "./message-item.tsx";
@@ -147,6 +148,10 @@ function PendingFile({
 export function Composer({ controller, state, peerId }: { controller: MessengerController; state: MessengerState; peerId: string }) {
 	const [text, setText] = useState("");
 	const [file, setFile] = useState<File | null>(null);
+	const [form, setForm] = useState<HTMLFormElement | null>(null);
+	// The whole conversation around the composer (the chat in the app, the widget's panel) takes a
+	// dropped file, as the same pending file the paperclip gives.
+	const dragging = useFileDrop(form?.parentElement ?? null, setFile);
 	const counting = state.nextSendAt !== null;
 	const now = useNow(counting);
 	const blocker = sendBlocker(state, now);
@@ -174,11 +179,13 @@ export function Composer({ controller, state, peerId }: { controller: MessengerC
 		<form
 			class="composer"
 			aria-label="Write a message"
+			ref={setForm}
 			onSubmit={(e) => {
 				e.preventDefault();
 				send();
 			}}
 		>
+			{dragging && <div class="drop-target">Drop the file here to send it</div>}
 			{file && (
 				<PendingFile controller={controller} state={state} peerId={peerId} file={file} blocker={blocker} onDone={() => setFile(null)} />
 			)}
@@ -219,6 +226,13 @@ export function Composer({ controller, state, peerId }: { controller: MessengerC
 					onInput={(e) => {
 						setText(e.currentTarget.value);
 						if (e.currentTarget.value) controller.typing(peerId);
+					}}
+					onPaste={(e) => {
+						// A pasted file (a screenshot) waits for confirmation like a chosen one; text pastes as text.
+						const pasted = pastedFile(e.clipboardData);
+						if (!pasted) return;
+						e.preventDefault();
+						setFile(pasted);
 					}}
 					onKeyDown={(e) => {
 						// Enter sends, Shift+Enter starts a new line (and IME composition is left alone).

@@ -314,7 +314,30 @@ export function DevicesPanel({ controller, state }: { controller: MessengerContr
 					)}
 				</>
 			)}
+			<ReadReceiptChoice controller={controller} state={state} />
 			<RecoverySettings controller={controller} state={state} />
 		</section>
+	);
+}
+
+/** Whether this device tells contacts that their messages were seen. */
+function ReadReceiptChoice({ controller, state }: { controller: MessengerController; state: MessengerState }) {
+	return (
+		<div class="stack">
+			<h3 class="section-title">Privacy on this device</h3>
+			<label class="checkbox">
+				<input
+					type="checkbox"
+					checked={state.sendReadReceipts}
+					aria-describedby="read-receipts-hint"
+					onChange={(e) => controller.setReadReceipts(e.currentTarget.checked)}
+				/>{" "}
+				Send read receipts
+			</label>
+			<p id="read-receipts-hint" class="hint">
+				When on, your contacts see "Read" once you have opened their messages here. The receipt is sealed like a message: the server cannot
+				read or forge it.
+			</p>
+		</div>
 	);
 }

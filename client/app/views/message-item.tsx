@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { AttachmentInfo } from "../../core/message-body.ts";
 import { safeFileName } from "../download-name.ts";
 import { errorText } from "../error-text.ts";
@@ -7,6 +7,8 @@ import type { ChatMessage } from "../history-store.ts";
 import { INLINE_IMAGE_TYPES, type MessengerController, type MessengerState } from "../messenger-controller.ts";
 import { formatBytes } from "../prices.ts";
 import { useAction } from "../use-messenger.ts";
+import { ImageViewer } from "./image-viewer.tsx";
+import { LinkedText } from "./linked-text.tsx";
 
 function deliveryText(message: ChatMessage): string {
 	switch (message.state) {
@@ -15,6 +17,7 @@ function deliveryText(message: ChatMessage): string {
 		case "sent":
 			return "Sent";
 		case "delivered": {
+			if (message.readBy?.length) return "Read";
 			const devices = message.deliveredTo?.length ?? 1;
 			return devices > 1 ? `Delivered to ${devices} devices` : "Delivered";
 		}
@@ -62,6 +65,41 @@ function Progress({ value, label }: { value: number | undefined; label: string }
 	);
 }
 
+/**
+ * An image of a message that opens full size in the viewer, on a click or Enter or Space (it
+ * is a button), from the same object URL; focus comes back to it when the viewer closes.
+ */
+function ViewableImage({ url, blob, fileName }: { url: string; blob: Blob; fileName: string }) {
+	const [open, setOpen] = useState(false);
+	const opener = useRef<HTMLButtonElement>(null);
+	const name = safeFileName(fileName);
+	return (
+		<>
+			<button
+				type="button"
+				class="image-open"
+				ref={opener}
+				aria-haspopup="dialog"
+				aria-label={`View ${name}`}
+				onClick={() => setOpen(true)}
+			>
+				<img class="inline-image" src={url} alt={name} />
+			</button>
+			{open && (
+				<ImageViewer
+					url={url}
+					name={name}
+					onDownload={() => saveBlob(blob, fileName)}
+					onClose={() => {
+						setOpen(false);
+						opener.current?.focus();
+					}}
+				/>
+			)}
+		</>
+	);
+}
+
 /** A received (or sent) image, fetched, opened and checked, then shown from an object URL. */
 function InlineImage({
 	controller,
@@ -104,8 +142,8 @@ function InlineImage({
 	}
 	return (
 		<div class="image-box">
-			{url ? (
-				<img class="inline-image" src={url} alt={safeFileName(attachment.name)} />
+			{url && blob ? (
+				<ViewableImage url={url} blob={blob} fileName={attachment.name} />
 			) : (
 				<Progress value={progress} label={`Downloading ${safeFileName(attachment.name)}`} />
 			)}
@@ -134,7 +172,7 @@ function FileBox({ controller, state, message }: { controller: MessengerControll
 			{message.attachment && image ? (
 				<InlineImage controller={controller} state={state} attachment={message.attachment} />
 			) : (
-				preview && <img class="inline-image" src={preview} alt={name} />
+				preview && sending && <ViewableImage url={preview} blob={sending} fileName={file.name} />
 			)}
 			<span class="file-name">{name}</span> <span class="file-size">{formatBytes(file.size)}</span>
 			{message.state === "sending" && <Progress value={state.progress[message.key]} label={`Uploading ${name}`} />}
@@ -277,7 +315,11 @@ export function MessageItem({
 			) : (
 				<>
 					<FileBox controller={controller} state={state} message={message} />
-					{message.text && <p class="message-text">{message.text}</p>}
+					{message.text && (
+						<p class="message-text">
+							<LinkedText text={message.text} />
+						</p>
+					)}
 				</>
 			)}
 			<p class="message-meta">

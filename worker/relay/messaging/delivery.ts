@@ -155,7 +155,8 @@ export class Delivery implements TimedJob<JobName> {
 	 */
 	async receipt(frame: ReceiptFrame): Promise<void> {
 		const { sql } = this.host;
-		if (!getContact(sql, frame.from)) return;
+		// Receipts come from accepted contacts only: a blocked one's are dropped, as its messages are.
+		if (getContact(sql, frame.from)?.state !== "accepted") return;
 		const text = JSON.stringify(frame);
 		const offline: string[] = [];
 		for (const deviceId of approvedDeviceIds(sql)) {

@@ -1,3 +1,4 @@
+import { b64uByteLength } from "../../../common/encoding.ts";
 import type { SendFrame, ServerFrame } from "../../../common/protocol/wire.ts";
 import type { CachedAccount } from "../account/account-cache.ts";
 import { bumpCounter } from "../account/account-cache.ts";
@@ -43,9 +44,6 @@ interface Plan {
 	upload?: Upload;
 }
 
-/** Approximate decoded size of a base64url string. */
-const b64uBytes = (s: string): number => Math.floor((s.length * 3) / 4);
-
 /**
  * A send, in the sender's object: device → suspension → contact → rate limit and quota →
  * credits → forward to the recipient's object. Every refusal leaves nothing behind: no
@@ -90,7 +88,7 @@ export class SendPipeline {
 	private checkFrame(frame: SendFrame): RelayResult<never> | null {
 		const { maxSealedTextBytes } = this.host.config();
 		// The whole box, tag included: the limit as the protocol states it.
-		if (b64uBytes(frame.box) > maxSealedTextBytes)
+		if (b64uByteLength(frame.box) > maxSealedTextBytes)
 			return refuse("too_large", `A sealed message may be at most ${maxSealedTextBytes} bytes.`);
 		const contact = this.s.contacts.get(frame.to);
 		// Whether they blocked this account is for their object to handle, silently (delivery.ts).
@@ -119,7 +117,7 @@ export class SendPipeline {
 		if (credits.available() < plan.price)
 			return refuse("insufficient_credits", `This costs ${plan.price} credits; you have ${credits.available()}.`);
 		const syncTargets = approvedDeviceIds(this.host.sql).filter((d) => d !== deviceId);
-		const bytes = b64uBytes(frame.box);
+		const bytes = b64uByteLength(frame.box);
 		if (!this.s.delivery.fits(syncTargets, bytes))
 			return refuse("recipient_queue_full", "One of your own devices has too many undelivered messages.");
 		const item = this.queueItem(deviceId, frame, bytes, now);

@@ -4,6 +4,7 @@ import {
 	type ErrorCode,
 	MAX_FRAME_CHARS,
 	parseJson,
+	type ReadFrame,
 	type SealedReceipt,
 	type SendFrame,
 	type ServerFrame,
@@ -19,6 +20,7 @@ export interface SocketSurface {
 	send(deviceId: string, frame: SendFrame): Promise<RelayResult<SentReceipt>>;
 	/** `from`: the sender of these messages; absent from older clients (every sender's copy of the ids). */
 	ack(ws: WebSocket, state: SocketState, ids: readonly string[], from?: string, receipt?: SealedReceipt): void;
+	read(state: SocketState, frame: ReadFrame): RelayResult<true>;
 	typing(ws: WebSocket, state: SocketState, to: string): Promise<void>;
 	call(deviceId: string, frame: CallFrame): Promise<RelayResult<true>>;
 	/** Why this device may not act (pending, revoked, unknown), or null. */
@@ -53,6 +55,11 @@ export class FrameDispatch {
 				return this.hub.send(ws, { type: "pong" });
 			case "ack":
 				return this.to.ack(ws, state, frame.ids, frame.from, frame.receipt);
+			case "read": {
+				const result = this.to.read(state, frame);
+				if (!result.ok) this.hub.send(ws, errorFrame(result.code, result.message, frame.receipt.id, result.retryAfter));
+				return;
+			}
 			case "typing":
 				return this.to.typing(ws, state, frame.to);
 			case "call": {

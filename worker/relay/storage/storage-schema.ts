@@ -237,6 +237,11 @@ const MIGRATIONS: string[][] = [
 		"CREATE INDEX IF NOT EXISTS receipt_queue_by_device ON receipt_queue (device_id, seq)",
 		"CREATE INDEX IF NOT EXISTS receipt_queue_by_expiry ON receipt_queue (expires_at)",
 	],
+	[
+		// Sealed bytes of read receipts this account sent each day (messaging/read-receipts.ts):
+		// free, and not tied to an ack, so a daily budget keeps them from being a channel.
+		"CREATE TABLE IF NOT EXISTS read_receipt_budget (day INTEGER PRIMARY KEY, bytes INTEGER NOT NULL)",
+	],
 ];
 
 /** The schema version migrateStorage brings storage to. */
