@@ -152,13 +152,13 @@ describe("hostile WebSocket frames", () => {
 			hostileText,
 			fc
 				.record({
-					type: fc.constantFrom("send", "ack", "typing", "ping", "launch"),
+					type: fc.constantFrom("send", "ack", "read", "typing", "ping", "launch"),
 					id: fc.string(),
-					to: fc.string(),
+					to: fc.oneof(fc.string(), fc.constant(bob.accountId)),
 					ids: fc.anything(),
 					// An ack's sender: anything but an id is refused, and a stranger's id acks nothing.
 					from: fc.oneof(fc.anything(), fc.constant(bob.accountId)),
-					// A receipt: malformed, oversized for its ids, or well formed for a sender it cannot reach.
+					// A receipt (on an ack, or a read frame's): malformed, oversized for its ids, or well formed for a sender it cannot reach.
 					receipt: fc.oneof(
 						fc.anything(),
 						fc.record({ id: fc.string(), keyVersion: fc.anything(), nonce: fc.string(), box: fc.string({ maxLength: 20_000 }) }),
