@@ -25,7 +25,6 @@ export interface MessageHistory {
 	/** The message under `key` (messageKey: its sender and id), if held. */
 	get(key: string): Promise<ChatMessage | undefined>;
 	has(key: string): Promise<boolean>;
-	/** Record deliveries to one device of the recipient of these messages of ours (by id); returns the messages that changed. */
 	/** Receipts (delivered, or read) from the recipient's device `deviceId` for these messages of ours; returns those that changed. */
 	markDelivered(ids: string[], deviceId: string, kind?: ReceiptKind): Promise<ChatMessage[]>;
 	/** The newest messages of a conversation, oldest first. */
