@@ -221,6 +221,11 @@ export class MessengerController {
 		return this.lifecycle.forget();
 	}
 
+	/** Sign this device out of its account and delete its keys and history here (see signOutRisk for the warning). */
+	signOut(): Promise<void> {
+		return this.lifecycle.signOut();
+	}
+
 	refreshAccount(): Promise<void> {
 		return this.account.refresh();
 	}

@@ -7,10 +7,11 @@
 import { readFileSync } from "node:fs";
 import type { Page } from "playwright-core";
 import { afterEach, describe, expect, it } from "vitest";
-import { ClientFactory, type Member, registerMember } from "../support/sdk-clients.ts";
-import { composer, contactButton, message, openChat, openDevices, requestContact, sendMessage, signUp } from "./app-driver.ts";
-import { closeProfilesAfterEach, LAPTOP, newProfile, relayAndChromiumForFile, UI_TIMEOUT_MS } from "./browser.ts";
+import { ClientFactory, type Member } from "../support/sdk-clients.ts";
+import { composer, message, openChat, openDevices, sendMessage } from "./app-driver.ts";
+import { closeProfilesAfterEach, LAPTOP, relayAndChromiumForFile, UI_TIMEOUT_MS } from "./browser.ts";
 import { tinyPng } from "./tiny-png.ts";
+import { aliceInBrowserAndBob } from "./web-and-sdk.ts";
 
 const e2e = relayAndChromiumForFile();
 const track = closeProfilesAfterEach();
@@ -18,20 +19,7 @@ const factory = new ClientFactory(() => e2e.server.baseUrl);
 
 afterEach(() => factory.closeAll());
 
-/** Alice in the web app and Bob, an SDK client, her accepted contact; her chat with him open. */
-async function aliceAndBob(): Promise<{ page: Page; bob: Member; alice: string }> {
-	const profile = track(await newProfile(e2e.browser));
-	const { page } = await signUp(profile, e2e.server.baseUrl, "alice");
-	const bob = await registerMember(factory, "bob");
-	await bob.client.connect();
-	const requested = bob.client.waitFor("contact", (c) => c.event === "requested", UI_TIMEOUT_MS);
-	await requestContact(page, bob.account.handle);
-	const alice = (await requested).contact.accountId;
-	await bob.client.acceptContact(alice);
-	await contactButton(page, bob.account.handle).filter({ hasNotText: "waiting" }).waitFor();
-	await openChat(page, bob.account.handle);
-	return { page, bob, alice };
-}
+const aliceAndBob = () => aliceInBrowserAndBob(e2e, track, factory);
 
 /** Page script: a DataTransfer holding one file (and text, if given), as the browser builds it for a paste or a drop. */
 function transfer(file: { name: string; type: string; bytes: Uint8Array } | null, text?: string): string {

@@ -336,6 +336,27 @@ describe("the device's lifecycle", () => {
 		expect(removed.calls).toEqual(["close"]);
 	});
 
+	it("signs out by leaving its account first, then erasing; a refusal keeps the keys, a device removed already just erases", async () => {
+		const app = device();
+		app.store.update({ me: ME, phase: "ready" });
+		await app.lifecycle.signOut();
+		expect(app.calls).toEqual(["revokeDevice", "close"]);
+		expect(app.keys.destroyed).toBe(true);
+
+		const offline = device();
+		offline.store.update({ me: ME, phase: "ready" });
+		offline.client.revokeDevice.mockRejectedValueOnce(new SdkError("unavailable", "The relay is not reachable."));
+		await expect(offline.lifecycle.signOut()).rejects.toMatchObject({ code: "unavailable" });
+		expect(offline.keys.destroyed).toBe(false);
+		expect(offline.calls).not.toContain("close");
+
+		const gone = device();
+		gone.store.update({ me: ME, phase: "ready" });
+		gone.client.revokeDevice.mockRejectedValueOnce(new SdkError("device_revoked", "This device was removed from its account."));
+		await gone.lifecycle.signOut();
+		expect(gone.keys.destroyed).toBe(true);
+	});
+
 	it("restores an account with its recovery key: an approved device at once, connected, with its contacts", async () => {
 		const app = device({
 			held: null,

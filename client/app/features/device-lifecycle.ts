@@ -141,6 +141,25 @@ export class DeviceLifecycle {
 	}
 
 	/**
+	 * Sign this device out: it leaves its account (the next signed list without it, so contacts
+	 * replace every key it held), then its keys and history are deleted from this browser.
+	 * Unlike `forget`, a refusal stops it with the keys kept: a device still listed on the
+	 * account but without keys anywhere would receive messages nobody can read.
+	 */
+	async signOut(): Promise<void> {
+		const me = this.store.state.me;
+		if (!me) return;
+		try {
+			await this.client.revokeDevice(me.deviceId);
+		} catch (err) {
+			// Removed already (from another device): there is nothing left to leave.
+			const code = toSdkError(err).code;
+			if (code !== "device_revoked" && code !== "not_found") throw err;
+		}
+		await this.erase();
+	}
+
+	/**
 	 * A `device` event about this very device; false when it is about another one, or changes
 	 * nothing of this one's phase.
 	 */

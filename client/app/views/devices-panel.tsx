@@ -5,6 +5,7 @@ import { deviceFingerprint } from "../../core/safety-number.ts";
 import type { OwnDevice } from "../../core/sdk.ts";
 import { errorText } from "../error-text.ts";
 import { localExpiry } from "../features/device-links.ts";
+import { type SignOutRisk, signOutRisk } from "../features/sign-out.ts";
 import { formatWhen } from "../format.ts";
 import { formatCountdown, linkCodeGroups } from "../link-code-text.ts";
 import type { LinkRequest, MessengerController, MessengerState, ShownLinkCode } from "../messenger-controller.ts";
@@ -300,6 +301,9 @@ export function DevicesPanel({ controller, state }: { controller: MessengerContr
 							<ApprovedDevice key={d.deviceId} controller={controller} device={d} self={d.deviceId === me} />
 						))}
 					</ul>
+					{me !== undefined && (
+						<SignOut controller={controller} handle={state.me?.handle ?? ""} risk={signOutRisk(devices, me, state.recovery)} />
+					)}
 					{revoked.length > 0 && (
 						<details>
 							<summary>Removed devices ({revoked.length})</summary>
@@ -316,6 +320,63 @@ export function DevicesPanel({ controller, state }: { controller: MessengerContr
 			)}
 			<ReadReceiptChoice controller={controller} state={state} />
 			<RecoverySettings controller={controller} state={state} />
+		</section>
+	);
+}
+
+const SIGN_OUT_WARNING: Record<SignOutRisk, string> = {
+	other_devices: "Your other devices keep working. To use this browser again, link it from one of them.",
+	recovery_key:
+		"This is your account's only device. To use the account again, you will need its recovery key (the 12 words) on a new device.",
+	account_lost:
+		"This is your account's only device and the account has no recovery key: once this device is signed out, nobody can use the account again, not even you. Make a recovery key first (below), or link another device.",
+};
+
+/**
+ * Sign this device out: it leaves the account and its keys and messages are deleted from this
+ * browser, after a warning that says what that costs. Losing the account needs a tick first.
+ */
+function SignOut({ controller, handle, risk }: { controller: MessengerController; handle: string; risk: SignOutRisk }) {
+	const [confirming, setConfirming] = useState(false);
+	const [understood, setUnderstood] = useState(false);
+	const action = useAction(
+		() => controller.signOut().then(() => location.reload()),
+		(err) => errorText(err, "device"),
+	);
+	if (!confirming) {
+		return (
+			<div class="actions">
+				<button type="button" class="danger" onClick={() => setConfirming(true)}>
+					Sign out of this device…
+				</button>
+			</div>
+		);
+	}
+	const lost = risk === "account_lost";
+	return (
+		<section class="stack sign-out" aria-labelledby="sign-out-title">
+			<h3 id="sign-out-title" class="section-title">
+				Sign out of this device
+			</h3>
+			<p>This device leaves @{handle}, and its keys and messages are deleted from this browser.</p>
+			<p class={lost ? "warning" : "hint"} role={lost ? "alert" : undefined} data-testid="sign-out-warning">
+				{SIGN_OUT_WARNING[risk]}
+			</p>
+			{lost && (
+				<label class="checkbox">
+					<input type="checkbox" checked={understood} onChange={(e) => setUnderstood(e.currentTarget.checked)} /> I understand that @
+					{handle} will be lost for good
+				</label>
+			)}
+			<div class="actions">
+				<button type="button" class="danger" disabled={action.busy || (lost && !understood)} onClick={() => void action.run()}>
+					Yes, sign out
+				</button>
+				<button type="button" onClick={() => setConfirming(false)}>
+					Cancel
+				</button>
+			</div>
+			<ErrorLine text={action.error} />
 		</section>
 	);
 }
