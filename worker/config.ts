@@ -61,6 +61,8 @@ export interface Prices {
 	attachmentLarge: number;
 	edit: number;
 	delete: number;
+	/** A reaction to a message: outside the rate limit and the quota (its box is capped small instead). */
+	reaction: number;
 }
 
 /** Marks a secret made by `npm start` for local development; production refuses it. */
@@ -160,6 +162,7 @@ export function readConfig(env: Env): Config {
 			attachmentLarge: numberVar(env, "PRICE_ATTACHMENT_LARGE", 40),
 			edit: numberVar(env, "PRICE_EDIT", 2),
 			delete: numberVar(env, "PRICE_DELETE", 1),
+			reaction: numberVar(env, "PRICE_REACTION", 1),
 		},
 		attachmentTiers: attachmentTiers(env),
 		contactRequestsPerHour: numberVar(env, "CONTACT_REQUESTS_PER_HOUR", 20),

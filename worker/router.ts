@@ -1,7 +1,7 @@
 import { Router } from "itty-router";
 import { limitByAddress } from "./address-limits.ts";
 import { ApiError, errorResponse } from "./api-error.ts";
-import { accountStatus, creditHistory } from "./routes/account.ts";
+import { accountStatus, creditHistory, deleteAccount } from "./routes/account.ts";
 import { register } from "./routes/accounts.ts";
 import { grantAccountCredits, listAllFlags, listAllReports, lookUpAccount, setAccountTrust, unsuspendAccount } from "./routes/admin.ts";
 import { decideReview, listPendingReviews } from "./routes/admin-reviews.ts";
@@ -49,6 +49,7 @@ router
 	.get("/api/attachments/:owner/:attachmentId", downloadAttachment)
 	.delete("/api/attachments/:owner/:attachmentId", cancelAttachment)
 	.get("/api/account", accountStatus)
+	.delete("/api/account", deleteAccount)
 	.get("/api/account/credits", creditHistory)
 	.put("/api/account/recovery", setRecoveryKey)
 	.get("/api/account/recovery", recoveryKey)

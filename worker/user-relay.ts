@@ -28,10 +28,12 @@ import type { AuthorizeOpts } from "./relay/devices/device-registry.ts";
 import { alarmPort, DurableHost } from "./relay/durable-host.ts";
 import type { RelayHost } from "./relay/host.ts";
 import type { QueueItem } from "./relay/messaging/queue-item.ts";
-import { ok, type RelayResult } from "./relay/relay-result.ts";
+import { ok, type RelayResult, refuse } from "./relay/relay-result.ts";
 import { RelayServices } from "./relay/services.ts";
 import { migrateStorage } from "./relay/storage/storage-schema.ts";
 import type { LinkClaimant, PeerSurface, Recoverer, RouteSurface } from "./relay/surfaces.ts";
+
+const ACCOUNT_DELETED = refuse("unauthorized", "This account was deleted.");
 
 /**
  * One per user account, addressed by its account id: the single writer of that account's
@@ -42,6 +44,8 @@ import type { LinkClaimant, PeerSurface, Recoverer, RouteSurface } from "./relay
 export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerSurface {
 	readonly #host: DurableHost;
 	readonly #s: RelayServices;
+	/** The account was deleted while this instance ran: its caches describe what is gone, so nothing may run. */
+	#deleted = false;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -66,6 +70,7 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 
 	/** Run `work` for a signed-in device, or return why it may not act. */
 	async #asDevice<T>(deviceId: string, work: () => T | Promise<T>, opts?: AuthorizeOpts): Promise<RelayResult<Awaited<T>>> {
+		if (this.#deleted) return ACCOUNT_DELETED;
 		const refusal = await this.#s.devices.authorize(deviceId, opts);
 		if (refusal) return refusal;
 		return ok(await work());
@@ -77,12 +82,14 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 		work: () => RelayResult<T> | Promise<RelayResult<T>>,
 		opts?: AuthorizeOpts,
 	): Promise<RelayResult<T>> {
+		if (this.#deleted) return ACCOUNT_DELETED;
 		const refusal = await this.#s.devices.authorize(deviceId, opts);
 		return refusal ?? work();
 	}
 
 	/** Run `work` for a peer's object or the worker itself: nobody signed in to check. */
 	async #ready<T>(work: () => T | Promise<T>): Promise<Awaited<T>> {
+		if (this.#deleted) throw new Error("this account was deleted");
 		await this.#s.account.ensure();
 		return await work();
 	}
@@ -95,7 +102,7 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 			return new Response("expected an authenticated WebSocket upgrade", { status: 400 });
 		}
 		// A pending device may connect, to hear that it was approved; it can do nothing else.
-		const refusal = await this.#s.devices.authorize(deviceId, { allowPending: true });
+		const refusal = this.#deleted ? ACCOUNT_DELETED : await this.#s.devices.authorize(deviceId, { allowPending: true });
 		if (refusal && !refusal.ok) {
 			return Response.json({ error: { code: refusal.code, message: refusal.message } }, { status: new ApiError(refusal.code, "").status });
 		}
@@ -108,6 +115,7 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 	}
 
 	async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+		if (this.#deleted) return ws.close(4003, "account deleted");
 		await this.#s.frames.message(ws, message);
 	}
 
@@ -119,11 +127,27 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 		return this.#s.hub.gone(ws, 1011, "socket error");
 	}
 
-	alarm(): Promise<void> {
+	async alarm(): Promise<void> {
+		if (this.#deleted) return;
 		return this.#s.scheduler.alarm();
 	}
 
 	// ---------------------------------------------------------------- routes: the account
+
+	/**
+	 * After the services deleted what lives elsewhere, this object's own storage goes: every
+	 * socket is closed, the alarm and every row deleted. The instance then refuses everything,
+	 * and a new one starts empty (a request with an old token finds no device).
+	 */
+	async deleteAccount(deviceId: string, handle: string): Promise<RelayResult<true>> {
+		const result = await this.#forDevice(deviceId, () => this.#s.deletion.delete(handle));
+		if (!result.ok) return result;
+		this.#deleted = true;
+		for (const ws of this.ctx.getWebSockets()) ws.close(4003, "account deleted");
+		await this.ctx.storage.deleteAlarm();
+		await this.ctx.storage.deleteAll();
+		return result;
+	}
 
 	accountStatus(deviceId: string): Promise<RelayResult<AccountStatus>> {
 		return this.#asDevice(deviceId, () => this.#s.account.status());
@@ -378,5 +402,9 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 
 	theirUnblock(fromId: string): Promise<void> {
 		return this.#ready(() => this.#s.contacts.theirUnblock(fromId));
+	}
+
+	theirAccountDeleted(fromId: string): Promise<void> {
+		return this.#ready(() => this.#s.contacts.theirAccountDeleted(fromId));
 	}
 }

@@ -1,4 +1,5 @@
-import type { AttachmentInfo } from "../core/message-body.ts";
+import type { ReactionEmoji } from "../../common/protocol/wire.ts";
+import type { AttachmentInfo, MessageRef } from "../core/message-body.ts";
 
 /**
  * Where a message stands. Outgoing: `sending` until the relay confirms it is queued for every
@@ -60,6 +61,10 @@ export interface ChatMessage {
 	editId?: string;
 	/** Deleted for everyone by its sender: the text and file are gone. */
 	deleted?: true;
+	/** A reply: the message it answers, by its sender's account id and its id (shown from this device's own copy). */
+	replyTo?: MessageRef;
+	/** Each account's one reaction to it, by account id (this account's own under its id too); absent when none. */
+	reactions?: Record<string, ReactionEmoji>;
 	/**
 	 * How many messages of the sender may be missing just before it (numbers sealed into the
 	 * messages that never came: a relay dropped or holds them); gone once they come.

@@ -27,4 +27,15 @@ export function formatTime(at: number): string {
 	return sameDay(date, new Date()) ? timeOnly.format(date) : dateAndTime.format(date);
 }
 
+const dayAndMonth = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
+const shortDate = new Intl.DateTimeFormat(undefined, { dateStyle: "short" });
+
+/** The time of a last message or a search result, where room is short: "14:05" today, "12 Mar" this year, "12/03/2025" before. */
+export function formatShortTime(at: number, now = Date.now()): string {
+	const date = new Date(at);
+	const today = new Date(now);
+	if (sameDay(date, today)) return timeOnly.format(date);
+	return date.getFullYear() === today.getFullYear() ? dayAndMonth.format(date) : shortDate.format(date);
+}
+
 export const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;

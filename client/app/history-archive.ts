@@ -27,7 +27,7 @@ import {
 	string,
 	ValidationError,
 } from "../../common/protocol/schema.ts";
-import { id } from "../../common/protocol/wire.ts";
+import { ID_PATTERN, id, REACTION_EMOJIS, type ReactionEmoji } from "../../common/protocol/wire.ts";
 import { type ChatMessage, messageKey } from "./chat-message.ts";
 
 export const ARCHIVE_MAGIC = "sm-history-archive/1\n";
@@ -78,6 +78,23 @@ const attachmentInfo = object({
 	sha256: string({ max: 43 }),
 });
 
+const reactionEmoji = oneOf(REACTION_EMOJIS);
+
+/** Reactions by account id: ids only as keys, one of the set as values, and no more than a conversation's two accounts could give. */
+const reactions: Schema<Record<string, ReactionEmoji>> = {
+	parse(value, path) {
+		if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ValidationError(path, "must be an object");
+		const entries = Object.entries(value);
+		if (entries.length === 0 || entries.length > 2) throw new ValidationError(path, "must hold one or two reactions");
+		const out: Record<string, ReactionEmoji> = {};
+		for (const [who, emoji] of entries) {
+			if (!ID_PATTERN.test(who)) throw new ValidationError(`${path}.${who}`, "must be keyed by an account id");
+			out[who] = reactionEmoji.parse(emoji, `${path}.${who}`);
+		}
+		return out;
+	},
+};
+
 /**
  * A message as it is archived: confirmed by the relay (key = its relay id: the sender is
  * told by `outgoing` and `peerId`, and the reader keys it by both again), and without what
@@ -100,6 +117,8 @@ const archivedMessage = object({
 	clockSkew: optional(trueFlag),
 	missingBefore: optional(integer({ min: 1, max: 1_000_000_000 })),
 	deleted: optional(trueFlag),
+	replyTo: optional(object({ id, from: id })),
+	reactions: optional(reactions),
 });
 
 const fileEntry = object({

@@ -2,6 +2,7 @@ import type { ReceiptKind } from "../core/receipt-seal.ts";
 import { type ChatMessage, messageKey, sentKey, withReceipt } from "./chat-message.ts";
 import { Database, promised } from "./idb.ts";
 import type { HistoryFile, ImportResult, MessageHistory } from "./message-history.ts";
+import { keepNewest, matchesQuery, SEARCH_LIMIT } from "./message-search.ts";
 
 export type { ChatMessage, DeliveryState } from "./chat-message.ts";
 
@@ -141,6 +142,50 @@ export class HistoryStore implements MessageHistory {
 			promised(tx.objectStore(MESSAGES).getAll() as IDBRequest<ChatMessage[]>),
 		);
 		return all.sort((a, b) => a.at - b.at || a.key.localeCompare(b.key));
+	}
+
+	/**
+	 * The newest message of each conversation: one step of a cursor per conversation, from the
+	 * newest end of the index by conversation and time, jumping over the rest of each.
+	 */
+	lastMessages(): Promise<Record<string, ChatMessage>> {
+		return this.db.transaction(MESSAGES, "readonly", (tx) => {
+			const request = tx.objectStore(MESSAGES).index("peerAt").openCursor(null, "prev");
+			const last: Record<string, ChatMessage> = {};
+			return new Promise<Record<string, ChatMessage>>((resolve, reject) => {
+				request.onerror = () => reject(request.error);
+				request.onsuccess = () => {
+					const cursor = request.result;
+					if (!cursor) return resolve(last);
+					const message = cursor.value as ChatMessage;
+					last[message.peerId] = message;
+					// Below every time of this conversation: the cursor goes on at the newest of the one before.
+					cursor.continue([message.peerId, Number.NEGATIVE_INFINITY]);
+				};
+			});
+		});
+	}
+
+	/**
+	 * The messages whose text holds the folded query, newest first, at most `limit`: a cursor
+	 * over every message, as there is no index of words (one would keep the plaintext twice
+	 * over). Only the newest `limit` are kept while it walks.
+	 */
+	search(folded: string, limit = SEARCH_LIMIT): Promise<ChatMessage[]> {
+		return this.db.transaction(MESSAGES, "readonly", (tx) => {
+			const request = tx.objectStore(MESSAGES).openCursor();
+			const found: ChatMessage[] = [];
+			return new Promise<ChatMessage[]>((resolve, reject) => {
+				request.onerror = () => reject(request.error);
+				request.onsuccess = () => {
+					const cursor = request.result;
+					if (!cursor) return resolve(found);
+					const message = cursor.value as ChatMessage;
+					if (matchesQuery(message, folded)) keepNewest(found, message, limit);
+					cursor.continue();
+				};
+			});
+		});
 	}
 
 	/**

@@ -31,6 +31,10 @@ export interface MessageHistory {
 	conversation(peerId: string): Promise<ChatMessage[]>;
 	/** Every message of every conversation (to archive them for a new device of the account). */
 	allMessages(): Promise<ChatMessage[]>;
+	/** The newest message of each conversation, by the contact's account id (for the contact list). */
+	lastMessages(): Promise<Record<string, ChatMessage>>;
+	/** The messages whose text holds the folded query (see message-search.ts), newest first, at most `limit`. */
+	search(folded: string, limit?: number): Promise<ChatMessage[]>;
 	/**
 	 * Add messages and files from another device's history, all or nothing. A message this
 	 * device holds already (same key: sender and id) stays as it is: what it received itself is newer.

@@ -1,5 +1,5 @@
-import type { Contact, CreditHistory } from "../../common/protocol/wire.ts";
-import type { AttachmentInfo } from "../core/message-body.ts";
+import type { Contact, CreditHistory, ReactionEmoji } from "../../common/protocol/wire.ts";
+import type { AttachmentInfo, MessageRef } from "../core/message-body.ts";
 import { MessengerClient } from "../core/sdk.ts";
 import type { ErrorContext } from "./error-text.ts";
 import { Account } from "./features/account.ts";
@@ -221,6 +221,11 @@ export class MessengerController {
 		return this.lifecycle.forget();
 	}
 
+	/** Delete the account for good, confirmed by its handle typed again; this device's data goes too. */
+	deleteAccount(handle: string): Promise<void> {
+		return this.lifecycle.deleteAccount(handle);
+	}
+
 	/** Sign this device out of its account and delete its keys and history here (see signOutRisk for the warning). */
 	signOut(): Promise<void> {
 		return this.lifecycle.signOut();
@@ -314,9 +319,19 @@ export class MessengerController {
 		return this.conversations.markReadIfVisible();
 	}
 
-	/** Seal and send a text; the message shows at once as `sending`. */
-	send(peerId: string, text: string): Promise<void> {
-		return this.outgoing.send(peerId, text);
+	/** Messages of every conversation whose text holds `query` (case and accents aside), newest first; searched on this device only. */
+	searchMessages(query: string): Promise<ChatMessage[]> {
+		return this.conversations.search(query);
+	}
+
+	/** Bring this message into view (briefly marked) once its conversation shows it; null once it was. */
+	highlight(key: string | null): void {
+		this.conversations.highlight(key);
+	}
+
+	/** Seal and send a text (a reply to `replyTo`, if given); the message shows at once as `sending`. */
+	send(peerId: string, text: string, replyTo?: MessageRef): Promise<void> {
+		return this.outgoing.send(peerId, text, replyTo);
 	}
 
 	/** Seal, upload and announce a file; it shows at once, with the upload's progress. */
@@ -347,6 +362,17 @@ export class MessengerController {
 	/** Delete a message this account sent, for everyone (it costs the delete price). */
 	deleteMessage(message: ChatMessage): Promise<void> {
 		return this.changes.delete(message);
+	}
+
+	/** React to a message with one of the set, or "" to take the reaction back (it costs the reaction price). */
+	async react(message: ChatMessage, emoji: ReactionEmoji | ""): Promise<void> {
+		const me = this.store.state.me?.accountId;
+		if (me !== undefined) await this.changes.react(message, emoji, me);
+	}
+
+	/** Remove a message from this device's history only: free, and nobody else's copy changes. */
+	deleteForMe(message: ChatMessage): Promise<void> {
+		return this.changes.deleteForMe(message);
 	}
 
 	/** A file as a Blob, once its size and hash matched, with its progress in `downloads` while it is fetched. */
@@ -469,6 +495,7 @@ export class MessengerController {
 				opened = true;
 				void this.loadRecovery();
 				void this.historyTransfer.opened();
+				void this.conversations.loadLast().catch((err) => this.report(err));
 			} else if (phase !== "ready") opened = false;
 			// Only a device linked by code waits for approval: it is the one to get the history.
 			if (phase === "pending" && !waited) {

@@ -101,6 +101,12 @@ export interface MessengerState {
 	/** Loaded conversations, oldest message first. */
 	conversations: Record<string, ChatMessage[]>;
 	activePeer: string | null;
+	/** The newest message of each conversation in the local history, by contact: the contact list's order and previews. */
+	lastMessages: Record<string, ChatMessage>;
+	/** Where the open conversation's unread messages began when it was opened: the divider's place (a message key) and count. */
+	unreadDivider: { peerId: string; key: string; count: number } | null;
+	/** A message to bring into view once its conversation shows it (a search result opened), by key. */
+	highlight: string | null;
 	/** This account's devices, each marked whether the account's signed device list certifies it. */
 	devices: OwnDevice[] | null;
 	linkCode: ShownLinkCode | null;
@@ -138,6 +144,9 @@ export function initialState(): MessengerState {
 		typing: {},
 		conversations: {},
 		activePeer: null,
+		lastMessages: {},
+		unreadDivider: null,
+		highlight: null,
 		devices: null,
 		linkCode: null,
 		linkRequests: [],

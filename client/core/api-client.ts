@@ -131,6 +131,11 @@ export class ApiClient {
 		return (await this.call("POST", `${this.contactPath(peerId)}/block`, contactResponse, { token })).contact;
 	}
 
+	/** Delete the account for good; `handle` is its own handle, typed again. */
+	async deleteAccount(token: string, handle: string): Promise<void> {
+		await this.call("DELETE", "/api/account", null, { token, body: { handle } });
+	}
+
 	async unblockContact(token: string, peerId: string): Promise<Contact> {
 		return (await this.call("POST", `${this.contactPath(peerId)}/unblock`, contactResponse, { token })).contact;
 	}

@@ -2,7 +2,7 @@ import { CryptoError, type CryptoErrorCode } from "../../common/crypto-error.ts"
 import type { MessageFrame, MessageKind } from "../../common/protocol/wire.ts";
 import type { ContactKeyRing } from "./contact-key-ring.ts";
 import { type DeviceIdentity, type KeyStore, seenKey } from "./key-store.ts";
-import { type AttachmentInfo, readBody } from "./message-body.ts";
+import { type AttachmentInfo, type MessageRef, type Reaction, readBody } from "./message-body.ts";
 import type { MessageNumber, SealedNumbering } from "./message-numbers.ts";
 import { openMessage } from "./message-seal.ts";
 import { isTransient, type SdkError, toSdkError } from "./sdk-error.ts";
@@ -16,12 +16,16 @@ export interface IncomingMessage {
 	/**
 	 * text: a message; edit: the new text of `replaces` — when this device never had `replaces`
 	 * (the relay swaps a still-queued original for its edit), the edit is that message, edited;
-	 * delete: remove `replaces` (nothing to do if it never came); attachment: a file (text is its caption).
+	 * delete: remove `replaces` (nothing to do if it never came); attachment: a file (text is its caption);
+	 * reaction: `reaction` (its sender's one reaction to `reaction.to`; no text).
 	 */
 	kind: MessageKind;
 	text: string;
 	replaces?: string;
 	attachment?: AttachmentInfo;
+	/** A text answering an earlier message of the conversation, named by its sender and id (its text is not sent). */
+	replyTo?: MessageRef;
+	reaction?: Reaction;
 	/** An edit's number among the edits of its message: the highest wins, whatever order they arrive in. */
 	editSeq?: number;
 	/** The sender's clock, from the sealed header. */

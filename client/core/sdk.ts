@@ -15,6 +15,7 @@ import {
 	id as idSchema,
 	type LimitsResponse,
 	type MessageFrame,
+	type ReactionEmoji,
 	type ReceiptFrame,
 	registerRequest,
 	reportRequest,
@@ -41,7 +42,7 @@ import { type HistoryTransferInfo, HistoryTransfers, makeHistoryOffer } from "./
 import { generateAccountIdentity } from "./identity-key.ts";
 import { KeyBackup } from "./key-backup.ts";
 import { type DeviceIdentity, type KeyStore, seenKey, type TrustRecord } from "./key-store.ts";
-import type { AttachmentInfo } from "./message-body.ts";
+import { type AttachmentInfo, isReactionEmoji, type MessageRef, messageRefOf, type Reaction } from "./message-body.ts";
 import { MessageNumbering } from "./message-numbering.ts";
 import { type IncomingMessage, MessageReceiver, type UndecryptableMessage } from "./message-receiver.ts";
 import type { AccountInfo, ContactTrust, MessengerClientOptions, MessengerEvents, OwnDevice } from "./messenger-types.ts";
@@ -55,7 +56,7 @@ import { SessionKeeper } from "./session-keeper.ts";
 import { sealBody } from "./text-frame.ts";
 import { TrustBook } from "./trust-book.ts";
 
-export type { AttachmentInfo, FileDigest, HistoryTransferInfo };
+export type { AttachmentInfo, FileDigest, HistoryTransferInfo, MessageRef, Reaction };
 export type { CallEnded, CallSignal, IceCandidate, IncomingCall, OutgoingCall, OutgoingSignal };
 export type {
 	AccountInfo,
@@ -543,6 +544,16 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		return this.session.withToken((t) => this.api.blockContact(t, peer));
 	}
 
+	/**
+	 * Delete the account for good, with its handle typed again: every contact forgets it, and
+	 * the relay deletes everything it held of it. This client closes; its keys are the app's to erase.
+	 */
+	async deleteAccount(handle: string): Promise<void> {
+		const folded = parseInput(handleSchema, handle, "handle");
+		await this.session.withToken((t) => this.api.deleteAccount(t, folded));
+		this.close();
+	}
+
 	/** Lift a block: the contact is again what it was (an accepted one: accepted, under the same key). */
 	async unblockContact(peerId: string): Promise<Contact> {
 		const peer = parseAccountId(peerId);
@@ -622,14 +633,44 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	 * Seal and send a text. Resolves when the relay has queued it for the recipient; rejects
 	 * with the relay's refusal (`rate_limited` with retryAfter, `not_a_contact`, …). A frame
 	 * lost with the connection is sent again, with the same id, once reconnected.
+	 * `replyTo` makes it a reply to an earlier message of this conversation, named by its
+	 * sender's account id and its id (the quoted text is not sent: the receiver shows its own copy).
 	 */
-	async sendText(peerId: string, text: string, opts: { id?: string } = {}): Promise<SentReceipt> {
+	async sendText(peerId: string, text: string, opts: { id?: string; replyTo?: MessageRef } = {}): Promise<SentReceipt> {
 		if (this.closed) throw new SdkError("closed", "This client was closed.");
 		const to = parseAccountId(peerId);
 		if (typeof text !== "string" || text.length === 0) throw new SdkError("bad_request", "A text message needs some text.");
+		const replyTo = opts.replyTo === undefined ? undefined : await this.messageOfConversation(to, opts.replyTo, "replyTo");
 		// A key replaced since this device last looked (a device was revoked) is fetched or
 		// made, and the message sealed again under it.
-		return this.sendSealed(to, { kind: "text", body: { text }, ...(opts.id !== undefined && { id: parseInput(idSchema, opts.id, "id") }) });
+		return this.sendSealed(to, {
+			kind: "text",
+			body: { text, ...(replyTo && { replyTo }) },
+			...(opts.id !== undefined && { id: parseInput(idSchema, opts.id, "id") }),
+		});
+	}
+
+	/**
+	 * React to a message of this conversation (`to`: its sender's account id and its id) with
+	 * one of REACTION_EMOJIS, or "" to take this account's reaction back. Each account has one
+	 * reaction per message: a new one replaces it. Priced apart (PRICE_REACTION, 1 credit by
+	 * default), outside the rate limit and the daily quota.
+	 */
+	async react(peerId: string, to: MessageRef, emoji: ReactionEmoji | ""): Promise<SentReceipt> {
+		if (this.closed) throw new SdkError("closed", "This client was closed.");
+		const peer = parseAccountId(peerId);
+		if (emoji !== "" && !isReactionEmoji(emoji)) throw new SdkError("bad_request", "That is not one of the reactions.");
+		const reaction: Reaction = { to: await this.messageOfConversation(peer, to, "to"), emoji };
+		return this.sendSealed(peer, { kind: "reaction", body: { reaction } });
+	}
+
+	/** `{id, from}` of a message between this account and `peerId`: the receiver refuses any other. */
+	private async messageOfConversation(peerId: string, ref: MessageRef, name: string): Promise<MessageRef> {
+		const parsed = messageRefOf(ref);
+		const me = await this.identity();
+		if (!parsed || (parsed.from !== me.accountId && parsed.from !== peerId))
+			throw new SdkError("bad_request", `\`${name}\` names a message of this conversation: {id, from}, from one of its two accounts.`);
+		return parsed;
 	}
 
 	/**

@@ -1,5 +1,6 @@
 import type { Ref } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import type { ChatMessage } from "../app/chat-message.ts";
 import { errorText } from "../app/error-text.ts";
 import type { MessengerController, MessengerState } from "../app/messenger-controller.ts";
 import { useAction, useMessenger } from "../app/use-messenger.ts";
@@ -55,6 +56,7 @@ function Conversation({ controller, state, options }: { controller: MessengerCon
 	);
 	const peerId = contact?.accountId ?? null;
 	const accepted = contact?.state === "accepted";
+	const [replyTo, setReplyTo] = useState<ChatMessage | null>(null);
 	useEffect(() => {
 		void controller.open(accepted ? peerId : null);
 	}, [controller, peerId, accepted]);
@@ -73,16 +75,26 @@ function Conversation({ controller, state, options }: { controller: MessengerCon
 			</div>
 		);
 	}
+	const messages = state.conversations[contact.accountId] ?? [];
+	// Gone from the conversation (deleted, here or for everyone): the reply ends.
+	const answering = replyTo && messages.some((m) => m.key === replyTo.key && !m.deleted) ? replyTo : null;
 	return (
 		<>
 			<MessageList
 				controller={controller}
 				state={state}
-				messages={state.conversations[contact.accountId] ?? []}
+				messages={messages}
 				label={`Conversation with @${peerHandle}`}
+				onReply={setReplyTo}
 			/>
 			<TypingLine state={state} contact={contact} />
-			<Composer controller={controller} state={state} peerId={contact.accountId} />
+			<Composer
+				controller={controller}
+				state={state}
+				peerId={contact.accountId}
+				replyTo={answering}
+				onCancelReply={() => setReplyTo(null)}
+			/>
 		</>
 	);
 }

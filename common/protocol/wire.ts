@@ -332,6 +332,10 @@ export const deviceResponse = object({ device: deviceInfo });
 export const deviceList = object({ devices: array(deviceInfo, { max: 1000 }), deviceList: nullable(signedDeviceList) });
 export type DeviceList = Infer<typeof deviceList>;
 
+/** DELETE /api/account: the account's own handle, typed again, confirms it. */
+export const deleteAccountRequest = object({ handle });
+export type DeleteAccountRequest = Infer<typeof deleteAccountRequest>;
+
 /** POST /api/devices/:deviceId/revoke: removing an approved device needs the next list, without it. */
 export const revokeDeviceRequest = object({ deviceList: optional(signedDeviceList) });
 export type RevokeDeviceRequest = Infer<typeof revokeDeviceRequest>;
@@ -448,6 +452,7 @@ export const limitsResponse = object({
 		attachmentLarge: integer({ min: 0, max: 1e9 }),
 		edit: integer({ min: 0, max: 1e9 }),
 		delete: integer({ min: 0, max: 1e9 }),
+		reaction: integer({ min: 0, max: 1e9 }),
 	}),
 	rateLimit: object({ count: integer({ min: 0, max: 1e9 }), windowMs: integer({ min: 0, max: 1e12 }) }),
 	quotaPerDay: object({ untrusted: integer({ min: 0, max: 1e9 }), trusted: integer({ min: 0, max: 1e9 }) }),
@@ -568,10 +573,20 @@ export const adminReviewList = object({ reviews: array(adminReview, { max: 1000 
 
 /**
  * `attachment` carries `attachmentId` (uploaded first); `edit` and `delete` carry `replaces`,
- * the id of the sender's own earlier message.
+ * the id of the sender's own earlier message. A `reaction` names its message inside the
+ * sealed body only: `replaces` would have the relay swap or drop the queued original.
  */
-export const MESSAGE_KINDS = ["text", "attachment", "edit", "delete"] as const;
+export const MESSAGE_KINDS = ["text", "attachment", "edit", "delete", "reaction"] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
+
+/** The reactions there are; "" in a sealed reaction takes the sender's reaction back. */
+export const REACTION_EMOJIS = ["👍", "❤️", "😂", "😮", "😢", "🙏"] as const;
+export type ReactionEmoji = (typeof REACTION_EMOJIS)[number];
+/**
+ * The most a sealed reaction may be, header and tag included (a real one is under 400 bytes):
+ * a reaction is outside the rate limit and the quota, so it must not carry a text's worth.
+ */
+export const MAX_SEALED_REACTION_BYTES = 1024;
 
 const sealedBox = base64url({ minBytes: 16, maxBytes: MAX_SEALED_BYTES });
 
@@ -816,7 +831,8 @@ export const contactFrame = object({
 	 * key); `rotation_required` when the relay says a device of either side was removed — a
 	 * client rotates only if a verified list shows the removal (PROTOCOL.md);
 	 * `rotated` when a new key version was stored (fetch the keys); `calls_changed` when
-	 * another of your devices allowed or stopped calls from this contact.
+	 * another of your devices allowed or stopped calls from this contact; `deleted` when the
+	 * contact deleted their account (the contact, its keys and its undelivered messages are gone).
 	 */
 	event: oneOf([
 		"requested",
@@ -827,6 +843,7 @@ export const contactFrame = object({
 		"rotation_required",
 		"rotated",
 		"calls_changed",
+		"deleted",
 	] as const),
 	contact,
 });

@@ -135,7 +135,7 @@ describe("message ids in the web app", () => {
 	it("rewrites a history an older version kept under relay ids alone under sender and id, and shows it as before", async () => {
 		const { page, mallory } = await aliceAndMallory();
 		const mine = await sendToMallory(page, mallory, "sent before the upgrade");
-		const shown = page.getByText("received before the upgrade");
+		const shown = message(page, "received before the upgrade");
 		await mallory.client.sendText((await mallory.client.contacts())[0]?.accountId as string, "received before the upgrade");
 		await shown.waitFor();
 

@@ -1,7 +1,8 @@
 /**
- * Signing a device out in the web app: a warning that says what it costs first, then the
- * device leaves its account (its contact sees the account's devices change) and its keys and
- * history are gone from the browser, which is back at the start.
+ * Leaving, in the web app. Signing a device out: a warning that says what it costs first,
+ * then the device leaves its account (its contact sees the account's devices change) and its
+ * keys and history are gone from the browser, which is back at the start. Deleting the
+ * account: only with its handle typed again; the contact sees it gone.
  */
 import type { Page } from "playwright-core";
 import { afterEach, describe, expect, it } from "vitest";
@@ -57,5 +58,24 @@ describe("signing out", () => {
 		// start opened again holds nothing.
 		expect(await databaseNames(page)).not.toContain("sm-app-history");
 		expect(await recordsIn(page, "sm-app-keys")).toBe(0);
+	});
+
+	it("deletes the account only with its handle typed again; the browser is back at the start and the contact sees it gone", async () => {
+		const { page, bob, alice, handle } = await aliceInBrowserAndBob(e2e, track, factory);
+		await openDevices(page);
+		await page.getByRole("button", { name: "Delete account…" }).click();
+		const confirm = page.getByRole("button", { name: `Delete @${handle} for good` });
+		expect(await confirm.isDisabled()).toBe(true);
+		await page.getByLabel(`Type ${handle} to confirm`).fill(`${handle}x`);
+		expect(await confirm.isDisabled()).toBe(true);
+		await page.getByLabel(`Type ${handle} to confirm`).fill(`@${handle}`);
+
+		const gone = bob.client.waitFor("contact", (c) => c.event === "deleted" && c.contact.accountId === alice, UI_TIMEOUT_MS);
+		await confirm.click();
+		await gone;
+		await page.getByRole("button", { name: "Create account" }).waitFor({ timeout: UI_TIMEOUT_MS });
+		expect(await databaseNames(page)).not.toContain("sm-app-history");
+		expect(await recordsIn(page, "sm-app-keys")).toBe(0);
+		expect(await bob.client.contacts()).toEqual([]);
 	});
 });

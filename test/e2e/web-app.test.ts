@@ -54,8 +54,8 @@ async function contacts(viewports: [typeof LAPTOP, typeof LAPTOP] = [LAPTOP, LAP
 /** Edit a message sent from this page through its menu, at the price it shows. */
 async function editOwnMessage(page: Page, text: string, newText: string): Promise<void> {
 	const mine = message(page, text);
-	await mine.getByRole("button", { name: "Edit or delete this message" }).click();
-	await mine.getByRole("button", { name: "Edit · 2 credits" }).click();
+	await mine.getByRole("button", { name: "Message actions" }).click();
+	await mine.getByRole("menuitem", { name: "Edit · 2 credits" }).click();
 	await mine.getByLabel("New text").fill(newText);
 	await mine.getByRole("button", { name: "Save · 2 credits" }).click();
 }
@@ -63,8 +63,8 @@ async function editOwnMessage(page: Page, text: string, newText: string): Promis
 /** Delete a message sent from this page for everyone, confirming at the price it shows. */
 async function deleteOwnMessage(page: Page, text: string): Promise<void> {
 	const mine = message(page, text);
-	await mine.getByRole("button", { name: "Edit or delete this message" }).click();
-	await mine.getByRole("button", { name: "Delete for everyone · 1 credit" }).click();
+	await mine.getByRole("button", { name: "Message actions" }).click();
+	await mine.getByRole("menuitem", { name: "Delete for everyone · 1 credit" }).click();
 	await mine.getByRole("button", { name: "Yes, delete · 1 credit" }).click();
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { receivedKey, sentKey } from "../../client/app/chat-message.ts";
-import { Conversations, readConversation, withMessage, withoutMessage } from "../../client/app/features/conversations.ts";
-import { ALICE, BOB, MemoryHistory, received, sent, storeWith } from "./client-fakes.ts";
+import { Conversations, readConversation, unreadDividerFor, withMessage, withoutMessage } from "../../client/app/features/conversations.ts";
+import { ALICE, BOB, MemoryHistory, received, sent, settle, storeWith } from "./client-fakes.ts";
 
 const incoming = (id: string, at: number, unread = true) => received(id, BOB, at, unread ? { unread: 1 } : {});
 
@@ -63,5 +63,110 @@ describe("conversations", () => {
 		expect(store.state.unread).toEqual({});
 		await conversations.open(null);
 		expect(store.state.activePeer).toBeNull();
+	});
+});
+
+describe("the contact list's last messages", () => {
+	it("are read from the history, and a message shown meanwhile is kept over an older one read", async () => {
+		const history = new MemoryHistory([incoming("m1", 1, false), sent("s1", ALICE, 2)]);
+		const store = storeWith();
+		const conversations = new Conversations(store, history, () => true);
+		conversations.show(received("m9", BOB, 9));
+		await conversations.loadLast();
+		expect(store.state.lastMessages[BOB]?.id).toBe("m9");
+		expect(store.state.lastMessages[ALICE]?.id).toBe("s1");
+	});
+
+	it("follow what is shown, loaded or not, and not a late older message", async () => {
+		const store = storeWith();
+		const conversations = new Conversations(store, new MemoryHistory(), () => true);
+		conversations.show(received("m2", BOB, 2));
+		conversations.show(received("m1", BOB, 1));
+		expect(store.state.lastMessages[BOB]?.id).toBe("m2");
+		expect(store.state.conversations).toEqual({});
+	});
+
+	it("go back to the message before when the last one is removed", async () => {
+		const history = new MemoryHistory([sent("s1", BOB, 1), sent("s2", BOB, 2)]);
+		const store = storeWith();
+		const conversations = new Conversations(store, history, () => true);
+		await conversations.open(BOB);
+		expect(store.state.lastMessages[BOB]?.id).toBe("s2");
+		await history.delete(sentKey("s2"));
+		conversations.remove(BOB, sentKey("s2"));
+		expect(store.state.lastMessages[BOB]).toBeUndefined();
+		await settle();
+		expect(store.state.lastMessages[BOB]?.id).toBe("s1");
+	});
+});
+
+describe("the unread divider", () => {
+	it("marks where the unread messages began when the chat opened, and counts them, though they are read now", async () => {
+		const history = new MemoryHistory([incoming("m1", 1, false), sent("s1", BOB, 2), incoming("m2", 3), incoming("m3", 4)]);
+		const store = storeWith({ unread: { [BOB]: 2 } });
+		const conversations = new Conversations(store, history, () => true);
+		await conversations.open(BOB);
+		expect(store.state.unreadDivider).toEqual({ peerId: BOB, key: receivedKey(BOB, "m2"), count: 2 });
+		expect(store.state.unread).toEqual({});
+		// Still there while the chat stays open; gone when it opens again with nothing unread.
+		await conversations.markReadIfVisible();
+		expect(store.state.unreadDivider?.count).toBe(2);
+		await conversations.open(null);
+		expect(store.state.unreadDivider).toBeNull();
+		await conversations.open(BOB);
+		expect(store.state.unreadDivider).toBeNull();
+	});
+
+	it("waits for a hidden page to be seen, and counts what came while the chat stayed open", async () => {
+		let visible = false;
+		const history = new MemoryHistory([incoming("m1", 1)]);
+		const store = storeWith({ unread: { [BOB]: 1 } });
+		const conversations = new Conversations(store, history, () => visible);
+		await conversations.open(BOB);
+		expect(store.state.unreadDivider).toBeNull();
+		visible = true;
+		await Promise.all([conversations.markReadIfVisible(), conversations.markReadIfVisible()]);
+		expect(store.state.unreadDivider).toEqual({ peerId: BOB, key: receivedKey(BOB, "m1"), count: 1 });
+		visible = false;
+		const late = incoming("m2", 2);
+		await history.put(late);
+		conversations.show(late);
+		store.update({ unread: { [BOB]: 1 } });
+		visible = true;
+		await conversations.markReadIfVisible();
+		expect(store.state.unreadDivider).toEqual({ peerId: BOB, key: receivedKey(BOB, "m1"), count: 2 });
+	});
+
+	it("places nothing for a conversation with nothing unread", () => {
+		expect(unreadDividerFor(null, BOB, [incoming("m1", 1, false)])).toBeNull();
+		expect(unreadDividerFor({ peerId: ALICE, key: "x", count: 3 }, BOB, [incoming("m1", 1)])).toEqual({
+			peerId: BOB,
+			key: receivedKey(BOB, "m1"),
+			count: 1,
+		});
+	});
+});
+
+describe("opening a message found by a search", () => {
+	it("searches all conversations, from two characters, case and accents aside", async () => {
+		const history = new MemoryHistory([received("m1", BOB, 1, { text: "Rendez-vous au CAFÉ" }), sent("s1", ALICE, 2, { text: "cafe?" })]);
+		const conversations = new Conversations(storeWith(), history, () => true);
+		expect((await conversations.search("Café")).map((m) => m.id)).toEqual(["s1", "m1"]);
+		expect(await conversations.search("c")).toEqual([]);
+	});
+
+	it("loads a message older than the loaded window beside it, so that it can be brought into view", async () => {
+		const old = received("old", BOB, 1);
+		const history = new MemoryHistory([old, received("new", BOB, 2)]);
+		// The window holds the newest message only.
+		history.conversation = async () => [received("new", BOB, 2)];
+		const store = storeWith();
+		const conversations = new Conversations(store, history, () => true);
+		conversations.highlight(old.key);
+		await conversations.open(BOB);
+		expect(store.state.conversations[BOB]?.map((m) => m.id)).toEqual(["old", "new"]);
+		expect(store.state.highlight).toBe(old.key);
+		conversations.highlight(null);
+		expect(store.state.highlight).toBeNull();
 	});
 });

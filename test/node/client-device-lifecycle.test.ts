@@ -67,6 +67,7 @@ function device({
 		connect: vi.fn(record("connect", connect)),
 		close: vi.fn(record("close", () => {})),
 		revokeDevice: vi.fn(record("revokeDevice", async () => myDevice("revoked"))),
+		deleteAccount: vi.fn(record("deleteAccount", async () => {})),
 		resetIdentity: vi.fn(record("resetIdentity", async () => {})),
 		contacts: vi.fn(record("contacts", contacts)),
 		accountStatus: vi.fn(

@@ -5,6 +5,7 @@
 import { type ChatMessage, receivedKey, sentKey, withReceipt } from "../../client/app/chat-message.ts";
 import type { KeyValueStorage } from "../../client/app/features/start-up-cache.ts";
 import type { HistoryFile, ImportResult, MessageHistory } from "../../client/app/message-history.ts";
+import { keepNewest, matchesQuery, SEARCH_LIMIT } from "../../client/app/message-search.ts";
 import { initialState, type MessengerState, Store } from "../../client/app/store.ts";
 import type { ReceiptKind } from "../../client/core/receipt-seal.ts";
 import type { ContactTrust, IncomingMessage, OwnDevice, SentReceipt } from "../../client/core/sdk.ts";
@@ -58,6 +59,18 @@ export class MemoryHistory implements MessageHistory {
 
 	async allMessages(): Promise<ChatMessage[]> {
 		return [...this.messages.values()].sort((a, b) => a.at - b.at || a.key.localeCompare(b.key));
+	}
+
+	async lastMessages(): Promise<Record<string, ChatMessage>> {
+		const last: Record<string, ChatMessage> = {};
+		for (const m of await this.allMessages()) last[m.peerId] = m;
+		return last;
+	}
+
+	async search(folded: string, limit = SEARCH_LIMIT): Promise<ChatMessage[]> {
+		const found: ChatMessage[] = [];
+		for (const m of this.messages.values()) if (matchesQuery(m, folded)) keepNewest(found, m, limit);
+		return found;
 	}
 
 	async importHistory(messages: readonly ChatMessage[], files: readonly HistoryFile[]): Promise<ImportResult> {

@@ -77,6 +77,9 @@ function transferOf({
 		load: vi.fn(async (peerId: string) => {
 			store.update({ conversations: { ...store.state.conversations, [peerId]: await history.conversation(peerId) } });
 		}),
+		loadLast: vi.fn(async () => {
+			store.update({ lastMessages: await history.lastMessages() });
+		}),
 	};
 	const marks = new HistoryMarks("sm-test", () => storage);
 	const feature = new HistoryTransfer(store, client, history, marks, new Notices(store), contacts, conversations);

@@ -1,17 +1,10 @@
 import { describe, expect, it, vi } from "vitest";
 import { type ChatMessage, receivedKey, sentKey } from "../../client/app/chat-message.ts";
-import { Account } from "../../client/app/features/account.ts";
-import { Conversations } from "../../client/app/features/conversations.ts";
-import { FileCache } from "../../client/app/features/file-cache.ts";
-import { IncomingMessages } from "../../client/app/features/incoming-messages.ts";
-import { MessageChanges } from "../../client/app/features/message-changes.ts";
-import { Notices } from "../../client/app/features/notices.ts";
 import { sentMessage } from "../../client/app/features/outgoing-messages.ts";
-import { Receipts } from "../../client/app/features/receipts.ts";
-import { TypingIndicator } from "../../client/app/features/typing-indicator.ts";
 import type { MessengerState } from "../../client/app/store.ts";
 import type { AttachmentInfo } from "../../client/core/message-body.ts";
 import { ALICE, BOB, incoming, MemoryHistory, receipt, received, relayId, sent, storeWith } from "./client-fakes.ts";
+import { receivingApp } from "./receiving-app.ts";
 
 /** The receiving side of the app, with the conversation with Bob loaded (open if `open`). */
 function inbox({ open = false, visible = true, history = new MemoryHistory(), patch = {} as Partial<MessengerState> } = {}) {
@@ -25,6 +18,7 @@ function inbox({ open = false, visible = true, history = new MemoryHistory(), pa
 	const client = {
 		editMessage: vi.fn(async () => receipt(relayId("edit"), 9_000)),
 		deleteMessage: vi.fn(async () => receipt(relayId("del"), 9_000)),
+		react: vi.fn(async () => receipt(relayId("react"), 9_000)),
 		downloadFile: vi.fn(),
 		sendTyping: vi.fn(),
 		accountStatus: vi.fn(async () => {
@@ -33,19 +27,7 @@ function inbox({ open = false, visible = true, history = new MemoryHistory(), pa
 		creditHistory: vi.fn(),
 		limits: vi.fn(),
 	};
-	const notices = new Notices(store);
-	const conversations = new Conversations(store, history, () => visible);
-	const receipts = new Receipts(history, conversations);
-	const typing = new TypingIndicator(store, client);
-	const files = new FileCache(store, client, history);
-	const account = new Account(store, client, notices);
-	const changes = new MessageChanges(client, history, conversations, receipts, account, files);
-	const messages = new IncomingMessages(store, history, conversations, receipts, typing, changes, notices, () => visible);
-	/** The SDK's order: `persist` before the ack, then the `message` event. */
-	const arrive = async (message: Parameters<IncomingMessages["persist"]>[0]) => {
-		await messages.persist(message);
-		await messages.received(message);
-	};
+	const { receipts, typing, messages, changes, arrive } = receivingApp(store, history, client, () => visible);
 	return { store, history, client, receipts, typing, messages, changes, arrive, shown: () => store.state.conversations[BOB] ?? [] };
 }
 

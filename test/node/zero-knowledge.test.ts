@@ -1,4 +1,3 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { openHistoryOffer } from "../../client/core/history-transfer.ts";
@@ -10,50 +9,12 @@ import type { ApproveDeviceRequest, ClientFrame, HistoryOffer } from "../../comm
 import { RELAXED_LIMITS } from "../support/dev-server.ts";
 import { interceptingWebSocket } from "../support/intercepting-web-socket.ts";
 import { collect, contactPair, linkDevice, relayForFile } from "../support/sdk-clients.ts";
+import { encodings, findings, readTree } from "../support/storage-scan.ts";
 
 const relay = relayForFile({ vars: RELAXED_LIMITS }, "at-end");
 const { factory } = relay;
 
 const texts = (messages: { text: string }[]): string[] => messages.map((m) => m.text);
-
-interface StoredFile {
-	path: string;
-	bytes: Buffer;
-}
-
-function readTree(dir: string): StoredFile[] {
-	return readdirSync(dir).flatMap((name) => {
-		const full = path.join(dir, name);
-		return statSync(full).isDirectory() ? readTree(full) : [{ path: full, bytes: readFileSync(full) }];
-	});
-}
-
-/**
- * Base64 text of `bytes` wherever they sit in a longer encoded string: one variant per
- * alignment (offset mod 3), each cut to the characters that depend on `bytes` alone.
- */
-function base64Variants(bytes: Uint8Array, encoding: "base64" | "base64url"): string[] {
-	return [0, 1, 2].map((shift) => {
-		const encoded = Buffer.concat([Buffer.alloc(shift), Buffer.from(bytes)]).toString(encoding);
-		return encoded.slice(Math.ceil((8 * shift) / 6), Math.floor((8 * (shift + bytes.length)) / 6));
-	});
-}
-
-/** Every form a secret could take in a file: raw bytes, base64 and base64url at any alignment, hex. */
-function encodings(label: string, bytes: Uint8Array): Array<{ label: string; needle: Buffer }> {
-	const hex = Buffer.from(bytes).toString("hex");
-	return [
-		{ label: `${label} (raw)`, needle: Buffer.from(bytes) },
-		...base64Variants(bytes, "base64").map((s, i) => ({ label: `${label} (base64, shift ${i})`, needle: Buffer.from(s) })),
-		...base64Variants(bytes, "base64url").map((s, i) => ({ label: `${label} (base64url, shift ${i})`, needle: Buffer.from(s) })),
-		{ label: `${label} (hex)`, needle: Buffer.from(hex) },
-		{ label: `${label} (HEX)`, needle: Buffer.from(hex.toUpperCase()) },
-	];
-}
-
-function findings(files: StoredFile[], needles: Array<{ label: string; needle: Buffer }>): string[] {
-	return needles.flatMap(({ label, needle }) => files.filter((f) => f.bytes.includes(needle)).map((f) => `${label} in ${f.path}`));
-}
 
 describe("zero knowledge at rest", () => {
 	it("leaves no plaintext, contact key, device or identity secret, recovery key or history key in the relay's D1, Durable Object or R2 storage", async () => {

@@ -80,6 +80,7 @@ beforeAll(async () => {
 		{ method: "PUT", path: `/api/devices/history/${newMessageId()}`, body: bytes(100) },
 		{ method: "GET", path: `/api/devices/history/${newMessageId()}/archive` },
 		{ method: "POST", path: `/api/devices/history/${newMessageId()}/end`, body: { outcome: "skipped" } },
+		{ method: "DELETE", path: "/api/account", body: { handle: "somebody_else" } },
 		{ method: "GET", path: "/api/contacts" },
 		{ method: "POST", path: "/api/contacts", body: { handle: "somebody_else" }, acts: true },
 		{ method: "POST", path: `/api/contacts/${bob.accountId}/accept`, body: { keyVersion: 1, envelopes: [envelope(bob), envelope(bob)] } },

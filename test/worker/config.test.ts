@@ -13,6 +13,7 @@ import { ApiError } from "../../worker/api-error.ts";
 import { DEV_SECRET_PREFIX, readConfig } from "../../worker/config.ts";
 import worker from "../../worker/index.ts";
 import { limits } from "../../worker/routes/limits.ts";
+import { DOCUMENTED_PRICES } from "./fixtures.ts";
 import { BASE, registerUser, registrationBody, socketHeaders } from "./helpers.ts";
 
 const withVars = (vars: Record<string, string | undefined>): Env => ({ ...env, ...vars }) as Env;
@@ -149,6 +150,9 @@ describe("configuration", () => {
 		const config = readConfig(withVars({}));
 		expect(config.attachmentTiers).toEqual({ smallBelowBytes: 1024 * 1024, mediumUpToBytes: 10 * 1024 * 1024, maxBytes: 50 * 1024 * 1024 });
 		expect(config.deviceRequestsPerHour).toBe(5);
+		expect(config.prices).toEqual(DOCUMENTED_PRICES);
+		expect(readConfig(withVars({ PRICE_REACTION: "3" })).prices.reaction).toBe(3);
+		expect(() => readConfig(withVars({ PRICE_REACTION: "-1" }))).toThrow(/PRICE_REACTION/);
 		expect(config.deviceJoins).toEqual({ lapseMs: 86_400_000 });
 		expect(config.linkCodeTtlMs).toBe(600_000);
 		expect(config.historyTransferTtlMs).toBe(3_600_000);

@@ -20,6 +20,17 @@ export function addPendingDevice(user: TestUser, name = "new phone"): Promise<Te
 	return pendingDevice(user, name);
 }
 
+/** The prices in credits that wrangler.toml and the documentation give. */
+export const DOCUMENTED_PRICES = {
+	text: 4,
+	attachmentSmall: 8,
+	attachmentMedium: 20,
+	attachmentLarge: 40,
+	edit: 2,
+	delete: 1,
+	reaction: 1,
+};
+
 /** Two accounts that are accepted contacts sharing one contact key (version 1). */
 export async function contactPair(
 	opts: { extraDevices?: number } = {},

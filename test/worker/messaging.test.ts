@@ -4,7 +4,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { openMessage } from "../../client/core/message-seal.ts";
 import { fromB64u, toB64u } from "../../common/encoding.ts";
 import { randomBytes } from "../../common/nacl.ts";
-import { addApprovedDevice, contactPair, newMessageId, queueMessagesFor, sealedSend } from "./fixtures.ts";
+import { addApprovedDevice, contactPair, DOCUMENTED_PRICES, newMessageId, queueMessagesFor, sealedSend } from "./fixtures.ts";
 import { api, connect, registerUser, type TestSocket, type TestUser } from "./helpers.ts";
 
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
@@ -277,7 +277,7 @@ describe("typing and re-sends", () => {
 	it("publish prices and limits without authentication", async () => {
 		const { status, json } = await api("/api/limits");
 		expect(status).toBe(200);
-		expect(json.prices).toEqual({ text: 4, attachmentSmall: 8, attachmentMedium: 20, attachmentLarge: 40, edit: 2, delete: 1 });
+		expect(json.prices).toEqual(DOCUMENTED_PRICES);
 		expect(json.maxSealedTextBytes).toBe(65536);
 	});
 });

@@ -173,3 +173,21 @@ export async function revokeDevice(db: D1Database, accountId: string, deviceId: 
 		.run();
 	return meta.changes > 0;
 }
+
+/**
+ * Every D1 row of an account, in one batch (all or nothing): its ledger and credit flushes,
+ * its devices, the flags and reviews about it, the reports it made and those about it, and
+ * the account itself, children first. Nothing else in D1 names it.
+ */
+export async function deleteAccountRows(db: D1Database, accountId: string): Promise<void> {
+	const statements = [
+		"DELETE FROM credit_ledger WHERE account_id = ?1",
+		"DELETE FROM credit_flushes WHERE account_id = ?1",
+		"DELETE FROM flags WHERE account_id = ?1",
+		"DELETE FROM suspension_reviews WHERE account_id = ?1",
+		"DELETE FROM reports WHERE reporter_id = ?1 OR reported_id = ?1",
+		"DELETE FROM devices WHERE account_id = ?1",
+		"DELETE FROM accounts WHERE id = ?1",
+	];
+	await db.batch(statements.map((sql) => db.prepare(sql).bind(accountId)));
+}

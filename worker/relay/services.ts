@@ -1,3 +1,4 @@
+import { AccountDeletion } from "./account/account-deletion.ts";
 import { AccountState } from "./account/account-state.ts";
 import { SendAllowance } from "./account/send-allowance.ts";
 import { AttachmentService } from "./attachments/attachment-service.ts";
@@ -44,6 +45,7 @@ export class RelayServices {
 	readonly history: HistoryTransfers;
 	readonly delivery: Delivery;
 	readonly reads: ReadReceipts;
+	readonly deletion: AccountDeletion;
 	readonly sends: SendPipeline;
 	readonly typing: TypingNotices;
 	readonly challenges: ChallengeLog;
@@ -69,6 +71,7 @@ export class RelayServices {
 		this.history = new HistoryTransfers(host, this);
 		this.delivery = new Delivery(host, this);
 		this.reads = new ReadReceipts(host);
+		this.deletion = new AccountDeletion(host, this);
 		this.sends = new SendPipeline(host, this);
 		this.typing = new TypingNotices(host, this);
 		this.challenges = new ChallengeLog(host);

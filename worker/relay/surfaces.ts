@@ -41,6 +41,8 @@ export interface RouteSurface {
 	/** The WebSocket upgrade of an authenticated device (GET /api/ws). */
 	fetch(request: Request): Promise<Response>;
 	accountStatus(deviceId: string): Promise<RelayResult<AccountStatus>>;
+	/** Delete the account for good (its handle typed again): contacts, blobs, D1 rows, this object's storage. */
+	deleteAccount(deviceId: string, handle: string): Promise<RelayResult<true>>;
 	flushCredits(deviceId?: string): Promise<RelayResult<true>>;
 	/** After D1's account row changed outside this object (admin, reports). */
 	reloadAccount(): Promise<AccountStatus>;
@@ -125,6 +127,8 @@ export interface PeerSurface {
 	theirDecline(fromId: string): Promise<void>;
 	/** A block from before blocks were silent was lifted (contact-service.ts unblock). */
 	theirUnblock(fromId: string): Promise<void>;
+	/** The peer deleted its account (account-deletion.ts). */
+	theirAccountDeleted(fromId: string): Promise<void>;
 }
 
 /** A device that claimed a link code, its key's signature over the claim already checked by the route. */

@@ -115,6 +115,12 @@ export class Contacts {
 
 	/** A `contact` event: the contact changed on the relay (from another device, or the other side). */
 	changed(event: string, contact: Contact): void {
+		if (event === "deleted") {
+			// The account is gone with its keys: no conversation with it can go on.
+			this.store.update({ contacts: this.store.state.contacts.filter((c) => c.accountId !== contact.accountId) });
+			this.notices.notify(`@${contact.handle} deleted their account.`, "info");
+			return;
+		}
 		// Nothing of a blocked contact's is ever told, so a change from blocked is this user's
 		// own unblock: its event names the state the contact is back in, not news from them.
 		const unblocked = this.find(contact.accountId)?.state === "blocked" && contact.state !== "blocked";

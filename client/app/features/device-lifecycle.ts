@@ -16,7 +16,7 @@ import type { StartUpCache } from "./start-up-cache.ts";
 
 export type LifecycleClient = Pick<
 	MessengerClient,
-	"whoami" | "register" | "linkWithCode" | "restoreAccount" | "deviceStatus" | "connect" | "close" | "revokeDevice"
+	"whoami" | "register" | "linkWithCode" | "restoreAccount" | "deviceStatus" | "connect" | "close" | "revokeDevice" | "deleteAccount"
 >;
 
 /** The device's own keys, as far as its lifecycle needs them. */
@@ -156,6 +156,12 @@ export class DeviceLifecycle {
 			const code = toSdkError(err).code;
 			if (code !== "device_revoked" && code !== "not_found") throw err;
 		}
+		await this.erase();
+	}
+
+	/** Delete the account for good (its handle typed again), then this device's keys and history. */
+	async deleteAccount(handle: string): Promise<void> {
+		await this.client.deleteAccount(handle);
 		await this.erase();
 	}
 

@@ -101,7 +101,7 @@ export class HistoryTransfer {
 		private readonly marks: HistoryMarks,
 		private readonly notices: Notices,
 		private readonly contacts: Pick<Contacts, "refresh">,
-		private readonly conversations: Pick<Conversations, "load">,
+		private readonly conversations: Pick<Conversations, "load" | "loadLast">,
 		private readonly maxSealedBytes = MAX_SEALED_ARCHIVE_BYTES,
 	) {}
 
@@ -304,12 +304,12 @@ export class HistoryTransfer {
 		}
 	}
 
-	/** What is on screen, read again from the history: the open conversation and those loaded before. */
+	/** What is on screen, read again from the history: the open conversation, those loaded before, and the contact list's previews. */
 	private async refresh(): Promise<void> {
 		const loaded = Object.keys(this.store.state.conversations);
 		const active = this.store.state.activePeer;
 		const peers = active !== null && !loaded.includes(active) ? [...loaded, active] : loaded;
-		await Promise.all([this.contacts.refresh(), ...peers.map((peerId) => this.conversations.load(peerId))]);
+		await Promise.all([this.contacts.refresh(), this.conversations.loadLast(), ...peers.map((peerId) => this.conversations.load(peerId))]);
 	}
 
 	private finish(transferId: string, phase: "imported" | "skipped" | "expired" | "ended"): void {

@@ -33,6 +33,7 @@ export function receivedMessage(
 		state: message.outgoing ? (early ? "delivered" : "sent") : "received",
 		...(early && { deliveredTo: early }),
 		...(message.attachment && { attachment: message.attachment }),
+		...(message.replyTo && { replyTo: message.replyTo }),
 		...(standsIn && { edited: true as const, editSeq: message.editSeq ?? 1, editId: message.id }),
 		...(!read && { unread: 1 as const }),
 		...(message.missingBefore !== undefined && { missingBefore: message.missingBefore }),
@@ -64,7 +65,7 @@ export class IncomingMessages {
 		private readonly conversations: Pick<Conversations, "show" | "seenOnArrival">,
 		private readonly receipts: Pick<Receipts, "heldFor">,
 		private readonly typing: Pick<TypingIndicator, "peerSent">,
-		private readonly changes: Pick<MessageChanges, "storeIncoming">,
+		private readonly changes: Pick<MessageChanges, "storeIncoming" | "storeReaction">,
 		private readonly notices: Pick<Notices, "notify">,
 		private readonly pageVisible: () => boolean,
 	) {}
@@ -79,6 +80,15 @@ export class IncomingMessages {
 		// of a message this device never had is the message itself, already edited. Only a
 		// message of the edit's own sender is its original.
 		const keyOf = (id: string) => messageKey({ peerId: message.peerId, outgoing: message.outgoing, id });
+		if (message.kind === "reaction") {
+			// Not a message of its own: it lands on the record of the message it names, if held.
+			const me = message.outgoing ? message.from : this.store.state.me?.accountId;
+			const updated = me === undefined ? null : await this.changes.storeReaction(message, me);
+			// A gap before a reaction belongs to no message shown: said as a notice.
+			if (message.missingBefore !== undefined) this.missingNotice(message.missingBefore);
+			this.persisted.set(keyOf(message.id), { kind: "change", updated });
+			return;
+		}
 		const standsIn = message.kind === "edit" && message.replaces !== undefined && !(await this.history.has(keyOf(message.replaces)));
 		if ((message.kind === "edit" && !standsIn) || message.kind === "delete") {
 			let updated = await this.changes.storeIncoming(message);
@@ -125,15 +135,19 @@ export class IncomingMessages {
 	private async markMissing(key: string, count: number): Promise<ChatMessage | null> {
 		const held = await this.history.get(key);
 		if (!held) {
-			this.notices.notify(
-				`${plural(count, "message")} from this conversation may be missing: this device never received ${count === 1 ? "it" : "them"}.`,
-				"info",
-			);
+			this.missingNotice(count);
 			return null;
 		}
 		const marked = { ...held, missingBefore: (held.missingBefore ?? 0) + count };
 		await this.history.put(marked);
 		return marked;
+	}
+
+	private missingNotice(count: number): void {
+		this.notices.notify(
+			`${plural(count, "message")} from this conversation may be missing: this device never received ${count === 1 ? "it" : "them"}.`,
+			"info",
+		);
 	}
 
 	/** A `gaps_filled` event: the messages missing before these came after all (or never existed). */

@@ -1,6 +1,8 @@
+import type { ReactionEmoji } from "../../../common/protocol/wire.ts";
 import type { IncomingMessage, MessengerClient } from "../../core/sdk.ts";
 import { type ChatMessage, messageKey } from "../chat-message.ts";
 import type { MessageHistory } from "../message-history.ts";
+import { refKey, refOf, withReaction } from "../reactions.ts";
 import type { Account } from "./account.ts";
 import type { Conversations } from "./conversations.ts";
 import type { FileCache } from "./file-cache.ts";
@@ -31,12 +33,15 @@ export function deletedCopy(message: ChatMessage): ChatMessage {
 	return { ...rest, text: "", deleted: true };
 }
 
-/** Edits and deletions for everyone of earlier messages: the user's own, and those their sender made. */
+/**
+ * Edits and deletions for everyone of earlier messages (the user's own, and those their sender
+ * made), reactions to them, and deletions from this device only.
+ */
 export class MessageChanges {
 	constructor(
-		private readonly client: Pick<MessengerClient, "editMessage" | "deleteMessage">,
-		private readonly history: Pick<MessageHistory, "get" | "put">,
-		private readonly conversations: Pick<Conversations, "show">,
+		private readonly client: Pick<MessengerClient, "editMessage" | "deleteMessage" | "react">,
+		private readonly history: Pick<MessageHistory, "get" | "put" | "delete">,
+		private readonly conversations: Pick<Conversations, "show" | "remove">,
 		private readonly receipts: Pick<Receipts, "delivered" | "takeHeld" | "edited">,
 		private readonly account: Pick<Account, "charged">,
 		private readonly files: Pick<FileCache, "forget">,
@@ -62,6 +67,50 @@ export class MessageChanges {
 		const receipt = await this.client.deleteMessage(message.peerId, message.id);
 		this.conversations.show(await this.storeDeleted(message));
 		this.account.charged(receipt);
+	}
+
+	/**
+	 * React to a message (any of the conversation's, not deleted) with `emoji`, or "" to take
+	 * this account's reaction back; it costs the reaction price. Kept on the message's record
+	 * once the relay took it. `myAccountId`: this account, the reaction's key on the record.
+	 */
+	async react(message: ChatMessage, emoji: ReactionEmoji | "", myAccountId: string): Promise<void> {
+		const to = refOf(message, myAccountId);
+		if (!to || message.deleted) return;
+		const receipt = await this.client.react(message.peerId, to, emoji);
+		this.account.charged(receipt);
+		// Read again: a reaction of the contact's may have come while this one was on its way.
+		const current = (await this.history.get(message.key)) ?? message;
+		const updated = withReaction(current, myAccountId, emoji);
+		if (!updated) return;
+		await this.history.put(updated);
+		this.conversations.show(updated);
+	}
+
+	/**
+	 * Remove a message from this device only (free: the relay is not asked, and every other
+	 * device, the contact's included, keeps it), with the copy of its file kept here.
+	 */
+	async deleteForMe(message: ChatMessage): Promise<void> {
+		await this.history.delete(message.key);
+		if (message.attachment) await this.files.forget(message.attachment.id);
+		this.conversations.remove(message.peerId, message.key);
+	}
+
+	/**
+	 * A reaction from either account of the conversation (the contact's, or ours from another
+	 * of our devices): folded into the record of the message it names, which comes back once
+	 * stored; null when this device does not hold that message (it is ignored) or nothing changed.
+	 */
+	async storeReaction(message: IncomingMessage, myAccountId: string): Promise<ChatMessage | null> {
+		if (!message.reaction) return null;
+		const key = refKey(message.reaction.to, message.peerId, myAccountId);
+		const target = key === null ? undefined : await this.history.get(key);
+		if (!target || target.peerId !== message.peerId) return null;
+		const updated = withReaction(target, message.from, message.reaction.emoji);
+		if (!updated) return null;
+		await this.history.put(updated);
+		return updated;
 	}
 
 	/**

@@ -1,4 +1,4 @@
-import type { AttachmentInfo } from "../../core/message-body.ts";
+import type { AttachmentInfo, MessageRef } from "../../core/message-body.ts";
 import type { MessengerClient, SentReceipt } from "../../core/sdk.ts";
 import { toSdkError } from "../../core/sdk-error.ts";
 import { type ChatMessage, sentKey, skewMark } from "../chat-message.ts";
@@ -21,11 +21,14 @@ export function localKey(): string {
 /** A message as it shows before the relay answered, `at` this device's clock. */
 export function sendingMessage(
 	peerId: string,
-	content: { text: string } | { file: { name: string; size: number; type: string } },
+	content: { text: string; replyTo?: MessageRef } | { file: { name: string; size: number; type: string } },
 	key: string,
 	at: number,
 ): ChatMessage {
-	const body = "file" in content ? { text: "", file: content.file } : { text: content.text };
+	const body =
+		"file" in content
+			? { text: "", file: content.file }
+			: { text: content.text, ...(content.replyTo && { replyTo: { id: content.replyTo.id, from: content.replyTo.from } }) };
 	return { key, peerId, outgoing: true, ...body, at, state: "sending", pending: 1 };
 }
 
@@ -82,10 +85,10 @@ export class OutgoingMessages {
 		private readonly account: Pick<Account, "noteRelayClock" | "charged" | "rateLimited" | "refresh">,
 	) {}
 
-	/** Seal and send a text. */
-	send(peerId: string, text: string): Promise<void> {
-		const local = sendingMessage(peerId, { text }, localKey(), Date.now());
-		return this.sendAs(local, () => this.client.sendText(peerId, text));
+	/** Seal and send a text; `replyTo` makes it a reply to that message of the conversation. */
+	send(peerId: string, text: string, replyTo?: MessageRef): Promise<void> {
+		const local = sendingMessage(peerId, { text, ...(replyTo && { replyTo }) }, localKey(), Date.now());
+		return this.sendAs(local, () => (replyTo ? this.client.sendText(peerId, text, { replyTo }) : this.client.sendText(peerId, text)));
 	}
 
 	/** Seal, upload and announce a file, with the upload's progress in `progress`. */
@@ -117,7 +120,7 @@ export class OutgoingMessages {
 	/** Send a failed text again (as a new message) and drop the failed copy. A file cannot be: it was not kept. */
 	async retry(message: ChatMessage): Promise<void> {
 		await this.discard(message);
-		if (!message.file) await this.send(message.peerId, message.text);
+		if (!message.file) await this.send(message.peerId, message.text, message.replyTo);
 	}
 
 	/** Drop a failed message from the history. */

@@ -1,3 +1,4 @@
+import { Fragment } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { Contact } from "../../../common/protocol/wire.ts";
 import type { CallController, CallState } from "../call-controller.ts";
@@ -6,6 +7,7 @@ import type { ChatMessage } from "../history-store.ts";
 import { emptyChatText } from "../history-text.ts";
 import type { MessengerController, MessengerState } from "../messenger-controller.ts";
 import { filePrice, formatBytes } from "../prices.ts";
+import { refOf } from "../reactions.ts";
 import { useNow } from "../use-messenger.ts";
 import { CallButtons } from "./call-buttons.tsx";
 import { ContactDetails } from "./contact-details.tsx";
@@ -13,7 +15,8 @@ import { ErrorBoundary } from "./error-boundary.tsx";
 import { pastedFile, useFileDrop } from "./file-drop.ts";
 import { InfoIcon } from "./icons.tsx";
 import { IdentityChangeNotice, SendingPaused } from "./identity-change.tsx";
-import { MessageItem } from "./message-item.tsx";
+import { firstLine, MessageItem } from "./message-item.tsx";
+import { MessageMarks, useMessageMarks } from "./message-marks.tsx";
 import { TrustBadge } from "./safety-number.tsx";
 
 function UnshowableMessage({ message }: { message: ChatMessage }) {
@@ -30,11 +33,13 @@ export function MessageList({
 	state,
 	messages,
 	label,
+	onReply,
 }: {
 	controller: MessengerController;
 	state: MessengerState;
 	messages: ChatMessage[];
 	label: string;
+	onReply?: (message: ChatMessage) => void;
 }) {
 	const scroller = useRef<HTMLDivElement>(null);
 	const pinned = useRef(true);
@@ -42,6 +47,7 @@ export function MessageList({
 		const el = scroller.current;
 		if (el && pinned.current) el.scrollTop = el.scrollHeight;
 	}, [messages]);
+	useMessageMarks(controller, scroller, pinned, state, messages);
 	return (
 		<div
 			class="messages"
@@ -64,10 +70,13 @@ export function MessageList({
 				// A scrolling container is reachable by keyboard on its own (Chromium, Firefox).
 				<ol class="message-list" role="log" aria-live="polite" aria-label={label}>
 					{messages.map((m) => (
-						// A message this browser cannot show (a damaged record, a bug) takes only its own bubble down.
-						<ErrorBoundary key={m.key} fallback={() => <UnshowableMessage message={m} />}>
-							<MessageItem controller={controller} state={state} message={m} />
-						</ErrorBoundary>
+						<Fragment key={m.key}>
+							<MessageMarks state={state} message={m} />
+							{/* A message this browser cannot show (a damaged record, a bug) takes only its own bubble down. */}
+							<ErrorBoundary fallback={() => <UnshowableMessage message={m} />}>
+								<MessageItem controller={controller} state={state} message={m} {...(onReply && { onReply })} />
+							</ErrorBoundary>
+						</Fragment>
 					))}
 				</ol>
 			)}
@@ -145,7 +154,37 @@ function PendingFile({
 	);
 }
 
-export function Composer({ controller, state, peerId }: { controller: MessengerController; state: MessengerState; peerId: string }) {
+/** "Replying to @handle: first line", with its cancel button, above the composer. */
+function ReplyBar({ state, message, onCancel }: { state: MessengerState; message: ChatMessage; onCancel: () => void }) {
+	const handle = state.contacts.find((c) => c.accountId === message.peerId)?.handle;
+	const who = message.outgoing ? "yourself" : `@${handle ?? "them"}`;
+	const what = firstLine(message.text) || message.attachment?.name || "";
+	return (
+		<div class="reply-bar" data-testid="reply-bar">
+			<span>
+				Replying to {who}: <span class="quote-text">{what}</span>
+			</span>
+			<button type="button" class="link" aria-label="Cancel the reply" onClick={onCancel}>
+				×
+			</button>
+		</div>
+	);
+}
+
+export function Composer({
+	controller,
+	state,
+	peerId,
+	replyTo = null,
+	onCancelReply = () => {},
+}: {
+	controller: MessengerController;
+	state: MessengerState;
+	peerId: string;
+	/** The message the next text answers, if any. */
+	replyTo?: ChatMessage | null;
+	onCancelReply?: () => void;
+}) {
 	const [text, setText] = useState("");
 	const [file, setFile] = useState<File | null>(null);
 	const [form, setForm] = useState<HTMLFormElement | null>(null);
@@ -160,13 +199,20 @@ export function Composer({ controller, state, peerId }: { controller: MessengerC
 	const account = state.account;
 	const trust = state.trust[peerId];
 	const contact = state.contacts.find((c) => c.accountId === peerId);
+	// Starting a reply puts the cursor where the answer goes.
+	useEffect(() => {
+		if (replyTo) document.getElementById(`composer-${peerId}`)?.focus();
+	}, [replyTo, peerId]);
 	// A verified contact's identity changed: nothing goes to the new key until the person has looked.
 	if (trust?.blocked && contact) return <SendingPaused controller={controller} contact={contact} trust={trust} />;
 	const send = () => {
 		const body = text.trim();
 		if (!body || blocker || long) return;
 		setText("");
-		void controller.send(peerId, body);
+		const me = state.me?.accountId;
+		const ref = replyTo && me !== undefined ? refOf(replyTo, me) : null;
+		onCancelReply();
+		void controller.send(peerId, body, ref ?? undefined);
 	};
 	const allowance = [
 		price !== undefined && `A message costs ${plural(price, "credit")}.`,
@@ -189,6 +235,7 @@ export function Composer({ controller, state, peerId }: { controller: MessengerC
 			{file && (
 				<PendingFile controller={controller} state={state} peerId={peerId} file={file} blocker={blocker} onDone={() => setFile(null)} />
 			)}
+			{replyTo && <ReplyBar state={state} message={replyTo} onCancel={onCancelReply} />}
 			<label for={`composer-${peerId}`} class="visually-hidden">
 				Message
 			</label>
@@ -235,6 +282,11 @@ export function Composer({ controller, state, peerId }: { controller: MessengerC
 						setFile(pasted);
 					}}
 					onKeyDown={(e) => {
+						if (e.key === "Escape" && replyTo) {
+							e.preventDefault();
+							onCancelReply();
+							return;
+						}
 						// Enter sends, Shift+Enter starts a new line (and IME composition is left alone).
 						if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
 							e.preventDefault();
@@ -290,11 +342,15 @@ export function ChatView({
 	onBack: () => void;
 }) {
 	const [showDetails, setShowDetails] = useState(false);
+	const [replyTo, setReplyTo] = useState<ChatMessage | null>(null);
 	const messages = state.conversations[contact.accountId] ?? [];
+	// The message being answered, as the conversation shows it now: gone (deleted here) ends the reply.
+	const answering = replyTo && messages.some((m) => m.key === replyTo.key && !m.deleted) ? replyTo : null;
 	const trust = state.trust[contact.accountId];
 	const heading = useRef<HTMLHeadingElement>(null);
 	useEffect(() => {
 		setShowDetails(false);
+		setReplyTo(null);
 		heading.current?.focus();
 	}, [contact.accountId]);
 	const review = () => {
@@ -327,10 +383,22 @@ export function ChatView({
 			</header>
 			{showDetails && <ContactDetails controller={controller} state={state} contact={contact} />}
 			{contact.state === "accepted" && trust?.state === "changed" && <IdentityChangeNotice contact={contact} onReview={review} />}
-			<MessageList controller={controller} state={state} messages={messages} label={`Conversation with @${contact.handle}`} />
+			<MessageList
+				controller={controller}
+				state={state}
+				messages={messages}
+				label={`Conversation with @${contact.handle}`}
+				onReply={contact.state === "accepted" ? setReplyTo : undefined}
+			/>
 			<TypingLine state={state} contact={contact} />
 			{contact.state === "accepted" ? (
-				<Composer controller={controller} state={state} peerId={contact.accountId} />
+				<Composer
+					controller={controller}
+					state={state}
+					peerId={contact.accountId}
+					replyTo={answering}
+					onCancelReply={() => setReplyTo(null)}
+				/>
 			) : (
 				<ContactStatus contact={contact} />
 			)}

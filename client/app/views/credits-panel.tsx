@@ -61,6 +61,14 @@ export function CreditsPanel({ controller, state }: { controller: MessengerContr
 								<td>{plural(limits.prices.delete, "credit")}</td>
 							</tr>
 							<tr>
+								<th scope="row">React to a message</th>
+								<td>{plural(limits.prices.reaction, "credit")}</td>
+							</tr>
+							<tr>
+								<th scope="row">Delete a message for you only</th>
+								<td>free</td>
+							</tr>
+							<tr>
 								<th scope="row">Reading and receiving</th>
 								<td>free</td>
 							</tr>

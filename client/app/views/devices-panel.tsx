@@ -304,6 +304,7 @@ export function DevicesPanel({ controller, state }: { controller: MessengerContr
 					{me !== undefined && (
 						<SignOut controller={controller} handle={state.me?.handle ?? ""} risk={signOutRisk(devices, me, state.recovery)} />
 					)}
+					{state.me && <DeleteAccount controller={controller} handle={state.me.handle} />}
 					{revoked.length > 0 && (
 						<details>
 							<summary>Removed devices ({revoked.length})</summary>
@@ -321,6 +322,23 @@ export function DevicesPanel({ controller, state }: { controller: MessengerContr
 			<ReadReceiptChoice controller={controller} state={state} />
 			<RecoverySettings controller={controller} state={state} />
 		</section>
+	);
+}
+
+/** The last step of something that cannot be undone: do it, or go back; and why it failed. */
+function ConfirmOrCancel(props: { label: string; disabled: boolean; error: string | null; onConfirm: () => void; onCancel: () => void }) {
+	return (
+		<>
+			<div class="actions">
+				<button type="button" class="danger" disabled={props.disabled} onClick={props.onConfirm}>
+					{props.label}
+				</button>
+				<button type="button" onClick={props.onCancel}>
+					Cancel
+				</button>
+			</div>
+			<ErrorLine text={props.error} />
+		</>
 	);
 }
 
@@ -368,15 +386,58 @@ function SignOut({ controller, handle, risk }: { controller: MessengerController
 					{handle} will be lost for good
 				</label>
 			)}
+			<ConfirmOrCancel
+				label="Yes, sign out"
+				disabled={action.busy || (lost && !understood)}
+				error={action.error}
+				onConfirm={() => void action.run()}
+				onCancel={() => setConfirming(false)}
+			/>
+		</section>
+	);
+}
+
+/**
+ * Delete the account for good: every device, contact, key and message the server holds, and
+ * this device's data. The handle must be typed again, so that it is never one click away.
+ */
+function DeleteAccount({ controller, handle }: { controller: MessengerController; handle: string }) {
+	const [confirming, setConfirming] = useState(false);
+	const [typed, setTyped] = useState("");
+	const action = useAction(
+		() => controller.deleteAccount(typed.trim().replace(/^@/, "")).then(() => location.reload()),
+		(err) => errorText(err, "device"),
+	);
+	if (!confirming) {
+		return (
 			<div class="actions">
-				<button type="button" class="danger" disabled={action.busy || (lost && !understood)} onClick={() => void action.run()}>
-					Yes, sign out
-				</button>
-				<button type="button" onClick={() => setConfirming(false)}>
-					Cancel
+				<button type="button" class="danger" onClick={() => setConfirming(true)}>
+					Delete account…
 				</button>
 			</div>
-			<ErrorLine text={action.error} />
+		);
+	}
+	const matches = typed.trim().replace(/^@/, "").toLowerCase() === handle;
+	return (
+		<section class="stack delete-account" aria-labelledby="delete-account-title">
+			<h3 id="delete-account-title" class="section-title">
+				Delete @{handle}
+			</h3>
+			<p class="warning">
+				Every device of the account is signed out, your contacts see that the account is gone, and the server deletes everything it holds of
+				it. It cannot be undone, not even with the recovery key.
+			</p>
+			<label>
+				Type {handle} to confirm
+				<input autocomplete="off" spellcheck={false} value={typed} onInput={(e) => setTyped(e.currentTarget.value)} />
+			</label>
+			<ConfirmOrCancel
+				label={`Delete @${handle} for good`}
+				disabled={!matches || action.busy}
+				error={action.error}
+				onConfirm={() => void action.run()}
+				onCancel={() => setConfirming(false)}
+			/>
 		</section>
 	);
 }

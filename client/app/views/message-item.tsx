@@ -1,14 +1,17 @@
 import { useEffect, useRef, useState } from "preact/hooks";
+import { REACTION_EMOJIS, type ReactionEmoji } from "../../../common/protocol/wire.ts";
 import type { AttachmentInfo } from "../../core/message-body.ts";
 import { safeFileName } from "../download-name.ts";
 import { errorText } from "../error-text.ts";
-import { formatTime, plural } from "../format.ts";
+import { formatTime } from "../format.ts";
 import type { ChatMessage } from "../history-store.ts";
 import { INLINE_IMAGE_TYPES, type MessengerController, type MessengerState } from "../messenger-controller.ts";
 import { formatBytes } from "../prices.ts";
+import { reactionCounts, refKey } from "../reactions.ts";
 import { useAction } from "../use-messenger.ts";
 import { ImageViewer } from "./image-viewer.tsx";
 import { LinkedText } from "./linked-text.tsx";
+import { MessageActions, type MessageProps, messageAbilities } from "./message-actions.tsx";
 
 function deliveryText(message: ChatMessage): string {
 	switch (message.state) {
@@ -17,8 +20,8 @@ function deliveryText(message: ChatMessage): string {
 		case "sent":
 			return "Sent";
 		case "delivered": {
-			if (message.readBy?.length) return "Read";
 			const devices = message.deliveredTo?.length ?? 1;
+			if (message.readBy?.length) return devices > 1 ? `Read · delivered to ${devices} devices` : "Read";
 			return devices > 1 ? `Delivered to ${devices} devices` : "Delivered";
 		}
 		case "failed":
@@ -191,114 +194,95 @@ function FileBox({ controller, state, message }: { controller: MessengerControll
 	);
 }
 
-/** Edit or delete a message this account sent, each with its price shown first. */
-function OwnMessageActions({
-	controller,
-	state,
-	message,
-}: {
-	controller: MessengerController;
-	state: MessengerState;
-	message: ChatMessage;
-}) {
-	const [mode, setMode] = useState<"closed" | "menu" | "edit" | "delete">("closed");
-	const [text, setText] = useState(message.text);
-	const prices = state.limits?.prices;
-	const save = useAction(
-		(t: string) => controller.editMessage(message, t),
-		(err) => errorText(err, "send"),
-	);
-	const remove = useAction(
-		() => controller.deleteMessage(message),
-		(err) => errorText(err, "send"),
-	);
-	const price = (n: number | undefined) => (n === undefined ? "" : ` · ${plural(n, "credit")}`);
-	if (mode === "closed") {
+/** The first line of a text, cut to fit a quote. */
+export function firstLine(text: string, max = 80): string {
+	const line = text.split("\n", 1)[0] ?? "";
+	return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** The DOM id of a message's bubble, so that a quote of it can scroll to it. */
+export const bubbleId = (key: string): string => `message-${key}`;
+
+/** Who wrote a message, as a quote names them. */
+function authorOf(state: MessengerState, message: ChatMessage): string {
+	if (message.outgoing) return "You";
+	const handle = state.contacts.find((c) => c.accountId === message.peerId)?.handle;
+	return handle ? `@${handle}` : "Them";
+}
+
+/**
+ * The message a reply answers, from this device's own copy (the reply does not carry its
+ * text): a click scrolls to it. Without a copy here, it says so.
+ */
+function Quote({ state, message }: { state: MessengerState; message: ChatMessage }) {
+	const ref = message.replyTo;
+	const me = state.me?.accountId;
+	if (!ref) return null;
+	const key = me === undefined ? null : refKey(ref, message.peerId, me);
+	const original = key === null ? undefined : state.conversations[message.peerId]?.find((m) => m.key === key);
+	if (!original) {
 		return (
-			<button type="button" class="link more" aria-label="Edit or delete this message" onClick={() => setMode("menu")}>
-				⋯
-			</button>
+			<p class="quote muted" data-testid="quote">
+				Original message not available
+			</p>
 		);
 	}
+	const what = original.deleted
+		? "This message was deleted."
+		: original.state === "unreadable"
+			? "A message that could not be decrypted"
+			: firstLine(original.text) || (original.attachment ? original.attachment.name : "");
 	return (
-		<div class="message-actions">
-			{mode === "menu" && (
-				<>
-					{!message.attachment && (
-						<button type="button" onClick={() => setMode("edit")}>
-							Edit{price(prices?.edit)}
-						</button>
-					)}
-					<button type="button" class="danger" onClick={() => setMode("delete")}>
-						Delete for everyone{price(prices?.delete)}
-					</button>
-					<button type="button" onClick={() => setMode("closed")}>
-						Cancel
-					</button>
-				</>
-			)}
-			{mode === "edit" && (
-				<form
-					class="stack"
-					onSubmit={async (e) => {
-						e.preventDefault();
-						const t = text.trim();
-						if (t && t !== message.text && (await save.run(t))) setMode("closed");
-					}}
+		<button
+			type="button"
+			class="quote"
+			data-testid="quote"
+			aria-label={`Reply to ${authorOf(state, original)}: ${what}. Show the original`}
+			onClick={() => document.getElementById(bubbleId(original.key))?.scrollIntoView({ block: "center", behavior: "smooth" })}
+		>
+			<span class="quote-author">{authorOf(state, original)}</span>
+			<span class="quote-text">{what}</span>
+		</button>
+	);
+}
+
+/** Each reaction with its count; a click on one toggles this account's own reaction to it. */
+function ReactionChips({ controller, state, message }: { controller: MessengerController; state: MessengerState; message: ChatMessage }) {
+	const me = state.me?.accountId;
+	const chips = reactionCounts(message, REACTION_EMOJIS, me);
+	const toggle = useAction(
+		(emoji: ReactionEmoji | "") => controller.react(message, emoji),
+		(err) => errorText(err, "send"),
+	);
+	if (chips.length === 0) return null;
+	const reactable = messageAbilities(message).answer;
+	return (
+		<div class="reactions" data-testid="reactions">
+			{chips.map((chip) => (
+				<button
+					key={chip.emoji}
+					type="button"
+					class={`reaction-chip${chip.mine ? " mine" : ""}`}
+					aria-label={`${chip.emoji} ${chip.count}${chip.mine ? ", you" : ""}`}
+					aria-pressed={chip.mine}
+					disabled={!reactable || toggle.busy}
+					onClick={() => void toggle.run(chip.mine ? "" : (chip.emoji as ReactionEmoji))}
 				>
-					<label>
-						New text
-						<textarea rows={2} value={text} onInput={(e) => setText(e.currentTarget.value)} />
-					</label>
-					<div class="actions">
-						<button type="submit" class="primary" disabled={save.busy || !text.trim()}>
-							Save{price(prices?.edit)}
-						</button>
-						<button type="button" onClick={() => setMode("closed")}>
-							Cancel
-						</button>
-					</div>
-				</form>
-			)}
-			{mode === "delete" && (
-				<div class="actions">
-					<button
-						type="button"
-						class="danger"
-						disabled={remove.busy}
-						onClick={async () => {
-							if (await remove.run()) setMode("closed");
-						}}
-					>
-						Yes, delete{price(prices?.delete)}
-					</button>
-					<button type="button" onClick={() => setMode("closed")}>
-						Cancel
-					</button>
-				</div>
-			)}
-			{(save.error ?? remove.error) && (
-				<p class="error" role="alert">
-					{save.error ?? remove.error}
-				</p>
+					{chip.emoji} {chip.count}
+				</button>
+			))}
+			{toggle.error && (
+				<span class="error" role="alert">
+					{toggle.error}
+				</span>
 			)}
 		</div>
 	);
 }
 
-export function MessageItem({
-	controller,
-	state,
-	message,
-}: {
-	controller: MessengerController;
-	state: MessengerState;
-	message: ChatMessage;
-}) {
-	const changeable =
-		message.outgoing && message.id !== undefined && !message.deleted && (message.state === "sent" || message.state === "delivered");
+export function MessageItem({ controller, state, message, onReply }: MessageProps) {
 	return (
-		<li class={`message ${message.outgoing ? "outgoing" : "incoming"}`} data-state={message.state}>
+		<li id={bubbleId(message.key)} class={`message ${message.outgoing ? "outgoing" : "incoming"}`} data-state={message.state}>
 			{message.missingBefore !== undefined && (
 				<p
 					class="missing-before"
@@ -314,6 +298,7 @@ export function MessageItem({
 				<p class="message-text muted">This message was deleted.</p>
 			) : (
 				<>
+					<Quote state={state} message={message} />
 					<FileBox controller={controller} state={state} message={message} />
 					{message.text && (
 						<p class="message-text">
@@ -334,8 +319,9 @@ export function MessageItem({
 					</span>
 				)}
 				{message.outgoing && message.state !== "unreadable" && <span class="delivery">{deliveryText(message)}</span>}
-				{changeable && <OwnMessageActions key={message.key} controller={controller} state={state} message={message} />}
+				<MessageActions key={message.key} controller={controller} state={state} message={message} {...(onReply && { onReply })} />
 			</p>
+			{!message.deleted && <ReactionChips controller={controller} state={state} message={message} />}
 			{message.state === "failed" && (
 				<p class="message-error">
 					<span role="alert">{message.error}</span>{" "}

@@ -130,6 +130,23 @@ export function saveBeneathBlock(sql: SqlStorage, peerId: string, beneath: Conta
 	);
 }
 
+/**
+ * The peer deleted its account: every row naming it goes — its contact row, the keys wrapped
+ * for it, the count of its messages, the record of ours sent to it (kept a day against
+ * re-sends), its receipts waiting for an offline device, and its attachment grants (its
+ * blobs are deleted with it).
+ */
+export function forgetContact(sql: SqlStorage, peerId: string): void {
+	contactsMemo.drop(sql);
+	sql.exec("DELETE FROM contacts WHERE peer_id = ?", peerId);
+	sql.exec("DELETE FROM envelopes WHERE peer_id = ?", peerId);
+	sql.exec("DELETE FROM received_counts WHERE peer_id = ?", peerId);
+	sql.exec("DELETE FROM sent_messages WHERE to_account = ?", peerId);
+	sql.exec("DELETE FROM receipt_queue WHERE json_extract(frame, '$.from') = ?", peerId);
+	sql.exec("DELETE FROM attachment_waiting WHERE attachment_id IN (SELECT attachment_id FROM attachment_grants WHERE owner = ?)", peerId);
+	sql.exec("DELETE FROM attachment_grants WHERE owner = ?", peerId);
+}
+
 /** A block from before blocks were silent is lifted: the blocked side's object forgets it. */
 export function clearPeerBlocked(sql: SqlStorage, peerId: string): void {
 	contactsMemo.drop(sql);

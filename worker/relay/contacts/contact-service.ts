@@ -9,12 +9,14 @@ import type { AccountState } from "../account/account-state.ts";
 import { countSince, distinctRefsSince, logActivity, nthNewestTime, recentTimes } from "../account/activity-log.ts";
 import type { DeviceRegistry } from "../devices/device-registry.ts";
 import type { RelayHost } from "../host.ts";
+import { dropQueuedFrom } from "../messaging/message-queue.ts";
 import { receivedFrom } from "../messaging/received-counts.ts";
 import { ok, type RelayResult, refuse } from "../relay-result.ts";
 import type { SocketHub } from "../sockets/socket-hub.ts";
 import {
 	clearPeerBlocked,
 	envelopesFor,
+	forgetContact,
 	getContact,
 	listContacts,
 	type PeerRef,
@@ -244,6 +246,18 @@ export class ContactService {
 		if (!current) return;
 		const result = this.applyTheirs({ id: fromId, handle: current.handle }, "their_decline");
 		if (typeof result === "object" && result.ok) this.s.hub.broadcast(contactFrame("declined", result.value));
+	}
+
+	/**
+	 * The peer deleted its account: it is no longer a contact, nothing it had not delivered
+	 * yet will be, and this account's devices are told (`deleted`, with the contact as it was).
+	 */
+	theirAccountDeleted(fromId: string): void {
+		const current = getContact(this.host.sql, fromId);
+		if (!current) return;
+		forgetContact(this.host.sql, fromId);
+		dropQueuedFrom(this.host.sql, fromId);
+		this.s.hub.broadcast(contactFrame("deleted", publicContact(current)));
 	}
 
 	/** The peer lifted a block from before blocks were silent, which had told this object. */

@@ -158,6 +158,16 @@ export function dropDeviceQueue(sql: SqlStorage, deviceId: string): void {
 	sql.exec("DELETE FROM queue_stats WHERE device_id = ?", deviceId);
 }
 
+/** Every message `from` queued for this account's devices goes (its account was deleted): never delivered. */
+export function dropQueuedFrom(sql: SqlStorage, from: string): void {
+	const removed = sql
+		.exec<{ device_id: string; bytes: number }>("DELETE FROM queue WHERE from_account = ? RETURNING device_id, bytes", from)
+		.toArray();
+	if (removed.length > 0) statsMemo.drop(sql);
+	for (const row of removed)
+		sql.exec("UPDATE queue_stats SET count = count - 1, bytes = bytes - ? WHERE device_id = ?", row.bytes, row.device_id);
+}
+
 /**
  * An edit for a device that has not yet received the original: the queued original (or an
  * earlier edit of it) becomes the edit, in its place in the order, so the queue holds only

@@ -1,5 +1,5 @@
 import { b64uByteLength } from "../../../common/encoding.ts";
-import type { SendFrame, ServerFrame } from "../../../common/protocol/wire.ts";
+import { MAX_SEALED_REACTION_BYTES, type SendFrame, type ServerFrame } from "../../../common/protocol/wire.ts";
 import type { CachedAccount } from "../account/account-cache.ts";
 import { bumpCounter } from "../account/account-cache.ts";
 import type { AccountState } from "../account/account-state.ts";
@@ -90,6 +90,9 @@ export class SendPipeline {
 		// The whole box, tag included: the limit as the protocol states it.
 		if (b64uByteLength(frame.box) > maxSealedTextBytes)
 			return refuse("too_large", `A sealed message may be at most ${maxSealedTextBytes} bytes.`);
+		// Outside the rate limit and the quota, so a reaction may carry no more than a reaction needs.
+		if (frame.kind === "reaction" && b64uByteLength(frame.box) > MAX_SEALED_REACTION_BYTES)
+			return refuse("too_large", `A sealed reaction may be at most ${MAX_SEALED_REACTION_BYTES} bytes.`);
 		const contact = this.s.contacts.get(frame.to);
 		// Whether they blocked this account is for their object to handle, silently (delivery.ts).
 		if (!contact || contact.state !== "accepted") return refuse("not_a_contact", "You can only message accepted contacts.");
@@ -198,8 +201,10 @@ export class SendPipeline {
 
 	/**
 	 * What a send costs and whether it counts against the limits: text and edit are counted,
-	 * a delete is not; an attachment was priced at reservation. Edits and deletes name a
-	 * message this account sent to the same contact.
+	 * a delete and a reaction are not; an attachment was priced at reservation. Edits and
+	 * deletes name a message this account sent to the same contact. A reaction names its
+	 * message only inside the sealed body (no `replaces`: that would swap or drop the queued
+	 * original), so the relay cannot tell what it reacts to, and need not.
 	 */
 	private plan(frame: SendFrame, account: CachedAccount): RelayResult<Plan> {
 		const { prices } = this.host.config();
@@ -217,6 +222,8 @@ export class SendPipeline {
 			case "edit":
 			case "delete":
 				return this.planChange(frame, prices);
+			case "reaction":
+				return ok({ price: prices.reaction, countsAsSend: false });
 		}
 		return refuse("bad_request", `Unknown message kind; this account's trust (${account.trust}) has no price for it.`);
 	}
@@ -233,7 +240,8 @@ export class SendPipeline {
 
 	private planChange(frame: SendFrame, prices: { edit: number; delete: number }): RelayResult<Plan> {
 		const original = sentMessage(this.host.sql, frame.replaces as string);
-		if (!original || original.to !== frame.to || original.kind === "deleted" || original.kind === "delete") {
+		// A reaction is taken back by another reaction (""), not deleted.
+		if (!original || original.to !== frame.to || ["deleted", "delete", "reaction"].includes(original.kind)) {
 			return refuse("not_found", "You can only change messages you sent to this contact.");
 		}
 		if (frame.kind === "edit" && original.kind !== "text" && original.kind !== "edit")
