@@ -94,7 +94,9 @@ function Main({
 						<AddContactForm controller={controller} />
 						<ContactList controller={controller} state={state} onOpen={(peerId) => go({ kind: "chat", peerId })} />
 					</aside>
-					<main class="detail">
+					{/* It scrolls; a view with no control of its own (prices, the empty start) must still be
+					    scrollable by keyboard, so the region itself takes the focus then. */}
+					<main class="detail" tabIndex={view.kind === "credits" || view.kind === "home" ? 0 : undefined}>
 						{view.kind === "chat" && contact && (
 							<ChatView
 								controller={controller}

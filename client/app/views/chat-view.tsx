@@ -67,18 +67,22 @@ export function MessageList({
 					{emptyChatText(state)}
 				</p>
 			) : (
-				// A scrolling container is reachable by keyboard on its own (Chromium, Firefox).
-				<ol class="message-list" role="log" aria-live="polite" aria-label={label}>
-					{messages.map((m) => (
-						<Fragment key={m.key}>
-							<MessageMarks state={state} message={m} />
-							{/* A message this browser cannot show (a damaged record, a bug) takes only its own bubble down. */}
-							<ErrorBoundary fallback={() => <UnshowableMessage message={m} />}>
-								<MessageItem controller={controller} state={state} message={m} {...(onReply && { onReply })} />
-							</ErrorBoundary>
-						</Fragment>
-					))}
-				</ol>
+				// A scrolling container is reachable by keyboard on its own (Chromium, Firefox). The
+				// live region wraps the list: a `log` role on the <ol> itself would take away its list
+				// semantics, leaving every message an orphaned list item.
+				<div role="log" aria-live="polite" aria-label={label}>
+					<ol class="message-list">
+						{messages.map((m) => (
+							<Fragment key={m.key}>
+								<MessageMarks state={state} message={m} />
+								{/* A message this browser cannot show (a damaged record, a bug) takes only its own bubble down. */}
+								<ErrorBoundary fallback={() => <UnshowableMessage message={m} />}>
+									<MessageItem controller={controller} state={state} message={m} {...(onReply && { onReply })} />
+								</ErrorBoundary>
+							</Fragment>
+						))}
+					</ol>
+				</div>
 			)}
 		</div>
 	);
