@@ -700,12 +700,13 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		const held = await this.store.latestVersion(peerId);
 		if (held !== undefined && sealedWith !== undefined && held > sealedWith) return;
 		const contact = (await this.contacts()).find((c) => c.accountId === peerId);
-		// The contact made a newer version meanwhile (a removal is answered by either side): it is
-		// fetched and the send tried under it, rather than a rotation this device cannot justify.
+		// The contact made a newer version meanwhile (a removal is answered by either side): if it
+		// now loads (its envelope checks out), the send is tried under it, rather than a rotation
+		// this device cannot justify. One that does not load is judged as before.
 		if (contact?.keyVersion !== undefined && held !== undefined && contact.keyVersion > held) {
 			this.keys.forget(peerId);
 			await this.keys.load(peerId);
-			return;
+			if (((await this.store.latestVersion(peerId)) ?? 0) > held) return;
 		}
 		if (contact?.keyVersion !== undefined && (held === undefined || held <= contact.keyVersion)) {
 			if (!(await this.keys.rotationJustified(peerId))) throw unjustifiedRotation(peerId);
