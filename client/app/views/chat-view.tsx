@@ -204,7 +204,7 @@ export function Composer({
 	const trust = state.trust[peerId];
 	const contact = state.contacts.find((c) => c.accountId === peerId);
 	// Starting a reply puts the cursor where the answer goes.
-	useEffect(() => {
+	useLayoutEffect(() => {
 		if (replyTo) document.getElementById(`composer-${peerId}`)?.focus();
 	}, [replyTo, peerId]);
 	// A verified contact's identity changed: nothing goes to the new key until the person has looked.

@@ -1,5 +1,5 @@
 import { type ComponentChildren, render } from "preact";
-import { useEffect, useId, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useId, useLayoutEffect, useRef, useState } from "preact/hooks";
 
 /**
  * Children rendered at the end of <body>, outside the conversation: its message list is a
@@ -38,7 +38,8 @@ function ViewerDialog({ url, name, onDownload, onClose }: ViewerProps) {
 	const dialog = useRef<HTMLDialogElement>(null);
 	const closeButton = useRef<HTMLButtonElement>(null);
 	const title = useId();
-	useEffect(() => {
+	// In the commit, not after paint: the dialog is modal, and has the focus, before any next key.
+	useLayoutEffect(() => {
 		dialog.current?.showModal();
 		closeButton.current?.focus();
 	}, []);

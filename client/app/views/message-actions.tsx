@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import { REACTION_EMOJIS, type ReactionEmoji } from "../../../common/protocol/wire.ts";
 import { errorText } from "../error-text.ts";
 import { plural } from "../format.ts";
@@ -65,7 +65,8 @@ function ReactionMenu({
 	onClose: () => void;
 }) {
 	const menu = useRef<HTMLDivElement>(null);
-	useEffect(() => menu.current?.querySelector<HTMLElement>('[role^="menuitem"]')?.focus(), []);
+	// In the commit, not after paint: a key pressed right after opening goes to the menu, not the button.
+	useLayoutEffect(() => menu.current?.querySelector<HTMLElement>('[role^="menuitem"]')?.focus(), []);
 	return (
 		<div
 			class="reaction-menu"
@@ -134,7 +135,7 @@ export function MessageActions({ controller, state, message, onReply }: MessageP
 		() => controller.deleteForMe(message),
 		(err) => errorText(err, "general"),
 	);
-	useEffect(() => {
+	useLayoutEffect(() => {
 		if (mode === "menu") menu.current?.querySelector<HTMLElement>('[role="menuitem"]')?.focus();
 	}, [mode]);
 	if (!can.answer && !can.change && !can.remove) return null;
