@@ -223,4 +223,22 @@ describe("sealed read receipts", () => {
 		await settle(a);
 		expect(a.frames.filter((x) => x.type === "receipt")).toEqual([]);
 	});
+
+	it("keep only today's budget: the day's first read receipt clears the days before", async () => {
+		const { alice, bob, key, a, b, f } = await oneDelivered("z");
+		const today = await runInDurableObject(relay(bob.accountId), (_, state) => {
+			const day = Math.floor(Date.now() / 86_400_000);
+			state.storage.sql.exec("INSERT INTO read_receipt_budget (day, bytes) VALUES (?, 500), (?, 700)", day - 2, day - 1);
+			return day;
+		});
+		b.send(sealedRead(bob, alice, key, [f.id]));
+		await a.next("receipt");
+		const days = await runInDurableObject(relay(bob.accountId), (_, state) =>
+			state.storage.sql
+				.exec<{ day: number }>("SELECT day FROM read_receipt_budget ORDER BY day")
+				.toArray()
+				.map((r) => r.day),
+		);
+		expect(days).toEqual([today]);
+	});
 });

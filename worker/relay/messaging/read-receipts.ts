@@ -34,7 +34,8 @@ export class ReadReceipts {
 			day,
 			bytes,
 		);
-		sql.exec("DELETE FROM read_receipt_budget WHERE day < ?", day);
+		// The day's first receipt (nothing used yet) clears the days before; the others need not look.
+		if (used === 0) sql.exec("DELETE FROM read_receipt_budget WHERE day < ?", day);
 		const passed: ReceiptFrame = { type: "receipt", from: state.accountId, fromDevice: state.deviceId, ...frame.receipt };
 		this.host.waitUntil(
 			this.host
