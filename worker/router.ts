@@ -7,7 +7,7 @@ import { grantAccountCredits, listAllFlags, listAllReports, lookUpAccount, setAc
 import { decideReview, listPendingReviews } from "./routes/admin-reviews.ts";
 import { cancelAttachment, downloadAttachment, reserveAttachment, uploadAttachment } from "./routes/attachments.ts";
 import { challenge, session } from "./routes/auth.ts";
-import { setCallPermission, turnServers } from "./routes/calls.ts";
+import { dismissCallRequest, setCallPermission, turnServers } from "./routes/calls.ts";
 import {
 	acceptContact,
 	blockContact,
@@ -82,6 +82,7 @@ router
 	.post("/api/contacts/:accountId/report", reportContact)
 	.post("/api/contacts/:accountId/rotate", rotateContactKey)
 	.post("/api/contacts/:accountId/calls", setCallPermission)
+	.delete("/api/contacts/:accountId/call-request", dismissCallRequest)
 	.get("/api/turn", turnServers)
 	.get("/api/admin/accounts/:handle", lookUpAccount)
 	.post("/api/admin/accounts/:accountId/trust", setAccountTrust)

@@ -23,6 +23,7 @@ import type { ReporterStanding } from "./abuse/report-weight.ts";
 import { ApiError } from "./api-error.ts";
 import type { ActivityCounts } from "./db/reviews.ts";
 import type { RelayedSignal } from "./relay/calls/call-relay.ts";
+import type { CallRequestAnswer } from "./relay/calls/call-requests.ts";
 import type { PeerRef, StoredEnvelope } from "./relay/contacts/contact-book.ts";
 import type { AuthorizeOpts } from "./relay/devices/device-registry.ts";
 import { alarmPort, DurableHost } from "./relay/durable-host.ts";
@@ -289,8 +290,21 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 		return this.#forDevice(deviceId, () => this.#s.rotation.rotate(deviceId, peerId, keyVersion, uploads));
 	}
 
+	/** Allowing calls also answers a waiting call request of theirs: the caller is told at once. */
 	setCallPermission(deviceId: string, peerId: string, allow: boolean): Promise<RelayResult<Contact>> {
-		return this.#forDevice(deviceId, () => this.#s.contacts.setCallPermission(peerId, allow));
+		return this.#forDevice(deviceId, async () => {
+			const result = this.#s.contacts.setCallPermission(peerId, allow);
+			if (result.ok && allow) await this.#s.calls.answerRequest(peerId, "allowed");
+			return result;
+		});
+	}
+
+	dismissCallRequest(deviceId: string, peerId: string): Promise<RelayResult<true>> {
+		return this.#forDevice(deviceId, async () =>
+			(await this.#s.calls.answerRequest(peerId, "not_now"))
+				? ok(true as const)
+				: refuse("not_found", "No call request from this contact is waiting."),
+		);
 	}
 
 	/** TURN credentials go to approved devices of accounts that may place calls. */
@@ -366,6 +380,10 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 
 	peerCall(signal: RelayedSignal): Promise<RelayResult<true>> {
 		return this.#ready(() => this.#s.calls.fromPeer(signal));
+	}
+
+	callRequestAnswered(fromId: string, answer: CallRequestAnswer): Promise<void> {
+		return this.#ready(() => this.#s.calls.requestAnswered(fromId, answer));
 	}
 
 	deviceListOf(askedBy: string): Promise<RelayResult<DeviceList>> {

@@ -2,8 +2,10 @@ import { CallSession, type CallSessionEnd, type CallSessionOptions, type CallSes
 import type { IncomingCall } from "../core/sdk.ts";
 import { type SdkError, toSdkError } from "../core/sdk-error.ts";
 import type { MediaStreamLike, PeerConnectionConstructor } from "../core/webrtc-like.ts";
-import { type CallEnd, callEndText } from "./call-text.ts";
+import { callLogRecord } from "./call-log.ts";
+import { type CallEnd, callEndText, callRequestNotNowText } from "./call-text.ts";
 import type { MessengerController } from "./messenger-controller.ts";
+import { type RingAudioState, type RingKind, Ringtone } from "./ringtone.ts";
 
 /** WebRTC and media capture as the page hands them in (CallSession never touches a DOM global). */
 export interface BrowserMedia {
@@ -36,7 +38,8 @@ export interface CallState {
 	direction: "outgoing" | "incoming";
 	/** A video call (this device may still send no video, if it was accepted with audio only). */
 	video: boolean;
-	phase: CallSessionState;
+	/** `asking`: the callee had not allowed calls from this account, and was asked to; the call is placed once they allow it. */
+	phase: CallSessionState | "asking";
 	/** The RTCPeerConnection's own connectionState: "new" until there is one, "closed" after the call. */
 	connection: string;
 	muted: boolean;
@@ -52,6 +55,19 @@ export interface CallState {
 	end: CallEnd | null;
 	/** A control that did not work (screen sharing), as a sentence. */
 	problem: string | null;
+	/** The other side said (sealed) that its microphone, or its camera, is off. */
+	remoteMuted: boolean;
+	remoteCameraOff: boolean;
+	/** What the ringtone plays (ringtone.ts), and its AudioContext's state. */
+	ringing: RingKind | null;
+	ringAudio: RingAudioState;
+}
+
+/** What rings for a call in this phase: the callee's ring, or the caller's quiet ring-back while the callee's devices ring. */
+function ringFor(call: CallState | null): RingKind | null {
+	if (call?.phase === "incoming") return "incoming";
+	if (call?.phase === "ringing" && call.direction === "outgoing") return "ringback";
+	return null;
 }
 
 /** An ended call that needs no reading stays this long. */
@@ -76,6 +92,9 @@ export class CallController {
 	private byMe = false;
 	private connected = false;
 	private closeTimer: ReturnType<typeof setTimeout> | null = null;
+	/** When the current call was placed or began to ring here, for its log line. */
+	private startedAt = 0;
+	private readonly ringtone: Ringtone;
 	/** Why this browser cannot call, or null. */
 	readonly unavailable: string | null;
 	private readonly media: BrowserMedia | null;
@@ -86,8 +105,12 @@ export class CallController {
 	) {
 		this.media = typeof media === "string" ? null : media;
 		this.unavailable = typeof media === "string" ? media : null;
+		this.ringtone = new Ringtone(() => this.emit());
 		// Subscribed before the client connects, so that no call rings unheard.
 		messenger.client.on("call_incoming", (call) => this.onIncoming(call));
+		messenger.client.on("call_request", ({ event, peerId }) => {
+			if (event === "allowed" || event === "not_now") this.onRequestAnswered(peerId, event);
+		});
 	}
 
 	get state(): CallState | null {
@@ -99,9 +122,9 @@ export class CallController {
 		return () => this.listeners.delete(listener);
 	}
 
-	/** A call is ringing or going on (an ended one that is still shown does not count). */
+	/** A call is ringing or going on (an ended one that is still shown, or one only asking, does not count). */
 	get busy(): boolean {
-		return this.current !== null && this.current.phase !== "ended";
+		return this.current !== null && this.current.phase !== "ended" && this.current.phase !== "asking";
 	}
 
 	/** This browser can share its screen (most phones cannot). */
@@ -177,7 +200,12 @@ export class CallController {
 		}
 	}
 
-	/** Close the screen of an ended call. */
+	/** The screen of call `key` went: nothing rings on without it (the screen of an older call going changes nothing). */
+	screenGone(key: number): void {
+		if (this.current === null || this.current.key === key) this.ringtone.stop();
+	}
+
+	/** Close the screen of an ended call (or stop waiting for an answer to a call request). */
 	close(): void {
 		if (this.busy) return;
 		this.clearCloseTimer();
@@ -204,6 +232,18 @@ export class CallController {
 		if (this.busy) {
 			this.messenger.client.sendCallSignal(call.callId, { kind: "busy" }).catch(() => {});
 			this.messenger.notify(`${handle} tried to call you while you were in another call.`, "info");
+			const missed = callLogRecord({
+				callId: call.callId,
+				peerId: call.peerId,
+				direction: "incoming",
+				video: call.video,
+				reason: "hangup",
+				byMe: false,
+				connected: false,
+				durationMs: 0,
+				startedAt: Date.now(),
+			});
+			if (missed) void this.messenger.recordCall(missed).catch((err) => this.messenger.report(err));
 			return;
 		}
 		// Made here, before any await, so that the session hears the ICE candidates that follow the offer.
@@ -218,6 +258,7 @@ export class CallController {
 		this.connected = false;
 		this.session = null;
 		this.pc = null;
+		this.startedAt = Date.now();
 		const key = ++this.counter;
 		this.set({
 			key,
@@ -232,6 +273,10 @@ export class CallController {
 			screen: null,
 			end: null,
 			problem: null,
+			remoteMuted: false,
+			remoteCameraOff: false,
+			ringing: null,
+			ringAudio: "none",
 		});
 		return key;
 	}
@@ -274,6 +319,7 @@ export class CallController {
 			session.on("local_stream", () => this.patch(key, local())),
 			session.on("remote_stream", (stream) => this.patch(key, { remote: asStream(stream) })),
 			session.on("media", (media) => this.patch(key, { ...media, screen: asStream(session.screenStream) })),
+			session.on("remote_media", ({ audio, video }) => this.patch(key, { remoteMuted: !audio, remoteCameraOff: !video })),
 			session.on("ended", ({ reason, error, durationMs }) => this.finish(key, reason, error, durationMs)),
 		];
 		// Whatever happened before these listeners were added (start() resolves after the first events).
@@ -297,6 +343,28 @@ export class CallController {
 		const call = this.current;
 		if (!call || call.key !== key || call.phase === "ended") return;
 		this.detach();
+		if (call.direction === "outgoing" && error?.code === "calls_not_allowed") {
+			// Not a dead end: the relay asked the callee to allow calls. The call is placed again
+			// as soon as they do (onRequestAnswered); no log line, as nothing rang.
+			this.set({ ...call, phase: "asking", connection: "closed", local: null, remote: null, screen: null, sharingScreen: false });
+			return;
+		}
+		const callId = this.session?.callId ?? null;
+		const entry =
+			callId === null
+				? null
+				: callLogRecord({
+						callId,
+						peerId: call.peerId,
+						direction: call.direction,
+						video: call.video,
+						reason,
+						byMe: this.byMe,
+						connected: this.connected,
+						durationMs,
+						startedAt: this.startedAt,
+					});
+		if (entry) void this.messenger.recordCall(entry).catch((err) => this.messenger.report(err));
 		const end = callEndText({
 			reason,
 			error,
@@ -333,7 +401,32 @@ export class CallController {
 		this.set({ ...this.current, ...patch });
 	}
 
+	/** The callee answered this account's call request: call at once if still waiting, else say so. */
+	private onRequestAnswered(peerId: string, answer: "allowed" | "not_now"): void {
+		const call = this.current;
+		const handle = `@${this.messenger.contact(peerId)?.handle ?? "your contact"}`;
+		const waiting = call?.phase === "asking" && call.peerId === peerId;
+		if (answer === "allowed") {
+			if (waiting) {
+				this.close();
+				void this.start(peerId, call.video);
+			} else this.messenger.notify(`${handle} now takes calls from you.`, "info");
+			return;
+		}
+		const end = callRequestNotNowText(handle);
+		if (waiting) this.set({ ...call, phase: "ended", end });
+		else this.messenger.notify(end.text, "info");
+	}
+
 	private set(state: CallState | null): void {
+		this.current = state;
+		this.ringtone.play(ringFor(state));
+		this.emit();
+	}
+
+	/** Tell the views, with what the ringtone does now. */
+	private emit(): void {
+		const state = this.current && { ...this.current, ringing: this.ringtone.kind, ringAudio: this.ringtone.audioState };
 		this.current = state;
 		for (const listener of this.listeners) listener(state);
 	}

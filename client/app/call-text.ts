@@ -124,3 +124,14 @@ export function callEndText(f: CallEndFacts): CallEnd {
 		}
 	}
 }
+
+/** While the callee is asked to allow calls from this account (they had not). */
+export const askingText = (peer: string): string => `Asking ${peer} to allow calls…`;
+
+/**
+ * The callee said not now to the call request. Calm, and no more than that: not whether they
+ * saw it, nor whether they may say yes later.
+ */
+export function callRequestNotNowText(peer: string): CallEnd {
+	return { text: `${peer} can't take calls from you right now.`, tone: "info", canRetry: false, autoClose: false };
+}

@@ -27,6 +27,20 @@ export const receivedKey = (peerId: string, id: string): string => `${peerId}:${
 export const messageKey = (m: { peerId: string; outgoing: boolean; id: string }): string =>
 	m.outgoing ? sentKey(m.id) : receivedKey(m.peerId, m.id);
 
+/**
+ * How a call this device took part in went. `ended`: it connected, for `durationMs`;
+ * `missed`: it rang here and nobody took it; `declined`: turned down (by either side);
+ * `no_answer`: this side called and nobody took it; `failed`: it could not connect.
+ */
+export type CallOutcome = "ended" | "missed" | "declined" | "no_answer" | "failed";
+
+export interface CallLogEntry {
+	direction: "outgoing" | "incoming";
+	video: boolean;
+	outcome: CallOutcome;
+	durationMs?: number;
+}
+
 /** One message of the local history, as stored and as the views show it. */
 export interface ChatMessage {
 	/** messageKey of the relay's id once known; a local key (`local:…`) while sending. */
@@ -70,10 +84,19 @@ export interface ChatMessage {
 	 * messages that never came: a relay dropped or holds them); gone once they come.
 	 */
 	missingBefore?: number;
+	/**
+	 * A call log line, not a message: made by this device for a call it took part in, and
+	 * never sent anywhere (see call-log.ts). Its key is `call:` and the call id; it has no relay id.
+	 */
+	call?: CallLogEntry;
+	/** A contact asks this account to allow their calls (see call-log.ts); gone once answered. Key `call-request:` and their id. */
+	callRequest?: true;
 	/** Present (1) only while unread, so the index over it holds only unread messages. */
 	unread?: 1;
 	/** Present (1) only while sending, for the same reason. */
 	pending?: 1;
+	/** While it waits for the account's rate limit or daily quota: when it is expected to go (this device's clock). */
+	sendsAt?: number;
 }
 
 /**

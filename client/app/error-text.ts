@@ -35,6 +35,7 @@ const SENTENCES: Record<SdkErrorCode, string> = {
 	recipient_queue_full: "Their inbox is full because too many messages wait for them. Please try again later.",
 	rate_limited: "You are sending too fast.",
 	quota_exceeded: "You have used today's message allowance.",
+	cancelled: "The message was taken back before it was sent.",
 	insufficient_credits: "You do not have enough credits for that.",
 	suspended: "Your account is suspended. You can still read messages.",
 	device_pending: "This device is waiting for approval from one of your other devices.",

@@ -21,6 +21,11 @@ export function formatWhen(at: number): string {
 	return sameDay(date, new Date()) ? `at ${timeOnly.format(date)}` : `on ${dateAndTime.format(date)}`;
 }
 
+/** When a message waiting for the send window goes: "in 8 s" within a minute, "at 14:32" or "on 3 Dec 2026, 09:10" after. */
+export function formatSendsAt(at: number, now: number): string {
+	return at - now < 60_000 ? `in ${formatDuration(at - now)}` : formatWhen(at);
+}
+
 /** The time of a message, for the chat view. */
 export function formatTime(at: number): string {
 	const date = new Date(at);

@@ -39,17 +39,23 @@ function keyBySender(messages: IDBObjectStore): void {
 export class HistoryStore implements MessageHistory {
 	private readonly db: Database;
 
-	constructor(name: string) {
-		this.db = new Database(name, 3, (db, oldVersion, tx) => {
-			if (oldVersion < 1) {
-				const messages = db.createObjectStore(MESSAGES, { keyPath: "key" });
-				messages.createIndex("peerAt", ["peerId", "at"]);
-				messages.createIndex("unread", "unread");
-				messages.createIndex("pending", "pending");
-			}
-			if (oldVersion < 2) db.createObjectStore(FILES);
-			if (oldVersion >= 1 && oldVersion < 3) keyBySender(tx.objectStore(MESSAGES));
-		});
+	/** `factory`: the IndexedDB to use, the page's own unless given (see browser-stores.ts). */
+	constructor(name: string, factory?: () => IDBFactory) {
+		this.db = new Database(
+			name,
+			3,
+			(db, oldVersion, tx) => {
+				if (oldVersion < 1) {
+					const messages = db.createObjectStore(MESSAGES, { keyPath: "key" });
+					messages.createIndex("peerAt", ["peerId", "at"]);
+					messages.createIndex("unread", "unread");
+					messages.createIndex("pending", "pending");
+				}
+				if (oldVersion < 2) db.createObjectStore(FILES);
+				if (oldVersion >= 1 && oldVersion < 3) keyBySender(tx.objectStore(MESSAGES));
+			},
+			factory,
+		);
 	}
 
 	/** Keep an attachment's plaintext, once opened and checked (or as sent), to show it again later. */

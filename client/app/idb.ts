@@ -27,6 +27,8 @@ export class Database {
 		private readonly version: number,
 		/** `tx`: the upgrade's own transaction, to rewrite records already stored. */
 		private readonly upgrade: (db: IDBDatabase, oldVersion: number, tx: IDBTransaction) => void,
+		/** Read on use, not here: the page's own by default, or a Storage Access handle's (see browser-stores.ts). */
+		private readonly factory: () => IDBFactory = () => indexedDB,
 	) {}
 
 	/** One transaction; resolves with what `work` returned once it has committed. */
@@ -45,12 +47,12 @@ export class Database {
 		const db = await this.db?.catch(() => null);
 		db?.close();
 		this.db = null;
-		await promised(indexedDB.deleteDatabase(this.name));
+		await promised(this.factory().deleteDatabase(this.name));
 	}
 
 	private open(): Promise<IDBDatabase> {
 		if (!this.db) {
-			const request = indexedDB.open(this.name, this.version);
+			const request = this.factory().open(this.name, this.version);
 			request.onupgradeneeded = (event) => this.upgrade(request.result, event.oldVersion, request.transaction as IDBTransaction);
 			const opening = promised(request);
 			this.db = opening;

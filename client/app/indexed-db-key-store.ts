@@ -51,17 +51,23 @@ export class IndexedDbKeyStore implements KeyStore {
 	constructor(
 		readonly name: string,
 		private readonly seenLimit = SEEN_IDS_KEPT,
+		factory?: () => IDBFactory,
 	) {
-		this.db = new Database(name, VERSION, (db, oldVersion) => {
-			if (oldVersion < 2) {
-				for (const store of Array.from(db.objectStoreNames)) db.deleteObjectStore(store);
-				db.createObjectStore(IDENTITY);
-				db.createObjectStore(CONTACT_KEYS, { keyPath: ["peerId", "version"] });
-				db.createObjectStore(TRUST, { keyPath: "accountId" });
-				db.createObjectStore(SEEN, { autoIncrement: true }).createIndex("id", "id", { unique: true });
-			}
-			if (oldVersion < 3) db.createObjectStore(NUMBERS);
-		});
+		this.db = new Database(
+			name,
+			VERSION,
+			(db, oldVersion) => {
+				if (oldVersion < 2) {
+					for (const store of Array.from(db.objectStoreNames)) db.deleteObjectStore(store);
+					db.createObjectStore(IDENTITY);
+					db.createObjectStore(CONTACT_KEYS, { keyPath: ["peerId", "version"] });
+					db.createObjectStore(TRUST, { keyPath: "accountId" });
+					db.createObjectStore(SEEN, { autoIncrement: true }).createIndex("id", "id", { unique: true });
+				}
+				if (oldVersion < 3) db.createObjectStore(NUMBERS);
+			},
+			factory,
+		);
 	}
 
 	/** Delete every key of this profile: used when the device is removed from its account. */

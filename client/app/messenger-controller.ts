@@ -1,9 +1,12 @@
 import type { Contact, CreditHistory, ReactionEmoji } from "../../common/protocol/wire.ts";
 import type { AttachmentInfo, MessageRef } from "../core/message-body.ts";
 import { MessengerClient } from "../core/sdk.ts";
+import { SdkError } from "../core/sdk-error.ts";
+import { type BrowserStores, PAGE_STORES } from "./browser-stores.ts";
 import type { ErrorContext } from "./error-text.ts";
 import { Account } from "./features/account.ts";
 import { BrowserStorage } from "./features/browser-storage.ts";
+import { CallLog } from "./features/call-log.ts";
 import { ConnectionStatus } from "./features/connection-status.ts";
 import { Contacts } from "./features/contacts.ts";
 import { Conversations } from "./features/conversations.ts";
@@ -81,13 +84,16 @@ export class MessengerController {
 	private readonly connection: ConnectionStatus;
 	private readonly recovery: Recovery;
 	private readonly browserStorage: BrowserStorage;
+	private readonly callLog: CallLog;
 
 	constructor(
 		private readonly profile: ProfileNames,
 		baseUrl = location.origin,
+		/** The page's own storage unless the widget was given a Storage Access handle's. */
+		stores: BrowserStores = PAGE_STORES,
 	) {
-		this.keys = new IndexedDbKeyStore(profile.keys);
-		this.history = new HistoryStore(profile.history);
+		this.keys = new IndexedDbKeyStore(profile.keys, undefined, stores.indexedDB);
+		this.history = new HistoryStore(profile.history, stores.indexedDB);
 		this.client = new MessengerClient({
 			baseUrl,
 			store: this.keys,
@@ -95,7 +101,7 @@ export class MessengerController {
 			persist: (message) => this.incoming.persist(message),
 		});
 		const store = new Store(initialState());
-		const cache = new StartUpCache(profile.history, () => localStorage);
+		const cache = new StartUpCache(profile.history, stores.localStorage);
 		// Before anything can change the state, so that no new contact list goes unkept.
 		cache.followContacts(store);
 		this.store = store;
@@ -104,7 +110,7 @@ export class MessengerController {
 		this.contacts = new Contacts(store, this.client, this.notices);
 		this.devices = new Devices(store, this.client, this.notices);
 		this.safetyNumbers = new SafetyNumbers(store, this.client, this.notices);
-		this.readReceipts = new ReadReceipts(store, this.client, new ReadReceiptSetting(profile.history, () => localStorage), (err) =>
+		this.readReceipts = new ReadReceipts(store, this.client, new ReadReceiptSetting(profile.history, stores.localStorage), (err) =>
 			this.report(err),
 		);
 		this.conversations = new Conversations(store, this.history, pageVisible, (peerId, ids) => this.readReceipts.seen(peerId, ids));
@@ -112,7 +118,7 @@ export class MessengerController {
 			store,
 			this.client,
 			this.history,
-			new HistoryMarks(profile.history, () => localStorage),
+			new HistoryMarks(profile.history, stores.localStorage),
 			this.notices,
 			this.contacts,
 			this.conversations,
@@ -155,8 +161,9 @@ export class MessengerController {
 			this.safetyNumbers,
 		);
 		this.connection = new ConnectionStatus(store, this.client, browserOffline);
-		this.recovery = new Recovery(store, this.client, new RecoveryMarks(profile.history, () => localStorage), this.notices);
+		this.recovery = new Recovery(store, this.client, new RecoveryMarks(profile.history, stores.localStorage), this.notices);
 		this.browserStorage = new BrowserStorage(store, () => (typeof navigator === "undefined" ? undefined : navigator.storage));
+		this.callLog = new CallLog(store, this.history, this.conversations);
 		this.listen();
 	}
 
@@ -260,6 +267,26 @@ export class MessengerController {
 		return this.contacts.setCallPermission(peerId, allow);
 	}
 
+	/** Answer a contact's call request: allow their calls (they are told, and call again at once if still waiting). */
+	async allowCallRequest(peerId: string): Promise<void> {
+		await this.contacts.setCallPermission(peerId, true);
+		await this.callLog.answered(peerId);
+	}
+
+	/** "Not now" to a contact's call request: it goes, and they are told calmly. */
+	async dismissCallRequest(peerId: string): Promise<void> {
+		await this.client.dismissCallRequest(peerId).catch((err: unknown) => {
+			// Lapsed, or answered on another device meanwhile: nothing waits, so it goes all the same.
+			if (!(err instanceof SdkError && err.code === "not_found")) throw err;
+		});
+		await this.callLog.answered(peerId);
+	}
+
+	/** Keep a call's log line in its conversation (call-log.ts): this device's own record, sent nowhere. */
+	recordCall(entry: ChatMessage): Promise<void> {
+		return this.callLog.record(entry);
+	}
+
 	blockContact(peerId: string): Promise<void> {
 		return this.contacts.block(peerId);
 	}
@@ -345,6 +372,11 @@ export class MessengerController {
 	}
 
 	/** Send a failed text again (as a new message) and drop the failed copy. A file cannot be: it was not kept. */
+	/** Take back a message waiting for the send window; false once it is on its way. */
+	cancelSend(message: ChatMessage): boolean {
+		return this.outgoing.cancel(message);
+	}
+
 	retry(message: ChatMessage): Promise<void> {
 		return this.outgoing.retry(message);
 	}
@@ -524,6 +556,10 @@ export class MessengerController {
 		c.on("delivered", ({ ids, deviceId }) => void this.receipts.delivered(ids, deviceId).catch((err) => this.report(err)));
 		c.on("read", ({ ids, deviceId }) => void this.receipts.read(ids, deviceId).catch((err) => this.report(err)));
 		c.on("typing", ({ peerId }) => this.typingIndicator.peerTyping(peerId));
+		c.on("call_request", ({ event, peerId, at }) => {
+			if (event === "asked") void this.callLog.asked(peerId, at).catch((err) => this.report(err));
+			else if (event === "answered") void this.callLog.answered(peerId).catch((err) => this.report(err));
+		});
 		c.on("contact", ({ event, contact }) => {
 			this.contacts.changed(event, contact);
 			if (event === "accepted" && this.store.state.phase === "ready") void this.safetyNumbers.load(contact.accountId);
@@ -537,6 +573,7 @@ export class MessengerController {
 		c.on("history", (change) => this.historyTransfer.changed(change));
 		c.on("trust", ({ peerId }) => this.safetyNumbers.changed(peerId));
 		c.on("missed", ({ count }) => this.incoming.expired(count));
+		c.on("sendWindow", (window) => this.account.sendWindow(window));
 		c.on("gaps_filled", ({ peerId, from, ids }) => {
 			const outgoing = from === this.store.state.me?.accountId;
 			void this.incoming.gapsFilled(peerId, outgoing, ids).catch((err) => this.report(err));

@@ -295,6 +295,11 @@ export class ApiClient {
 		return (await this.call("POST", `${this.contactPath(peerId)}/calls`, contactResponse, { token, body: { allow } })).contact;
 	}
 
+	/** "Not now" to a contact's waiting call request. */
+	async dismissCallRequest(token: string, peerId: string): Promise<void> {
+		await this.call("DELETE", `${this.contactPath(peerId)}/call-request`, null, { token });
+	}
+
 	/** STUN and TURN servers for a call, with a TURN credential that expires. */
 	turn(token: string): Promise<TurnResponse> {
 		return this.call("GET", "/api/turn", turnResponse, { token });

@@ -58,6 +58,11 @@ export interface CallSessionEvents {
 	remote_stream: MediaStreamLike;
 	/** Mute, camera or screen sharing changed. */
 	media: { muted: boolean; cameraOff: boolean; sharingScreen: boolean };
+	/**
+	 * The peer's microphone (`audio`) or camera (`video`) went on or off, as its sealed `media`
+	 * signal says: a disabled track sends silence or black frames and raises no event here.
+	 */
+	remote_media: { audio: boolean; video: boolean };
 	ended: { reason: CallSessionEnd; error?: SdkError; durationMs: number };
 }
 
@@ -95,6 +100,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
 	private endedAt: number | null = null;
 	private isMuted = false;
 	private isCameraOff = false;
+	private peerMedia: { audio: boolean; video: boolean } | null = null;
 	private failure: SdkError | undefined;
 
 	private constructor(
@@ -159,6 +165,11 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
 
 	get cameraOff(): boolean {
 		return this.isCameraOff;
+	}
+
+	/** What the peer last said of its microphone and camera; null until it said anything. */
+	get remoteMedia(): { audio: boolean; video: boolean } | null {
+		return this.peerMedia;
 	}
 
 	get sharingScreen(): boolean {
@@ -353,6 +364,10 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
 			case "offer":
 				this.renegotiate(signal.sdp).catch((err) => this.fail(err));
 				return;
+			case "media":
+				this.peerMedia = { audio: signal.audio, video: signal.video };
+				this.emit("remote_media", this.peerMedia);
+				return;
 			case "ice":
 				if (this.hasRemoteDescription && this.pc) this.pc.addIceCandidate(signal.candidate).catch(() => undefined);
 				else this.remoteCandidates.push(signal.candidate);
@@ -398,6 +413,8 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
 			if (this.id !== null) this.opts.client.callConnected(this.id);
 			this.connectedAt ??= Date.now();
 			this.setState("connected");
+			// Whatever was muted or turned off before the media connected.
+			this.shareMedia();
 		} else if (state === "failed") {
 			this.giveUp("failed", new SdkError("network", "The media connection failed: the two devices could not reach each other."));
 		}
@@ -468,5 +485,12 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
 
 	private mediaChanged(): void {
 		this.emit("media", { muted: this.isMuted, cameraOff: this.isCameraOff, sharingScreen: this.screen !== null });
+		if (this.currentState === "connected") this.shareMedia();
+	}
+
+	/** Tell the peer, sealed, whether this side's microphone and camera are on (a shared screen counts as a picture). */
+	private shareMedia(): void {
+		const video = this.videoSender !== null && (!this.isCameraOff || this.screen !== null);
+		this.signal({ kind: "media", audio: !this.isMuted, video });
 	}
 }

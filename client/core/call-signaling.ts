@@ -29,6 +29,8 @@ export type OutgoingSignal =
 	| { kind: "offer"; sdp: string; video: boolean }
 	| { kind: "answer"; sdp: string }
 	| { kind: "ice"; candidate: IceCandidate }
+	/** Whether this device's microphone and camera are on: sent in an accepted call whenever either changes. */
+	| { kind: "media"; audio: boolean; video: boolean }
 	| { kind: "ringing" | "accept" | "decline" | "busy" | "hangup" };
 
 /** A signal from the peer, opened and checked. */
@@ -103,6 +105,7 @@ const iceBody = object({
 	sdpMLineIndex: optional(nullable(integer({ min: 0, max: 1024 }))),
 	usernameFragment: optional(nullable(string({ max: 256 }))),
 });
+const mediaBody = object({ audio: boolean, video: boolean });
 const controlBody = object({});
 
 function parseBody(kind: CallSignalKind, body: unknown): OutgoingSignal {
@@ -113,6 +116,8 @@ function parseBody(kind: CallSignalKind, body: unknown): OutgoingSignal {
 			return { kind, ...answerBody.parse(body, kind) };
 		case "ice":
 			return { kind, candidate: iceBody.parse(body, kind) };
+		case "media":
+			return { kind, ...mediaBody.parse(body, kind) };
 		default:
 			controlBody.parse(body, kind);
 			return { kind };
@@ -127,6 +132,8 @@ function bodyOf(signal: OutgoingSignal): unknown {
 			return { sdp: signal.sdp };
 		case "ice":
 			return signal.candidate;
+		case "media":
+			return { audio: signal.audio, video: signal.video };
 		default:
 			return {};
 	}
@@ -154,7 +161,7 @@ interface CallEntry {
 /** What this device may send in each state of a call. */
 function maySend(entry: CallEntry, kind: CallSignalKind): boolean {
 	if (kind === "hangup") return true;
-	if (entry.state === "active") return kind === "offer" || kind === "answer" || kind === "ice";
+	if (entry.state === "active") return kind === "offer" || kind === "answer" || kind === "ice" || kind === "media";
 	if (entry.direction === "outgoing") return kind === "ice";
 	return kind === "ringing" || kind === "accept" || kind === "decline" || kind === "busy";
 }
@@ -284,6 +291,8 @@ export class CallSignaling {
 			return;
 		}
 		if (!entry || entry.peerId !== frame.from) return;
+		// The peer's microphone and camera matter only in an accepted call.
+		if (kind === "media" && entry.state !== "active") return;
 		// Before an accept any device of the callee may answer; from then on only the one in the call.
 		if ((entry.direction === "incoming" || entry.state === "active") && entry.peerDevice !== fromDevice) return;
 		if (entry.direction === "outgoing" && entry.state === "ringing") {

@@ -71,8 +71,19 @@ export interface MessengerEvents extends CallEvents {
 	contact: { event: Frame<"contact">["event"]; contact: Contact };
 	/** A device of this account was added, approved or revoked. */
 	device: { event: Frame<"device">["event"]; device: Frame<"device">["device"] };
+	/**
+	 * Another device of this account sent and reached the rate limit or the quota: sends from
+	 * here wait until `nextSendAt` (this device's clock). This device's own sends say the same in their receipt.
+	 */
+	sendWindow: { nextSendAt: number; quotaLeft: number | null };
 	/** Messages for this device expired unread while it was away. */
 	missed: { count: number };
+	/**
+	 * A call request. `asked`: `peerId` called while this account did not take their calls (also
+	 * again on connect while it waits); `answered`: a device of this account allowed calls or
+	 * said not now. `allowed` / `not_now`: `peerId` answered a call request of this account's.
+	 */
+	call_request: { event: Frame<"call_request">["event"]; peerId: string; at: number };
 	/** A contact is typing (best effort). */
 	typing: { peerId: string; fromDevice: string };
 	/** A device of `peerId` stored these messages of ours. */

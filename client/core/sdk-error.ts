@@ -5,9 +5,10 @@ import type { ErrorCode } from "../../common/protocol/wire.ts";
  * or answered garbage through a proxy), `undecryptable` (something arrived that no key of
  * this device opens), `closed` (the client was closed or replaced), `untrusted` (the relay
  * served keys or a device list that failed a check) and `identity_changed` (a verified
- * contact's identity key changed and the person has not acknowledged it).
+ * contact's identity key changed and the person has not acknowledged it), `cancelled` (a
+ * send waiting for the send window was taken back: it never reached the relay).
  */
-export type SdkErrorCode = ErrorCode | "network" | "undecryptable" | "closed" | "untrusted" | "identity_changed";
+export type SdkErrorCode = ErrorCode | "network" | "undecryptable" | "closed" | "untrusted" | "identity_changed" | "cancelled";
 
 /**
  * Which check an `untrusted` error failed, for an app to explain without reading the message:

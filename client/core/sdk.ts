@@ -46,7 +46,7 @@ import { type AttachmentInfo, isReactionEmoji, type MessageRef, messageRefOf, ty
 import { MessageNumbering } from "./message-numbering.ts";
 import { type IncomingMessage, MessageReceiver, type UndecryptableMessage } from "./message-receiver.ts";
 import type { AccountInfo, ContactTrust, MessengerClientOptions, MessengerEvents, OwnDevice } from "./messenger-types.ts";
-import { Outbox, type SentReceipt } from "./outbox.ts";
+import { Outbox, type SendOptions, type SentReceipt } from "./outbox.ts";
 import { openReceipt, sealReceipt } from "./receipt-seal.ts";
 import { RelayConnection } from "./relay-connection.ts";
 import { deviceFingerprint, safetyNumber } from "./safety-number.ts";
@@ -446,6 +446,12 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		return this.session.withToken((t) => this.api.setCallPermission(t, peer, allow));
 	}
 
+	/** "Not now" to a contact's waiting call request (`call_request` event `asked`); they hear it, calmly. Allow with setCallPermission. */
+	async dismissCallRequest(peerId: string): Promise<void> {
+		const peer = parseAccountId(peerId);
+		await this.session.withToken((t) => this.api.dismissCallRequest(t, peer));
+	}
+
 	/** STUN, and TURN with a credential of this account's; fetched again shortly before the credential expires. */
 	async iceServers(): Promise<IceServer[]> {
 		if (this.iceCache && Date.now() < this.iceCache.refreshAt) return this.iceCache.servers;
@@ -631,23 +637,30 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 
 	/**
 	 * Seal and send a text. Resolves when the relay has queued it for the recipient; rejects
-	 * with the relay's refusal (`rate_limited` with retryAfter, `not_a_contact`, …). A frame
-	 * lost with the connection is sent again, with the same id, once reconnected.
+	 * with the relay's refusal (`not_a_contact`, `insufficient_credits`, …). The account's rate
+	 * limit and daily quota do not refuse it: it waits until the relay says the account may
+	 * send again, in order with the other sends (`onWait` tells when it will go; aborting
+	 * `signal` meanwhile takes it back, rejecting with `cancelled`). A frame lost with the
+	 * connection is sent again, with the same id, once reconnected.
 	 * `replyTo` makes it a reply to an earlier message of this conversation, named by its
 	 * sender's account id and its id (the quoted text is not sent: the receiver shows its own copy).
 	 */
-	async sendText(peerId: string, text: string, opts: { id?: string; replyTo?: MessageRef } = {}): Promise<SentReceipt> {
+	async sendText(peerId: string, text: string, opts: { id?: string; replyTo?: MessageRef } & SendOptions = {}): Promise<SentReceipt> {
 		if (this.closed) throw new SdkError("closed", "This client was closed.");
 		const to = parseAccountId(peerId);
 		if (typeof text !== "string" || text.length === 0) throw new SdkError("bad_request", "A text message needs some text.");
 		const replyTo = opts.replyTo === undefined ? undefined : await this.messageOfConversation(to, opts.replyTo, "replyTo");
 		// A key replaced since this device last looked (a device was revoked) is fetched or
 		// made, and the message sealed again under it.
-		return this.sendSealed(to, {
-			kind: "text",
-			body: { text, ...(replyTo && { replyTo }) },
-			...(opts.id !== undefined && { id: parseInput(idSchema, opts.id, "id") }),
-		});
+		return this.sendSealed(
+			to,
+			{
+				kind: "text",
+				body: { text, ...(replyTo && { replyTo }) },
+				...(opts.id !== undefined && { id: parseInput(idSchema, opts.id, "id") }),
+			},
+			opts,
+		);
 	}
 
 	/**
@@ -771,7 +784,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	async sendFile(
 		peerId: string,
 		file: { stream: ReadableStream<Uint8Array> | (() => ReadableStream<Uint8Array>); size: number; name: string; type: string },
-		opts: { caption?: string; onProgress?: (sentBytes: number, totalBytes: number) => void } = {},
+		opts: { caption?: string; onProgress?: (sentBytes: number, totalBytes: number) => void } & SendOptions = {},
 	): Promise<SentReceipt & { attachment: AttachmentInfo }> {
 		if (this.closed) throw new SdkError("closed", "This client was closed.");
 		const to = parseAccountId(peerId);
@@ -789,7 +802,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 				sha256: digest.sha256,
 			};
 			const body = opts.caption ? { attachment, text: opts.caption } : { attachment };
-			const receipt = await this.sendSealed(to, { kind: "attachment", body, attachmentId: attachment.id });
+			const receipt = await this.sendSealed(to, { kind: "attachment", body, attachmentId: attachment.id }, opts);
 			return { ...receipt, attachment };
 		} catch (err) {
 			// Given up for good: the held price comes back now, not when the reservation lapses. A
@@ -844,7 +857,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		return openFileStream(fromB64u(attachment.key), blob, { size: attachment.size, sha256: attachment.sha256 });
 	}
 
-	private async sendSealed(to: string, message: Parameters<typeof sealBody>[3]): Promise<SentReceipt> {
+	private async sendSealed(to: string, message: Parameters<typeof sealBody>[3], options: SendOptions = {}): Promise<SentReceipt> {
 		if (this.closed) throw new SdkError("closed", "This client was closed.");
 		await this.trust.assertMaySend(to);
 		let sealedWith: number | undefined;
@@ -870,7 +883,10 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 			// This device's own id, seen from the start: a frame from this account under it can
 			// only be this message again (replayed), never a new one.
 			await this.store.markSeen(seenKey(me.accountId, frame.id), { device: me.deviceId, n: seq.n });
-			const receipt = this.outbox.add(frame, sentAt);
+			const receipt = this.outbox.add(frame, sentAt, options);
+			const cancel = () => this.outbox.cancel(frame.id, this.connectionNumber);
+			options.signal?.addEventListener("abort", cancel, { once: true });
+			void receipt.finally(() => options.signal?.removeEventListener("abort", cancel)).catch(() => {});
 			this.flushOutbox();
 			return receipt.then(
 				async (r) => {
@@ -904,7 +920,14 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 				this.inbound.push(frame);
 				return;
 			case "sent":
-				this.outbox.settle(frame);
+				this.outbox.settle(frame, Date.now());
+				// The next send may wait for the window this one opened.
+				this.flushOutbox();
+				return;
+			case "send_window":
+				this.outbox.windowFrom(frame, Date.now());
+				this.flushOutbox();
+				this.emit("sendWindow", { nextSendAt: Date.now() + (frame.nextSendAt - frame.at), quotaLeft: frame.quotaLeft });
 				return;
 			case "error": {
 				const error = new SdkError(frame.code, frame.message, frame.retryAfter === undefined ? {} : { retryAfter: frame.retryAfter });
@@ -912,9 +935,9 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 				if (frame.ref !== undefined && this.calls.refused(frame.ref, error)) return;
 				// A read receipt is best effort (sendReadReceipt): its refusal is nobody's to act on.
 				if (frame.ref !== undefined && this.readReceiptRefs.delete(frame.ref)) return;
-				const refused = frame.ref === undefined ? { pending: false } : this.outbox.refuse(frame.ref, error);
-				if (!refused.pending) this.emit("error", error);
-				if (refused.retryInMs !== undefined) this.flushOutboxIn(refused.retryInMs);
+				const pending = frame.ref !== undefined && this.outbox.refuse(frame.ref, error, Date.now());
+				if (!pending) this.emit("error", error);
+				else this.flushOutbox();
 				return;
 			}
 			case "pong":
@@ -974,6 +997,9 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 				return this.receive(frame);
 			case "call":
 				return this.calls.receive(frame);
+			case "call_request":
+				this.emit("call_request", { event: frame.event, peerId: frame.from, at: frame.at });
+				return;
 		}
 	}
 
@@ -1114,16 +1140,17 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		}
 	}
 
+	/** Write what may go now; what waits for the send window is written by a timer when it opens. */
 	private flushOutbox(): void {
-		this.outbox.flush(this.connectionNumber, (frame) => this.connection.send(frame));
-	}
-
-	private flushOutboxIn(delayMs: number): void {
-		if (this.outboxTimer !== null) return;
+		if (this.closed) return;
+		const waitMs = this.outbox.flush(this.connectionNumber, (frame) => this.connection.send(frame), Date.now());
+		if (this.outboxTimer !== null) clearTimeout(this.outboxTimer);
+		this.outboxTimer = null;
+		if (waitMs === null) return;
 		this.outboxTimer = setTimeout(() => {
 			this.outboxTimer = null;
 			this.flushOutbox();
-		}, delayMs);
+		}, waitMs);
 	}
 
 	private onFatal(error: SdkError): void {

@@ -1,29 +1,12 @@
 /**
  * When the browser gives the embedded iframe no storage (third-party storage blocked, as in
- * Chromium by default and in private windows), the chat opens in a window of our own origin
- * instead, where storage is first-party. That window tells the iframe that opened it how many
- * messages are unread, and the iframe passes the count on to the host page.
+ * Chromium by default and in private windows) and no Storage Access either (storage-access.ts),
+ * the chat opens in a window of our own origin instead, where storage is first-party. That
+ * window tells the iframe that opened it how many messages are unread, and the iframe passes
+ * the count on to the host page.
  */
 
 const WINDOW_SOURCE = "secure-messaging-chat-window";
-
-/** Whether IndexedDB can be opened here. */
-export function storageAvailable(): Promise<boolean> {
-	return new Promise((resolve) => {
-		try {
-			const request = indexedDB.open("sm-storage-probe");
-			request.onsuccess = () => {
-				request.result.close();
-				indexedDB.deleteDatabase("sm-storage-probe");
-				resolve(true);
-			};
-			request.onerror = () => resolve(false);
-			request.onblocked = () => resolve(true);
-		} catch {
-			resolve(false);
-		}
-	});
-}
 
 /** Open the chat as a top-level window of this origin; null if the browser refused the window. */
 export function openChatWindow(handle: string, theme: string): Window | null {

@@ -1,5 +1,6 @@
 import type { Ref } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import type { BrowserStores } from "../app/browser-stores.ts";
 import type { ChatMessage } from "../app/chat-message.ts";
 import { errorText } from "../app/error-text.ts";
 import type { MessengerController, MessengerState } from "../app/messenger-controller.ts";
@@ -12,6 +13,8 @@ import { Notices } from "../app/views/notices.tsx";
 import { UnreadBadge } from "../app/views/unread-badge.tsx";
 import { onChatWindowUnread, openChatWindow, reportUnreadToOpener } from "./chat-window.ts";
 import type { HostChannel } from "./host-channel.ts";
+import type { StorageAccessResult } from "./storage-access.ts";
+import { type StorageAsk, storageAskText } from "./storage-access-text.ts";
 
 /** The open panel's height; the host's iframe is sized to it (and capped by the host's viewport). */
 const OPEN_HEIGHT = 540;
@@ -226,11 +229,24 @@ export function WidgetApp({
 
 /**
  * The iframe has no storage (the browser blocks it for embedded third parties), so keys could
- * not survive a reload: the chat opens in a window of our own origin instead.
+ * not survive a reload. The visitor's click asks the browser for storage access (`ask`, null
+ * where there is no Storage Access API); granted, the chat opens here (`onAllowed`), otherwise
+ * in a window of our own origin.
  */
-export function StorageBlocked({ channel, options }: { channel: HostChannel | null; options: WidgetOptions }) {
+export function StorageBlocked({
+	channel,
+	options,
+	ask,
+	onAllowed,
+}: {
+	channel: HostChannel | null;
+	options: WidgetOptions;
+	ask: (() => Promise<StorageAccessResult<BrowserStores>>) | null;
+	onAllowed: (stores: BrowserStores) => void;
+}) {
 	const [open, setOpen] = useState(options.startOpen);
 	const [refused, setRefused] = useState(false);
+	const [asked, setAsked] = useState<StorageAsk>(ask ? "not asked" : "unsupported");
 	const [unread, setUnread] = useState(0);
 	const chatWindow = useRef<Window | null>(null);
 	const root = useRef<HTMLDivElement>(null);
@@ -263,6 +279,14 @@ export function StorageBlocked({ channel, options }: { channel: HostChannel | nu
 		return () => observer.disconnect();
 	}, [channel, open]);
 
+	const askForStorage = async () => {
+		if (!ask) return;
+		setAsked("asking");
+		const result = await ask();
+		if (result.outcome === "granted") onAllowed(result.stores);
+		else setAsked(result.outcome);
+	};
+
 	const launch = () => {
 		const win = openChatWindow(options.peerHandle, options.theme);
 		chatWindow.current = win;
@@ -283,8 +307,13 @@ export function StorageBlocked({ channel, options }: { channel: HostChannel | nu
 							</button>
 						</header>
 						<div class="widget-body stack">
-							<p>This browser does not let chats embedded in other sites keep their keys. The chat opens in a window of its own instead.</p>
-							<button type="button" class="primary" onClick={launch}>
+							<p aria-live="polite">{storageAskText(asked)}</p>
+							{(asked === "not asked" || asked === "asking") && (
+								<button type="button" class="primary" disabled={asked === "asking"} onClick={() => void askForStorage()}>
+									Allow and chat here
+								</button>
+							)}
+							<button type="button" class={asked === "not asked" || asked === "asking" ? "" : "primary"} onClick={launch}>
 								Open chat window
 							</button>
 							{refused && (
@@ -299,7 +328,15 @@ export function StorageBlocked({ channel, options }: { channel: HostChannel | nu
 						</div>
 					</>
 				) : (
-					<Launcher peerHandle={options.peerHandle} unread={unread} onOpen={() => setOpen(true)} />
+					<Launcher
+						peerHandle={options.peerHandle}
+						unread={unread}
+						onOpen={() => {
+							setOpen(true);
+							// The launcher's click is the gesture the browser wants before it may ask the visitor.
+							if (asked === "not asked") void askForStorage();
+						}}
+					/>
 				)}
 			</div>
 		</div>

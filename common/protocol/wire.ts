@@ -320,6 +320,8 @@ export const deviceInfo = object({
 	status: oneOf(DEVICE_STATUSES),
 	createdAt: timestamp,
 	lastSeenAt: optional(timestamp),
+	/** In this account's own listing: the device has a socket open to the relay right now. */
+	online: optional(boolean),
 	/** A pending device: the link code it claimed and its proof, for the approver to check. */
 	link: optional(object({ linkId: id, proof: base64url({ bytes: 32 }) })),
 });
@@ -699,7 +701,7 @@ export type TurnResponse = Infer<typeof turnResponse>;
  * and ice carry a payload, the others an empty body), so a relay cannot forge an accept,
  * decline, busy or hangup.
  */
-export const CALL_SIGNAL_KINDS = ["offer", "answer", "ice", "ringing", "accept", "decline", "busy", "hangup"] as const;
+export const CALL_SIGNAL_KINDS = ["offer", "answer", "ice", "ringing", "accept", "decline", "busy", "hangup", "media"] as const;
 export type CallSignalKind = (typeof CALL_SIGNAL_KINDS)[number];
 const SEALED_CALL_SIGNALS: ReadonlySet<string> = new Set<string>(CALL_SIGNAL_KINDS);
 /**
@@ -728,6 +730,8 @@ export const MAX_SEALED_SIGNAL_BYTES_BY_KIND: Readonly<Record<CallSignalKind, nu
 	decline: 1024,
 	busy: 1024,
 	hangup: 1024,
+	/** `{ audio, video }`: whether the sender's microphone and camera are on, in an accepted call. */
+	media: 1024,
 };
 /** The largest of them: what the frame schema lets through, before the per-kind check. */
 export const MAX_SEALED_SIGNAL_BYTES = Math.max(...Object.values(MAX_SEALED_SIGNAL_BYTES_BY_KIND));
@@ -820,6 +824,15 @@ export const sentFrame = object({
 	at: timestamp,
 	credits: optional(integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
 	quotaLeft: optional(nullable(integer({ min: 0, max: 1e9 }))),
+	/** After a send that reached the rate limit or the quota: when the account may send again (the relay's clock, as `at`). */
+	nextSendAt: optional(timestamp),
+});
+/** Another device of the account sent and reached a limit: this one's sends wait until `nextSendAt` too. */
+export const sendWindowFrame = object({
+	type: literal("send_window"),
+	at: timestamp,
+	nextSendAt: timestamp,
+	quotaLeft: nullable(integer({ min: 0, max: 1e9 })),
 });
 export const syncedFrame = object({ type: literal("synced") });
 export const pongFrame = object({ type: literal("pong") });
@@ -908,11 +921,30 @@ export const peerCallFrame = withPayloadRule(
 );
 export type PeerCallFrame = Infer<typeof peerCallFrame>;
 
+/**
+ * A call request, which carries nothing but who asks whom and when. To the callee's devices:
+ * `asked` (a contact called while their calls were not allowed; also sent again on connect
+ * while it waits, up to CALL_REQUEST_TTL_MS), `answered` (a device of the callee allowed
+ * calls or said not now: stop showing it); `from` is the caller. To the caller's devices:
+ * `allowed` or `not_now`; `from` is the callee.
+ */
+export const callRequestFrame = object({
+	type: literal("call_request"),
+	event: oneOf(["asked", "answered", "allowed", "not_now"] as const),
+	from: id,
+	to: id,
+	at: timestamp,
+});
+export type CallRequestFrame = Infer<typeof callRequestFrame>;
+/** How long a call request waits for an answer before it lapses. */
+export const CALL_REQUEST_TTL_MS = 24 * 60 * 60 * 1000;
+
 export const serverFrame = taggedUnion({
 	ready: readyFrame,
 	account: accountFrame,
 	message: messageFrame,
 	sent: sentFrame,
+	send_window: sendWindowFrame,
 	synced: syncedFrame,
 	pong: pongFrame,
 	contact: contactFrame,
@@ -923,6 +955,7 @@ export const serverFrame = taggedUnion({
 	typing: peerTypingFrame,
 	receipt: receiptFrame,
 	call: peerCallFrame,
+	call_request: callRequestFrame,
 	error: errorFrame,
 });
 export type ServerFrame = Infer<typeof serverFrame>;

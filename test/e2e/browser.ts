@@ -68,6 +68,29 @@ export async function newProfileAllowingEmbeddedStorage(viewport = LAPTOP): Prom
 	return profileOf(context, () => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }));
 }
 
+/**
+ * What the person answered when `embedded` (a frame) asked for storage access on the page of
+ * `top`, for the profile of `page`: Chromium's "storage-access" permission, set as DevTools
+ * does (Playwright's grantPermissions cannot deny). Needs no prompt, which headless Chromium
+ * cannot show.
+ */
+export async function setStorageAccess(page: Page, top: string, embedded: string, setting: "granted" | "denied"): Promise<void> {
+	// Left attached: Chromium drops a session's permission overrides when it detaches. It goes with the page.
+	const session = await page.context().newCDPSession(page);
+	const { targetInfo } = await session.send("Target.getTargetInfo");
+	// Chromium 156 keys the grant by `origin` (the top-level page) and `embeddedOrigin` (the
+	// frame; without it the grant does not apply); playwright-core's protocol types are older
+	// and do not know the field.
+	const params = {
+		permission: { name: "storage-access" },
+		setting,
+		origin: top,
+		embeddedOrigin: embedded,
+		browserContextId: targetInfo.browserContextId,
+	};
+	await session.send("Browser.setPermission", params as Parameters<typeof session.send<"Browser.setPermission">>[1]);
+}
+
 function profileOf(context: BrowserContext, cleanUp: () => void = () => {}): Profile {
 	context.setDefaultTimeout(UI_TIMEOUT_MS);
 	const pageErrors: string[] = [];

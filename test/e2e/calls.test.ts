@@ -5,6 +5,7 @@ import {
 	allowCallsFrom,
 	becomeContacts,
 	callScreen,
+	openChat,
 	receivedPackets,
 	signUp,
 	waitForCallPhase,
@@ -13,6 +14,7 @@ import {
 	waitForRemoteVideo,
 	watchPeerConnections,
 } from "./app-driver.ts";
+import { violations } from "./axe.ts";
 import { closeProfilesAfterEach, FAKE_MEDIA_ARGS, LAPTOP, launchChromium, newProfile, PHONE, type Profile, screenshot } from "./browser.ts";
 
 let server: DevServer;
@@ -65,6 +67,15 @@ async function candidateFilter(context: BrowserContext): Promise<{ dropping: boo
 	return filter;
 }
 
+/** The call log lines of the open conversation, oldest first. */
+const callLog = (page: Page): Promise<string[]> => page.getByTestId("call-log").locator(".call-log-text").allTextContents();
+
+/** What the call screen's ringtone plays, and its AudioContext's state. */
+async function ringing(page: Page): Promise<{ kind: string | null; audio: string | null }> {
+	const screen = callScreen(page);
+	return { kind: await screen.getAttribute("data-ringing"), audio: await screen.getAttribute("data-ring-audio") };
+}
+
 /** Whether the call's own microphone and camera tracks are enabled, read from the self view. */
 function localTracks(page: Page): Promise<{ audio: boolean; video: boolean }> {
 	return page.evaluate(`(() => {
@@ -92,15 +103,18 @@ describe("calls in the web app, in real Chromium with fake camera and microphone
 
 		await waitForCallPhase(bob.page, "incoming");
 		await bob.page.getByText("Incoming video call").waitFor();
-		await callScreen(alice.page)
-			.getByText(/Ringing…|Calling…/)
-			.waitFor();
+		// The callee's ring, and the caller's quiet ring-back once the callee's devices ring.
+		await alice.page.locator('.call-screen[data-call-phase="ringing"][data-ringing="ringback"]').waitFor();
+		expect(await ringing(bob.page)).toEqual({ kind: "incoming", audio: expect.stringMatching(/^(running|suspended)$/) });
 		expect(await bob.page.title()).toBe(`Incoming call from @${alice.handle}`);
 		await screenshot(bob.page, "call-incoming-phone");
+		const found = await violations(bob.page, "incoming call (phone)");
 
 		await bob.page.getByRole("button", { name: "Accept with video" }).click();
 		await Promise.all([waitForPeerConnection(alice.page, "connected"), waitForPeerConnection(bob.page, "connected")]);
 		await Promise.all([waitForCallPhase(alice.page, "connected"), waitForCallPhase(bob.page, "connected")]);
+		// Accepting stopped the ring on both sides, and closed its AudioContext.
+		for (const page of [alice.page, bob.page]) expect(await ringing(page)).toEqual({ kind: "off", audio: "closed" });
 
 		// Frames keep arriving in the callee's remote <video>, and in the caller's.
 		const [atBob, atAlice] = await Promise.all([waitForRemoteVideo(bob.page), waitForRemoteVideo(alice.page)]);
@@ -115,9 +129,17 @@ describe("calls in the web app, in real Chromium with fake camera and microphone
 		await camera.click();
 		await expect.poll(() => localTracks(alice.page)).toEqual({ audio: false, video: false });
 		expect(await mute.getAttribute("aria-pressed")).toBe("true");
+		// Bob is told (sealed): Alice's avatar instead of a black picture, and a muted microphone.
+		const aliceMuted = bob.page.getByRole("status", { name: `@${alice.handle} muted` });
+		await aliceMuted.waitFor();
+		await callScreen(bob.page).locator(".call-avatar").waitFor();
+		expect(await callScreen(bob.page).getAttribute("class")).not.toMatch(/with-video/);
+		found.push(...(await violations(bob.page, "connected call, other side muted (phone)")));
 		await mute.click();
 		await camera.click();
 		await expect.poll(() => localTracks(alice.page)).toEqual({ audio: true, video: true });
+		await aliceMuted.waitFor({ state: "detached" });
+		await callScreen(bob.page).locator(".call-avatar").waitFor({ state: "detached" });
 
 		// Screen sharing replaces the camera picture the peer receives, and stops again.
 		const share = alice.page.getByRole("button", { name: "Share screen" });
@@ -133,6 +155,8 @@ describe("calls in the web app, in real Chromium with fake camera and microphone
 
 		await screenshot(alice.page, "call-connected");
 		await screenshot(bob.page, "call-connected-phone");
+		found.push(...(await violations(alice.page, "connected call")));
+		expect(found).toEqual([]);
 
 		await alice.page.getByRole("button", { name: "Hang up" }).click();
 		await Promise.all([waitForCallPhase(alice.page, "ended"), waitForCallPhase(bob.page, "ended")]);
@@ -142,9 +166,17 @@ describe("calls in the web app, in real Chromium with fake camera and microphone
 		await waitForPeerConnection(alice.page, "closed");
 		// The screen goes by itself, back to the chat.
 		await callScreen(bob.page).waitFor({ state: "detached" });
+		// Each side logged both calls in the chat, as lines among the messages, kept over a reload.
+		const logged = ["Declined", expect.stringMatching(/^Video call · 0:\d\d$/)];
+		await expect.poll(() => callLog(bob.page)).toEqual(logged);
+		await callScreen(alice.page).waitFor({ state: "detached" });
+		await alice.page.reload();
+		await openChat(alice.page, bob.handle);
+		await expect.poll(() => callLog(alice.page)).toEqual(logged);
+		expect(await alice.page.getByTestId("call-log").getByRole("button").count()).toBe(0);
 	});
 
-	it("tells the caller in a sentence when the callee has not allowed calls from them, did not answer, could not be reached over the network, or has no device online", async () => {
+	it("asks the callee to allow calls (not now, then allow, which rings at once), and tells the caller in a sentence when the callee did not answer, could not be reached over the network, or has no device online", async () => {
 		let candidates: { dropping: boolean } | undefined;
 		const alice = await person("alice", LAPTOP, async (context) => {
 			candidates = await candidateFilter(context);
@@ -152,24 +184,41 @@ describe("calls in the web app, in real Chromium with fake camera and microphone
 		const bob = await person("bob");
 		await becomeContacts(alice, bob);
 
+		// Bob has not allowed Alice's calls: nothing rings, he is asked in their chat, and says not now.
 		await alice.page.getByRole("button", { name: "Audio call" }).click();
-		await alice.page.getByText(`@${bob.handle} has not allowed calls from you.`, { exact: false }).waitFor();
+		await callScreen(alice.page).getByText(`Asking @${bob.handle} to allow calls…`).waitFor();
+		expect(await callScreen(alice.page).getAttribute("data-call-phase")).toBe("asking");
+		const request = bob.page.getByTestId("call-request");
+		await request.getByText(`@${alice.handle} wants to call you`).waitFor();
+		expect(await callScreen(bob.page).count()).toBe(0);
+		await screenshot(bob.page, "call-request");
+		await request.getByRole("button", { name: "Not now" }).click();
+		await request.waitFor({ state: "detached" });
+		await alice.page.getByText(`@${bob.handle} can't take calls from you right now.`).waitFor();
 		expect(await callScreen(alice.page).getAttribute("data-call-phase")).toBe("ended");
 		expect(await alice.page.getByRole("button", { name: "Call again" }).count()).toBe(0);
-		expect(await callScreen(bob.page).count()).toBe(0);
-		expect(await alice.page.locator("body").textContent()).not.toMatch(/calls_not_allowed/);
-		await screenshot(alice.page, "call-not-allowed");
+		expect(await alice.page.locator("body").textContent()).not.toMatch(/calls_not_allowed|not_now/);
 		await alice.page.getByRole("button", { name: "Close" }).click();
 		await callScreen(alice.page).waitFor({ state: "detached" });
 
-		await allowCallsFrom(bob.page, alice.handle);
+		// Asked again, Bob allows: Alice's app, still waiting, calls at once and his device rings.
 		// Nobody answers: Alice's app gives up after its ring time (45 s, on a fake clock).
 		await alice.page.clock.install();
 		await alice.page.getByRole("button", { name: "Audio call" }).click();
+		await waitForCallPhase(alice.page, "asking");
+		await request.getByRole("button", { name: "Allow" }).click();
 		await waitForCallPhase(bob.page, "incoming");
+		await request.waitFor({ state: "detached" });
 		await alice.page.clock.fastForward("00:46");
 		await alice.page.getByText(`@${bob.handle} did not answer.`).waitFor();
 		await bob.page.getByText(`You missed a call from @${alice.handle}.`).waitFor();
+		await expect.poll(() => callLog(bob.page)).toEqual(["Missed call"]);
+		await expect.poll(() => callLog(alice.page)).toEqual(["No answer"]);
+		await bob.page.getByRole("button", { name: "Close" }).click();
+		// The permission stays, per contact, and can be taken back under Contact info.
+		await bob.page.getByRole("button", { name: "Contact info" }).click();
+		expect(await bob.page.getByRole("checkbox", { name: `Allow calls from @${alice.handle}` }).isChecked()).toBe(true);
+		await bob.page.getByRole("button", { name: "Close info" }).click();
 
 		// Bob answers, but no ICE candidate gets through: the media cannot connect, and Alice's
 		// app gives up after its connect time (30 s).

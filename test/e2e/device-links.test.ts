@@ -131,9 +131,20 @@ describe("linking a device by code", () => {
 		await sendMessage(page, "sent from the tablet");
 		await message(bob.page, "sent from the tablet").waitFor();
 
+		// Both devices are connected: each shows as online, not as "last seen" when it connected.
+		await alice.page
+			.getByRole("navigation")
+			.getByRole("button", { name: /^Devices/ })
+			.click();
+		await openDevices(alice.page);
+		await tabletEntry.getByTestId("device-presence").getByText("Online", { exact: true }).waitFor();
+		expect(await alice.page.locator("li.device").filter({ hasText: "this device" }).getByTestId("device-presence").textContent()).toBe(
+			"Online",
+		);
+		expect(await tabletEntry.getByText("Last seen").count()).toBe(0);
+
 		// Removed from the laptop: the tablet says so at once and its keys leave the browser.
 		expect(await databaseNames(page)).toContain("sm-app-keys");
-		await openDevices(alice.page);
 		await tabletEntry.getByRole("button", { name: "Remove…" }).click();
 		await tabletEntry.getByRole("button", { name: "Yes, remove “alice's tablet”" }).click();
 		await alice.page.getByText("Removed devices (1)").waitFor();

@@ -147,8 +147,19 @@ describe("the web app in two browser profiles", () => {
 		await waitForDelivery(alice.page, "while you were away 3", "delivered");
 		await connectionState(back).getByText("Connected").waitFor();
 
+		// On a phone, where the top bar is tightest: its connection state has a slot of its own,
+		// so losing the network moves neither the bar nor the chat under it.
+		await back.setViewportSize(PHONE);
+		const layout = () =>
+			Promise.all([
+				back.locator(".topbar").boundingBox(),
+				back.locator("#chat-title").boundingBox(),
+				back.locator("form.composer").boundingBox(),
+			]);
+		const online = await layout();
 		await network.goOffline();
 		await connectionState(back).getByText("Offline").waitFor();
+		expect(await layout()).toEqual(online);
 		for (const text of ["while you were offline 1", "while you were offline 2"]) {
 			await sendMessage(alice.page, text);
 			await waitForDelivery(alice.page, text, "sent");

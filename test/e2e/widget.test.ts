@@ -2,6 +2,7 @@ import type { Browser, Frame, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
 import { acceptRequest, createAccount, message, openChat, requestFrom, sendMessage, uniqueHandle } from "./app-driver.ts";
+import { violations } from "./axe.ts";
 import {
 	closeProfilesAfterEach,
 	launchChromium,
@@ -9,6 +10,7 @@ import {
 	newProfileAllowingEmbeddedStorage,
 	type Profile,
 	screenshot,
+	setStorageAccess,
 	UI_TIMEOUT_MS,
 } from "./browser.ts";
 import { type HostSite, startHostSite } from "./host-site.ts";
@@ -22,11 +24,11 @@ let strangerHost: HostSite;
 const track = closeProfilesAfterEach("the app or widget");
 
 /**
- * A few sends in a short window: the rate-limit countdown can be seen, and its end awaited,
+ * A few sends in a short window: messages waiting for it can be seen, and its end awaited,
  * within a test (the window must outlast the sends that fill it on a slow machine).
  */
-const SENDS_PER_WINDOW = 3;
-const RATE_WINDOW_SECONDS = 20;
+const SENDS_PER_WINDOW = 2;
+const RATE_WINDOW_SECONDS = 15;
 
 beforeAll(async () => {
 	const widgetOrigin = () => server.baseUrl;
@@ -108,6 +110,17 @@ describe("the widget embedded in another site", () => {
 		await message(widget as unknown as Page, "We do, in 3 days.").waitFor();
 		await widget.locator('li.message.outgoing[data-state="delivered"]').filter({ hasText: "Do you ship" }).waitFor();
 		await screenshot(page, "widget");
+		// The open panel, in its iframe on the host page: accessible, and its composer whole and
+		// uncovered in the frame, Send included.
+		expect(await violations(widget, "widget")).toEqual([]);
+		expect(
+			await widget.evaluate(`["form.composer textarea", "form.composer .attach", "form.composer button.send"].map((selector) => {
+				const el = document.querySelector(selector);
+				const r = el.getBoundingClientRect();
+				const inside = r.left >= 0 && r.top >= 0 && r.right <= innerWidth && r.bottom <= innerHeight;
+				return inside && el.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2));
+			})`),
+		).toEqual([true, true, true]);
 
 		// Closed, it shows a launcher; the host hears the unread count (and nothing else).
 		await page.evaluate("window.secureMessagingWidgets[0].close()");
@@ -140,7 +153,7 @@ describe("the widget embedded in another site", () => {
 		for (const secret of ["Do you ship", "We do", "Anything else", visitorHandle]) expect(everything).not.toContain(secret);
 	});
 
-	it("shows the quota left, counts down the rate limit in the composer instead of sending, and sends again once it ends", async () => {
+	it("shows the quota left; past the rate limit messages wait in order, each saying when it goes, send by themselves, and can be cancelled", async () => {
 		const shop = await owner();
 		const { page, widget } = await visit(allowedHost, shop.handle);
 		await page.evaluate("window.secureMessagingWidgets[0].open()");
@@ -163,20 +176,34 @@ describe("the widget embedded in another site", () => {
 				.locator('li.message.outgoing:not([data-state="sending"])')
 				.filter({ hasText: `question ${i}` })
 				.waitFor();
-			if (i < SENDS_PER_WINDOW) await allowance(i).waitFor();
+			await allowance(i).waitFor();
 		}
-		await widget.getByText(/Rate limit: you can send again in \d+ s\./).waitFor();
-		await widget.getByRole("textbox", { name: "Message" }).fill("one more");
+		// The window is full: the person keeps writing, and each message waits with its time and a Cancel.
 		const send = widget.getByRole("button", { name: /^Send/ });
-		expect(await send.isDisabled()).toBe(true);
-		await screenshot(page, "widget-rate-limited");
-
-		// The window passes (real time: the relay's clock runs in another process): Send comes back.
-		await allowance(SENDS_PER_WINDOW).waitFor({ timeout: (RATE_WINDOW_SECONDS + 15) * 1000 });
+		await sendMessage(asPage, "one more");
+		await widget.getByRole("textbox", { name: "Message" }).fill("never mind");
 		expect(await send.isEnabled()).toBe(true);
 		await send.click();
+		const waiting = (text: string) => widget.locator("li.message.outgoing").filter({ hasText: text });
+		await waiting("one more")
+			.getByText(/^Sends in \d+ s$/)
+			.waitFor();
+		await waiting("never mind")
+			.getByText(/^Sends in \d+ s$/)
+			.waitFor();
+		await screenshot(page, "widget-waiting-to-send");
+		await waiting("never mind").getByRole("button", { name: "Cancel" }).click();
+		await waiting("never mind").waitFor({ state: "detached" });
+
+		// The window passes (real time: the relay's clock runs in another process): it goes by itself, charged then.
+		await widget
+			.locator('li.message.outgoing:not([data-state="sending"])')
+			.filter({ hasText: "one more" })
+			.waitFor({ timeout: (RATE_WINDOW_SECONDS + 15) * 1000 });
+		await allowance(SENDS_PER_WINDOW + 1).waitFor();
 		await openChat(shop.page, visitorHandle);
 		await message(shop.page, "one more").waitFor();
+		expect(await message(shop.page, "never mind").count()).toBe(0);
 	});
 
 	it("opens the chat in a window of its own origin when the browser gives embedded sites no storage, and it sends and receives", async () => {
@@ -188,6 +215,10 @@ describe("the widget embedded in another site", () => {
 		await page.evaluate("window.secureMessagingWidgets[0].open()");
 		await widget.getByText("does not let chats embedded in other sites keep their keys").waitFor();
 		await screenshot(page, "widget-storage-blocked");
+		// Asked for storage access, the browser says no (as the visitor did): the window it is.
+		await setStorageAccess(page, allowedHost.origin, server.baseUrl, "denied");
+		await widget.getByRole("button", { name: "Allow and chat here" }).click();
+		await widget.getByText("The browser did not allow this chat to keep its keys here").waitFor();
 		const [chat] = await Promise.all([
 			visitor.context.waitForEvent("page"),
 			widget.getByRole("button", { name: "Open chat window" }).click(),
@@ -205,6 +236,28 @@ describe("the widget embedded in another site", () => {
 		await message(shop.page, "Hello from the chat window").waitFor();
 		await sendMessage(shop.page, "Hello back");
 		await message(chat, "Hello back").waitFor();
+	});
+
+	it("asks for storage access from the launcher's click and, where Chromium grants it but keeps the storage closed, says so and offers the window, on the next visit too", async () => {
+		// Chromium 156 here: with storage blocked for embedded sites, a granted request (even in
+		// the extended form) opens cookies only; the handle's localStorage throws and its
+		// IndexedDB never answers. Were that to change, this test would see the chat inline.
+		const handle = uniqueHandle("shop");
+		const { page, widget } = await visit(allowedHost, handle, await profile());
+		await setStorageAccess(page, allowedHost.origin, server.baseUrl, "granted");
+		await widget.getByRole("button", { name: `Chat with @${handle}` }).click();
+		await widget.getByText("The browser allowed it, but still keeps this chat's storage closed here").waitFor();
+		expect(await widget.evaluate("document.hasStorageAccess()")).toBe(true);
+		expect(await widget.getByRole("button", { name: "Allow and chat here" }).count()).toBe(0);
+		await widget.getByRole("button", { name: "Open chat window" }).waitFor();
+
+		// Granted before: the widget asks again on load without a click, finds the storage still
+		// closed and waits, closed, for the visitor (rather than hanging on the unanswered open).
+		await page.reload();
+		await page.waitForFunction("window.widgetEvents.some((e) => e.type === 'ready')");
+		const again = await (await page.waitForSelector("iframe[data-secure-messaging-widget]")).contentFrame();
+		await again?.getByRole("button", { name: `Chat with @${handle}` }).waitFor();
+		expect(await again?.evaluate("navigator.permissions.query({ name: 'storage-access' }).then((s) => s.state)")).toBe("granted");
 	});
 
 	it("cannot be framed by a site whose origin is not allowed", async () => {

@@ -6,6 +6,7 @@ import { Notices } from "../../client/app/features/notices.ts";
 import { OutgoingMessages, perPercent } from "../../client/app/features/outgoing-messages.ts";
 import { Receipts } from "../../client/app/features/receipts.ts";
 import { TypingIndicator } from "../../client/app/features/typing-indicator.ts";
+import type { SendOptions } from "../../client/core/outbox.ts";
 import type { SentReceipt } from "../../client/core/sdk.ts";
 import { SdkError } from "../../client/core/sdk-error.ts";
 import type { AccountStatus } from "../../common/protocol/wire.ts";
@@ -14,7 +15,7 @@ import { ALICE, BOB, deferred, MemoryHistory, receipt, relayId, storeWith } from
 const ACCOUNT: AccountStatus = { accountId: ALICE, handle: "alice", trust: "untrusted", credits: 100, quotaLeft: 20 };
 
 /** The outgoing side of the app around a fake relay; `sendText` answers as the test says. */
-function outbox(sendText: (peerId: string, text: string) => Promise<SentReceipt>) {
+function outbox(sendText: (peerId: string, text: string, options: SendOptions) => Promise<SentReceipt>) {
 	const store = storeWith({ phase: "ready", account: ACCOUNT, conversations: { [BOB]: [] } });
 	const history = new MemoryHistory();
 	const calls: string[] = [];
@@ -35,7 +36,7 @@ function outbox(sendText: (peerId: string, text: string) => Promise<SentReceipt>
 	const typing = new TypingIndicator(store, client);
 	const account = new Account(store, client, notices);
 	const outgoing = new OutgoingMessages(store, client, history, conversations, receipts, typing, account);
-	return { store, history, client, receipts, typing, outgoing, calls, shown: () => store.state.conversations[BOB] ?? [] };
+	return { store, history, client, receipts, typing, account, outgoing, calls, shown: () => store.state.conversations[BOB] ?? [] };
 }
 
 describe("sending", () => {
@@ -43,7 +44,9 @@ describe("sending", () => {
 		const answer = deferred<SentReceipt>();
 		const app = outbox(() => answer.promise);
 		const sending = app.outgoing.send(BOB, "hello");
-		await vi.waitFor(() => expect(app.client.sendText).toHaveBeenCalledWith(BOB, "hello"));
+		await vi.waitFor(() =>
+			expect(app.client.sendText).toHaveBeenCalledWith(BOB, "hello", { signal: expect.any(AbortSignal), onWait: expect.any(Function) }),
+		);
 		const [local] = app.shown();
 		expect(local).toMatchObject({ peerId: BOB, outgoing: true, text: "hello", state: "sending", pending: 1 });
 		expect(local!.key).toMatch(/^local:[0-9a-f]{24}$/);
@@ -70,15 +73,37 @@ describe("sending", () => {
 		expect(app.calls).toEqual([]);
 	});
 
-	it("holds further sends until the rate limit's retry-after, and says when in the failed message", async () => {
-		const app = outbox(async () => {
-			throw new SdkError("rate_limited", "slow down", { retryAfter: 20_000 });
-		});
-		const before = Date.now();
-		await app.outgoing.send(BOB, "fast");
-		expect(app.store.state.nextSendAt).toBeGreaterThanOrEqual(before + 20_000);
-		expect(app.store.state.nextSendAt).toBeLessThanOrEqual(Date.now() + 20_000);
-		expect(app.shown()[0]?.error).toMatch(/^You are sending too fast\. You can send again in /);
+	it("shows when a message waiting for the send window goes, and takes it back on Cancel: gone, and never sent", async () => {
+		let told: ((at: number | null) => void) | undefined;
+		const app = outbox(
+			(_peer, _text, { signal, onWait }) =>
+				new Promise((_, reject) => {
+					told = onWait;
+					onWait?.(90_000);
+					signal?.addEventListener("abort", () => reject(new SdkError("cancelled", "taken back")));
+				}),
+		);
+		const sending = app.outgoing.send(BOB, "later");
+		await vi.waitFor(() => expect(app.shown()[0]?.sendsAt).toBe(90_000));
+		const [waiting] = app.shown();
+		expect(waiting).toMatchObject({ text: "later", state: "sending" });
+		// The relay's next answer moves the time; once on its way there is nothing to cancel.
+		told?.(95_000);
+		expect(app.shown()[0]?.sendsAt).toBe(95_000);
+		expect(app.outgoing.cancel(app.shown()[0] as ChatMessage)).toBe(true);
+		await sending;
+		expect(app.shown()).toEqual([]);
+		expect([...app.history.messages.values()]).toEqual([]);
+		expect(app.calls).toEqual([]);
+	});
+
+	it("takes the time from a receipt that reached the limit as when the next send may go, before the account is read again", async () => {
+		const app = outbox(async () => receipt(relayId("m9"), 5_000));
+		app.account.charged({ ...receipt(relayId("m8"), 5_000), nextSendAt: 123_456 });
+		expect(app.store.state.nextSendAt).toBe(123_456);
+		// A message on its way has no Cancel.
+		await app.outgoing.send(BOB, "one");
+		expect(app.outgoing.cancel(app.shown()[0] as ChatMessage)).toBe(false);
 	});
 
 	it("asks the relay for the account again when a refusal means its credits or allowance changed", async () => {

@@ -222,12 +222,18 @@ describe("calls through the SDK against the real relay", () => {
 		expect(await aliceEnded).toMatchObject({ callId: call.callId, peerId: bobId, local: false });
 	});
 
-	it("tell the caller clearly when the callee is offline or takes no calls from them", async () => {
+	it("tell the caller clearly when the callee is offline or takes no calls from them, and ask the callee instead", async () => {
 		const { alice, bob } = await contactPair(factory);
 		const ended = record<CallEnded>(alice, "call_ended");
+		const asked = bob.client.waitFor("call_request");
 		const refused = await alice.client.startCall(bob.account.accountId, { video: false, sdp: "v=0" });
 		await until(() => ended.length === 1, "a refusal");
 		expect(ended[0]).toMatchObject({ callId: refused.callId, reason: "error", local: true, error: { code: "calls_not_allowed" } });
+		expect(await asked).toMatchObject({ event: "asked", peerId: alice.account.accountId, at: expect.any(Number) });
+		const answer = alice.client.waitFor("call_request");
+		await bob.client.dismissCallRequest(alice.account.accountId);
+		expect(await answer).toMatchObject({ event: "not_now", peerId: bob.account.accountId });
+		await expect(bob.client.dismissCallRequest(alice.account.accountId)).rejects.toMatchObject({ code: "not_found" });
 
 		await bob.client.setCallPermission(alice.account.accountId, true);
 		bob.client.close();
@@ -280,12 +286,17 @@ describe("calls through the SDK against the real relay", () => {
 
 		const local = aliceMedia.captured[0] as FakeStream;
 		const [mic, camera] = [local.getAudioTracks()[0] as FakeTrack, local.getVideoTracks()[0] as FakeTrack];
+		const heardByBob: Array<{ audio: boolean; video: boolean }> = [];
+		callee.on("remote_media", (m) => heardByBob.push(m));
 		aliceCall.setMuted(true);
 		aliceCall.setCameraOff(true);
 		expect([mic.enabled, camera.enabled, aliceCall.muted, aliceCall.cameraOff]).toEqual([false, false, true, true]);
+		// Bob hears it in a sealed media signal: a disabled track itself raises no event on his side.
+		await until(() => heardByBob.some((m) => !m.audio && !m.video), "Bob to hear Alice's microphone and camera are off");
 		aliceCall.setMuted(false);
 		aliceCall.setCameraOff(false);
 		expect([mic.enabled, camera.enabled]).toEqual([true, true]);
+		await until(() => callee.remoteMedia?.audio === true && callee.remoteMedia.video === true, "Bob to hear they are on again");
 
 		const videoSender = alicePc.senders.find((s) => s.track?.kind === "video");
 		await aliceCall.startScreenShare();

@@ -68,4 +68,22 @@ describe("the signaling limiter (its own, apart from the 1-per-10-s message limi
 		a.send(later);
 		expect(await b.next("call", (f) => f.id === later.id)).toMatchObject({ kind: "offer" });
 	});
+
+	it("charges call requests to the same limiter: asking again and again is refused like calling, and the callee is told once", async () => {
+		const { alice, bob, key } = await contactPair();
+		const a = await connect(alice.token);
+		const b = await connect(bob.token);
+		await b.next("synced");
+		for (let i = 0; i < 10; i++) {
+			const ask = offer(alice, bob, key);
+			a.send(ask);
+			expect(await a.next("error", (e) => e.ref === ask.id)).toMatchObject({ code: "calls_not_allowed" });
+		}
+		const spam = offer(alice, bob, key);
+		a.send(spam);
+		expect(await a.next("error", (e) => e.ref === spam.id)).toMatchObject({ code: "rate_limited" });
+		await new Promise((resolve) => setTimeout(resolve, 150));
+		expect(b.frames.filter((f) => f.type === "call_request")).toHaveLength(1);
+		expect(callFrames(b)).toEqual([]);
+	});
 });

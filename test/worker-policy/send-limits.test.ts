@@ -28,7 +28,15 @@ describe("the global send rate limit", () => {
 		const phone = aliceDevices[1] as TestUser;
 		const laptop = await connect(alice.token);
 		const mobile = await connect(phone.token);
-		expect(await send(laptop, alice, bob, key)).toMatchObject({ type: "sent" });
+		const sent = await send(laptop, alice, bob, key);
+		// The sender is told when the window opens again, and so is the account's other device.
+		expect(sent).toMatchObject({ type: "sent", nextSendAt: (sent as { at: number }).at + 10 * SECOND });
+		expect(await mobile.next("send_window")).toEqual({
+			type: "send_window",
+			at: (sent as { at: number }).at,
+			nextSendAt: (sent as { at: number }).at + 10 * SECOND,
+			quotaLeft: 19,
+		});
 		advance(4 * SECOND);
 		const refused = await send(mobile, phone, bob, key);
 		expect(refused).toMatchObject({ type: "error", code: "rate_limited", retryAfter: 6 * SECOND });
@@ -75,7 +83,11 @@ describe("daily quotas by trust level", () => {
 			const a = await connect(alice.token);
 			const first = Date.now();
 			for (let i = 0; i < quota; i++) {
-				expect(await send(a, alice, bob, key, `n${i}`)).toMatchObject({ type: "sent", quotaLeft: quota - 1 - i });
+				const sent = await send(a, alice, bob, key, `n${i}`);
+				expect(sent).toMatchObject({ type: "sent", quotaLeft: quota - 1 - i });
+				// The last one of the day says the next send waits for the first one to age out.
+				const at = (sent as { at: number }).at;
+				expect((sent as { nextSendAt?: number }).nextSendAt).toBe(i === quota - 1 ? first + 86_400_000 : at + 10 * SECOND);
 				advance(10 * SECOND);
 			}
 			const refused = await send(a, alice, bob, key);

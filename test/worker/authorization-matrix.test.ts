@@ -91,6 +91,8 @@ beforeAll(async () => {
 		{ method: "GET", path: `/api/contacts/${bob.accountId}/devices` },
 		{ method: "POST", path: `/api/contacts/${bob.accountId}/report`, body: { reason: "x" } },
 		{ method: "POST", path: `/api/contacts/${bob.accountId}/rotate`, body: { keyVersion: 2, envelopes: [envelope(bob), envelope(bob)] } },
+		{ method: "POST", path: `/api/contacts/${bob.accountId}/calls`, body: { allow: true } },
+		{ method: "DELETE", path: `/api/contacts/${bob.accountId}/call-request` },
 		{ method: "POST", path: "/api/attachments", body: { to: bob.accountId, size: 10 }, acts: true },
 		{ method: "GET", path: `/api/attachments/${bob.accountId}/${newMessageId()}` },
 	];

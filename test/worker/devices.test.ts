@@ -213,7 +213,7 @@ describe("adding a device", () => {
 });
 
 describe("the device list", () => {
-	it("shows a device as last seen when its socket closed, not only when it connected", async () => {
+	it("shows a device as online while its socket is open, and as last seen when it closed, not only when it connected", async () => {
 		const { alice } = await contactPair();
 		const phone = await addApprovedDevice(alice);
 		vi.useFakeTimers({ toFake: ["Date"] });
@@ -221,17 +221,21 @@ describe("the device list", () => {
 		const socket = await connect(phone.token);
 		await socket.next("synced");
 		// Signed in afresh each time: the clock moves past the first session's lifetime.
-		const lastSeen = async () => {
+		const listed = async () => {
 			const { token } = (await signIn(alice.keys)).json;
-			return (await api("/api/devices", { token })).json.devices.find((d: any) => d.deviceId === phone.deviceId).lastSeenAt;
+			return (await api("/api/devices", { token })).json.devices.find((d: any) => d.deviceId === phone.deviceId);
 		};
+		const lastSeen = async () => (await listed()).lastSeenAt;
 		// vi.waitFor moves the fake clock on by its polling interval, so times are compared by order.
 		await vi.waitFor(async () => expect(await lastSeen()).toBeGreaterThanOrEqual(connectedAt), { timeout: 5000 });
+		expect((await listed()).online).toBe(true);
 		vi.setSystemTime(connectedAt + 3_600_000);
 		const closedAt = Date.now();
 		expect(await lastSeen()).toBeLessThan(closedAt);
 		socket.ws.close(1000);
 		await vi.waitFor(async () => expect(await lastSeen()).toBeGreaterThanOrEqual(closedAt), { timeout: 5000 });
+		// Gone: the listing says when, and no longer that it is connected.
+		expect((await listed()).online).toBeUndefined();
 	});
 });
 

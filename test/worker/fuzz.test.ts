@@ -2,7 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { clientFrame, parseJson } from "../../common/protocol/wire.ts";
+import { CALL_SIGNAL_KINDS, clientFrame, parseJson } from "../../common/protocol/wire.ts";
 import { contactPair, newMessageId, sealedAck, sealedSend } from "./fixtures.ts";
 import { api, connect } from "./helpers.ts";
 
@@ -57,6 +57,7 @@ describe("hostile HTTP bodies", () => {
 			{ path: `/api/contacts/${bob.accountId}/accept`, token: alice.token },
 			{ path: `/api/contacts/${bob.accountId}/report`, token: alice.token },
 			{ path: `/api/contacts/${bob.accountId}/rotate`, token: alice.token },
+			{ path: `/api/contacts/${bob.accountId}/calls`, token: alice.token },
 			{ path: `/api/devices/${newMessageId()}/approve`, token: alice.token },
 			{ path: `/api/devices/history/${newMessageId()}/end`, token: alice.token },
 			{ path: "/api/attachments", token: alice.token },
@@ -152,7 +153,14 @@ describe("hostile WebSocket frames", () => {
 			hostileText,
 			fc
 				.record({
-					type: fc.constantFrom("send", "ack", "read", "typing", "ping", "launch"),
+					type: fc.constantFrom("send", "ack", "read", "typing", "ping", "call", "call_request", "launch"),
+					// Call signals of every kind (media state included) and the relay's own kinds, which no device may send.
+					kind: fc.oneof(fc.constantFrom(...CALL_SIGNAL_KINDS, "answered_elsewhere", "timeout", "asked", "allowed"), fc.string()),
+					keyVersion: fc.oneof(fc.anything(), fc.constant(1)),
+					nonce: fc.string(),
+					box: fc.oneof(fc.string(), fc.string({ minLength: 2000, maxLength: 30_000 })),
+					event: fc.constantFrom("asked", "answered", "allowed", "not_now"),
+					at: fc.anything(),
 					id: fc.string(),
 					to: fc.oneof(fc.string(), fc.constant(bob.accountId)),
 					ids: fc.anything(),

@@ -48,6 +48,24 @@ export function checkSendLimits(
 	return { ok: true };
 }
 
+/**
+ * When the account may send again after a send, given the counts with that send in them: the
+ * later of the rate window's and the quota's freeing, or null when the next may go at once.
+ * The client waits until then instead of writing a send the relay would refuse (each refusal
+ * counts toward a suspension). `nthNewest` is read only for a limit that is reached.
+ */
+export function nextSendTime(
+	after: SendCounts,
+	nthNewest: (n: number) => number | undefined,
+	now: number,
+	rules: LimitRules,
+): number | null {
+	let at = 0;
+	if (after.inRateWindow >= rules.rateCount) at = (nthNewest(rules.rateCount) ?? now) + rules.rateWindowMs;
+	if (rules.quota !== null && after.inDay >= rules.quota) at = Math.max(at, (nthNewest(rules.quota) ?? now) + DAY_MS);
+	return at > now ? at : null;
+}
+
 /** Sends left in the rolling day, or null when unlimited. */
 export function quotaLeft(inDay: number, quota: number | null): number | null {
 	return quota === null ? null : Math.max(0, quota - inDay);

@@ -56,7 +56,11 @@ export class RelayServices {
 	readonly scheduler: DeadlineScheduler<JobName>;
 
 	constructor(host: RelayHost, alarm: AlarmPort) {
-		this.hub = new SocketHub(host, { status: () => this.account.status(), pendingDevices: () => this.devices.pending() });
+		this.hub = new SocketHub(host, {
+			status: () => this.account.status(),
+			pendingDevices: () => this.devices.pending(),
+			callRequests: () => this.calls.waitingRequests(),
+		});
 		this.credits = new CreditAccount(host);
 		this.flush = new CreditFlush(host, this.credits);
 		this.allowance = new SendAllowance(host);

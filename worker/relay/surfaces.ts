@@ -21,6 +21,7 @@ import type { ReporterStanding } from "../abuse/report-weight.ts";
 import type { ActivityCounts } from "../db/reviews.ts";
 import type { UserRelay } from "../user-relay.ts";
 import type { RelayedSignal } from "./calls/call-relay.ts";
+import type { CallRequestAnswer } from "./calls/call-requests.ts";
 import type { PeerRef, StoredEnvelope } from "./contacts/contact-book.ts";
 import type { QueueItem } from "./messaging/queue-item.ts";
 import type { RelayResult } from "./relay-result.ts";
@@ -89,6 +90,8 @@ export interface RouteSurface {
 	peerDevices(deviceId: string, peerId: string): Promise<RelayResult<DeviceList>>;
 	rotateContactKey(deviceId: string, peerId: string, keyVersion: number, uploads: EnvelopeUpload[]): Promise<RelayResult<Contact>>;
 	setCallPermission(deviceId: string, peerId: string, allow: boolean): Promise<RelayResult<Contact>>;
+	/** "Not now" to the waiting call request of `peerId` (`not_found` if none waits). */
+	dismissCallRequest(deviceId: string, peerId: string): Promise<RelayResult<true>>;
 	mayCall(deviceId: string): Promise<RelayResult<true>>;
 
 	reserveUpload(deviceId: string, to: string, size: number): Promise<RelayResult<ReserveAttachmentResponse>>;
@@ -115,6 +118,8 @@ export interface PeerSurface {
 	receipt(frame: ReceiptFrame): Promise<void>;
 	typing(from: string, fromDevice: string): Promise<void>;
 	peerCall(signal: RelayedSignal): Promise<RelayResult<true>>;
+	/** `fromId` answered the call request this account made by calling it. */
+	callRequestAnswered(fromId: string, answer: CallRequestAnswer): Promise<void>;
 	/** The approved devices and the signed list that vouches for them. */
 	/** This account's devices, for `askedBy` if it may see them (contact-service.ts devicesFor). */
 	deviceListOf(askedBy: string): Promise<RelayResult<DeviceList>>;

@@ -13,6 +13,14 @@ export async function setCallPermission(request: IRequest, env: Env): Promise<Re
 	return Response.json({ contact } satisfies ContactResponse);
 }
 
+/** DELETE /api/contacts/:accountId/call-request: "not now" to the contact's waiting call request; they are told, calmly. */
+export async function dismissCallRequest(request: IRequest, env: Env): Promise<Response> {
+	const s = await authenticate(request, env);
+	const peerId = pathId(request, "accountId");
+	unwrap(await relayFor(env, s.accountId).dismissCallRequest(s.deviceId, peerId));
+	return new Response(null, { status: 204 });
+}
+
 /**
  * GET /api/turn: the ICE servers for a call, with a TURN credential of this account's that
  * expires (approved devices of accounts that are not suspended only).

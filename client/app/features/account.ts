@@ -66,12 +66,14 @@ export class Account {
 	charged(receipt: SentReceipt): void {
 		const account = this.store.state.account;
 		if (account) this.store.update({ account: accountAfterReceipt(account, receipt) });
+		if (receipt.nextSendAt !== undefined) this.store.update({ nextSendAt: receipt.nextSendAt });
 		void this.refresh();
 	}
 
-	/** The relay refused a send for its rate: no send until `retryAfter` ms from now. */
-	rateLimited(retryAfter: number): void {
-		this.store.update({ nextSendAt: Date.now() + retryAfter });
+	/** Another device of the account sent and reached a limit: the next send from here waits too. */
+	sendWindow({ nextSendAt, quotaLeft }: { nextSendAt: number; quotaLeft: number | null }): void {
+		const account = this.store.state.account;
+		this.store.update({ nextSendAt, ...(account && { account: { ...account, quotaLeft } }) });
 	}
 
 	creditHistory(): Promise<CreditHistory> {

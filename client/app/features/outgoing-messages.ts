@@ -1,4 +1,5 @@
 import type { AttachmentInfo, MessageRef } from "../../core/message-body.ts";
+import type { SendOptions } from "../../core/outbox.ts";
 import type { MessengerClient, SentReceipt } from "../../core/sdk.ts";
 import { toSdkError } from "../../core/sdk-error.ts";
 import { type ChatMessage, sentKey, skewMark } from "../chat-message.ts";
@@ -74,6 +75,8 @@ export function perPercent(onShare: (share: number) => void): (done: number, tot
 export class OutgoingMessages {
 	/** Files being sent, by the local key of their message, to show them before the relay knows them. */
 	private readonly sendingFiles = new Map<string, File>();
+	/** What takes back each send still in the SDK's outbox, by local key. */
+	private readonly takeBack = new Map<string, AbortController>();
 
 	constructor(
 		private readonly store: MessengerStore,
@@ -82,13 +85,13 @@ export class OutgoingMessages {
 		private readonly conversations: Pick<Conversations, "show" | "remove">,
 		private readonly receipts: Pick<Receipts, "delivered" | "takeHeld">,
 		private readonly typing: Pick<TypingIndicator, "userSent">,
-		private readonly account: Pick<Account, "noteRelayClock" | "charged" | "rateLimited" | "refresh">,
+		private readonly account: Pick<Account, "noteRelayClock" | "charged" | "refresh">,
 	) {}
 
 	/** Seal and send a text; `replyTo` makes it a reply to that message of the conversation. */
 	send(peerId: string, text: string, replyTo?: MessageRef): Promise<void> {
 		const local = sendingMessage(peerId, { text, ...(replyTo && { replyTo }) }, localKey(), Date.now());
-		return this.sendAs(local, () => (replyTo ? this.client.sendText(peerId, text, { replyTo }) : this.client.sendText(peerId, text)));
+		return this.sendAs(local, (options) => this.client.sendText(peerId, text, { ...options, ...(replyTo && { replyTo }) }));
 	}
 
 	/** Seal, upload and announce a file, with the upload's progress in `progress`. */
@@ -96,12 +99,12 @@ export class OutgoingMessages {
 		const local = sendingMessage(peerId, { file: { name: file.name, size: file.size, type: file.type } }, localKey(), Date.now());
 		const onProgress = perPercent((share) => this.store.update({ progress: { ...this.store.state.progress, [local.key]: share } }));
 		this.sendingFiles.set(local.key, file);
-		return this.sendAs(local, async () => {
+		return this.sendAs(local, async (options) => {
 			try {
 				const receipt = await this.client.sendFile(
 					peerId,
 					{ stream: () => file.stream(), size: file.size, name: file.name, type: file.type },
-					{ onProgress },
+					{ onProgress, ...options },
 				);
 				// Kept here: the relay deletes the blob once the recipient's devices have it.
 				await this.history.putFile(receipt.attachment.id, file).catch(() => {});
@@ -123,18 +126,39 @@ export class OutgoingMessages {
 		if (!message.file) await this.send(message.peerId, message.text, message.replyTo);
 	}
 
+	/**
+	 * Take back a message that waits for the send window: it never reaches the relay, costs
+	 * nothing, and goes from the conversation. False once it is on its way (it can then only be deleted).
+	 */
+	cancel(message: ChatMessage): boolean {
+		const controller = this.takeBack.get(message.key);
+		if (!controller || message.sendsAt === undefined) return false;
+		controller.abort();
+		return true;
+	}
+
 	/** Drop a failed message from the history. */
 	async discard(message: ChatMessage): Promise<void> {
 		await this.history.delete(message.key);
 		this.conversations.remove(message.peerId, message.key);
 	}
 
-	private async sendAs(local: ChatMessage, send: () => Promise<Receipt>): Promise<void> {
+	/** The message as the conversation shows it now, with when it goes (or without, once it is on its way). */
+	private waiting(local: ChatMessage, sendsAt: number | null): void {
+		const shown = this.store.state.conversations[local.peerId]?.find((m) => m.key === local.key);
+		if (!shown || shown.state !== "sending") return;
+		const { sendsAt: _, ...rest } = shown;
+		this.conversations.show(sendsAt === null ? rest : { ...rest, sendsAt });
+	}
+
+	private async sendAs(local: ChatMessage, send: (options: SendOptions) => Promise<Receipt>): Promise<void> {
 		await this.history.put(local);
 		this.conversations.show(local);
 		this.typing.userSent(local.peerId);
+		const takeBack = new AbortController();
+		this.takeBack.set(local.key, takeBack);
 		try {
-			const receipt = await send();
+			const receipt = await send({ signal: takeBack.signal, onWait: (sendsAt) => this.waiting(local, sendsAt) });
 			this.account.noteRelayClock(receipt);
 			const sent = sentMessage(local, receipt, this.receipts.takeHeld(receipt.id));
 			await this.history.replace(local.key, sent);
@@ -144,12 +168,16 @@ export class OutgoingMessages {
 			this.account.charged(receipt);
 		} catch (err) {
 			const error = toSdkError(err);
-			if (error.code === "rate_limited" && error.retryAfter !== undefined) this.account.rateLimited(error.retryAfter);
+			if (error.code === "cancelled") {
+				await this.discard(local);
+				return;
+			}
 			const failed = failedMessage(local, errorText(err, "send"));
 			await this.history.put(failed);
 			this.conversations.show(failed);
 			if (refusalChangesAccount(error)) void this.account.refresh();
 		} finally {
+			this.takeBack.delete(local.key);
 			const { [local.key]: _, ...progress } = this.store.state.progress;
 			this.store.update({ progress });
 		}

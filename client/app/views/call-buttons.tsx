@@ -4,6 +4,8 @@ import { formatWhen } from "../format.ts";
 import type { MessengerState } from "../messenger-controller.ts";
 import { CameraIcon, PhoneIcon } from "./icons.tsx";
 
+const OFFLINE = "Calls need a connection to the server, and this device is offline.";
+
 /** Why this contact cannot be called from here right now, if they cannot. */
 function callBlocker(calls: CallController, call: CallState | null, state: MessengerState, contact: Contact, now: number): string | null {
 	if (calls.unavailable) return calls.unavailable;
@@ -11,7 +13,7 @@ function callBlocker(calls: CallController, call: CallState | null, state: Messe
 	const suspendedUntil = state.account?.suspendedUntil;
 	if (suspendedUntil !== undefined && suspendedUntil > now)
 		return `Your account is suspended until ${formatWhen(suspendedUntil)}, so it cannot make calls.`;
-	if (state.connection !== "online") return "Calls need a connection to the server, and this device is offline.";
+	if (state.connection !== "online") return OFFLINE;
 	if (call && call.phase !== "ended") return "You are already in a call.";
 	return null;
 }
@@ -53,9 +55,11 @@ export function CallButtons({
 				<CallButton video={false} blocker={blocker} onCall={() => void calls.start(contact.accountId, false)} handle={contact.handle} />
 				<CallButton video blocker={blocker} onCall={() => void calls.start(contact.accountId, true)} handle={contact.handle} />
 			</div>
-			{/* A contact not accepted yet is explained below the conversation already. */}
+			{/* A contact not accepted yet is explained below the conversation already; being offline,
+			    by the connection state in the top bar (a line here would re-flow the header each
+			    time the network comes and goes). Screen readers hear the reason either way. */}
 			{blocker && contact.state === "accepted" && (
-				<p id="call-blocker" class="call-blocker hint">
+				<p id="call-blocker" class={blocker === OFFLINE ? "visually-hidden" : "call-blocker hint"}>
 					{blocker}
 				</p>
 			)}

@@ -1,19 +1,14 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 import type { CallController, CallState } from "../call-controller.ts";
+import { formatClock } from "../call-log.ts";
+import { askingText } from "../call-text.ts";
 import type { MessengerController } from "../messenger-controller.ts";
 import { useNow } from "../use-messenger.ts";
 import { ErrorLine } from "./error-line.tsx";
-import { CameraIcon, HangUpIcon, MicIcon, PhoneIcon, ScreenIcon } from "./icons.tsx";
+import { CameraIcon, HangUpIcon, MicIcon, MicOffIcon, PhoneIcon, ScreenIcon } from "./icons.tsx";
 
-/** "0:07", "12:34", "1:02:03": how long a call has been going. */
-export function formatClock(ms: number): string {
-	const total = Math.floor(ms / 1000);
-	const hours = Math.floor(total / 3600);
-	const minutes = Math.floor((total % 3600) / 60);
-	const seconds = String(total % 60).padStart(2, "0");
-	return hours > 0 ? `${hours}:${String(minutes).padStart(2, "0")}:${seconds}` : `${minutes}:${seconds}`;
-}
+export { formatClock };
 
 /**
  * A stream in a <video>: srcObject is a property, not an attribute, so it is set here. The
@@ -31,8 +26,10 @@ function StreamView({ stream, muted, className, label }: { stream: MediaStream |
 	return <video ref={video} class={className} autoplay playsinline muted={muted} aria-label={label} />;
 }
 
-function statusText(call: CallState): string {
+function statusText(call: CallState, handle: string): string {
 	switch (call.phase) {
+		case "asking":
+			return askingText(handle);
 		case "starting":
 			return call.video ? "Starting your camera and microphone…" : "Starting your microphone…";
 		case "calling":
@@ -82,7 +79,8 @@ export function CallScreen({ calls, call, messenger }: { calls: CallController; 
 	const handle = `@${messenger.contact(call.peerId)?.handle ?? "your contact"}`;
 	const primary = useRef<HTMLButtonElement>(null);
 	useNow(call.phase === "connected");
-	const showRemoteVideo = call.video && call.remote !== null && call.remote.getVideoTracks().length > 0;
+	// A camera turned off on the other side sends black frames: their avatar shows instead.
+	const showRemoteVideo = call.video && !call.remoteCameraOff && call.remote !== null && call.remote.getVideoTracks().length > 0;
 	const self = call.sharingScreen ? call.screen : call.local;
 	const live = call.phase !== "ended";
 	const canShare = call.video && call.sendsVideo && calls.canShareScreen && call.phase === "connected";
@@ -99,6 +97,9 @@ export function CallScreen({ calls, call, messenger }: { calls: CallController; 
 			if (before instanceof HTMLElement && before.isConnected) before.focus();
 		};
 	}, []);
+	// Nothing rings on without the screen of its call.
+	const key = call.key;
+	useEffect(() => () => calls.screenGone(key), [calls, key]);
 
 	return (
 		<section
@@ -109,6 +110,8 @@ export function CallScreen({ calls, call, messenger }: { calls: CallController; 
 			aria-describedby="call-status"
 			data-call-phase={call.phase}
 			data-peer-connection={call.connection}
+			data-ringing={call.ringing ?? "off"}
+			data-ring-audio={call.ringAudio}
 		>
 			<div class="call-stage">
 				<StreamView
@@ -122,6 +125,11 @@ export function CallScreen({ calls, call, messenger }: { calls: CallController; 
 						{handle.slice(1, 2).toUpperCase()}
 					</div>
 				)}
+				{call.remoteMuted && live && (
+					<output class="call-remote-muted" aria-label={`${handle} muted`}>
+						<MicOffIcon />
+					</output>
+				)}
 				{self && call.sendsVideo && live && (
 					<StreamView
 						stream={self}
@@ -134,7 +142,7 @@ export function CallScreen({ calls, call, messenger }: { calls: CallController; 
 			<div class="call-info">
 				<h2 id="call-title">{handle}</h2>
 				<p id="call-status" class="call-status" aria-live="polite">
-					{statusText(call)}
+					{statusText(call, handle)}
 				</p>
 				{call.phase === "connected" && (
 					<p class="call-duration">
@@ -166,7 +174,10 @@ export function CallScreen({ calls, call, messenger }: { calls: CallController; 
 						<Control label="Decline" icon={<HangUpIcon />} tone="danger" onClick={() => calls.decline()} />
 					</>
 				)}
-				{live && call.phase !== "incoming" && (
+				{call.phase === "asking" && (
+					<Control label="Stop waiting" icon={<span class="close-mark">×</span>} primary={primary} onClick={() => calls.close()} />
+				)}
+				{live && call.phase !== "incoming" && call.phase !== "asking" && (
 					<>
 						{call.local && <Control label="Mute" icon={<MicIcon />} pressed={call.muted} onClick={() => calls.setMuted(!call.muted)} />}
 						{call.sendsVideo && (

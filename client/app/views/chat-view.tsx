@@ -2,12 +2,13 @@ import { Fragment } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { Contact } from "../../../common/protocol/wire.ts";
 import type { CallController, CallState } from "../call-controller.ts";
-import { formatDuration, formatWhen, plural } from "../format.ts";
+import { formatWhen, plural } from "../format.ts";
 import type { ChatMessage } from "../history-store.ts";
 import { emptyChatText } from "../history-text.ts";
 import type { MessengerController, MessengerState } from "../messenger-controller.ts";
 import { filePrice, formatBytes } from "../prices.ts";
 import { refOf } from "../reactions.ts";
+import { quotaNotice } from "../send-window-text.ts";
 import { useNow } from "../use-messenger.ts";
 import { CallButtons } from "./call-buttons.tsx";
 import { ContactDetails } from "./contact-details.tsx";
@@ -15,6 +16,7 @@ import { ErrorBoundary } from "./error-boundary.tsx";
 import { pastedFile, useFileDrop } from "./file-drop.ts";
 import { InfoIcon } from "./icons.tsx";
 import { IdentityChangeNotice, SendingPaused } from "./identity-change.tsx";
+import { useMessageFocus } from "./message-focus.ts";
 import { firstLine, MessageItem } from "./message-item.tsx";
 import { MessageMarks, useMessageMarks } from "./message-marks.tsx";
 import { TrustBadge } from "./safety-number.tsx";
@@ -48,6 +50,8 @@ export function MessageList({
 		if (el && pinned.current) el.scrollTop = el.scrollHeight;
 	}, [messages]);
 	useMessageMarks(controller, scroller, pinned, state, messages);
+	const list = useRef<HTMLOListElement>(null);
+	const focus = useMessageFocus(list, messages.length > 0);
 	return (
 		<div
 			class="messages"
@@ -67,11 +71,11 @@ export function MessageList({
 					{emptyChatText(state)}
 				</p>
 			) : (
-				// A scrolling container is reachable by keyboard on its own (Chromium, Firefox). The
-				// live region wraps the list: a `log` role on the <ol> itself would take away its list
-				// semantics, leaving every message an orphaned list item.
+				// The live region wraps the list: a `log` role on the <ol> itself would take away its
+				// list semantics, leaving every message an orphaned list item. The list is one tab
+				// stop, its messages reached with the arrow keys (see message-focus.ts).
 				<div role="log" aria-live="polite" aria-label={label}>
-					<ol class="message-list">
+					<ol class="message-list" ref={list} onKeyDown={focus.onKeyDown} onFocusIn={focus.onFocusIn}>
 						{messages.map((m) => (
 							<Fragment key={m.key}>
 								<MessageMarks state={state} message={m} />
@@ -98,9 +102,6 @@ function sendBlocker(state: MessengerState, now: number): string | null {
 	if (account && price !== undefined && account.credits < price) {
 		return `Not enough credits: a message costs ${plural(price, "credit")} and you have ${account.credits}.`;
 	}
-	if (account?.quotaLeft === 0) return "You have used today's message allowance. It frees up as the day's first messages age.";
-	if (state.nextSendAt !== null && state.nextSendAt > now)
-		return `Rate limit: you can send again in ${formatDuration(state.nextSendAt - now)}.`;
 	return null;
 }
 
@@ -195,9 +196,9 @@ export function Composer({
 	// The whole conversation around the composer (the chat in the app, the widget's panel) takes a
 	// dropped file, as the same pending file the paperclip gives.
 	const dragging = useFileDrop(form?.parentElement ?? null, setFile);
-	const counting = state.nextSendAt !== null;
-	const now = useNow(counting);
+	const now = useNow(state.account?.quotaLeft === 0);
 	const blocker = sendBlocker(state, now);
+	const quota = quotaNotice(state, now);
 	const price = state.limits?.prices.text;
 	const long = tooLong(state, text);
 	const account = state.account;
@@ -303,7 +304,7 @@ export function Composer({
 				</button>
 			</div>
 			<p id={`allowance-${peerId}`} class={`allowance${blocker ? " blocked" : ""}`} aria-live="polite">
-				{long ? "This message is too long to send." : (blocker ?? allowance)}
+				{long ? "This message is too long to send." : (blocker ?? quota ?? allowance)}
 			</p>
 		</form>
 	);
@@ -352,6 +353,12 @@ export function ChatView({
 	const answering = replyTo && messages.some((m) => m.key === replyTo.key && !m.deleted) ? replyTo : null;
 	const trust = state.trust[contact.accountId];
 	const heading = useRef<HTMLHeadingElement>(null);
+	const infoButton = useRef<HTMLButtonElement>(null);
+	// Closed by its own button, Escape or the header's: the focus goes back where it was opened.
+	const closeDetails = () => {
+		setShowDetails(false);
+		infoButton.current?.focus();
+	};
 	useEffect(() => {
 		setShowDetails(false);
 		setReplyTo(null);
@@ -363,7 +370,7 @@ export function ChatView({
 		requestAnimationFrame(() => document.getElementById("safety-number-section")?.scrollIntoView({ block: "nearest" }));
 	};
 	return (
-		<section class="chat" aria-labelledby="chat-title">
+		<section class={`chat${showDetails ? " with-details" : ""}`} aria-labelledby="chat-title">
 			<header class="chat-header">
 				<button type="button" class="back" onClick={onBack} aria-label="Back to contacts">
 					‹
@@ -376,16 +383,23 @@ export function ChatView({
 				<button
 					type="button"
 					class="info-button"
+					ref={infoButton}
 					aria-expanded={showDetails}
 					aria-controls="contact-details"
 					onClick={() => setShowDetails(!showDetails)}
+					onKeyDown={(e) => {
+						if (e.key === "Escape" && showDetails) {
+							e.preventDefault();
+							closeDetails();
+						}
+					}}
 				>
 					<InfoIcon />
 					{/* Only the icon on a phone, where the handle needs the room; the name stays for screen readers. */}
 					<span class="wide-only">{showDetails ? "Close info" : "Contact info"}</span>
 				</button>
 			</header>
-			{showDetails && <ContactDetails controller={controller} state={state} contact={contact} />}
+			{showDetails && <ContactDetails controller={controller} state={state} contact={contact} onClose={closeDetails} />}
 			{contact.state === "accepted" && trust?.state === "changed" && <IdentityChangeNotice contact={contact} onReview={review} />}
 			<MessageList
 				controller={controller}

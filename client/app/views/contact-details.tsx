@@ -85,15 +85,21 @@ function CallPermission({ controller, contact }: { controller: MessengerControll
 	);
 }
 
-/** A contact's calls, safety number, report, and block or unblock. */
+/**
+ * A contact's calls, safety number, report, and block or unblock. Beside the conversation on a
+ * wide screen, over its messages on a narrow one (styles.css): its own Close, and Escape,
+ * close it.
+ */
 export function ContactDetails({
 	controller,
 	state,
 	contact,
+	onClose,
 }: {
 	controller: MessengerController;
 	state: MessengerState;
 	contact: Contact;
+	onClose: () => void;
 }) {
 	const [reporting, setReporting] = useState(false);
 	const [confirmBlock, setConfirmBlock] = useState(false);
@@ -108,7 +114,23 @@ export function ContactDetails({
 	);
 	const blocked = contact.state === "blocked";
 	return (
-		<section id="contact-details" class="contact-details" aria-label={`About @${contact.handle}`}>
+		<section
+			id="contact-details"
+			class="contact-details"
+			aria-label={`About @${contact.handle}`}
+			onKeyDown={(e) => {
+				// An open form's own Escape (none today) would have taken it first.
+				if (e.key !== "Escape" || e.defaultPrevented) return;
+				e.preventDefault();
+				onClose();
+			}}
+		>
+			<div class="contact-details-head">
+				<h3>Contact info</h3>
+				<button type="button" onClick={onClose}>
+					Close
+				</button>
+			</div>
 			{contact.state === "accepted" && <CallPermission controller={controller} contact={contact} />}
 			{contact.state === "accepted" && <SafetyNumberSection controller={controller} state={state} contact={contact} />}
 			<div class="stack">

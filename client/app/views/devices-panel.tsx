@@ -3,12 +3,13 @@ import { fromB64u } from "../../../common/encoding.ts";
 import type { DeviceInfo } from "../../../common/protocol/wire.ts";
 import { deviceFingerprint } from "../../core/safety-number.ts";
 import type { OwnDevice } from "../../core/sdk.ts";
+import { devicePresence } from "../device-presence.ts";
 import { errorText } from "../error-text.ts";
 import { localExpiry } from "../features/device-links.ts";
 import { type SignOutRisk, signOutRisk } from "../features/sign-out.ts";
 import { formatWhen } from "../format.ts";
 import { formatCountdown, linkCodeGroups } from "../link-code-text.ts";
-import type { LinkRequest, MessengerController, MessengerState, ShownLinkCode } from "../messenger-controller.ts";
+import type { Connection, LinkRequest, MessengerController, MessengerState, ShownLinkCode } from "../messenger-controller.ts";
 import { useAction, useNow } from "../use-messenger.ts";
 import { ErrorLine } from "./error-line.tsx";
 import { QrCode } from "./qr-code.tsx";
@@ -209,8 +210,19 @@ function PendingElsewhere({ controller, device }: { controller: MessengerControl
 	);
 }
 
-function ApprovedDevice({ controller, device, self }: { controller: MessengerController; device: OwnDevice; self: boolean }) {
+function ApprovedDevice({
+	controller,
+	device,
+	self,
+	connection,
+}: {
+	controller: MessengerController;
+	device: OwnDevice;
+	self: boolean;
+	connection: Connection;
+}) {
 	const [confirming, setConfirming] = useState(false);
+	const presence = devicePresence(device, self, connection);
 	const [lost, setLost] = useState(false);
 	const action = useAction(
 		() => controller.revokeDevice(device.deviceId, { resetIdentity: lost }),
@@ -229,8 +241,8 @@ function ApprovedDevice({ controller, device, self }: { controller: MessengerCon
 			<dl class="facts">
 				<dt>Added</dt>
 				<dd>{formatWhen(device.createdAt)}</dd>
-				<dt>Last seen</dt>
-				<dd>{self ? "now" : device.lastSeenAt === undefined ? "not yet" : formatWhen(device.lastSeenAt)}</dd>
+				<dt>{presence.term}</dt>
+				<dd data-testid="device-presence">{presence.text}</dd>
 				<dt>Fingerprint</dt>
 				<dd class="fingerprint">{fingerprintOf(device)}</dd>
 			</dl>
@@ -298,7 +310,7 @@ export function DevicesPanel({ controller, state }: { controller: MessengerContr
 					<h3 class="section-title">Signed in</h3>
 					<ul class="device-list">
 						{approved.map((d) => (
-							<ApprovedDevice key={d.deviceId} controller={controller} device={d} self={d.deviceId === me} />
+							<ApprovedDevice key={d.deviceId} controller={controller} device={d} self={d.deviceId === me} connection={state.connection} />
 						))}
 					</ul>
 					{me !== undefined && (

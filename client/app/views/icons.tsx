@@ -46,6 +46,13 @@ export const MicIcon = () => (
 	</Icon>
 );
 
+export const MicOffIcon = () => (
+	<Icon>
+		<path d="M2 2l20 20M9 9v2a3 3 0 0 0 5.1 2.1M15 9.3V5a3 3 0 0 0-5.9-.8" />
+		<path d="M17 16.9A7 7 0 0 1 5 11v-1M19 10v1a7 7 0 0 1-.1 1.2M12 18v4" />
+	</Icon>
+);
+
 export const ScreenIcon = () => (
 	<Icon>
 		<rect x="2" y="3" width="20" height="14" rx="2" />

@@ -1,4 +1,4 @@
-import { useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { REACTION_EMOJIS, type ReactionEmoji } from "../../../common/protocol/wire.ts";
 import { errorText } from "../error-text.ts";
 import { plural } from "../format.ts";
@@ -115,6 +115,10 @@ export function MessageActions({ controller, state, message, onReply }: MessageP
 	const [text, setText] = useState(message.text);
 	const opener = useRef<HTMLButtonElement>(null);
 	const menu = useRef<HTMLDivElement>(null);
+	const root = useRef<HTMLSpanElement>(null);
+	const menuOpen = mode === "menu" || mode === "react";
+	const menuOpenNow = useRef(menuOpen);
+	menuOpenNow.current = menuOpen;
 	const prices = state.limits?.prices;
 	const can = messageAbilities(message);
 	const me = state.me?.accountId;
@@ -138,6 +142,15 @@ export function MessageActions({ controller, state, message, onReply }: MessageP
 	useLayoutEffect(() => {
 		if (mode === "menu") menu.current?.querySelector<HTMLElement>('[role="menuitem"]')?.focus();
 	}, [mode]);
+	// A click anywhere else closes an open menu, as menus do; the focus stays where that click put it.
+	useEffect(() => {
+		if (!menuOpen) return;
+		const away = (e: PointerEvent) => {
+			if (!root.current?.contains(e.target as Node)) setMode("closed");
+		};
+		document.addEventListener("pointerdown", away);
+		return () => document.removeEventListener("pointerdown", away);
+	}, [menuOpen]);
 	if (!can.answer && !can.change && !can.remove) return null;
 	const close = () => {
 		setMode("closed");
@@ -148,9 +161,18 @@ export function MessageActions({ controller, state, message, onReply }: MessageP
 		e.preventDefault();
 		close();
 	};
+	/**
+	 * The focus left the open menu (Tab, a click elsewhere): it closes. Judged once the focus
+	 * has landed: the menu turning into the reaction picker drops the focus for a moment, and a
+	 * window that lost the focus as a whole keeps its menu.
+	 */
+	const focusLeft = () =>
+		setTimeout(() => {
+			if (menuOpenNow.current && document.hasFocus() && !root.current?.contains(document.activeElement)) setMode("closed");
+		}, 0);
 	const error = save.error ?? remove.error ?? react.error ?? forget.error;
 	return (
-		<span class="message-actions-root">
+		<span class="message-actions-root" ref={root} onFocusOut={menuOpen ? focusLeft : undefined}>
 			<button
 				type="button"
 				class="link more"

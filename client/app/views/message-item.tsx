@@ -3,12 +3,13 @@ import { REACTION_EMOJIS, type ReactionEmoji } from "../../../common/protocol/wi
 import type { AttachmentInfo } from "../../core/message-body.ts";
 import { safeFileName } from "../download-name.ts";
 import { errorText } from "../error-text.ts";
-import { formatTime } from "../format.ts";
+import { formatSendsAt, formatTime } from "../format.ts";
 import type { ChatMessage } from "../history-store.ts";
 import { INLINE_IMAGE_TYPES, type MessengerController, type MessengerState } from "../messenger-controller.ts";
 import { formatBytes } from "../prices.ts";
 import { reactionCounts, refKey } from "../reactions.ts";
-import { useAction } from "../use-messenger.ts";
+import { useAction, useNow } from "../use-messenger.ts";
+import { CallLogLine } from "./call-log-line.tsx";
 import { ImageViewer } from "./image-viewer.tsx";
 import { LinkedText } from "./linked-text.tsx";
 import { MessageActions, type MessageProps, messageAbilities } from "./message-actions.tsx";
@@ -29,6 +30,24 @@ function deliveryText(message: ChatMessage): string {
 		default:
 			return "";
 	}
+}
+
+/**
+ * A message waiting for the account's send window: when it goes, counting down in its last
+ * minute, and a way to take it back before it reaches the relay (it costs nothing until then).
+ */
+function WaitingToSend({ controller, message, sendsAt }: { controller: MessengerController; message: ChatMessage; sendsAt: number }) {
+	const now = useNow(sendsAt - Date.now() < 61_000);
+	return (
+		<span class="waiting-send">
+			<span class="delivery" data-testid="sends-at">
+				Sends {formatSendsAt(sendsAt, now)}
+			</span>
+			<button type="button" class="link" onClick={() => controller.cancelSend(message)}>
+				Cancel
+			</button>
+		</span>
+	);
 }
 
 /** Save a file the user asked for, through a temporary link (no inline script, no third party). */
@@ -281,6 +300,8 @@ function ReactionChips({ controller, state, message }: { controller: MessengerCo
 }
 
 export function MessageItem({ controller, state, message, onReply }: MessageProps) {
+	// A call's log line or a call request: a line of its own, without the message actions.
+	if (message.call || message.callRequest) return <CallLogLine controller={controller} message={message} id={bubbleId(message.key)} />;
 	return (
 		<li id={bubbleId(message.key)} class={`message ${message.outgoing ? "outgoing" : "incoming"}`} data-state={message.state}>
 			{message.missingBefore !== undefined && (
@@ -318,7 +339,11 @@ export function MessageItem({ controller, state, message, onReply }: MessageProp
 						time uncertain
 					</span>
 				)}
-				{message.outgoing && message.state !== "unreadable" && <span class="delivery">{deliveryText(message)}</span>}
+				{message.outgoing && message.state === "sending" && message.sendsAt !== undefined ? (
+					<WaitingToSend controller={controller} message={message} sendsAt={message.sendsAt} />
+				) : (
+					message.outgoing && message.state !== "unreadable" && <span class="delivery">{deliveryText(message)}</span>
+				)}
 				<MessageActions key={message.key} controller={controller} state={state} message={message} {...(onReply && { onReply })} />
 			</p>
 			{!message.deleted && <ReactionChips controller={controller} state={state} message={message} />}

@@ -4,6 +4,7 @@ import {
 	dailyQuota,
 	type LimitRules,
 	type LimitVerdict,
+	nextSendTime,
 	quotaLeft,
 	type SendCounts,
 } from "../../abuse/send-limits.ts";
@@ -36,6 +37,14 @@ export class SendAllowance {
 
 	verdict(counts: SendCounts, now: number, rules: LimitRules): LimitVerdict {
 		return checkSendLimits(counts, (n) => nthNewestTime(this.host.sql, "send", n), now, rules);
+	}
+
+	/**
+	 * When the account may send again, just after a send at `now` (already logged) that `after`
+	 * counts. The newest send is that one, so the usual limit of one per window reads nothing.
+	 */
+	nextSendAt(after: SendCounts, now: number, rules: LimitRules): number | null {
+		return nextSendTime(after, (n) => (n === 1 ? now : nthNewestTime(this.host.sql, "send", n)), now, rules);
 	}
 
 	/** Sends left today; `inDay` when the caller has just counted them. */

@@ -3,6 +3,7 @@ import { logActivity, pruneKind, recentTimes } from "../account/activity-log.ts"
 import { callsAllowed, getContact } from "../contacts/contact-book.ts";
 import { ok, type RelayResult, refuse } from "../relay-result.ts";
 import { routingHeader } from "../routing-header.ts";
+import { type CallRequestAnswer, recordCallRequest, takeCallRequest } from "./call-requests.ts";
 import {
 	ACTIVE_CALL_IDLE_MS,
 	type After,
@@ -34,6 +35,8 @@ export interface CallRelayHost {
 	suspension(): RelayResult<never> | null;
 	/** Hand a signal to the peer account's object. */
 	toPeer(peerId: string, signal: RelayedSignal): Promise<RelayResult<true>>;
+	/** Tell the peer account's object how this account answered its call request. */
+	answerToPeer(peerId: string, answer: CallRequestAnswer): Promise<void>;
 	armAlarm(at: number): Promise<void>;
 }
 
@@ -167,7 +170,18 @@ export class CallRelay {
 		if ("ring" in step) {
 			// Checked before anything about this account's devices is revealed to the caller.
 			if (!(blocked ? contact.takesCalls : callsAllowed(sql, signal.from))) {
-				return refuse("calls_not_allowed", "This contact does not take calls from you; they can allow it in their contact settings.");
+				// Not a dead end: the callee is asked (nothing rings), once while a request waits. A
+				// blocked caller's request is dropped, and it hears the same refusal, so the block stays silent.
+				if (!blocked && recordCallRequest(sql, signal.from, now)) {
+					this.host.push(this.host.sockets(), {
+						type: "call_request",
+						event: "asked",
+						from: signal.from,
+						to: this.host.accountId,
+						at: now,
+					});
+				}
+				return refuse("calls_not_allowed", "This contact does not take calls from you yet; they were asked to allow them.");
 			}
 			// A suspended account cannot accept, so its devices must not ring for a call they cannot
 			// take. The caller hears what it would of an account it cannot reach: suspension is
@@ -200,6 +214,38 @@ export class CallRelay {
 		this.apply(current, step.after, signal.fromDevice, now);
 		this.host.push(targets, signal);
 		return ok(true);
+	}
+
+	/**
+	 * This account answered the waiting call request of `peerId` (allowing calls, or not now):
+	 * every device of its own stops showing it, and the caller's object is told. False when no
+	 * request waits, so nothing is told.
+	 */
+	async answerRequest(peerId: string, answer: CallRequestAnswer): Promise<boolean> {
+		const now = this.host.now();
+		if (takeCallRequest(this.host.sql, peerId, now) === null) return false;
+		// A contact blocked (or gone) since it asked hears nothing: blocking is silent.
+		if (getContact(this.host.sql, peerId)?.state !== "accepted") return true;
+		this.host.push(this.host.sockets(), { type: "call_request", event: "answered", from: peerId, to: this.host.accountId, at: now });
+		try {
+			await this.host.answerToPeer(peerId, answer);
+		} catch (err) {
+			// The answer stands here (the permission is set); the caller just is not told at once.
+			console.error(JSON.stringify({ event: "call_request_answer_failed", name: err instanceof Error ? err.name : typeof err }));
+		}
+		return true;
+	}
+
+	/** The peer's object: `fromId` answered this account's call request. Only an accepted contact's answer reaches the devices. */
+	requestAnswered(fromId: string, answer: CallRequestAnswer): void {
+		if (getContact(this.host.sql, fromId)?.state !== "accepted") return;
+		this.host.push(this.host.sockets(), {
+			type: "call_request",
+			event: answer,
+			from: fromId,
+			to: this.host.accountId,
+			at: this.host.now(),
+		});
 	}
 
 	/** The alarm: calls nobody answered in time ring out on this side; idle active calls are forgotten. */

@@ -1,11 +1,13 @@
 import type { CallFrame } from "../../../common/protocol/wire.ts";
 import type { AccountState } from "../account/account-state.ts";
+import { getContact } from "../contacts/contact-book.ts";
 import type { TimedJob } from "../deadline-scheduler.ts";
 import type { JobName, RelayHost } from "../host.ts";
 import { Lane } from "../lane.ts";
 import { type RelayResult, refuse } from "../relay-result.ts";
 import type { SocketHub } from "../sockets/socket-hub.ts";
 import { CallRelay, type RelayedSignal } from "./call-relay.ts";
+import { type CallRequestAnswer, waitingCallRequests } from "./call-requests.ts";
 import { earliestCallExpiry } from "./call-store.ts";
 
 interface Needs {
@@ -39,6 +41,7 @@ export class CallService implements TimedJob<JobName> {
 			push: (sockets, frame) => s.hub.push(sockets, frame),
 			suspension: () => s.account.suspensionRefusal(),
 			toPeer: (peerId, signal) => host.peer(peerId).peerCall(signal),
+			answerToPeer: (peerId, answer) => host.peer(peerId).callRequestAnswered(host.accountId, answer),
 			armAlarm: (at) => host.schedule("call-expiry", at),
 		});
 	}
@@ -54,6 +57,23 @@ export class CallService implements TimedJob<JobName> {
 
 	fromPeer(signal: RelayedSignal): Promise<RelayResult<true>> {
 		return this.relay.fromPeer(signal);
+	}
+
+	/** Answer a waiting call request, in the signals' lane: an offer placed right after an allow must find the permission. */
+	answerRequest(peerId: string, answer: CallRequestAnswer): Promise<boolean> {
+		return this.lane.run(() => this.relay.answerRequest(peerId, answer));
+	}
+
+	requestAnswered(fromId: string, answer: CallRequestAnswer): void {
+		this.relay.requestAnswered(fromId, answer);
+	}
+
+	/** What a device that connects hears: the requests still waiting for an answer. */
+	waitingRequests(): ReturnType<typeof waitingCallRequests> {
+		// Only from contacts still accepted: a contact blocked since it asked is not shown again.
+		return waitingCallRequests(this.host.sql, this.host.accountId, this.host.now()).filter(
+			(r) => getContact(this.host.sql, r.from)?.state === "accepted",
+		);
 	}
 
 	async run(now: number): Promise<number | null> {

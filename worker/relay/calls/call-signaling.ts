@@ -67,10 +67,10 @@ function callFor(stored: CallRecord | undefined, kind: CallSignalKind, peerId: s
 	return call.peerId === peerId ? call : noSuchCall;
 }
 
-/** What the calling device may send, on either side: hang up, ICE, and renegotiation once the call is active. */
+/** What the calling device may send, on either side: hang up, ICE, and renegotiation and media state once the call is active. */
 function fromCallingDevice(call: CallRecord, kind: CallSignalKind): After | null {
 	if (kind === "hangup") return "end";
-	if (kind === "ice" || (call.state === "active" && (kind === "offer" || kind === "answer"))) return "keep";
+	if (kind === "ice" || (call.state === "active" && (kind === "offer" || kind === "answer" || kind === "media"))) return "keep";
 	return null;
 }
 
@@ -106,7 +106,7 @@ export function outgoingStep(
 	}
 	if (call.ownDevice !== deviceId) return { refuse: "conflict", why: "Another of your devices answered this call." };
 	if (kind === "hangup") return { forward: true, after: "end" };
-	if (kind === "offer" || kind === "answer" || kind === "ice") return { forward: true, after: "keep" };
+	if (kind === "offer" || kind === "answer" || kind === "ice" || kind === "media") return { forward: true, after: "keep" };
 	return notNow(kind);
 }
 
@@ -141,7 +141,7 @@ export function incomingStep(
 	}
 	if (call.peerDevice !== signal.fromDevice) return noSuchCall;
 	if (kind === "hangup") return { deliver: "own_device", after: "end" };
-	if (kind === "offer" || kind === "answer" || kind === "ice") return { deliver: "own_device", after: "keep" };
+	if (kind === "offer" || kind === "answer" || kind === "ice" || kind === "media") return { deliver: "own_device", after: "keep" };
 	return notNow(kind);
 }
 

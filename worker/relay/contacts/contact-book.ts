@@ -141,6 +141,7 @@ export function forgetContact(sql: SqlStorage, peerId: string): void {
 	sql.exec("DELETE FROM contacts WHERE peer_id = ?", peerId);
 	sql.exec("DELETE FROM envelopes WHERE peer_id = ?", peerId);
 	sql.exec("DELETE FROM received_counts WHERE peer_id = ?", peerId);
+	sql.exec("DELETE FROM call_requests WHERE peer_id = ?", peerId);
 	sql.exec("DELETE FROM sent_messages WHERE to_account = ?", peerId);
 	sql.exec("DELETE FROM receipt_queue WHERE json_extract(frame, '$.from') = ?", peerId);
 	sql.exec("DELETE FROM attachment_waiting WHERE attachment_id IN (SELECT attachment_id FROM attachment_grants WHERE owner = ?)", peerId);

@@ -98,10 +98,17 @@ export class DeviceRegistry {
 		});
 	}
 
-	/** GET /api/devices: every device with when it was last seen (D1 keeps that), and the signed list. */
+	/**
+	 * GET /api/devices: every device with when it was last seen (D1 keeps that), whether it is
+	 * connected now (only this object knows: its sockets), and the signed list. "Last seen" of a
+	 * connected device is when it connected, which the app would show as if it had gone.
+	 */
 	async listing(): Promise<DeviceList> {
 		const devices = (await listDevices(this.host.db, this.host.accountId)).map(({ accountId: _, ...d }) => d);
-		return { devices: this.withLinks(devices), deviceList: this.s.lists.current() };
+		const shown = this.withLinks(devices).map((d) =>
+			d.status !== "revoked" && this.host.sockets.of(d.deviceId).length > 0 ? { ...d, online: true } : d,
+		);
+		return { devices: shown, deviceList: this.s.lists.current() };
 	}
 
 	/** What a contact sees: the approved devices and the signed list that vouches for them. */

@@ -36,6 +36,8 @@ export interface SentReceipt {
 	at: number;
 	credits: number;
 	quotaLeft: number | null;
+	/** After a send that reached a limit: when the account may send again (this relay's clock). */
+	nextSendAt?: number;
 }
 
 interface Plan {
@@ -127,7 +129,10 @@ export class SendPipeline {
 		const delivered = await this.forward(frame, item, plan);
 		if (!delivered.ok) return delivered;
 		await this.commit(frame, item, plan, syncTargets, now);
-		return ok(this.receipt(now, counts.inDay + (plan.countsAsSend ? 1 : 0)));
+		if (!plan.countsAsSend) return ok(this.receipt(now, counts.inDay));
+		const after = { inRateWindow: counts.inRateWindow + 1, inDay: counts.inDay + 1 };
+		const nextSendAt = allowance.nextSendAt(after, now, rules);
+		return ok({ ...this.receipt(now, after.inDay), ...(nextSendAt !== null && { nextSendAt }) });
 	}
 
 	/**

@@ -70,7 +70,12 @@ export class FrameDispatch {
 			case "send": {
 				const result = await this.to.send(state.deviceId, frame);
 				if (!result.ok) return this.hub.send(ws, errorFrame(result.code, result.message, frame.id, result.retryAfter));
-				return this.hub.send(ws, { type: "sent", id: frame.id, ...result.value });
+				this.hub.send(ws, { type: "sent", id: frame.id, ...result.value });
+				// The account's other devices hold their sends until then too, instead of having one refused.
+				const { at, nextSendAt, quotaLeft } = result.value;
+				if (nextSendAt !== undefined)
+					this.hub.push(this.hub.approvedSockets(state.deviceId), { type: "send_window", at, nextSendAt, quotaLeft });
+				return;
 			}
 		}
 	}

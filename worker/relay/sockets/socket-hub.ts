@@ -18,7 +18,7 @@ const DRAIN_PAGE = 100;
 export class SocketHub {
 	constructor(
 		private readonly host: RelayHost,
-		private readonly views: { status(): AccountStatus; pendingDevices(): DeviceInfo[] },
+		private readonly views: { status(): AccountStatus; pendingDevices(): DeviceInfo[]; callRequests(): ServerFrame[] },
 	) {}
 
 	/** Accept a device's connection; a new one replaces the device's old one. */
@@ -41,6 +41,8 @@ export class SocketHub {
 		const { sql } = this.host;
 		this.send(ws, { type: "account", account: this.views.status() });
 		for (const d of this.views.pendingDevices()) this.send(ws, { type: "device", event: "pending", device: d });
+		// Call requests are kept until answered, so a device that was away still sees them.
+		for (const frame of this.views.callRequests()) this.send(ws, frame);
 		const missed = Number(readMeta(sql, `missed:${state.deviceId}`) ?? 0);
 		if (missed > 0) {
 			this.send(ws, { type: "missed", count: missed });

@@ -242,6 +242,11 @@ const MIGRATIONS: string[][] = [
 		// free, and not tied to an ack, so a daily budget keeps them from being a channel.
 		"CREATE TABLE IF NOT EXISTS read_receipt_budget (day INTEGER PRIMARY KEY, bytes INTEGER NOT NULL)",
 	],
+	[
+		// Call requests from contacts whose calls this account has not allowed (calls/call-requests.ts):
+		// who asked and when, nothing else, one per contact, until answered or a day old.
+		"CREATE TABLE IF NOT EXISTS call_requests (peer_id TEXT PRIMARY KEY, at INTEGER NOT NULL)",
+	],
 ];
 
 /** The schema version migrateStorage brings storage to. */
