@@ -9,6 +9,8 @@ export type { ChatMessage, DeliveryState } from "./chat-message.ts";
 const MESSAGES = "messages";
 /** Opened attachments, as Blobs by attachment id: the relay deletes a blob once every recipient device fetched it. */
 const FILES = "files";
+/** Keys of messages deleted on this device only (delete for me), with when: see MessageHistory.forget. */
+const FORGOTTEN = "forgotten";
 /** The newest messages of a conversation that are loaded at once. */
 export const CONVERSATION_WINDOW = 500;
 
@@ -43,7 +45,7 @@ export class HistoryStore implements MessageHistory {
 	constructor(name: string, factory?: () => IDBFactory) {
 		this.db = new Database(
 			name,
-			3,
+			4,
 			(db, oldVersion, tx) => {
 				if (oldVersion < 1) {
 					const messages = db.createObjectStore(MESSAGES, { keyPath: "key" });
@@ -53,6 +55,7 @@ export class HistoryStore implements MessageHistory {
 				}
 				if (oldVersion < 2) db.createObjectStore(FILES);
 				if (oldVersion >= 1 && oldVersion < 3) keyBySender(tx.objectStore(MESSAGES));
+				if (oldVersion < 4) db.createObjectStore(FORGOTTEN);
 			},
 			factory,
 		);
@@ -95,6 +98,20 @@ export class HistoryStore implements MessageHistory {
 		return this.db.transaction(MESSAGES, "readwrite", (tx) => {
 			tx.objectStore(MESSAGES).delete(key);
 		});
+	}
+
+	forget(key: string): Promise<void> {
+		return this.db.transaction([MESSAGES, FORGOTTEN], "readwrite", (tx) => {
+			tx.objectStore(MESSAGES).delete(key);
+			tx.objectStore(FORGOTTEN).put(Date.now(), key);
+		});
+	}
+
+	async known(key: string): Promise<boolean> {
+		const [held, forgotten] = await this.db.transaction([MESSAGES, FORGOTTEN], "readonly", (tx) =>
+			Promise.all([promised(tx.objectStore(MESSAGES).count(key)), promised(tx.objectStore(FORGOTTEN).count(key))]),
+		);
+		return held + forgotten > 0;
 	}
 
 	get(key: string): Promise<ChatMessage | undefined> {

@@ -25,6 +25,13 @@ export interface MessageHistory {
 	/** The message under `key` (messageKey: its sender and id), if held. */
 	get(key: string): Promise<ChatMessage | undefined>;
 	has(key: string): Promise<boolean>;
+	/**
+	 * Delete a message for this device only, and remember its key: an edit of it (which the
+	 * relay may deliver in place of its original) or a copy delivered again must not bring it back.
+	 */
+	forget(key: string): Promise<void>;
+	/** Whether the message under `key` is held, or was deleted here on purpose (forget). */
+	known(key: string): Promise<boolean>;
 	/** Receipts (delivered, or read) from the recipient's device `deviceId` for these messages of ours; returns those that changed. */
 	markDelivered(ids: string[], deviceId: string, kind?: ReceiptKind): Promise<ChatMessage[]>;
 	/** The newest messages of a conversation, oldest first. */

@@ -37,6 +37,17 @@ export class MemoryHistory implements MessageHistory {
 		return this.messages.get(key);
 	}
 
+	readonly forgotten = new Set<string>();
+
+	async forget(key: string): Promise<void> {
+		this.messages.delete(key);
+		this.forgotten.add(key);
+	}
+
+	async known(key: string): Promise<boolean> {
+		return this.messages.has(key) || this.forgotten.has(key);
+	}
+
 	async has(key: string): Promise<boolean> {
 		return this.messages.has(key);
 	}

@@ -175,6 +175,18 @@ describe("reactions and replies in the app", () => {
 		expect(a.client.deleteMessage).not.toHaveBeenCalled();
 		expect(a.client.react).not.toHaveBeenCalled();
 	});
+
+	it("keeps a message deleted for me gone when its sender edits it or the relay delivers it again", async () => {
+		const history = new MemoryHistory([received(m1, BOB, 1_000)]);
+		const a = app(history);
+		await a.load();
+		await a.changes.deleteForMe(a.shown()[0]!);
+		// An edit of a message this device never had stands in for it; of one deleted here it does not.
+		await a.arrive(incoming(relayId("edit1"), { kind: "edit", replaces: m1, text: "edited", editSeq: 1 }));
+		await a.arrive(incoming(m1, { text: "the original again" }));
+		expect([...history.messages.keys()]).toEqual([]);
+		expect(a.shown()).toEqual([]);
+	});
 });
 
 describe("a malformed reply or reaction from a contact's device", () => {

@@ -61,7 +61,7 @@ export class IncomingMessages {
 
 	constructor(
 		private readonly store: MessengerStore,
-		private readonly history: Pick<MessageHistory, "get" | "has" | "put">,
+		private readonly history: Pick<MessageHistory, "get" | "known" | "put">,
 		private readonly conversations: Pick<Conversations, "show" | "seenOnArrival">,
 		private readonly receipts: Pick<Receipts, "heldFor">,
 		private readonly typing: Pick<TypingIndicator, "peerSent">,
@@ -89,7 +89,8 @@ export class IncomingMessages {
 			this.persisted.set(keyOf(message.id), { kind: "change", updated });
 			return;
 		}
-		const standsIn = message.kind === "edit" && message.replaces !== undefined && !(await this.history.has(keyOf(message.replaces)));
+		// A message deleted here (for me) is known too: its edit changes nothing rather than bringing it back.
+		const standsIn = message.kind === "edit" && message.replaces !== undefined && !(await this.history.known(keyOf(message.replaces)));
 		if ((message.kind === "edit" && !standsIn) || message.kind === "delete") {
 			let updated = await this.changes.storeIncoming(message);
 			// A gap noticed by a change is shown on the message it changes.
@@ -101,7 +102,7 @@ export class IncomingMessages {
 		}
 		const id = standsIn ? (message.replaces as string) : message.id;
 		// Delivered again after a crash between keeping and acking: keep what the user did with it since.
-		const fresh = standsIn || !(await this.history.has(keyOf(id)));
+		const fresh = standsIn || !(await this.history.known(keyOf(id)));
 		const read = message.outgoing || (this.store.state.activePeer === message.peerId && this.pageVisible());
 		const early = message.outgoing ? this.receipts.heldFor(message.id) : undefined;
 		const record = receivedMessage(message, { id, standsIn, read, early });

@@ -40,7 +40,7 @@ export function deletedCopy(message: ChatMessage): ChatMessage {
 export class MessageChanges {
 	constructor(
 		private readonly client: Pick<MessengerClient, "editMessage" | "deleteMessage" | "react">,
-		private readonly history: Pick<MessageHistory, "get" | "put" | "delete">,
+		private readonly history: Pick<MessageHistory, "get" | "put" | "forget">,
 		private readonly conversations: Pick<Conversations, "show" | "remove">,
 		private readonly receipts: Pick<Receipts, "delivered" | "takeHeld" | "edited">,
 		private readonly account: Pick<Account, "charged">,
@@ -92,7 +92,7 @@ export class MessageChanges {
 	 * device, the contact's included, keeps it), with the copy of its file kept here.
 	 */
 	async deleteForMe(message: ChatMessage): Promise<void> {
-		await this.history.delete(message.key);
+		await this.history.forget(message.key);
 		if (message.attachment) await this.files.forget(message.attachment.id);
 		this.conversations.remove(message.peerId, message.key);
 	}
