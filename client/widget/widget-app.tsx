@@ -1,12 +1,11 @@
 import type { Ref } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { BrowserStores } from "../app/browser-stores.ts";
-import type { ChatMessage } from "../app/chat-message.ts";
 import { errorText } from "../app/error-text.ts";
 import type { MessengerController, MessengerState } from "../app/messenger-controller.ts";
 import { useAction, useMessenger } from "../app/use-messenger.ts";
 import { CreateAccountForm } from "../app/views/account-forms.tsx";
-import { Composer, MessageList, TypingLine } from "../app/views/chat-view.tsx";
+import { ConversationBody } from "../app/views/chat-view.tsx";
 import { Crashed } from "../app/views/error-boundary.tsx";
 import { ErrorLine } from "../app/views/error-line.tsx";
 import { Notices } from "../app/views/notices.tsx";
@@ -59,7 +58,6 @@ function Conversation({ controller, state, options }: { controller: MessengerCon
 	);
 	const peerId = contact?.accountId ?? null;
 	const accepted = contact?.state === "accepted";
-	const [replyTo, setReplyTo] = useState<ChatMessage | null>(null);
 	useEffect(() => {
 		void controller.open(accepted ? peerId : null);
 	}, [controller, peerId, accepted]);
@@ -78,28 +76,7 @@ function Conversation({ controller, state, options }: { controller: MessengerCon
 			</div>
 		);
 	}
-	const messages = state.conversations[contact.accountId] ?? [];
-	// Gone from the conversation (deleted, here or for everyone): the reply ends.
-	const answering = replyTo && messages.some((m) => m.key === replyTo.key && !m.deleted) ? replyTo : null;
-	return (
-		<>
-			<MessageList
-				controller={controller}
-				state={state}
-				messages={messages}
-				label={`Conversation with @${peerHandle}`}
-				onReply={setReplyTo}
-			/>
-			<TypingLine state={state} contact={contact} />
-			<Composer
-				controller={controller}
-				state={state}
-				peerId={contact.accountId}
-				replyTo={answering}
-				onCancelReply={() => setReplyTo(null)}
-			/>
-		</>
-	);
+	return <ConversationBody controller={controller} state={state} contact={contact} />;
 }
 
 function Panel({

@@ -319,6 +319,49 @@ export function TypingLine({ state, contact }: { state: MessengerState; contact:
 	);
 }
 
+/**
+ * A conversation's messages, who is typing, and the composer (or why there is none), with the
+ * reply being written: the web app's chat and the widget show the same.
+ */
+export function ConversationBody({
+	controller,
+	state,
+	contact,
+}: {
+	controller: MessengerController;
+	state: MessengerState;
+	contact: Contact;
+}) {
+	const [replyTo, setReplyTo] = useState<ChatMessage | null>(null);
+	const messages = state.conversations[contact.accountId] ?? [];
+	// The message being answered, as the conversation shows it now: gone (deleted here) ends the reply.
+	const answering = replyTo && messages.some((m) => m.key === replyTo.key && !m.deleted) ? replyTo : null;
+	const accepted = contact.state === "accepted";
+	return (
+		<>
+			<MessageList
+				controller={controller}
+				state={state}
+				messages={messages}
+				label={`Conversation with @${contact.handle}`}
+				onReply={accepted ? setReplyTo : undefined}
+			/>
+			<TypingLine state={state} contact={contact} />
+			{accepted ? (
+				<Composer
+					controller={controller}
+					state={state}
+					peerId={contact.accountId}
+					replyTo={answering}
+					onCancelReply={() => setReplyTo(null)}
+				/>
+			) : (
+				<ContactStatus contact={contact} />
+			)}
+		</>
+	);
+}
+
 function ContactStatus({ contact }: { contact: Contact }) {
 	const text =
 		contact.state === "outgoing"
@@ -347,10 +390,6 @@ export function ChatView({
 	onBack: () => void;
 }) {
 	const [showDetails, setShowDetails] = useState(false);
-	const [replyTo, setReplyTo] = useState<ChatMessage | null>(null);
-	const messages = state.conversations[contact.accountId] ?? [];
-	// The message being answered, as the conversation shows it now: gone (deleted here) ends the reply.
-	const answering = replyTo && messages.some((m) => m.key === replyTo.key && !m.deleted) ? replyTo : null;
 	const trust = state.trust[contact.accountId];
 	const heading = useRef<HTMLHeadingElement>(null);
 	const infoButton = useRef<HTMLButtonElement>(null);
@@ -361,7 +400,6 @@ export function ChatView({
 	};
 	useEffect(() => {
 		setShowDetails(false);
-		setReplyTo(null);
 		heading.current?.focus();
 	}, [contact.accountId]);
 	const review = () => {
@@ -401,25 +439,8 @@ export function ChatView({
 			</header>
 			{showDetails && <ContactDetails controller={controller} state={state} contact={contact} onClose={closeDetails} />}
 			{contact.state === "accepted" && trust?.state === "changed" && <IdentityChangeNotice contact={contact} onReview={review} />}
-			<MessageList
-				controller={controller}
-				state={state}
-				messages={messages}
-				label={`Conversation with @${contact.handle}`}
-				onReply={contact.state === "accepted" ? setReplyTo : undefined}
-			/>
-			<TypingLine state={state} contact={contact} />
-			{contact.state === "accepted" ? (
-				<Composer
-					controller={controller}
-					state={state}
-					peerId={contact.accountId}
-					replyTo={answering}
-					onCancelReply={() => setReplyTo(null)}
-				/>
-			) : (
-				<ContactStatus contact={contact} />
-			)}
+			{/* Keyed by contact: a reply begun in one chat does not follow into the next. */}
+			<ConversationBody key={contact.accountId} controller={controller} state={state} contact={contact} />
 		</section>
 	);
 }
