@@ -1,5 +1,6 @@
 import { render } from "preact";
 import { App } from "./app.tsx";
+import { startAppShell } from "./app-shell.ts";
 import { browserMedia, CallController } from "./call-controller.ts";
 import { errorText } from "./error-text.ts";
 import { MessengerController } from "./messenger-controller.ts";
@@ -20,4 +21,5 @@ if (root) {
 		root,
 	);
 	controller.start().catch((err: unknown) => controller.notify(errorText(err)));
+	void startAppShell(() => controller.notify("Secure Messaging was updated to a new version.", "info"));
 }

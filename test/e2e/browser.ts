@@ -57,13 +57,19 @@ export async function newProfile(browser: Browser, viewport = LAPTOP, permission
  * Firefox and Safari do by default. Chromium blocks it by default, with third-party cookies;
  * this is its own browser process with that setting turned off in its profile.
  */
-export async function newProfileAllowingEmbeddedStorage(viewport = LAPTOP): Promise<Profile> {
+export function newProfileAllowingEmbeddedStorage(viewport = LAPTOP): Promise<Profile> {
+	return newPersistentProfile(viewport, { profile: { cookie_controls_mode: 0, block_third_party_cookies: false } });
+}
+
+/**
+ * A browser of its own with a profile on disk, as a person's is: not incognito, which a
+ * context of a shared browser is (Chromium will not install web apps there). `preferences`
+ * go into the profile's Preferences file before it starts.
+ */
+export async function newPersistentProfile(viewport = LAPTOP, preferences: object = {}): Promise<Profile> {
 	const dir = mkdtempSync(path.join(tmpdir(), "sm-chromium-"));
 	mkdirSync(path.join(dir, "Default"));
-	writeFileSync(
-		path.join(dir, "Default", "Preferences"),
-		JSON.stringify({ profile: { cookie_controls_mode: 0, block_third_party_cookies: false } }),
-	);
+	writeFileSync(path.join(dir, "Default", "Preferences"), JSON.stringify(preferences));
 	const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, viewport });
 	return profileOf(context, () => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }));
 }

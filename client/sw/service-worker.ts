@@ -1,0 +1,74 @@
+/**
+ * The web app's service worker: it keeps the app shell (the page, its scripts, styles and
+ * icons) so that the app opens, and can be installed, without the network, and it never
+ * touches anything else: the API, the socket and the widget go to the network as before.
+ *
+ * The build writes the shell's file list and a version (a hash of those files) into this
+ * script, so a new deployment is a new service worker: the browser installs it in the
+ * background, it takes over at once, and the next load is the new version (the page then
+ * says so). Messages, keys and history are not here: they live in IndexedDB, sealed or not,
+ * exactly as without a service worker.
+ */
+
+declare const SHELL_FILES: string[];
+declare const SHELL_VERSION: string;
+
+interface ExtendableEvent extends Event {
+	waitUntil(work: Promise<unknown>): void;
+}
+interface FetchEvent extends ExtendableEvent {
+	request: Request;
+	respondWith(response: Promise<Response>): void;
+}
+interface VersionQuery extends ExtendableEvent {
+	data: unknown;
+	ports: readonly MessagePort[];
+}
+interface WorkerScope {
+	addEventListener(type: "install" | "activate", listener: (event: ExtendableEvent) => void): void;
+	addEventListener(type: "fetch", listener: (event: FetchEvent) => void): void;
+	addEventListener(type: "message", listener: (event: VersionQuery) => void): void;
+	skipWaiting(): Promise<void>;
+	clients: { claim(): Promise<void> };
+	location: Location;
+}
+
+const scope = self as unknown as WorkerScope;
+const CACHE = `shell-${SHELL_VERSION}`;
+/** The page is asked for by its path ("/"), the file is index.html. */
+const shellPath = (path: string): string => (path === "/index.html" ? "/" : path);
+const SHELL = new Set(SHELL_FILES.map(shellPath));
+
+scope.addEventListener("install", (event) => {
+	event.waitUntil(
+		(async () => {
+			const cache = await caches.open(CACHE);
+			// Fetched afresh, not from the HTTP cache: the files of this version, with their headers (the page's CSP among them).
+			await cache.addAll([...SHELL].map((path) => new Request(path, { cache: "reload" })));
+			await scope.skipWaiting();
+		})(),
+	);
+});
+
+scope.addEventListener("activate", (event) => {
+	event.waitUntil(
+		(async () => {
+			for (const name of await caches.keys()) if (name.startsWith("shell-") && name !== CACHE) await caches.delete(name);
+			await scope.clients.claim();
+		})(),
+	);
+});
+
+scope.addEventListener("fetch", (event) => {
+	const { request } = event;
+	if (request.method !== "GET") return;
+	const url = new URL(request.url);
+	if (url.origin !== scope.location.origin || !SHELL.has(url.pathname)) return;
+	// The shell from this version's cache; the network only for what it lacks (it was evicted).
+	event.respondWith(caches.match(url.pathname, { cacheName: CACHE }).then((hit) => hit ?? fetch(request)));
+});
+
+// The page asks which version serves it, to say "updated" once after a new one took over.
+scope.addEventListener("message", (event) => {
+	if (event.data === "version") event.ports[0]?.postMessage(SHELL_VERSION);
+});
