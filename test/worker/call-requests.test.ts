@@ -2,7 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ServerFrame } from "../../common/protocol/wire.ts";
-import { acceptContact, callSignal, contactPair, newMessageId } from "./fixtures.ts";
+import { acceptContact, callNotAllowed, callSignal, contactPair, newMessageId } from "./fixtures.ts";
 import { api, connect, registerUser, type TestSocket, type TestUser } from "./helpers.ts";
 
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
@@ -24,12 +24,7 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
 /** Alice calls Bob, who has not allowed her calls: he is asked. */
 async function askedCall() {
 	const { alice, bob, key, bobDevices } = await contactPair({ extraDevices: 1 });
-	const a = await connect(alice.token);
-	const b = await connect(bob.token);
-	await b.next("synced");
-	const call = offer(alice, bob, key);
-	a.send(call);
-	expect(await a.next("error")).toMatchObject({ code: "calls_not_allowed", ref: call.id });
+	const { a, b } = await callNotAllowed(alice, bob, key);
 	const asked = await b.next("call_request");
 	return { alice, bob, key, bobDevices, a, b, asked };
 }
@@ -104,12 +99,7 @@ describe("call requests", () => {
 	it("from a blocked caller is dropped silently: the same refusal, and nothing reaches the callee", async () => {
 		const { alice, bob, key } = await contactPair();
 		await api(`/api/contacts/${alice.accountId}/block`, { method: "POST", token: bob.token });
-		const a = await connect(alice.token);
-		const b = await connect(bob.token);
-		await b.next("synced");
-		const call = offer(alice, bob, key);
-		a.send(call);
-		expect(await a.next("error")).toMatchObject({ code: "calls_not_allowed", ref: call.id });
+		const { b } = await callNotAllowed(alice, bob, key);
 		await settle();
 		expect(requestFrames(b)).toEqual([]);
 		expect(await requestsOf(bob.accountId)).toEqual([]);

@@ -4,7 +4,7 @@ import { createHmac } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openMessage } from "../../client/core/message-seal.ts";
 import type { ServerFrame } from "../../common/protocol/wire.ts";
-import { callSignal, contactPair, iceSignal, newMessageId, rotateContactKey, sealedSend, suspendFor } from "./fixtures.ts";
+import { callNotAllowed, callSignal, contactPair, iceSignal, newMessageId, rotateContactKey, sealedSend, suspendFor } from "./fixtures.ts";
 import { api, connect, registerUser, signIn, type TestSocket, type TestUser } from "./helpers.ts";
 
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
@@ -69,12 +69,7 @@ describe("call permission", () => {
 
 	it("refuses a call to a contact who has not allowed calls, relaying nothing", async () => {
 		const { alice, bob, key } = await contactPair();
-		const a = await connect(alice.token);
-		const b = await connect(bob.token);
-		await b.next("synced");
-		const call = offer(alice, bob, key);
-		a.send(call);
-		expect(await a.next("error")).toMatchObject({ code: "calls_not_allowed", ref: call.id });
+		const { a, b } = await callNotAllowed(alice, bob, key, true);
 		await allowCalls(bob, alice);
 		await allowCalls(bob, alice, false);
 		const again = offer(alice, bob, key);

@@ -1,5 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { expect } from "vitest";
 import { generateContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
 import { sealMessage } from "../../client/core/message-seal.ts";
 import { sealReceipt } from "../../client/core/receipt-seal.ts";
@@ -7,7 +8,7 @@ import { fromB64u, toB64u } from "../../common/encoding.ts";
 import { randomBytes } from "../../common/nacl.ts";
 import type { CallSignalKind } from "../../common/protocol/wire.ts";
 import { enqueueAll } from "../../worker/relay/messaging/message-queue.ts";
-import { api, registerUser, type TestUser } from "./helpers.ts";
+import { api, connect, registerUser, type TestSocket, type TestUser } from "./helpers.ts";
 import { type ClaimingDevice, linkDevice, pendingDevice } from "./linking.ts";
 
 /** Another approved device of `user`'s account, linked as clients do it (linking.ts), holding every contact key `user` holds. */
@@ -176,4 +177,23 @@ export async function suspendFor(user: { accountId: string }, ms: number): Promi
 		.bind(Date.now() + ms, user.accountId)
 		.run();
 	await env.USERS.get(env.USERS.idFromName(user.accountId)).reloadAccount();
+}
+
+/**
+ * `caller` and `callee` connect (the callee's backlog drained), and the caller offers a call
+ * the callee has not allowed: the relay refuses it as `calls_not_allowed`, naming the offer.
+ */
+export async function callNotAllowed(
+	caller: TestUser,
+	callee: TestUser,
+	key: Uint8Array,
+	video = false,
+): Promise<{ a: TestSocket; b: TestSocket; call: SignalFrame }> {
+	const a = await connect(caller.token);
+	const b = await connect(callee.token);
+	await b.next("synced");
+	const call = callSignal(caller, callee, key, newMessageId(), "offer", { sdp: "v=0 offer", video });
+	a.send(call);
+	expect(await a.next("error")).toMatchObject({ code: "calls_not_allowed", ref: call.id });
+	return { a, b, call };
 }
