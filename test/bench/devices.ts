@@ -156,6 +156,11 @@ export class RelayDevice implements Device {
 		await this.client.accountStatus();
 	}
 
+	/** Reading the ledger makes the account's object write its waiting charges first. */
+	async flushCredits(): Promise<void> {
+		await this.client.creditHistory();
+	}
+
 	/** For good: a MessengerClient does not reopen after close(). */
 	close(): void {
 		this.client.close();

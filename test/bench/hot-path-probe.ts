@@ -22,7 +22,25 @@ import { type CpuProfile, InspectorSession } from "./inspector.ts";
 
 const COUNTER = "__benchProbe";
 
-const INIT = `(globalThis.${COUNTER} ??= { sql: new Map(), d1: new Map(), constructed: 0, names: [] })`;
+const INIT = `(globalThis.${COUNTER} ??= { sql: new Map(), d1: new Map(), constructed: 0, names: [], rows: new Map(), cursors: [], d1Rows: new Map(), events: {} })`;
+
+/**
+ * A cursor's rowsRead/rowsWritten grow while it is read: they are added to the totals once 32
+ * newer statements ran (by then the event that ran it has read it), or when the counts are taken.
+ */
+const SETTLE_CURSORS = `(probe, keep) => {
+	while (probe.cursors.length > keep) {
+		const [query, cursor] = probe.cursors.shift();
+		const rows = probe.rows.get(query) ?? { read: 0, written: 0 };
+		rows.read += cursor.rowsRead;
+		rows.written += cursor.rowsWritten;
+		probe.rows.set(query, rows);
+	}
+}`;
+
+/** Evaluated at the first line of an event handler or RPC method: counts the billed request. */
+const countEvent = (name: string) =>
+	`(((p) => { p.events[${JSON.stringify(name)}] = (p.events[${JSON.stringify(name)}] ?? 0) + 1; })(${INIT}), false)`;
 
 const RECORD_D1 = `(() => {
 	const probe = ${INIT};
@@ -36,22 +54,60 @@ const COUNT_CONSTRUCTION = `(${INIT}.constructed++, ${INIT}.names.push(ctx.id.na
 
 const WRAP_SQL = `(() => {
 	const probe = ${INIT};
+	probe.events.webSocketMessage = (probe.events.webSocketMessage ?? 0) + 1;
 	if (probe.wrapped || !this || !this.ctx) return false;
+	const settle = ${SETTLE_CURSORS};
 	const proto = Object.getPrototypeOf(this.ctx.storage.sql);
 	const exec = proto.exec;
 	proto.exec = function (query, ...bindings) {
 		probe.sql.set(query, (probe.sql.get(query) ?? 0) + 1);
-		return exec.call(this, query, ...bindings);
+		const cursor = exec.call(this, query, ...bindings);
+		probe.cursors.push([query, cursor]);
+		settle(probe, 32);
+		return cursor;
 	};
+	// D1's rows as its results' meta reports them (what D1 bills): the credit flush is a batch.
+	const addMeta = (text, results) => {
+		const rows = probe.d1Rows.get(text) ?? { read: 0, written: 0 };
+		for (const r of Array.isArray(results) ? results : [results]) {
+			rows.read += Number(r?.meta?.rows_read ?? 0);
+			rows.written += Number(r?.meta?.rows_written ?? 0);
+		}
+		probe.d1Rows.set(text, rows);
+		return results;
+	};
+	const textOf = (statement) => String(statement?.statement ?? "?");
+	const db = this.env && this.env.DB;
+	if (db) {
+		const dbProto = Object.getPrototypeOf(db);
+		const batch = dbProto.batch;
+		dbProto.batch = async function (statements, ...rest) {
+			return addMeta(statements.map(textOf).join(" ; "), await batch.call(this, statements, ...rest));
+		};
+		const stmtProto = Object.getPrototypeOf(db.prepare("SELECT 1"));
+		for (const name of ["run", "all"]) {
+			const method = stmtProto[name];
+			stmtProto[name] = async function (...args) { return addMeta(textOf(this), await method.apply(this, args)); };
+		}
+	}
 	probe.wrapped = true;
 	return false;
 })()`;
+
+/** The UserRelay methods that are billed requests on the message path, besides WebSocket frames. */
+const COUNTED_METHODS = ["async fetch(request) {", "async alarm() {", "deliver(item) {", "receipt(frame) {"] as const;
 
 export interface ProbeCounts {
 	/** Round trips to D1 by SQL (a batch is one round trip; its statements joined with " ; "). */
 	d1: Record<string, number>;
 	/** Durable Object SQL statements by text. */
 	sql: Record<string, number>;
+	/** Rows read and written by statement text, as the SQL cursor reports them (what is billed). */
+	rows: Record<string, { read: number; written: number }>;
+	/** D1 rows by SQL (a batch's statements joined with " ; "), from the meta of its results. */
+	d1Rows: Record<string, { read: number; written: number }>;
+	/** Billed events by kind: WebSocket frames received, fetches, alarms, RPC calls (deliver, receipt). */
+	events: Record<string, number>;
 }
 
 export interface ModuleTime {
@@ -137,17 +193,23 @@ export class HotPathProbe {
 		const { bundle, d1 } = await this.findScripts();
 		await this.session.call("Debugger.enable");
 		await this.breakAfter(d1, "async _send(", RECORD_D1);
-		await this.breakAfter(bundle, "async webSocketMessage(", WRAP_SQL, bundle.source.indexOf(RELAY_CLASS));
+		const relayAt = bundle.source.indexOf(RELAY_CLASS);
+		await this.breakAfter(bundle, "async webSocketMessage(", WRAP_SQL, relayAt);
+		for (const method of COUNTED_METHODS) {
+			await this.breakAfter(bundle, method, countEvent(method.replace(/^async /, "").replace(/\(.*$/, "")), relayAt);
+		}
 		await this.resetCounts();
 	}
 
 	async resetCounts(): Promise<void> {
-		await this.evaluate(`(${INIT}.sql.clear(), ${INIT}.d1.clear(), true)`);
+		await this.evaluate(
+			`((p) => { (${SETTLE_CURSORS})(p, 0); p.sql.clear(); p.d1.clear(); p.rows.clear(); p.d1Rows.clear(); p.events = {}; return true; })(${INIT})`,
+		);
 	}
 
 	async counts(): Promise<ProbeCounts> {
 		const text = await this.evaluate(
-			`JSON.stringify({ d1: Object.fromEntries(globalThis.${COUNTER}?.d1 ?? []), sql: Object.fromEntries(globalThis.${COUNTER}?.sql ?? []) })`,
+			`((p) => { (${SETTLE_CURSORS})(p, 0); return JSON.stringify({ d1: Object.fromEntries(p.d1), sql: Object.fromEntries(p.sql), rows: Object.fromEntries(p.rows), d1Rows: Object.fromEntries(p.d1Rows), events: p.events }); })(${INIT})`,
 		);
 		return JSON.parse(String(text)) as ProbeCounts;
 	}

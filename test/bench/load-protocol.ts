@@ -29,6 +29,8 @@ export type LoadCommand =
 	| { op: "wake"; pairs: number[]; timeoutMs: number }
 	/** An HTTP request answered by the Durable Object of the pair's first device, which wakes it without messaging anyone. */
 	| { op: "touch"; pair: number }
+	/** Every device of these pairs reads its credit history, which writes its account's waiting charges to D1 first. */
+	| { op: "flushCredits"; pairs: number[] }
 	| { op: "stop" };
 
 export interface RunReport {

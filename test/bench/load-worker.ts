@@ -185,6 +185,10 @@ async function run(command: LoadCommand): Promise<RunReport | undefined> {
 			if (a instanceof RelayDevice) await a.touch();
 			return;
 		}
+		case "flushCredits":
+			for (const pair of command.pairs)
+				for (const device of devicesOf(pair)) if (device instanceof RelayDevice) await device.flushCredits();
+			return;
 		case "stop":
 			disconnect();
 			setImmediate(() => process.exit(0));

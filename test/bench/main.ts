@@ -10,17 +10,18 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { bundleEntry, ROOT } from "./bundle.ts";
+import { costPerMillion, loadPrices, type MessageUsage } from "./cost.ts";
 import { runCryptoBench } from "./crypto-bench.ts";
 import { relayFrameLength } from "./devices.ts";
 import { startFloorServer } from "./floor-server.ts";
 import { HotPathProbe } from "./hot-path-probe.ts";
 import { LoadPool } from "./load-pool.ts";
-import { type OneObjectChat, startOneObjectChat } from "./one-object-chat-server.ts";
+import { type ChatUsage, type OneObjectChat, startOneObjectChat } from "./one-object-chat-server.ts";
 import { type BenchOptions, parseArgs, USAGE } from "./options.ts";
 import { planPairs, runPhase, runSinglePair, type Target } from "./phases.ts";
 import { type RelayServer, startRelayServer } from "./relay-server.ts";
 import { allTables, markdownTable, printTables } from "./report.ts";
-import type { BenchResult, GoalCheck, MachineInfo, ProbeResult, Ratios, SizeResult } from "./results.ts";
+import type { BenchResult, CostResult, GoalCheck, MachineInfo, ProbeResult, Ratios, SizeResult } from "./results.ts";
 import { figures, type LatencySummary } from "./stats.ts";
 import { latencyChart } from "./svg-chart.ts";
 
@@ -83,6 +84,66 @@ function ratios(s: Pick<SizeResult, "relay" | "floor">): Ratios {
 }
 
 const isFlush = (sql: string) => sql.includes("credit_flushes");
+/** The ledger reads the probe itself makes to empty the journals around its window (not the message path's). */
+const isProbeLedgerRead = (sql: string) => /^SELECT .* FROM credit_ledger WHERE account_id/s.test(sql.trim());
+
+function d1RowTotals(byText: Record<string, { read: number; written: number }>, messages: number): { read: number; written: number } {
+	const kept = Object.entries(byText).filter(([text]) => !isProbeLedgerRead(text));
+	return {
+		read: kept.reduce((a, [, r]) => a + r.read, 0) / messages,
+		written: kept.reduce((a, [, r]) => a + r.written, 0) / messages,
+	};
+}
+
+/** Adds one run's counts; a count that went down means the object was evicted and started again from 0. */
+function addChatUsage(total: ChatUsage, before: ChatUsage, after: ChatUsage): void {
+	const restarted = after.messages < before.messages;
+	total.messages += after.messages - (restarted ? 0 : before.messages);
+	total.rowsRead += after.rowsRead - (restarted ? 0 : before.rowsRead);
+	total.rowsWritten += after.rowsWritten - (restarted ? 0 : before.rowsWritten);
+}
+
+/** The relay's usage per message from the probe; the chat's from its own counts (one frame in, its insert). */
+function costs(probe: ProbeResult | null, chat: { usage: ChatUsage; latencyP50Ms: number } | null): CostResult | null {
+	if (!probe) return null;
+	const prices = loadPrices();
+	const { webSocketMessage = 0, ...requests } = probe.eventsPerMessage;
+	const requestCount = Object.values(requests).reduce((a, n) => a + n, 0);
+	const none = { workerRequests: 0, r2ClassA: 0, r2ClassB: 0, d1RowsRead: 0, d1RowsWritten: 0 };
+	const relayUsage: MessageUsage = {
+		...none,
+		webSocketMessagesIn: webSocketMessage,
+		requests: requestCount,
+		events: webSocketMessage + requestCount,
+		eventMs: probe.latencyP50Ms,
+		rowsRead: probe.rowsReadPerMessage,
+		rowsWritten: probe.rowsWrittenPerMessage,
+		d1RowsRead: probe.d1RowsPerMessage.read,
+		d1RowsWritten: probe.d1RowsPerMessage.written,
+	};
+	const relay = { ...costPerMillion(relayUsage, prices), usage: relayUsage };
+	let oneObjectChat: CostResult["oneObjectChat"] = null;
+	if (chat && chat.usage.messages > 0) {
+		const m = chat.usage.messages;
+		const usage: MessageUsage = {
+			...none,
+			webSocketMessagesIn: 1,
+			requests: 0,
+			events: 1,
+			eventMs: chat.latencyP50Ms,
+			rowsRead: chat.usage.rowsRead / m,
+			rowsWritten: chat.usage.rowsWritten / m,
+		};
+		oneObjectChat = { ...costPerMillion(usage, prices), usage };
+	}
+	const { asOf, plan, currency, sources } = prices;
+	return {
+		prices: { asOf, plan, currency, sources },
+		relay,
+		oneObjectChat,
+		ratio: ratio(relay.perMillion, oneObjectChat?.perMillion ?? Number.NaN),
+	};
+}
 
 /**
  * The hot path, on fresh pairs after every latency figure is taken: a CPU profile of the
@@ -117,11 +178,16 @@ async function probeHotPath(
 	// The first frame after startCounting installs the SQL counter.
 	await paced(Math.min(1000, opts.pacedMs));
 	if (!(await probe.counting())) throw new Error("the SQL counter did not install");
+	// The window's credit flushes carry exactly the window's charges: the journals are emptied
+	// before it (outside the counts) and at its end (inside them), through the ledger route.
+	const flushAll = () => pool.onPairs(pairs, (own) => ({ op: "flushCredits", pairs: own }));
+	await flushAll();
 	await probe.resetCounts();
 	const started = Date.now();
 	const run = figures(await paced(opts.pacedMs), "relay");
 	// Long enough for the batches due at the first pause in sending (see probeFlushWaitMs).
 	await new Promise((resolve) => setTimeout(resolve, opts.probeFlushWaitMs));
+	await flushAll();
 	const counts = await probe.counts();
 	const windowMs = Date.now() - started;
 	await probe.stopWatching();
@@ -131,11 +197,16 @@ async function probeHotPath(
 		.map(([text, n]) => ({ sql: text, perMessage: n / messages }))
 		.sort((a, b) => b.perMessage - a.perMessage);
 	const d1 = Object.entries(counts.d1)
+		.filter(([text]) => !isProbeLedgerRead(text))
 		.map(([text, calls]) => ({ sql: text.length > 300 ? `${text.slice(0, 297)}...` : text, calls }))
 		.sort((a, b) => b.calls - a.calls);
 	const d1Calls = d1.reduce((a, c) => a + c.calls, 0);
+	const rows = Object.entries(counts.rows)
+		.map(([text, r]) => ({ sql: text, read: r.read / messages, written: r.written / messages }))
+		.sort((a, b) => b.written - a.written || b.read - a.read);
+	const eventsPerMessage = Object.fromEntries(Object.entries(counts.events).map(([name, n]) => [name, n / messages]));
 	log(
-		`probe: ${run.delivered} messages, ${d1Calls} D1 round trips, ${sql.reduce((a, s) => a + s.perMessage, 0).toFixed(1)} SQL statements per message`,
+		`probe: ${run.delivered} messages, ${d1Calls} D1 round trips, ${sql.reduce((a, s) => a + s.perMessage, 0).toFixed(1)} SQL statements and ${rows.reduce((a, r) => a + r.written, 0).toFixed(1)} rows written per message`,
 	);
 	return {
 		messages: run.delivered,
@@ -144,11 +215,18 @@ async function probeHotPath(
 		sqlStatementsPerMessage: sql.reduce((a, s) => a + s.perMessage, 0),
 		d1RoundTripsPerMessage: d1Calls / messages,
 		d1,
+		rowsPerMessage: rows,
+		rowsReadPerMessage: rows.reduce((a, r) => a + r.read, 0),
+		rowsWrittenPerMessage: rows.reduce((a, r) => a + r.written, 0),
+		d1RowsPerMessage: d1RowTotals(counts.d1Rows, messages),
+		d1RowsBySql: Object.entries(counts.d1Rows).map(([text, r]) => ({ sql: text.length > 300 ? `${text.slice(0, 297)}...` : text, ...r })),
+		eventsPerMessage,
+		latencyP50Ms: run.latencyMs.p50,
 		profile: { ...summary, byModule: summary.byModule.slice(0, 30), byFunction: summary.byFunction.slice(0, 40) },
 	};
 }
 
-function goals(sizes: SizeResult[], probe: ProbeResult | null, lost: number, duplicated: number): GoalCheck[] {
+function goals(sizes: SizeResult[], probe: ProbeResult | null, cost: CostResult | null, lost: number, duplicated: number): GoalCheck[] {
 	const checks: GoalCheck[] = [];
 	for (const s of sizes) {
 		checks.push({
@@ -176,6 +254,9 @@ function goals(sizes: SizeResult[], probe: ProbeResult | null, lost: number, dup
 			const p99 = thousand.onDisk.relay.paced.latencyMs.p99;
 			checks.push({ goal: "N=1000: paced p99 < 10 ms, runtime state on disk", value: p99, target: 10, met: p99 < 10 });
 		}
+	}
+	if (cost?.oneObjectChat) {
+		checks.push({ goal: "cost per million messages, relay / one-object chat ≤ 2×", value: cost.ratio, target: 2, met: cost.ratio <= 2 });
 	}
 	checks.push({ goal: "lost messages = 0", value: lost, target: 0, met: lost === 0 });
 	checks.push({ goal: "duplicated messages = 0", value: duplicated, target: 0, met: duplicated === 0 });
@@ -251,6 +332,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 		const chatPool = chat && poolOf("floor", chat.url);
 
 		const sizes: SizeResult[] = [];
+		const chatUsage: ChatUsage = { messages: 0, rowsRead: 0, rowsWritten: 0 };
 		let nextPair = 0;
 		for (const devices of opts.sizes) {
 			const plan = planPairs(nextPair, devices, opts.wakePairs);
@@ -259,7 +341,10 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			const relayFigures = await runPhase(relayTarget, opts, plan, `r${run}n${devices}_`);
 			relay.assertSameRuntime();
 			const floorFigures = await runPhase(floorTarget, opts, plan, "");
+			// The chat's counts live in its object's memory, which goes when it hibernates: read around the run.
+			const chatBefore = chat ? await chat.usage() : null;
 			const chatPair = chatPool && (await runSinglePair(chatPool, "floor", opts, plan, ""));
+			if (chat && chatBefore) addChatUsage(chatUsage, chatBefore, await chat.usage());
 			const result = {
 				devices,
 				pairs: { load: plan.load.length, wakeBothIdle: plan.wakeBothIdle.length, wakeRecipientIdle: plan.wakeRecipientIdle.length },
@@ -347,6 +432,8 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			}
 		}
 
+		const chatP50 = sizes.find((s) => s.oneObjectChat)?.oneObjectChat?.singlePair.latencyMs.p50;
+		const costResult = costs(probeResult, chatP50 !== undefined ? { usage: chatUsage, latencyP50Ms: chatP50 } : null);
 		const kinds = sizes.flatMap((s) => [s.relay, s.floor, ...(s.onDisk ? [s.onDisk.relay] : [])]);
 		const all = [
 			...kinds.flatMap((k) => [k.singlePair, k.paced, k.saturated]),
@@ -375,7 +462,8 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			viaDevProxy,
 			crypto,
 			probe: probeResult,
-			goals: goals(sizes, probeResult, lostTotal, duplicatedTotal),
+			cost: costResult,
+			goals: goals(sizes, probeResult, costResult, lostTotal, duplicatedTotal),
 			lostTotal,
 			duplicatedTotal,
 		};

@@ -12,7 +12,15 @@ export interface OneObjectChat {
 	/** ws://… — the floor's clients connect to `${url}/?id=…`. */
 	url: string;
 	stateOn: StateOn;
+	/** Messages the chat stored so far, and the SQLite rows that took. */
+	usage(): Promise<ChatUsage>;
 	stop(): Promise<void>;
+}
+
+export interface ChatUsage {
+	messages: number;
+	rowsRead: number;
+	rowsWritten: number;
 }
 
 export async function startOneObjectChat(stateOn: StateOn, compatibilityDate: string): Promise<OneObjectChat> {
@@ -33,7 +41,8 @@ export async function startOneObjectChat(stateOn: StateOn, compatibilityDate: st
 	};
 	try {
 		const url = await mf.ready;
-		return { url: `ws://${url.host}`, stateOn: state.stateOn, stop };
+		const usage = async () => (await (await fetch(new URL("/usage", url))).json()) as ChatUsage;
+		return { url: `ws://${url.host}`, stateOn: state.stateOn, usage, stop };
 	} catch (err) {
 		await stop().catch(() => undefined);
 		throw err;

@@ -14,13 +14,18 @@ interface ChatEnv {
 }
 
 export class Room extends DurableObject<ChatEnv> {
+	/** What its cost is counted from (cost.ts): messages stored, and the rows their statements read and wrote. */
+	private readonly usage = { messages: 0, rowsRead: 0, rowsWritten: 0 };
+
 	constructor(ctx: DurableObjectState, env: ChatEnv) {
 		super(ctx, env);
 		ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, to_id TEXT NOT NULL, frame TEXT NOT NULL)");
 	}
 
 	async fetch(request: Request): Promise<Response> {
-		const id = new URL(request.url).searchParams.get("id");
+		const url = new URL(request.url);
+		if (url.pathname === "/usage") return Response.json(this.usage);
+		const id = url.searchParams.get("id");
 		if (!id || request.headers.get("Upgrade") !== "websocket") return new Response("connect with ?id= over WebSocket", { status: 400 });
 		for (const earlier of this.ctx.getWebSockets(id)) earlier.close(4000, "replaced");
 		const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
@@ -38,7 +43,10 @@ export class Room extends DurableObject<ChatEnv> {
 		}
 		if (typeof to !== "string") return;
 		// Written before it is sent: the output gate holds the send until the write is committed.
-		this.ctx.storage.sql.exec("INSERT INTO messages (to_id, frame) VALUES (?, ?)", to, message);
+		const cursor = this.ctx.storage.sql.exec("INSERT INTO messages (to_id, frame) VALUES (?, ?)", to, message);
+		this.usage.messages++;
+		this.usage.rowsRead += cursor.rowsRead;
+		this.usage.rowsWritten += cursor.rowsWritten;
 		for (const socket of this.ctx.getWebSockets(to)) socket.send(message);
 	}
 }

@@ -164,7 +164,7 @@ export function cryptoTable(result: BenchResult): Tables {
 
 export function goalTable(result: BenchResult): Tables {
 	return {
-		title: "Goals (issue 8)",
+		title: "Goals",
 		header: ["goal", "measured", "target", "met"],
 		rows: result.goals.map((g) => [g.goal, ms(g.value), ms(g.target), g.met ? "yes" : "NO"]),
 	};
@@ -176,14 +176,48 @@ export function probeTable(result: BenchResult): Tables | null {
 	const rows: Row[] = [
 		["D1 round trips per message (incl. batched credit flushes)", probe.d1RoundTripsPerMessage.toFixed(3)],
 		["Durable Object SQL statements per message (sender + recipient + ack)", probe.sqlStatementsPerMessage.toFixed(1)],
-		...probe.sqlPerMessage.slice(0, 8).map((s) => [`  ${s.sql.length > 90 ? `${s.sql.slice(0, 87)}...` : s.sql}`, s.perMessage.toFixed(2)]),
+		...probe.sqlPerMessage.slice(0, 8).map((s) => [`  ${short(s.sql)}`, s.perMessage.toFixed(2)]),
+		["SQLite rows written per message (the cursors' rowsWritten)", probe.rowsWrittenPerMessage.toFixed(2)],
+		...probe.rowsPerMessage.filter((r) => r.written > 0.005).map((r) => [`  ${short(r.sql)}`, r.written.toFixed(2)]),
+		["SQLite rows read per message", probe.rowsReadPerMessage.toFixed(2)],
+		["D1 rows written / read per message", `${probe.d1RowsPerMessage.written.toFixed(3)} / ${probe.d1RowsPerMessage.read.toFixed(3)}`],
+		...Object.entries(probe.eventsPerMessage).map(([name, n]) => [`  billed events per message: ${name}`, n.toFixed(2)]),
 		...probe.profile.byModule.slice(0, 8).map((m) => [`  CPU: ${m.module}`, `${(m.share * 100).toFixed(1)}%`]),
 	];
 	return { title: `Hot path (${probe.messages} messages, counted through the inspector)`, header: ["what", "value"], rows };
 }
 
+const short = (sql: string) => (sql.length > 90 ? `${sql.slice(0, 87)}...` : sql);
+
+const usd = (n: number) => (n >= 0.1 ? `$${n.toFixed(2)}` : `$${n.toFixed(4)}`);
+
+/** Cost of 1,000,000 delivered messages, line by line, ours beside the one-object chat's. */
+export function costTable(result: BenchResult): Tables | null {
+	const cost = result.cost;
+	if (!cost) return null;
+	const chat = cost.oneObjectChat;
+	const rows: Row[] = cost.relay.lines.map((line, i) => {
+		const other = chat?.lines[i];
+		return [
+			line.item,
+			line.perMessage.toPrecision(3),
+			usd(line.perMillion),
+			other ? other.perMessage.toPrecision(3) : "–",
+			other ? usd(other.perMillion) : "–",
+		];
+	});
+	rows.push(["total", "", usd(cost.relay.perMillion), "", chat ? usd(chat.perMillion) : "–"]);
+	rows.push(["relay / one-object chat", "", Number.isFinite(cost.ratio) ? `${cost.ratio.toFixed(1)}×` : "–", "", ""]);
+	return {
+		title: `Cost of 1,000,000 delivered messages, ${cost.prices.plan} prices of ${cost.prices.asOf} (test/bench/cloudflare-prices.json), beyond the plan's included amounts`,
+		header: ["item", "relay per message", "relay per million", "chat per message", "chat per million"],
+		rows,
+	};
+}
+
 export function allTables(result: BenchResult): Tables[] {
 	const probe = probeTable(result);
+	const cost = costTable(result);
 	const disk = diskTable(result.sizes);
 	const chat = chatTable(result.sizes);
 	return [
@@ -194,6 +228,7 @@ export function allTables(result: BenchResult): Tables[] {
 		...(disk ? [disk] : []),
 		cryptoTable(result),
 		...(probe ? [probe] : []),
+		...(cost ? [cost] : []),
 		goalTable(result),
 	];
 }

@@ -1,4 +1,5 @@
 /** The shape of bench-results/*.json: every figure of a run. */
+import type { Cost, MessageUsage } from "./cost.ts";
 import type { CryptoRow } from "./crypto-bench.ts";
 import type { ProfileSummary } from "./hot-path-probe.ts";
 import type { BenchOptions } from "./options.ts";
@@ -95,7 +96,27 @@ export interface ProbeResult {
 	/** D1 round trips per delivered message, over a window that includes the batched credit flushes. */
 	d1RoundTripsPerMessage: number;
 	d1: Array<{ sql: string; calls: number }>;
+	/** SQLite rows per delivered message by statement (the cursor's own counts), most written first. */
+	rowsPerMessage: Array<{ sql: string; read: number; written: number }>;
+	rowsReadPerMessage: number;
+	rowsWrittenPerMessage: number;
+	d1RowsPerMessage: { read: number; written: number };
+	/** D1 rows by statement over the whole window, the probe's own ledger reads included (they are left out above). */
+	d1RowsBySql: Array<{ sql: string; read: number; written: number }>;
+	/** Billed Durable Object events per delivered message, by kind. */
+	eventsPerMessage: Record<string, number>;
+	/** The counted run's p50, send → recipient's socket: the bound of one event's duration (cost.ts). */
+	latencyP50Ms: number;
 	profile: ProfileSummary & { byFunction: ProfileSummary["byFunction"] };
+}
+
+/** 1,000,000 delivered text messages on the price list, ours beside the one-object chat's. */
+export interface CostResult {
+	prices: { asOf: string; plan: string; currency: string; sources: Record<string, string> };
+	relay: Cost & { usage: MessageUsage };
+	oneObjectChat: (Cost & { usage: MessageUsage }) | null;
+	/** relay / chat */
+	ratio: number;
 }
 
 export interface GoalCheck {
@@ -128,6 +149,7 @@ export interface BenchResult {
 	viaDevProxy: { singlePair: RunFigures } | null;
 	crypto: CryptoRow[];
 	probe: ProbeResult | null;
+	cost: CostResult | null;
 	goals: GoalCheck[];
 	/** Lost or duplicated messages anywhere in the run: must be 0. */
 	lostTotal: number;

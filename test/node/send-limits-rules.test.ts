@@ -15,7 +15,7 @@ const HOUR = 60 * MINUTE;
 
 /**
  * The verdict for an account whose sends happened at `sendTimes`, counted the way the relay
- * counts them (activity-log.ts `countWindows`: a send is in a window when it is strictly
+ * counts them (sent-messages.ts `countSends`: a send is in a window when it is strictly
  * later than `now - window`; `nthNewestTime`: the n-th newest of all stored sends).
  */
 function verdictAfter(sendTimes: readonly number[], now: number, rules: LimitRules): LimitVerdict {

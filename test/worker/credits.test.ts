@@ -177,4 +177,27 @@ describe("credits", () => {
 		expect(await journal(alice.accountId)).toEqual([]);
 		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start - 12);
 	});
+
+	it("retries a batch that older code marked on its rows under its own id, so one that landed before an eviction is not charged again", async () => {
+		const { alice, bob, key } = await contactPair();
+		const start = (await d1Credits(alice.accountId)) as number;
+		const a = await connect(alice.token);
+		const ids = [(await send(a, alice, bob, key)).id, (await send(a, alice, bob, key)).id];
+		// What older code left when it was evicted after D1 took a batch: its rows marked with the
+		// batch id, and no batch in meta.
+		await runInDurableObject(relay(alice.accountId), async (_, state) => {
+			const sql = state.storage.sql;
+			sql.exec("UPDATE charges SET flush_id = 'flush-from-older-code'");
+			const rows = sql
+				.exec<{ ref: string; reason: string; amount: number; at: number }>("SELECT ref, reason, amount, at FROM charges ORDER BY id")
+				.toArray();
+			expect(rows.map((r) => r.ref)).toEqual(ids);
+			await applyCharges(env.DB, alice.accountId, "flush-from-older-code", rows, Date.now());
+		});
+		await abortAllDurableObjects();
+		expect(await runDurableObjectAlarm(relay(alice.accountId))).toBe(true);
+		expect(await d1Credits(alice.accountId)).toBe(start - 8);
+		expect((await charges(alice.accountId)).map((c) => c.ref)).toEqual(ids);
+		expect(await journal(alice.accountId)).toEqual([]);
+	});
 });

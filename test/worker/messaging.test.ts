@@ -4,6 +4,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { openMessage } from "../../client/core/message-seal.ts";
 import { fromB64u, toB64u } from "../../common/encoding.ts";
 import { randomBytes } from "../../common/nacl.ts";
+import { queueStats } from "../../worker/relay/messaging/message-queue.ts";
 import { addApprovedDevice, contactPair, DOCUMENTED_PRICES, newMessageId, queueMessagesFor, sealedSend } from "./fixtures.ts";
 import { api, connect, registerUser, type TestSocket, type TestUser } from "./helpers.ts";
 
@@ -60,15 +61,17 @@ async function answerTo(socket: TestSocket, frame: { id: string }) {
 	}
 }
 
-/** What the stored per-device counters say, and what the queue rows add up to. */
+/** What the in-memory per-device totals say, and what the queue rows add up to. */
 const queueTotals = (accountId: string) =>
 	runInDurableObject(relay(accountId), (_, state) => {
 		const sql = state.storage.sql;
-		const byDevice = (rows: Array<{ device_id: string; count: number; bytes: number }>) =>
-			Object.fromEntries(rows.filter((r) => r.count > 0).map((r) => [r.device_id, { count: r.count, bytes: r.bytes }]));
+		const rows = sql.exec<any>("SELECT device_id, COUNT(*) AS count, SUM(bytes) AS bytes FROM queue GROUP BY device_id").toArray();
+		const devices = sql.exec<{ id: string }>("SELECT id FROM devices").toArray();
+		const byDevice = (list: Array<{ device_id: string; count: number; bytes: number }>) =>
+			Object.fromEntries(list.filter((r) => r.count > 0).map((r) => [r.device_id, { count: r.count, bytes: r.bytes }]));
 		return {
-			counters: byDevice(sql.exec<any>("SELECT device_id, count, bytes FROM queue_stats").toArray()),
-			rows: byDevice(sql.exec<any>("SELECT device_id, COUNT(*) AS count, SUM(bytes) AS bytes FROM queue GROUP BY device_id").toArray()),
+			counters: byDevice(devices.map((d) => ({ device_id: d.id, ...queueStats(sql, d.id) }))),
+			rows: byDevice(rows),
 		};
 	});
 

@@ -1,7 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { writeD1Credits } from "../../../worker/relay/account/account-cache.ts";
-import { logActivity } from "../../../worker/relay/account/activity-log.ts";
 import { SendAllowance } from "../../../worker/relay/account/send-allowance.ts";
 import { BlobBin } from "../../../worker/relay/attachments/blob-bin.ts";
 import { ChallengeLog } from "../../../worker/relay/challenges/challenge-log.ts";
@@ -9,7 +8,9 @@ import { CreditAccount } from "../../../worker/relay/credits/credit-account.ts";
 import { CreditFlush } from "../../../worker/relay/credits/credit-flush.ts";
 import { recordCharge } from "../../../worker/relay/credits/credit-journal.ts";
 import { enqueueAll, queueStats } from "../../../worker/relay/messaging/message-queue.ts";
+import { lifetimeSends, pruneSent, recordSent } from "../../../worker/relay/messaging/sent-messages.ts";
 import { RelayServices } from "../../../worker/relay/services.ts";
+import { readMeta, writeMeta } from "../../../worker/relay/storage/storage-schema.ts";
 import { brokenD1, brokenR2 } from "../outages.ts";
 import { ACCOUNT, DEVICE, OTHER_DEVICE, PEER, seedAccount, testHost, withFreshStorage } from "./test-host.ts";
 
@@ -58,6 +59,25 @@ describe("the blob bin", () => {
 		}));
 });
 
+describe("the sent record", () => {
+	it("counts the account's lifetime sends without a write of its own: what was pruned plus what is on record, taking over older code's counter", () =>
+		withFreshStorage((sql) => {
+			const now = Date.now();
+			// Older code bumped a counter on every send; its last two sends are also on record.
+			writeMeta(sql, "messages_sent", "10");
+			recordSent(sql, { id: "m1", to: "bob", kind: "text", at: now - 40 * 86_400_000, counted: true });
+			recordSent(sql, { id: "m2", to: "bob", kind: "text", at: now - 1_000, counted: true });
+			expect(lifetimeSends(sql)).toBe(10);
+			expect(readMeta(sql, "messages_sent")).toBeUndefined();
+			recordSent(sql, { id: "m3", to: "bob", kind: "reaction", at: now, counted: false });
+			recordSent(sql, { id: "m4", to: "bob", kind: "edit", at: now, counted: true });
+			expect(lifetimeSends(sql)).toBe(11);
+			pruneSent(sql, now - 30 * 86_400_000);
+			expect(sql.exec("SELECT id FROM sent_messages ORDER BY id").toArray()).toEqual([{ id: "m2" }, { id: "m3" }, { id: "m4" }]);
+			expect(lifetimeSends(sql)).toBe(11);
+		}));
+});
+
 describe("the send allowance", () => {
 	it("counts the account's sends in the rate window and the day, and gives the quota left", () =>
 		withFreshStorage((sql) => {
@@ -65,9 +85,11 @@ describe("the send allowance", () => {
 			seedAccount(host);
 			const allowance = new SendAllowance(host);
 			const now = host.clock.now;
-			logActivity(sql, "send", now - 2 * 86_400_000);
-			logActivity(sql, "send", now - 3_600_000);
-			logActivity(sql, "send", now - 3_000);
+			recordSent(sql, { id: "m1", to: "bob", kind: "text", at: now - 2 * 86_400_000, counted: true });
+			recordSent(sql, { id: "m2", to: "bob", kind: "edit", at: now - 3_600_000, counted: true });
+			// Reactions and deletes are not counted.
+			recordSent(sql, { id: "m3", to: "bob", kind: "reaction", at: now - 2_000, counted: false });
+			recordSent(sql, { id: "m4", to: "bob", kind: "text", at: now - 3_000, counted: true });
 			const account = { handle: "alice", trust: "untrusted" as const, suspendedUntil: null, suspensionLevel: 0, createdAt: now };
 			const rules = { rateCount: 1, rateWindowMs: 10_000, quota: 20 };
 			expect(allowance.counts(now, rules)).toEqual({ inRateWindow: 1, inDay: 2 });

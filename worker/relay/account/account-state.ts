@@ -9,11 +9,12 @@ import type { ActivityCounts } from "../../db/reviews.ts";
 import { acceptedPeerIds } from "../contacts/contact-book.ts";
 import type { CreditAccount } from "../credits/credit-account.ts";
 import type { RelayHost } from "../host.ts";
+import { lifetimeSends, newestSendTimes } from "../messaging/sent-messages.ts";
 import { type RelayResult, refuse } from "../relay-result.ts";
 import type { SocketHub } from "../sockets/socket-hub.ts";
 import { readMeta, writeMeta } from "../storage/storage-schema.ts";
 import { type CachedAccount, readAccountCache, readCounter, writeAccountCache } from "./account-cache.ts";
-import { countSince, logActivity, newestSendTimes } from "./activity-log.ts";
+import { countSince, logActivity } from "./activity-log.ts";
 import type { SendAllowance } from "./send-allowance.ts";
 
 interface Needs {
@@ -124,7 +125,7 @@ export class AccountState {
 	activityCounts(): ActivityCounts {
 		const { sql } = this.host;
 		return {
-			messagesSent: readCounter(sql, "messages_sent"),
+			messagesSent: lifetimeSends(sql),
 			requestsSent: readCounter(sql, "requests_sent"),
 			requestsAccepted: readCounter(sql, "requests_accepted"),
 			contacts: acceptedPeerIds(sql).length,
@@ -137,7 +138,7 @@ export class AccountState {
 		if (account.trust !== "untrusted") return;
 		const history = {
 			createdAt: account.createdAt,
-			messagesSent: readCounter(sql, "messages_sent"),
+			messagesSent: lifetimeSends(sql),
 			suspendedUntil: account.suspendedUntil,
 			heldByAdmin: false,
 		};

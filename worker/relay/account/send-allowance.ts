@@ -9,8 +9,8 @@ import {
 	type SendCounts,
 } from "../../abuse/send-limits.ts";
 import type { RelayHost } from "../host.ts";
+import { countSends, nthNewestSendTime } from "../messaging/sent-messages.ts";
 import type { CachedAccount } from "./account-cache.ts";
-import { countWindows, nthNewestTime } from "./activity-log.ts";
 
 /** The account's sends counted against its rate limit and daily quota (the rules are abuse/send-limits.ts). */
 export class SendAllowance {
@@ -31,20 +31,20 @@ export class SendAllowance {
 	 */
 	counts(now: number, rules: LimitRules): SendCounts {
 		const daySince = rules.quota === null ? now - rules.rateWindowMs : now - Math.max(DAY_MS, rules.rateWindowMs);
-		const counts = countWindows(this.host.sql, "send", now - rules.rateWindowMs, daySince);
+		const counts = countSends(this.host.sql, now - rules.rateWindowMs, daySince);
 		return { inRateWindow: counts.inShort, inDay: counts.inLong };
 	}
 
 	verdict(counts: SendCounts, now: number, rules: LimitRules): LimitVerdict {
-		return checkSendLimits(counts, (n) => nthNewestTime(this.host.sql, "send", n), now, rules);
+		return checkSendLimits(counts, (n) => nthNewestSendTime(this.host.sql, n), now, rules);
 	}
 
 	/**
-	 * When the account may send again, just after a send at `now` (already logged) that `after`
+	 * When the account may send again, just after a send at `now` (already recorded) that `after`
 	 * counts. The newest send is that one, so the usual limit of one per window reads nothing.
 	 */
 	nextSendAt(after: SendCounts, now: number, rules: LimitRules): number | null {
-		return nextSendTime(after, (n) => (n === 1 ? now : nthNewestTime(this.host.sql, "send", n)), now, rules);
+		return nextSendTime(after, (n) => (n === 1 ? now : nthNewestSendTime(this.host.sql, n)), now, rules);
 	}
 
 	/** Sends left today; `inDay` when the caller has just counted them. */

@@ -132,8 +132,8 @@ export function saveBeneathBlock(sql: SqlStorage, peerId: string, beneath: Conta
 
 /**
  * The peer deleted its account: every row naming it goes — its contact row, the keys wrapped
- * for it, the count of its messages, the record of ours sent to it (kept a day against
- * re-sends), its receipts waiting for an offline device, and its attachment grants (its
+ * for it, the count of its messages, its name on the record of ours sent to it (the sends
+ * themselves stay counted against our limits), its receipts waiting for an offline device, and its attachment grants (its
  * blobs are deleted with it).
  */
 export function forgetContact(sql: SqlStorage, peerId: string): void {
@@ -142,7 +142,8 @@ export function forgetContact(sql: SqlStorage, peerId: string): void {
 	sql.exec("DELETE FROM envelopes WHERE peer_id = ?", peerId);
 	sql.exec("DELETE FROM received_counts WHERE peer_id = ?", peerId);
 	sql.exec("DELETE FROM call_requests WHERE peer_id = ?", peerId);
-	sql.exec("DELETE FROM sent_messages WHERE to_account = ?", peerId);
+	// Not deleted: the rate limit, the quota and trust promotion count these sends.
+	sql.exec("UPDATE sent_messages SET to_account = '' WHERE to_account = ?", peerId);
 	sql.exec("DELETE FROM receipt_queue WHERE json_extract(frame, '$.from') = ?", peerId);
 	sql.exec("DELETE FROM attachment_waiting WHERE attachment_id IN (SELECT attachment_id FROM attachment_grants WHERE owner = ?)", peerId);
 	sql.exec("DELETE FROM attachment_grants WHERE owner = ?", peerId);

@@ -66,10 +66,15 @@ export class CreditAccount {
 		for (;;) {
 			const batch = nextBatch(sql, () => toB64u(randomBytes(16)));
 			if (!batch) return;
+			// Its charges are gone (the journal was emptied): nothing to write, but the batch must end.
+			if (batch.charges.length === 0) {
+				finishBatch(sql, batch);
+				continue;
+			}
 			const result = await applyCharges(this.host.db, accountId, batch.flushId, batch.charges, now);
 			const credits = result.applied ? result.credits : await readCredits(this.host.db, accountId);
 			// One synchronous step: the journal shrinks exactly as the D1 balance does.
-			finishBatch(sql, batch.flushId);
+			finishBatch(sql, batch);
 			writeD1Credits(sql, credits);
 		}
 	}

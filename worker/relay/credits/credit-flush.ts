@@ -1,6 +1,6 @@
-import { newestSendTimes } from "../account/activity-log.ts";
 import type { TimedJob } from "../deadline-scheduler.ts";
 import type { JobName, RelayHost } from "../host.ts";
+import { newestSendTimes } from "../messaging/sent-messages.ts";
 import type { CreditAccount } from "./credit-account.ts";
 import { flushDeferredUntil, flushDueAt, type JournalState } from "./credit-flush-policy.ts";
 import { hasUnflushed, journalSize, oldestUnflushedAt } from "./credit-journal.ts";

@@ -1,5 +1,6 @@
 import type { Charge } from "../../db/credits.ts";
 import { storageMemo } from "../storage/storage-memo.ts";
+import { deleteMeta, readMeta, writeMeta } from "../storage/storage-schema.ts";
 
 /** The journal's size, read on every send: kept in memory, moved by every write below. */
 export interface JournalSize {
@@ -73,31 +74,55 @@ export const hasUnflushed = (sql: SqlStorage): boolean => journalSize(sql).charg
 /** Charges per D1 batch: one bound JSON parameter carries them, so keep it well under D1's size limits. */
 const MAX_BATCH = 500;
 
+/** A batch on its way to D1: its id and exactly which charges it holds, until it landed. */
+export interface Batch {
+	flushId: string;
+	ids: number[];
+	charges: Charge[];
+}
+
 /**
  * The batch to write to D1 next. A batch prepared before a crash is retried with its original
- * id (so D1 can refuse it if it already landed); otherwise all settled charges form a new one.
+ * id and charges (so D1 can refuse it if it already landed); otherwise the oldest settled
+ * charges form a new one. The batch is one meta row naming its charges, not a mark on each:
+ * a mark was one more row written per charge.
  */
-export function nextBatch(sql: SqlStorage, newId: () => string): { flushId: string; charges: Charge[] } | null {
-	const pending = sql.exec<{ flush_id: string }>("SELECT flush_id FROM charges WHERE flush_id IS NOT NULL LIMIT 1").toArray()[0];
-	const flushId = pending?.flush_id ?? newId();
-	if (!pending) {
-		sql.exec(
-			"UPDATE charges SET flush_id = ? WHERE id IN (SELECT id FROM charges WHERE state = 'charged' ORDER BY id LIMIT ?)",
-			flushId,
-			MAX_BATCH,
-		);
+export function nextBatch(sql: SqlStorage, newId: () => string): Batch | null {
+	const pending = readMeta(sql, "flush_batch");
+	let flushId: string;
+	let ids: number[];
+	if (pending !== undefined) ({ flushId, ids } = JSON.parse(pending) as { flushId: string; ids: number[] });
+	else {
+		// A batch that code before this one prepared marks its rows instead.
+		const marked = sql.exec<{ flush_id: string }>("SELECT flush_id FROM charges WHERE flush_id IS NOT NULL LIMIT 1").toArray()[0];
+		flushId = marked?.flush_id ?? newId();
+		ids = (
+			marked
+				? sql.exec<{ id: number }>("SELECT id FROM charges WHERE flush_id = ? ORDER BY id", flushId)
+				: sql.exec<{ id: number }>("SELECT id FROM charges WHERE state = 'charged' ORDER BY id LIMIT ?", MAX_BATCH)
+		)
+			.toArray()
+			.map((r) => r.id);
+		if (ids.length === 0) return null;
+		writeMeta(sql, "flush_batch", JSON.stringify({ flushId, ids }));
 	}
 	const charges = sql
 		.exec<{ ref: string | null; reason: string; amount: number; at: number }>(
-			"SELECT ref, reason, amount, at FROM charges WHERE flush_id = ? ORDER BY id",
-			flushId,
+			"SELECT ref, reason, amount, at FROM charges WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+			JSON.stringify(ids),
 		)
 		.toArray();
-	return charges.length > 0 ? { flushId, charges } : null;
+	return { flushId, ids, charges };
 }
 
-export function finishBatch(sql: SqlStorage, flushId: string): void {
-	const flushed = sql.exec<{ amount: number }>("DELETE FROM charges WHERE flush_id = ? RETURNING amount", flushId).toArray();
+export function finishBatch(sql: SqlStorage, batch: Batch): void {
+	const flushed = sql
+		.exec<{ amount: number }>(
+			"DELETE FROM charges WHERE id IN (SELECT value FROM json_each(?)) RETURNING amount",
+			JSON.stringify(batch.ids),
+		)
+		.toArray();
+	deleteMeta(sql, "flush_batch");
 	const amount = flushed.reduce((sum, row) => sum + row.amount, 0);
 	size.update(sql, (s) => ({ amount: s.amount - amount, charges: s.charges - flushed.length }));
 }

@@ -2,8 +2,11 @@ import { storageMemo } from "../storage/storage-memo.ts";
 import { fitsQueue, type QueueCaps, type QueueStats } from "./queue-caps.ts";
 
 /**
- * Every message checks its devices' queue totals: kept in memory per device. Enqueue and
- * ack (the steady state) move them in place; the rarer writes below drop them all.
+ * Every message checks its devices' queue totals: kept in memory per device, counted from the
+ * queue itself when not known (once per device per object start, or after one of the rarer
+ * writes below, which drop them all). Enqueue and ack (the steady state) move them in place.
+ * They are not stored: a stored copy cost two rows written per message (one on enqueue, one on
+ * ack), and what it saved was one indexed COUNT per device after an object start.
  */
 const statsMemo = storageMemo<Map<string, QueueStats>>();
 
@@ -37,8 +40,10 @@ export function queueStats(sql: SqlStorage, deviceId: string): QueueStats {
 	const all = statsMemo.get(sql, () => new Map());
 	const known = all.get(deviceId);
 	if (known) return known;
-	const row = sql.exec<{ count: number; bytes: number }>("SELECT count, bytes FROM queue_stats WHERE device_id = ?", deviceId).toArray()[0];
-	const stats = row ? { count: row.count, bytes: row.bytes } : EMPTY;
+	const row = sql
+		.exec<{ count: number; bytes: number | null }>("SELECT COUNT(*) AS count, SUM(bytes) AS bytes FROM queue WHERE device_id = ?", deviceId)
+		.one();
+	const stats = row.count > 0 ? { count: row.count, bytes: row.bytes ?? 0 } : EMPTY;
 	all.set(deviceId, stats);
 	return stats;
 }
@@ -69,11 +74,6 @@ export function enqueueAll(sql: SqlStorage, items: EnqueueItem[], caps: QueueCap
 			)
 			.toArray()[0];
 		if (!row) continue;
-		sql.exec(
-			"INSERT INTO queue_stats (device_id, count, bytes) VALUES (?, 1, ?) ON CONFLICT (device_id) DO UPDATE SET count = count + 1, bytes = bytes + excluded.bytes",
-			item.deviceId,
-			item.bytes,
-		);
 		moveStats(sql, item.deviceId, 1, item.bytes);
 		seqs.set(item.deviceId, row.seq);
 	}
@@ -106,7 +106,6 @@ export function ackMessages(sql: SqlStorage, deviceId: string, msgIds: readonly 
 						)
 						.toArray();
 		for (const row of rows) {
-			sql.exec("UPDATE queue_stats SET count = count - 1, bytes = bytes - ? WHERE device_id = ?", row.bytes, deviceId);
 			moveStats(sql, deviceId, -1, -row.bytes);
 			if (row.from_account === "") continue;
 			const ids = bySender.get(row.from_account) ?? [];
@@ -117,12 +116,17 @@ export function ackMessages(sql: SqlStorage, deviceId: string, msgIds: readonly 
 	return bySender;
 }
 
+/**
+ * The next page in queue order: a walk along the rowid (seq) from `afterSeq`, stopping at
+ * `limit` rows of this device. The queue has no (device, seq) index — each index is one more
+ * row written per queued message —, and the account's other devices' rows it steps over are few.
+ */
 export function pageQueue(sql: SqlStorage, deviceId: string, afterSeq: number, limit: number): QueuedRow[] {
 	return sql
 		.exec<{ seq: number; frame: string }>(
-			"SELECT seq, frame FROM queue WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-			deviceId,
+			"SELECT seq, frame FROM queue NOT INDEXED WHERE seq > ? AND device_id = ? ORDER BY seq LIMIT ?",
 			afterSeq,
+			deviceId,
 			limit,
 		)
 		.toArray();
@@ -141,7 +145,6 @@ export function expireQueue(sql: SqlStorage, now: number): Map<string, number> {
 	const lost = new Map<string, number>();
 	if (expired.length > 0) statsMemo.drop(sql);
 	for (const row of expired) {
-		sql.exec("UPDATE queue_stats SET count = count - 1, bytes = bytes - ? WHERE device_id = ?", row.bytes, row.device_id);
 		lost.set(row.device_id, (lost.get(row.device_id) ?? 0) + 1);
 	}
 	return lost;
@@ -155,7 +158,6 @@ export function earliestExpiry(sql: SqlStorage): number | null {
 export function dropDeviceQueue(sql: SqlStorage, deviceId: string): void {
 	statsMemo.drop(sql);
 	sql.exec("DELETE FROM queue WHERE device_id = ?", deviceId);
-	sql.exec("DELETE FROM queue_stats WHERE device_id = ?", deviceId);
 }
 
 /** Every message `from` queued for this account's devices goes (its account was deleted): never delivered. */
@@ -164,8 +166,6 @@ export function dropQueuedFrom(sql: SqlStorage, from: string): void {
 		.exec<{ device_id: string; bytes: number }>("DELETE FROM queue WHERE from_account = ? RETURNING device_id, bytes", from)
 		.toArray();
 	if (removed.length > 0) statsMemo.drop(sql);
-	for (const row of removed)
-		sql.exec("UPDATE queue_stats SET count = count - 1, bytes = bytes - ? WHERE device_id = ?", row.bytes, row.device_id);
 }
 
 /**
@@ -196,7 +196,6 @@ export function replaceQueued(sql: SqlStorage, deviceId: string, original: strin
 		item.expiresAt,
 		row.seq,
 	);
-	sql.exec("UPDATE queue_stats SET bytes = bytes - ? + ? WHERE device_id = ?", row.bytes, item.bytes, deviceId);
 	return row.seq;
 }
 
@@ -215,7 +214,5 @@ export function removeQueued(sql: SqlStorage, deviceId: string, from: string, or
 		)
 		.toArray();
 	if (removed.length > 0) statsMemo.drop(sql);
-	for (const row of removed)
-		sql.exec("UPDATE queue_stats SET count = count - 1, bytes = bytes - ? WHERE device_id = ?", row.bytes, deviceId);
 	return removed.length > 0;
 }

@@ -1,9 +1,7 @@
 import { b64uByteLength } from "../../../common/encoding.ts";
 import { MAX_SEALED_REACTION_BYTES, type SendFrame, type ServerFrame } from "../../../common/protocol/wire.ts";
 import type { CachedAccount } from "../account/account-cache.ts";
-import { bumpCounter } from "../account/account-cache.ts";
 import type { AccountState } from "../account/account-state.ts";
-import { logActivity } from "../account/activity-log.ts";
 import type { SendAllowance } from "../account/send-allowance.ts";
 import type { AttachmentService } from "../attachments/attachment-service.ts";
 import { getUpload, type Upload } from "../attachments/attachment-store.ts";
@@ -155,15 +153,14 @@ export class SendPipeline {
 	}
 
 	/**
-	 * The recipient has it: charge, log for the limiter, record, and sync to the sender's other
-	 * devices. Sends are serialized per account, so the next one sees this one's log entry.
+	 * The recipient has it: charge, record (which the limiter counts), and sync to the sender's other
+	 * devices. Sends are serialized per account, so the next one sees this one's record.
 	 */
 	private async commit(frame: SendFrame, item: QueueItem, plan: Plan, syncTargets: string[], now: number): Promise<void> {
 		const { sql } = this.host;
 		if (plan.upload) settleCharge(sql, plan.upload.holdId);
 		else recordCharge(sql, { amount: plan.price, reason: frame.kind, ref: frame.id, at: now });
-		if (plan.countsAsSend) logActivity(sql, "send", now);
-		recordSent(sql, { id: frame.id, to: frame.to, kind: frame.kind, at: now });
+		recordSent(sql, { id: frame.id, to: frame.to, kind: frame.kind, at: now, counted: plan.countsAsSend });
 		if (plan.upload) this.s.attachments.sent(plan.upload, frame.id);
 		if (frame.kind === "delete" && frame.replaces !== undefined) {
 			markSentDeleted(sql, frame.replaces);
@@ -173,10 +170,7 @@ export class SendPipeline {
 		// recipient has is never missing on the sender's other devices.
 		await this.s.delivery.syncToOwnDevices(syncTargets, item);
 		await this.s.flush.charged(now);
-		if (plan.countsAsSend) {
-			bumpCounter(sql, "messages_sent");
-			await this.s.account.afterSend(now);
-		}
+		if (plan.countsAsSend) await this.s.account.afterSend(now);
 	}
 
 	private queueItem(deviceId: string, frame: SendFrame, bytes: number, now: number): QueueItem {

@@ -1,10 +1,39 @@
+import { storageMemo } from "../storage/storage-memo.ts";
+import { deleteMeta, readMeta, writeMeta } from "../storage/storage-schema.ts";
+
 /**
  * The sender's record of what it sent, kept as long as the queue keeps messages: a re-sent
- * id is answered without a second charge, and only a message's sender may edit or delete it.
+ * id is answered without a second charge, only a message's sender may edit or delete it,
+ * and the rate limit, the daily quota and the behavioural flags count the `counted` rows (text,
+ * attachment, edit). One row (and its time index) per send: the limiter once had a log of its
+ * own, two more rows written per message for what this table already knows.
  */
 
-export function recordSent(sql: SqlStorage, m: { id: string; to: string; kind: string; at: number }): void {
-	sql.exec("INSERT OR IGNORE INTO sent_messages (id, to_account, kind, at) VALUES (?, ?, ?, ?)", m.id, m.to, m.kind, m.at);
+/** How many of the newest counted send times are kept in memory (the behavioural flags look at 11). */
+export const NEWEST_SENDS_KEPT = 16;
+/** The newest counted send times, newest first: read after every send, moved by every write below. */
+const newestSends = storageMemo<number[]>();
+/** Counted sends ever: read after every send (trust promotion), moved by every write below. */
+const lifetime = storageMemo<number>();
+
+/** Counted sends already pruned from the record, kept as one number. */
+const PRUNED_KEY = "sends_before_record";
+/** The counter older code bumped on every send: a row written per message for a number this record gives. */
+const LEGACY_KEY = "messages_sent";
+
+export function recordSent(sql: SqlStorage, m: { id: string; to: string; kind: string; at: number; counted: boolean }): void {
+	const cursor = sql.exec(
+		"INSERT OR IGNORE INTO sent_messages (id, to_account, kind, at, counted) VALUES (?, ?, ?, ?, ?)",
+		m.id,
+		m.to,
+		m.kind,
+		m.at,
+		m.counted ? 1 : 0,
+	);
+	if (m.counted && cursor.rowsWritten > 0) {
+		newestSends.update(sql, (times) => [m.at, ...times].sort((a, b) => b - a).slice(0, NEWEST_SENDS_KEPT));
+		lifetime.update(sql, (n) => n + 1);
+	}
 }
 
 export function sentMessage(sql: SqlStorage, id: string): { to: string; kind: string; at: number } | undefined {
@@ -14,11 +43,69 @@ export function sentMessage(sql: SqlStorage, id: string): { to: string; kind: st
 		.map((r) => ({ to: r.to_account, kind: r.kind, at: r.at }))[0];
 }
 
-/** A deleted message can be neither edited nor deleted again. */
+/** A deleted message can be neither edited nor deleted again; it still counted when it was sent. */
 export function markSentDeleted(sql: SqlStorage, id: string): void {
 	sql.exec("UPDATE sent_messages SET kind = 'deleted' WHERE id = ?", id);
 }
 
+/**
+ * Counted sends in two windows ending now, in one indexed statement: `inShort` after
+ * `shortSince`, `inLong` after `longSince` (shortSince >= longSince).
+ */
+export function countSends(sql: SqlStorage, shortSince: number, longSince: number): { inShort: number; inLong: number } {
+	const row = sql
+		.exec<{ inShort: number | null; inLong: number }>(
+			"SELECT SUM(at > ?) AS inShort, COUNT(*) AS inLong FROM sent_messages WHERE at > ? AND counted = 1",
+			shortSince,
+			longSince,
+		)
+		.one();
+	return { inShort: row.inShort ?? 0, inLong: row.inLong };
+}
+
+/** The time of the n-th newest counted send (1-based). */
+export function nthNewestSendTime(sql: SqlStorage, n: number): number | undefined {
+	if (n <= NEWEST_SENDS_KEPT) {
+		const known = newestSendTimes(sql, n);
+		return known.length >= n ? known[n - 1] : undefined;
+	}
+	return sql.exec<{ at: number }>("SELECT at FROM sent_messages WHERE counted = 1 ORDER BY at DESC LIMIT 1 OFFSET ?", n - 1).toArray()[0]
+		?.at;
+}
+
+/** The newest `n` (at most NEWEST_SENDS_KEPT) counted send times, newest first. */
+export function newestSendTimes(sql: SqlStorage, n: number): number[] {
+	const times = newestSends.get(sql, () =>
+		sql
+			.exec<{ at: number }>("SELECT at FROM sent_messages WHERE counted = 1 ORDER BY at DESC LIMIT ?", NEWEST_SENDS_KEPT)
+			.toArray()
+			.map((r) => r.at),
+	);
+	return times.slice(0, Math.min(n, NEWEST_SENDS_KEPT));
+}
+
+const countedInRecord = (sql: SqlStorage, upTo = Number.MAX_SAFE_INTEGER): number =>
+	sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sent_messages WHERE counted = 1 AND at <= ?", upTo).one().n;
+
+/** The base the record's counted rows add to; takes over the counter older code kept (which counted them too). */
+function prunedSends(sql: SqlStorage): number {
+	const legacy = readMeta(sql, LEGACY_KEY);
+	if (legacy !== undefined) {
+		writeMeta(sql, PRUNED_KEY, String(Math.max(0, Number(legacy) - countedInRecord(sql))));
+		deleteMeta(sql, LEGACY_KEY);
+	}
+	return Number(readMeta(sql, PRUNED_KEY) ?? 0);
+}
+
+/** Counted sends over the account's life (trust promotion, an admin's review): those pruned plus those on record. */
+export function lifetimeSends(sql: SqlStorage): number {
+	return lifetime.get(sql, () => prunedSends(sql) + countedInRecord(sql));
+}
+
 export function pruneSent(sql: SqlStorage, before: number): void {
+	const pruned = countedInRecord(sql, before);
+	if (pruned > 0) writeMeta(sql, PRUNED_KEY, String(prunedSends(sql) + pruned));
 	sql.exec("DELETE FROM sent_messages WHERE at <= ?", before);
+	newestSends.drop(sql);
+	lifetime.drop(sql);
 }

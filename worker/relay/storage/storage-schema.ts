@@ -247,6 +247,53 @@ const MIGRATIONS: string[][] = [
 		// who asked and when, nothing else, one per contact, until answered or a day old.
 		"CREATE TABLE IF NOT EXISTS call_requests (peer_id TEXT PRIMARY KEY, at INTEGER NOT NULL)",
 	],
+	[
+		// Every index is one more row written (and billed) per queued message. Paging walks the
+		// rowid instead (message-queue.ts pageQueue), the rare expiry sweep scans, and the
+		// per-device totals are counted from the queue into memory instead of kept in a table
+		// written twice per message.
+		"DROP INDEX IF EXISTS queue_by_device",
+		"DROP INDEX IF EXISTS queue_by_expiry",
+		"DROP TABLE IF EXISTS queue_stats",
+	],
+	[
+		// The limiter counts the sender's record of what it sent instead of a log of its own:
+		// `counted` marks the sends the rate limit and the quota count (text, attachment, edit —
+		// and a deleted one, which was one of those). Without a rowid the id is the table's own
+		// key, not a second index: a send writes its row and its time, two rows where the record
+		// and the log wrote five. Rebuilt (SQLite cannot drop a rowid); safe to run again over the
+		// rebuilt table, which it copies as it finds it.
+		`CREATE TABLE IF NOT EXISTS sent_messages_keyed (
+			id TEXT PRIMARY KEY,
+			to_account TEXT NOT NULL,
+			kind TEXT NOT NULL,
+			at INTEGER NOT NULL,
+			counted INTEGER NOT NULL
+		) WITHOUT ROWID`,
+		`INSERT OR IGNORE INTO sent_messages_keyed (id, to_account, kind, at, counted)
+			SELECT id, to_account, kind, at, kind IN ('text', 'attachment', 'edit', 'deleted') FROM sent_messages`,
+		"DROP TABLE sent_messages",
+		"ALTER TABLE sent_messages_keyed RENAME TO sent_messages",
+		"CREATE INDEX IF NOT EXISTS sent_messages_by_time ON sent_messages (at)",
+		"DELETE FROM events WHERE kind IN ('send')",
+	],
+	[
+		// The credit journal without AUTOINCREMENT, whose counter is one more row written per
+		// charge: an id need only be unique among the rows there are (a flushed charge is gone, and
+		// the upload that held it never looks at its id again), which the rowid is. Rebuilt, as the sent record above.
+		`CREATE TABLE IF NOT EXISTS charges_rowid (
+			id INTEGER PRIMARY KEY,
+			ref TEXT,
+			reason TEXT NOT NULL,
+			amount INTEGER NOT NULL,
+			at INTEGER NOT NULL,
+			state TEXT NOT NULL,
+			flush_id TEXT
+		)`,
+		"INSERT OR IGNORE INTO charges_rowid (id, ref, reason, amount, at, state, flush_id) SELECT id, ref, reason, amount, at, state, flush_id FROM charges",
+		"DROP TABLE charges",
+		"ALTER TABLE charges_rowid RENAME TO charges",
+	],
 ];
 
 /** The schema version migrateStorage brings storage to. */
@@ -301,7 +348,8 @@ export function readMeta(sql: SqlStorage, key: string): string | undefined {
 }
 
 export function writeMeta(sql: SqlStorage, key: string, value: string): void {
-	sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", key, value);
+	// An upsert, not INSERT OR REPLACE: a replace deletes and inserts, two rows written for one.
+	sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
 	cacheOf(sql).set(key, value);
 }
 
