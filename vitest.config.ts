@@ -1,6 +1,7 @@
 import path from "node:path";
 import { cloudflareTest, type D1Migration, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { STAND_IN_BASE, STAND_IN_SECRET_KEY, STAND_IN_WEBHOOK_SECRET, stripeStandIn } from "./test/support/stripe-stand-in.ts";
 import { relaxedRateLimits } from "./test/support/wrangler-config.ts";
 
 const SECRETS = {
@@ -34,14 +35,31 @@ const RELAXED_LIMITS = {
  */
 const RELAXED_ADDRESS_LIMITS = relaxedRateLimits();
 
+/**
+ * The `worker-stripe` project sells credits: both Stripe secrets are set, and the worker's
+ * outbound fetches (Stripe's API at STRIPE_API_BASE) go to a local stand-in, since Stripe's
+ * API cannot be reached from the test machine. The other projects have no Stripe secrets.
+ */
+const STRIPE = {
+	STRIPE_SECRET_KEY: STAND_IN_SECRET_KEY,
+	STRIPE_WEBHOOK_SECRET: STAND_IN_WEBHOOK_SECRET,
+	STRIPE_API_BASE: STAND_IN_BASE,
+};
+
 function workerProject(
 	name: string,
 	include: string[],
 	bindings: Record<string, string | D1Migration[]>,
 	ratelimits: ReturnType<typeof relaxedRateLimits> = {},
+	outboundService?: typeof stripeStandIn,
 ) {
 	return {
-		plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings, ratelimits } })],
+		plugins: [
+			cloudflareTest({
+				wrangler: { configPath: "./wrangler.toml" },
+				miniflare: { bindings, ratelimits, ...(outboundService && { outboundService }) },
+			}),
+		],
 		// A guard against a hang, not a measure of speed: on a loaded 2-core CI machine a test
 		// that drives a few hundred frames or requests through workerd can take well over 5 s.
 		test: { name, include, setupFiles: ["test/worker/apply-migrations.ts"], testTimeout: 30_000 },
@@ -67,6 +85,13 @@ export default defineConfig(async () => {
 					["test/worker-policy/**/*.test.ts"],
 					{ TEST_MIGRATIONS: migrations, ...SECRETS },
 					RELAXED_ADDRESS_LIMITS,
+				),
+				workerProject(
+					"worker-stripe",
+					["test/worker-stripe/**/*.test.ts"],
+					{ TEST_MIGRATIONS: migrations, ...SECRETS, ...RELAXED_LIMITS, ...STRIPE },
+					RELAXED_ADDRESS_LIMITS,
+					stripeStandIn,
 				),
 				workerProject("worker-address-limits", ["test/worker-address-limits/**/*.test.ts"], { TEST_MIGRATIONS: migrations, ...SECRETS }),
 				{

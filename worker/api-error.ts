@@ -22,6 +22,7 @@ const STATUS: Record<ErrorCode, number> = {
 	peer_unreachable: 409,
 	calls_not_allowed: 403,
 	server_misconfigured: 500,
+	not_configured: 404,
 	unavailable: 503,
 	internal: 500,
 };

@@ -52,6 +52,23 @@ export interface Config {
 	/** How long a call rings, and the signaling limits (apart from the message limit). */
 	calls: { ringTimeoutMs: number; limits: CallLimitRules };
 	turn: TurnConfig;
+	/** Buying credits through Stripe Checkout; null when the deployment has no Stripe secrets. */
+	purchases: PurchaseConfig | null;
+}
+
+/** A fixed pack of credits and what it costs, in the currency's smallest unit (cents). */
+export interface CreditPack {
+	credits: number;
+	price: number;
+}
+
+export interface PurchaseConfig {
+	secretKey: string;
+	webhookSecret: string;
+	/** Stripe's API, or a local stand-in for it in tests. */
+	apiBase: URL;
+	currency: string;
+	packs: CreditPack[];
 }
 
 export interface Prices {
@@ -209,6 +226,7 @@ export function readConfig(env: Env): Config {
 			},
 		},
 		turn: turnConfig(env),
+		purchases: purchaseConfig(env),
 	};
 	cache.set(env, config);
 	return config;
@@ -243,4 +261,54 @@ function turnConfig(env: Env): TurnConfig {
 		ttlSeconds: Math.max(60, numberVar(env, "TURN_TTL_SECONDS", 43_200)),
 		cloudflare: keyId !== null && apiToken !== null ? { keyId, apiToken } : null,
 	};
+}
+
+/** Stripe's smallest charge is around 50 cents in most currencies; a pack far below it is a typo. */
+const MIN_PACK_PRICE = 50;
+
+/** CREDIT_PACKS: "credits:price" pairs (price in cents), separated by commas, e.g. "100:200,500:1000". */
+export function parseCreditPacks(raw: string): CreditPack[] {
+	const entries = raw
+		.split(",")
+		.map((entry) => entry.trim())
+		.filter(Boolean);
+	const packs = entries.map((entry) => {
+		const match = /^(\d{1,9}):(\d{1,9})$/.exec(entry);
+		const credits = Number(match?.[1]);
+		const price = Number(match?.[2]);
+		if (!match || credits < 1 || price < MIN_PACK_PRICE) {
+			throw misconfigured(
+				`CREDIT_PACKS must list credits:price-in-cents pairs (price at least ${MIN_PACK_PRICE}), like "100:200,500:1000".`,
+			);
+		}
+		return { credits, price };
+	});
+	// A pack is named by its credits (POST /api/credits/checkout {pack}), so two of one size would be ambiguous.
+	if (new Set(packs.map((p) => p.credits)).size !== packs.length) throw misconfigured("CREDIT_PACKS lists two packs of the same size.");
+	return packs.sort((a, b) => a.credits - b.credits);
+}
+
+/**
+ * Selling credits needs both Stripe secrets: without them the credits panel tells how this
+ * deployment grants credits instead (the admin API). With them, a missing or malformed pack
+ * list or currency is a configuration error, not a shop that sells nothing.
+ */
+function purchaseConfig(env: Env): PurchaseConfig | null {
+	const secretKey = nonEmpty(env.STRIPE_SECRET_KEY);
+	const webhookSecret = nonEmpty(env.STRIPE_WEBHOOK_SECRET);
+	if (secretKey === null && webhookSecret === null) return null;
+	if (secretKey === null || webhookSecret === null)
+		throw misconfigured("Set both STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, or neither.");
+	const packs = parseCreditPacks(typeof env.CREDIT_PACKS === "string" ? env.CREDIT_PACKS : "");
+	if (packs.length === 0) throw misconfigured("CREDIT_PACKS lists no pack, but Stripe is configured.");
+	const currency = typeof env.CREDIT_CURRENCY === "string" ? env.CREDIT_CURRENCY.trim().toLowerCase() : "";
+	if (!/^[a-z]{3}$/.test(currency)) throw misconfigured("CREDIT_CURRENCY must be a three-letter ISO currency code, like usd.");
+	let apiBase: URL;
+	try {
+		apiBase = new URL(nonEmpty(env.STRIPE_API_BASE) ?? "https://api.stripe.com");
+	} catch {
+		throw misconfigured("STRIPE_API_BASE must be a URL, like https://api.stripe.com.");
+	}
+	if (apiBase.protocol !== "https:" && apiBase.protocol !== "http:") throw misconfigured("STRIPE_API_BASE must be an http(s) URL.");
+	return { secretKey, webhookSecret, apiBase, currency, packs };
 }

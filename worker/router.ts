@@ -19,6 +19,7 @@ import {
 	rotateContactKey,
 	unblockContact,
 } from "./routes/contacts.ts";
+import { checkout, creditPacks, stripeWebhook } from "./routes/credits.ts";
 import {
 	approveDevice,
 	cancelLink,
@@ -51,6 +52,10 @@ router
 	.get("/api/account", accountStatus)
 	.delete("/api/account", deleteAccount)
 	.get("/api/account/credits", creditHistory)
+	.get("/api/credits/packs", creditPacks)
+	.post("/api/credits/checkout", checkout)
+	// Signed by Stripe (the body's signature is checked), not by a user's token.
+	.post("/api/stripe/webhook", stripeWebhook)
 	.put("/api/account/recovery", setRecoveryKey)
 	.get("/api/account/recovery", recoveryKey)
 	.put("/api/account/backup", putBackup)

@@ -25,6 +25,7 @@ import type { ActivityCounts } from "./db/reviews.ts";
 import type { RelayedSignal } from "./relay/calls/call-relay.ts";
 import type { CallRequestAnswer } from "./relay/calls/call-requests.ts";
 import type { PeerRef, StoredEnvelope } from "./relay/contacts/contact-book.ts";
+import { takeBackRefund } from "./relay/credits/purchase-refunds.ts";
 import type { AuthorizeOpts } from "./relay/devices/device-registry.ts";
 import { alarmPort, DurableHost } from "./relay/durable-host.ts";
 import type { RelayHost } from "./relay/host.ts";
@@ -162,6 +163,16 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 
 	reloadAccount(): Promise<AccountStatus> {
 		return this.#s.account.reload();
+	}
+
+	/** A refund of a purchase now covers `covered` of its credits: take back what is still there, once. */
+	refundPurchase(paymentId: string, covered: number): Promise<number | null> {
+		return this.#ready(async () => {
+			const taken = await takeBackRefund(this.#host, this.#s.credits, paymentId, covered);
+			// The devices hear the new balance, as after an admin's grant.
+			if (taken !== null) await this.#s.account.reload();
+			return taken;
+		});
 	}
 
 	reloadDevices(): Promise<DeviceInfo[]> {

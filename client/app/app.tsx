@@ -1,7 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
 import type { CallController, CallState } from "./call-controller.ts";
+import type { DesktopNotifications } from "./features/desktop-notifications.ts";
 import { plural } from "./format.ts";
 import type { Connection, MessengerController, MessengerState } from "./messenger-controller.ts";
+import { backFromCheckout } from "./purchase-return.ts";
 import { useMessenger, useStore } from "./use-messenger.ts";
 import { PendingApproval, Welcome } from "./views/account-forms.tsx";
 import { CallScreen } from "./views/call-screen.tsx";
@@ -12,6 +14,7 @@ import { Removed, Replaced } from "./views/device-gone.tsx";
 import { DevicesPanel } from "./views/devices-panel.tsx";
 import { HistoryTransfers } from "./views/history-transfer.tsx";
 import { Notices } from "./views/notices.tsx";
+import { NotificationOffer, NotificationsContext } from "./views/notification-settings.tsx";
 import { RecoveryKeySetup, RecoveryReminder } from "./views/recovery-key.tsx";
 
 type View = { kind: "home" } | { kind: "chat"; peerId: string } | { kind: "devices" } | { kind: "credits" };
@@ -56,17 +59,30 @@ function Main({
 	calls,
 	call,
 	state,
+	notifications,
 }: {
 	controller: MessengerController;
 	calls: CallController;
 	call: CallState | null;
 	state: MessengerState;
+	notifications: DesktopNotifications | null;
 }) {
-	const [view, setView] = useState<View>({ kind: "home" });
+	// Back from Stripe Checkout: straight to the credits, where the panel says what happened.
+	const [view, setView] = useState<View>(() => (backFromCheckout() ? { kind: "credits" } : { kind: "home" }));
 	const go = (next: View) => {
 		setView(next);
 		void controller.open(next.kind === "chat" ? next.peerId : null);
 	};
+	// A notification clicked opens its chat (the window was brought forward already).
+	useEffect(
+		() =>
+			notifications?.onOpen((peerId) => {
+				if (!controller.contact(peerId)) return;
+				setView({ kind: "chat", peerId });
+				void controller.open(peerId);
+			}),
+		[notifications, controller],
+	);
 	const contact = view.kind === "chat" ? controller.contact(view.peerId) : undefined;
 	// The words of a new recovery key get the screen to themselves, until confirmed or put off;
 	// the view under them stays as it was.
@@ -92,6 +108,7 @@ function Main({
 				<div class={`layout ${view.kind === "home" ? "show-list" : "show-detail"}`}>
 					<aside class="sidebar" aria-label="Contacts">
 						<AddContactForm controller={controller} />
+						<NotificationOffer contacts={state.contacts} />
 						<ContactList controller={controller} state={state} onOpen={(peerId) => go({ kind: "chat", peerId })} />
 					</aside>
 					{/* It scrolls; a view with no control of its own (prices, the empty start) must still be
@@ -118,7 +135,16 @@ function Main({
 	);
 }
 
-export function App({ controller, calls }: { controller: MessengerController; calls: CallController }) {
+export function App({
+	controller,
+	calls,
+	notifications = null,
+}: {
+	controller: MessengerController;
+	calls: CallController;
+	/** The web app's desktop notifications (the views that offer and set them find them in NotificationsContext). */
+	notifications?: DesktopNotifications | null;
+}) {
 	const state = useMessenger(controller);
 	const call = useStore(calls);
 	const unread = Object.values(state.unread).reduce((sum, n) => sum + n, 0);
@@ -127,7 +153,12 @@ export function App({ controller, calls }: { controller: MessengerController; ca
 		if (caller !== null) document.title = `Incoming call from @${caller}`;
 		else document.title = unread > 0 ? `(${unread}) Secure Messaging` : "Secure Messaging";
 	}, [unread, caller]);
-	if (state.phase === "ready") return <Main controller={controller} calls={calls} call={call} state={state} />;
+	if (state.phase === "ready")
+		return (
+			<NotificationsContext.Provider value={notifications}>
+				<Main controller={controller} calls={calls} call={call} state={state} notifications={notifications} />
+			</NotificationsContext.Provider>
+		);
 	return (
 		<div class="app single">
 			<Notices controller={controller} notices={state.notices} />

@@ -46,6 +46,7 @@ const SENTENCES: Record<SdkErrorCode, string> = {
 	peer_unreachable: "They cannot be reached right now. Please try again later.",
 	calls_not_allowed: "They do not take calls from you.",
 	server_misconfigured: "The server is not set up correctly. Please tell its operator.",
+	not_configured: "This server does not offer that.",
 	unavailable: "The server's file storage is not answering. Nothing was lost; please try again in a minute.",
 	internal: "Something went wrong on the server. Please try again.",
 	network: "The server cannot be reached. Check your connection; the app keeps trying.",

@@ -1,8 +1,10 @@
 import { render } from "preact";
 import { App } from "./app.tsx";
 import { startAppShell } from "./app-shell.ts";
+import { browserNotifications } from "./browser-notifications.ts";
 import { browserMedia, CallController } from "./call-controller.ts";
 import { errorText } from "./error-text.ts";
+import { DesktopNotifications, NotificationSettings } from "./features/desktop-notifications.ts";
 import { MessengerController } from "./messenger-controller.ts";
 import { Crashed, ErrorBoundary } from "./views/error-boundary.tsx";
 
@@ -11,12 +13,20 @@ const controller = new MessengerController({ keys: "sm-app-keys", history: "sm-a
 document.addEventListener("visibilitychange", () => void controller.markReadIfVisible());
 // Listening for calls before the client connects, so that none rings unheard.
 const calls = new CallController(controller, browserMedia());
+// Desktop notifications of messages and calls while the tab is in the background (settings in localStorage, per profile).
+const notifications = new DesktopNotifications(
+	browserNotifications(),
+	new NotificationSettings(controller.names.history, () => localStorage),
+	{ handle: (peerId) => controller.contact(peerId)?.handle, activePeer: () => controller.state.activePeer },
+);
+controller.onArrival((m) => notifications.message(m.peerId, m.text, m.attachment !== undefined || m.file !== undefined));
+notifications.watchCalls(calls);
 
 const root = document.getElementById("app");
 if (root) {
 	render(
 		<ErrorBoundary fallback={(error) => <Crashed error={error} />}>
-			<App controller={controller} calls={calls} />
+			<App controller={controller} calls={calls} notifications={notifications} />
 		</ErrorBoundary>,
 		root,
 	);

@@ -1,4 +1,4 @@
-import type { Contact, CreditHistory, ReactionEmoji } from "../../common/protocol/wire.ts";
+import type { Contact, CreditHistory, CreditPacksResponse, ReactionEmoji } from "../../common/protocol/wire.ts";
 import type { AttachmentInfo, MessageRef } from "../core/message-body.ts";
 import { MessengerClient } from "../core/sdk.ts";
 import { SdkError } from "../core/sdk-error.ts";
@@ -85,6 +85,8 @@ export class MessengerController {
 	private readonly recovery: Recovery;
 	private readonly browserStorage: BrowserStorage;
 	private readonly callLog: CallLog;
+	/** Told of each new message from a contact, once kept and shown (the desktop notifications listen). */
+	private readonly arrivalListeners = new Set<(message: ChatMessage) => void>();
 
 	constructor(
 		private readonly profile: ProfileNames,
@@ -146,6 +148,9 @@ export class MessengerController {
 			this.changes,
 			this.notices,
 			pageVisible,
+			(record) => {
+				for (const listener of this.arrivalListeners) listener(record);
+			},
 		);
 		this.lifecycle = new DeviceLifecycle(
 			store,
@@ -178,6 +183,12 @@ export class MessengerController {
 	/** Total unread messages, for the page title and the widget's host. */
 	get unreadTotal(): number {
 		return Object.values(this.store.state.unread).reduce((sum, n) => sum + n, 0);
+	}
+
+	/** Each new message from a contact, once kept in the history and shown. */
+	onArrival(listener: (message: ChatMessage) => void): () => void {
+		this.arrivalListeners.add(listener);
+		return () => this.arrivalListeners.delete(listener);
 	}
 
 	get names(): ProfileNames {
@@ -244,6 +255,15 @@ export class MessengerController {
 
 	creditHistory(): Promise<CreditHistory> {
 		return this.account.creditHistory();
+	}
+
+	creditPacks(): Promise<CreditPacksResponse> {
+		return this.client.creditPacks();
+	}
+
+	/** Leave for Stripe's payment page for the pack; Stripe sends the browser back to the app. */
+	async buyCredits(pack: number): Promise<void> {
+		location.assign(await this.client.checkoutUrl(pack));
 	}
 
 	// ------------------------------------------------------------------ contacts

@@ -17,3 +17,9 @@ export function formatBytes(bytes: number): string {
 	if (bytes < MB) return `${Math.ceil(bytes / 1024)} KB`;
 	return `${(bytes / MB).toFixed(1)} MB`;
 }
+
+/** A price in the currency's smallest unit (cents; yen have none), as `locale` writes money: "$2.00", "¥500". */
+export function formatPrice(amount: number, currency: string, locale?: string): string {
+	const format = new Intl.NumberFormat(locale, { style: "currency", currency: currency.toUpperCase() });
+	return format.format(amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
+}

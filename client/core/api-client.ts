@@ -4,16 +4,20 @@ import {
 	type ApproveDeviceRequest,
 	accountStatus,
 	type ChallengeResponse,
+	type CheckoutResponse,
 	type ClaimLinkRequest,
 	type ClaimLinkResponse,
 	type CompleteRecoveryRequest,
 	type Contact,
 	type CreditHistory,
+	type CreditPacksResponse,
 	challengeResponse,
+	checkoutResponse,
 	claimLinkResponse,
 	contactList,
 	contactResponse,
 	creditHistory,
+	creditPacksResponse,
 	type DeviceInfo,
 	type DeviceList,
 	deviceList,
@@ -278,6 +282,14 @@ export class ApiClient {
 
 	creditHistory(token: string): Promise<CreditHistory> {
 		return this.call("GET", "/api/account/credits", creditHistory, { token });
+	}
+
+	creditPacks(): Promise<CreditPacksResponse> {
+		return this.call("GET", "/api/credits/packs", creditPacksResponse, {});
+	}
+
+	checkout(token: string, pack: number): Promise<CheckoutResponse> {
+		return this.call("POST", "/api/credits/checkout", checkoutResponse, { token, body: { pack } });
 	}
 
 	/** This device's own key envelopes for a contact. */

@@ -8,6 +8,8 @@ import {
 	type AccountStatus,
 	type Contact,
 	type CreditHistory,
+	type CreditPacksResponse,
+	checkoutRequest,
 	type DeviceInfo,
 	type DeviceStatus,
 	handle as handleSchema,
@@ -412,6 +414,17 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 	/** The credit ledger, newest first (charges reach it a few seconds after they are made). */
 	creditHistory(): Promise<CreditHistory> {
 		return this.session.withToken((t) => this.api.creditHistory(t));
+	}
+
+	/** The packs of credits this relay sells (through Stripe), or `forSale: false` when its operator grants credits instead. */
+	creditPacks(): Promise<CreditPacksResponse> {
+		return this.api.creditPacks();
+	}
+
+	/** A Stripe Checkout page for the pack of `pack` credits; the credits arrive once Stripe reports the payment. */
+	async checkoutUrl(pack: number): Promise<string> {
+		const credits = parseInput(checkoutRequest, { pack }, "pack").pack;
+		return (await this.session.withToken((t) => this.api.checkout(t, credits))).url;
 	}
 
 	/** Tell a contact's open devices that this user is typing. Best effort, at most one a second. */

@@ -24,12 +24,27 @@ interface VersionQuery extends ExtendableEvent {
 	data: unknown;
 	ports: readonly MessagePort[];
 }
+interface NotificationClick extends ExtendableEvent {
+	notification: { data: unknown; close(): void };
+}
+interface WindowClientLike {
+	url: string;
+	focused: boolean;
+	visibilityState: string;
+	focus(): Promise<unknown>;
+	postMessage(message: unknown): void;
+}
 interface WorkerScope {
 	addEventListener(type: "install" | "activate", listener: (event: ExtendableEvent) => void): void;
+	addEventListener(type: "notificationclick", listener: (event: NotificationClick) => void): void;
 	addEventListener(type: "fetch", listener: (event: FetchEvent) => void): void;
 	addEventListener(type: "message", listener: (event: VersionQuery) => void): void;
 	skipWaiting(): Promise<void>;
-	clients: { claim(): Promise<void> };
+	clients: {
+		claim(): Promise<void>;
+		matchAll(options: { type: "window"; includeUncontrolled: boolean }): Promise<readonly WindowClientLike[]>;
+		openWindow(url: string): Promise<unknown>;
+	};
 	location: Location;
 }
 
@@ -71,4 +86,26 @@ scope.addEventListener("fetch", (event) => {
 // The page asks which version serves it, to say "updated" once after a new one took over.
 scope.addEventListener("message", (event) => {
 	if (event.data === "version") event.ports[0]?.postMessage(SHELL_VERSION);
+});
+
+// A notification the app showed (features/desktop-notifications.ts) was clicked: bring the app's
+// window forward and have it open that chat, or open the app if no window of it is left.
+scope.addEventListener("notificationclick", (event) => {
+	event.notification.close();
+	const data = event.notification.data as { peerId?: unknown } | null;
+	const peerId = typeof data?.peerId === "string" ? data.peerId : null;
+	event.waitUntil(
+		(async () => {
+			// The app's pages only: the widget, framed in other sites, is of this origin too.
+			const all = await scope.clients.matchAll({ type: "window", includeUncontrolled: true });
+			const windows = all.filter((w) => !new URL(w.url).pathname.startsWith("/widget"));
+			const target = windows.find((w) => w.focused) ?? windows.find((w) => w.visibilityState === "visible") ?? windows[0];
+			if (!target) {
+				await scope.clients.openWindow("/");
+				return;
+			}
+			await target.focus().catch(() => {});
+			if (peerId !== null) target.postMessage({ type: "open-chat", peerId });
+		})(),
+	);
 });

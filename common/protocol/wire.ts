@@ -100,6 +100,8 @@ export const ERROR_CODES = [
 	"peer_unreachable",
 	"calls_not_allowed",
 	"server_misconfigured",
+	/** An optional feature (buying credits) that this deployment did not set up. */
+	"not_configured",
 	/** A storage service behind the relay (R2) failed; nothing was changed, try again after `retryAfter`. */
 	"unavailable",
 	"internal",
@@ -393,6 +395,28 @@ export const ledgerEntry = object({
 });
 export const creditHistory = object({ entries: array(ledgerEntry, { max: 1000 }) });
 export type CreditHistory = Infer<typeof creditHistory>;
+
+/** GET /api/credits/packs: what this deployment sells, if it sells credits (Stripe configured). */
+export const creditPack = object({
+	credits: integer({ min: 1, max: 1e9 }),
+	/** In the currency's smallest unit (cents). */
+	price: integer({ min: 1, max: 1e9 }),
+});
+export type CreditPack = Infer<typeof creditPack>;
+export const creditPacksResponse = object({
+	/** False: credits come from the operator's admin API only, and `packs` is empty. */
+	forSale: boolean,
+	/** ISO 4217, lower case (e.g. "usd"); null when nothing is for sale. */
+	currency: nullable(string({ min: 3, max: 3, pattern: /^[a-z]{3}$/ })),
+	packs: array(creditPack, { max: 20 }),
+});
+export type CreditPacksResponse = Infer<typeof creditPacksResponse>;
+/** POST /api/credits/checkout: buy the pack of this many credits. */
+export const checkoutRequest = object({ pack: integer({ min: 1, max: 1e9 }) });
+export type CheckoutRequest = Infer<typeof checkoutRequest>;
+/** Stripe's hosted payment page for the purchase; the client goes there. */
+export const checkoutResponse = object({ url: string({ min: 8, max: 2000, pattern: /^https?:\/\// }) });
+export type CheckoutResponse = Infer<typeof checkoutResponse>;
 export type ContactRequest = Infer<typeof contactRequest>;
 export const contactResponse = object({ contact });
 export type ContactResponse = Infer<typeof contactResponse>;

@@ -19,7 +19,13 @@ export type ReceivingClient = ConstructorParameters<typeof MessageChanges>[0] &
 	ConstructorParameters<typeof FileCache>[1] &
 	ConstructorParameters<typeof Account>[1];
 
-export function receivingApp(store: Store<MessengerState>, history: MemoryHistory, client: ReceivingClient, visible: () => boolean) {
+export function receivingApp(
+	store: Store<MessengerState>,
+	history: MemoryHistory,
+	client: ReceivingClient,
+	visible: () => boolean,
+	arrived?: ConstructorParameters<typeof IncomingMessages>[8],
+) {
 	const notices = new Notices(store);
 	const conversations = new Conversations(store, history, visible);
 	const receipts = new Receipts(history, conversations);
@@ -27,7 +33,7 @@ export function receivingApp(store: Store<MessengerState>, history: MemoryHistor
 	const files = new FileCache(store, client, history);
 	const account = new Account(store, client, notices);
 	const changes = new MessageChanges(client, history, conversations, receipts, account, files);
-	const messages = new IncomingMessages(store, history, conversations, receipts, typing, changes, notices, visible);
+	const messages = new IncomingMessages(store, history, conversations, receipts, typing, changes, notices, visible, arrived);
 	/** The SDK's order: `persist` before the ack, then the `message` event. */
 	const arrive = async (message: Parameters<IncomingMessages["persist"]>[0]) => {
 		await messages.persist(message);

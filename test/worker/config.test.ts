@@ -1,9 +1,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { generateDeviceKeys } from "../../common/nacl.ts";
 import { priceOf } from "../../common/pricing.ts";
-import { type DeviceInfo, limitsResponse } from "../../common/protocol/wire.ts";
+import { creditPacksResponse, type DeviceInfo, limitsResponse } from "../../common/protocol/wire.ts";
 import { isContactBurst, isLowAcceptRatio, isMachineRegular } from "../../worker/abuse/behaviour-flags.ts";
 import { joinRefusal, lapsedAsks } from "../../worker/abuse/device-joins.ts";
 import { reportRetryAfter } from "../../worker/abuse/report-allowance.ts";
@@ -12,6 +12,7 @@ import { INDEFINITE, nextSuspension } from "../../worker/abuse/suspension.ts";
 import { ApiError } from "../../worker/api-error.ts";
 import { DEV_SECRET_PREFIX, readConfig } from "../../worker/config.ts";
 import worker from "../../worker/index.ts";
+import { creditPacks } from "../../worker/routes/credits.ts";
 import { limits } from "../../worker/routes/limits.ts";
 import { DOCUMENTED_PRICES } from "./fixtures.ts";
 import { BASE, registerUser, registrationBody, socketHeaders } from "./helpers.ts";
@@ -233,5 +234,66 @@ describe("configuration", () => {
 			maxBytes: 25 * 1024 * 1024,
 		});
 		expect(body.historyArchiveMaxBytes).toBe(12 * 1024 * 1024);
+	});
+
+	it("sells credits only with both Stripe secrets, reading CREDIT_PACKS, CREDIT_CURRENCY and STRIPE_API_BASE", () => {
+		const stripe = { STRIPE_SECRET_KEY: "sk_test_x", STRIPE_WEBHOOK_SECRET: "whsec_x" };
+		expect(readConfig(withVars({})).purchases).toBeNull();
+		const configured = readConfig(
+			withVars({ ...stripe, CREDIT_PACKS: " 500:1000, 100:200 ", CREDIT_CURRENCY: "EUR", STRIPE_API_BASE: "" }),
+		);
+		expect(configured.purchases).toMatchObject({
+			secretKey: "sk_test_x",
+			webhookSecret: "whsec_x",
+			currency: "eur",
+			packs: [
+				{ credits: 100, price: 200 },
+				{ credits: 500, price: 1000 },
+			],
+		});
+		expect(configured.purchases?.apiBase.href).toBe("https://api.stripe.com/");
+		// wrangler.toml's own packs: a credit at $0.02.
+		const defaults = readConfig(withVars(stripe)).purchases;
+		expect(defaults?.packs.every((p) => p.price === p.credits * 2)).toBe(true);
+		expect(defaults?.currency).toBe("usd");
+		const wrong: Record<string, string | undefined>[] = [
+			{ STRIPE_SECRET_KEY: "sk_test_x" },
+			{ STRIPE_WEBHOOK_SECRET: "whsec_x" },
+			{ ...stripe, CREDIT_PACKS: "" },
+			{ ...stripe, CREDIT_PACKS: "100" },
+			{ ...stripe, CREDIT_PACKS: "100:20" },
+			{ ...stripe, CREDIT_PACKS: "100:200,100:300" },
+			{ ...stripe, CREDIT_PACKS: "-5:200" },
+			{ ...stripe, CREDIT_CURRENCY: "dollars" },
+			{ ...stripe, STRIPE_API_BASE: "not a url" },
+			{ ...stripe, STRIPE_API_BASE: "ftp://stripe.example" },
+		];
+		for (const vars of wrong) {
+			let thrown: unknown;
+			try {
+				readConfig(withVars(vars));
+			} catch (err) {
+				thrown = err;
+			}
+			expect([vars, (thrown as ApiError | undefined)?.code]).toEqual([vars, "server_misconfigured"]);
+		}
+	});
+
+	it("without Stripe, sells nothing: no packs, and checkout and the webhook answer 404 not_configured", async () => {
+		const packs = creditPacksResponse.parse(await creditPacks(new Request("https://relay.test/api/credits/packs"), env).json(), "packs");
+		expect(packs).toEqual({ forSale: false, currency: null, packs: [] });
+		const user = await registerUser("nostripe");
+		const checkout = await exports.default.fetch(
+			new Request(`${BASE}/api/credits/checkout`, {
+				method: "POST",
+				headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json" },
+				body: JSON.stringify({ pack: 100 }),
+			}),
+		);
+		expect([checkout.status, ((await checkout.json()) as any).error.code]).toEqual([404, "not_configured"]);
+		const webhook = await exports.default.fetch(
+			new Request(`${BASE}/api/stripe/webhook`, { method: "POST", headers: { "stripe-signature": "t=1,v1=00" }, body: "{}" }),
+		);
+		expect([webhook.status, ((await webhook.json()) as any).error.code]).toEqual([404, "not_configured"]);
 	});
 });

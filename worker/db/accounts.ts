@@ -175,14 +175,15 @@ export async function revokeDevice(db: D1Database, accountId: string, deviceId: 
 }
 
 /**
- * Every D1 row of an account, in one batch (all or nothing): its ledger and credit flushes,
- * its devices, the flags and reviews about it, the reports it made and those about it, and
+ * Every D1 row of an account, in one batch (all or nothing): its ledger, credit flushes and
+ * purchases (Stripe keeps its own record of the payments), its devices, the flags and reviews about it, the reports it made and those about it, and
  * the account itself, children first. Nothing else in D1 names it.
  */
 export async function deleteAccountRows(db: D1Database, accountId: string): Promise<void> {
 	const statements = [
 		"DELETE FROM credit_ledger WHERE account_id = ?1",
 		"DELETE FROM credit_flushes WHERE account_id = ?1",
+		"DELETE FROM credit_purchases WHERE account_id = ?1",
 		"DELETE FROM flags WHERE account_id = ?1",
 		"DELETE FROM suspension_reviews WHERE account_id = ?1",
 		"DELETE FROM reports WHERE reporter_id = ?1 OR reported_id = ?1",

@@ -47,6 +47,8 @@ export interface RouteSurface {
 	flushCredits(deviceId?: string): Promise<RelayResult<true>>;
 	/** After D1's account row changed outside this object (admin, reports). */
 	reloadAccount(): Promise<AccountStatus>;
+	/** A Stripe refund of a purchase of this account now covers `covered` credits (routes/credits.ts): the credits taken back, or null. */
+	refundPurchase(paymentId: string, covered: number): Promise<number | null>;
 	/** After D1's device rows changed outside this object. */
 	reloadDevices(): Promise<DeviceInfo[]>;
 	/** A report this account's device files: refused, or what the object knows for weighing it. */

@@ -68,6 +68,8 @@ export class IncomingMessages {
 		private readonly changes: Pick<MessageChanges, "storeIncoming" | "storeReaction">,
 		private readonly notices: Pick<Notices, "notify">,
 		private readonly pageVisible: () => boolean,
+		/** A new message from a contact was kept and shown: for the desktop notifications (features/desktop-notifications.ts). */
+		private readonly arrived: (record: ChatMessage) => void = () => {},
 	) {}
 
 	/**
@@ -128,6 +130,7 @@ export class IncomingMessages {
 			this.store.update({ unread: { ...unread, [message.peerId]: (unread[message.peerId] ?? 0) + 1 } });
 		}
 		this.conversations.show(kept.record);
+		if (!message.outgoing) this.arrived(kept.record);
 		if (!message.outgoing && !kept.record.unread && kept.record.id !== undefined)
 			this.conversations.seenOnArrival(message.peerId, kept.record.id);
 	}

@@ -4,6 +4,7 @@ import { errorText } from "../error-text.ts";
 import type { MessengerController, MessengerState } from "../messenger-controller.ts";
 import { useAction } from "../use-messenger.ts";
 import { ErrorLine } from "./error-line.tsx";
+import { MuteNotifications } from "./notification-settings.tsx";
 import { SafetyNumberSection } from "./safety-number.tsx";
 
 function ReportForm({
@@ -132,6 +133,7 @@ export function ContactDetails({
 				</button>
 			</div>
 			{contact.state === "accepted" && <CallPermission controller={controller} contact={contact} />}
+			{contact.state === "accepted" && <MuteNotifications contact={contact} />}
 			{contact.state === "accepted" && <SafetyNumberSection controller={controller} state={state} contact={contact} />}
 			<div class="stack">
 				<h3>Safety</h3>

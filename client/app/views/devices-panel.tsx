@@ -12,6 +12,7 @@ import { formatCountdown, linkCodeGroups } from "../link-code-text.ts";
 import type { Connection, LinkRequest, MessengerController, MessengerState, ShownLinkCode } from "../messenger-controller.ts";
 import { useAction, useNow } from "../use-messenger.ts";
 import { ErrorLine } from "./error-line.tsx";
+import { NotificationSettings } from "./notification-settings.tsx";
 import { QrCode } from "./qr-code.tsx";
 import { RecoverySettings } from "./recovery-key.tsx";
 
@@ -332,6 +333,7 @@ export function DevicesPanel({ controller, state }: { controller: MessengerContr
 				</>
 			)}
 			<ReadReceiptChoice controller={controller} state={state} />
+			<NotificationSettings />
 			<RecoverySettings controller={controller} state={state} />
 		</section>
 	);

@@ -61,6 +61,31 @@ export class CreditAccount {
 		});
 	}
 
+	/**
+	 * Take credits back outside a send (a refunded purchase), never below zero. `wanted` says
+	 * how many, read inside the lane so two take-backs cannot both count on the same state;
+	 * at most what the account can spend is taken, set aside at once so that no send spends
+	 * it while `write` lowers D1's balance by it. `write` answers D1's new balance, or null if
+	 * it changed nothing. Returns the credits taken back, or null.
+	 */
+	takeBack(wanted: () => Promise<number | null>, write: (take: number) => Promise<number | null>): Promise<number | null> {
+		return this.lane.run(async () => {
+			const want = await wanted();
+			if (want === null) return null;
+			const take = Math.min(Math.max(0, want), this.available());
+			const release = this.reserve(take);
+			try {
+				const credits = await write(take);
+				if (credits === null) return null;
+				// The journal is not in D1 yet, so D1's balance less it is still what may be spent.
+				writeD1Credits(this.host.sql, credits);
+				return take;
+			} finally {
+				release();
+			}
+		});
+	}
+
 	private async flushBatches(now: number): Promise<void> {
 		const { sql, accountId } = this.host;
 		for (;;) {
