@@ -106,7 +106,7 @@ describe("the web app in two browser profiles", () => {
 			.getByRole("navigation")
 			.getByRole("button", { name: /credits$/ })
 			.click();
-		await alice.page.getByRole("heading", { name: "Credits" }).waitFor();
+		await alice.page.getByRole("heading", { name: "Credits", exact: true }).waitFor();
 		await alice.page.getByRole("cell", { name: "Starting balance" }).waitFor();
 		// Both messages are charged, each listed as it is read (the relay settles charges before listing them).
 		const charges = alice.page.getByRole("table").filter({ hasText: "Balance" }).getByRole("row").filter({ hasText: "Text message" });
