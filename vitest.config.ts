@@ -1,7 +1,9 @@
 import path from "node:path";
 import { cloudflareTest, type D1Migration, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { pushStandIn } from "./test/support/push-stand-in.ts";
 import { STAND_IN_BASE, STAND_IN_SECRET_KEY, STAND_IN_WEBHOOK_SECRET, stripeStandIn } from "./test/support/stripe-stand-in.ts";
+import { TEST_VAPID } from "./test/support/test-vapid.ts";
 import { relaxedRateLimits } from "./test/support/wrangler-config.ts";
 
 const SECRETS = {
@@ -44,6 +46,19 @@ const STRIPE = {
 	STRIPE_SECRET_KEY: STAND_IN_SECRET_KEY,
 	STRIPE_WEBHOOK_SECRET: STAND_IN_WEBHOOK_SECRET,
 	STRIPE_API_BASE: STAND_IN_BASE,
+};
+
+/**
+ * The `worker-push` project sends Web Push: VAPID keys are configured, and the worker's
+ * outbound fetches (the push services at the subscriptions' endpoints) go to a local push
+ * service and browser stand-in, which checks the VAPID JWT and decrypts what it gets. The
+ * other projects have no VAPID keys, so they send no pushes.
+ */
+const PUSH = {
+	VAPID_PUBLIC_KEY: TEST_VAPID.publicKey,
+	VAPID_PRIVATE_KEY: TEST_VAPID.privateKey,
+	VAPID_SUBJECT: TEST_VAPID.subject,
+	PUSH_COALESCE_MS: "30000",
 };
 
 function workerProject(
@@ -92,6 +107,13 @@ export default defineConfig(async () => {
 					{ TEST_MIGRATIONS: migrations, ...SECRETS, ...RELAXED_LIMITS, ...STRIPE },
 					RELAXED_ADDRESS_LIMITS,
 					stripeStandIn,
+				),
+				workerProject(
+					"worker-push",
+					["test/worker-push/**/*.test.ts"],
+					{ TEST_MIGRATIONS: migrations, ...SECRETS, ...RELAXED_LIMITS, ...PUSH },
+					RELAXED_ADDRESS_LIMITS,
+					pushStandIn,
 				),
 				workerProject("worker-address-limits", ["test/worker-address-limits/**/*.test.ts"], { TEST_MIGRATIONS: migrations, ...SECRETS }),
 				{

@@ -86,8 +86,13 @@ export function boxSecretKeyFromSeed(seed: Uint8Array): Uint8Array {
 
 const SIGMA = utf8Encode("expand 32-byte k");
 
-// NaCl crypto_box_beforenm: HSalsa20(key = X25519(mySecret, theirPub), nonce = 0^16).
-export function boxBeforenm(theirBoxPub: Uint8Array, mySecret: Uint8Array): Uint8Array {
+/**
+ * NaCl crypto_box_beforenm (TweetNaCl's nacl.box.before): HSalsa20(key = X25519(mySecret,
+ * theirPub), nonce = 0^16). The X25519 is nearly all of a crypto_box's cost, so a sender with
+ * many boxes for one device computes this once and seals each with cryptoBoxAfter. The result
+ * is as secret as mySecret: the caller wipes it.
+ */
+export function cryptoBoxBefore(theirBoxPub: Uint8Array, mySecret: Uint8Array): Uint8Array {
 	requireKey(theirBoxPub, "X25519 public key");
 	requireKey(mySecret, "X25519 secret key");
 	let shared: Uint8Array;
@@ -133,19 +138,33 @@ export function secretboxOpen(key: Uint8Array, nonce: Uint8Array, box: Uint8Arra
 	}
 }
 
+/**
+ * NaCl crypto_box_afternm (nacl.box.after, libsodium crypto_box_easy_afternm): the secretbox
+ * (XSalsa20-Poly1305) under a key from cryptoBoxBefore. Byte for byte what cryptoBox makes for
+ * the same pair and nonce; the nonce must never repeat under one shared key.
+ */
+export function cryptoBoxAfter(msg: Uint8Array, nonce: Uint8Array, shared: Uint8Array): Uint8Array {
+	return secretboxSeal(shared, nonce, msg);
+}
+
+/** NaCl crypto_box_open_afternm: opens what cryptoBox or cryptoBoxAfter made; CryptoError open_failed otherwise. */
+export function cryptoBoxOpenAfter(box: Uint8Array, nonce: Uint8Array, shared: Uint8Array): Uint8Array {
+	return secretboxOpen(shared, nonce, box);
+}
+
 export function cryptoBox(msg: Uint8Array, nonce: Uint8Array, theirBoxPub: Uint8Array, mySecret: Uint8Array): Uint8Array {
-	const k = boxBeforenm(theirBoxPub, mySecret);
+	const k = cryptoBoxBefore(theirBoxPub, mySecret);
 	try {
-		return secretboxSeal(k, nonce, msg);
+		return cryptoBoxAfter(msg, nonce, k);
 	} finally {
 		k.fill(0);
 	}
 }
 
 export function cryptoBoxOpen(box: Uint8Array, nonce: Uint8Array, theirBoxPub: Uint8Array, mySecret: Uint8Array): Uint8Array {
-	const k = boxBeforenm(theirBoxPub, mySecret);
+	const k = cryptoBoxBefore(theirBoxPub, mySecret);
 	try {
-		return secretboxOpen(k, nonce, box);
+		return cryptoBoxOpenAfter(box, nonce, k);
 	} finally {
 		k.fill(0);
 	}

@@ -54,6 +54,19 @@ export interface Config {
 	turn: TurnConfig;
 	/** Buying credits through Stripe Checkout; null when the deployment has no Stripe secrets. */
 	purchases: PurchaseConfig | null;
+	/** Web Push to devices whose tab is closed (relay/push/); null when the deployment has no VAPID keys. */
+	push: PushConfig | null;
+}
+
+export interface PushConfig {
+	/** VAPID_PUBLIC_KEY: the uncompressed P-256 point, base64url (87 characters). */
+	publicKey: string;
+	/** VAPID_PRIVATE_KEY, a secret: the private scalar d, base64url (43 characters). */
+	privateKey: string;
+	/** VAPID_SUBJECT: how a push service reaches the operator, a mailto: or https: URL. */
+	subject: string;
+	/** PUSH_COALESCE_MS: at most one push per device within this long (push-rules.ts). */
+	coalesceMs: number;
 }
 
 /** A fixed pack of credits and what it costs, in the currency's smallest unit (cents). */
@@ -227,6 +240,7 @@ export function readConfig(env: Env): Config {
 		},
 		turn: turnConfig(env),
 		purchases: purchaseConfig(env),
+		push: pushConfig(env),
 	};
 	cache.set(env, config);
 	return config;
@@ -311,4 +325,29 @@ function purchaseConfig(env: Env): PurchaseConfig | null {
 	}
 	if (apiBase.protocol !== "https:" && apiBase.protocol !== "http:") throw misconfigured("STRIPE_API_BASE must be an http(s) URL.");
 	return { secretKey, webhookSecret, apiBase, currency, packs };
+}
+
+const VAPID_PUBLIC = /^[A-Za-z0-9_-]{87}$/;
+const VAPID_PRIVATE = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Web Push needs the VAPID key pair and a subject: without any of the keys the relay sends no
+ * pushes (GET /api/push/key says so and the client does not subscribe). Half a pair, or a
+ * subject a push service could not use to reach the operator, is a configuration error. That
+ * the private key belongs to the public one is checked where it is imported (push-notifier.ts).
+ */
+function pushConfig(env: Env): PushConfig | null {
+	const publicKey = nonEmpty(env.VAPID_PUBLIC_KEY);
+	const privateKey = nonEmpty(env.VAPID_PRIVATE_KEY);
+	if (publicKey === null && privateKey === null) return null;
+	if (publicKey === null || privateKey === null) throw misconfigured("Set both VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY, or neither.");
+	if (!VAPID_PUBLIC.test(publicKey) || !publicKey.startsWith("B")) {
+		throw misconfigured("VAPID_PUBLIC_KEY must be an uncompressed P-256 public key in base64url (87 characters, starting with B).");
+	}
+	if (!VAPID_PRIVATE.test(privateKey)) throw misconfigured("VAPID_PRIVATE_KEY must be a P-256 private key in base64url (43 characters).");
+	const subject = nonEmpty(env.VAPID_SUBJECT);
+	if (subject === null || !/^(mailto:\S+@\S+|https:\/\/\S+)$/.test(subject)) {
+		throw misconfigured("VAPID_SUBJECT must be a mailto: or https: URL where push services can reach the operator.");
+	}
+	return { publicKey, privateKey, subject, coalesceMs: wholeVar(env, "PUSH_COALESCE_MS", 30_000) };
 }

@@ -32,6 +32,7 @@ import {
 } from "./routes/devices.ts";
 import { downloadHistory, endHistory, listHistoryTransfers, uploadHistory } from "./routes/history.ts";
 import { limits } from "./routes/limits.ts";
+import { deletePushSubscription, pushKey, setPushSubscription } from "./routes/push.ts";
 import { backup, completeRecovery, putBackup, recover, recoveryKey, setRecoveryKey } from "./routes/recovery.ts";
 import { reportContact } from "./routes/reports.ts";
 import { openSocket } from "./routes/socket.ts";
@@ -45,6 +46,7 @@ router
 	.post("/api/auth/session", limitByAddress("sign_in"), session)
 	.get("/api/ws", openSocket)
 	.get("/api/limits", limits)
+	.get("/api/push/key", pushKey)
 	.post("/api/attachments", reserveAttachment)
 	.put("/api/attachments/:owner/:attachmentId", uploadAttachment)
 	.get("/api/attachments/:owner/:attachmentId", downloadAttachment)
@@ -67,6 +69,8 @@ router
 	.post("/api/devices/links", openLink)
 	.delete("/api/devices/links/:linkId", cancelLink)
 	.post("/api/devices/link", limitByAddress("link_claim"), claimLink)
+	.put("/api/devices/push", setPushSubscription)
+	.delete("/api/devices/push", deletePushSubscription)
 	// Before the /api/devices/:deviceId routes: "history" must never be read as a device id.
 	.get("/api/devices/history", listHistoryTransfers)
 	.put("/api/devices/history/:transferId", uploadHistory)

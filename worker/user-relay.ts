@@ -14,6 +14,7 @@ import type {
 	IdentityEnvelope,
 	OpenLinkResponse,
 	PublishDeviceListRequest,
+	PushSubscriptionRequest,
 	ReceiptFrame,
 	RecoveryKeyRequest,
 	ReserveAttachmentResponse,
@@ -226,6 +227,15 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 	/** A pending device may take only itself off (it gives up waiting). */
 	removeDevice(actorId: string, deviceId: string, list: SignedDeviceList | undefined): Promise<RelayResult<DeviceInfo>> {
 		return this.#forDevice(actorId, () => this.#s.devices.remove(deviceId, list), { allowPending: actorId === deviceId });
+	}
+
+	/** A device sets only its own: the token's device is the one named, and it must be approved. */
+	setPushSubscription(deviceId: string, sub: PushSubscriptionRequest): Promise<RelayResult<true>> {
+		return this.#forDevice(deviceId, () => this.#s.push.subscribe(deviceId, sub));
+	}
+
+	deletePushSubscription(deviceId: string): Promise<RelayResult<true>> {
+		return this.#forDevice(deviceId, () => this.#s.push.unsubscribe(deviceId));
 	}
 
 	// ---------------------------------------------------------------- routes: recovery

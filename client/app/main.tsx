@@ -6,6 +6,7 @@ import { browserMedia, CallController } from "./call-controller.ts";
 import { errorText } from "./error-text.ts";
 import { DesktopNotifications, NotificationSettings } from "./features/desktop-notifications.ts";
 import { MessengerController } from "./messenger-controller.ts";
+import { enablePush } from "./push-subscription.ts";
 import { Crashed, ErrorBoundary } from "./views/error-boundary.tsx";
 
 /** The web app's own device profile; the widget keeps a separate one. */
@@ -18,9 +19,13 @@ const notifications = new DesktopNotifications(
 	browserNotifications(),
 	new NotificationSettings(controller.names.history, () => localStorage),
 	{ handle: (peerId) => controller.contact(peerId)?.handle, activePeer: () => controller.state.activePeer },
+	// The moment the person allows notifications, not only at the next connect.
+	() => void enablePush(controller.client).catch(() => undefined),
 );
 controller.onArrival((m) => notifications.message(m.peerId, m.text, m.attachment !== undefined || m.file !== undefined));
 notifications.watchCalls(calls);
+// Web Push while no tab is open, once notifications are allowed (it does nothing otherwise, or if the relay sends none).
+controller.client.on("ready", () => void enablePush(controller.client).catch(() => undefined));
 
 const root = document.getElementById("app");
 if (root) {

@@ -36,7 +36,10 @@ import {
 	type OpenLinkResponse,
 	openLinkResponse,
 	type PublishDeviceListRequest,
+	type PushKeyResponse,
+	type PushSubscriptionRequest,
 	parseJson,
+	pushKeyResponse,
 	type RecoverRequest,
 	type RecoverResponse,
 	type RecoveryKeyRequest,
@@ -278,6 +281,19 @@ export class ApiClient {
 
 	limits(): Promise<LimitsResponse> {
 		return this.call("GET", "/api/limits", limitsResponse, {});
+	}
+
+	/** The relay's VAPID public key, or null: it sends no Web Push. */
+	pushKey(): Promise<PushKeyResponse> {
+		return this.call("GET", "/api/push/key", pushKeyResponse, {});
+	}
+
+	async putPushSubscription(token: string, body: PushSubscriptionRequest): Promise<void> {
+		await this.call("PUT", "/api/devices/push", null, { token, body });
+	}
+
+	async deletePushSubscription(token: string): Promise<void> {
+		await this.call("DELETE", "/api/devices/push", null, { token });
 	}
 
 	creditHistory(token: string): Promise<CreditHistory> {

@@ -1,7 +1,7 @@
 import { CryptoError } from "../../common/crypto-error.ts";
 import { concatBytes, utf8Decode, utf8Encode } from "../../common/encoding.ts";
 import { KEY_BYTES, randomBytes } from "../../common/nacl.ts";
-import { openFromDevice, sealForDevice } from "./device-box.ts";
+import { openFromDevice, type Sealer, sealForDevice } from "./device-box.ts";
 
 export interface WrappedContactKey {
 	nonce: string;
@@ -46,15 +46,24 @@ function listVersionOf(lists: ListVersions, accountId: string): number {
 	return v;
 }
 
-export function wrapContactKey(p: {
+/** What an envelope of a contact key says: the pair, the key version, the lists it was shared under, the key. */
+export interface ContactKeyContent {
 	accounts: [string, string];
 	version: number;
 	/** The device-list version of each account that the envelopes of this key version were made for. */
 	lists: ListVersions;
 	key: Uint8Array;
-	senderSeed: Uint8Array;
-	targetPublicKey: Uint8Array;
-}): WrappedContactKey {
+}
+
+export function wrapContactKey(p: ContactKeyContent & { senderSeed: Uint8Array; targetPublicKey: Uint8Array }): WrappedContactKey {
+	return wrapContactKeyTo({ seal: (plaintext) => sealForDevice(plaintext, p.senderSeed, p.targetPublicKey) }, p);
+}
+
+/**
+ * The same envelope, sealed by `to`: a DeviceChannel when many keys go to one device (device
+ * approval), so they share one X25519. The bytes are those wrapContactKey makes for the nonce.
+ */
+export function wrapContactKeyTo(to: Sealer, p: ContactKeyContent): WrappedContactKey {
 	if (!(p.key instanceof Uint8Array) || p.key.length !== KEY_BYTES) {
 		throw new CryptoError("bad_key", `contact key must be ${KEY_BYTES} bytes`);
 	}
@@ -62,7 +71,7 @@ export function wrapContactKey(p: {
 	const head = `${contextHead(p.accounts, p.version)}${listVersionOf(p.lists, lo)}\n${listVersionOf(p.lists, hi)}\n`;
 	const plaintext = concatBytes(utf8Encode(head), p.key);
 	try {
-		return sealForDevice(plaintext, p.senderSeed, p.targetPublicKey);
+		return to.seal(plaintext);
 	} finally {
 		plaintext.fill(0);
 	}

@@ -17,6 +17,8 @@ import {
 	id as idSchema,
 	type LimitsResponse,
 	type MessageFrame,
+	type PushSubscriptionRequest,
+	pushSubscriptionRequest,
 	type ReactionEmoji,
 	type ReceiptFrame,
 	registerRequest,
@@ -233,7 +235,7 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		);
 		this.inbound = new SerialQueue(
 			(frame) => this.handle(frame).catch((err: unknown) => this.emit("error", toSdkError(err))),
-			() => this.acks.flush(),
+			() => this.acks.drained(),
 		);
 	}
 
@@ -411,6 +413,22 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		return this.api.limits();
 	}
 
+	/** The relay's VAPID public key for Web Push (the browser's applicationServerKey), or null: this relay sends no pushes. */
+	async pushKey(): Promise<string | null> {
+		return (await this.api.pushKey()).publicKey;
+	}
+
+	/** This device's Web Push subscription, so the relay wakes it while no tab is open (a push names nobody and carries nothing). */
+	async setPushSubscription(subscription: PushSubscriptionRequest): Promise<void> {
+		const body = parseInput(pushSubscriptionRequest, subscription, "subscription");
+		await this.session.withToken((t) => this.api.putPushSubscription(t, body));
+	}
+
+	/** No more pushes to this device. */
+	async removePushSubscription(): Promise<void> {
+		await this.session.withToken((t) => this.api.deletePushSubscription(t));
+	}
+
 	/** The credit ledger, newest first (charges reach it a few seconds after they are made). */
 	creditHistory(): Promise<CreditHistory> {
 		return this.session.withToken((t) => this.api.creditHistory(t));
@@ -527,9 +545,12 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 		this.closed = true;
 		const wasReady = this.isReady;
 		this.isReady = false;
+		// What this device stored is acked before the socket goes, not delivered again next time.
+		this.acks.flush();
 		this.connection.stop();
 		if (this.outboxTimer !== null) clearTimeout(this.outboxTimer);
 		this.backup.stop();
+		this.keys.close();
 		const error = new SdkError("closed", "The client was closed.");
 		this.outbox.failAll(error);
 		this.calls.closeAll(error);

@@ -8,7 +8,12 @@
  * background, it takes over at once, and the next load is the new version (the page then
  * says so). Messages, keys and history are not here: they live in IndexedDB, sealed or not,
  * exactly as without a service worker.
+ *
+ * It also shows the relay's Web Push while no tab is open (client/app/push-subscription.ts):
+ * a push says only that a message or a call came, never from whom or what.
  */
+
+import { pushPayload } from "../../common/protocol/push-payload.ts";
 
 declare const SHELL_FILES: string[];
 declare const SHELL_VERSION: string;
@@ -24,6 +29,9 @@ interface VersionQuery extends ExtendableEvent {
 	data: unknown;
 	ports: readonly MessagePort[];
 }
+interface PushMessage extends ExtendableEvent {
+	data: { text(): string } | null;
+}
 interface NotificationClick extends ExtendableEvent {
 	notification: { data: unknown; close(): void };
 }
@@ -37,6 +45,7 @@ interface WindowClientLike {
 interface WorkerScope {
 	addEventListener(type: "install" | "activate", listener: (event: ExtendableEvent) => void): void;
 	addEventListener(type: "notificationclick", listener: (event: NotificationClick) => void): void;
+	addEventListener(type: "push", listener: (event: PushMessage) => void): void;
 	addEventListener(type: "fetch", listener: (event: FetchEvent) => void): void;
 	addEventListener(type: "message", listener: (event: VersionQuery) => void): void;
 	skipWaiting(): Promise<void>;
@@ -46,6 +55,7 @@ interface WorkerScope {
 		openWindow(url: string): Promise<unknown>;
 	};
 	location: Location;
+	registration: { showNotification(title: string, options: NotificationOptions & { renotify?: boolean }): Promise<void> };
 }
 
 const scope = self as unknown as WorkerScope;
@@ -86,6 +96,27 @@ scope.addEventListener("fetch", (event) => {
 // The page asks which version serves it, to say "updated" once after a new one took over.
 scope.addEventListener("message", (event) => {
 	if (event.data === "version") event.ports[0]?.postMessage(SHELL_VERSION);
+});
+
+/** What a notice says of a push: its payload only, and a notice still if that was unreadable (a push must show one). */
+function pushNotice(data: PushMessage["data"]): { title: string; body: string; tag: string } {
+	let push: { kind: "message" | "call"; count: number } | null = null;
+	try {
+		push = data ? pushPayload.parse(JSON.parse(data.text()), "push") : null;
+	} catch {
+		push = null;
+	}
+	if (push?.kind === "call") return { title: "Incoming call", body: "Open Secure Messaging to answer.", tag: "push-call" };
+	const count = push?.count ?? 1;
+	return { title: "New message", body: count > 1 ? `${count} new messages` : "Open Secure Messaging to read it.", tag: "push-message" };
+}
+
+// A Web Push from the relay: no tab had the account open. Pushes are subscribed with
+// userVisibleOnly, so every one shows a notice; one per kind, replaced (and sounding again)
+// by the next. A click goes to the handler below, which opens the app.
+scope.addEventListener("push", (event) => {
+	const { title, body, tag } = pushNotice(event.data);
+	event.waitUntil(scope.registration.showNotification(title, { body, tag, renotify: true, icon: "/icons/icon-192.png", data: {} }));
 });
 
 // A notification the app showed (features/desktop-notifications.ts) was clicked: bring the app's

@@ -495,6 +495,29 @@ export const limitsResponse = object({
 export type LimitsResponse = Infer<typeof limitsResponse>;
 
 // ---------------------------------------------------------------------------------------
+// HTTP: Web Push for a closed tab (PROTOCOL.md, "Web Push")
+
+/** The longest push service URL taken; the browsers' own are a few hundred characters. */
+export const PUSH_ENDPOINT_MAX = 2048;
+/** An uncompressed P-256 point (0x04 || x || y): a browser's p256dh and a VAPID public key alike. */
+const p256Point = base64url({ bytes: 65 });
+/**
+ * PUT /api/devices/push: the calling device's subscription, as `PushSubscription.toJSON()`
+ * gives it (without `expirationTime`). The relay also checks that the endpoint is an https
+ * URL and that p256dh is a point on the curve.
+ */
+export const pushSubscriptionRequest = object({
+	endpoint: string({ min: 12, max: PUSH_ENDPOINT_MAX, pattern: /^https:\/\/\S+$/ }),
+	keys: object({ p256dh: p256Point, auth: base64url({ bytes: 16 }) }),
+});
+export type PushSubscriptionRequest = Infer<typeof pushSubscriptionRequest>;
+/** GET /api/push/key: the VAPID public key to subscribe with (applicationServerKey), or null: this relay sends no pushes. */
+export const pushKeyResponse = object({ publicKey: nullable(p256Point) });
+export type PushKeyResponse = Infer<typeof pushKeyResponse>;
+/** The payload of a push (push-payload.ts): `{"v":1,"kind":"message"|"call","count":N}`, nothing else. */
+export { PUSH_KINDS, type PushPayload, pushPayload } from "./push-payload.ts";
+
+// ---------------------------------------------------------------------------------------
 // HTTP: admin (Authorization: Bearer <ADMIN_TOKEN>)
 
 export const adminTrustRequest = object({ trust: oneOf(TRUST_LEVELS) });

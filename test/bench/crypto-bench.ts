@@ -7,16 +7,21 @@
  * "ours (message-seal.ts)" adds what a message costs on top (JSON header, base64url, header
  * check); "ours (contact-key.ts)" is a full envelope as the SDK makes one, including the
  * Ed25519 → X25519 conversion of both device keys, which libsodium is also timed with.
+ * "after beforenm" rows are envelopes to one device that share one crypto_box_beforenm, as
+ * device approval makes them (ContactKeyRing.wrapAllFor): a secretbox each.
  */
 import sodium from "libsodium-wrappers";
 import nacl from "tweetnacl";
-import { unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
+import { unwrapContactKey, wrapContactKey, wrapContactKeyTo } from "../../client/core/contact-key.ts";
+import { DeviceSender } from "../../client/core/device-box.ts";
 import { openMessage, sealMessage } from "../../client/core/message-seal.ts";
 import { toB64u, utf8Encode } from "../../common/encoding.ts";
 import {
 	boxPublicKeyFromEd25519,
 	boxSecretKeyFromSeed,
 	cryptoBox,
+	cryptoBoxAfter,
+	cryptoBoxBefore,
 	cryptoBoxOpen,
 	deviceKeysFromSeed,
 	randomBytes,
@@ -140,6 +145,20 @@ function envelopeRows(budgetMs: number): CryptoRow[] {
 		sodium.crypto_box_open_easy(sodiumBox, nonce, theirs, secret);
 	});
 
+	// Many envelopes for one device (device approval): one beforenm, then a secretbox each.
+	const channel = new DeviceSender(sender).channelTo(target.publicKey);
+	add("envelope wrap, after beforenm (many for one device)", "ours (contact-key.ts, DeviceChannel)", () => {
+		wrapContactKeyTo(channel, { accounts, version: 1, lists, key: contactKey });
+	});
+	const sodiumShared = sodium.crypto_box_beforenm(
+		sodium.crypto_sign_ed25519_pk_to_curve25519(sodiumTarget.publicKey),
+		sodium.crypto_sign_ed25519_sk_to_curve25519(sodiumSender.privateKey),
+	);
+	add("envelope wrap, after beforenm (many for one device)", "libsodium", () => {
+		// The same nonce source as ours (WebCrypto): libsodium.js's randombytes_buf costs more than the box.
+		sodium.crypto_box_easy_afternm(plaintext, randomBytes(24), sodiumShared);
+	});
+
 	// crypto_box alone, from X25519 keys (TweetNaCl has no Ed25519 → X25519 conversion).
 	const senderBoxSecret = boxSecretKeyFromSeed(sender.seed);
 	const targetBoxSecret = boxSecretKeyFromSeed(target.seed);
@@ -163,6 +182,17 @@ function envelopeRows(budgetMs: number): CryptoRow[] {
 	});
 	add("crypto_box_open (from X25519 keys)", "libsodium", () => {
 		sodium.crypto_box_open_easy(box, nonce, senderBoxPublic, targetBoxSecret);
+	});
+	// The afternm half alone: a secretbox under the shared key, as every library computes it.
+	const shared = cryptoBoxBefore(targetBoxPublic, senderBoxSecret);
+	add("crypto_box_afternm (shared key)", "ours (nacl.ts)", () => {
+		cryptoBoxAfter(plaintext, nonce, shared);
+	});
+	add("crypto_box_afternm (shared key)", "TweetNaCl", () => {
+		nacl.box.after(plaintext, nonce, shared);
+	});
+	add("crypto_box_afternm (shared key)", "libsodium", () => {
+		sodium.crypto_box_easy_afternm(plaintext, nonce, shared);
 	});
 	return rows;
 }

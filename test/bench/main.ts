@@ -9,6 +9,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { runApprovalBench } from "./approval-bench.ts";
 import { bundleEntry, ROOT } from "./bundle.ts";
 import { costPerMillion, loadPrices, type MessageUsage } from "./cost.ts";
 import { runCryptoBench } from "./crypto-bench.ts";
@@ -226,7 +227,14 @@ async function probeHotPath(
 	};
 }
 
-function goals(sizes: SizeResult[], probe: ProbeResult | null, cost: CostResult | null, lost: number, duplicated: number): GoalCheck[] {
+function goals(
+	sizes: SizeResult[],
+	probe: ProbeResult | null,
+	cost: CostResult | null,
+	approval: BenchResult["approval"],
+	lost: number,
+	duplicated: number,
+): GoalCheck[] {
 	const checks: GoalCheck[] = [];
 	for (const s of sizes) {
 		checks.push({
@@ -258,6 +266,15 @@ function goals(sizes: SizeResult[], probe: ProbeResult | null, cost: CostResult 
 	if (cost?.oneObjectChat) {
 		checks.push({ goal: "cost per million messages, relay / one-object chat ≤ 2×", value: cost.ratio, target: 2, met: cost.ratio <= 2 });
 	}
+	if (approval && approval.contacts >= 1000) {
+		const ms = approval.wrapAllForIndexedDbMs;
+		checks.push({
+			goal: `approving a device with ${approval.contacts} contacts, in Chromium < 1,000 ms`,
+			value: ms,
+			target: 1000,
+			met: ms < 1000,
+		});
+	}
 	checks.push({ goal: "lost messages = 0", value: lost, target: 0, met: lost === 0 });
 	checks.push({ goal: "duplicated messages = 0", value: duplicated, target: 0, met: duplicated === 0 });
 	if (probe) {
@@ -280,6 +297,11 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 	}
 	log(`crypto (${opts.cryptoBudgetMs} ms per row)…`);
 	const crypto = await runCryptoBench({ budgetMs: opts.cryptoBudgetMs });
+	let approval: BenchResult["approval"] = null;
+	if (opts.approvalContacts > 0) {
+		log(`approving a device with ${opts.approvalContacts} contacts, in Chromium…`);
+		approval = await runApprovalBench({ contacts: opts.approvalContacts, ...(opts.name === "smoke" && { rounds: 1 }) });
+	}
 
 	const [workerScript, floorScript] = await Promise.all([bundleEntry("load-worker"), bundleEntry("floor-relay")]);
 	const frameLength = relayFrameLength(opts.textBytes);
@@ -463,7 +485,8 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			crypto,
 			probe: probeResult,
 			cost: costResult,
-			goals: goals(sizes, probeResult, costResult, lostTotal, duplicatedTotal),
+			approval,
+			goals: goals(sizes, probeResult, costResult, approval, lostTotal, duplicatedTotal),
 			lostTotal,
 			duplicatedTotal,
 		};

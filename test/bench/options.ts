@@ -66,6 +66,8 @@ export interface BenchOptions {
 	diskSizes: number[];
 	/** Also time one sending pair through the one-object chat (issue 8's second yardstick) at every N. */
 	oneObjectChat: boolean;
+	/** Contacts whose keys a device approval re-wraps, timed in Chromium (0: skip). */
+	approvalContacts: number;
 	/** Also time one sending pair through wrangler's dev proxy. */
 	proxyCheck: boolean;
 	outDir: string;
@@ -94,6 +96,7 @@ export const FULL: BenchOptions = {
 	stateOn: "ram",
 	diskSizes: [1000],
 	oneObjectChat: true,
+	approvalContacts: 1000,
 	proxyCheck: true,
 	outDir: path.join(ROOT, "bench-results"),
 };
@@ -114,6 +117,7 @@ export const SMOKE: BenchOptions = {
 	cryptoBudgetMs: 20,
 	probePairs: 3,
 	probeFlushWaitMs: 0,
+	approvalContacts: 50,
 	// Keeps the on-disk comparison working; at N = 10 it costs one more wrangler start.
 	diskSizes: [10],
 	proxyCheck: true,
@@ -132,6 +136,7 @@ npm run bench:smoke             quick run for CI (N = 10); the same as --smoke
   --disk-sizes 1000       sizes run again with the state on disk, for comparison ("none": skip)
   --no-chat               skip the one-object chat's one-pair figures
   --no-probe              skip the SQL/D1 counts and the CPU profile
+  --no-approval           skip timing a device approval (1,000 contact keys re-wrapped) in Chromium
   --probe-pairs 10        pairs the probe loads (at the paced rate)
   --out DIR               where latest.json, .svg, .md and a dated copy of the JSON go (default bench-results/)
   --help, -h              this text`;
@@ -191,6 +196,9 @@ export function parseArgs(argv: string[]): BenchOptions | "help" {
 				break;
 			case "--no-probe":
 				opts = { ...opts, probe: false };
+				break;
+			case "--no-approval":
+				opts = { ...opts, approvalContacts: 0 };
 				break;
 			case "--probe-pairs":
 				opts = { ...opts, probePairs: Math.round(count()) };

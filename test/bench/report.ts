@@ -215,9 +215,25 @@ export function costTable(result: BenchResult): Tables | null {
 	};
 }
 
+/** A device approval: every contact key re-wrapped for the new device, in Chromium. */
+export function approvalTable(result: BenchResult): Tables | null {
+	const a = result.approval;
+	if (!a) return null;
+	return {
+		title: `Approving a device: ${a.contacts} contact keys re-wrapped for it, Chromium ${a.chromium}, median of ${a.rounds.length}`,
+		header: ["what", "before (a crypto_box each)", "now (one shared key)", "ratio"],
+		rows: [
+			["the envelopes' crypto, ms", ms(a.beforeMs), ms(a.afterMs), `${a.speedup.toFixed(0)}×`],
+			["envelopes per second", a.beforePerSecond.toFixed(0), a.afterPerSecond.toFixed(0), ""],
+			["wrapAllFor over the web app's IndexedDB store, ms", ms(a.beforeIndexedDbMs), ms(a.wrapAllForIndexedDbMs), ""],
+		],
+	};
+}
+
 export function allTables(result: BenchResult): Tables[] {
 	const probe = probeTable(result);
 	const cost = costTable(result);
+	const approval = approvalTable(result);
 	const disk = diskTable(result.sizes);
 	const chat = chatTable(result.sizes);
 	return [
@@ -227,6 +243,7 @@ export function allTables(result: BenchResult): Tables[] {
 		resourceTable(result.sizes),
 		...(disk ? [disk] : []),
 		cryptoTable(result),
+		...(approval ? [approval] : []),
 		...(probe ? [probe] : []),
 		...(cost ? [cost] : []),
 		goalTable(result),

@@ -1,4 +1,5 @@
 /** The shape of bench-results/*.json: every figure of a run. */
+import type { ApprovalBenchResult } from "./approval-bench.ts";
 import type { Cost, MessageUsage } from "./cost.ts";
 import type { CryptoRow } from "./crypto-bench.ts";
 import type { ProfileSummary } from "./hot-path-probe.ts";
@@ -150,6 +151,8 @@ export interface BenchResult {
 	crypto: CryptoRow[];
 	probe: ProbeResult | null;
 	cost: CostResult | null;
+	/** Approving a device: every contact key re-wrapped for it, in Chromium (options.approvalContacts). */
+	approval: ApprovalBenchResult | null;
 	goals: GoalCheck[];
 	/** Lost or duplicated messages anywhere in the run: must be 0. */
 	lostTotal: number;

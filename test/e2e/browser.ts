@@ -8,26 +8,15 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
+import { CHROMIUM, CHROMIUM_ARGS } from "../support/chromium-flags.ts";
 import { type DevServer, type DevServerOptions, RELAXED_LIMITS, startDevServer } from "../support/dev-server.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 /** Screenshots for reviewers; git-ignored. */
 export const RESULTS_DIR = path.join(ROOT, "test-results");
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export { CHROMIUM, CHROMIUM_ARGS };
 /** How long a locator waits for a UI state (the relay and Chromium share two slow cores in CI). */
 export const UI_TIMEOUT_MS = 30_000;
-
-/** The flags this machine's Chromium needs headless (no sandbox as root, no network of its own). */
-export const CHROMIUM_ARGS = [
-	"--headless",
-	"--no-sandbox",
-	"--disable-gpu",
-	"--disable-quic",
-	"--no-first-run",
-	"--disable-background-networking",
-	"--disable-component-update",
-	"--disable-sync",
-];
 
 /** Chromium's stand-in camera (a test pattern) and microphone (a beep), taken without asking. */
 export const FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"];

@@ -46,6 +46,8 @@ describe("the benchmark's smoke run", () => {
 			"viaDevProxy",
 			"crypto",
 			"probe",
+			"cost",
+			"approval",
 			"goals",
 			"lostTotal",
 			"duplicatedTotal",
@@ -107,6 +109,21 @@ describe("the benchmark's smoke run", () => {
 			expect(json.probe, `probe.${key}`).toHaveProperty(key);
 		}
 		expect(json.probe.sqlStatementsPerMessage).toBeGreaterThan(0);
+		// Rows as the cursors report them, and the billed events: frames in, and one delivery call per message.
+		expect(json.probe.rowsWrittenPerMessage).toBeGreaterThan(1);
+		// A send frame per message, and at most one ack (acks of messages close together are one frame).
+		expect(json.probe.eventsPerMessage.webSocketMessage).toBeGreaterThanOrEqual(1);
+		expect(json.probe.eventsPerMessage.webSocketMessage).toBeLessThanOrEqual(2);
+		expect(json.probe.eventsPerMessage.deliver).toBeCloseTo(1, 1);
+		// A million messages priced, ours beside the one-object chat, which writes one row a message.
+		expect(json.cost.prices.asOf).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+		expect(json.cost.oneObjectChat.usage.rowsWritten).toBe(1);
+		expect(json.cost.relay.perMillion).toBeGreaterThan(json.cost.oneObjectChat.perMillion);
+		expectNumber(json.cost.ratio, "cost.ratio");
+		// A device approval timed in Chromium, before and after the shared key.
+		expect(json.approval.contacts).toBe(SMOKE.approvalContacts);
+		expect(json.approval.afterMs).toBeGreaterThan(0);
+		expect(json.approval.beforeMs).toBeGreaterThan(json.approval.afterMs);
 		expect(json.goals.length).toBeGreaterThan(0);
 	}, 150_000);
 });

@@ -7,11 +7,13 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { unwrapContactKey, wrapContactKey } from "../../client/core/contact-key.ts";
 import { concatBytes, fromB64u, utf8Decode, utf8Encode } from "../../common/encoding.ts";
 import {
-	boxBeforenm,
 	boxPublicKeyFromEd25519,
 	boxSecretKeyFromSeed,
 	cryptoBox,
+	cryptoBoxAfter,
+	cryptoBoxBefore,
 	cryptoBoxOpen,
+	cryptoBoxOpenAfter,
 	deviceKeysFromSeed,
 	secretboxOpen,
 	secretboxSeal,
@@ -153,7 +155,7 @@ describe("crypto_box with Ed25519-derived keys", () => {
 		const ours = cryptoBox(msg, NONCE, bPub, aSecret);
 		expect(ours).toEqual(nacl.box(msg, NONCE, bPub, aSecret));
 		expect(ours).toEqual(sodium.crypto_box_easy(msg, NONCE, bPub, aSecret));
-		expect(boxBeforenm(bPub, aSecret)).toEqual(nacl.box.before(bPub, aSecret));
+		expect(cryptoBoxBefore(bPub, aSecret)).toEqual(nacl.box.before(bPub, aSecret));
 
 		expect(nacl.box.open(ours, NONCE, aPub, bSecret)).toEqual(msg);
 		expect(sodium.crypto_box_open_easy(ours, NONCE, aPub, bSecret)).toEqual(msg);
@@ -179,12 +181,53 @@ describe("crypto_box with Ed25519-derived keys", () => {
 		}
 	});
 
+	test.each(
+		MESSAGES,
+	)("a %s message: the beforenm/afternm split equals nacl.box.before/after and libsodium's afternm, both ways", (_, msg) => {
+		const aSecret = boxSecretKeyFromSeed(SEED_A);
+		const aPub = boxPublicKeyFromEd25519(deviceKeysFromSeed(SEED_A).publicKey);
+		const bSecret = boxSecretKeyFromSeed(SEED_B);
+		const bPub = boxPublicKeyFromEd25519(deviceKeysFromSeed(SEED_B).publicKey);
+
+		const shared = cryptoBoxBefore(bPub, aSecret);
+		expect(shared).toEqual(sodium.crypto_box_beforenm(bPub, aSecret));
+		// Both ends of the pair get the same key.
+		expect(cryptoBoxBefore(aPub, bSecret)).toEqual(shared);
+
+		const ours = cryptoBoxAfter(msg, NONCE, shared);
+		expect(ours).toEqual(cryptoBox(msg, NONCE, bPub, aSecret));
+		expect(ours).toEqual(nacl.box.after(msg, NONCE, nacl.box.before(bPub, aSecret)));
+		expect(ours).toEqual(sodium.crypto_box_easy_afternm(msg, NONCE, sodium.crypto_box_beforenm(bPub, aSecret)));
+
+		expect(nacl.box.open(ours, NONCE, aPub, bSecret)).toEqual(msg);
+		expect(nacl.box.open.after(ours, NONCE, nacl.box.before(aPub, bSecret))).toEqual(msg);
+		expect(sodium.crypto_box_open_easy_afternm(ours, NONCE, sodium.crypto_box_beforenm(aPub, bSecret))).toEqual(msg);
+		expect(cryptoBoxOpen(ours, NONCE, bPub, aSecret)).toEqual(msg);
+		const theirs = sodium.crypto_box_easy(msg, NONCE, aPub, bSecret);
+		expect(cryptoBoxOpenAfter(theirs, NONCE, cryptoBoxBefore(aPub, bSecret))).toEqual(msg);
+		expect(cryptoBoxOpenAfter(nacl.box.after(msg, NONCE, nacl.box.before(bPub, aSecret)), NONCE, shared)).toEqual(msg);
+	});
+
+	test("an afternm box fails to open with a flipped bit, another nonce or another pair's key: open_failed", () => {
+		const aSecret = boxSecretKeyFromSeed(SEED_A);
+		const bPub = boxPublicKeyFromEd25519(deviceKeysFromSeed(SEED_B).publicKey);
+		const shared = cryptoBoxBefore(bPub, aSecret);
+		const box = cryptoBoxAfter(utf8Encode("hello"), NONCE, shared);
+		const otherPair = cryptoBoxBefore(bPub, boxSecretKeyFromSeed(filled(32, 99)));
+		expectCryptoError(() => cryptoBoxOpenAfter(flipBit(box, 17), NONCE, shared), "open_failed");
+		expectCryptoError(() => cryptoBoxOpenAfter(box, flipBit(NONCE, 0), shared), "open_failed");
+		expectCryptoError(() => cryptoBoxOpenAfter(box, NONCE, otherPair), "open_failed");
+		expectCryptoError(() => cryptoBoxOpenAfter(box.subarray(0, 15), NONCE, shared), "open_failed");
+		expect(nacl.box.open.after(flipBit(box, 17), NONCE, shared)).toBeNull();
+		expect(() => sodium.crypto_box_open_easy_afternm(box, NONCE, otherPair)).toThrow();
+	});
+
 	test("low-order X25519 public keys are rejected with bad_key, which TweetNaCl silently accepts", () => {
 		const secret = boxSecretKeyFromSeed(SEED_A);
 		for (const lowOrder of [new Uint8Array(32), ORDER_8_U]) {
 			expect(nacl.box.before(lowOrder, secret)).toHaveLength(32);
 			expect(() => sodium.crypto_box_beforenm(lowOrder, secret)).toThrow();
-			expectCryptoError(() => boxBeforenm(lowOrder, secret), "bad_key");
+			expectCryptoError(() => cryptoBoxBefore(lowOrder, secret), "bad_key");
 			expectCryptoError(() => cryptoBox(utf8Encode("hi"), NONCE, lowOrder, secret), "bad_key");
 			expectCryptoError(() => cryptoBoxOpen(new Uint8Array(32), NONCE, lowOrder, secret), "bad_key");
 		}

@@ -78,6 +78,13 @@ beforeAll(async () => {
 		{ method: "POST", path: `/api/devices/${newMessageId()}/revoke`, body: { deviceList: someList(alice) } },
 		{ method: "POST", path: `/api/devices/${newMessageId()}/reject` },
 		{ method: "POST", path: `/api/devices/${newMessageId()}/recover`, body: { deviceList: someList(alice) } },
+		// A device's own Web Push subscription: refused before the deployment's VAPID setup is looked at (this project has none).
+		{
+			method: "PUT",
+			path: "/api/devices/push",
+			body: { endpoint: "https://push.example/send/1", keys: { p256dh: bytes(65), auth: bytes(16) } },
+		},
+		{ method: "DELETE", path: "/api/devices/push" },
 		{ method: "GET", path: "/api/devices/history" },
 		{ method: "PUT", path: `/api/devices/history/${newMessageId()}`, body: bytes(100) },
 		{ method: "GET", path: `/api/devices/history/${newMessageId()}/archive` },

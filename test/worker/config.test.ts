@@ -1,9 +1,9 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { generateDeviceKeys } from "../../common/nacl.ts";
 import { priceOf } from "../../common/pricing.ts";
-import { creditPacksResponse, type DeviceInfo, limitsResponse } from "../../common/protocol/wire.ts";
+import { creditPacksResponse, type DeviceInfo, limitsResponse, pushKeyResponse } from "../../common/protocol/wire.ts";
 import { isContactBurst, isLowAcceptRatio, isMachineRegular } from "../../worker/abuse/behaviour-flags.ts";
 import { joinRefusal, lapsedAsks } from "../../worker/abuse/device-joins.ts";
 import { reportRetryAfter } from "../../worker/abuse/report-allowance.ts";
@@ -14,10 +14,24 @@ import { DEV_SECRET_PREFIX, readConfig } from "../../worker/config.ts";
 import worker from "../../worker/index.ts";
 import { creditPacks } from "../../worker/routes/credits.ts";
 import { limits } from "../../worker/routes/limits.ts";
+import { TEST_VAPID } from "../support/test-vapid.ts";
 import { DOCUMENTED_PRICES } from "./fixtures.ts";
 import { BASE, registerUser, registrationBody, socketHeaders } from "./helpers.ts";
 
 const withVars = (vars: Record<string, string | undefined>): Env => ({ ...env, ...vars }) as Env;
+
+/** Each of these sets of vars is refused as server_misconfigured. */
+function expectMisconfigured(wrong: Record<string, string | undefined>[]): void {
+	for (const vars of wrong) {
+		let thrown: unknown;
+		try {
+			readConfig(withVars(vars));
+		} catch (err) {
+			thrown = err;
+		}
+		expect([vars, (thrown as ApiError | undefined)?.code]).toEqual([vars, "server_misconfigured"]);
+	}
+}
 
 describe("configuration", () => {
 	it("refuses to run in production without a secret, with a short one, or with a development secret", () => {
@@ -268,15 +282,7 @@ describe("configuration", () => {
 			{ ...stripe, STRIPE_API_BASE: "not a url" },
 			{ ...stripe, STRIPE_API_BASE: "ftp://stripe.example" },
 		];
-		for (const vars of wrong) {
-			let thrown: unknown;
-			try {
-				readConfig(withVars(vars));
-			} catch (err) {
-				thrown = err;
-			}
-			expect([vars, (thrown as ApiError | undefined)?.code]).toEqual([vars, "server_misconfigured"]);
-		}
+		expectMisconfigured(wrong);
 	});
 
 	it("without Stripe, sells nothing: no packs, and checkout and the webhook answer 404 not_configured", async () => {
@@ -295,5 +301,60 @@ describe("configuration", () => {
 			new Request(`${BASE}/api/stripe/webhook`, { method: "POST", headers: { "stripe-signature": "t=1,v1=00" }, body: "{}" }),
 		);
 		expect([webhook.status, ((await webhook.json()) as any).error.code]).toEqual([404, "not_configured"]);
+	});
+
+	it("sends Web Push only with a VAPID pair and subject, reading PUSH_COALESCE_MS (30 s by default)", () => {
+		const vapid = {
+			VAPID_PUBLIC_KEY: TEST_VAPID.publicKey,
+			VAPID_PRIVATE_KEY: TEST_VAPID.privateKey,
+			VAPID_SUBJECT: "mailto:ops@relay.example",
+		};
+		expect(readConfig(withVars({})).push).toBeNull();
+		expect(readConfig(withVars(vapid)).push).toEqual({
+			publicKey: TEST_VAPID.publicKey,
+			privateKey: TEST_VAPID.privateKey,
+			subject: "mailto:ops@relay.example",
+			coalesceMs: 30_000,
+		});
+		expect(readConfig(withVars({ ...vapid, VAPID_SUBJECT: "https://relay.example/contact", PUSH_COALESCE_MS: "5000" })).push).toMatchObject(
+			{
+				subject: "https://relay.example/contact",
+				coalesceMs: 5000,
+			},
+		);
+		const wrong: Record<string, string | undefined>[] = [
+			{ VAPID_PUBLIC_KEY: TEST_VAPID.publicKey },
+			{ VAPID_PRIVATE_KEY: TEST_VAPID.privateKey },
+			{ ...vapid, VAPID_SUBJECT: "" },
+			{ ...vapid, VAPID_SUBJECT: "ops@relay.example" },
+			{ ...vapid, VAPID_SUBJECT: "http://relay.example" },
+			{ ...vapid, VAPID_PUBLIC_KEY: TEST_VAPID.publicKey.slice(1) },
+			{ ...vapid, VAPID_PRIVATE_KEY: `${TEST_VAPID.privateKey}A` },
+			{ ...vapid, PUSH_COALESCE_MS: "-1" },
+			{ ...vapid, PUSH_COALESCE_MS: "1.5" },
+		];
+		expectMisconfigured(wrong);
+	});
+
+	it("without VAPID keys, sends no pushes: the key route says none, and no device can subscribe (404 not_configured)", async () => {
+		const key = await exports.default.fetch(new Request(`${BASE}/api/push/key`));
+		expect(pushKeyResponse.parse(await key.json(), "key")).toEqual({ publicKey: null });
+		const user = await registerUser("nopush");
+		const subscription = {
+			endpoint: "https://push.example/send/abc",
+			keys: { p256dh: TEST_VAPID.publicKey, auth: "AAAAAAAAAAAAAAAAAAAAAA" },
+		};
+		const put = await exports.default.fetch(
+			new Request(`${BASE}/api/devices/push`, {
+				method: "PUT",
+				headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json" },
+				body: JSON.stringify(subscription),
+			}),
+		);
+		expect([put.status, ((await put.json()) as any).error.code]).toEqual([404, "not_configured"]);
+		const stored = await runInDurableObject(env.USERS.get(env.USERS.idFromName(user.accountId)), (_, state) =>
+			state.storage.sql.exec("SELECT COUNT(*) AS n FROM push_subscriptions").one(),
+		);
+		expect(stored.n).toBe(0);
 	});
 });

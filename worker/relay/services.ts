@@ -20,6 +20,7 @@ import { Delivery } from "./messaging/delivery.ts";
 import { ReadReceipts } from "./messaging/read-receipts.ts";
 import { SendPipeline } from "./messaging/send-pipeline.ts";
 import { TypingNotices } from "./messaging/typing-notices.ts";
+import { PushNotifier } from "./push/push-notifier.ts";
 import { RecoveryService } from "./recovery/recovery-service.ts";
 import { FrameDispatch } from "./sockets/frame-dispatch.ts";
 import { SocketHub } from "./sockets/socket-hub.ts";
@@ -31,6 +32,7 @@ import { SocketHub } from "./sockets/socket-hub.ts";
  */
 export class RelayServices {
 	readonly hub: SocketHub;
+	readonly push: PushNotifier;
 	readonly credits: CreditAccount;
 	readonly flush: CreditFlush;
 	readonly allowance: SendAllowance;
@@ -61,6 +63,7 @@ export class RelayServices {
 			pendingDevices: () => this.devices.pending(),
 			callRequests: () => this.calls.waitingRequests(),
 		});
+		this.push = new PushNotifier(host);
 		this.credits = new CreditAccount(host);
 		this.flush = new CreditFlush(host, this.credits);
 		this.allowance = new SendAllowance(host);

@@ -12,6 +12,7 @@ import type {
 	IdentityEnvelope,
 	OpenLinkResponse,
 	PublishDeviceListRequest,
+	PushSubscriptionRequest,
 	ReceiptFrame,
 	RecoveryKeyRequest,
 	ReserveAttachmentResponse,
@@ -66,6 +67,9 @@ export interface RouteSurface {
 	identityEnvelope(deviceId: string): Promise<RelayResult<IdentityEnvelope>>;
 	approveDevice(approverId: string, deviceId: string, body: ApproveDeviceRequest): Promise<RelayResult<DeviceInfo>>;
 	removeDevice(actorId: string, deviceId: string, list: SignedDeviceList | undefined): Promise<RelayResult<DeviceInfo>>;
+	/** The Web Push subscription of `deviceId` itself (an approved device): set, or replaced. */
+	setPushSubscription(deviceId: string, sub: PushSubscriptionRequest): Promise<RelayResult<true>>;
+	deletePushSubscription(deviceId: string): Promise<RelayResult<true>>;
 
 	setRecoveryKey(deviceId: string, key: RecoveryKeyRequest): Promise<RelayResult<true>>;
 	recoveryKey(deviceId: string): Promise<RelayResult<RecoveryKeyRequest>>;

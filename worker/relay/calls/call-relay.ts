@@ -32,6 +32,8 @@ export interface CallRelayHost {
 	/** Open sockets of one device, if it is approved. */
 	socketsOf(deviceId: string | null): WebSocket[];
 	push(sockets: WebSocket[], frame: ServerFrame): void;
+	/** An incoming call rings, or asks to be allowed: wake this account's devices that have no open socket (Web Push). */
+	alertOffline(): void;
 	suspension(): RelayResult<never> | null;
 	/** Hand a signal to the peer account's object. */
 	toPeer(peerId: string, signal: RelayedSignal): Promise<RelayResult<true>>;
@@ -180,6 +182,7 @@ export class CallRelay {
 						to: this.host.accountId,
 						at: now,
 					});
+					this.host.alertOffline();
 				}
 				return refuse("calls_not_allowed", "This contact does not take calls from you yet; they were asked to allow them.");
 			}
@@ -201,6 +204,7 @@ export class CallRelay {
 				expiresAt,
 			});
 			this.host.push(devices, signal);
+			this.host.alertOffline();
 			await this.host.armAlarm(expiresAt);
 			return ok(true);
 		}

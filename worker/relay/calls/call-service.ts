@@ -2,8 +2,10 @@ import type { CallFrame } from "../../../common/protocol/wire.ts";
 import type { AccountState } from "../account/account-state.ts";
 import { getContact } from "../contacts/contact-book.ts";
 import type { TimedJob } from "../deadline-scheduler.ts";
+import { approvedDeviceIds } from "../devices/device-cache.ts";
 import type { JobName, RelayHost } from "../host.ts";
 import { Lane } from "../lane.ts";
+import type { PushNotifier } from "../push/push-notifier.ts";
 import { type RelayResult, refuse } from "../relay-result.ts";
 import type { SocketHub } from "../sockets/socket-hub.ts";
 import { CallRelay, type RelayedSignal } from "./call-relay.ts";
@@ -13,6 +15,7 @@ import { earliestCallExpiry } from "./call-store.ts";
 interface Needs {
 	readonly account: AccountState;
 	readonly hub: SocketHub;
+	readonly push: PushNotifier;
 }
 
 /** The call relay (call-relay.ts) wired to this account's object: its sockets, its peers, its clock. */
@@ -39,6 +42,7 @@ export class CallService implements TimedJob<JobName> {
 			sockets: (except) => s.hub.approvedSockets(except),
 			socketsOf: (deviceId) => s.hub.socketsOfApproved(deviceId),
 			push: (sockets, frame) => s.hub.push(sockets, frame),
+			alertOffline: () => s.push.alert("call", approvedDeviceIds(host.sql)),
 			suspension: () => s.account.suspensionRefusal(),
 			toPeer: (peerId, signal) => host.peer(peerId).peerCall(signal),
 			answerToPeer: (peerId, answer) => host.peer(peerId).callRequestAnswered(host.accountId, answer),

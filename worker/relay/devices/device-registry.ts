@@ -11,6 +11,7 @@ import type { RelayHost } from "../host.ts";
 import { Lane } from "../lane.ts";
 import { dropDeviceQueue } from "../messaging/message-queue.ts";
 import { dropDeviceReceipts } from "../messaging/receipt-queue.ts";
+import type { PushNotifier } from "../push/push-notifier.ts";
 import { isRecovering, unmarkRecovering } from "../recovery/recovery-store.ts";
 import { ok, type RelayResult, refuse } from "../relay-result.ts";
 import type { SocketHub } from "../sockets/socket-hub.ts";
@@ -36,6 +37,7 @@ interface Needs {
 	readonly rotation: KeyRotation;
 	readonly lists: DeviceLists;
 	readonly history: HistoryTransfers;
+	readonly push: PushNotifier;
 }
 
 /**
@@ -149,7 +151,7 @@ export class DeviceRegistry {
 		return { devices, approvedSetChanged };
 	}
 
-	/** A removed device's sockets, queue, keys, recovery mark, attachment waits and history transfers go. */
+	/** A removed device's sockets, queue, keys, recovery mark, push subscription, attachment waits and history transfers go. */
 	private async forget(deviceId: string): Promise<void> {
 		this.s.hub.close(deviceId, 4001, "device is no longer approved");
 		unmarkRecovering(this.host.sql, deviceId);
@@ -157,6 +159,7 @@ export class DeviceRegistry {
 		dropDeviceReceipts(this.host.sql, deviceId);
 		deleteEnvelopesOf(this.host.sql, deviceId);
 		deleteIdentityEnvelope(this.host.sql, deviceId);
+		this.s.push.forget(deviceId);
 		await this.s.attachments.forgetDevice(deviceId);
 		await this.s.history.forgetDevice(deviceId);
 	}

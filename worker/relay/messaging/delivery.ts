@@ -5,6 +5,7 @@ import { getContact } from "../contacts/contact-book.ts";
 import type { TimedJob } from "../deadline-scheduler.ts";
 import { approvedDeviceIds } from "../devices/device-cache.ts";
 import type { JobName, RelayHost } from "../host.ts";
+import type { PushNotifier } from "../push/push-notifier.ts";
 import { ok, type RelayResult, refuse } from "../relay-result.ts";
 import type { SocketHub } from "../sockets/socket-hub.ts";
 import type { SocketState } from "../sockets/socket-state.ts";
@@ -18,6 +19,7 @@ import { countReceived } from "./received-counts.ts";
 interface Needs {
 	readonly hub: SocketHub;
 	readonly attachments: AttachmentService;
+	readonly push: PushNotifier;
 }
 
 /**
@@ -47,6 +49,8 @@ export class Delivery implements TimedJob<JobName> {
 		if (result === "full") return refuse("recipient_queue_full", "The recipient has too many undelivered messages. Try later.");
 		// A delete carries nothing to read; everything else is something the sender wrote to this account.
 		if (item.kind !== "delete") countReceived(this.host.sql, item.from);
+		// Devices without an open socket hear of it by Web Push, in the background (push/push-notifier.ts).
+		this.s.push.messageQueued(item.kind, approvedDeviceIds(this.host.sql));
 		if (item.attachmentId !== undefined) await this.s.attachments.grant(item.attachmentId, item.from, item.msgId);
 		// The sender's own message only: an id names a message of one sender, not of the account.
 		if (item.kind === "delete" && item.replaces !== undefined) await this.s.attachments.revokeGrantsOf(item.from, item.replaces);

@@ -294,6 +294,18 @@ const MIGRATIONS: string[][] = [
 		"DROP TABLE charges",
 		"ALTER TABLE charges_rowid RENAME TO charges",
 	],
+	[
+		// Web Push (relay/push/): each device's subscription, one row per device, apart from the
+		// device cache, which is rewritten from D1 whole. Where the device's push service takes a
+		// push and the public key and auth secret a push is sealed for; never in D1.
+		`CREATE TABLE IF NOT EXISTS push_subscriptions (
+			device_id TEXT PRIMARY KEY,
+			endpoint TEXT NOT NULL,
+			p256dh TEXT NOT NULL,
+			auth TEXT NOT NULL,
+			updated_at INTEGER NOT NULL
+		)`,
+	],
 ];
 
 /** The schema version migrateStorage brings storage to. */
