@@ -183,6 +183,9 @@ describe("a malicious relay", () => {
 	it("serves a higher-version envelope wrapped by a ghost it lists: the envelope is refused and the key is not taken (refused)", async () => {
 		const { hostile, alice, bob } = await aliceBehindHostileRelay();
 		await aliceAccepts(alice, bob);
+		// The accept starts a key load of its own; a call made while it is on its way joins it
+		// (fetched before the rewrites below, under load), so it settles first.
+		await alice.client.loadContactKeys(bob.account.accountId);
 		const ghost = ghostDevice();
 		const planted = randomBytes(32);
 		const aliceKey = await publicKeyOf(alice);
