@@ -16,14 +16,14 @@ const sameDay = (a: Date, b: Date): boolean =>
 	a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
 
 /** "14:05" today, "12 Mar 2026, 14:05" otherwise. */
-export function formatWhen(at: number): string {
+export function formatWhen(at: number, now = Date.now()): string {
 	const date = new Date(at);
-	return sameDay(date, new Date()) ? `at ${timeOnly.format(date)}` : `on ${dateAndTime.format(date)}`;
+	return sameDay(date, new Date(now)) ? `at ${timeOnly.format(date)}` : `on ${dateAndTime.format(date)}`;
 }
 
 /** When a message waiting for the send window goes: "in 8 s" within a minute, "at 14:32" or "on 3 Dec 2026, 09:10" after. */
 export function formatSendsAt(at: number, now: number): string {
-	return at - now < 60_000 ? `in ${formatDuration(at - now)}` : formatWhen(at);
+	return at - now < 60_000 ? `in ${formatDuration(at - now)}` : formatWhen(at, now);
 }
 
 /** The time of a message, for the chat view. */

@@ -9,6 +9,6 @@ import type { MessengerState } from "./store.ts";
 export function quotaNotice(state: Pick<MessengerState, "account" | "nextSendAt">, now: number): string | null {
 	if (state.account?.quotaLeft !== 0) return null;
 	const at = state.nextSendAt;
-	const when = at !== null && at > now ? formatWhen(at) : "as the day's first messages age";
+	const when = at !== null && at > now ? formatWhen(at, now) : "as the day's first messages age";
 	return `You have used today's message allowance. What you write now waits and sends ${when}.`;
 }

@@ -101,6 +101,14 @@ describe("links, images and files in a chat", () => {
 		const [download] = await Promise.all([page.waitForEvent("download"), viewer.getByRole("button", { name: "Download" }).click()]);
 		expect(download.suggestedFilename()).toBe("sunset.png");
 		expect(readFileSync(await download.path())).toEqual(png);
+		// Escape and at once Enter: the browser closes the dialog and moves the focus back at
+		// the key, but fires its close event a task later; that late event must not shut the
+		// viewer Enter has just reopened.
+		await page.keyboard.press("Escape");
+		await page.keyboard.press("Enter");
+		await viewer.waitFor();
+		await new Promise((resolve) => setTimeout(resolve, 200));
+		expect(await viewer.isVisible()).toBe(true);
 		// Beside the image, on the dark backdrop.
 		await page.mouse.click(10, LAPTOP.height - 10);
 		await viewer.waitFor({ state: "detached" });

@@ -43,7 +43,21 @@ function ViewerDialog({ url, name, onDownload, onClose }: ViewerProps) {
 		dialog.current?.showModal();
 		closeButton.current?.focus();
 	}, []);
-	const close = () => dialog.current?.close();
+	// Escape closes the dialog at once (and the browser moves the focus back), but its `close`
+	// event is a later task: a key pressed in between would find the viewer still open in
+	// state, and that late event would then shut a viewer the key had just reopened. So this
+	// viewer closes itself on the cancel that Escape fires first (the page stops being inert,
+	// so the focus can go back), reports it once, and ignores the late event.
+	const closed = useRef(false);
+	const finish = () => {
+		if (closed.current) return;
+		closed.current = true;
+		onClose();
+	};
+	const close = () => {
+		dialog.current?.close();
+		finish();
+	};
 	return (
 		// The click is the pointer's way to do what Escape does: a click beside the image closes.
 		// biome-ignore lint/a11y/useKeyWithClickEvents: Escape closes it, as the dialog itself provides.
@@ -52,7 +66,8 @@ function ViewerDialog({ url, name, onDownload, onClose }: ViewerProps) {
 			class="image-viewer"
 			aria-labelledby={title}
 			aria-modal="true"
-			onClose={onClose}
+			onCancel={close}
+			onClose={finish}
 			onClick={(e) => {
 				const target = e.target as Element;
 				if (target === e.currentTarget || target.classList.contains("image-viewer-stage")) close();
