@@ -8,7 +8,7 @@ import { CreditAccount } from "../../../worker/relay/credits/credit-account.ts";
 import { CreditFlush } from "../../../worker/relay/credits/credit-flush.ts";
 import { recordCharge } from "../../../worker/relay/credits/credit-journal.ts";
 import { enqueueAll, queueStats } from "../../../worker/relay/messaging/message-queue.ts";
-import { lifetimeSends, pruneSent, recordSent } from "../../../worker/relay/messaging/sent-messages.ts";
+import { countSends, lifetimeSends, nthNewestSendTime, pruneSent, recordSent } from "../../../worker/relay/messaging/sent-messages.ts";
 import { RelayServices } from "../../../worker/relay/services.ts";
 import { readMeta, writeMeta } from "../../../worker/relay/storage/storage-schema.ts";
 import { brokenD1, brokenR2 } from "../outages.ts";
@@ -75,6 +75,43 @@ describe("the sent record", () => {
 			pruneSent(sql, now - 30 * 86_400_000);
 			expect(sql.exec("SELECT id FROM sent_messages ORDER BY id").toArray()).toEqual([{ id: "m2" }, { id: "m3" }, { id: "m4" }]);
 			expect(lifetimeSends(sql)).toBe(11);
+		}));
+});
+
+describe("the send window in memory", () => {
+	it("counts, after the first load, what a count over the record would, as the windows move, narrow and widen again", () =>
+		withFreshStorage((sql) => {
+			const minute = 60_000;
+			const start = Date.now() - 4 * 86_400_000;
+			const inSql = (since: number) =>
+				sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sent_messages WHERE counted = 1 AND at > ?", since).one().n;
+			const nthInSql = (n: number) =>
+				sql.exec<{ at: number }>("SELECT at FROM sent_messages WHERE counted = 1 ORDER BY at DESC LIMIT 1 OFFSET ?", n - 1).toArray()[0]
+					?.at;
+			// Over two days of a send every five minutes, with reactions (not counted) between; the
+			// windows are asked for as the sends go, so old entries leave memory in batches.
+			for (let i = 0; i < 600; i++) {
+				const at = start + i * 5 * minute;
+				recordSent(sql, { id: `t${i}`, to: "bob", kind: "text", at, counted: true });
+				recordSent(sql, { id: `r${i}`, to: "bob", kind: "reaction", at: at + 1, counted: false });
+				const now = at + minute;
+				const day = now - 86_400_000;
+				expect(countSends(sql, now - 30 * minute, day)).toEqual({ inShort: inSql(now - 30 * minute), inLong: inSql(day) });
+			}
+			const now = start + 600 * 5 * minute;
+			// A narrow window (an account without a quota), then the whole day again: read again.
+			expect(countSends(sql, now - 10_000, now - 10_000)).toEqual({ inShort: 0, inLong: 0 });
+			expect(countSends(sql, now - 3_600_000, now - 2 * 86_400_000)).toEqual({
+				inShort: inSql(now - 3_600_000),
+				inLong: inSql(now - 2 * 86_400_000),
+			});
+			// A send recorded with an older time (a clock stepped back) lands in its place.
+			recordSent(sql, { id: "late", to: "bob", kind: "text", at: now - 45 * minute, counted: true });
+			expect(countSends(sql, now - 3_600_000, now - 86_400_000)).toEqual({
+				inShort: inSql(now - 3_600_000),
+				inLong: inSql(now - 86_400_000),
+			});
+			for (const n of [1, 16, 17, 100, 144, 200]) expect(nthNewestSendTime(sql, n)).toBe(nthInSql(n));
 		}));
 });
 

@@ -16,6 +16,40 @@ const newestSends = storageMemo<number[]>();
 /** Counted sends ever: read after every send (trust promotion), moved by every write below. */
 const lifetime = storageMemo<number>();
 
+/**
+ * The counted send times of the rolling window the limits look at (the day, or only the rate
+ * window for an account without a quota), oldest first, from `since` on. Counting them in
+ * SQL read every row of the day at every send: with a high quota, hundreds of rows read per
+ * message for a number memory can keep. Loaded once per object life, appended at each send.
+ */
+interface SendWindow {
+	since: number;
+	times: number[];
+}
+const sendWindow = storageMemo<SendWindow>();
+/** Entries older than every window asked for go in batches: a shift per send would copy the array each time. */
+const SPLICE_AT = 256;
+
+/** The first index in `times` whose time is after `after`. */
+function firstAfter(times: number[], after: number): number {
+	let lo = 0;
+	let hi = times.length;
+	while (lo < hi) {
+		const mid = (lo + hi) >>> 1;
+		if ((times[mid] as number) > after) hi = mid;
+		else lo = mid + 1;
+	}
+	return lo;
+}
+
+function loadWindow(sql: SqlStorage, since: number): SendWindow {
+	const times = sql
+		.exec<{ at: number }>("SELECT at FROM sent_messages WHERE at > ? AND counted = 1 ORDER BY at", since)
+		.toArray()
+		.map((r) => r.at);
+	return { since, times };
+}
+
 /** Counted sends already pruned from the record, kept as one number. */
 const PRUNED_KEY = "sends_before_record";
 /** The counter older code bumped on every send: a row written per message for a number this record gives. */
@@ -33,6 +67,14 @@ export function recordSent(sql: SqlStorage, m: { id: string; to: string; kind: s
 	if (m.counted && cursor.rowsWritten > 0) {
 		newestSends.update(sql, (times) => [m.at, ...times].sort((a, b) => b - a).slice(0, NEWEST_SENDS_KEPT));
 		lifetime.update(sql, (n) => n + 1);
+		sendWindow.update(sql, (w) => {
+			if (m.at <= w.since) return w;
+			// Sends come in time order; a clock that stepped back still lands in its place.
+			const at = firstAfter(w.times, m.at);
+			if (at === w.times.length) w.times.push(m.at);
+			else w.times.splice(at, 0, m.at);
+			return w;
+		});
 	}
 }
 
@@ -49,18 +91,25 @@ export function markSentDeleted(sql: SqlStorage, id: string): void {
 }
 
 /**
- * Counted sends in two windows ending now, in one indexed statement: `inShort` after
- * `shortSince`, `inLong` after `longSince` (shortSince >= longSince).
+ * Counted sends in two windows ending now: `inShort` after `shortSince`, `inLong` after
+ * `longSince` (shortSince >= longSince). From memory after the first call of an object's life;
+ * a window reaching further back than the one held loads it again.
  */
 export function countSends(sql: SqlStorage, shortSince: number, longSince: number): { inShort: number; inLong: number } {
-	const row = sql
-		.exec<{ inShort: number | null; inLong: number }>(
-			"SELECT SUM(at > ?) AS inShort, COUNT(*) AS inLong FROM sent_messages WHERE at > ? AND counted = 1",
-			shortSince,
-			longSince,
-		)
-		.one();
-	return { inShort: row.inShort ?? 0, inLong: row.inLong };
+	let w = sendWindow.get(sql, () => loadWindow(sql, longSince));
+	if (longSince < w.since) {
+		sendWindow.drop(sql);
+		w = sendWindow.get(sql, () => loadWindow(sql, longSince));
+	}
+	const first = firstAfter(w.times, longSince);
+	if (first >= SPLICE_AT) {
+		w.times.splice(0, first);
+		w.since = longSince;
+	}
+	const from = first >= SPLICE_AT ? 0 : first;
+	const long = w.times.length - from;
+	const short = w.times.length - firstAfter(w.times, shortSince);
+	return { inShort: short, inLong: long };
 }
 
 /** The time of the n-th newest counted send (1-based). */
@@ -69,6 +118,9 @@ export function nthNewestSendTime(sql: SqlStorage, n: number): number | undefine
 		const known = newestSendTimes(sql, n);
 		return known.length >= n ? known[n - 1] : undefined;
 	}
+	// The window holds every counted send since its start: the n-th newest is in it if it holds n.
+	const held = sendWindow.peek(sql);
+	if (held && held.times.length >= n) return held.times[held.times.length - n];
 	return sql.exec<{ at: number }>("SELECT at FROM sent_messages WHERE counted = 1 ORDER BY at DESC LIMIT 1 OFFSET ?", n - 1).toArray()[0]
 		?.at;
 }
@@ -108,4 +160,5 @@ export function pruneSent(sql: SqlStorage, before: number): void {
 	sql.exec("DELETE FROM sent_messages WHERE at <= ?", before);
 	newestSends.drop(sql);
 	lifetime.drop(sql);
+	sendWindow.drop(sql);
 }

@@ -6,6 +6,8 @@
  */
 export interface StorageMemo<T> {
 	get(sql: SqlStorage, load: () => T): T;
+	/** The value if it is in memory, without loading it. */
+	peek(sql: SqlStorage): T | undefined;
 	/** Change the value in place if it is in memory; otherwise the next get loads it. */
 	update(sql: SqlStorage, change: (value: T) => T): void;
 	drop(sql: SqlStorage): void;
@@ -20,6 +22,9 @@ export function storageMemo<T>(): StorageMemo<T> {
 			const value = load();
 			values.set(sql, { value });
 			return value;
+		},
+		peek(sql) {
+			return values.get(sql)?.value;
 		},
 		update(sql, change) {
 			const held = values.get(sql);

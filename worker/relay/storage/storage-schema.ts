@@ -306,6 +306,12 @@ const MIGRATIONS: string[][] = [
 			updated_at INTEGER NOT NULL
 		)`,
 	],
+	[
+		// The sent record's time index was one more row written per send. The limits count the
+		// day's sends from memory (messaging/sent-messages.ts), loaded by one scan per object
+		// life; the other readers by time (the newest sends, the 30-day prune) are as rare.
+		"DROP INDEX IF EXISTS sent_messages_by_time",
+	],
 ];
 
 /** The schema version migrateStorage brings storage to. */
