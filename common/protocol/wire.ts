@@ -391,6 +391,8 @@ export const ledgerEntry = object({
 	balanceAfter: integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
 	reason: string({ max: 200 }),
 	ref: nullable(string({ max: 200 })),
+	/** How many charges of one kind the row sums, when more than one (a flush writes one row per run). */
+	count: optional(integer({ min: 2, max: 1e9 })),
 	createdAt: timestamp,
 });
 export const creditHistory = object({ entries: array(ledgerEntry, { max: 1000 }) });

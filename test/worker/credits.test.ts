@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import { applyCharges } from "../../worker/db/credits.ts";
 import { nextBatch } from "../../worker/relay/credits/credit-journal.ts";
 import { admin } from "./admin-client.ts";
+import { journaled, ledgerCount } from "./credit-journal-view.ts";
 import { contactPair, queueMessagesFor, sealedSend } from "./fixtures.ts";
 import { api, connect, type TestSocket, type TestUser } from "./helpers.ts";
 
@@ -13,13 +14,12 @@ const d1Credits = async (accountId: string) =>
 const charges = async (accountId: string) =>
 	(
 		await env.DB.prepare(
-			"SELECT delta, balance_after, reason, ref FROM credit_ledger WHERE account_id = ? AND reason != 'starting_balance' ORDER BY id",
+			"SELECT delta, balance_after, reason, ref, count FROM credit_ledger WHERE account_id = ? AND reason != 'starting_balance' ORDER BY id",
 		)
 			.bind(accountId)
 			.all<any>()
 	).results;
-const journal = (accountId: string) =>
-	runInDurableObject(relay(accountId), (_, state) => state.storage.sql.exec("SELECT * FROM charges").toArray());
+const journal = journaled;
 
 async function setCredits(user: TestUser, credits: number) {
 	await env.DB.prepare("UPDATE accounts SET credits = ? WHERE id = ?").bind(credits, user.accountId).run();
@@ -34,7 +34,7 @@ async function send(socket: TestSocket, from: TestUser, to: TestUser, key: Uint8
 }
 
 describe("credits", () => {
-	it("charges each text once, with one ledger row each, and keeps D1 off the per-message path", async () => {
+	it("charges each text once, in one ledger row for the run that names each, and keeps D1 off the per-message path", async () => {
 		const { alice, bob, key } = await contactPair();
 		const start = (await d1Credits(alice.accountId)) as number;
 		const a = await connect(alice.token);
@@ -47,17 +47,24 @@ describe("credits", () => {
 		// Charged in the object's journal; D1 not yet touched.
 		expect(await d1Credits(alice.accountId)).toBe(start);
 		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start - 12);
+		expect((await journal(alice.accountId)).map((c) => c.ref)).toEqual(ids);
 		expect(await runDurableObjectAlarm(relay(alice.accountId))).toBe(true);
 		expect(await d1Credits(alice.accountId)).toBe(start - 12);
-		expect(await charges(alice.accountId)).toEqual(
-			ids.map((ref, i) => ({ delta: -4, balance_after: start - 4 * (i + 1), reason: "text", ref })),
-		);
+		// Two D1 rows (the ledger row and its index entry) for the three, not two each.
+		expect(await charges(alice.accountId)).toEqual([{ delta: -12, balance_after: start - 12, reason: "text", ref: null, count: 3 }]);
 		expect(await journal(alice.accountId)).toEqual([]);
-		expect((await api("/api/account/credits", { token: alice.token })).json.entries[0]).toMatchObject({
-			delta: -4,
+		const entries = (await api("/api/account/credits", { token: alice.token })).json.entries;
+		expect(entries[0]).toEqual({
+			delta: -12,
+			balanceAfter: start - 12,
 			reason: "text",
-			ref: ids[2],
+			ref: null,
+			count: 3,
+			createdAt: expect.any(Number),
 		});
+		// A row of one charge keeps its ref and has no count, as before.
+		expect(entries[1]).toMatchObject({ reason: "starting_balance", ref: null });
+		expect(entries[1].count).toBeUndefined();
 		expect(await charges(bob.accountId)).toEqual([]);
 	});
 
@@ -89,7 +96,9 @@ describe("credits", () => {
 		expect(await journal(alice.accountId)).toHaveLength(batch);
 		await vi.waitFor(async () => expect(await journal(alice.accountId)).toEqual([]), { timeout: 10_000, interval: 50 });
 		expect(await d1Credits(alice.accountId)).toBe(start - 4 * (batch + 1));
-		expect(await charges(alice.accountId)).toHaveLength(batch + 1);
+		expect(await ledgerCount(alice.accountId, "text")).toBe(batch + 1);
+		// The first charge went alone, the batch as one row.
+		expect((await charges(alice.accountId)).map((c) => c.count)).toEqual([1, batch]);
 
 		// So does the admin's view of the account.
 		const last = await send(a, alice, bob, key);
@@ -140,7 +149,7 @@ describe("credits", () => {
 		expect(attempts.filter((a) => a.reply.type === "error" && a.reply.code === "insufficient_credits")).toHaveLength(4);
 		await runDurableObjectAlarm(relay(alice.accountId));
 		expect(await d1Credits(alice.accountId)).toBe(0);
-		expect((await charges(alice.accountId)).map((c) => c.ref).sort()).toEqual(sent.map((s) => s.id).sort());
+		expect(await ledgerCount(alice.accountId, "text")).toBe(2);
 	});
 
 	it("does not charge a send the recipient refused", async () => {
@@ -163,6 +172,7 @@ describe("credits", () => {
 		ids.push((await send(a, alice, bob, key)).id);
 		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start - 12);
 
+		expect((await journal(alice.accountId)).map((c) => c.ref)).toEqual(ids);
 		// Evicted after D1 committed the batch but before the object noted it: the retry
 		// carries the same batch id and D1 refuses it, so nothing is charged twice.
 		await runInDurableObject(relay(alice.accountId), async (_, state) => {
@@ -173,7 +183,7 @@ describe("credits", () => {
 		await abortAllDurableObjects();
 		expect(await runDurableObjectAlarm(relay(alice.accountId))).toBe(true);
 		expect(await d1Credits(alice.accountId)).toBe(start - 12);
-		expect((await charges(alice.accountId)).map((c) => c.ref)).toEqual(ids);
+		expect(await ledgerCount(alice.accountId, "text")).toBe(ids.length);
 		expect(await journal(alice.accountId)).toEqual([]);
 		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(start - 12);
 	});
@@ -187,6 +197,11 @@ describe("credits", () => {
 		// batch id, and no batch in meta.
 		await runInDurableObject(relay(alice.accountId), async (_, state) => {
 			const sql = state.storage.sql;
+			// Older code journaled a text's charge in `charges`, not in the sent record.
+			sql.exec(
+				"INSERT INTO charges (ref, reason, amount, at, state) SELECT id, charge_reason, price, at, 'charged' FROM sent_messages WHERE charge_seq IS NOT NULL ORDER BY charge_seq",
+			);
+			sql.exec("UPDATE sent_messages SET charge_seq = NULL, price = 0, charge_reason = NULL");
 			sql.exec("UPDATE charges SET flush_id = 'flush-from-older-code'");
 			const rows = sql
 				.exec<{ ref: string; reason: string; amount: number; at: number }>("SELECT ref, reason, amount, at FROM charges ORDER BY id")
@@ -197,7 +212,7 @@ describe("credits", () => {
 		await abortAllDurableObjects();
 		expect(await runDurableObjectAlarm(relay(alice.accountId))).toBe(true);
 		expect(await d1Credits(alice.accountId)).toBe(start - 8);
-		expect((await charges(alice.accountId)).map((c) => c.ref)).toEqual(ids);
+		expect(await ledgerCount(alice.accountId, "text")).toBe(ids.length);
 		expect(await journal(alice.accountId)).toEqual([]);
 	});
 });

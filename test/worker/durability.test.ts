@@ -2,6 +2,7 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { STORAGE_MIGRATIONS } from "../../worker/relay/storage/storage-schema.ts";
+import { journaled, ledgerCount } from "./credit-journal-view.ts";
 import { contactPair, sealedSend } from "./fixtures.ts";
 import { api, connect, type TestSocket } from "./helpers.ts";
 
@@ -9,14 +10,7 @@ const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountI
 /** The migration that released sends older code held and logged before their delivery. */
 const RELEASE = STORAGE_MIGRATIONS.findIndex((m) => m.some((s) => s.includes("DELETE FROM events WHERE kind = 'send'")));
 const credits = async (token: string): Promise<number> => (await api("/api/account", { token })).json.credits;
-const journal = (accountId: string) =>
-	runInDurableObject(relay(accountId), (_, state) => state.storage.sql.exec("SELECT ref, state FROM charges").toArray());
-const ledgerRefs = async (accountId: string) =>
-	(
-		await env.DB.prepare("SELECT ref FROM credit_ledger WHERE account_id = ? AND reason = 'text' ORDER BY ref")
-			.bind(accountId)
-			.all<{ ref: string }>()
-	).results.map((r) => r.ref);
+const journal = journaled;
 
 /** Ack every message as it arrives, as the SDK does; returns the ids seen and how many copies came. */
 function ackAsTheyCome(socket: TestSocket, seen: Set<string>, copies: { n: number }): void {
@@ -140,8 +134,10 @@ describe("a Durable Object restarted mid-way", () => {
 
 		await vi.waitFor(() => expect(seen.size).toBe(frames.length));
 		await vi.waitFor(async () => expect(await queuedIds(bob.accountId)).toEqual([]));
+		// Each message charged once, in the journal before the flush and in the ledger after it.
+		expect((await journal(alice.accountId)).map((c) => c.ref).sort()).toEqual(frames.map((f) => f.id).sort());
 		await runDurableObjectAlarm(relay(alice.accountId));
-		expect(await ledgerRefs(alice.accountId)).toEqual(frames.map((f) => f.id).sort());
+		expect(await ledgerCount(alice.accountId, "text")).toBe(frames.length);
 		expect(await journal(alice.accountId)).toEqual([]);
 		expect(await credits(alice.token)).toBe(start - 4 * frames.length);
 		console.log(

@@ -9,8 +9,41 @@ export interface LedgerEntry {
 	delta: number;
 	balanceAfter: number;
 	reason: string;
+	/** What the charge paid for (a message id, an attachment, a payment); null on a row that sums several. */
 	ref: string | null;
+	/** How many charges of one kind, made one after another, the row sums; absent for one. */
+	count?: number;
 	createdAt: number;
+}
+
+/** A ledger row a flush writes: a run of charges of one kind, in the order they were made. */
+export interface LedgerRun {
+	amount: number;
+	reason: string;
+	count: number;
+	/** The charge's ref when the run is one charge; a run of several names none of them. */
+	ref: string | null;
+	/** When the run's last charge was made. */
+	at: number;
+}
+
+/**
+ * Folds charges, in order, into runs of one reason: a row per run, not per charge. An
+ * attachment keeps a row of its own, with its ref: it is priced by its size, and a person
+ * looks for it by name.
+ */
+export function ledgerRuns(charges: readonly Charge[]): LedgerRun[] {
+	const runs: LedgerRun[] = [];
+	for (const c of charges) {
+		const last = runs[runs.length - 1];
+		if (last && last.reason === c.reason && c.reason !== "attachment") {
+			last.amount += c.amount;
+			last.count += 1;
+			last.ref = null;
+			last.at = c.at;
+		} else runs.push({ amount: c.amount, reason: c.reason, count: 1, ref: c.ref, at: c.at });
+	}
+	return runs;
 }
 
 export async function readCredits(db: D1Database, accountId: string): Promise<number> {
@@ -19,10 +52,10 @@ export async function readCredits(db: D1Database, accountId: string): Promise<nu
 }
 
 /**
- * Apply a batch of charges journaled by the account's Durable Object: one ledger row per
- * charge, the balance lowered by their sum, all in one transaction. The batch id is inserted
- * first, so replaying a batch that already landed (the object crashed before it could note
- * that) fails as a whole and charges nothing twice.
+ * Apply a batch of charges journaled by the account's Durable Object: a ledger row per run of
+ * charges of one reason (ledgerRuns), the balance lowered by their sum, all in one
+ * transaction. The batch id is inserted first, so replaying a batch that already landed (the
+ * object crashed before it could note that) fails as a whole and charges nothing twice.
  */
 export async function applyCharges(
 	db: D1Database,
@@ -32,22 +65,23 @@ export async function applyCharges(
 	now: number,
 ): Promise<{ applied: true; credits: number } | { applied: false }> {
 	// Three statements however many charges: the balance moves once by the total, and each
-	// ledger row's balance_after is the new balance plus what the charges after it took
+	// ledger row's balance_after is the new balance plus what the rows after it took
 	// (`after`), so the rows read as if charged one by one, in order.
 	const total = charges.reduce((sum, c) => sum + c.amount, 0);
 	let after = total;
-	const rows = charges.map((c) => {
-		after -= c.amount;
-		return { amount: c.amount, after, reason: c.reason, ref: c.ref, at: c.at };
+	const rows = ledgerRuns(charges).map((run) => {
+		after -= run.amount;
+		return { ...run, after };
 	});
 	const statements = [
 		db.prepare("INSERT INTO credit_flushes (id, account_id, created_at) VALUES (?1, ?2, ?3)").bind(flushId, accountId, now),
 		db.prepare("UPDATE accounts SET credits = credits - ?2 WHERE id = ?1 RETURNING credits").bind(accountId, total),
 		db
 			.prepare(
-				`INSERT INTO credit_ledger (account_id, delta, balance_after, reason, ref, created_at)
+				`INSERT INTO credit_ledger (account_id, delta, balance_after, reason, ref, count, created_at)
 				 SELECT a.id, -json_extract(j.value, '$.amount'), a.credits + json_extract(j.value, '$.after'),
-				        json_extract(j.value, '$.reason'), json_extract(j.value, '$.ref'), json_extract(j.value, '$.at')
+				        json_extract(j.value, '$.reason'), json_extract(j.value, '$.ref'), json_extract(j.value, '$.count'),
+				        json_extract(j.value, '$.at')
 				 FROM accounts a, json_each(?2) j WHERE a.id = ?1 ORDER BY j.key`,
 			)
 			.bind(accountId, JSON.stringify(rows)),
@@ -77,8 +111,17 @@ export async function grantCredits(db: D1Database, accountId: string, amount: nu
 
 export async function ledger(db: D1Database, accountId: string, limit: number): Promise<LedgerEntry[]> {
 	const { results } = await db
-		.prepare("SELECT delta, balance_after, reason, ref, created_at FROM credit_ledger WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2")
+		.prepare(
+			"SELECT delta, balance_after, reason, ref, count, created_at FROM credit_ledger WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2",
+		)
 		.bind(accountId, limit)
-		.all<{ delta: number; balance_after: number; reason: string; ref: string | null; created_at: number }>();
-	return results.map((r) => ({ delta: r.delta, balanceAfter: r.balance_after, reason: r.reason, ref: r.ref, createdAt: r.created_at }));
+		.all<{ delta: number; balance_after: number; reason: string; ref: string | null; count: number; created_at: number }>();
+	return results.map((r) => ({
+		delta: r.delta,
+		balanceAfter: r.balance_after,
+		reason: r.reason,
+		ref: r.ref,
+		...(r.count > 1 && { count: r.count }),
+		createdAt: r.created_at,
+	}));
 }

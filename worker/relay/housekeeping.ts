@@ -1,6 +1,7 @@
 import { DAY_MS } from "../abuse/send-limits.ts";
 import { pruneActivity } from "./account/activity-log.ts";
 import { pruneSentUploads } from "./attachments/attachment-store.ts";
+import { sendsFlushedUpTo } from "./credits/credit-journal.ts";
 import type { TimedJob } from "./deadline-scheduler.ts";
 import { pruneLinks } from "./devices/link-store.ts";
 import type { JobName, RelayHost } from "./host.ts";
@@ -22,7 +23,7 @@ export class Housekeeping implements TimedJob<JobName> {
 		pruneActivity(this.host.sql, now - DAY_MS);
 		const sentBefore = now - this.host.config().queueTtlMs;
 		pruneSentUploads(this.host.sql, sentBefore);
-		pruneSent(this.host.sql, sentBefore);
+		pruneSent(this.host.sql, sentBefore, sendsFlushedUpTo(this.host.sql));
 		pruneLinks(this.host.sql, now, this.host.config().deviceJoins.lapseMs);
 		return null;
 	}

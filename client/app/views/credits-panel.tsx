@@ -2,20 +2,11 @@ import { useEffect, useState } from "preact/hooks";
 import type { CreditHistory, CreditPacksResponse } from "../../../common/protocol/wire.ts";
 import { errorText } from "../error-text.ts";
 import { formatDuration, formatTime, plural } from "../format.ts";
+import { ledgerWhat } from "../ledger-text.ts";
 import type { MessengerController, MessengerState } from "../messenger-controller.ts";
 import { formatPrice } from "../prices.ts";
 import { consumePurchaseReturn, type PurchaseReturn } from "../purchase-return.ts";
 import { ErrorLine } from "./error-line.tsx";
-
-const REASONS: Record<string, string> = {
-	starting_balance: "Starting balance",
-	text: "Text message",
-	attachment: "Attachment",
-	edit: "Edited a message",
-	delete: "Deleted a message",
-	purchase: "Bought credits",
-	refund: "Purchase refunded",
-};
 
 /** How long after coming back from Checkout the panel looks again: Stripe's webhook may land a moment after the browser. */
 const RECHECK_MS = 4000;
@@ -166,7 +157,7 @@ export function CreditsPanel({ controller, state }: { controller: MessengerContr
 						{history.map((entry) => (
 							<tr key={`${entry.createdAt}-${entry.ref ?? entry.reason}-${entry.balanceAfter}`}>
 								<td>{formatTime(entry.createdAt)}</td>
-								<td>{REASONS[entry.reason] ?? entry.reason}</td>
+								<td>{ledgerWhat(entry)}</td>
 								<td class={entry.delta < 0 ? "debit" : "credit"}>{entry.delta > 0 ? `+${entry.delta}` : entry.delta}</td>
 								<td>{entry.balanceAfter}</td>
 							</tr>

@@ -72,9 +72,26 @@ describe("the sent record", () => {
 			recordSent(sql, { id: "m3", to: "bob", kind: "reaction", at: now, counted: false });
 			recordSent(sql, { id: "m4", to: "bob", kind: "edit", at: now, counted: true });
 			expect(lifetimeSends(sql)).toBe(11);
-			pruneSent(sql, now - 30 * 86_400_000);
+			pruneSent(sql, now - 30 * 86_400_000, 0);
 			expect(sql.exec("SELECT id FROM sent_messages ORDER BY id").toArray()).toEqual([{ id: "m2" }, { id: "m3" }, { id: "m4" }]);
 			expect(lifetimeSends(sql)).toBe(11);
+		}));
+});
+
+describe("the sent record's charges", () => {
+	it("are not pruned while D1 does not have them, and are once it has", () =>
+		withFreshStorage((sql) => {
+			const old = Date.now() - 40 * 86_400_000;
+			recordSent(sql, { id: "m1", to: "bob", kind: "text", at: old, counted: true, charge: { amount: 4, seq: 1 } });
+			recordSent(sql, { id: "m2", to: "bob", kind: "text", at: old + 1, counted: true, charge: { amount: 4, seq: 2 } });
+			recordSent(sql, { id: "r1", to: "bob", kind: "reaction", at: old + 2, counted: false });
+			const before = lifetimeSends(sql);
+			pruneSent(sql, Date.now() - 30 * 86_400_000, 1);
+			expect(sql.exec("SELECT id FROM sent_messages ORDER BY id").toArray()).toEqual([{ id: "m2" }]);
+			expect(lifetimeSends(sql)).toBe(before);
+			pruneSent(sql, Date.now() - 30 * 86_400_000, 2);
+			expect(sql.exec("SELECT id FROM sent_messages").toArray()).toEqual([]);
+			expect(lifetimeSends(sql)).toBe(before);
 		}));
 });
 

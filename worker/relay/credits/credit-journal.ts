@@ -12,8 +12,41 @@ export interface JournalSize {
 	 * past a batch's worth of open reservations, on every send.
 	 */
 	charges: number;
+	/** When the oldest settled charge not yet in D1 was made; null when there is none. */
+	oldestAt: number | null;
 }
 const size = storageMemo<JournalSize>();
+
+/**
+ * A text, an edit or a delete is charged in its own row of the sender's record
+ * (messaging/sent-messages.ts: `price`, `charge_reason`, `charge_seq`), not in a row of
+ * `charges` written at the send and deleted at the flush: two rows written per message for
+ * what the record's one row can carry. The record's charges are numbered in the order they
+ * are made; those numbered above this watermark are not in D1 yet. A flush moves it, one meta
+ * row per flush instead of a delete per charge.
+ */
+const SENDS_FLUSHED_KEY = "charged_sends_flushed";
+/** The number the next charged send gets: read by a scan once per object life, then counted here. */
+const nextSendSeq = storageMemo<number>();
+
+/** The record's charges up to this number are in D1. */
+export function sendsFlushedUpTo(sql: SqlStorage): number {
+	return Number(readMeta(sql, SENDS_FLUSHED_KEY) ?? 0);
+}
+
+/**
+ * A delivered message's price, journaled in the sender's record: returns the number the
+ * caller writes in the record's row (recordSent), in the same synchronous step.
+ */
+export function chargeSent(sql: SqlStorage, amount: number, at: number): number {
+	const seq = nextSendSeq.get(sql, () => {
+		const max = sql.exec<{ seq: number | null }>("SELECT MAX(charge_seq) AS seq FROM sent_messages").one().seq ?? 0;
+		return Math.max(max, sendsFlushedUpTo(sql)) + 1;
+	});
+	nextSendSeq.update(sql, (n) => n + 1);
+	size.update(sql, (s) => ({ amount: s.amount + amount, charges: s.charges + 1, oldestAt: s.oldestAt ?? at }));
+	return seq;
+}
 
 /**
  * Charges the account's object has made but D1 has not recorded yet. Together with the last
@@ -38,12 +71,15 @@ export function holdCharge(sql: SqlStorage, c: Charge): number {
 /** A charge for something already done (a delivered message): journaled as charged at once. */
 export function recordCharge(sql: SqlStorage, c: Charge): void {
 	sql.exec("INSERT INTO charges (ref, reason, amount, at, state) VALUES (?, ?, ?, ?, 'charged')", c.ref, c.reason, c.amount, c.at);
-	size.update(sql, (s) => ({ amount: s.amount + c.amount, charges: s.charges + 1 }));
+	size.update(sql, (s) => ({ amount: s.amount + c.amount, charges: s.charges + 1, oldestAt: s.oldestAt ?? c.at }));
 }
 
 export function settleCharge(sql: SqlStorage, id: number): void {
-	const settled = sql.exec("UPDATE charges SET state = 'charged' WHERE id = ? AND state = 'held' RETURNING id", id).toArray();
-	if (settled.length > 0) size.update(sql, (s) => ({ ...s, charges: s.charges + 1 }));
+	const settled = sql
+		.exec<{ at: number }>("UPDATE charges SET state = 'charged' WHERE id = ? AND state = 'held' RETURNING at", id)
+		.toArray()[0];
+	// The hold's own time, as the batch's row will have it.
+	if (settled) size.update(sql, (s) => ({ ...s, charges: s.charges + 1, oldestAt: Math.min(s.oldestAt ?? settled.at, settled.at) }));
 }
 
 /** The send it held for did not happen: nothing is charged, so nothing needs refunding in D1. */
@@ -55,18 +91,27 @@ export function dropCharge(sql: SqlStorage, id: number): void {
 export function journalSize(sql: SqlStorage): JournalSize {
 	return size.get(sql, () => {
 		const row = sql
-			.exec<{ amount: number | null; charges: number | null }>(
-				"SELECT SUM(amount) AS amount, SUM(state = 'charged') AS charges FROM charges",
+			.exec<{ amount: number | null; charges: number | null; oldestAt: number | null }>(
+				"SELECT SUM(amount) AS amount, SUM(state = 'charged') AS charges, MIN(CASE WHEN state = 'charged' THEN at END) AS oldestAt FROM charges",
 			)
 			.one();
-		return { amount: row.amount ?? 0, charges: row.charges ?? 0 };
+		const sends = sql
+			.exec<{ amount: number | null; charges: number; oldestAt: number | null }>(
+				"SELECT SUM(price) AS amount, COUNT(*) AS charges, MIN(at) AS oldestAt FROM sent_messages WHERE charge_seq > ?",
+				sendsFlushedUpTo(sql),
+			)
+			.one();
+		const times = [row.oldestAt, sends.oldestAt].filter((t): t is number => t !== null);
+		return {
+			amount: (row.amount ?? 0) + (sends.amount ?? 0),
+			charges: (row.charges ?? 0) + sends.charges,
+			oldestAt: times.length > 0 ? Math.min(...times) : null,
+		};
 	});
 }
 
 /** When the oldest settled charge not yet in D1 was made. */
-export function oldestUnflushedAt(sql: SqlStorage): number | null {
-	return sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM charges WHERE state = 'charged'").one().at;
-}
+export const oldestUnflushedAt = (sql: SqlStorage): number | null => journalSize(sql).oldestAt;
 
 /** Whether settled charges wait for D1: the journal's memo knows, no read needed. */
 export const hasUnflushed = (sql: SqlStorage): boolean => journalSize(sql).charges > 0;
@@ -77,7 +122,10 @@ const MAX_BATCH = 500;
 /** A batch on its way to D1: its id and exactly which charges it holds, until it landed. */
 export interface Batch {
 	flushId: string;
+	/** Rows of `charges` (attachments, and charges older code journaled there). */
 	ids: number[];
+	/** The record's charges numbered after `after` up to `upTo`, if any. */
+	sends: { after: number; upTo: number } | null;
 	charges: Charge[];
 }
 
@@ -91,7 +139,8 @@ export function nextBatch(sql: SqlStorage, newId: () => string): Batch | null {
 	const pending = readMeta(sql, "flush_batch");
 	let flushId: string;
 	let ids: number[];
-	if (pending !== undefined) ({ flushId, ids } = JSON.parse(pending) as { flushId: string; ids: number[] });
+	let sends: Batch["sends"] = null;
+	if (pending !== undefined) ({ flushId, ids, sends = null } = JSON.parse(pending) as Omit<Batch, "charges">);
 	else {
 		// A batch that code before this one prepared marks its rows instead.
 		const marked = sql.exec<{ flush_id: string }>("SELECT flush_id FROM charges WHERE flush_id IS NOT NULL LIMIT 1").toArray()[0];
@@ -103,26 +152,45 @@ export function nextBatch(sql: SqlStorage, newId: () => string): Batch | null {
 		)
 			.toArray()
 			.map((r) => r.id);
-		if (ids.length === 0) return null;
-		writeMeta(sql, "flush_batch", JSON.stringify({ flushId, ids }));
+		if (!marked) {
+			const after = sendsFlushedUpTo(sql);
+			const seqs = sql
+				.exec<{ seq: number }>(
+					"SELECT charge_seq AS seq FROM sent_messages WHERE charge_seq > ? ORDER BY charge_seq LIMIT ?",
+					after,
+					MAX_BATCH - ids.length,
+				)
+				.toArray();
+			const last = seqs[seqs.length - 1];
+			if (last) sends = { after, upTo: last.seq };
+		}
+		if (ids.length === 0 && sends === null) return null;
+		writeMeta(sql, "flush_batch", JSON.stringify({ flushId, ids, ...(sends && { sends }) }));
 	}
-	const charges = sql
+	const journaled = sql
 		.exec<{ ref: string | null; reason: string; amount: number; at: number }>(
 			"SELECT ref, reason, amount, at FROM charges WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
 			JSON.stringify(ids),
 		)
 		.toArray();
-	return { flushId, ids, charges };
+	const recorded = sends
+		? sql
+				.exec<{ ref: string; reason: string; amount: number; at: number }>(
+					"SELECT id AS ref, charge_reason AS reason, price AS amount, at FROM sent_messages WHERE charge_seq > ? AND charge_seq <= ? ORDER BY charge_seq",
+					sends.after,
+					sends.upTo,
+				)
+				.toArray()
+		: [];
+	// In the order they were made, so the ledger reads as the account spent.
+	const charges = [...journaled, ...recorded].sort((a, b) => a.at - b.at);
+	return { flushId, ids, sends, charges };
 }
 
 export function finishBatch(sql: SqlStorage, batch: Batch): void {
-	const flushed = sql
-		.exec<{ amount: number }>(
-			"DELETE FROM charges WHERE id IN (SELECT value FROM json_each(?)) RETURNING amount",
-			JSON.stringify(batch.ids),
-		)
-		.toArray();
+	sql.exec("DELETE FROM charges WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(batch.ids));
+	if (batch.sends && batch.sends.upTo > sendsFlushedUpTo(sql)) writeMeta(sql, SENDS_FLUSHED_KEY, String(batch.sends.upTo));
 	deleteMeta(sql, "flush_batch");
-	const amount = flushed.reduce((sum, row) => sum + row.amount, 0);
-	size.update(sql, (s) => ({ amount: s.amount - amount, charges: s.charges - flushed.length }));
+	// Read again at the next look: the oldest charge left is one the memo cannot know.
+	size.drop(sql);
 }

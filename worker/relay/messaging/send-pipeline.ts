@@ -8,7 +8,7 @@ import { getUpload, type Upload } from "../attachments/attachment-store.ts";
 import type { ContactService } from "../contacts/contact-service.ts";
 import type { CreditAccount } from "../credits/credit-account.ts";
 import type { CreditFlush } from "../credits/credit-flush.ts";
-import { recordCharge, settleCharge } from "../credits/credit-journal.ts";
+import { chargeSent, settleCharge } from "../credits/credit-journal.ts";
 import { approvedDeviceIds } from "../devices/device-cache.ts";
 import type { DeviceRegistry } from "../devices/device-registry.ts";
 import type { RelayHost } from "../host.ts";
@@ -159,8 +159,9 @@ export class SendPipeline {
 	private async commit(frame: SendFrame, item: QueueItem, plan: Plan, syncTargets: string[], now: number): Promise<void> {
 		const { sql } = this.host;
 		if (plan.upload) settleCharge(sql, plan.upload.holdId);
-		else recordCharge(sql, { amount: plan.price, reason: frame.kind, ref: frame.id, at: now });
-		recordSent(sql, { id: frame.id, to: frame.to, kind: frame.kind, at: now, counted: plan.countsAsSend });
+		// A free frame (a reaction) is journaled nowhere: there is nothing for D1 to take.
+		const charge = !plan.upload && plan.price > 0 ? { amount: plan.price, seq: chargeSent(sql, plan.price, now) } : undefined;
+		recordSent(sql, { id: frame.id, to: frame.to, kind: frame.kind, at: now, counted: plan.countsAsSend, ...(charge && { charge }) });
 		if (plan.upload) this.s.attachments.sent(plan.upload, frame.id);
 		if (frame.kind === "delete" && frame.replaces !== undefined) {
 			markSentDeleted(sql, frame.replaces);

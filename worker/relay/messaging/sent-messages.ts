@@ -55,14 +55,26 @@ const PRUNED_KEY = "sends_before_record";
 /** The counter older code bumped on every send: a row written per message for a number this record gives. */
 const LEGACY_KEY = "messages_sent";
 
-export function recordSent(sql: SqlStorage, m: { id: string; to: string; kind: string; at: number; counted: boolean }): void {
+/** A send's charge, journaled in its row: the price and the number credits/credit-journal.ts chargeSent gave it. */
+export interface SentCharge {
+	amount: number;
+	seq: number;
+}
+
+export function recordSent(
+	sql: SqlStorage,
+	m: { id: string; to: string; kind: string; at: number; counted: boolean; charge?: SentCharge },
+): void {
 	const cursor = sql.exec(
-		"INSERT OR IGNORE INTO sent_messages (id, to_account, kind, at, counted) VALUES (?, ?, ?, ?, ?)",
+		"INSERT OR IGNORE INTO sent_messages (id, to_account, kind, at, counted, price, charge_reason, charge_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		m.id,
 		m.to,
 		m.kind,
 		m.at,
 		m.counted ? 1 : 0,
+		m.charge?.amount ?? 0,
+		m.charge ? m.kind : null,
+		m.charge?.seq ?? null,
 	);
 	if (m.counted && cursor.rowsWritten > 0) {
 		newestSends.update(sql, (times) => [m.at, ...times].sort((a, b) => b - a).slice(0, NEWEST_SENDS_KEPT));
@@ -154,10 +166,21 @@ export function lifetimeSends(sql: SqlStorage): number {
 	return lifetime.get(sql, () => prunedSends(sql) + countedInRecord(sql));
 }
 
-export function pruneSent(sql: SqlStorage, before: number): void {
-	const pruned = countedInRecord(sql, before);
+/**
+ * Forget sends older than `before`, but never one whose charge D1 does not have yet (a flush
+ * failing that long is an outage to fix, not a reason to let the charge go): those at or
+ * under `flushedUpTo` only (credit-journal.ts sendsFlushedUpTo).
+ */
+export function pruneSent(sql: SqlStorage, before: number, flushedUpTo: number): void {
+	const pruned = sql
+		.exec<{ n: number }>(
+			"SELECT COUNT(*) AS n FROM sent_messages WHERE counted = 1 AND at <= ? AND (charge_seq IS NULL OR charge_seq <= ?)",
+			before,
+			flushedUpTo,
+		)
+		.one().n;
 	if (pruned > 0) writeMeta(sql, PRUNED_KEY, String(prunedSends(sql) + pruned));
-	sql.exec("DELETE FROM sent_messages WHERE at <= ?", before);
+	sql.exec("DELETE FROM sent_messages WHERE at <= ? AND (charge_seq IS NULL OR charge_seq <= ?)", before, flushedUpTo);
 	newestSends.drop(sql);
 	lifetime.drop(sql);
 	sendWindow.drop(sql);

@@ -312,6 +312,17 @@ const MIGRATIONS: string[][] = [
 		// life; the other readers by time (the newest sends, the 30-day prune) are as rare.
 		"DROP INDEX IF EXISTS sent_messages_by_time",
 	],
+	[
+		// A text's, an edit's or a delete's charge is journaled in its row of the sender's record
+		// (credits/credit-journal.ts chargeSent) instead of a row of `charges` written at the send
+		// and deleted at the flush. `charge_seq` numbers the charges in the order they were made;
+		// those above the meta watermark `charged_sends_flushed` are not in D1 yet. Not safe to
+		// run twice on its own, but a replay from before the record's rebuild above finds the
+		// table rebuilt without these columns.
+		"ALTER TABLE sent_messages ADD COLUMN price INTEGER NOT NULL DEFAULT 0",
+		"ALTER TABLE sent_messages ADD COLUMN charge_reason TEXT",
+		"ALTER TABLE sent_messages ADD COLUMN charge_seq INTEGER",
+	],
 ];
 
 /** The schema version migrateStorage brings storage to. */
