@@ -23,7 +23,11 @@ export class DurableHost implements RelayHost {
 		this.sql = ctx.storage.sql;
 		this.db = env.DB;
 		this.blobs = env.ATTACHMENTS;
-		this.sockets = { accept: (ws, deviceId) => ctx.acceptWebSocket(ws, [deviceId]), of: (deviceId) => ctx.getWebSockets(deviceId) };
+		this.sockets = {
+			accept: (ws, deviceId) => ctx.acceptWebSocket(ws, [deviceId]),
+			of: (deviceId) => ctx.getWebSockets(deviceId),
+			all: () => ctx.getWebSockets(),
+		};
 		this.#accountId = bindAccount(this.sql, ctx.id.name);
 	}
 

@@ -17,6 +17,8 @@ export type JobName =
 export interface SocketPort {
 	accept(ws: WebSocket, deviceId: string): void;
 	of(deviceId: string): WebSocket[];
+	/** Every open socket of this object. */
+	all(): WebSocket[];
 }
 
 /**

@@ -216,6 +216,28 @@ describe("delivery", () => {
 		}));
 });
 
+describe("the queue's numbers", () => {
+	it("rise above the highest row, the high mark older code left and the highest an open socket was pushed, even once the top rows are gone", () =>
+		withFreshStorage((sql) => {
+			const row = (msgId: string) => ({ deviceId: DEVICE, msgId, fromAccount: PEER, frame: "{}", bytes: 2, expiresAt: Date.now() + 1000 });
+			writeMeta(sql, "queue_seq_floor", "90");
+			// An open socket was pushed number 120 before the object restarted.
+			const first = enqueueAll(sql, [row("m1")], null, () => 120);
+			expect(first).toEqual(new Map([[DEVICE, 121]]));
+			// Every row acked: the next still comes after them, with no counter row written.
+			sql.exec("DELETE FROM queue");
+			const cursor = sql.exec(
+				"INSERT INTO queue (seq, device_id, from_account, msg_id, frame, bytes, expires_at) VALUES (1, 'x', 'x', 'x', '{}', 1, 1)",
+			);
+			expect(cursor.rowsWritten).toBe(2);
+			sql.exec("DELETE FROM queue");
+			expect(enqueueAll(sql, [row("m2")], null, () => 0)).toEqual(new Map([[DEVICE, 122]]));
+			// A re-sent id takes no number.
+			expect(enqueueAll(sql, [row("m2")], null, () => 0)).toEqual(new Map());
+			expect(enqueueAll(sql, [row("m3")], null, () => 0)).toEqual(new Map([[DEVICE, 123]]));
+		}));
+});
+
 describe("the send pipeline", () => {
 	const frame = (box = "AAAA") => ({
 		type: "send" as const,

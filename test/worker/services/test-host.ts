@@ -31,7 +31,7 @@ export function testHost(sql: SqlStorage, over: Partial<RelayHost> = {}): TestHo
 		blobs: env.ATTACHMENTS,
 		now: () => clock.now,
 		peer: () => peers as unknown as PeerStub,
-		sockets: { accept: () => {}, of: () => [] },
+		sockets: { accept: () => {}, of: () => [], all: () => [] },
 		schedule: async (job, at) => {
 			scheduled.push([job, at]);
 		},

@@ -127,7 +127,7 @@ export class Delivery implements TimedJob<JobName> {
 			expiresAt,
 			...(item.replaces !== undefined && { replaces: item.replaces }),
 		}));
-		const seqs = enqueueAll(this.host.sql, entries, null);
+		const seqs = enqueueAll(this.host.sql, entries, null, () => this.s.hub.highestSentUpTo());
 		if (seqs === "full") return "full";
 		this.s.hub.pushQueued(seqs, item.text);
 		if (seqs.size > 0) await this.host.schedule("queue-expiry", expiresAt);

@@ -49,21 +49,45 @@ export function queueStats(sql: SqlStorage, deviceId: string): QueueStats {
 }
 
 /**
+ * The sequence number the next queued row gets. Numbers only rise: a socket remembers the
+ * last one it was pushed (SocketState.sentUpTo, kept across hibernation) and pages on from
+ * it, so a new row under it would never reach that socket. AUTOINCREMENT promised that with a
+ * counter row written per message; the object counts here instead, from the highest row there
+ * is or the highest number any of its open sockets was pushed (`seqFloor`), once per life.
+ */
+const nextSeq = storageMemo<number>();
+
+/** The highest row, or the high mark AUTOINCREMENT left when the queue was rebuilt without it. */
+const highestSeq = (sql: SqlStorage): number =>
+	Math.max(
+		sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM queue").one().seq ?? 0,
+		// Read here, not through the meta cache: the migration wrote it with SQL of its own.
+		Number(sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'queue_seq_floor'").toArray()[0]?.value ?? 0),
+	);
+
+/**
  * Queue one message for several devices, all or nothing: if any device's queue is full,
  * nothing is written (no partial delivery). A message id already queued for a device from
  * the same sender is skipped for it, which makes a re-sent frame idempotent; ids are unique
  * per sender only, so another sender's message under that id is queued beside it.
  * Returns the sequence number per device it was written for, or "full".
  */
-export function enqueueAll(sql: SqlStorage, items: EnqueueItem[], caps: QueueCaps | null): Map<string, number> | "full" {
+export function enqueueAll(
+	sql: SqlStorage,
+	items: EnqueueItem[],
+	caps: QueueCaps | null,
+	seqFloor: () => number = () => 0,
+): Map<string, number> | "full" {
 	if (caps) {
 		for (const item of items) if (!fitsQueue(queueStats(sql, item.deviceId), item.bytes, caps)) return "full";
 	}
 	const seqs = new Map<string, number>();
 	for (const item of items) {
+		const seq = nextSeq.get(sql, () => Math.max(highestSeq(sql), seqFloor()) + 1);
 		const row = sql
 			.exec<{ seq: number }>(
-				"INSERT INTO queue (device_id, msg_id, from_account, replaces, frame, bytes, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, from_account, msg_id) DO NOTHING RETURNING seq",
+				"INSERT INTO queue (seq, device_id, msg_id, from_account, replaces, frame, bytes, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, from_account, msg_id) DO NOTHING RETURNING seq",
+				seq,
 				item.deviceId,
 				item.msgId,
 				item.fromAccount,
@@ -74,6 +98,7 @@ export function enqueueAll(sql: SqlStorage, items: EnqueueItem[], caps: QueueCap
 			)
 			.toArray()[0];
 		if (!row) continue;
+		nextSeq.update(sql, (n) => n + 1);
 		moveStats(sql, item.deviceId, 1, item.bytes);
 		seqs.set(item.deviceId, row.seq);
 	}

@@ -104,6 +104,13 @@ export class SocketHub {
 		return deviceId !== null && deviceStatus(this.host.sql, deviceId) === "approved" ? this.host.sockets.of(deviceId) : [];
 	}
 
+	/** The highest queue number any open socket was pushed: new queue rows are numbered above it. */
+	highestSentUpTo(): number {
+		let highest = 0;
+		for (const ws of this.host.sockets.all()) highest = Math.max(highest, readSocketState(ws)?.sentUpTo ?? 0);
+		return highest;
+	}
+
 	/** New queue entries, pushed at once to sockets that have caught up. */
 	pushQueued(seqs: ReadonlyMap<string, number>, text: string): void {
 		for (const [deviceId, seq] of seqs) {

@@ -323,6 +323,33 @@ const MIGRATIONS: string[][] = [
 		"ALTER TABLE sent_messages ADD COLUMN charge_reason TEXT",
 		"ALTER TABLE sent_messages ADD COLUMN charge_seq INTEGER",
 	],
+	[
+		// The queue without AUTOINCREMENT, whose counter was one more row written per queued
+		// message: the object numbers rows itself, above the highest row and above what any
+		// open socket was pushed (messaging/message-queue.ts nextSeq), so numbers still only
+		// rise. Rebuilt (SQLite cannot drop AUTOINCREMENT), rows and numbers as they are; safe to
+		// run again over the rebuilt table.
+		`CREATE TABLE IF NOT EXISTS queue_numbered (
+			seq INTEGER PRIMARY KEY,
+			device_id TEXT NOT NULL,
+			from_account TEXT NOT NULL,
+			msg_id TEXT NOT NULL,
+			replaces TEXT,
+			frame TEXT NOT NULL,
+			bytes INTEGER NOT NULL,
+			expires_at INTEGER NOT NULL,
+			UNIQUE (device_id, from_account, msg_id)
+		)`,
+		`INSERT OR IGNORE INTO queue_numbered (seq, device_id, from_account, msg_id, replaces, frame, bytes, expires_at)
+			SELECT seq, device_id, from_account, msg_id, replaces, frame, bytes, expires_at FROM queue`,
+		// AUTOINCREMENT's high mark, which a row deleted at the top leaves above the rows: the
+		// numbering goes on above it.
+		`INSERT INTO meta (key, value) SELECT 'queue_seq_floor', seq FROM sqlite_sequence WHERE name = 'queue'
+			ON CONFLICT (key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), excluded.value)`,
+		"DROP TABLE queue",
+		"ALTER TABLE queue_numbered RENAME TO queue",
+		"DELETE FROM sqlite_sequence WHERE name IN ('queue', 'queue_numbered')",
+	],
 ];
 
 /** The schema version migrateStorage brings storage to. */
