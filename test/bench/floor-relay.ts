@@ -9,7 +9,8 @@
  */
 import { type WebSocket, WebSocketServer } from "ws";
 
-const MAX_LIFETIME_MS = 30 * 60_000;
+/** Longer than the longest run may last (the growth run's hard limit, options.ts). */
+const MAX_LIFETIME_MS = 65 * 60_000;
 
 const sockets = new Map<string, WebSocket>();
 const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });

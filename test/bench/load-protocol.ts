@@ -18,7 +18,8 @@ export interface LoadWorkerData {
 export type LoadCommand =
 	| { op: "addPairs"; pairs: number[]; prefix: string }
 	| { op: "connect"; pairs: number[] }
-	| { op: "disconnect" }
+	/** Close the connected devices of `pairs` (all of them without), for good. */
+	| { op: "disconnect"; pairs?: number[] }
 	/** One message at a time from the first device of `pair` to the second, each after the previous arrived (and was confirmed). */
 	| { op: "sequential"; pair: number; count: number; gapMs: number; timeoutMs: number }
 	/** Every device of `pairs` sends to its peer at Poisson-distributed times, `ratePerDevice` a second. */

@@ -68,13 +68,15 @@ async function connect(indices: number[]): Promise<void> {
 	});
 }
 
-/** Close every connected device for good; its pair is done with. */
-function disconnect(): void {
-	for (const [pair, devices] of connected) {
+/** Close the connected devices of `only` (every one without it) for good; their pairs are done with. */
+function disconnect(only?: number[]): void {
+	for (const pair of only ?? [...connected.keys()]) {
+		const devices = connected.get(pair);
+		if (!devices) continue;
 		for (const d of devices) d.close();
+		connected.delete(pair);
 		pairs.delete(pair);
 	}
-	connected.clear();
 }
 
 function devicesOf(pair: number): [Device, Device] {
@@ -178,7 +180,7 @@ async function run(command: LoadCommand): Promise<RunReport | undefined> {
 			await connect(command.pairs);
 			return;
 		case "disconnect":
-			disconnect();
+			disconnect(command.pairs);
 			return;
 		case "touch": {
 			const [a] = devicesOf(command.pair);

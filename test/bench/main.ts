@@ -19,15 +19,22 @@ import { HotPathProbe } from "./hot-path-probe.ts";
 import { LoadPool } from "./load-pool.ts";
 import { type ChatUsage, type OneObjectChat, startOneObjectChat } from "./one-object-chat-server.ts";
 import { type BenchOptions, parseArgs, USAGE } from "./options.ts";
-import { planPairs, runPhase, runSinglePair, type Target } from "./phases.ts";
+import { planPairs, runPhase, runSinglePair, type Target, untilQuiet } from "./phases.ts";
 import { type RelayServer, startRelayServer } from "./relay-server.ts";
 import { allTables, markdownTable, printTables } from "./report.ts";
-import type { BenchResult, CostResult, GoalCheck, MachineInfo, ProbeResult, Ratios, SizeResult } from "./results.ts";
+import type {
+	BenchResult,
+	CostResult,
+	GoalCheck,
+	GrowthResult,
+	GrowthRow,
+	MachineInfo,
+	ProbeResult,
+	Ratios,
+	SizeResult,
+} from "./results.ts";
 import { figures, type LatencySummary } from "./stats.ts";
 import { latencyChart } from "./svg-chart.ts";
-
-/** A run that has not finished by then stops itself. */
-const HARD_LIMIT_MS = 20 * 60_000;
 
 function machineInfo(): MachineInfo {
 	let cpuModel = os.cpus()[0]?.model ?? "unknown";
@@ -81,6 +88,54 @@ function ratios(s: Pick<SizeResult, "relay" | "floor">): Ratios {
 		perSocketMemory: ratio(r.memory.perSocketBytes, f.memory.perSocketBytes),
 		wakeBothIdleP50: ratio(r.wakeBothIdle.latencyMs.p50, f.wakeBothIdle.latencyMs.p50),
 		cpuPerMessage: ratio(r.cpuMsPerMessage.paced, f.cpuMsPerMessage.paced),
+	};
+}
+
+/** How long the relay's runtime may stay busy after a size before the floor runs anyway. */
+const QUIET_LIMIT_MS = 3 * 60_000;
+
+/** The growth run's table: per N, and how much each figure grew from the smallest N to the largest. */
+function growth(sizes: SizeResult[]): GrowthResult {
+	const rows: GrowthRow[] = sizes.map((s) => {
+		const chat = s.oneObjectChat;
+		const relay = s.relay.memory.perSocketBytes;
+		return {
+			devices: s.devices,
+			rssPerSocket: {
+				relay,
+				oneObjectChat: chat ? chat.memory.perSocketBytes : null,
+				floor: s.floor.memory.perSocketBytes,
+				ours: chat ? relay - chat.memory.perSocketBytes : null,
+			},
+			pacedP99Ms: { relay: s.relay.paced.latencyMs.p99, floor: s.floor.paced.latencyMs.p99 },
+			connectMs: { relay: s.relay.connectMs, oneObjectChat: chat ? chat.connectMs : null, floor: s.floor.connectMs },
+		};
+	});
+	const first = rows[0];
+	const last = rows.at(-1);
+	if (!first || !last || first === last) return { rows, factors: null };
+	const grew = (a: number | null, b: number | null) => (a === null || b === null ? null : ratio(b, a));
+	return {
+		rows,
+		factors: {
+			from: first.devices,
+			to: last.devices,
+			rssPerSocket: {
+				relay: ratio(last.rssPerSocket.relay, first.rssPerSocket.relay),
+				oneObjectChat: grew(first.rssPerSocket.oneObjectChat, last.rssPerSocket.oneObjectChat),
+				floor: ratio(last.rssPerSocket.floor, first.rssPerSocket.floor),
+				ours: grew(first.rssPerSocket.ours, last.rssPerSocket.ours),
+			},
+			pacedP99Ms: {
+				relay: ratio(last.pacedP99Ms.relay, first.pacedP99Ms.relay),
+				floor: ratio(last.pacedP99Ms.floor, first.pacedP99Ms.floor),
+			},
+			connectMs: {
+				relay: ratio(last.connectMs.relay, first.connectMs.relay),
+				oneObjectChat: grew(first.connectMs.oneObjectChat, last.connectMs.oneObjectChat),
+				floor: ratio(last.connectMs.floor, first.connectMs.floor),
+			},
+		},
 	};
 }
 
@@ -362,10 +417,19 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			// Interleaved, so both see the machine in the same state.
 			const relayFigures = await runPhase(relayTarget, opts, plan, `r${run}n${devices}_`);
 			relay.assertSameRuntime();
+			// The closed sockets wake their objects (webSocketClose); that work is not the floor's to share.
+			const quietMs = await untilQuiet(relay.runtimePid, QUIET_LIMIT_MS);
+			if (quietMs > 2000) log(`the relay's runtime was busy for ${(quietMs / 1000).toFixed(0)} s after its sockets closed`);
 			const floorFigures = await runPhase(floorTarget, opts, plan, "");
 			// The chat's counts live in its object's memory, which goes when it hibernates: read around the run.
 			const chatBefore = chat ? await chat.usage() : null;
-			const chatPair = chatPool && (await runSinglePair(chatPool, "floor", opts, plan, ""));
+			const chatRun = chatPool && chat && (await runSinglePair(chatPool, "floor", opts, plan, "", chat));
+			if (chatRun) {
+				log(
+					`one-object chat N=${devices}: connected in ${(chatRun.connectMs / 1000).toFixed(1)} s, ` +
+						`${(chatRun.memory.perSocketBytes / 1024).toFixed(1)} KiB RSS per socket`,
+				);
+			}
 			if (chat && chatBefore) addChatUsage(chatUsage, chatBefore, await chat.usage());
 			const result = {
 				devices,
@@ -373,10 +437,12 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 				relay: relayFigures,
 				floor: floorFigures,
 			};
-			const oneObjectChat = chatPair && {
-				singlePair: chatPair,
-				toFloor: latencyRatios(chatPair.latencyMs, floorFigures.singlePair.latencyMs),
-				relayTo: latencyRatios(relayFigures.singlePair.latencyMs, chatPair.latencyMs),
+			const oneObjectChat = chatRun && {
+				singlePair: chatRun.singlePair,
+				toFloor: latencyRatios(chatRun.singlePair.latencyMs, floorFigures.singlePair.latencyMs),
+				relayTo: latencyRatios(relayFigures.singlePair.latencyMs, chatRun.singlePair.latencyMs),
+				connectMs: chatRun.connectMs,
+				memory: chatRun.memory,
 			};
 			sizes.push({ ...result, ratio: ratios(result), oneObjectChat, onDisk: null });
 		}
@@ -469,7 +535,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			run: opts.name,
 			startedAt: startedAt.toISOString(),
 			durationMs: Date.now() - startedAt.getTime(),
-			command: opts.name === "smoke" ? "npm run bench:smoke" : "npm run bench",
+			command: opts.name === "smoke" ? "npm run bench:smoke" : opts.name === "growth" ? "npm run bench -- --growth" : "npm run bench",
 			machine,
 			options: opts,
 			server: {
@@ -486,6 +552,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			probe: probeResult,
 			cost: costResult,
 			approval,
+			growth: opts.growth ? growth(sizes) : null,
 			goals: goals(sizes, probeResult, costResult, approval, lostTotal, duplicatedTotal),
 			lostTotal,
 			duplicatedTotal,
@@ -535,9 +602,9 @@ export async function main(argv: string[]): Promise<number> {
 		return 0;
 	}
 	const deadline = setTimeout(() => {
-		console.error(`the benchmark did not finish within ${HARD_LIMIT_MS / 60_000} minutes; stopping`);
+		console.error(`the benchmark did not finish within ${opts.hardLimitMs / 60_000} minutes; stopping`);
 		process.exit(1);
-	}, HARD_LIMIT_MS);
+	}, opts.hardLimitMs);
 	deadline.unref();
 	// A signal exits through process.exit, so the servers' exit handlers stop them.
 	for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));

@@ -4,7 +4,7 @@ import { ROOT } from "./bundle.ts";
 import type { StateOn } from "./relay-server.ts";
 
 export interface BenchOptions {
-	name: "full" | "smoke";
+	name: "full" | "smoke" | "growth";
 	/** Connected devices per run; each is one account, paired with another as contacts. */
 	sizes: number[];
 	/** Text per message; the relay's sealed frame is ~4/3 of it plus ~250 characters of header. */
@@ -70,6 +70,14 @@ export interface BenchOptions {
 	approvalContacts: number;
 	/** Also time one sending pair through wrangler's dev proxy. */
 	proxyCheck: boolean;
+	/**
+	 * Report how memory per socket, the paced p99 and the time to connect every device grow
+	 * from the smallest size to the largest (the "Growth" table), the one-object chat's memory
+	 * per socket beside ours.
+	 */
+	growth: boolean;
+	/** The run stops itself if it has not finished by then. */
+	hardLimitMs: number;
 	outDir: string;
 }
 
@@ -98,6 +106,8 @@ export const FULL: BenchOptions = {
 	oneObjectChat: true,
 	approvalContacts: 1000,
 	proxyCheck: true,
+	growth: false,
+	hardLimitMs: 20 * 60_000,
 	outDir: path.join(ROOT, "bench-results"),
 };
 
@@ -124,14 +134,34 @@ export const SMOKE: BenchOptions = {
 	outDir: path.join(ROOT, "bench-results", "smoke"),
 };
 
+/**
+ * The growth point: N = 100, 1,000 and 10,000, to see how each figure grows with the number of
+ * connected devices. Not part of the full run: setting up 5,000 pairs through the SDK alone
+ * takes minutes. No disk runs (the growth is measured with the state in RAM, like every
+ * other figure), and more concurrent registrations, since setup is most of the run.
+ */
+export const GROWTH: BenchOptions = {
+	...FULL,
+	name: "growth",
+	sizes: [100, 1000, 10_000],
+	diskSizes: [],
+	concurrency: 24,
+	growth: true,
+	hardLimitMs: 60 * 60_000,
+	outDir: path.join(ROOT, "bench-results", "growth"),
+};
+
 export const USAGE = `npm run bench [-- options]      full run (N = 10, 100, 1000)
 npm run bench:smoke             quick run for CI (N = 10); the same as --smoke
+npm run bench -- --growth       growth run: N = 100, 1000, 10000 and how memory per socket, paced
+                                p99 and the time to connect all grow (~17 min; no disk runs)
 
   --sizes 10,100,1000     connected devices per run (even numbers)
   --rate 100              paced load, messages per second in total (at most 5 per device)
   --paced-ms 20000        paced run length
   --saturate-ms 4000      saturation run length
   --threads 2             client load threads
+  --concurrency 12        registrations and connections in flight per load thread (--growth: 24)
   --state ram             where the relay's runtime keeps its state: ram (/dev/shm) or disk
   --disk-sizes 1000       sizes run again with the state on disk, for comparison ("none": skip)
   --no-chat               skip the one-object chat's one-pair figures
@@ -143,7 +173,8 @@ npm run bench:smoke             quick run for CI (N = 10); the same as --smoke
 
 /** Options from the command line on top of a preset. */
 export function parseArgs(argv: string[]): BenchOptions | "help" {
-	let opts: BenchOptions = argv.includes("--smoke") ? { ...SMOKE } : { ...FULL };
+	if (argv.includes("--smoke") && argv.includes("--growth")) throw new Error("--smoke and --growth are two different runs: pick one");
+	let opts: BenchOptions = argv.includes("--smoke") ? { ...SMOKE } : argv.includes("--growth") ? { ...GROWTH } : { ...FULL };
 	for (let i = 0; i < argv.length; i++) {
 		const arg = argv[i];
 		const value = () => {
@@ -158,6 +189,7 @@ export function parseArgs(argv: string[]): BenchOptions | "help" {
 		};
 		switch (arg) {
 			case "--smoke":
+			case "--growth":
 				break;
 			case "--help":
 			case "-h":
@@ -177,6 +209,9 @@ export function parseArgs(argv: string[]): BenchOptions | "help" {
 				break;
 			case "--threads":
 				opts = { ...opts, threads: Math.round(count()) };
+				break;
+			case "--concurrency":
+				opts = { ...opts, concurrency: Math.round(count()) };
 				break;
 			case "--state": {
 				const where = value();

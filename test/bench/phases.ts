@@ -5,10 +5,10 @@
  */
 import type { HotPathProbe } from "./hot-path-probe.ts";
 import type { LoadPool } from "./load-pool.ts";
-import type { RelayKind, RunReport } from "./load-protocol.ts";
+import type { LoadCommand, RelayKind, RunReport } from "./load-protocol.ts";
 import type { BenchOptions } from "./options.ts";
-import { cpuMs } from "./processes.ts";
-import type { KindFigures, WakeFigures } from "./results.ts";
+import { cpuMs, openFileCount, openFileLimit } from "./processes.ts";
+import type { KindFigures, SocketMemory, WakeFigures } from "./results.ts";
 import { figures, type RunFigures, summarize } from "./stats.ts";
 
 export interface Target {
@@ -55,6 +55,169 @@ export function planPairs(first: number, devices: number, wakePairs: number): Pa
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const SETTLE_MS = 1000;
+/**
+ * Pairs set up per command to the load threads: at N = 10,000 the whole setup takes longer
+ * than a load thread's command may (load-pool.ts), and each batch logs how far it got.
+ */
+const SETUP_BATCH = 1000;
+
+/** Register (relay) or create (floor) the devices of `pairs`, a batch at a time; returns the time it took. */
+async function setUp(target: Target, pairs: number[], prefix: string): Promise<number> {
+	const started = Date.now();
+	for (let i = 0; i < pairs.length; i += SETUP_BATCH) {
+		await target.pool.onPairs(pairs.slice(i, i + SETUP_BATCH), (own) => ({ op: "addPairs", pairs: own, prefix }));
+		const done = Math.min(pairs.length, i + SETUP_BATCH);
+		if (done < pairs.length)
+			target.log(`${target.kind}: ${done} of ${pairs.length} pairs set up, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+	}
+	return Date.now() - started;
+}
+
+/**
+ * Connecting or closing a device wakes its Durable Object, which in local workerd opens three
+ * files (its SQLite database, WAL and shared-memory file) until it is evicted 10 s after its
+ * last event. N = 1,000 and 2,000 connected in one wave (up to 2,000 objects awake at once,
+ * 8,000 files); at N = 10,000 the same wave stopped the runtime dead at ~2,100 objects awake
+ * (8,066 files, no CPU used, no connection answered). So large N connect and close in
+ * batches, each once the objects of the earlier ones have gone back to sleep far enough;
+ * N ≤ 1,000 is one batch, as it always was.
+ */
+const FILES_PER_OBJECT = 3;
+/** Local workerd evicts an object this long after its last event (10 s), with a margin. */
+const EVICTED_AFTER_MS = 12_000;
+/** Pairs connected or closed at once: up to N = 1,000 all of them, above it this many per batch. */
+const ONE_WAVE_PAIRS = 500;
+const SOCKET_BATCH = 250;
+/** Objects a batch may find awake: the N = 1,000 wave, which the runtime took. */
+const AWAKE_OBJECTS_CAP = 1000;
+/** How full a batch may make the server's file table, of its limit (`ulimit -n`). */
+const FILE_HEADROOM = 0.9;
+/** The longest a batch waits for room (evicted objects close their files within ~10 s). */
+const ROOM_WAIT_LIMIT_MS = 60_000;
+
+/**
+ * Waits until the server `pid` has room for `devices` more woken objects: its files beyond
+ * the `baseFiles` it had with no device connected and the `sockets` still open (the objects
+ * awake) plus theirs stay under AWAKE_OBJECTS_CAP objects' worth, and its whole file table
+ * under FILE_HEADROOM of its limit. Returns how long that took.
+ */
+async function roomFor(pid: number, devices: number, sockets: number, baseFiles: number): Promise<number> {
+	const limit = openFileLimit(pid) ?? Number.POSITIVE_INFINITY;
+	const started = Date.now();
+	const needed = devices * (FILES_PER_OBJECT + 1);
+	while (Date.now() - started < ROOM_WAIT_LIMIT_MS) {
+		const open = openFileCount(pid);
+		if (open === null) break;
+		const awakeFiles = Math.max(0, open - sockets - baseFiles);
+		if (awakeFiles + devices * FILES_PER_OBJECT <= AWAKE_OBJECTS_CAP * FILES_PER_OBJECT && open + needed <= limit * FILE_HEADROOM) break;
+		await sleep(250);
+	}
+	return Date.now() - started;
+}
+
+/**
+ * Runs `command` on `pairs` a batch at a time, each once the server has room for it (see
+ * roomFor); `socketsBefore(i)` is how many sockets are open before the batch at pair index i.
+ * Returns the time spent waiting for room.
+ */
+async function inSocketBatches(
+	pool: LoadPool,
+	server: { pid: number; baseFiles: number } | null,
+	pairs: number[],
+	command: (own: number[]) => LoadCommand,
+	socketsBefore: (i: number) => number,
+	pauseMs = 0,
+): Promise<number> {
+	if (pairs.length <= ONE_WAVE_PAIRS) {
+		await pool.onPairs(pairs, command);
+		return 0;
+	}
+	let waited = 0;
+	for (let i = 0; i < pairs.length; i += SOCKET_BATCH) {
+		const batch = pairs.slice(i, i + SOCKET_BATCH);
+		if (server) waited += await roomFor(server.pid, batch.length * 2, socketsBefore(i), server.baseFiles);
+		await pool.onPairs(batch, command);
+		if (pauseMs > 0 && i + SOCKET_BATCH < pairs.length) await sleep(pauseMs);
+	}
+	return waited;
+}
+
+/** A server's process and the files it had open before any device of the phase connected. */
+export type ServerFiles = { pid: number; baseFiles: number } | null;
+
+/**
+ * Closes every device of `pairs`, in batches when there are many: a closed socket wakes its
+ * Durable Object (webSocketClose). The pause lets the server take a batch's closes before
+ * the room for the next is judged.
+ */
+export async function closeAll(pool: LoadPool, server: ServerFiles, pairs: number[]): Promise<void> {
+	const devices = pairs.length * 2;
+	await inSocketBatches(
+		pool,
+		server,
+		pairs,
+		(own) => ({ op: "disconnect", pairs: own }),
+		(i) => devices - i * 2,
+		1000,
+	);
+	await pool.all({ op: "disconnect" });
+}
+
+/**
+ * Resident memory before and after the N sockets connected, and the time connecting them
+ * took, including any wait for room in the server's file table (`waitedMs`).
+ */
+async function connectMeasured(
+	pool: LoadPool,
+	pid: number | null,
+	pairs: number[],
+	rss: () => number | null,
+	beforeMemory?: () => Promise<void>,
+): Promise<{ connectMs: number; waitedMs: number; connectedAt: number; memory: SocketMemory; server: ServerFiles }> {
+	await sleep(SETTLE_MS);
+	await beforeMemory?.();
+	const rssBefore = rss() ?? 0;
+	const baseFiles = pid === null ? null : openFileCount(pid);
+	const server = pid === null || baseFiles === null ? null : { pid, baseFiles };
+	const t = Date.now();
+	const waitedMs = await inSocketBatches(
+		pool,
+		server,
+		pairs,
+		(own) => ({ op: "connect", pairs: own }),
+		(i) => i * 2,
+	);
+	const connectedAt = Date.now();
+	const connectMs = connectedAt - t;
+	await sleep(SETTLE_MS);
+	await beforeMemory?.();
+	const rssConnected = rss() ?? 0;
+	return {
+		connectMs,
+		waitedMs,
+		connectedAt,
+		server,
+		memory: { rssBefore, rssConnected, perSocketBytes: (rssConnected - rssBefore) / (pairs.length * 2) },
+	};
+}
+
+/**
+ * Waits until the process `pid` has used under a tenth of a core for a second (at most
+ * `limitMs`) and returns how long that took. After N sockets closed, workerd wakes their
+ * objects for webSocketClose, which at N = 10,000 keeps its thread busy long enough to
+ * share the CPUs with whatever runs next.
+ */
+export async function untilQuiet(pid: number, limitMs: number): Promise<number> {
+	const started = Date.now();
+	let before = cpuMs(pid);
+	while (before !== null && Date.now() - started < limitMs) {
+		await sleep(1000);
+		const after = cpuMs(pid);
+		if (after === null || after - before < 100) break;
+		before = after;
+	}
+	return Date.now() - started;
+}
 
 /**
  * One message per idle pair, pair after pair. With `touchSender`, the sender's object is woken
@@ -101,23 +264,27 @@ async function countWakes(target: Target, pairs: number[], timeoutMs: number): P
 export async function runPhase(target: Target, opts: BenchOptions, plan: PairPlan, prefix: string): Promise<KindFigures> {
 	const { pool, kind } = target;
 	const devices = plan.all.length * 2;
-	let t = Date.now();
-	await pool.onPairs(plan.all, (own) => ({ op: "addPairs", pairs: own, prefix }));
-	const setupMs = Date.now() - t;
+	const setupMs = await setUp(target, plan.all, prefix);
 	target.log(`${kind} N=${devices}: ${plan.all.length} pairs set up in ${(setupMs / 1000).toFixed(1)} s`);
 
-	await sleep(SETTLE_MS);
-	await target.beforeMemory?.();
-	const rssBefore = target.rss() ?? 0;
-	t = Date.now();
-	await pool.onPairs(plan.all, (own) => ({ op: "connect", pairs: own }));
-	const connectMs = Date.now() - t;
+	// The growth run reads memory per socket across sizes whose setup leaves different numbers of
+	// objects awake; waiting for them to be evicted first makes every "before" the same state
+	// (and the files the runtime holds with no object awake the base of its connect batches).
+	if (opts.growth && kind === "relay") await sleep(EVICTED_AFTER_MS);
+	const { connectMs, waitedMs, connectedAt, memory, server } = await connectMeasured(
+		pool,
+		target.pid,
+		plan.all,
+		target.rss,
+		target.beforeMemory,
+	);
 	// The wake pairs are idle from here on.
-	const idleSince = Date.now();
-	await sleep(SETTLE_MS);
-	await target.beforeMemory?.();
-	const rssConnected = target.rss() ?? 0;
-	target.log(`${kind} N=${devices}: connected in ${(connectMs / 1000).toFixed(1)} s`);
+	const idleSince = connectedAt;
+	target.log(
+		`${kind} N=${devices}: connected in ${(connectMs / 1000).toFixed(1)} s` +
+			`${waitedMs >= 100 ? ` (${(waitedMs / 1000).toFixed(1)} s of it waiting for room among the server's open files)` : ""}, ` +
+			`${(memory.perSocketBytes / 1024).toFixed(1)} KiB RSS per socket, ${openFileCount(target.pid) ?? "?"} files open in the server`,
+	);
 
 	const first = plan.load[0] as number;
 	const singlePair = figures(
@@ -169,7 +336,7 @@ export async function runPhase(target: Target, opts: BenchOptions, plan: PairPla
 	wakeBothIdle.objectsConstructed = counted.constructed;
 	wakeBothIdle.lost += counted.lost;
 
-	await pool.all({ op: "disconnect" });
+	await closeAll(pool, server, plan.all);
 	return {
 		setupMs,
 		connectMs,
@@ -178,7 +345,7 @@ export async function runPhase(target: Target, opts: BenchOptions, plan: PairPla
 		saturated,
 		wakeBothIdle,
 		wakeRecipientIdle,
-		memory: { rssBefore, rssConnected, perSocketBytes: (rssConnected - rssBefore) / devices },
+		memory,
 		cpuMsPerMessage: {
 			paced: pacedCpu / Math.max(1, paced.delivered),
 			saturated: saturatedCpu / Math.max(1, saturated.delivered),
@@ -188,7 +355,8 @@ export async function runPhase(target: Target, opts: BenchOptions, plan: PairPla
 
 /**
  * Only the one-sending-pair workload, with all N devices connected: for the one-object chat,
- * whose single object holds every socket, so only a single pair compares like with like.
+ * whose single object holds every socket, so only a single pair compares like with like. Its
+ * server's memory is read around connecting as runPhase reads it (`rss`: null skips it).
  */
 export async function runSinglePair(
 	pool: LoadPool,
@@ -196,10 +364,10 @@ export async function runSinglePair(
 	opts: BenchOptions,
 	plan: PairPlan,
 	prefix: string,
-): Promise<RunFigures> {
+	server: { pid: number | null; rss: () => number | null } = { pid: null, rss: () => null },
+): Promise<{ singlePair: RunFigures; connectMs: number; memory: SocketMemory }> {
 	await pool.onPairs(plan.all, (own) => ({ op: "addPairs", pairs: own, prefix }));
-	await pool.onPairs(plan.all, (own) => ({ op: "connect", pairs: own }));
-	await sleep(SETTLE_MS);
+	const { connectMs, memory } = await connectMeasured(pool, server.pid, plan.all, server.rss);
 	const first = plan.load[0] as number;
 	const report = await pool.measurePair(first, {
 		op: "sequential",
@@ -209,7 +377,7 @@ export async function runSinglePair(
 		timeoutMs: opts.drainMs,
 	});
 	await pool.all({ op: "disconnect" });
-	return figures([report], kind);
+	return { singlePair: figures([report], kind), connectMs, memory };
 }
 
 /** An empty figure set, for a wake group with no pairs. */

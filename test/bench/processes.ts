@@ -62,6 +62,25 @@ export function rssBytes(pid: number): number | null {
 	}
 }
 
+/** Files (sockets included) the process has open, or null if it is gone: each is one of its `ulimit -n`. */
+export function openFileCount(pid: number): number | null {
+	try {
+		return readdirSync(`/proc/${pid}/fd`).length;
+	} catch {
+		return null;
+	}
+}
+
+/** The process's soft limit on open files (`ulimit -n`), or null if it is gone or has none. */
+export function openFileLimit(pid: number): number | null {
+	try {
+		const soft = /^Max open files\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, "utf8"))?.[1];
+		return soft === undefined ? null : Number(soft);
+	} catch {
+		return null;
+	}
+}
+
 const TICKS_PER_SECOND = 100;
 
 /** User + system CPU time in milliseconds (clock ticks are 1/100 s on Linux). */

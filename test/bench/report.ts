@@ -128,6 +128,63 @@ export function chatTable(sizes: SizeResult[]): Tables | null {
 	};
 }
 
+const seconds = (v: number | null): string => (v !== null && Number.isFinite(v) ? `${(v / 1000).toFixed(1)} s` : "–");
+const grewBy = (v: number | null): string => (v === null ? "–" : times(v));
+
+/**
+ * The growth run (`--growth`): per N, memory per connected socket — ours, the one-object
+ * chat's (workerd's own cost of a socket, measured the same way) and the part that is ours —,
+ * the paced p99 and the time to connect every device; then how much each grew.
+ */
+export function growthTable(result: BenchResult): Tables | null {
+	const g = result.growth;
+	if (!g) return null;
+	const rows: Row[] = g.rows.map((r) => [
+		count(r.devices),
+		kib(r.rssPerSocket.relay),
+		r.rssPerSocket.oneObjectChat === null ? "–" : kib(r.rssPerSocket.oneObjectChat),
+		r.rssPerSocket.ours === null ? "–" : kib(r.rssPerSocket.ours),
+		kib(r.rssPerSocket.floor),
+		ms(r.pacedP99Ms.relay),
+		ms(r.pacedP99Ms.floor),
+		seconds(r.connectMs.relay),
+		seconds(r.connectMs.oneObjectChat),
+		seconds(r.connectMs.floor),
+	]);
+	const f = g.factors;
+	if (f) {
+		rows.push([
+			`${count(f.from)} → ${count(f.to)}`,
+			grewBy(f.rssPerSocket.relay),
+			grewBy(f.rssPerSocket.oneObjectChat),
+			grewBy(f.rssPerSocket.ours),
+			grewBy(f.rssPerSocket.floor),
+			grewBy(f.pacedP99Ms.relay),
+			grewBy(f.pacedP99Ms.floor),
+			grewBy(f.connectMs.relay),
+			grewBy(f.connectMs.oneObjectChat),
+			grewBy(f.connectMs.floor),
+		]);
+	}
+	return {
+		title:
+			"Growth: server memory per connected socket (RSS), paced p99 and the time to connect all N devices; last row: how much each grew",
+		header: [
+			"N",
+			"RSS/socket relay",
+			"RSS/socket one-object chat",
+			"ours (relay − chat)",
+			"RSS/socket floor",
+			"paced p99 relay ms",
+			"paced p99 floor ms",
+			"connect all relay",
+			"connect all chat",
+			"connect all floor",
+		],
+		rows,
+	};
+}
+
 /** The sizes run again with the runtime's state on disk (options.diskSizes), against the same floor. */
 export function diskTable(sizes: SizeResult[]): Tables | null {
 	const rows: Row[] = [];
@@ -236,11 +293,13 @@ export function allTables(result: BenchResult): Tables[] {
 	const approval = approvalTable(result);
 	const disk = diskTable(result.sizes);
 	const chat = chatTable(result.sizes);
+	const grown = growthTable(result);
 	return [
 		latencyTable(result.sizes),
 		...(chat ? [chat] : []),
 		throughputTable(result.sizes),
 		resourceTable(result.sizes),
+		...(grown ? [grown] : []),
 		...(disk ? [disk] : []),
 		cryptoTable(result),
 		...(approval ? [approval] : []),

@@ -31,6 +31,14 @@ export interface WakeFigures {
 	lost: number;
 }
 
+export interface SocketMemory {
+	/** Resident memory of the server process before and after the N sockets connected (read 1 s after the last), bytes. */
+	rssBefore: number;
+	rssConnected: number;
+	/** (rssConnected − rssBefore) / N */
+	perSocketBytes: number;
+}
+
 export interface KindFigures {
 	/** Registering the accounts and making them contacts (relay) — setup, not measured traffic. */
 	setupMs: number;
@@ -45,12 +53,7 @@ export interface KindFigures {
 	wakeBothIdle: WakeFigures;
 	/** The same with the sender's object woken first over HTTP, so only the recipient's wakes. */
 	wakeRecipientIdle: WakeFigures;
-	memory: {
-		/** Resident memory of the server process before and after the N sockets connected, bytes. */
-		rssBefore: number;
-		rssConnected: number;
-		perSocketBytes: number;
-	};
+	memory: SocketMemory;
 	/** Server CPU time per delivered message during the paced and the saturated runs, ms. */
 	cpuMsPerMessage: { paced: number; saturated: number };
 }
@@ -79,6 +82,9 @@ export interface SizeResult {
 	 */
 	oneObjectChat: {
 		singlePair: RunFigures;
+		/** Connecting the N devices, and the chat's workerd memory around it, read as for the relay. */
+		connectMs: number;
+		memory: SocketMemory;
 		/** chat / floor */
 		toFloor: { p50: number; p90: number; p99: number; max: number };
 		/** relay / chat */
@@ -86,6 +92,30 @@ export interface SizeResult {
 	} | null;
 	/** The relay again with its runtime's state on this machine's disk (options.diskSizes), against the same floor figures. */
 	onDisk: { relay: KindFigures; ratio: Ratios } | null;
+}
+
+/** One size of the growth run (options.growth). */
+export interface GrowthRow {
+	devices: number;
+	/** Server RSS per connected socket, bytes; `ours` is relay − one-object chat (null without the chat). */
+	rssPerSocket: { relay: number; oneObjectChat: number | null; floor: number; ours: number | null };
+	pacedP99Ms: { relay: number; floor: number };
+	/** Connecting all N devices, ms. */
+	connectMs: { relay: number; oneObjectChat: number | null; floor: number };
+}
+
+/** How each figure grew from the smallest size to the largest: value at `to` / value at `from`. */
+export interface GrowthFactors {
+	from: number;
+	to: number;
+	rssPerSocket: { relay: number; oneObjectChat: number | null; floor: number; ours: number | null };
+	pacedP99Ms: { relay: number; floor: number };
+	connectMs: { relay: number; oneObjectChat: number | null; floor: number };
+}
+
+export interface GrowthResult {
+	rows: GrowthRow[];
+	factors: GrowthFactors | null;
 }
 
 export interface ProbeResult {
@@ -153,6 +183,8 @@ export interface BenchResult {
 	cost: CostResult | null;
 	/** Approving a device: every contact key re-wrapped for it, in Chromium (options.approvalContacts). */
 	approval: ApprovalBenchResult | null;
+	/** How the figures grow with N (options.growth: `--growth`); null in other runs. */
+	growth: GrowthResult | null;
 	goals: GoalCheck[];
 	/** Lost or duplicated messages anywhere in the run: must be 0. */
 	lostTotal: number;

@@ -48,6 +48,7 @@ describe("the benchmark's smoke run", () => {
 			"probe",
 			"cost",
 			"approval",
+			"growth",
 			"goals",
 			"lostTotal",
 			"duplicatedTotal",
@@ -82,6 +83,11 @@ describe("the benchmark's smoke run", () => {
 			// The one-object chat's one sending pair, and its ratios.
 			for (const key of LATENCY) expectNumber(size.oneObjectChat.singlePair.latencyMs[key], `oneObjectChat.singlePair.latencyMs.${key}`);
 			expect(size.oneObjectChat.singlePair.delivered).toBe(SMOKE.sequentialCount);
+			// The chat's workerd memory around connecting, read as the relay's is (the growth table's yardstick).
+			for (const key of ["rssBefore", "rssConnected", "perSocketBytes"])
+				expectNumber(size.oneObjectChat.memory[key], `oneObjectChat.memory.${key}`);
+			expect(size.oneObjectChat.memory.rssConnected, "the chat's workerd was found").toBeGreaterThan(0);
+			expectNumber(size.oneObjectChat.connectMs, "oneObjectChat.connectMs");
 			for (const key of ["p50", "p99"]) {
 				expectNumber(size.oneObjectChat.toFloor[key], `oneObjectChat.toFloor.${key}`);
 				expectNumber(size.oneObjectChat.relayTo[key], `oneObjectChat.relayTo.${key}`);
@@ -125,5 +131,7 @@ describe("the benchmark's smoke run", () => {
 		expect(json.approval.afterMs).toBeGreaterThan(0);
 		expect(json.approval.beforeMs).toBeGreaterThan(json.approval.afterMs);
 		expect(json.goals.length).toBeGreaterThan(0);
+		// Only the growth run (--growth) has a growth table.
+		expect(json.growth).toBeNull();
 	}, 150_000);
 });
