@@ -6,7 +6,7 @@ import { browserMedia, CallController } from "./call-controller.ts";
 import { errorText } from "./error-text.ts";
 import { DesktopNotifications, NotificationSettings } from "./features/desktop-notifications.ts";
 import { MessengerController } from "./messenger-controller.ts";
-import { enablePush } from "./push-subscription.ts";
+import { dropBrowserPush, enablePush } from "./push-subscription.ts";
 import { Crashed, ErrorBoundary } from "./views/error-boundary.tsx";
 
 /** The web app's own device profile; the widget keeps a separate one. */
@@ -26,6 +26,8 @@ controller.onArrival((m) => notifications.message(m.peerId, m.text, m.attachment
 notifications.watchCalls(calls);
 // Web Push while no tab is open, once notifications are allowed (it does nothing otherwise, or if the relay sends none).
 controller.client.on("ready", () => void enablePush(controller.client).catch(() => undefined));
+// A device erased here leaves no push subscription behind in the browser (the relay's went with the device).
+controller.onErased(() => void dropBrowserPush());
 
 const root = document.getElementById("app");
 if (root) {

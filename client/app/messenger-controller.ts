@@ -87,6 +87,8 @@ export class MessengerController {
 	private readonly callLog: CallLog;
 	/** Told of each new message from a contact, once kept and shown (the desktop notifications listen). */
 	private readonly arrivalListeners = new Set<(message: ChatMessage) => void>();
+	/** Told once this device was erased from the browser (signed out, removed, account deleted). */
+	private readonly erasedListeners = new Set<() => void>();
 
 	constructor(
 		private readonly profile: ProfileNames,
@@ -164,6 +166,9 @@ export class MessengerController {
 			this.devices,
 			this.conversations,
 			this.safetyNumbers,
+			() => {
+				for (const listener of this.erasedListeners) listener();
+			},
 		);
 		this.connection = new ConnectionStatus(store, this.client, browserOffline);
 		this.recovery = new Recovery(store, this.client, new RecoveryMarks(profile.history, stores.localStorage), this.notices);
@@ -189,6 +194,12 @@ export class MessengerController {
 	onArrival(listener: (message: ChatMessage) => void): () => void {
 		this.arrivalListeners.add(listener);
 		return () => this.arrivalListeners.delete(listener);
+	}
+
+	/** Once this device's keys and history are deleted here: what the page kept for it outside the profile goes too. */
+	onErased(listener: () => void): () => void {
+		this.erasedListeners.add(listener);
+		return () => this.erasedListeners.delete(listener);
 	}
 
 	get names(): ProfileNames {

@@ -103,7 +103,18 @@ export async function enablePush(relay: PushRelay, registration?: PushRegistrati
 	return "subscribed";
 }
 
-/** Notifications turned off (or signing out): no more pushes, at the relay and in the browser. */
+/**
+ * This device was erased (signed out, removed from its account, the account deleted): the
+ * relay dropped its subscription with the device, and the browser's own goes too, so that the
+ * push service holds no endpoint for a device that is gone. Never throws: erasing goes on.
+ */
+export async function dropBrowserPush(registration?: PushRegistration): Promise<boolean> {
+	sentEndpoint = null;
+	const worker = registration ?? (await serviceWorker());
+	return worker ? unsubscribeFromPush(worker).catch(() => false) : false;
+}
+
+/** Notifications turned off: no more pushes, at the relay and in the browser. */
 export async function disablePush(relay: PushRelay, registration?: PushRegistration): Promise<void> {
 	sentEndpoint = null;
 	await relay.removePushSubscription();

@@ -105,6 +105,7 @@ function device({
 	const cache = new StartUpCache("sm-test", () => kv);
 	cache.followContacts(store);
 	const notices = new Notices(store);
+	let erased = 0;
 	const lifecycle = new DeviceLifecycle(
 		store,
 		client,
@@ -117,12 +118,13 @@ function device({
 		new Devices(store, client, notices),
 		new Conversations(store, history, () => true),
 		new SafetyNumbers(store, client, notices),
+		() => erased++,
 	);
 	const phases: Phase[] = [store.state.phase];
 	store.subscribe((state) => {
 		if (phases.at(-1) !== state.phase) phases.push(state.phase);
 	});
-	return { store, client, calls, keys, history, storage, lifecycle, phases };
+	return { store, client, calls, keys, history, storage, lifecycle, phases, erased: () => erased };
 }
 
 describe("the device's lifecycle", () => {
@@ -343,12 +345,15 @@ describe("the device's lifecycle", () => {
 		await app.lifecycle.signOut();
 		expect(app.calls).toEqual(["revokeDevice", "close"]);
 		expect(app.keys.destroyed).toBe(true);
+		// Told after the keys went, once (the web app then drops the browser's push subscription).
+		expect(app.erased()).toBe(1);
 
 		const offline = device();
 		offline.store.update({ me: ME, phase: "ready" });
 		offline.client.revokeDevice.mockRejectedValueOnce(new SdkError("unavailable", "The relay is not reachable."));
 		await expect(offline.lifecycle.signOut()).rejects.toMatchObject({ code: "unavailable" });
 		expect(offline.keys.destroyed).toBe(false);
+		expect(offline.erased()).toBe(0);
 		expect(offline.calls).not.toContain("close");
 
 		const gone = device();

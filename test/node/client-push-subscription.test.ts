@@ -137,4 +137,18 @@ describe("subscribing to Web Push", () => {
 		expect(await push.enablePush(r, b.registration)).toBe("subscribed");
 		expect(r.sent).toHaveLength(2);
 	});
+
+	it("a device erased here drops the browser's subscription without asking the relay, and a new device subscribes afresh", async () => {
+		permission("granted");
+		const b = browserPush();
+		const r = relay(TEST_VAPID.publicKey);
+		await push.enablePush(r, b.registration);
+		expect(await push.dropBrowserPush(b.registration)).toBe(true);
+		// The relay dropped its copy with the device: nothing is asked of it.
+		expect([r.removed(), b.current()]).toEqual([0, null]);
+		expect(await push.dropBrowserPush(b.registration)).toBe(false);
+		// The next device in this browser gives the relay its own subscription.
+		expect(await push.enablePush(r, b.registration)).toBe("subscribed");
+		expect(r.sent).toHaveLength(2);
+	});
 });

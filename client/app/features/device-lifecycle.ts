@@ -64,6 +64,8 @@ export class DeviceLifecycle {
 		private readonly devices: Pick<Devices, "refresh">,
 		private readonly conversations: Pick<Conversations, "load">,
 		private readonly safetyNumbers: Pick<SafetyNumbers, "loadAll">,
+		/** Told once this device's data is gone from the browser (the web app drops its push subscription). */
+		private readonly erased: () => void = () => {},
 	) {}
 
 	/** Load the identity and history of this profile and connect if there is an account. */
@@ -213,6 +215,7 @@ export class DeviceLifecycle {
 		this.client.close();
 		this.cache.forget();
 		await Promise.all([this.keys.destroy(), this.history.destroy()]);
+		this.erased();
 	}
 
 	/** Connect, then find out whether this device is approved yet (a pending device may connect, nothing more). */
