@@ -84,7 +84,11 @@ export function costPerMillion(u: MessageUsage, p: PriceList): Cost {
 			perMillion: u.requests * p.durableObjects.requestsPerMillion,
 		},
 		{ item: "DO duration, GB-s (upper bound)", perMessage: durationGbS, perMillion: durationGbS * p.durableObjects.gbSecondsPerMillion },
-		{ item: "DO SQLite rows written", perMessage: u.rowsWritten, perMillion: u.rowsWritten * p.durableObjects.rowsWrittenPerMillion },
+		{
+			item: "DO SQLite rows written (each setAlarm() is one)",
+			perMessage: u.rowsWritten,
+			perMillion: u.rowsWritten * p.durableObjects.rowsWrittenPerMillion,
+		},
 		{ item: "DO SQLite rows read", perMessage: u.rowsRead, perMillion: u.rowsRead * p.durableObjects.rowsReadPerMillion },
 		{ item: "D1 rows written", perMessage: u.d1RowsWritten, perMillion: u.d1RowsWritten * p.d1.rowsWrittenPerMillion },
 		{ item: "D1 rows read", perMessage: u.d1RowsRead, perMillion: u.d1RowsRead * p.d1.rowsReadPerMillion },

@@ -8,7 +8,7 @@
  *   SQL is kept.
  * - Durable Object SQL statements: the same kind of breakpoint on the first line of
  *   `UserRelay.webSocketMessage` wraps `SqlStorage.prototype.exec` once, in place, with a
- *   counter by statement text.
+ *   counter by statement text, and `setAlarm`, which is billed as one row written.
  * - A CPU profile (V8 sampling profiler), attributed to source modules through the comments
  *   esbuild leaves in wrangler's unminified bundle (`// worker/relay/message-queue.ts`).
  *
@@ -90,6 +90,15 @@ const WRAP_SQL = `(() => {
 			stmtProto[name] = async function (...args) { return addMeta(textOf(this), await method.apply(this, args)); };
 		}
 	}
+	// Cloudflare bills each setAlarm() as one row written; the SQL cursors do not see it.
+	const storageProto = Object.getPrototypeOf(this.ctx.storage);
+	const setAlarm = storageProto.setAlarm;
+	storageProto.setAlarm = function (...args) {
+		const rows = probe.rows.get(${JSON.stringify("setAlarm() (billed as a row written)")}) ?? { read: 0, written: 0 };
+		rows.written += 1;
+		probe.rows.set(${JSON.stringify("setAlarm() (billed as a row written)")}, rows);
+		return setAlarm.apply(this, args);
+	};
 	probe.wrapped = true;
 	return false;
 })()`;

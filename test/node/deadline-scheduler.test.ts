@@ -6,8 +6,8 @@ function fakeAlarm(start = 1_000_000) {
 	const state = { now: start, armed: null as number | null, sets: [] as number[] };
 	const port: AlarmPort = {
 		now: () => state.now,
-		armedAt: () => state.armed,
-		arm: async (at) => {
+		armBy: async (at) => {
+			if (state.armed !== null && state.armed <= at) return;
 			state.armed = at;
 			state.sets.push(at);
 		},

@@ -2,11 +2,12 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { applyCharges } from "../../worker/db/credits.ts";
-import { nextBatch } from "../../worker/relay/credits/credit-journal.ts";
+import { dropJournalSize, journalSize, nextBatch } from "../../worker/relay/credits/credit-journal.ts";
 import { admin } from "./admin-client.ts";
 import { journaled, ledgerCount } from "./credit-journal-view.ts";
 import { contactPair, queueMessagesFor, sealedSend } from "./fixtures.ts";
 import { api, connect, type TestSocket, type TestUser } from "./helpers.ts";
+import { statementsDuring } from "./sql-statements.ts";
 
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
 const d1Credits = async (accountId: string) =>
@@ -121,6 +122,31 @@ describe("credits", () => {
 		const alarmAt = (await runInDurableObject(relay(alice.accountId), (_, state) => state.storage.getAlarm())) as number;
 		expect(alarmAt).toBeGreaterThan(Date.now() + 30_000);
 		expect(await journal(alice.accountId)).toHaveLength(batch + 1);
+	});
+
+	it("keeps the journal's size exact through a flush without reading the record again: the batch leaves it, open holds stay", async () => {
+		const { alice, bob, key } = await contactPair();
+		await setCredits(alice, 10_000);
+		const reserved = await api("/api/attachments", { token: alice.token, body: { to: bob.accountId, size: 10 } });
+		expect(reserved.status).toBe(201);
+		const a = await connect(alice.token);
+		for (let i = 0; i < 3; i++) expect((await send(a, alice, bob, key)).reply.type).toBe("sent");
+		const before = (await api("/api/account", { token: alice.token })).json.credits;
+		expect(await runDurableObjectAlarm(relay(alice.accountId))).toBe(true);
+		// What the object holds in memory, then what storage says once the memo is dropped.
+		const sizes = await runInDurableObject(relay(alice.accountId), async (_, state) => {
+			const sql = state.storage.sql;
+			const { value: kept, statements } = await statementsDuring(sql, () => ({ ...journalSize(sql) }));
+			dropJournalSize(sql);
+			return { kept, statements, fresh: journalSize(sql) };
+		});
+		expect(sizes.statements).toEqual([]);
+		expect(sizes.kept).toEqual(sizes.fresh);
+		expect(sizes.kept).toMatchObject({ charges: 0, oldestAt: null });
+		expect(sizes.kept.amount).toBeGreaterThan(0);
+		// The balance shown is the same before and after the flush: D1 took the texts, the hold stays in the journal.
+		expect((await api("/api/account", { token: alice.token })).json.credits).toBe(before);
+		expect((await journal(alice.accountId)).map((c) => c.state)).toEqual(["held"]);
 	});
 
 	it("refuses with insufficient_credits before anything is delivered, and a grant makes sending possible", async () => {

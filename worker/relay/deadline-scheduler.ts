@@ -21,9 +21,13 @@ export interface TimedJob<Name extends string = string> {
 
 export interface AlarmPort {
 	now(): number;
-	/** The armed alarm as stored (survives restarts), or null. */
-	armedAt(): number | null;
-	arm(at: number): Promise<void>;
+	/**
+	 * The alarm comes no later than `at`: armed if none is, moved if it is later, left alone
+	 * otherwise. The port compares and arms with no await in between, so that two callers
+	 * cannot both find no alarm and the later time win.
+	 */
+	armBy(at: number): Promise<void>;
+	/** The alarm fired: none is armed until the next armBy. */
 	disarm(): void;
 }
 
@@ -70,10 +74,8 @@ export class DeadlineScheduler<Name extends string> {
 	}
 
 	/** One alarm for everything: it moves only earlier, or is set when none is armed. */
-	async #armBy(at: number): Promise<void> {
-		const armed = this.port.armedAt();
-		if (armed !== null && armed <= at) return;
-		await this.port.arm(at);
+	#armBy(at: number): Promise<void> {
+		return this.port.armBy(at);
 	}
 }
 

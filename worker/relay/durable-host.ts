@@ -1,7 +1,7 @@
 import { type Config, readConfig } from "../config.ts";
 import type { AlarmPort } from "./deadline-scheduler.ts";
 import type { JobName, RelayHost, SocketPort } from "./host.ts";
-import { deleteMeta, readMeta, writeMeta } from "./storage/storage-schema.ts";
+import { readMeta, writeMeta } from "./storage/storage-schema.ts";
 import { type PeerStub, peerRelay } from "./surfaces.ts";
 
 /**
@@ -68,19 +68,35 @@ export function bindAccount(sql: SqlStorage, name: string | undefined): string |
 	return name;
 }
 
-/** The object's one alarm, with the time it is armed for kept in storage (it survives restarts, like the alarm). */
+/**
+ * The object's one alarm. The time it is armed for is kept in memory, read from the runtime
+ * (`getAlarm`) once per instance, where it survives restarts like the alarm itself. It was
+ * once mirrored in `meta` as well: one row written at every arm and one deleted at every
+ * alarm, on top of the row written that each `setAlarm` is billed as.
+ */
 export function alarmPort(ctx: DurableObjectState): AlarmPort {
-	const sql = ctx.storage.sql;
+	let armed: number | null = null;
+	let known = false;
+	let loading: Promise<void> | null = null;
 	return {
 		now: () => Date.now(),
-		armedAt: () => {
-			const at = readMeta(sql, "alarm_at");
-			return at === undefined ? null : Number(at);
-		},
-		arm: async (at) => {
-			writeMeta(sql, "alarm_at", String(at));
+		armBy: async (at) => {
+			if (!known) {
+				loading ??= ctx.storage.getAlarm().then((stored) => {
+					if (known) return;
+					armed = stored;
+					known = true;
+				});
+				await loading;
+			}
+			// From here to the assignment nothing awaits: the comparison and the new time are one step.
+			if (armed !== null && armed <= at) return;
+			armed = at;
 			await ctx.storage.setAlarm(at);
 		},
-		disarm: () => deleteMeta(sql, "alarm_at"),
+		disarm: () => {
+			armed = null;
+			known = true;
+		},
 	};
 }

@@ -14,7 +14,7 @@ import { readMeta, writeMeta } from "../../../worker/relay/storage/storage-schem
 import { brokenD1, brokenR2 } from "../outages.ts";
 import { ACCOUNT, DEVICE, OTHER_DEVICE, PEER, seedAccount, testHost, withFreshStorage } from "./test-host.ts";
 
-const noAlarm = { now: () => 0, armedAt: () => null, arm: async () => {}, disarm: () => {} };
+const noAlarm = { now: () => 0, armBy: async () => {}, disarm: () => {} };
 
 describe("the challenge log", () => {
 	it("redeems a challenge once, refuses its replay, and schedules its expiry", () =>

@@ -110,6 +110,9 @@ export function journalSize(sql: SqlStorage): JournalSize {
 	});
 }
 
+/** Forget the memo: the next look reads storage (for tests that compare the two). */
+export const dropJournalSize = (sql: SqlStorage): void => size.drop(sql);
+
 /** When the oldest settled charge not yet in D1 was made. */
 export const oldestUnflushedAt = (sql: SqlStorage): number | null => journalSize(sql).oldestAt;
 
@@ -191,6 +194,14 @@ export function finishBatch(sql: SqlStorage, batch: Batch): void {
 	sql.exec("DELETE FROM charges WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(batch.ids));
 	if (batch.sends && batch.sends.upTo > sendsFlushedUpTo(sql)) writeMeta(sql, SENDS_FLUSHED_KEY, String(batch.sends.upTo));
 	deleteMeta(sql, "flush_batch");
-	// Read again at the next look: the oldest charge left is one the memo cannot know.
-	size.drop(sql);
+	// The memo counts everything not yet finished, this batch too (also one retried after a
+	// restart, which the memo was loaded with): what it held goes out of the memo as it went
+	// out of the journal. Usually the batch was all there was, and nothing is read. If charges
+	// were made while it was on its way to D1, the oldest of them is not known here: the memo
+	// is read again at the next look, one scan of the record.
+	const known = size.peek(sql);
+	if (known && known.charges === batch.charges.length) {
+		const amount = batch.charges.reduce((sum, c) => sum + c.amount, 0);
+		size.update(sql, (s) => ({ amount: s.amount - amount, charges: 0, oldestAt: null }));
+	} else size.drop(sql);
 }

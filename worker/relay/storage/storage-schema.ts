@@ -350,6 +350,11 @@ const MIGRATIONS: string[][] = [
 		"ALTER TABLE queue_numbered RENAME TO queue",
 		"DELETE FROM sqlite_sequence WHERE name IN ('queue', 'queue_numbered')",
 	],
+	[
+		// The alarm's time is no longer mirrored in meta (durable-host.ts alarmPort): the runtime
+		// keeps it, and the mirror cost a row written at every arm and every alarm.
+		"DELETE FROM meta WHERE key = 'alarm_at'",
+	],
 ];
 
 /** The schema version migrateStorage brings storage to. */
