@@ -2,7 +2,7 @@ import type { AccountState } from "../account/account-state.ts";
 import { getContact } from "../contacts/contact-book.ts";
 import type { RelayHost } from "../host.ts";
 import type { SocketHub } from "../sockets/socket-hub.ts";
-import type { SocketState } from "../sockets/socket-state.ts";
+import { type SocketState, writeSocketState } from "../sockets/socket-state.ts";
 
 interface Needs {
 	readonly account: AccountState;
@@ -22,7 +22,7 @@ export class TypingNotices {
 		const contact = getContact(this.host.sql, to);
 		if (contact?.state !== "accepted" || contact.peerBlocked) return;
 		state.typingAt = now;
-		ws.serializeAttachment(state);
+		writeSocketState(ws, state);
 		await this.host.peer(to).typing(state.accountId, state.deviceId);
 	}
 

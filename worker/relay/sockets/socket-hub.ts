@@ -5,7 +5,7 @@ import type { RelayHost } from "../host.ts";
 import { inFlight, pageQueue, queueStats } from "../messaging/message-queue.ts";
 import { takeReceipts } from "../messaging/receipt-queue.ts";
 import { deleteMeta, readMeta } from "../storage/storage-schema.ts";
-import { readSocketState, type SocketState } from "./socket-state.ts";
+import { readSocketState, type SocketState, writeSocketState } from "./socket-state.ts";
 
 /** Backlog is pushed in pages so a device with 10,000 queued messages is not flooded at once. */
 const DRAIN_PAGE = 100;
@@ -13,7 +13,8 @@ const DRAIN_PAGE = 100;
 /**
  * The account's open sockets, one per device: the upgrade, what a device hears first, its
  * backlog in pages, live pushes, broadcasts, and "last seen" when it goes. Everything a
- * socket needs after hibernation is in its attachment (socket-state.ts), nothing in memory.
+ * socket needs after hibernation is in its attachment (socket-state.ts); memory holds only a
+ * copy written through with it.
  */
 export class SocketHub {
 	constructor(
@@ -28,7 +29,7 @@ export class SocketHub {
 		const { 0: client, 1: server } = new WebSocketPair();
 		sockets.accept(server, deviceId);
 		const state: SocketState = { accountId, deviceId, sentUpTo: 0, synced: false };
-		server.serializeAttachment(state);
+		writeSocketState(server, state);
 		this.send(server, { type: "ready", accountId, deviceId, queued: queueStats(sql, deviceId).count });
 		if (deviceStatus(sql, deviceId) === "approved") this.greet(server);
 		return client;
@@ -120,7 +121,7 @@ export class SocketHub {
 				if (!state?.synced) continue;
 				this.sendText(ws, text);
 				state.sentUpTo = seq;
-				ws.serializeAttachment(state);
+				writeSocketState(ws, state);
 			}
 		}
 	}
@@ -147,7 +148,7 @@ export class SocketHub {
 			state.synced = true;
 			this.send(ws, { type: "synced" });
 		}
-		ws.serializeAttachment(state);
+		writeSocketState(ws, state);
 	}
 
 	/** The socket went away (closed or failed): answer the close and note when the device was last seen. */

@@ -13,7 +13,25 @@ export interface SocketState {
 	typingAt?: number;
 }
 
+/**
+ * The attachment as this instance last wrote or read it. Deserializing it is a structured
+ * clone on every frame, push and ack; the copy here is written through (writeSocketState), so
+ * it is what the attachment holds, and one instance's memory dies with it: after a wake from
+ * hibernation the first read takes the attachment again.
+ */
+const held = new WeakMap<WebSocket, SocketState>();
+
 export function readSocketState(ws: WebSocket): SocketState | null {
+	const known = held.get(ws);
+	if (known) return known;
 	const state = ws.deserializeAttachment() as SocketState | null;
-	return state && typeof state.deviceId === "string" ? state : null;
+	if (!state || typeof state.deviceId !== "string") return null;
+	held.set(ws, state);
+	return state;
+}
+
+/** Every change to a socket's state goes through here: the attachment (for after hibernation) and the copy. */
+export function writeSocketState(ws: WebSocket, state: SocketState): void {
+	ws.serializeAttachment(state);
+	held.set(ws, state);
 }
