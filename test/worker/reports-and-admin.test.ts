@@ -3,10 +3,11 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { adminReview, adminReviewList } from "../../common/protocol/wire.ts";
 import { INDEFINITE } from "../../worker/abuse/suspension.ts";
-import { countReceived, RECEIVED_COUNT_CAP, receivedFrom } from "../../worker/relay/messaging/received-counts.ts";
+import { countReceived, forgetReceived, RECEIVED_COUNT_CAP, receivedFrom } from "../../worker/relay/messaging/received-counts.ts";
 import { admin } from "./admin-client.ts";
 import { acceptContact, contactPair, sealedSend, suspendFor } from "./fixtures.ts";
 import { api, connect, registerUser, signIn, type TestUser } from "./helpers.ts";
+import { statementsDuring } from "./sql-statements.ts";
 
 const relay = (accountId: string) => env.USERS.get(env.USERS.idFromName(accountId));
 const queuedIds = (accountId: string) =>
@@ -438,13 +439,21 @@ describe("what a report is weighed on", () => {
 	it("counts the messages received from a peer up to 100, and then writes nothing more on delivery", async () => {
 		const { bob } = await contactPair();
 		const peer = "p".repeat(22);
-		const written = await runInDurableObject(relay(bob.accountId), (_, state) => {
+		const written = await runInDurableObject(relay(bob.accountId), async (_, state) => {
 			const sql = state.storage.sql;
 			const first = countReceived(sql, peer);
 			for (let i = 1; i < RECEIVED_COUNT_CAP; i++) countReceived(sql, peer);
-			return { first, atCap: countReceived(sql, peer), count: receivedFrom(sql, peer) };
+			const atCap = countReceived(sql, peer);
+			const count = receivedFrom(sql, peer);
+			// Once found at the cap, a delivery runs no statement for it at all.
+			const after = await statementsDuring(sql, () => countReceived(sql, peer));
+			// A forgotten peer (its account deleted) counts from zero again.
+			forgetReceived(sql, peer);
+			const again = countReceived(sql, peer);
+			return { first, atCap, count, statements: after.statements, again, recount: receivedFrom(sql, peer) };
 		});
 		expect(written.first).toBeGreaterThan(0);
-		expect(written).toMatchObject({ atCap: 0, count: RECEIVED_COUNT_CAP });
+		expect(written).toMatchObject({ atCap: 0, count: RECEIVED_COUNT_CAP, statements: [], recount: 1 });
+		expect(written.again).toBeGreaterThan(0);
 	});
 });

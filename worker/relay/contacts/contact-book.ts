@@ -1,4 +1,5 @@
 import type { Contact, ContactState, Envelope } from "../../../common/protocol/wire.ts";
+import { forgetReceived } from "../messaging/received-counts.ts";
 import { storageMemo } from "../storage/storage-memo.ts";
 
 /**
@@ -140,7 +141,7 @@ export function forgetContact(sql: SqlStorage, peerId: string): void {
 	contactsMemo.drop(sql);
 	sql.exec("DELETE FROM contacts WHERE peer_id = ?", peerId);
 	sql.exec("DELETE FROM envelopes WHERE peer_id = ?", peerId);
-	sql.exec("DELETE FROM received_counts WHERE peer_id = ?", peerId);
+	forgetReceived(sql, peerId);
 	sql.exec("DELETE FROM call_requests WHERE peer_id = ?", peerId);
 	// Not deleted: the rate limit, the quota and trust promotion count these sends.
 	sql.exec("UPDATE sent_messages SET to_account = '' WHERE to_account = ?", peerId);

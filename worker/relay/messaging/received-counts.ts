@@ -1,3 +1,5 @@
+import { storageMemo } from "../storage/storage-memo.ts";
+
 /**
  * Counts past this stop being written: the report rule asks only for "at least one" and an
  * admin learns enough from "100 or more", while a write on every delivered message would
@@ -12,6 +14,9 @@ export const RECEIVED_COUNT_CAP = 100;
  * message already delivered may count twice; the rule only asks for "at least one".
  */
 export function countReceived(sql: SqlStorage, peerId: string): number {
+	const capped = cappedMemo.get(sql, () => new Set());
+	// A peer at the cap stays there (only forgetting it lowers its count): no statement at all.
+	if (capped.has(peerId)) return 0;
 	// At the cap the upsert's WHERE fails and nothing is written. Returns the rows written.
 	const cursor = sql.exec(
 		"INSERT INTO received_counts (peer_id, messages) VALUES (?, 1) ON CONFLICT (peer_id) DO UPDATE SET messages = messages + 1 WHERE messages < ?",
@@ -19,7 +24,17 @@ export function countReceived(sql: SqlStorage, peerId: string): number {
 		RECEIVED_COUNT_CAP,
 	);
 	cursor.toArray();
+	if (cursor.rowsWritten === 0) capped.add(peerId);
 	return cursor.rowsWritten;
+}
+
+/** Peers whose count this object found at the cap (once per peer per object life): a statement per message less. */
+const cappedMemo = storageMemo<Set<string>>();
+
+/** The peer's count is gone (its account was deleted): it counts from zero again. */
+export function forgetReceived(sql: SqlStorage, peerId: string): void {
+	cappedMemo.peek(sql)?.delete(peerId);
+	sql.exec("DELETE FROM received_counts WHERE peer_id = ?", peerId);
 }
 
 export function receivedFrom(sql: SqlStorage, peerId: string): number {
