@@ -7,7 +7,16 @@ import { ChallengeLog } from "../../../worker/relay/challenges/challenge-log.ts"
 import { CreditAccount } from "../../../worker/relay/credits/credit-account.ts";
 import { CreditFlush } from "../../../worker/relay/credits/credit-flush.ts";
 import { recordCharge } from "../../../worker/relay/credits/credit-journal.ts";
-import { enqueueAll, queueStats } from "../../../worker/relay/messaging/message-queue.ts";
+import {
+	ackMessages,
+	enqueueAll,
+	expireQueue,
+	inFlight,
+	pageQueue,
+	queueStats,
+	removeQueued,
+	replaceQueued,
+} from "../../../worker/relay/messaging/message-queue.ts";
 import { countSends, lifetimeSends, nthNewestSendTime, pruneSent, recordSent } from "../../../worker/relay/messaging/sent-messages.ts";
 import { RelayServices } from "../../../worker/relay/services.ts";
 import { readMeta, writeMeta } from "../../../worker/relay/storage/storage-schema.ts";
@@ -224,17 +233,68 @@ describe("the queue's numbers", () => {
 			// An open socket was pushed number 120 before the object restarted.
 			const first = enqueueAll(sql, [row("m1")], null, () => 120);
 			expect(first).toEqual(new Map([[DEVICE, 121]]));
-			// Every row acked: the next still comes after them, with no counter row written.
+			// Every row acked: the next still comes after them, with no counter row written, and
+			// no index row either: the row's key (device, sender, id) is the table's.
 			sql.exec("DELETE FROM queue");
 			const cursor = sql.exec(
 				"INSERT INTO queue (seq, device_id, from_account, msg_id, frame, bytes, expires_at) VALUES (1, 'x', 'x', 'x', '{}', 1, 1)",
 			);
-			expect(cursor.rowsWritten).toBe(2);
+			expect(cursor.rowsWritten).toBe(1);
 			sql.exec("DELETE FROM queue");
 			expect(enqueueAll(sql, [row("m2")], null, () => 0)).toEqual(new Map([[DEVICE, 122]]));
 			// A re-sent id takes no number.
 			expect(enqueueAll(sql, [row("m2")], null, () => 0)).toEqual(new Map());
 			expect(enqueueAll(sql, [row("m3")], null, () => 0)).toEqual(new Map([[DEVICE, 123]]));
+		}));
+});
+
+describe("the queue's order for a draining device", () => {
+	it("pages and counts what is in flight exactly as the rows say, through sends, acks, edits, deletes and expiry", () =>
+		withFreshStorage((sql) => {
+			const now = Date.now();
+			const row = (msgId: string, deviceId = DEVICE, from = PEER, expiresAt = now + 60_000) => ({
+				deviceId,
+				msgId,
+				fromAccount: from,
+				frame: JSON.stringify({ id: msgId }),
+				bytes: 2,
+				expiresAt,
+			});
+			// What SQL says, ordered by number: the truth the order in memory must match.
+			const truth = (deviceId: string, after: number, limit: number) =>
+				sql
+					.exec<{ seq: number; frame: string }>(
+						"SELECT seq, frame FROM queue WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+						deviceId,
+						after,
+						limit,
+					)
+					.toArray();
+			const check = () => {
+				for (const deviceId of [DEVICE, OTHER_DEVICE]) {
+					for (const after of [0, 3, 10, 25, 1_000]) {
+						expect(pageQueue(sql, deviceId, after, 7)).toEqual(truth(deviceId, after, 7));
+						expect(inFlight(sql, deviceId, after)).toBe(
+							sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM queue WHERE device_id = ? AND seq <= ?", deviceId, after).one().n,
+						);
+					}
+				}
+			};
+			for (let i = 0; i < 20; i++) enqueueAll(sql, [row(`m${i}`), row(`m${i}`, OTHER_DEVICE)], null);
+			check(); // loads both devices' order
+			for (let i = 20; i < 30; i++) enqueueAll(sql, [row(`m${i}`, DEVICE, i % 2 === 0 ? PEER : ACCOUNT)], null);
+			ackMessages(sql, DEVICE, ["m0", "m5", "m6", "nothing"], PEER);
+			ackMessages(sql, OTHER_DEVICE, ["m1"]);
+			check();
+			// An edit of a queued message takes its place; a delete removes it.
+			replaceQueued(sql, DEVICE, "m7", row("m7-edit"));
+			removeQueued(sql, DEVICE, PEER, "m8");
+			check();
+			enqueueAll(sql, [row("late", DEVICE, PEER, now - 1)], null);
+			check();
+			expireQueue(sql, now);
+			check();
+			expect(pageQueue(sql, DEVICE, 0, 100).map((r) => JSON.parse(r.frame).id)).toContain("m7-edit");
 		}));
 });
 

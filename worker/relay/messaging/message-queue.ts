@@ -18,6 +18,74 @@ function moveStats(sql: SqlStorage, deviceId: string, count: number, bytes: numb
 	});
 }
 
+/**
+ * Each device's queue in delivery order, for a device that drains a backlog: the queue's
+ * rows are keyed by (device, sender, id), the key an ack names, and have no index on their
+ * number (an index is one more row written per queued message). Loaded for a device when it
+ * first pages through its backlog (one scan of its rows), then kept in step by every enqueue
+ * and ack; the rarer writes drop it. A device whose socket is caught up never needs it: new
+ * messages go out as they are queued.
+ */
+interface DeviceOrder {
+	/** Rising queue numbers. */
+	seqs: number[];
+	/** The row key of each, at the same index. */
+	keys: Array<[from: string, msgId: string]>;
+}
+const orderMemo = storageMemo<Map<string, DeviceOrder>>();
+
+/** Index of the first number above `seq` (binary search over rising numbers). */
+function firstAbove(seqs: readonly number[], seq: number): number {
+	let lo = 0;
+	let hi = seqs.length;
+	while (lo < hi) {
+		const mid = (lo + hi) >>> 1;
+		if ((seqs[mid] as number) <= seq) lo = mid + 1;
+		else hi = mid;
+	}
+	return lo;
+}
+
+function orderOf(sql: SqlStorage, deviceId: string): DeviceOrder {
+	const all = orderMemo.get(sql, () => new Map());
+	let order = all.get(deviceId);
+	if (!order) {
+		const rows = sql
+			.exec<{ seq: number; from_account: string; msg_id: string }>(
+				"SELECT seq, from_account, msg_id FROM queue WHERE device_id = ? ORDER BY seq",
+				deviceId,
+			)
+			.toArray();
+		order = { seqs: rows.map((r) => r.seq), keys: rows.map((r) => [r.from_account, r.msg_id]) };
+		all.set(deviceId, order);
+	}
+	return order;
+}
+
+/** A row was queued or acked: a device's order, if it is in memory, follows. */
+function orderAdded(sql: SqlStorage, deviceId: string, seq: number, from: string, msgId: string): void {
+	const order = orderMemo.peek(sql)?.get(deviceId);
+	if (!order) return;
+	const at = firstAbove(order.seqs, seq);
+	order.seqs.splice(at, 0, seq);
+	order.keys.splice(at, 0, [from, msgId]);
+}
+
+function orderRemoved(sql: SqlStorage, deviceId: string, seq: number): void {
+	const order = orderMemo.peek(sql)?.get(deviceId);
+	if (!order) return;
+	const at = firstAbove(order.seqs, seq) - 1;
+	if (order.seqs[at] !== seq) return;
+	order.seqs.splice(at, 1);
+	order.keys.splice(at, 1);
+}
+
+/** A write that moves many rows or changes a key: counts and order are read again when next needed. */
+function dropMemos(sql: SqlStorage): void {
+	statsMemo.drop(sql);
+	orderMemo.drop(sql);
+}
+
 export interface QueuedRow {
 	seq: number;
 	frame: string;
@@ -100,6 +168,7 @@ export function enqueueAll(
 		if (!row) continue;
 		nextSeq.update(sql, (n) => n + 1);
 		moveStats(sql, item.deviceId, 1, item.bytes);
+		orderAdded(sql, item.deviceId, row.seq, item.fromAccount, item.msgId);
 		seqs.set(item.deviceId, row.seq);
 	}
 	return seqs;
@@ -116,15 +185,15 @@ export function ackMessages(sql: SqlStorage, deviceId: string, msgIds: readonly 
 		const rows =
 			from === undefined
 				? sql
-						.exec<{ bytes: number; from_account: string }>(
-							"DELETE FROM queue WHERE device_id = ? AND msg_id = ? RETURNING bytes, from_account",
+						.exec<{ bytes: number; from_account: string; seq: number }>(
+							"DELETE FROM queue WHERE device_id = ? AND msg_id = ? RETURNING bytes, from_account, seq",
 							deviceId,
 							msgId,
 						)
 						.toArray()
 				: sql
-						.exec<{ bytes: number; from_account: string }>(
-							"DELETE FROM queue WHERE device_id = ? AND from_account = ? AND msg_id = ? RETURNING bytes, from_account",
+						.exec<{ bytes: number; from_account: string; seq: number }>(
+							"DELETE FROM queue WHERE device_id = ? AND from_account = ? AND msg_id = ? RETURNING bytes, from_account, seq",
 							deviceId,
 							from,
 							msgId,
@@ -132,6 +201,7 @@ export function ackMessages(sql: SqlStorage, deviceId: string, msgIds: readonly 
 						.toArray();
 		for (const row of rows) {
 			moveStats(sql, deviceId, -1, -row.bytes);
+			orderRemoved(sql, deviceId, row.seq);
 			if (row.from_account === "") continue;
 			const ids = bySender.get(row.from_account) ?? [];
 			ids.push(msgId);
@@ -142,24 +212,28 @@ export function ackMessages(sql: SqlStorage, deviceId: string, msgIds: readonly 
 }
 
 /**
- * The next page in queue order: a walk along the rowid (seq) from `afterSeq`, stopping at
- * `limit` rows of this device. The queue has no (device, seq) index — each index is one more
- * row written per queued message —, and the account's other devices' rows it steps over are few.
+ * The next page in queue order after `afterSeq`: the numbers from the device's order in
+ * memory, the frames by their row keys (json_each drives the loop, so each is one lookup of
+ * the key).
  */
 export function pageQueue(sql: SqlStorage, deviceId: string, afterSeq: number, limit: number): QueuedRow[] {
+	const order = orderOf(sql, deviceId);
+	const from = firstAbove(order.seqs, afterSeq);
+	const keys = order.keys.slice(from, from + limit);
+	if (keys.length === 0) return [];
 	return sql
 		.exec<{ seq: number; frame: string }>(
-			"SELECT seq, frame FROM queue NOT INDEXED WHERE seq > ? AND device_id = ? ORDER BY seq LIMIT ?",
-			afterSeq,
+			`SELECT q.seq, q.frame FROM json_each(?) AS k CROSS JOIN queue AS q
+			 ON q.device_id = ? AND q.from_account = k.value ->> 0 AND q.msg_id = k.value ->> 1 ORDER BY q.seq`,
+			JSON.stringify(keys),
 			deviceId,
-			limit,
 		)
 		.toArray();
 }
 
-/** Messages already pushed to the device and not yet acked. */
+/** Messages already pushed to the device and not yet acked (asked only while it drains, when its order is in memory). */
 export function inFlight(sql: SqlStorage, deviceId: string, upToSeq: number): number {
-	return sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM queue WHERE device_id = ? AND seq <= ?", deviceId, upToSeq).one().n;
+	return firstAbove(orderOf(sql, deviceId).seqs, upToSeq);
 }
 
 /** Delete everything past its expiry; returns how many messages each device lost unread. */
@@ -168,7 +242,7 @@ export function expireQueue(sql: SqlStorage, now: number): Map<string, number> {
 		.exec<{ device_id: string; bytes: number }>("DELETE FROM queue WHERE expires_at <= ? RETURNING device_id, bytes", now)
 		.toArray();
 	const lost = new Map<string, number>();
-	if (expired.length > 0) statsMemo.drop(sql);
+	if (expired.length > 0) dropMemos(sql);
 	for (const row of expired) {
 		lost.set(row.device_id, (lost.get(row.device_id) ?? 0) + 1);
 	}
@@ -181,7 +255,7 @@ export function earliestExpiry(sql: SqlStorage): number | null {
 }
 
 export function dropDeviceQueue(sql: SqlStorage, deviceId: string): void {
-	statsMemo.drop(sql);
+	dropMemos(sql);
 	sql.exec("DELETE FROM queue WHERE device_id = ?", deviceId);
 }
 
@@ -190,7 +264,7 @@ export function dropQueuedFrom(sql: SqlStorage, from: string): void {
 	const removed = sql
 		.exec<{ device_id: string; bytes: number }>("DELETE FROM queue WHERE from_account = ? RETURNING device_id, bytes", from)
 		.toArray();
-	if (removed.length > 0) statsMemo.drop(sql);
+	if (removed.length > 0) dropMemos(sql);
 }
 
 /**
@@ -202,8 +276,8 @@ export function dropQueuedFrom(sql: SqlStorage, from: string): void {
  */
 export function replaceQueued(sql: SqlStorage, deviceId: string, original: string, item: EnqueueItem): number | null {
 	const row = sql
-		.exec<{ seq: number; bytes: number }>(
-			"SELECT seq, bytes FROM queue WHERE device_id = ? AND from_account = ? AND (msg_id = ? OR replaces = ?) ORDER BY seq LIMIT 1",
+		.exec<{ seq: number; msg_id: string }>(
+			"SELECT seq, msg_id FROM queue WHERE device_id = ? AND from_account = ? AND (msg_id = ? OR replaces = ?) ORDER BY seq LIMIT 1",
 			deviceId,
 			item.fromAccount,
 			original,
@@ -211,15 +285,18 @@ export function replaceQueued(sql: SqlStorage, deviceId: string, original: strin
 		)
 		.toArray()[0];
 	if (!row) return null;
-	statsMemo.drop(sql);
+	// The row's key changes with its id.
+	dropMemos(sql);
 	sql.exec(
-		"UPDATE queue SET msg_id = ?, replaces = ?, frame = ?, bytes = ?, expires_at = ? WHERE seq = ?",
+		"UPDATE queue SET msg_id = ?, replaces = ?, frame = ?, bytes = ?, expires_at = ? WHERE device_id = ? AND from_account = ? AND msg_id = ?",
 		item.msgId,
 		original,
 		item.frame,
 		item.bytes,
 		item.expiresAt,
-		row.seq,
+		deviceId,
+		item.fromAccount,
+		row.msg_id,
 	);
 	return row.seq;
 }
@@ -238,6 +315,6 @@ export function removeQueued(sql: SqlStorage, deviceId: string, from: string, or
 			original,
 		)
 		.toArray();
-	if (removed.length > 0) statsMemo.drop(sql);
+	if (removed.length > 0) dropMemos(sql);
 	return removed.length > 0;
 }

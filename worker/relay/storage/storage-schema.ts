@@ -355,6 +355,29 @@ const MIGRATIONS: string[][] = [
 		// keeps it, and the mirror cost a row written at every arm and every alarm.
 		"DELETE FROM meta WHERE key = 'alarm_at'",
 	],
+	[
+		// The queue keyed by what an ack names (device, sender, id) in a WITHOUT ROWID table, so
+		// a queued message is one row written, not a row plus its unique index. Its number (the
+		// delivery order) is a plain column: a draining device pages through an order kept in
+		// memory (messaging/message-queue.ts). The frame is the last column, so a scan of the
+		// numbers does not read the frames. Rebuilt with rows and numbers as they are; safe to run
+		// again over the rebuilt table.
+		`CREATE TABLE IF NOT EXISTS queue_keyed (
+			device_id TEXT NOT NULL,
+			from_account TEXT NOT NULL,
+			msg_id TEXT NOT NULL,
+			seq INTEGER NOT NULL,
+			replaces TEXT,
+			bytes INTEGER NOT NULL,
+			expires_at INTEGER NOT NULL,
+			frame TEXT NOT NULL,
+			PRIMARY KEY (device_id, from_account, msg_id)
+		) WITHOUT ROWID`,
+		`INSERT OR IGNORE INTO queue_keyed (device_id, from_account, msg_id, seq, replaces, bytes, expires_at, frame)
+			SELECT device_id, from_account, msg_id, seq, replaces, bytes, expires_at, frame FROM queue`,
+		"DROP TABLE queue",
+		"ALTER TABLE queue_keyed RENAME TO queue",
+	],
 ];
 
 /** The schema version migrateStorage brings storage to. */
