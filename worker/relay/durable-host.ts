@@ -82,11 +82,18 @@ export function alarmPort(ctx: DurableObjectState): AlarmPort {
 		now: () => Date.now(),
 		armBy: async (at) => {
 			if (!known) {
-				loading ??= ctx.storage.getAlarm().then((stored) => {
-					if (known) return;
-					armed = stored;
-					known = true;
-				});
+				loading ??= ctx.storage.getAlarm().then(
+					(stored) => {
+						if (known) return;
+						armed = stored;
+						known = true;
+					},
+					(err: unknown) => {
+						// A failed read is tried again by the next caller, not kept as the answer.
+						loading = null;
+						throw err;
+					},
+				);
 				await loading;
 			}
 			// From here to the assignment nothing awaits: the comparison and the new time are one step.

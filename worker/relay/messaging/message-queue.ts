@@ -1,3 +1,4 @@
+import { firstAbove } from "../sorted-numbers.ts";
 import { storageMemo } from "../storage/storage-memo.ts";
 import { fitsQueue, type QueueCaps, type QueueStats } from "./queue-caps.ts";
 
@@ -33,18 +34,6 @@ interface DeviceOrder {
 	keys: Array<[from: string, msgId: string]>;
 }
 const orderMemo = storageMemo<Map<string, DeviceOrder>>();
-
-/** Index of the first number above `seq` (binary search over rising numbers). */
-function firstAbove(seqs: readonly number[], seq: number): number {
-	let lo = 0;
-	let hi = seqs.length;
-	while (lo < hi) {
-		const mid = (lo + hi) >>> 1;
-		if ((seqs[mid] as number) <= seq) lo = mid + 1;
-		else hi = mid;
-	}
-	return lo;
-}
 
 function orderOf(sql: SqlStorage, deviceId: string): DeviceOrder {
 	const all = orderMemo.get(sql, () => new Map());

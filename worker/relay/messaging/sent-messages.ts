@@ -1,3 +1,4 @@
+import { firstAbove } from "../sorted-numbers.ts";
 import { storageMemo } from "../storage/storage-memo.ts";
 import { deleteMeta, readMeta, writeMeta } from "../storage/storage-schema.ts";
 
@@ -29,18 +30,6 @@ interface SendWindow {
 const sendWindow = storageMemo<SendWindow>();
 /** Entries older than every window asked for go in batches: a shift per send would copy the array each time. */
 const SPLICE_AT = 256;
-
-/** The first index in `times` whose time is after `after`. */
-function firstAfter(times: number[], after: number): number {
-	let lo = 0;
-	let hi = times.length;
-	while (lo < hi) {
-		const mid = (lo + hi) >>> 1;
-		if ((times[mid] as number) > after) hi = mid;
-		else lo = mid + 1;
-	}
-	return lo;
-}
 
 function loadWindow(sql: SqlStorage, since: number): SendWindow {
 	const times = sql
@@ -82,7 +71,7 @@ export function recordSent(
 		sendWindow.update(sql, (w) => {
 			if (m.at <= w.since) return w;
 			// Sends come in time order; a clock that stepped back still lands in its place.
-			const at = firstAfter(w.times, m.at);
+			const at = firstAbove(w.times, m.at);
 			if (at === w.times.length) w.times.push(m.at);
 			else w.times.splice(at, 0, m.at);
 			return w;
@@ -113,14 +102,14 @@ export function countSends(sql: SqlStorage, shortSince: number, longSince: numbe
 		sendWindow.drop(sql);
 		w = sendWindow.get(sql, () => loadWindow(sql, longSince));
 	}
-	const first = firstAfter(w.times, longSince);
+	const first = firstAbove(w.times, longSince);
 	if (first >= SPLICE_AT) {
 		w.times.splice(0, first);
 		w.since = longSince;
 	}
 	const from = first >= SPLICE_AT ? 0 : first;
 	const long = w.times.length - from;
-	const short = w.times.length - firstAfter(w.times, shortSince);
+	const short = w.times.length - firstAbove(w.times, shortSince);
 	return { inShort: short, inLong: long };
 }
 
