@@ -28,4 +28,23 @@ describe("flushDueAt", () => {
 		expect(flushDeferredUntil({ charges: 60, oldestAt: now - 10, lastSendAt: now - 100 }, now, policy)).toBe(now + 900);
 		expect(flushDeferredUntil({ charges: 60, oldestAt: now - 10, lastSendAt: now - 1000 }, now, policy)).toBeNull();
 	});
+
+	it("looks ever later while the account keeps sending, never past the oldest charge's age limit", () => {
+		const sending = { charges: 60, oldestAt: now - 10_000, lastSendAt: now - 100 };
+		// The first look waits for the pause; each later one twice as long as the one before.
+		expect(flushDeferredUntil(sending, now, policy, 0)).toBe(now + 900);
+		expect([1, 2, 3, 4].map((k) => flushDeferredUntil(sending, now, policy, k))).toEqual([
+			now + 2000,
+			now + 4000,
+			now + 8000,
+			now + 16_000,
+		]);
+		// Capped by the age limit of the oldest charge (charged 10 s ago: due 290 s from now).
+		expect(flushDeferredUntil(sending, now, policy, 9)).toBe(now - 10_000 + 300_000);
+		expect(flushDeferredUntil(sending, now, policy, 1000)).toBe(now - 10_000 + 300_000);
+		// A pause has come, or the age limit: no look is put off, whatever the count.
+		expect(flushDeferredUntil({ ...sending, lastSendAt: now - 1000 }, now, policy, 5)).toBeNull();
+		expect(flushDeferredUntil({ ...sending, oldestAt: now - 300_000 }, now, policy, 5)).toBeNull();
+		expect(flushDeferredUntil({ ...sending, charges: 3 }, now, policy, 5)).toBeNull();
+	});
 });

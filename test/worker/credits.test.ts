@@ -108,6 +108,42 @@ describe("credits", () => {
 		expect(view.json.ledger[0]).toMatchObject({ delta: -4, ref: last.id });
 	});
 
+	it("looks for a pause ever later while the account keeps sending, and a new charge does not bring the look forward", async () => {
+		const { alice, bob, key } = await contactPair();
+		await setCredits(alice, 10_000);
+		const a = await connect(alice.token);
+		const stub = relay(alice.accountId);
+		const alarm = async () => (await runInDurableObject(stub, (_, state) => state.storage.getAlarm())) as number;
+		const batch = Number(env.CREDIT_FLUSH_CHARGES);
+		for (let i = 0; i < batch; i++) expect((await send(a, alice, bob, key)).reply.type).toBe("sent");
+		// The first look waits for the first pause: a second after the last send.
+		expect(await runDurableObjectAlarm(stub)).toBe(true);
+		expect(await alarm()).toBeLessThanOrEqual(Date.now() + 1000);
+		// Still sending at each look: 2 s, then 4 s on.
+		const looks: number[] = [];
+		for (const wait of [2000, 4000]) {
+			expect((await send(a, alice, bob, key)).reply.type).toBe("sent");
+			const before = Date.now();
+			expect(await runDurableObjectAlarm(stub)).toBe(true);
+			const at = await alarm();
+			expect(at).toBeGreaterThanOrEqual(before + wait);
+			expect(at).toBeLessThanOrEqual(Date.now() + wait);
+			looks.push(at);
+		}
+		// A send while deferred keeps the later look instead of the pause a second on.
+		expect((await send(a, alice, bob, key)).reply.type).toBe("sent");
+		expect(await alarm()).toBe(looks[1]);
+		expect(await journal(alice.accountId)).toHaveLength(batch + 3);
+		// The pause comes: the look after it writes the batch, and the backoff starts over.
+		await new Promise((resolve) => setTimeout(resolve, 1100));
+		expect(await runDurableObjectAlarm(stub)).toBe(true);
+		expect(await journal(alice.accountId)).toEqual([]);
+		expect(await ledgerCount(alice.accountId, "text")).toBe(batch + 3);
+		for (let i = 0; i < batch; i++) expect((await send(a, alice, bob, key)).reply.type).toBe("sent");
+		expect(await runDurableObjectAlarm(stub)).toBe(true);
+		expect(await alarm()).toBeLessThanOrEqual(Date.now() + 1000);
+	});
+
 	it("counts only settled charges toward a batch: open attachment reservations do not bring the flush forward", async () => {
 		const { alice, bob, key } = await contactPair();
 		await setCredits(alice, 10_000);

@@ -38,10 +38,17 @@ export function flushDueAt(journal: JournalState, now: number, policy: FlushPoli
 /**
  * An alarm that finds charges waiting writes them (a few charges cost little, and the alarm
  * is running anyway), unless a batch waits for a pause in sending that has not come yet:
- * then it returns when to look again.
+ * then it returns when to look again. `deferrals` counts the looks in a row that found the
+ * account still sending: each waits twice as long as the one before (2, 4, 8 … × idleMs),
+ * because an account that never pauses would otherwise cost an alarm and a `setAlarm()`
+ * (a row written, as billed) every idleMs. It never waits past the oldest charge's age limit,
+ * and a flush at a later look is no worse: the pause it waits for has come by then.
  */
-export function flushDeferredUntil(journal: JournalState, now: number, policy: FlushPolicy): number | null {
-	if (journal.charges < policy.charges) return null;
+export function flushDeferredUntil(journal: JournalState, now: number, policy: FlushPolicy, deferrals = 0): number | null {
+	if (journal.charges < policy.charges || journal.oldestAt === null) return null;
 	const due = flushDueAt(journal, now, policy);
-	return due !== null && due > now ? due : null;
+	if (due === null || due <= now) return null;
+	if (deferrals === 0) return due;
+	const backoff = now + policy.idleMs * 2 ** Math.min(deferrals, 30);
+	return Math.min(journal.oldestAt + policy.maxAgeMs, Math.max(due, backoff));
 }

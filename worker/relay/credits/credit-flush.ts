@@ -14,6 +14,11 @@ export class CreditFlush implements TimedJob<JobName> {
 	/** An alarm that finds charges waiting writes them: a few cost little, and the alarm is running anyway. */
 	readonly everyAlarm = true;
 
+	/** Looks in a row that found the account still sending; memory only (a restart looks afresh). */
+	#deferrals = 0;
+	/** While deferred: the look the backoff set, which a new charge must not bring forward. */
+	#notBefore = 0;
+
 	constructor(
 		private readonly host: RelayHost,
 		private readonly credits: CreditAccount,
@@ -24,14 +29,22 @@ export class CreditFlush implements TimedJob<JobName> {
 		const policy = this.host.config().creditFlush;
 		// Just charged, so something waits; the oldest was charged earlier and scheduled its own flush.
 		const journal = { charges: journalSize(this.host.sql).charges, oldestAt: now, lastSendAt: now };
-		return this.host.schedule("credit-flush", flushDueAt(journal, now, policy) ?? now + policy.maxAgeMs);
+		const due = flushDueAt(journal, now, policy) ?? now + policy.maxAgeMs;
+		// A flush due at once (ten batches waiting) does not wait for the backoff; one waiting for a pause does.
+		return this.host.schedule("credit-flush", due > now ? Math.max(due, this.#notBefore) : due);
 	}
 
 	async run(now: number): Promise<number | null> {
 		if (!hasUnflushed(this.host.sql)) return null;
 		const policy = this.host.config().creditFlush;
-		const deferred = flushDeferredUntil(this.journal(), now, policy);
-		if (deferred !== null) return deferred;
+		const deferred = flushDeferredUntil(this.journal(), now, policy, this.#deferrals);
+		if (deferred !== null) {
+			this.#deferrals += 1;
+			this.#notBefore = deferred;
+			return deferred;
+		}
+		this.#deferrals = 0;
+		this.#notBefore = 0;
 		try {
 			await this.credits.flush(now);
 			// Charges settled while the flush was under way wait for their own turn.
