@@ -458,6 +458,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 				relayTo: latencyRatios(relayFigures.singlePair.latencyMs, chatRun.singlePair.latencyMs),
 				connectMs: chatRun.connectMs,
 				memory: chatRun.memory,
+				cpuMsPerMessage: chatRun.cpuMsPerMessage,
 			};
 			sizes.push({ ...result, ratio: ratios(result), oneObjectChat, onDisk: null });
 		}

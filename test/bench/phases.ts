@@ -287,10 +287,12 @@ export async function runPhase(target: Target, opts: BenchOptions, plan: PairPla
 	);
 
 	const first = plan.load[0] as number;
+	const singleCpu = cpuMs(target.pid) ?? 0;
 	const singlePair = figures(
 		[await pool.measurePair(first, { op: "sequential", pair: first, count: opts.sequentialCount, gapMs: 0, timeoutMs: opts.drainMs })],
 		kind,
 	);
+	const singlePairCpu = (cpuMs(target.pid) ?? 0) - singleCpu;
 
 	const senders = plan.load.length * 2;
 	let cpu = cpuMs(target.pid) ?? 0;
@@ -349,6 +351,7 @@ export async function runPhase(target: Target, opts: BenchOptions, plan: PairPla
 		cpuMsPerMessage: {
 			paced: pacedCpu / Math.max(1, paced.delivered),
 			saturated: saturatedCpu / Math.max(1, saturated.delivered),
+			singlePair: singlePairCpu / Math.max(1, singlePair.delivered),
 		},
 	};
 }
@@ -365,10 +368,11 @@ export async function runSinglePair(
 	plan: PairPlan,
 	prefix: string,
 	server: { pid: number | null; rss: () => number | null } = { pid: null, rss: () => null },
-): Promise<{ singlePair: RunFigures; connectMs: number; memory: SocketMemory }> {
+): Promise<{ singlePair: RunFigures; connectMs: number; memory: SocketMemory; cpuMsPerMessage: number | null }> {
 	await pool.onPairs(plan.all, (own) => ({ op: "addPairs", pairs: own, prefix }));
 	const { connectMs, memory } = await connectMeasured(pool, server.pid, plan.all, server.rss);
 	const first = plan.load[0] as number;
+	const cpuBefore = server.pid === null ? null : cpuMs(server.pid);
 	const report = await pool.measurePair(first, {
 		op: "sequential",
 		pair: first,
@@ -376,8 +380,11 @@ export async function runSinglePair(
 		gapMs: 0,
 		timeoutMs: opts.drainMs,
 	});
+	const cpuAfter = server.pid === null ? null : cpuMs(server.pid);
 	await pool.all({ op: "disconnect" });
-	return { singlePair: figures([report], kind), connectMs, memory };
+	const singlePair = figures([report], kind);
+	const cpuMsPerMessage = cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / Math.max(1, singlePair.delivered);
+	return { singlePair, connectMs, memory, cpuMsPerMessage };
 }
 
 /** An empty figure set, for a wake group with no pairs. */

@@ -118,12 +118,29 @@ export function chatTable(sizes: SizeResult[]): Tables | null {
 	for (const s of sizes) {
 		const chat = s.oneObjectChat;
 		if (!chat) continue;
-		rows.push([`${s.devices}`, pcts(chat.singlePair.latencyMs), ratios(chat.toFloor), ratios(s.ratio.singlePair), ratios(chat.relayTo)]);
+		const cpu = chat.cpuMsPerMessage;
+		rows.push([
+			`${s.devices}`,
+			pcts(chat.singlePair.latencyMs),
+			ratios(chat.toFloor),
+			ratios(s.ratio.singlePair),
+			ratios(chat.relayTo),
+			`${ms(s.relay.cpuMsPerMessage.singlePair)} / ${cpu === null ? "–" : ms(cpu)} / ${ms(s.floor.cpuMsPerMessage.singlePair)}`,
+			cpu === null || cpu <= 0 ? "–" : times(s.relay.cpuMsPerMessage.singlePair / cpu),
+		]);
 	}
 	if (rows.length === 0) return null;
 	return {
 		title: "One sending pair: a minimal one-object chat (one Durable Object, each message written to SQLite), ms (p50 / p90 / p99 / max)",
-		header: ["N", "one-object chat", "chat / floor", "relay / floor", "relay / chat"],
+		header: [
+			"N",
+			"one-object chat",
+			"chat / floor",
+			"relay / floor",
+			"relay / chat",
+			"server CPU ms/msg: relay / chat / floor",
+			"CPU relay / chat",
+		],
 		rows,
 	};
 }

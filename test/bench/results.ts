@@ -54,8 +54,11 @@ export interface KindFigures {
 	/** The same with the sender's object woken first over HTTP, so only the recipient's wakes. */
 	wakeRecipientIdle: WakeFigures;
 	memory: SocketMemory;
-	/** Server CPU time per delivered message during the paced and the saturated runs, ms. */
-	cpuMsPerMessage: { paced: number; saturated: number };
+	/**
+	 * Server CPU time per delivered message during the paced and the saturated runs, and
+	 * during the one sending pair's run (messages back to back, one in flight), ms.
+	 */
+	cpuMsPerMessage: { paced: number; saturated: number; singlePair: number };
 }
 
 export interface Ratios {
@@ -85,6 +88,11 @@ export interface SizeResult {
 		/** Connecting the N devices, and the chat's workerd memory around it, read as for the relay. */
 		connectMs: number;
 		memory: SocketMemory;
+		/**
+		 * The chat's workerd CPU per delivered message over the one sending pair's run, ms: what
+		 * the runtime itself spends on a message in, one SQLite insert and a message out.
+		 */
+		cpuMsPerMessage: number | null;
 		/** chat / floor */
 		toFloor: { p50: number; p90: number; p99: number; max: number };
 		/** relay / chat */
