@@ -1,7 +1,6 @@
 import { type Config, readConfig } from "../config.ts";
 import type { AlarmPort } from "./deadline-scheduler.ts";
 import type { JobName, RelayHost, SocketPort } from "./host.ts";
-import { PeerStubs } from "./peer-stubs.ts";
 import { readMeta, writeMeta } from "./storage/storage-schema.ts";
 import { type PeerStub, peerRelay } from "./surfaces.ts";
 
@@ -15,7 +14,6 @@ export class DurableHost implements RelayHost {
 	blobs: R2Bucket;
 	readonly sockets: SocketPort;
 	readonly #accountId: string | undefined;
-	readonly #peers: PeerStubs<PeerStub>;
 
 	constructor(
 		private readonly ctx: DurableObjectState,
@@ -31,7 +29,6 @@ export class DurableHost implements RelayHost {
 			all: () => ctx.getWebSockets(),
 		};
 		this.#accountId = bindAccount(this.sql, ctx.id.name);
-		this.#peers = new PeerStubs((accountId) => peerRelay(env, accountId));
 	}
 
 	get accountId(): string {
@@ -47,9 +44,8 @@ export class DurableHost implements RelayHost {
 		return Date.now();
 	}
 
-	/** Kept for reuse, and made afresh after a call through one failed (peer-stubs.ts). */
 	peer(accountId: string): PeerStub {
-		return this.#peers.get(accountId);
+		return peerRelay(this.env, accountId);
 	}
 
 	waitUntil(work: Promise<unknown>): void {
