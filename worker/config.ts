@@ -14,6 +14,11 @@ export interface Config {
 	queueTtlMs: number;
 	queueMaxMessages: number;
 	queueMaxBytes: number;
+	/**
+	 * DELIVERY_HOLD_MS: how long a message pushed to a caught-up device that acks at once is
+	 * held in memory for its ack before it is queued after all; 0 queues every message.
+	 */
+	deliveryHoldMs: number;
 	maxSealedTextBytes: number;
 	startingCredits: number;
 	maxDevicesPerAccount: number;
@@ -180,6 +185,7 @@ export function readConfig(env: Env): Config {
 		queueTtlMs: numberVar(env, "QUEUE_TTL_DAYS", 30) * day,
 		queueMaxMessages: numberVar(env, "QUEUE_MAX_MESSAGES", 10_000),
 		queueMaxBytes: numberVar(env, "QUEUE_MAX_BYTES", 100 * 1024 * 1024),
+		deliveryHoldMs: wholeVar(env, "DELIVERY_HOLD_MS", 1000),
 		maxSealedTextBytes: numberVar(env, "MAX_SEALED_TEXT_BYTES", 64 * 1024),
 		startingCredits: numberVar(env, "STARTING_CREDITS", 100),
 		maxDevicesPerAccount: wholeVar(env, "MAX_DEVICES_PER_ACCOUNT", 10, 1),

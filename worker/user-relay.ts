@@ -30,6 +30,7 @@ import { takeBackRefund } from "./relay/credits/purchase-refunds.ts";
 import type { AuthorizeOpts } from "./relay/devices/device-registry.ts";
 import { alarmPort, DurableHost } from "./relay/durable-host.ts";
 import type { RelayHost } from "./relay/host.ts";
+import type { Delivered } from "./relay/messaging/delivery.ts";
 import type { QueueItem } from "./relay/messaging/queue-item.ts";
 import { ok, type RelayResult, refuse } from "./relay/relay-result.ts";
 import { RelayServices } from "./relay/services.ts";
@@ -112,7 +113,8 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 		// The client offered our protocol (with its token beside it) and must be answered with it.
 		return new Response(null, {
 			status: 101,
-			webSocket: this.#s.hub.open(deviceId),
+			// The worker let only `acks=prompt` through (routes/socket.ts).
+			webSocket: this.#s.hub.open(deviceId, new URL(request.url).searchParams.get("acks") === "prompt"),
 			headers: { "sec-websocket-protocol": SOCKET_PROTOCOL },
 		});
 	}
@@ -387,7 +389,7 @@ export class UserRelay extends DurableObject<Env> implements RouteSurface, PeerS
 
 	// ---------------------------------------------------------------- peers
 
-	deliver(item: QueueItem): Promise<RelayResult<true>> {
+	deliver(item: QueueItem): Promise<RelayResult<Delivered>> {
 		return this.#ready(() => this.#s.delivery.accept(item));
 	}
 

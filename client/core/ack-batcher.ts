@@ -4,10 +4,12 @@ import { ACK_IDS_MAX, type ClientFrame, type SealedReceipt } from "../../common/
 const BATCH = 50;
 
 /**
- * How long acks wait once the incoming queue ran dry, so that messages close together share
- * one ack and one sealed receipt: each is a frame to parse and a call between objects on the
- * relay, which competed with the next message's delivery. A message stays queued that much
- * longer; if the socket drops meanwhile it is delivered again and de-duplicated.
+ * How long acks wait once the incoming queue ran dry, for a socket that did not ask for
+ * prompt acks, so that messages close together share one ack and one sealed receipt: each
+ * is a frame to parse and a call between objects on the relay. A message stays queued that
+ * much longer; if the socket drops meanwhile it is delivered again and de-duplicated. The
+ * SDK acks at once instead (delay 0): the relay then holds a message for a caught-up device
+ * in memory until its ack rather than queuing it, and the sender hears `sent` after the ack.
  */
 export const ACK_DELAY_MS = 250;
 

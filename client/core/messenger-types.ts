@@ -32,6 +32,13 @@ export interface MessengerClientOptions {
 	callRingTimeoutMs?: number;
 	/** How long key changes settle before the sealed key backup is written again. Default 2 s. */
 	backupDelayMs?: number;
+	/**
+	 * Ack each message as soon as it is stored (the default), and tell the relay so: a message
+	 * to this device while it is caught up is then held in the relay's memory until the ack
+	 * instead of written to its queue and deleted again. False batches acks for 250 ms once
+	 * the incoming frames run dry (fewer ack frames, every message queued on the relay).
+	 */
+	promptAcks?: boolean;
 }
 
 export interface AccountInfo {

@@ -26,7 +26,7 @@ import {
 	type ServerFrame,
 } from "../../common/protocol/wire.ts";
 import { AccountDevices } from "./account-devices.ts";
-import { AckBatcher } from "./ack-batcher.ts";
+import { ACK_DELAY_MS, AckBatcher } from "./ack-batcher.ts";
 import { ApiClient, type Fetch, parseAccountId, parseInput } from "./api-client.ts";
 import { bufferedUploader, streamingUploader, type Uploader } from "./attachment-transfer.ts";
 import { DEFAULT_BACKOFF } from "./backoff.ts";
@@ -205,12 +205,13 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 			ringTimeoutMs: opts.callRingTimeoutMs ?? 45_000,
 		});
 		const wsBase = baseUrl.replace(/^http/, "ws");
+		const promptAcks = opts.promptAcks ?? true;
 		this.connection = new RelayConnection(
 			{
 				WebSocket: WebSocketImpl,
 				endpoint: async (fresh) => {
 					const session = fresh ? await this.session.login() : await this.session.current();
-					return { url: `${wsBase}/api/ws`, protocols: socketProtocols(session.token) };
+					return { url: `${wsBase}/api/ws${promptAcks ? "?acks=prompt" : ""}`, protocols: socketProtocols(session.token) };
 				},
 				backoff: opts.reconnect ?? DEFAULT_BACKOFF,
 				heartbeatMs: opts.heartbeatMs ?? 30_000,
@@ -232,6 +233,8 @@ export class MessengerClient extends EventEmitter<MessengerEvents> {
 			(frame) => this.connection.send(frame),
 			// The identity is loaded by the time a message is acked (it was opened with it).
 			(to, key, ids) => (this.identityCache ? sealReceipt(this.identityCache, to, key, ids) : null),
+			// Prompt: the sender hears `sent` once this device acks a message the relay held for it.
+			promptAcks ? 0 : ACK_DELAY_MS,
 		);
 		this.inbound = new SerialQueue(
 			(frame) => this.handle(frame).catch((err: unknown) => this.emit("error", toSdkError(err))),

@@ -51,4 +51,20 @@ describe("the ack batcher", () => {
 		vi.advanceTimersByTime(ACK_DELAY_MS);
 		expect(written).toHaveLength(2);
 	});
+
+	it("with no delay (a socket that acks at once) acks the moment the queue runs dry, in one frame per sender", () => {
+		vi.useFakeTimers();
+		const written: ClientFrame[] = [];
+		const acks = new AckBatcher((frame) => written.push(frame) > 0, null, 0);
+		acks.add("bob", "m1");
+		acks.add("carol", "m2");
+		expect(written).toEqual([]);
+		acks.drained();
+		expect(written).toEqual([
+			{ type: "ack", ids: ["m1"], from: "bob" },
+			{ type: "ack", ids: ["m2"], from: "carol" },
+		]);
+		acks.drained();
+		expect(written).toHaveLength(2);
+	});
 });

@@ -122,8 +122,10 @@ export function socketHeaders(token: string): Record<string, string> {
 	return { upgrade: "websocket", "sec-websocket-protocol": socketProtocols(token).join(", ") };
 }
 
-export async function connect(token: string): Promise<TestSocket> {
-	const response = await exports.default.fetch(new Request(`${BASE}/api/ws`, { headers: socketHeaders(token) }));
+/** `promptAcks`: connect as the SDK does, saying this socket acks each message at once (messages may be held for it). */
+export async function connect(token: string, opts: { promptAcks?: boolean } = {}): Promise<TestSocket> {
+	const url = `${BASE}/api/ws${opts.promptAcks ? "?acks=prompt" : ""}`;
+	const response = await exports.default.fetch(new Request(url, { headers: socketHeaders(token) }));
 	const ws = response.webSocket;
 	if (!ws) throw new Error(`upgrade refused: ${response.status} ${await response.text()}`);
 	ws.accept();

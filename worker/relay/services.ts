@@ -17,6 +17,7 @@ import { HistoryTransfers } from "./history/history-transfers.ts";
 import type { JobName, RelayHost } from "./host.ts";
 import { Housekeeping } from "./housekeeping.ts";
 import { Delivery } from "./messaging/delivery.ts";
+import { HeldMessages } from "./messaging/held-messages.ts";
 import { ReadReceipts } from "./messaging/read-receipts.ts";
 import { SendPipeline } from "./messaging/send-pipeline.ts";
 import { TypingNotices } from "./messaging/typing-notices.ts";
@@ -31,6 +32,7 @@ import { SocketHub } from "./sockets/socket-hub.ts";
  * only the order of construction, not of dependency.
  */
 export class RelayServices {
+	readonly held = new HeldMessages();
 	readonly hub: SocketHub;
 	readonly push: PushNotifier;
 	readonly credits: CreditAccount;
@@ -58,11 +60,15 @@ export class RelayServices {
 	readonly scheduler: DeadlineScheduler<JobName>;
 
 	constructor(host: RelayHost, alarm: AlarmPort) {
-		this.hub = new SocketHub(host, {
-			status: () => this.account.status(),
-			pendingDevices: () => this.devices.pending(),
-			callRequests: () => this.calls.waitingRequests(),
-		});
+		this.hub = new SocketHub(
+			host,
+			{
+				status: () => this.account.status(),
+				pendingDevices: () => this.devices.pending(),
+				callRequests: () => this.calls.waitingRequests(),
+			},
+			this.held,
+		);
 		this.push = new PushNotifier(host);
 		this.credits = new CreditAccount(host);
 		this.flush = new CreditFlush(host, this.credits);

@@ -24,6 +24,7 @@ import type { UserRelay } from "../user-relay.ts";
 import type { RelayedSignal } from "./calls/call-relay.ts";
 import type { CallRequestAnswer } from "./calls/call-requests.ts";
 import type { PeerRef, StoredEnvelope } from "./contacts/contact-book.ts";
+import type { Delivered } from "./messaging/delivery.ts";
 import type { QueueItem } from "./messaging/queue-item.ts";
 import type { RelayResult } from "./relay-result.ts";
 
@@ -119,7 +120,7 @@ export interface RouteSurface {
 
 /** Another account's object. `peerId` / `from` name that account. */
 export interface PeerSurface {
-	deliver(item: QueueItem): Promise<RelayResult<true>>;
+	deliver(item: QueueItem): Promise<RelayResult<Delivered>>;
 	/** A sealed receipt from a device of `frame.from` for messages this account sent. */
 	receipt(frame: ReceiptFrame): Promise<void>;
 	typing(from: string, fromDevice: string): Promise<void>;

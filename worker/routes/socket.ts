@@ -10,6 +10,13 @@ export async function openSocket(request: IRequest, env: Env, ctx: ExecutionCont
 		throw new ApiError("bad_request", "This route only accepts a WebSocket upgrade.");
 	}
 	const s = await authenticate(request, env, { socket: true });
+	// One option: a device that acks each message as soon as it stored it may be handed
+	// messages held in memory instead of queued (relay/messaging/held-messages.ts).
+	const query = new URL(request.url).searchParams;
+	for (const [name, value] of query) {
+		if (name !== "acks" || value !== "prompt" || query.getAll("acks").length > 1)
+			throw new ApiError("bad_request", "The only query this route takes is `acks=prompt`.");
+	}
 	const headers = new Headers(request.headers);
 	// The token has done its work here: it goes no further than this worker.
 	headers.set("sec-websocket-protocol", SOCKET_PROTOCOL);

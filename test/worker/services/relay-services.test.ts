@@ -192,7 +192,7 @@ describe("delivery", () => {
 			const host = testHost(sql);
 			seedAccount(host);
 			const { delivery } = new RelayServices(host, noAlarm);
-			expect(await delivery.accept(item("m1"))).toEqual({ ok: true, value: true });
+			expect(await delivery.accept(item("m1"))).toEqual({ ok: true, value: { receipts: [] } });
 			expect([queueStats(sql, DEVICE).count, queueStats(sql, OTHER_DEVICE).count]).toEqual([1, 1]);
 			expect(host.scheduled).toContainEqual(["queue-expiry", host.clock.now + host.config().queueTtlMs]);
 		}));
@@ -330,7 +330,7 @@ describe("the send pipeline", () => {
 			const delivered: unknown[] = [];
 			host.peers.deliver = async (...args: unknown[]) => {
 				delivered.push(args[0]);
-				return { ok: true, value: true };
+				return { ok: true, value: { receipts: [] } };
 			};
 			const { sends } = new RelayServices(host, noAlarm);
 			const result = await sends.send(DEVICE, frame());

@@ -10,6 +10,7 @@ import { ok, type RelayResult, refuse } from "../relay-result.ts";
 import type { SocketHub } from "../sockets/socket-hub.ts";
 import type { SocketState } from "../sockets/socket-state.ts";
 import { readMeta, writeMeta } from "../storage/storage-schema.ts";
+import type { HeldMessages } from "./held-messages.ts";
 import { ackMessages, earliestExpiry, enqueueAll, expireQueue, queueStats, removeQueued, replaceQueued } from "./message-queue.ts";
 import { fitsQueue, type QueueCaps } from "./queue-caps.ts";
 import type { QueueItem } from "./queue-item.ts";
@@ -20,7 +21,19 @@ interface Needs {
 	readonly hub: SocketHub;
 	readonly attachments: AttachmentService;
 	readonly push: PushNotifier;
+	readonly held: HeldMessages;
 }
+
+/**
+ * What the recipient's object answers a delivered message with: the sealed receipts its
+ * devices acked the message with while it was held (the sender's object passes them on to
+ * its devices itself, with no call back).
+ */
+export interface Delivered {
+	receipts: ReceiptFrame[];
+}
+
+const NONE: Delivered = { receipts: [] };
 
 /**
  * Messages into per-device queues, all or nothing, pushed where a device is online: the
@@ -40,12 +53,15 @@ export class Delivery implements TimedJob<JobName> {
 		return { maxMessages: config.queueMaxMessages, maxBytes: config.queueMaxBytes };
 	}
 
-	/** In the recipient's object: queue for each approved device, push where online. */
-	async accept(item: QueueItem): Promise<RelayResult<true>> {
+	/**
+	 * In the recipient's object: queue for each approved device, push where online. Answers
+	 * once every device has the message on disk here or has acked it (a held message).
+	 */
+	async accept(item: QueueItem): Promise<RelayResult<Delivered>> {
 		const contact = getContact(this.host.sql, item.from);
 		if (contact?.state === "blocked") return this.dropBlocked(item);
 		if (!contact || contact.state !== "accepted") return refuse("not_a_contact", "You can only message accepted contacts.");
-		const result = await this.apply(approvedDeviceIds(this.host.sql), item, this.caps());
+		const result = await this.apply(approvedDeviceIds(this.host.sql), item, this.caps(), true);
 		if (result === "full") return refuse("recipient_queue_full", "The recipient has too many undelivered messages. Try later.");
 		// A delete carries nothing to read; everything else is something the sender wrote to this account.
 		if (item.kind !== "delete") countReceived(this.host.sql, item.from);
@@ -54,7 +70,7 @@ export class Delivery implements TimedJob<JobName> {
 		if (item.attachmentId !== undefined) await this.s.attachments.grant(item.attachmentId, item.from, item.msgId);
 		// The sender's own message only: an id names a message of one sender, not of the account.
 		if (item.kind === "delete" && item.replaces !== undefined) await this.s.attachments.revokeGrantsOf(item.from, item.replaces);
-		return ok(true);
+		return ok(result);
 	}
 
 	/**
@@ -65,13 +81,13 @@ export class Delivery implements TimedJob<JobName> {
 	 * no device and none waits for it; its blob lives out the time an unfetched one would
 	 * (the sender's own devices may still fetch it, as they could otherwise), then goes.
 	 */
-	private async dropBlocked(item: QueueItem): Promise<RelayResult<true>> {
+	private async dropBlocked(item: QueueItem): Promise<RelayResult<Delivered>> {
 		if (item.attachmentId !== undefined) {
 			const expiresAt = this.host.now() + this.host.config().queueTtlMs;
 			grantAttachment(this.host.sql, { attachmentId: item.attachmentId, owner: item.from, msgId: item.msgId, expiresAt, deviceIds: [] });
 			await this.host.schedule("grant-expiry", expiresAt);
 		}
-		return ok(true);
+		return ok(NONE);
 	}
 
 	/** Whether every one of these devices has room for `bytes` more. */
@@ -82,7 +98,9 @@ export class Delivery implements TimedJob<JobName> {
 
 	/** In the sender's object, once the recipient has it: the sender's other devices, checked for room beforehand. */
 	async syncToOwnDevices(deviceIds: string[], item: QueueItem): Promise<void> {
-		await this.apply(deviceIds, item, null);
+		// Never held: the sender's record is already written, so a copy held when the object
+		// died would be missing from its other devices for good.
+		await this.apply(deviceIds, item, null, false);
 	}
 
 	/**
@@ -93,7 +111,7 @@ export class Delivery implements TimedJob<JobName> {
 	 * touches only its own sender's rows: ids are unique per sender, so another sender's
 	 * message under the same id (a contact reusing it) is a different message.
 	 */
-	private async apply(deviceIds: string[], item: QueueItem, caps: QueueCaps | null): Promise<"ok" | "full"> {
+	private async apply(deviceIds: string[], item: QueueItem, caps: QueueCaps | null, mayHold: boolean): Promise<Delivered | "full"> {
 		const { sql } = this.host;
 		if (caps && deviceIds.some((d) => !fitsQueue(queueStats(sql, d), item.bytes, caps))) return "full";
 		const expiresAt = this.host.now() + this.host.config().queueTtlMs;
@@ -102,7 +120,7 @@ export class Delivery implements TimedJob<JobName> {
 		if (item.replaces !== undefined && item.kind === "delete") {
 			for (const deviceId of deviceIds) removeQueued(sql, deviceId, item.from, item.replaces);
 		}
-		return this.enqueue(targets, item, expiresAt);
+		return this.enqueue(targets, item, expiresAt, mayHold);
 	}
 
 	/** Devices whose queue still holds the original get the edit in its place; returns the rest. */
@@ -117,8 +135,16 @@ export class Delivery implements TimedJob<JobName> {
 		return rest;
 	}
 
-	private async enqueue(deviceIds: string[], item: QueueItem, expiresAt: number): Promise<"ok" | "full"> {
-		const entries = deviceIds.map((deviceId) => ({
+	/**
+	 * Queue the message for these devices and push it where they are caught up; a device
+	 * whose socket acks at once is instead pushed it and held (held-messages.ts), and queued
+	 * only if the hold ends without its ack. An attachment is never held: its grant is written
+	 * after the message is accepted, and a device could ask for the file before that.
+	 */
+	private async enqueue(deviceIds: string[], item: QueueItem, expiresAt: number, mayHold: boolean): Promise<Delivered | "full"> {
+		const { sql } = this.host;
+		const holdMs = this.host.config().deliveryHoldMs;
+		const entry = (deviceId: string) => ({
 			deviceId,
 			msgId: item.msgId,
 			fromAccount: item.from,
@@ -126,25 +152,57 @@ export class Delivery implements TimedJob<JobName> {
 			bytes: item.bytes,
 			expiresAt,
 			...(item.replaces !== undefined && { replaces: item.replaces }),
-		}));
-		const seqs = enqueueAll(this.host.sql, entries, null, () => this.s.hub.highestSentUpTo());
+		});
+		const seqFloor = () => this.s.hub.highestSentUpTo();
+		const holds: Array<Promise<ReceiptFrame | undefined | "queued">> = [];
+		const queued: string[] = [];
+		for (const deviceId of deviceIds) {
+			const ws = mayHold && holdMs > 0 && item.attachmentId === undefined ? this.s.hub.holdableSocket(deviceId) : null;
+			if (!ws) {
+				queued.push(deviceId);
+				continue;
+			}
+			// Pushed before anything is written, and held until the device acks it or the hold ends.
+			this.s.hub.sendText(ws, item.text);
+			holds.push(
+				this.s.held.hold(ws, item.from, item.msgId, holdMs).then((end) => {
+					if (end.acked) return end.receipt;
+					const written = enqueueAll(sql, [entry(deviceId)], null, seqFloor);
+					if (written !== "full") for (const [d, seq] of written) this.s.hub.pushWritten(d, seq, item.text, ws);
+					return "queued";
+				}),
+			);
+		}
+		const seqs = enqueueAll(sql, queued.map(entry), null, seqFloor);
 		if (seqs === "full") return "full";
 		this.s.hub.pushQueued(seqs, item.text);
 		if (seqs.size > 0) await this.host.schedule("queue-expiry", expiresAt);
-		return "ok";
+		if (holds.length === 0) return NONE;
+		const ends = await Promise.all(holds);
+		if (ends.includes("queued")) await this.host.schedule("queue-expiry", expiresAt);
+		return { receipts: ends.filter((e): e is ReceiptFrame => e !== undefined && e !== "queued") };
 	}
 
 	/**
-	 * A device stored these messages (of sender `from`, if named): they leave its queue. Its
-	 * sealed receipt goes to that sender only if the ack removed one of the sender's messages,
-	 * so a receipt is never more than one per delivered message (best effort: it must not
-	 * hold up the ack). The relay no longer says "delivered" itself: it cannot seal a receipt.
+	 * A device stored these messages (of sender `from`, if named): they end their holds or
+	 * leave its queue. Its sealed receipt goes to that sender only if the ack ended a hold or
+	 * removed one of the sender's messages, so a receipt is never more than one per delivered
+	 * message: with the answer to a `deliver` call still waiting on a hold, or else in a call of
+	 * its own (best effort: it must not hold up the ack). The relay no longer says "delivered"
+	 * itself: it cannot seal a receipt.
 	 */
 	ack(ws: WebSocket, state: SocketState, ids: readonly string[], from?: string, receipt?: SealedReceipt): void {
-		const bySender = ackMessages(this.host.sql, state.deviceId, ids, from);
+		const { ended, rest } = this.s.held.take(ws, ids, from);
+		const bySender = rest.length > 0 ? ackMessages(this.host.sql, state.deviceId, rest, from) : new Map<string, string[]>();
 		this.s.hub.acked(ws, state);
-		if (receipt === undefined || from === undefined || from === state.accountId || !bySender.has(from)) return;
-		const frame: ReceiptFrame = { type: "receipt", from: state.accountId, fromDevice: state.deviceId, ...receipt };
+		const frame: ReceiptFrame | undefined =
+			receipt !== undefined && from !== undefined && from !== state.accountId
+				? { type: "receipt", from: state.accountId, fromDevice: state.deviceId, ...receipt }
+				: undefined;
+		// A sender still waiting on one of these messages takes the receipt back with its answer.
+		const carrier = frame ? ended.findLast((e) => e.from === from) : undefined;
+		for (const e of ended) e.end(e === carrier && frame ? { acked: true, receipt: frame } : { acked: true });
+		if (!frame || carrier || from === undefined || !bySender.has(from)) return;
 		this.host.waitUntil(
 			this.host
 				.peer(from)

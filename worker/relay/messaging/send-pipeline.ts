@@ -15,7 +15,7 @@ import type { RelayHost } from "../host.ts";
 import { Lane } from "../lane.ts";
 import { ok, type RelayResult, refuse } from "../relay-result.ts";
 import { routingHeader } from "../routing-header.ts";
-import type { Delivery } from "./delivery.ts";
+import type { Delivered, Delivery } from "./delivery.ts";
 import type { QueueItem } from "./queue-item.ts";
 import { markSentDeleted, recordSent, sentMessage } from "./sent-messages.ts";
 
@@ -127,6 +127,8 @@ export class SendPipeline {
 		const delivered = await this.forward(frame, item, plan);
 		if (!delivered.ok) return delivered;
 		await this.commit(frame, item, plan, syncTargets, now);
+		// Receipts sealed while the recipient held the message came back with its answer.
+		for (const receipt of delivered.value.receipts) await this.s.delivery.receipt(receipt);
 		if (!plan.countsAsSend) return ok(this.receipt(now, counts.inDay));
 		const after = { inRateWindow: counts.inRateWindow + 1, inDay: counts.inDay + 1 };
 		const nextSendAt = allowance.nextSendAt(after, now, rules);
@@ -137,12 +139,12 @@ export class SendPipeline {
 	 * Hand the message to the recipient's object. Nothing is written before: the price is set
 	 * aside in memory (an attachment was paid for when its upload was reserved).
 	 */
-	private async forward(frame: SendFrame, item: QueueItem, plan: Plan): Promise<RelayResult<true>> {
+	private async forward(frame: SendFrame, item: QueueItem, plan: Plan): Promise<RelayResult<Delivered>> {
 		const release = this.s.credits.reserve(plan.price);
 		try {
 			return await this.s.attachments.whileInFlight(
 				plan.upload,
-				async (): Promise<RelayResult<true>> => await this.host.peer(frame.to).deliver(item),
+				async (): Promise<RelayResult<Delivered>> => await this.host.peer(frame.to).deliver(item),
 			);
 		} catch (err) {
 			console.error(JSON.stringify({ event: "deliver_failed", name: err instanceof Error ? err.name : typeof err }));

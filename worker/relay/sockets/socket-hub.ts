@@ -2,6 +2,7 @@ import type { AccountStatus, DeviceInfo, ServerFrame } from "../../../common/pro
 import { touchDevice } from "../../db/accounts.ts";
 import { approvedDeviceIds, deviceStatus } from "../devices/device-cache.ts";
 import type { RelayHost } from "../host.ts";
+import type { HeldMessages } from "../messaging/held-messages.ts";
 import { inFlight, pageQueue, queueStats } from "../messaging/message-queue.ts";
 import { takeReceipts } from "../messaging/receipt-queue.ts";
 import { deleteMeta, readMeta } from "../storage/storage-schema.ts";
@@ -20,15 +21,23 @@ export class SocketHub {
 	constructor(
 		private readonly host: RelayHost,
 		private readonly views: { status(): AccountStatus; pendingDevices(): DeviceInfo[]; callRequests(): ServerFrame[] },
+		private readonly held: HeldMessages,
 	) {}
 
-	/** Accept a device's connection; a new one replaces the device's old one. */
-	open(deviceId: string): WebSocket {
+	/**
+	 * Accept a device's connection; a new one replaces the device's old one. `promptAcks`: the
+	 * device acks each message as soon as it has stored it, so messages may be held for it.
+	 */
+	open(deviceId: string, promptAcks = false): WebSocket {
 		const { sql, sockets, accountId } = this.host;
-		for (const old of sockets.of(deviceId)) old.close(4000, "replaced by a newer connection");
+		for (const old of sockets.of(deviceId)) {
+			// What the old socket was holding is queued, so the new one finds it in its backlog.
+			this.held.release(old);
+			old.close(4000, "replaced by a newer connection");
+		}
 		const { 0: client, 1: server } = new WebSocketPair();
 		sockets.accept(server, deviceId);
-		const state: SocketState = { accountId, deviceId, sentUpTo: 0, synced: false };
+		const state: SocketState = { accountId, deviceId, sentUpTo: 0, synced: false, ...(promptAcks && { promptAcks }) };
 		writeSocketState(server, state);
 		this.send(server, { type: "ready", accountId, deviceId, queued: queueStats(sql, deviceId).count });
 		if (deviceStatus(sql, deviceId) === "approved") this.greet(server);
@@ -126,6 +135,36 @@ export class SocketHub {
 		}
 	}
 
+	/**
+	 * The one socket a message for this device may be held on instead of queued: caught up,
+	 * acking at once and not lagging; null when the message must be queued.
+	 */
+	holdableSocket(deviceId: string): WebSocket | null {
+		const sockets = this.host.sockets.of(deviceId);
+		const ws = sockets.length === 1 ? sockets[0] : undefined;
+		if (!ws) return null;
+		const state = readSocketState(ws);
+		return state?.synced && state.promptAcks && this.held.mayHold(ws) ? ws : null;
+	}
+
+	/**
+	 * A held message was queued after all (row `seq`): the socket it was pushed to has it
+	 * (it is not sent again, only counted as pushed); another socket of the device that has
+	 * caught up gets it now, one still draining finds it in order.
+	 */
+	pushWritten(deviceId: string, seq: number, text: string, pushedTo: WebSocket): void {
+		for (const ws of this.host.sockets.of(deviceId)) {
+			const state = readSocketState(ws);
+			if (!state) continue;
+			if (ws !== pushedTo) {
+				if (!state.synced) continue;
+				this.sendText(ws, text);
+			}
+			state.sentUpTo = Math.max(state.sentUpTo, seq);
+			writeSocketState(ws, state);
+		}
+	}
+
 	/** A replaced entry that a socket already got (unacked) goes out again as its new version. */
 	pushReplaced(deviceId: string, seq: number, text: string): void {
 		for (const ws of this.host.sockets.of(deviceId)) {
@@ -153,6 +192,7 @@ export class SocketHub {
 
 	/** The socket went away (closed or failed): answer the close and note when the device was last seen. */
 	async gone(ws: WebSocket, code: number, reason: string): Promise<void> {
+		this.held.release(ws);
 		try {
 			ws.close(code === 1005 ? 1000 : code, reason);
 		} catch {

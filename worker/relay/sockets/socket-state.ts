@@ -9,6 +9,12 @@ export interface SocketState {
 	sentUpTo: number;
 	/** True once the backlog has been pushed; from then on new messages go out as they arrive. */
 	synced: boolean;
+	/**
+	 * The device said, when it connected, that it acks each message as soon as it has stored
+	 * it: while caught up, it may be pushed messages that are held in memory until it acks
+	 * instead of queued (messaging/held-messages.ts).
+	 */
+	promptAcks?: boolean;
 	/** When this socket last relayed a typing notice (they are throttled to one a second). */
 	typingAt?: number;
 }
