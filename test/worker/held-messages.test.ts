@@ -3,7 +3,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { openReceipt } from "../../client/core/receipt-seal.ts";
 import { contactPair, sealedAck, sealedSend } from "./fixtures.ts";
-import { BASE, connect, socketHeaders, type TestSocket, type TestUser } from "./helpers.ts";
+import { api, BASE, connect, socketHeaders, type TestSocket, type TestUser } from "./helpers.ts";
 
 /**
  * A message to a caught-up device whose socket acks at once is pushed and held in the
@@ -19,6 +19,7 @@ const queuedIds = (user: TestUser) =>
 			.toArray()
 			.map((r) => r.msg_id),
 	);
+const credits = async (user: TestUser): Promise<number> => (await api("/api/account", { token: user.token })).json.credits;
 const asDevice = (u: TestUser) => ({ accountId: u.accountId, deviceId: u.deviceId }) as Parameters<typeof openReceipt>[0];
 
 /** Frames already here must stay the only ones: a ping's pong comes after anything sent before it. */
@@ -55,6 +56,8 @@ describe("messages held until the device acks them", () => {
 		expect(openReceipt(asDevice(alice), key, receipt)).toMatchObject({ kind: "delivered", ids: [f.id] });
 		await settle(a);
 		expect(a.frames.filter((fr) => fr.type === "receipt")).toHaveLength(1);
+		// "Sent" first, then "delivered", as a client waiting on its send expects.
+		expect(a.frames.map((fr) => fr.type).filter((t) => t === "sent" || t === "receipt")).toEqual(["sent", "receipt"]);
 		expect(await queuedIds(bob)).toEqual([]);
 		// Acked is acked: a new socket of the device has no backlog.
 		b.ws.close(1000, "bye");
@@ -114,6 +117,28 @@ describe("messages held until the device acks them", () => {
 		await newer.next("message", (m) => m.id === f.id);
 		newer.send(sealedAck(bob, alice, key, [f.id]));
 		await settle(newer);
+		expect(await queuedIds(bob)).toEqual([]);
+	});
+
+	it("lose nothing when the recipient's object is evicted while holding: the send is refused uncharged, and its re-send arrives and is charged once", async () => {
+		const { alice, bob, key, a, b } = await prompt();
+		const start = await credits(alice);
+		const f = sealedSend(alice, bob, key, "evicted mid-hold");
+		a.send(f);
+		await b.next("message", (m) => m.id === f.id);
+		// The runtime resets the object: its memory (the hold) is gone, and so is its socket.
+		await runInDurableObject(relay(bob.accountId), (_, state) => state.abort("evicted by the test")).catch(() => undefined);
+		expect(await a.next("error", (e) => e.ref === f.id)).toMatchObject({ code: "internal" });
+		await b.closed;
+		expect(await credits(alice)).toBe(start);
+		expect(await queuedIds(bob)).toEqual([]);
+		// The outbox sends it again under its id; the device that already had it would drop the copy.
+		const again = await connect(bob.token, { promptAcks: true });
+		await again.next("synced");
+		a.send(f);
+		await again.next("message", (m) => m.id === f.id);
+		again.send(sealedAck(bob, alice, key, [f.id]));
+		expect(await a.next("sent", (s) => s.id === f.id)).toMatchObject({ credits: start - 4 });
 		expect(await queuedIds(bob)).toEqual([]);
 	});
 

@@ -1,5 +1,5 @@
 import { b64uByteLength } from "../../../common/encoding.ts";
-import { MAX_SEALED_REACTION_BYTES, type SendFrame, type ServerFrame } from "../../../common/protocol/wire.ts";
+import { MAX_SEALED_REACTION_BYTES, type ReceiptFrame, type SendFrame, type ServerFrame } from "../../../common/protocol/wire.ts";
 import type { CachedAccount } from "../account/account-cache.ts";
 import type { AccountState } from "../account/account-state.ts";
 import type { SendAllowance } from "../account/send-allowance.ts";
@@ -127,8 +127,7 @@ export class SendPipeline {
 		const delivered = await this.forward(frame, item, plan);
 		if (!delivered.ok) return delivered;
 		await this.commit(frame, item, plan, syncTargets, now);
-		// Receipts sealed while the recipient held the message came back with its answer.
-		for (const receipt of delivered.value.receipts) await this.s.delivery.receipt(receipt);
+		this.passOnReceipts(delivered.value.receipts);
 		if (!plan.countsAsSend) return ok(this.receipt(now, counts.inDay));
 		const after = { inRateWindow: counts.inRateWindow + 1, inDay: counts.inDay + 1 };
 		const nextSendAt = allowance.nextSendAt(after, now, rules);
@@ -174,6 +173,22 @@ export class SendPipeline {
 		await this.s.delivery.syncToOwnDevices(syncTargets, item);
 		await this.s.flush.charged(now);
 		if (plan.countsAsSend) await this.s.account.afterSend(now);
+	}
+
+	/**
+	 * Receipts the recipient's devices sealed while the message was held came back with the
+	 * answer to `deliver`: they go to this account's devices as one from a `receipt` call
+	 * would, once the sending device has had its `sent` (a timer's turn comes after the
+	 * answer's), so a client hears "sent" before "delivered".
+	 */
+	private passOnReceipts(receipts: readonly ReceiptFrame[]): void {
+		if (receipts.length === 0) return;
+		const afterSent = new Promise((resolve) => setTimeout(resolve, 0));
+		this.host.waitUntil(
+			afterSent
+				.then(() => Promise.all(receipts.map((r) => this.s.delivery.receipt(r))))
+				.catch((err) => console.error(JSON.stringify({ event: "receipt_failed", name: err instanceof Error ? err.name : typeof err }))),
+		);
 	}
 
 	private queueItem(deviceId: string, frame: SendFrame, bytes: number, now: number): QueueItem {
