@@ -27,6 +27,9 @@ const RELAXED_LIMITS = {
 	STARTING_CREDITS: "1000000",
 	CONTACT_REQUESTS_PER_HOUR: "100000",
 	SUSPEND_AFTER_VIOLATIONS: "100000",
+	// Twice the deployed 1 s: on a loaded 2-core machine a test's ack must not miss a hold
+	// that the test expects it to end (held-messages.test.ts).
+	DELIVERY_HOLD_MS: "2000",
 };
 
 /**

@@ -44,4 +44,26 @@ describe("a lane", () => {
 		open();
 		expect(await held).toBe("send");
 	});
+
+	it("counts the items running or waiting, down as each one ends, before the next one starts", async () => {
+		const lane = new Lane();
+		const seen: number[] = [];
+		expect(lane.pending).toBe(0);
+		const first = lane.run(async () => {
+			seen.push(lane.pending);
+			await tick();
+		});
+		const second = lane.run(async () => {
+			seen.push(lane.pending);
+		});
+		const failing = lane.run(async () => {
+			seen.push(lane.pending);
+			throw new Error("boom");
+		});
+		expect(lane.pending).toBe(3);
+		await Promise.allSettled([first, second, failing]);
+		await tick();
+		expect(seen).toEqual([3, 2, 1]);
+		expect(lane.pending).toBe(0);
+	});
 });

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { openReceipt } from "../../client/core/receipt-seal.ts";
 import { contactPair, sealedAck, sealedSend } from "./fixtures.ts";
 import { api, BASE, connect, socketHeaders, type TestSocket, type TestUser } from "./helpers.ts";
+import { removeDevice } from "./linking.ts";
 
 /**
  * A message to a caught-up device whose socket acks at once is pushed and held in the
@@ -142,6 +143,28 @@ describe("messages held until the device acks them", () => {
 		expect(await queuedIds(bob)).toEqual([]);
 	});
 
+	it("are not queued for a device revoked while holding, and the account's other device keeps its copy", async () => {
+		const { alice, bob, key, bobDevices } = await contactPair({ extraDevices: 1 });
+		const phone = bobDevices[1] as TestUser;
+		const a = await connect(alice.token);
+		const laptop = await connect(bob.token, { promptAcks: true });
+		const phoneSocket = await connect(phone.token, { promptAcks: true });
+		await laptop.next("synced");
+		await phoneSocket.next("synced");
+		const f = sealedSend(alice, bob, key, "to both of bob's devices");
+		a.send(f);
+		await laptop.next("message", (m) => m.id === f.id);
+		await phoneSocket.next("message", (m) => m.id === f.id);
+		expect((await removeDevice(bob, phone.deviceId)).json.device.status).toBe("revoked");
+		expect(await phoneSocket.closed).toMatchObject({ code: 4001 });
+		// The laptop has not acked: its hold runs out and it is queued for the laptop only.
+		expect(await a.next("sent")).toMatchObject({ id: f.id });
+		const rows = await runInDurableObject(relay(bob.accountId), (_, state) =>
+			state.storage.sql.exec<{ device_id: string }>("SELECT device_id FROM queue WHERE msg_id = ?", f.id).toArray(),
+		);
+		expect(rows).toEqual([{ device_id: bob.deviceId }]);
+	});
+
 	it("are not held for a socket that did not say it acks at once: queued before `sent`, as always", async () => {
 		const { alice, bob, key } = await contactPair();
 		const a = await connect(alice.token);
@@ -168,6 +191,32 @@ describe("messages held until the device acks them", () => {
 		b.send(sealedAck(bob, alice, key, [second.id]));
 		expect((await a.next("sent")).id).toBe(first.id);
 		expect((await a.next("sent")).id).toBe(second.id);
+		expect(await queuedIds(bob)).toEqual([]);
+	});
+
+	it("are not held while the sender has more sends waiting: a burst waits out one hold, the rest is queued, the last held again", async () => {
+		const { alice, bob, key, a, b } = await prompt();
+		const [first, second, third] = [1, 2, 3].map((n) => sealedSend(alice, bob, key, `burst ${n}`)) as [
+			ReturnType<typeof sealedSend>,
+			ReturnType<typeof sealedSend>,
+			ReturnType<typeof sealedSend>,
+		];
+		a.send(first);
+		await b.next("message", (m) => m.id === first.id);
+		a.send(second);
+		a.send(third);
+		await settle(a);
+		b.send(sealedAck(bob, alice, key, [first.id]));
+		// The second had the third behind it: queued, and `sent` without waiting for an ack.
+		expect((await a.next("sent")).id).toBe(first.id);
+		expect((await a.next("sent")).id).toBe(second.id);
+		await b.next("message", (m) => m.id === third.id);
+		expect(await queuedIds(bob)).toEqual([second.id]);
+		await settle(a);
+		expect(a.frames.filter((f) => f.type === "sent").map((f) => (f as { id: string }).id)).toEqual([first.id, second.id]);
+		b.send(sealedAck(bob, alice, key, [second.id, third.id]));
+		expect((await a.next("sent")).id).toBe(third.id);
+		await settle(b);
 		expect(await queuedIds(bob)).toEqual([]);
 	});
 

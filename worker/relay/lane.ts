@@ -8,9 +8,20 @@
  */
 export class Lane {
 	#tail: Promise<unknown> = Promise.resolve();
+	#pending = 0;
+
+	/** Items running or waiting their turn. */
+	get pending(): number {
+		return this.#pending;
+	}
 
 	run<T>(work: () => Promise<T>): Promise<T> {
+		this.#pending++;
+		const done = () => {
+			this.#pending--;
+		};
 		const turn = this.#tail.then(work, work);
+		turn.then(done, done);
 		this.#tail = turn.catch(() => undefined);
 		return turn;
 	}

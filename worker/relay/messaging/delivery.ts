@@ -3,7 +3,7 @@ import type { AttachmentService } from "../attachments/attachment-service.ts";
 import { grantAttachment } from "../attachments/attachment-store.ts";
 import { getContact } from "../contacts/contact-book.ts";
 import type { TimedJob } from "../deadline-scheduler.ts";
-import { approvedDeviceIds } from "../devices/device-cache.ts";
+import { approvedDeviceIds, deviceStatus } from "../devices/device-cache.ts";
 import type { JobName, RelayHost } from "../host.ts";
 import type { PushNotifier } from "../push/push-notifier.ts";
 import { ok, type RelayResult, refuse } from "../relay-result.ts";
@@ -61,7 +61,7 @@ export class Delivery implements TimedJob<JobName> {
 		const contact = getContact(this.host.sql, item.from);
 		if (contact?.state === "blocked") return this.dropBlocked(item);
 		if (!contact || contact.state !== "accepted") return refuse("not_a_contact", "You can only message accepted contacts.");
-		const result = await this.apply(approvedDeviceIds(this.host.sql), item, this.caps(), true);
+		const result = await this.apply(approvedDeviceIds(this.host.sql), item, this.caps(), item.noHold !== true);
 		if (result === "full") return refuse("recipient_queue_full", "The recipient has too many undelivered messages. Try later.");
 		// A delete carries nothing to read; everything else is something the sender wrote to this account.
 		if (item.kind !== "delete") countReceived(this.host.sql, item.from);
@@ -167,6 +167,8 @@ export class Delivery implements TimedJob<JobName> {
 			holds.push(
 				this.s.held.hold(ws, item.from, item.msgId, holdMs).then((end) => {
 					if (end.acked) return end.receipt;
+					// A device removed meanwhile (its socket was closed for it) gets nothing more.
+					if (deviceStatus(sql, deviceId) !== "approved") return undefined;
 					const written = enqueueAll(sql, [entry(deviceId)], null, seqFloor);
 					if (written !== "full") for (const [d, seq] of written) this.s.hub.pushWritten(d, seq, item.text, ws);
 					return "queued";

@@ -9,4 +9,9 @@ export interface QueueItem {
 	bytes: number;
 	replaces?: string;
 	attachmentId?: string;
+	/**
+	 * The sender has more sends waiting behind this one: queue it rather than hold it for the
+	 * device's ack (held-messages.ts), so a burst waits out at most one round trip to a device.
+	 */
+	noHold?: true;
 }

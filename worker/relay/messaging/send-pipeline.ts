@@ -123,7 +123,8 @@ export class SendPipeline {
 		const bytes = b64uByteLength(frame.box);
 		if (!this.s.delivery.fits(syncTargets, bytes))
 			return refuse("recipient_queue_full", "One of your own devices has too many undelivered messages.");
-		const item = this.queueItem(deviceId, frame, bytes, now);
+		// Sends waiting behind this one would each wait out a hold: this one is queued instead.
+		const item = { ...this.queueItem(deviceId, frame, bytes, now), ...(this.lane.pending > 1 && { noHold: true as const }) };
 		const delivered = await this.forward(frame, item, plan);
 		if (!delivered.ok) return delivered;
 		await this.commit(frame, item, plan, syncTargets, now);
