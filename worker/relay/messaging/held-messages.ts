@@ -3,12 +3,15 @@ import type { ReceiptFrame } from "../../../common/protocol/wire.ts";
 /** How a hold ended: the device acked the message (and maybe sealed a receipt for it), or it must be queued after all. */
 export type HoldEnd = { acked: true; receipt?: ReceiptFrame } | { acked: false };
 
-interface Hold {
-	readonly ws: WebSocket;
+/** A hold an ack ended: whose message it was, and how to tell its waiting sender. */
+export interface EndedHold {
 	readonly from: string;
+	readonly end: (end: HoldEnd) => void;
+}
+
+interface Hold extends EndedHold {
 	readonly msgId: string;
 	readonly timer: ReturnType<typeof setTimeout>;
-	readonly end: (end: HoldEnd) => void;
 }
 
 /**
@@ -17,8 +20,9 @@ interface Hold {
  * ack's delete were two of a text message's three rows written). One that is not acked in
  * time, or whose socket goes or is replaced, is queued as any other, so what the device has
  * not confirmed is on disk before the sender hears `sent`. If the object dies while holding,
- * the sender's `deliver` call fails, nothing is recorded or charged, and its outbox sends the
- * message again (a device that got it the first time drops the repeated id).
+ * the sender's `deliver` call fails: the send is refused as `internal`, nothing is recorded
+ * or charged, and it can be sent again (a device that got it the first time drops the
+ * repeated id).
  *
  * A socket whose hold ran out is lagging (a frozen tab, a slow link): it gets no holds until
  * it acks something, so a sender is never held up more than once by a device that is not
@@ -41,7 +45,7 @@ export class HeldMessages {
 				this.#remove(ws, hold);
 				resolve({ acked: false });
 			}, ms);
-			const hold: Hold = { ws, from, msgId, timer, end: resolve };
+			const hold: Hold = { from, msgId, timer, end: resolve };
 			const holds = this.#bySocket.get(ws) ?? [];
 			holds.push(hold);
 			this.#bySocket.set(ws, holds);
@@ -53,15 +57,11 @@ export class HeldMessages {
 	 * the holds they end, removed but not yet told, so the caller can hand a receipt to one.
 	 * Returns them with the ids they did not cover, which are the queue's to look up.
 	 */
-	take(
-		ws: WebSocket,
-		ids: readonly string[],
-		from?: string,
-	): { ended: Array<{ from: string; end: (end: HoldEnd) => void }>; rest: string[] } {
+	take(ws: WebSocket, ids: readonly string[], from?: string): { ended: EndedHold[]; rest: string[] } {
 		this.#lagging.delete(ws);
 		const holds = this.#bySocket.get(ws);
 		if (!holds) return { ended: [], rest: [...ids] };
-		const ended: Array<{ from: string; end: (end: HoldEnd) => void }> = [];
+		const ended: EndedHold[] = [];
 		const rest: string[] = [];
 		for (const id of ids) {
 			const matched = holds.filter((h) => h.msgId === id && (from === undefined || h.from === from));
@@ -69,7 +69,7 @@ export class HeldMessages {
 			for (const hold of matched) {
 				clearTimeout(hold.timer);
 				this.#remove(ws, hold);
-				ended.push({ from: hold.from, end: hold.end });
+				ended.push(hold);
 			}
 		}
 		return { ended, rest };
@@ -86,7 +86,7 @@ export class HeldMessages {
 		}
 	}
 
-	/** Messages held right now (for tests and the benchmark's probe). */
+	/** Messages held right now (tests check that no hold outlives its end). */
 	get size(): number {
 		let n = 0;
 		for (const holds of this.#bySocket.values()) n += holds.length;
