@@ -19,7 +19,18 @@ import { HotPathProbe } from "./hot-path-probe.ts";
 import { LoadPool } from "./load-pool.ts";
 import { type ChatUsage, type OneObjectChat, startOneObjectChat } from "./one-object-chat-server.ts";
 import { type BenchOptions, parseArgs, USAGE } from "./options.ts";
-import { planPairs, runPhase, runSinglePair, type Target, untilQuiet } from "./phases.ts";
+import {
+	finish,
+	planPairs,
+	prepare,
+	runLoad,
+	runPhase,
+	runSinglePair,
+	settle,
+	singlePairInterleaved,
+	type Target,
+	untilQuiet,
+} from "./phases.ts";
 import { type RelayServer, startRelayServer } from "./relay-server.ts";
 import { allTables, markdownTable, printTables } from "./report.ts";
 import type {
@@ -28,6 +39,7 @@ import type {
 	GoalCheck,
 	GrowthResult,
 	GrowthRow,
+	KindFigures,
 	MachineInfo,
 	ProbeResult,
 	Ratios,
@@ -93,6 +105,49 @@ function ratios(s: Pick<SizeResult, "relay" | "floor">): Ratios {
 
 /** How long the relay's runtime may stay busy after a size before the floor runs anyway. */
 const QUIET_LIMIT_MS = 3 * 60_000;
+
+/** After the relay's sockets closed, their objects wake for webSocketClose: that work is not the floor's to share. */
+async function relayQuiet(relay: Target): Promise<void> {
+	const quietMs = await untilQuiet(relay.pid, QUIET_LIMIT_MS);
+	if (quietMs > 2000) relay.log(`the relay's runtime was busy for ${(quietMs / 1000).toFixed(0)} s after its sockets closed`);
+}
+
+/**
+ * One N on the relay and on the floor. The relay's load right after its connect, as it always
+ * ran; then, with both connected, the one sending pair in alternating blocks (phases.ts); then
+ * the floor's load, each side's load with the other idle; then each side's wake messages and
+ * its devices closed. The growth run keeps the two apart (each side whole, one after the
+ * other, `blocks` 0): at N = 10,000 both sides connected at once would need 40,000 client
+ * sockets in this process, twice its file limit here.
+ */
+async function relayAndFloor(
+	relay: Target,
+	floor: Target,
+	opts: BenchOptions,
+	plan: ReturnType<typeof planPairs>,
+	prefix: string,
+): Promise<{ relayFigures: KindFigures; floorFigures: KindFigures; blocks: number }> {
+	if (opts.growth) {
+		const relayFigures = await runPhase(relay, opts, plan, prefix);
+		await relayQuiet(relay);
+		return { relayFigures, floorFigures: await runPhase(floor, opts, plan, ""), blocks: 0 };
+	}
+	const devices = plan.all.length * 2;
+	const relayReady = await prepare(relay, opts, plan, prefix);
+	const relayLoad = await runLoad(relay, opts, plan);
+	await settle(relay, opts, relayLoad.endedAt);
+	const floorReady = await prepare(floor, opts, plan, "");
+	const one = await singlePairInterleaved(relay, floor, opts, plan);
+	relay.log(
+		`N=${devices}: one sending pair in ${one.blocks} blocks each, p99 relay ${one.relay.singlePair.latencyMs.p99.toFixed(2)} ms, ` +
+			`floor ${one.floor.singlePair.latencyMs.p99.toFixed(2)} ms`,
+	);
+	const floorLoad = await runLoad(floor, opts, plan);
+	const relayFigures = await finish(relay, opts, plan, relayReady, one.relay, relayLoad);
+	await relayQuiet(relay);
+	const floorFigures = await finish(floor, opts, plan, floorReady, one.floor, floorLoad);
+	return { relayFigures, floorFigures, blocks: one.blocks };
+}
 
 /** The growth run's table: per N, and how much each figure grew from the smallest N to the largest. */
 function growth(sizes: SizeResult[]): GrowthResult {
@@ -429,13 +484,8 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 		for (const devices of opts.sizes) {
 			const plan = planPairs(nextPair, devices, opts.wakePairs);
 			nextPair += plan.all.length;
-			// Interleaved, so both see the machine in the same state.
-			const relayFigures = await runPhase(relayTarget, opts, plan, `r${run}n${devices}_`);
+			const { relayFigures, floorFigures, blocks } = await relayAndFloor(relayTarget, floorTarget, opts, plan, `r${run}n${devices}_`);
 			relay.assertSameRuntime();
-			// The closed sockets wake their objects (webSocketClose); that work is not the floor's to share.
-			const quietMs = await untilQuiet(relay.runtimePid, QUIET_LIMIT_MS);
-			if (quietMs > 2000) log(`the relay's runtime was busy for ${(quietMs / 1000).toFixed(0)} s after its sockets closed`);
-			const floorFigures = await runPhase(floorTarget, opts, plan, "");
 			// The chat's counts live in its object's memory, which goes when it hibernates: read around the run.
 			const chatBefore = chat ? await chat.usage() : null;
 			const chatRun = chatPool && chat && (await runSinglePair(chatPool, "floor", opts, plan, "", chat));
@@ -449,6 +499,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			const result = {
 				devices,
 				pairs: { load: plan.load.length, wakeBothIdle: plan.wakeBothIdle.length, wakeRecipientIdle: plan.wakeRecipientIdle.length },
+				singlePairBlocks: blocks,
 				relay: relayFigures,
 				floor: floorFigures,
 			};

@@ -16,6 +16,17 @@ export interface BenchOptions {
 	/** One sending pair: messages, one at a time. */
 	sequentialCount: number;
 	/**
+	 * The one sending pair runs on the relay and on the floor in alternating blocks of this
+	 * many messages, both connected, so that both see the machine in the same minute.
+	 */
+	singlePairBlock: number;
+	/**
+	 * How long after the relay's load the floor's devices connect and the blocks start: the load
+	 * kept every object awake and workerd evicts them 10 s later, a burst of work neither
+	 * side's blocks should share.
+	 */
+	singlePairSettleMs: number;
+	/**
 	 * Paced load: every sending device sends at Poisson-distributed times, `pacedPerDevice` a
 	 * second but no more than `pacedRate` in total. At N = 1,000 that is 0.1 a second each: the
 	 * production rate limit (1 message per 10 s), with every user sending as fast as allowed.
@@ -88,6 +99,8 @@ export const FULL: BenchOptions = {
 	threads: 2,
 	concurrency: 12,
 	sequentialCount: 1000,
+	singlePairBlock: 100,
+	singlePairSettleMs: 12_000,
 	pacedRate: 100,
 	pacedPerDevice: 5,
 	pacedMs: 20_000,
@@ -118,6 +131,8 @@ export const SMOKE: BenchOptions = {
 	sizes: [10],
 	threads: 1,
 	sequentialCount: 20,
+	singlePairBlock: 10,
+	singlePairSettleMs: 0,
 	pacedMs: 1000,
 	saturateMs: 1000,
 	wakePairs: 1,
@@ -160,6 +175,7 @@ npm run bench -- --growth       growth run: N = 100, 1000, 10000 and how memory 
   --rate 100              paced load, messages per second in total (at most 5 per device)
   --paced-ms 20000        paced run length
   --saturate-ms 4000      saturation run length
+  --single-pair-block 100 one sending pair: messages per block, relay and floor alternating (1000 in all)
   --threads 2             client load threads
   --concurrency 12        registrations and connections in flight per load thread (--growth: 24)
   --state ram             where the relay's runtime keeps its state: ram (/dev/shm) or disk
@@ -206,6 +222,9 @@ export function parseArgs(argv: string[]): BenchOptions | "help" {
 				break;
 			case "--saturate-ms":
 				opts = { ...opts, saturateMs: count() };
+				break;
+			case "--single-pair-block":
+				opts = { ...opts, singlePairBlock: Math.round(count()) };
 				break;
 			case "--threads":
 				opts = { ...opts, threads: Math.round(count()) };

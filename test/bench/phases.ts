@@ -261,8 +261,18 @@ async function countWakes(target: Target, pairs: number[], timeoutMs: number): P
 	return { constructed, lost };
 }
 
-export async function runPhase(target: Target, opts: BenchOptions, plan: PairPlan, prefix: string): Promise<KindFigures> {
-	const { pool, kind } = target;
+/** A target's devices set up and connected, with what that took and its server's memory around it. */
+export interface Prepared {
+	setupMs: number;
+	connectMs: number;
+	connectedAt: number;
+	memory: SocketMemory;
+	server: ServerFiles;
+}
+
+/** Sets up and connects every device of `plan` on the target, logging the time and memory it took. */
+export async function prepare(target: Target, opts: BenchOptions, plan: PairPlan, prefix: string): Promise<Prepared> {
+	const { kind } = target;
 	const devices = plan.all.length * 2;
 	const setupMs = await setUp(target, plan.all, prefix);
 	target.log(`${kind} N=${devices}: ${plan.all.length} pairs set up in ${(setupMs / 1000).toFixed(1)} s`);
@@ -272,28 +282,101 @@ export async function runPhase(target: Target, opts: BenchOptions, plan: PairPla
 	// (and the files the runtime holds with no object awake the base of its connect batches).
 	if (opts.growth && kind === "relay") await sleep(EVICTED_AFTER_MS);
 	const { connectMs, waitedMs, connectedAt, memory, server } = await connectMeasured(
-		pool,
+		target.pool,
 		target.pid,
 		plan.all,
 		target.rss,
 		target.beforeMemory,
 	);
-	// The wake pairs are idle from here on.
-	const idleSince = connectedAt;
 	target.log(
 		`${kind} N=${devices}: connected in ${(connectMs / 1000).toFixed(1)} s` +
 			`${waitedMs >= 100 ? ` (${(waitedMs / 1000).toFixed(1)} s of it waiting for room among the server's open files)` : ""}, ` +
 			`${(memory.perSocketBytes / 1024).toFixed(1)} KiB RSS per socket, ${openFileCount(target.pid) ?? "?"} files open in the server`,
 	);
+	return { setupMs, connectMs, connectedAt, memory, server };
+}
 
+/** The one sending pair's figures and the server CPU per message it cost. */
+export interface SinglePairRun {
+	singlePair: RunFigures;
+	cpuMsPerMessage: number;
+}
+
+/** The first load pair, `count` messages one at a time. */
+const sequential = (target: Target, pair: number, count: number, opts: BenchOptions) =>
+	target.pool.measurePair(pair, { op: "sequential", pair, count, gapMs: 0, timeoutMs: opts.drainMs });
+
+/** The one sending pair on its own, right after connecting (the runs on disk, which have no floor beside them). */
+async function singlePairAlone(target: Target, opts: BenchOptions, plan: PairPlan): Promise<SinglePairRun> {
 	const first = plan.load[0] as number;
-	const singleCpu = cpuMs(target.pid) ?? 0;
-	const singlePair = figures(
-		[await pool.measurePair(first, { op: "sequential", pair: first, count: opts.sequentialCount, gapMs: 0, timeoutMs: opts.drainMs })],
-		kind,
-	);
-	const singlePairCpu = (cpuMs(target.pid) ?? 0) - singleCpu;
+	const cpu = cpuMs(target.pid) ?? 0;
+	const singlePair = figures([await sequential(target, first, opts.sequentialCount, opts)], target.kind);
+	return { singlePair, cpuMsPerMessage: ((cpuMs(target.pid) ?? 0) - cpu) / Math.max(1, singlePair.delivered) };
+}
 
+/**
+ * Waits until `opts.singlePairSettleMs` after `busyUntil` and then until the server is quiet:
+ * a load keeps every object awake and workerd evicts them 10 s after, a burst of work on its
+ * one thread that what runs next should not share.
+ */
+export async function settle(target: Target, opts: BenchOptions, busyUntil: number): Promise<void> {
+	await sleep(Math.max(0, opts.singlePairSettleMs - (Date.now() - busyUntil)));
+	await untilQuiet(target.pid, 60_000);
+}
+
+/** Unmeasured messages each pair sends before its blocks, so neither side's figure carries a wake or a cold path. */
+const WARM_UP_MESSAGES = 5;
+
+/**
+ * The one sending pair on the relay and on the floor, both connected, in alternating blocks
+ * of `opts.singlePairBlock` messages (relay, floor, floor, relay, …), so that both sample the
+ * machine in the same minute. Run one after the other, 40 s apart, a p99 ratio told more
+ * about the machine's luck in each minute than about the relay: in one run of five the
+ * floor's p99 came out at 0.41 ms against 2.0–4.3 ms in its other fourteen.
+ *
+ * It runs after the relay's load, once `settle` let the relay's runtime go quiet, and before
+ * the floor's load: so the relay's paced run starts right after its connect as it always did
+ * (every object still awake, as in steady sending), and neither side's blocks share the CPU
+ * with the evictions that follow a load. The CPU per message is each server's over the whole
+ * span: the one not sending idles in the other's blocks.
+ */
+export async function singlePairInterleaved(
+	relay: Target,
+	floor: Target,
+	opts: BenchOptions,
+	plan: PairPlan,
+): Promise<{ relay: SinglePairRun; floor: SinglePairRun; blocks: number }> {
+	const first = plan.load[0] as number;
+	for (const t of [relay, floor]) await sequential(t, first, WARM_UP_MESSAGES, opts);
+	const reports: Record<RelayKind, RunReport[]> = { relay: [], floor: [] };
+	const cpuBefore = { relay: cpuMs(relay.pid) ?? 0, floor: cpuMs(floor.pid) ?? 0 };
+	const size = Math.max(1, Math.min(opts.singlePairBlock, opts.sequentialCount));
+	let blocks = 0;
+	for (let done = 0; done < opts.sequentialCount; done += size, blocks++) {
+		const count = Math.min(size, opts.sequentialCount - done);
+		// ABBA: each side goes first in half the blocks, so neither always follows the other's work.
+		const order = blocks % 2 === 0 ? [relay, floor] : [floor, relay];
+		for (const t of order) reports[t.kind].push(await sequential(t, first, count, opts));
+	}
+	const run = (t: Target): SinglePairRun => {
+		const singlePair = figures(reports[t.kind], t.kind);
+		return { singlePair, cpuMsPerMessage: ((cpuMs(t.pid) ?? 0) - cpuBefore[t.kind]) / Math.max(1, singlePair.delivered) };
+	};
+	return { relay: run(relay), floor: run(floor), blocks };
+}
+
+/** The paced and the saturated run on a connected target, and the server CPU each cost per message. */
+export interface LoadFigures {
+	paced: RunFigures;
+	saturated: RunFigures;
+	cpuMsPerMessage: { paced: number; saturated: number };
+	endedAt: number;
+}
+
+/** Paced load, then saturation, on a prepared target. */
+export async function runLoad(target: Target, opts: BenchOptions, plan: PairPlan): Promise<LoadFigures> {
+	const { pool, kind } = target;
+	const devices = plan.all.length * 2;
 	const senders = plan.load.length * 2;
 	let cpu = cpuMs(target.pid) ?? 0;
 	const paced = figures(
@@ -327,10 +410,31 @@ export async function runPhase(target: Target, opts: BenchOptions, plan: PairPla
 		`${kind} N=${devices}: paced p50 ${paced.latencyMs.p50.toFixed(2)} ms p99 ${paced.latencyMs.p99.toFixed(2)} ms, ` +
 			`saturated ${saturated.deliveredPerSecond.toFixed(0)} msg/s`,
 	);
+	return {
+		paced,
+		saturated,
+		cpuMsPerMessage: {
+			paced: pacedCpu / Math.max(1, paced.delivered),
+			saturated: saturatedCpu / Math.max(1, saturated.delivered),
+		},
+		endedAt: Date.now(),
+	};
+}
 
-	const loadEnded = Date.now();
-	const quietMs = kind === "relay" ? opts.wakeQuietMs : 0;
-	await sleep(Math.max(0, opts.wakeIdleMs - (Date.now() - idleSince), quietMs - (Date.now() - loadEnded)));
+/** The wake measurement on a loaded target, then every device closed; the target's figures. */
+export async function finish(
+	target: Target,
+	opts: BenchOptions,
+	plan: PairPlan,
+	prepared: Prepared,
+	one: SinglePairRun,
+	load: LoadFigures,
+): Promise<KindFigures> {
+	// The wake pairs are idle from the connect on; the relay's wake waits for the load's evictions
+	// and credit flushes to pass (wakeQuietMs).
+	const idleSince = prepared.connectedAt;
+	const quietMs = target.kind === "relay" ? opts.wakeQuietMs : 0;
+	await sleep(Math.max(0, opts.wakeIdleMs - (Date.now() - idleSince), quietMs - (Date.now() - load.endedAt)));
 	const idleMs = Date.now() - idleSince;
 	const wakeBothIdle = await wake(target, plan.wakeBothIdle, false, idleMs, opts.drainMs);
 	const wakeRecipientIdle = await wake(target, plan.wakeRecipientIdle, true, Date.now() - idleSince, opts.drainMs);
@@ -338,22 +442,25 @@ export async function runPhase(target: Target, opts: BenchOptions, plan: PairPla
 	wakeBothIdle.objectsConstructed = counted.constructed;
 	wakeBothIdle.lost += counted.lost;
 
-	await closeAll(pool, server, plan.all);
+	await closeAll(target.pool, prepared.server, plan.all);
 	return {
-		setupMs,
-		connectMs,
-		singlePair,
-		paced,
-		saturated,
+		setupMs: prepared.setupMs,
+		connectMs: prepared.connectMs,
+		singlePair: one.singlePair,
+		paced: load.paced,
+		saturated: load.saturated,
 		wakeBothIdle,
 		wakeRecipientIdle,
-		memory,
-		cpuMsPerMessage: {
-			paced: pacedCpu / Math.max(1, paced.delivered),
-			saturated: saturatedCpu / Math.max(1, saturated.delivered),
-			singlePair: singlePairCpu / Math.max(1, singlePair.delivered),
-		},
+		memory: prepared.memory,
+		cpuMsPerMessage: { ...load.cpuMsPerMessage, singlePair: one.cpuMsPerMessage },
 	};
+}
+
+/** A whole run on one target alone: prepared, its one sending pair right after the connect, then the load. */
+export async function runPhase(target: Target, opts: BenchOptions, plan: PairPlan, prefix: string): Promise<KindFigures> {
+	const prepared = await prepare(target, opts, plan, prefix);
+	const one = await singlePairAlone(target, opts, plan);
+	return finish(target, opts, plan, prepared, one, await runLoad(target, opts, plan));
 }
 
 /**

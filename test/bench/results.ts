@@ -74,6 +74,8 @@ export interface Ratios {
 export interface SizeResult {
 	devices: number;
 	pairs: { load: number; wakeBothIdle: number; wakeRecipientIdle: number };
+	/** The one sending pair ran on the relay and the floor in this many alternating blocks each. */
+	singlePairBlocks: number;
 	relay: KindFigures;
 	floor: KindFigures;
 	/** relay / floor for each figure. */

@@ -81,6 +81,11 @@ describe("the benchmark's smoke run", () => {
 				expect(size.ratio, `ratio.${key}`).toHaveProperty(key);
 			}
 			for (const key of ["p50", "p90", "p99", "max"]) expectNumber(size.ratio.singlePair[key], `ratio.singlePair.${key}`);
+			// The one sending pair ran on both sides in alternating blocks (none of the warm-up
+			// messages counted), every message of it delivered on each.
+			expect(size.singlePairBlocks).toBe(Math.ceil(SMOKE.sequentialCount / SMOKE.singlePairBlock));
+			expect(size.singlePairBlocks).toBeGreaterThan(1);
+			for (const kind of ["relay", "floor"]) expect(size[kind].singlePair.delivered, kind).toBe(SMOKE.sequentialCount);
 			// The one-object chat's one sending pair, and its ratios.
 			for (const key of LATENCY) expectNumber(size.oneObjectChat.singlePair.latencyMs[key], `oneObjectChat.singlePair.latencyMs.${key}`);
 			expect(size.oneObjectChat.singlePair.delivered).toBe(SMOKE.sequentialCount);
