@@ -13,7 +13,8 @@ import { type WebSocket, WebSocketServer } from "ws";
 const MAX_LIFETIME_MS = 65 * 60_000;
 
 const sockets = new Map<string, WebSocket>();
-const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
+// The port to listen on, if the parent gives one (a restart keeps the clients' URL); else any.
+const server = new WebSocketServer({ host: "127.0.0.1", port: Number(process.argv[2] ?? 0), perMessageDeflate: false });
 
 server.on("connection", (ws, request) => {
 	const id = new URL(request.url ?? "/", "http://floor").searchParams.get("id");
@@ -45,8 +46,9 @@ server.on("listening", () => {
 	process.stdout.write(`${JSON.stringify({ port })}\n`);
 });
 
-// Memory is read after a full collection (the parent asks for one), so garbage from an
-// earlier run does not hide what the sockets hold. Needs --expose-gc, which floor-server.ts passes.
+// Memory is read after a full collection (the parent asks for one), so garbage does not hide
+// what the sockets hold. Needs --expose-gc, which floor-server.ts passes. A collection does
+// not give freed pages back, though: the parent starts a fresh process for each N.
 process.on("message", (message) => {
 	if (message !== "gc") return;
 	(globalThis as { gc?: () => void }).gc?.();

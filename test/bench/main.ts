@@ -467,7 +467,9 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 		const floorTarget: Target = {
 			kind: "floor",
 			pool: poolOf("floor", floor.url),
-			pid: floor.pid,
+			get pid() {
+				return floor.pid;
+			},
 			rss: floor.rss,
 			beforeMemory: floor.collect,
 			probe: null,
@@ -484,6 +486,9 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 		for (const devices of opts.sizes) {
 			const plan = planPairs(nextPair, devices, opts.wakePairs);
 			nextPair += plan.all.length;
+			// A fresh floor for each N (the first too, so every N starts alike), so its memory per
+			// socket is not read off an earlier N's freed pages.
+			await floor.restart();
 			const { relayFigures, floorFigures, blocks } = await relayAndFloor(relayTarget, floorTarget, opts, plan, `r${run}n${devices}_`);
 			relay.assertSameRuntime();
 			// The chat's counts live in its object's memory, which goes when it hibernates: read around the run.
