@@ -135,7 +135,7 @@ async function relayAndFloor(
 	const devices = plan.all.length * 2;
 	const relayReady = await prepare(relay, opts, plan, prefix);
 	const relayLoad = await runLoad(relay, opts, plan);
-	await settle(relay, opts, relayLoad.endedAt);
+	await settle(relay, opts, relayLoad.endedAt, relayReady, devices);
 	const floorReady = await prepare(floor, opts, plan, "");
 	const one = await singlePairInterleaved(relay, floor, opts, plan);
 	relay.log(

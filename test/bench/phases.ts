@@ -314,14 +314,29 @@ async function singlePairAlone(target: Target, opts: BenchOptions, plan: PairPla
 	return { singlePair, cpuMsPerMessage: ((cpuMs(target.pid) ?? 0) - cpu) / Math.max(1, singlePair.delivered) };
 }
 
+/** Objects a settled server may still have awake (their files open), besides its sockets. */
+const SETTLED_AWAKE_OBJECTS = 2;
+
 /**
- * Waits until `opts.singlePairSettleMs` after `busyUntil` and then until the server is quiet:
- * a load keeps every object awake and workerd evicts them 10 s after, a burst of work on its
- * one thread that what runs next should not share.
+ * Waits until `opts.singlePairSettleMs` after `busyUntil`, then until the load's objects have
+ * been evicted — the server's open files back to those it had before its devices connected
+ * plus one per socket (with a couple of objects to spare) — and then until the server is
+ * quiet. A load keeps every object awake and workerd evicts them 10 s after their last event,
+ * ~1,000 of them at N = 1,000, a burst of work on its one thread that what runs next should
+ * not share. A fixed 12 s and a quiet second could let the burst come after the quiet second;
+ * counting the files makes it certain the evictions are over (13–15 s after the load here).
  */
-export async function settle(target: Target, opts: BenchOptions, busyUntil: number): Promise<void> {
+export async function settle(target: Target, opts: BenchOptions, busyUntil: number, prepared: Prepared, sockets: number): Promise<void> {
 	await sleep(Math.max(0, opts.singlePairSettleMs - (Date.now() - busyUntil)));
+	const server = prepared.server;
+	const started = Date.now();
+	while (server && Date.now() - started < ROOM_WAIT_LIMIT_MS) {
+		const open = openFileCount(server.pid);
+		if (open === null || open - sockets - server.baseFiles <= SETTLED_AWAKE_OBJECTS * FILES_PER_OBJECT) break;
+		await sleep(250);
+	}
 	await untilQuiet(target.pid, 60_000);
+	target.log(`${target.kind}: settled ${((Date.now() - busyUntil) / 1000).toFixed(1)} s after its load`);
 }
 
 /** Unmeasured messages each pair sends before its blocks, so neither side's figure carries a wake or a cold path. */
