@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { cloudflareTest, type D1Migration, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
@@ -91,6 +92,10 @@ export default defineConfig(async () => {
 	const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
 	return {
 		test: {
+			// Vitest's default, one worker fewer than the cores, runs the files one at a time on a
+			// 2-core machine, though most of them wait on workerd, wrangler dev or Chromium: two at a
+			// time took the suite from 1,121 s to 618 s there, every file passing.
+			maxWorkers: Math.max(2, availableParallelism() - 1),
 			projects: [
 				workerProject(
 					"worker",
