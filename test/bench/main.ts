@@ -21,6 +21,7 @@ import { type ChatUsage, type OneObjectChat, startOneObjectChat } from "./one-ob
 import { type BenchOptions, parseArgs, USAGE } from "./options.ts";
 import {
 	finish,
+	type PairPlan,
 	planPairs,
 	prepare,
 	runLoad,
@@ -124,7 +125,7 @@ async function relayAndFloor(
 	relay: Target,
 	floor: Target,
 	opts: BenchOptions,
-	plan: ReturnType<typeof planPairs>,
+	plan: PairPlan,
 	prefix: string,
 ): Promise<{ relayFigures: KindFigures; floorFigures: KindFigures; blocks: number }> {
 	if (opts.growth) {
@@ -135,7 +136,7 @@ async function relayAndFloor(
 	const devices = plan.all.length * 2;
 	const relayReady = await prepare(relay, opts, plan, prefix);
 	const relayLoad = await runLoad(relay, opts, plan);
-	await settle(relay, opts, relayLoad.endedAt, relayReady, devices);
+	await settle(relay, opts, plan, relayReady, relayLoad.endedAt);
 	const floorReady = await prepare(floor, opts, plan, "");
 	const one = await singlePairInterleaved(relay, floor, opts, plan);
 	relay.log(

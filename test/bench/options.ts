@@ -21,9 +21,10 @@ export interface BenchOptions {
 	 */
 	singlePairBlock: number;
 	/**
-	 * How long after the relay's load the floor's devices connect and the blocks start: the load
-	 * kept every object awake and workerd evicts them 10 s later, a burst of work neither
-	 * side's blocks should share.
+	 * The least time after the relay's load before the floor's devices connect and the blocks
+	 * start; then they wait for the load's objects to be evicted (phases.ts, `settle`): the load
+	 * kept every object awake and workerd evicts them 10 s later, a burst of work neither side's
+	 * blocks should share. 0 (the smoke run) waits for nothing.
 	 */
 	singlePairSettleMs: number;
 	/**

@@ -103,13 +103,22 @@ const ROOM_WAIT_LIMIT_MS = 60_000;
  */
 async function roomFor(pid: number, devices: number, sockets: number, baseFiles: number): Promise<number> {
 	const limit = openFileLimit(pid) ?? Number.POSITIVE_INFINITY;
-	const started = Date.now();
 	const needed = devices * (FILES_PER_OBJECT + 1);
+	return untilFiles(pid, (open) => {
+		const awakeFiles = Math.max(0, open - sockets - baseFiles);
+		return awakeFiles + devices * FILES_PER_OBJECT <= AWAKE_OBJECTS_CAP * FILES_PER_OBJECT && open + needed <= limit * FILE_HEADROOM;
+	});
+}
+
+/**
+ * Polls the server's open files until `enough(open)` holds, its file table cannot be read, or
+ * ROOM_WAIT_LIMIT_MS passed (evicted objects close their files within ~10 s); returns how long that took.
+ */
+async function untilFiles(pid: number, enough: (open: number) => boolean): Promise<number> {
+	const started = Date.now();
 	while (Date.now() - started < ROOM_WAIT_LIMIT_MS) {
 		const open = openFileCount(pid);
-		if (open === null) break;
-		const awakeFiles = Math.max(0, open - sockets - baseFiles);
-		if (awakeFiles + devices * FILES_PER_OBJECT <= AWAKE_OBJECTS_CAP * FILES_PER_OBJECT && open + needed <= limit * FILE_HEADROOM) break;
+		if (open === null || enough(open)) break;
 		await sleep(250);
 	}
 	return Date.now() - started;
@@ -326,15 +335,13 @@ const SETTLED_AWAKE_OBJECTS = 2;
  * not share. A fixed 12 s and a quiet second could let the burst come after the quiet second;
  * counting the files makes it certain the evictions are over (13–15 s after the load here).
  */
-export async function settle(target: Target, opts: BenchOptions, busyUntil: number, prepared: Prepared, sockets: number): Promise<void> {
+export async function settle(target: Target, opts: BenchOptions, plan: PairPlan, prepared: Prepared, busyUntil: number): Promise<void> {
 	await sleep(Math.max(0, opts.singlePairSettleMs - (Date.now() - busyUntil)));
 	// The smoke run (no settle time) proves the run works, not its figures: no wait for evictions.
 	const server = opts.singlePairSettleMs > 0 ? prepared.server : null;
-	const started = Date.now();
-	while (server && Date.now() - started < ROOM_WAIT_LIMIT_MS) {
-		const open = openFileCount(server.pid);
-		if (open === null || open - sockets - server.baseFiles <= SETTLED_AWAKE_OBJECTS * FILES_PER_OBJECT) break;
-		await sleep(250);
+	if (server) {
+		const sockets = plan.all.length * 2;
+		await untilFiles(server.pid, (open) => open - sockets - server.baseFiles <= SETTLED_AWAKE_OBJECTS * FILES_PER_OBJECT);
 	}
 	await untilQuiet(target.pid, 60_000);
 	target.log(`${target.kind}: settled ${((Date.now() - busyUntil) / 1000).toFixed(1)} s after its load`);
