@@ -93,8 +93,8 @@ export default defineConfig(async () => {
 	return {
 		test: {
 			// Vitest's default, one worker fewer than the cores, runs the files one at a time on a
-			// 2-core machine, though most of them wait on workerd, wrangler dev or Chromium: two at a
-			// time took the suite from 1,121 s to 618 s there, every file passing.
+			// 2-core machine, though most of them wait on workerd or wrangler dev: two at a time
+			// took the suite from 1,121 s to 618 s there. The e2e files run one at a time (below).
 			maxWorkers: Math.max(2, availableParallelism() - 1),
 			projects: [
 				workerProject(
@@ -135,9 +135,13 @@ export default defineConfig(async () => {
 				},
 				{
 					// Real headless Chromium (Debian `chromium`, driven by playwright-core) against a real
-					// `wrangler dev`: the web app and the widget as people use them.
+					// `wrangler dev`: the web app and the widget as people use them. One file alone keeps a
+					// 2-core machine's load average near 4 (a Chromium and a relay); two at a time failed a
+					// push notice's 10 s wait and a 30 s wait for an error line in CI, so these files run
+					// one at a time, after the others (Vitest runs a project with one worker last).
 					test: {
 						name: "e2e",
+						maxWorkers: 1,
 						include: ["test/e2e/**/*.test.ts"],
 						environment: "node",
 						testTimeout: 120_000,

@@ -7,7 +7,7 @@
  */
 import type { CDPSession, Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { closeProfilesAfterEach, newPersistentProfile, relayAndChromiumForFile } from "./browser.ts";
+import { closeProfilesAfterEach, newPersistentProfile, relayAndChromiumForFile, UI_TIMEOUT_MS } from "./browser.ts";
 
 const e2e = relayAndChromiumForFile();
 const track = closeProfilesAfterEach();
@@ -24,8 +24,13 @@ const shownNotifications = (page: Page) =>
 		.then((r) => r.getNotifications())
 		.then((all) => all.map((n) => ({ title: n.title, body: n.body, tag: n.tag, icon: n.icon })))`) as Promise<Shown[]>;
 
+/**
+ * The first push starts the service worker, and the notice lands in Chromium's notification
+ * store after that: with two Chromiums and two relays on a 2-core CI machine a notice did not
+ * show within 10 s once, so the wait is the UI's.
+ */
 async function waitForNotification(page: Page, tag: string, body: string): Promise<Shown> {
-	const deadline = Date.now() + 10_000;
+	const deadline = Date.now() + UI_TIMEOUT_MS;
 	for (;;) {
 		const found = (await shownNotifications(page)).find((n) => n.tag === tag && n.body === body);
 		if (found) return found;
