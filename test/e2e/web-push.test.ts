@@ -59,7 +59,9 @@ describe("Web Push in the service worker", () => {
 		await profile.context.grantPermissions(["notifications"], { origin });
 		const page = await profile.newPage();
 		await page.goto(origin);
-		await page.evaluate("navigator.serviceWorker.ready.then(() => true)");
+		// `ready` resolves while the worker may still be activating; a push is only handed to an activated one.
+		await page.evaluate(`navigator.serviceWorker.ready.then((r) => r.active.state === "activated" ||
+			new Promise((resolve) => r.active.addEventListener("statechange", () => r.active.state === "activated" && resolve(true))))`);
 		const session = await profile.context.newCDPSession(page);
 		const id = await registrationId(session, `${origin}/`);
 		const push = (data: string) => session.send("ServiceWorker.deliverPushMessage", { origin, registrationId: id, data });
@@ -85,5 +87,5 @@ describe("Web Push in the service worker", () => {
 		await push('{"v":2,"kind":"message","count":1,"from":"someone"}');
 		const unread = await waitForNotification(page, "push-message", "Open Secure Messaging to read it.");
 		expect(unread.title).toBe("New message");
-	}, 25_000);
+	});
 });
