@@ -136,9 +136,9 @@ export default defineConfig(async () => {
 				{
 					// Real headless Chromium (Debian `chromium`, driven by playwright-core) against a real
 					// `wrangler dev`: the web app and the widget as people use them. One file alone keeps a
-					// 2-core machine's load average near 4 (a Chromium and a relay); two at a time failed a
-					// push notice's 10 s wait and a 30 s wait for an error line in CI, so these files run
-					// one at a time, after the others (Vitest runs a project with one worker last).
+					// 2-core machine's load average near 4 (a Chromium and a relay); two at a time, a 30 s
+					// wait for an error line failed in CI, so these files run one at a time, after the
+					// others (Vitest runs a project with one worker last).
 					test: {
 						name: "e2e",
 						maxWorkers: 1,

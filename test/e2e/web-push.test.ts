@@ -24,11 +24,7 @@ const shownNotifications = (page: Page) =>
 		.then((r) => r.getNotifications())
 		.then((all) => all.map((n) => ({ title: n.title, body: n.body, tag: n.tag, icon: n.icon })))`) as Promise<Shown[]>;
 
-/**
- * The first push starts the service worker, and the notice lands in Chromium's notification
- * store after that: with two Chromiums and two relays on a 2-core CI machine a notice did not
- * show within 10 s once, so the wait is the UI's.
- */
+/** A push may have to start the service worker before its notice lands: the wait is the UI's. */
 async function waitForNotification(page: Page, tag: string, body: string): Promise<Shown> {
 	const deadline = Date.now() + UI_TIMEOUT_MS;
 	for (;;) {
@@ -59,7 +55,8 @@ describe("Web Push in the service worker", () => {
 		await profile.context.grantPermissions(["notifications"], { origin });
 		const page = await profile.newPage();
 		await page.goto(origin);
-		// `ready` resolves while the worker may still be activating; a push is only handed to an activated one.
+		// `ready` resolves while the worker may still be activating. A push sent then was, once in
+		// CI, never shown; pushing only to an activated worker takes that race away.
 		await page.evaluate(`navigator.serviceWorker.ready.then((r) => r.active.state === "activated" ||
 			new Promise((resolve) => r.active.addEventListener("statechange", () => r.active.state === "activated" && resolve(true))))`);
 		const session = await profile.context.newCDPSession(page);
