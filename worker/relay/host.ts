@@ -10,7 +10,6 @@ export type JobName =
 	| "blob-retry"
 	| "call-expiry"
 	| "queue-expiry"
-	| "challenge-expiry"
 	| "history-expiry";
 
 /** Open sockets of this object, tagged by device id. */

@@ -109,7 +109,6 @@ export class RelayServices {
 			this.bin,
 			this.calls,
 			this.delivery,
-			this.challenges,
 		]);
 	}
 }

@@ -104,7 +104,7 @@ export class RecoveryService {
 		}
 		// Spent before the key is looked at, so its answer tells nothing of the key or the backup
 		// (only that the handle has an account, which a contact request tells anyone anyway).
-		if (!(await this.s.challenges.redeem(r.nonce, r.expiresAt))) {
+		if (!this.s.challenges.redeem(r.nonce, r.expiresAt)) {
 			return refuse("unauthorized", "This challenge was already used. Ask for a new one.");
 		}
 		// The version only: a failed attempt should not cost a read of up to a megabyte of ciphertext.
