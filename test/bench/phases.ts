@@ -9,7 +9,7 @@ import type { LoadCommand, RelayKind, RunReport } from "./load-protocol.ts";
 import type { BenchOptions } from "./options.ts";
 import { cpuMs, openFileCount, openFileLimit } from "./processes.ts";
 import type { KindFigures, SocketMemory, WakeFigures } from "./results.ts";
-import { figures, type RunFigures, summarize } from "./stats.ts";
+import { describeTail, figures, type RunFigures, summarize } from "./stats.ts";
 
 export interface Target {
 	kind: RelayKind;
@@ -431,7 +431,7 @@ export async function runLoad(target: Target, opts: BenchOptions, plan: PairPlan
 	const saturatedCpu = (cpuMs(target.pid) ?? 0) - cpu;
 	target.log(
 		`${kind} N=${devices}: paced p50 ${paced.latencyMs.p50.toFixed(2)} ms p99 ${paced.latencyMs.p99.toFixed(2)} ms, ` +
-			`saturated ${saturated.deliveredPerSecond.toFixed(0)} msg/s`,
+			`saturated ${saturated.deliveredPerSecond.toFixed(0)} msg/s; paced tail: ${describeTail(paced.tail)}`,
 	);
 	return {
 		paced,

@@ -30,8 +30,47 @@ export function summarize(values: readonly number[]): LatencySummary {
 	};
 }
 
+/**
+ * When in a run its slowest messages were sent: those at or above the run's p99, counted by
+ * the whole second (from the run's first send) they were sent in, with the slowest of each
+ * second. A tail set by queueing behind steady work spreads over the run; one set by a stall
+ * (a burst of evictions, alarms or a collection on the runtime's one thread) sits in a
+ * second or two.
+ */
+export interface TailTiming {
+	/** The run's p99: the messages counted took at least this long. */
+	atLeastMs: number;
+	/** [second of the run, messages, slowest ms] for each second that had any, in order. */
+	seconds: Array<[number, number, number]>;
+}
+
+export function tailTiming(timed: ReadonlyArray<readonly [sentAt: number, latencyMs: number]>): TailTiming {
+	const atLeastMs = summarize(timed.map(([, ms]) => ms)).p99;
+	if (timed.length === 0) return { atLeastMs, seconds: [] };
+	const first = Math.min(...timed.map(([at]) => at));
+	const bySecond = new Map<number, [number, number]>();
+	for (const [at, ms] of timed) {
+		if (ms < atLeastMs) continue;
+		const second = Math.floor((at - first) / 1000);
+		const [n, worst] = bySecond.get(second) ?? [0, 0];
+		bySecond.set(second, [n + 1, Math.max(worst, ms)]);
+	}
+	const seconds = [...bySecond].sort(([a], [b]) => a - b).map(([second, [n, worst]]): [number, number, number] => [second, n, worst]);
+	return { atLeastMs, seconds };
+}
+
+/** "12 of 20 in second 9": the one second holding most of the tail, for the log. */
+export function describeTail(tail: TailTiming): string {
+	const total = tail.seconds.reduce((a, [, n]) => a + n, 0);
+	if (total === 0) return "no tail";
+	const [second, n] = tail.seconds.reduce((best, s) => (s[1] > best[1] ? s : best));
+	return `${n} of the ${total} at or over p99 sent in second ${second}, ${tail.seconds.length} seconds with any`;
+}
+
 export interface RunFigures {
 	latencyMs: LatencySummary;
+	/** When the messages at or over p99 were sent. */
+	tail: TailTiming;
 	/** Messages written to a socket. */
 	sent: number;
 	/** Messages the workload meant to send in its time (the offered load). */
@@ -72,6 +111,7 @@ export function figures(reports: readonly RunReport[], kind: "relay" | "floor"):
 		late += r.samples.late;
 	}
 	const latencies: number[] = [];
+	const timed: Array<[number, number]> = [];
 	let first = Number.POSITIVE_INFINITY;
 	let last = Number.NEGATIVE_INFINITY;
 	let lost = 0;
@@ -84,6 +124,7 @@ export function figures(reports: readonly RunReport[], kind: "relay" | "floor"):
 		}
 		last = Math.max(last, arrivedAt);
 		latencies.push(arrivedAt - sentAt);
+		timed.push([sentAt, arrivedAt - sentAt]);
 	}
 	// An arrival nobody sent would be a relay inventing or misrouting messages.
 	let unexpected = 0;
@@ -93,6 +134,7 @@ export function figures(reports: readonly RunReport[], kind: "relay" | "floor"):
 	if (unexpected > 0) errors.push(`${unexpected} arrivals of messages nobody sent`);
 	return {
 		latencyMs: summarize(latencies),
+		tail: tailTiming(timed),
 		sent: sends.size,
 		scheduled: reports.reduce((a, r) => a + r.scheduled, 0),
 		delivered: latencies.length,
