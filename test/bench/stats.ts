@@ -47,7 +47,8 @@ export interface TailTiming {
 export function tailTiming(timed: ReadonlyArray<readonly [sentAt: number, latencyMs: number]>): TailTiming {
 	const atLeastMs = summarize(timed.map(([, ms]) => ms)).p99;
 	if (timed.length === 0) return { atLeastMs, seconds: [] };
-	const first = Math.min(...timed.map(([at]) => at));
+	// A loop, not Math.min(...): a saturated run has more samples than a call has room for arguments.
+	const first = timed.reduce((a, [at]) => Math.min(a, at), Number.POSITIVE_INFINITY);
 	const bySecond = new Map<number, [number, number]>();
 	for (const [at, ms] of timed) {
 		if (ms < atLeastMs) continue;

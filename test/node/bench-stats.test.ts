@@ -29,6 +29,15 @@ describe("the benchmark's statistics", () => {
 		expect(tail.seconds.every(([, n, worst]) => n === 2 && worst === 9)).toBe(true);
 	});
 
+	it("times a saturated run's quarter of a million messages", () => {
+		const timed = Array.from({ length: 250_000 }, (_, i): [number, number] => [i / 50, i === 200_000 ? 30 : 1 + (i % 2)]);
+		const tail = tailTiming(timed);
+		expect(tail.atLeastMs).toBe(2);
+		expect(tail.seconds).toHaveLength(5);
+		// Half of each second are 2 ms, and the one 30 ms message (an even one) joins them in second 4.
+		expect(tail.seconds[4]).toEqual([4, 25_001, 30]);
+	});
+
 	it("says so when a run has nothing to time", () => {
 		const tail = tailTiming([]);
 		expect(tail.seconds).toEqual([]);
