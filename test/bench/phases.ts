@@ -329,8 +329,8 @@ const SETTLED_AWAKE_OBJECTS = 2;
 /**
  * Waits until `opts.singlePairSettleMs` after `busyUntil`, then until the load's objects have
  * been evicted — the server's open files back to those it had before its devices connected
- * plus one per socket (with a couple of objects to spare) — and then until the server is
- * quiet. A load keeps every object awake and workerd evicts them 10 s after their last event,
+ * plus one per socket (with a couple of objects to spare), and no longer falling — and then
+ * until the server is quiet. A load keeps every object awake and workerd evicts them 10 s after their last event,
  * ~1,000 of them at N = 1,000, a burst of work on its one thread that what runs next should
  * not share. A fixed 12 s and a quiet second could let the burst come after the quiet second;
  * counting the files makes it certain the evictions are over (13–15 s after the load here).
@@ -342,9 +342,34 @@ export async function settle(target: Target, opts: BenchOptions, plan: PairPlan,
 	if (server) {
 		const sockets = plan.all.length * 2;
 		await untilFiles(server.pid, (open) => open - sockets - server.baseFiles <= SETTLED_AWAKE_OBJECTS * FILES_PER_OBJECT);
+		await untilFilesStopFalling(server.pid);
 	}
 	await untilQuiet(target.pid, 60_000);
 	target.log(`${target.kind}: settled ${((Date.now() - busyUntil) / 1000).toFixed(1)} s after its load`);
+}
+
+/** How long the open files must not fall for the evictions to count as over. */
+const FILES_STEADY_MS = 2000;
+
+/**
+ * Waits until the server's open files stopped falling for FILES_STEADY_MS. `baseFiles` is read
+ * just before the devices connect, when the setup's objects may still be awake (at N = 1,000,
+ * 800 files of them), so a count under that base plus the sockets does not by itself mean the
+ * load's objects are gone; a count that no longer falls does.
+ */
+async function untilFilesStopFalling(pid: number): Promise<void> {
+	const started = Date.now();
+	let lowest = openFileCount(pid) ?? 0;
+	let lowestAt = Date.now();
+	while (Date.now() - lowestAt < FILES_STEADY_MS && Date.now() - started < ROOM_WAIT_LIMIT_MS) {
+		await sleep(250);
+		const open = openFileCount(pid);
+		if (open === null) return;
+		if (open < lowest) {
+			lowest = open;
+			lowestAt = Date.now();
+		}
+	}
 }
 
 /** Unmeasured messages each pair sends before its blocks, so neither side's figure carries a wake or a cold path. */
