@@ -330,9 +330,9 @@ const SETTLED_AWAKE_OBJECTS = 2;
  * Waits until `opts.singlePairSettleMs` after `busyUntil`, then until the load's objects have
  * been evicted — the server's open files back to those it had before its devices connected
  * plus one per socket (with a couple of objects to spare), and no longer falling — and then
- * until the server is quiet. A load keeps every object awake and workerd evicts them 10 s after their last event,
- * ~1,000 of them at N = 1,000, a burst of work on its one thread that what runs next should
- * not share. A fixed 12 s and a quiet second could let the burst come after the quiet second;
+ * until the server is quiet. A load keeps every object awake and workerd evicts them 10 s
+ * after their last event, ~1,000 of them at N = 1,000, a burst of work on its one thread that
+ * what runs next should not share. A fixed 12 s and a quiet second could let the burst come after the quiet second;
  * counting the files makes it certain the evictions are over (13–15 s after the load here).
  */
 export async function settle(target: Target, opts: BenchOptions, plan: PairPlan, prepared: Prepared, busyUntil: number): Promise<void> {
