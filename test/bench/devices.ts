@@ -197,6 +197,8 @@ export class FloorDevice implements Device {
 		readonly peerId: string,
 		private readonly recorder: Recorder,
 		frameLength: number,
+		/** Ack each message on arrival, for the minimal per-user relay; the floor and the chat take none. */
+		private readonly acks = false,
 	) {
 		const shell = `{"to":"${peerId}","payload":{"id":"${"x".repeat(22)}","box":""}}`.length;
 		this.filler = messageText(Math.max(0, frameLength - shell));
@@ -211,7 +213,9 @@ export class FloorDevice implements Device {
 				const at = now();
 				const head = Buffer.isBuffer(data) ? data.toString("latin1", 0, FLOOR_HEAD) : String(data);
 				const id = floorFrameId(head);
-				if (id !== null && this.recorder.arrived(id, at)) this.onArrival?.();
+				if (id === null) return;
+				if (this.acks) socket.send(`{"ack":"${id}"}`);
+				if (this.recorder.arrived(id, at)) this.onArrival?.();
 			});
 			socket.once("open", () => resolve());
 			socket.once("error", reject);

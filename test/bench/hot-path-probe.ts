@@ -228,14 +228,17 @@ export class HotPathProbe {
 		return (await this.evaluate(`Boolean(globalThis.${COUNTER}?.wrapped)`)) === true;
 	}
 
+	private samplingIntervalUs = 0;
+
 	async startProfile(samplingIntervalUs: number): Promise<void> {
+		this.samplingIntervalUs = samplingIntervalUs;
 		await this.session.startProfile(samplingIntervalUs);
 	}
 
 	async stopProfile(): Promise<{ profile: CpuProfile; summary: ProfileSummary }> {
 		const profile = await this.session.stopProfile();
 		const { bundle } = await this.findScripts();
-		return { profile, summary: summarizeProfile(profile, bundle) };
+		return { profile, summary: summarizeProfile(profile, bundle, this.samplingIntervalUs / 1000) };
 	}
 
 	private async evaluate(expression: string): Promise<unknown> {
@@ -278,21 +281,35 @@ function moduleAt(marks: Array<[number, string]>, line: number): string {
 	return found;
 }
 
-/** Self time by source module and by function, from the profile's samples. */
-export function summarizeProfile(profile: CpuProfile, bundle: { scriptId: string; source: string } | null): ProfileSummary {
+/**
+ * Self time by source module and by function, from the profile's samples. Each sample lasts
+ * until the next but at most twice the sampling interval (`intervalMs`): workerd samples only
+ * while a thread holds the isolate, so a longer gap is the isolate idle. Until 2026-12-07
+ * each sample was charged the whole gap before it, which put an event's idle wait on the
+ * first function it ran (`sendNow`, the first statement of an event).
+ */
+export function summarizeProfile(
+	profile: CpuProfile,
+	bundle: { scriptId: string; source: string } | null,
+	intervalMs: number,
+): ProfileSummary {
 	const marks = bundle ? moduleMap(bundle.source) : [];
 	const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
 	const timeByNode = new Map<number, number>();
 	const samples = profile.samples ?? [];
 	const deltas = profile.timeDeltas ?? [];
+	const longest = 2 * intervalMs;
+	let unsampledMs = 0;
 	for (let i = 0; i < samples.length; i++) {
 		const id = samples[i] as number;
-		timeByNode.set(id, (timeByNode.get(id) ?? 0) + (deltas[i] ?? 0) / 1000);
+		const gap = (deltas[i + 1] ?? 0) / 1000;
+		timeByNode.set(id, (timeByNode.get(id) ?? 0) + Math.min(gap, longest));
+		unsampledMs += Math.max(0, gap - longest);
 	}
 	const byModule = new Map<string, number>();
 	const byFunction = new Map<string, { fn: string; module: string; ms: number }>();
-	let totalMs = 0;
-	let idleMs = 0;
+	let totalMs = unsampledMs;
+	let idleMs = unsampledMs;
 	for (const [id, ms] of timeByNode) {
 		const frame = nodes.get(id)?.callFrame;
 		if (!frame) continue;

@@ -4,10 +4,10 @@
  * and receiving happen here so the client side's crypto and JSON stay off the main thread
  * and spread over threads.
  */
-import { performance } from "node:perf_hooks";
+import { PerformanceObserver, performance } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
 import { type Device, type DeviceCounters, FloorDevice, newCounters, RelayDevice, registerPair } from "./devices.ts";
-import type { LoadCommand, LoadReply, LoadWorkerData, RunReport } from "./load-protocol.ts";
+import { CLIENT_LAG_MS, type LoadCommand, type LoadReply, type LoadWorkerData, type RunReport } from "./load-protocol.ts";
 import { now, Recorder } from "./recorder.ts";
 
 const config = workerData as LoadWorkerData;
@@ -37,8 +37,8 @@ async function addPairs(indices: number[], prefix: string): Promise<void> {
 		if (config.kind === "floor") {
 			const [a, b] = [floorId(pair, "a"), floorId(pair, "b")];
 			pairs.set(pair, [
-				new FloorDevice(config.url, a, b, recorder, config.frameLength),
-				new FloorDevice(config.url, b, a, recorder, config.frameLength),
+				new FloorDevice(config.url, a, b, recorder, config.frameLength, config.acks === true),
+				new FloorDevice(config.url, b, a, recorder, config.frameLength, config.acks === true),
 			]);
 			return;
 		}
@@ -200,7 +200,42 @@ async function run(command: LoadCommand): Promise<RunReport | undefined> {
 	}
 }
 
+/** How often the stall trace's timer should fire. */
+const LAG_TICK_MS = 2;
+
+/**
+ * Records when this thread's event loop was held up for CLIENT_LAG_MS or more (a timer that should
+ * fire every LAG_TICK_MS comes late) and which of those a garbage collection explains.
+ */
+function traceClientStalls(): () => Array<[number, number, boolean]> {
+	const stalls: Array<[number, number, boolean]> = [];
+	const collections: Array<[number, number]> = [];
+	// performance's times count from this thread's origin; `now()` is the process's monotonic clock.
+	const origin = now() - performance.now();
+	const observer = new PerformanceObserver((list) => {
+		for (const e of list.getEntries()) collections.push([origin + e.startTime, e.duration]);
+	});
+	observer.observe({ entryTypes: ["gc"] });
+	let last = now();
+	const timer = setInterval(() => {
+		const at = now();
+		if (at - last >= LAG_TICK_MS + CLIENT_LAG_MS) stalls.push([last + LAG_TICK_MS, at - last - LAG_TICK_MS, false]);
+		last = at;
+	}, LAG_TICK_MS);
+	return () => {
+		clearInterval(timer);
+		observer.disconnect();
+		// A stall is a collection's if one of at least half its length ran inside it.
+		for (const stall of stalls) {
+			const [start, ms] = stall;
+			stall[2] = collections.some(([at, d]) => d >= ms / 2 && at < start + ms && at + d > start);
+		}
+		return stalls;
+	};
+}
+
 async function measure(command: Extract<LoadCommand, { op: "sequential" | "paced" | "saturate" | "wake" }>): Promise<RunReport> {
+	const stopTrace = command.op === "paced" && command.traceClient ? traceClientStalls() : null;
 	recorder.take();
 	resetCounters(counters);
 	const loopBefore = performance.eventLoopUtilization();
@@ -238,7 +273,9 @@ async function measure(command: Extract<LoadCommand, { op: "sequential" | "paced
 	const elapsedMs = now() - start;
 	await drain(drainMs);
 	const clientBusy = performance.eventLoopUtilization(loopBefore).utilization;
+	const clientStalls = stopTrace?.();
 	return {
+		...(clientStalls && { clientStalls }),
 		samples: recorder.take(),
 		scheduled,
 		elapsedMs,

@@ -16,8 +16,8 @@ import { runCryptoBench } from "./crypto-bench.ts";
 import { relayFrameLength } from "./devices.ts";
 import { startFloorServer } from "./floor-server.ts";
 import { HotPathProbe } from "./hot-path-probe.ts";
+import { InspectorSession } from "./inspector.ts";
 import { LoadPool } from "./load-pool.ts";
-import { type ChatUsage, type OneObjectChat, startOneObjectChat } from "./one-object-chat-server.ts";
 import { type BenchOptions, parseArgs, USAGE } from "./options.ts";
 import {
 	finish,
@@ -26,11 +26,12 @@ import {
 	prepare,
 	runLoad,
 	runPhase,
-	runSinglePair,
+	runYardstick,
 	settle,
 	singlePairInterleaved,
 	type Target,
 	untilQuiet,
+	type YardstickRun,
 } from "./phases.ts";
 import { type RelayServer, startRelayServer } from "./relay-server.ts";
 import { allTables, markdownTable, printTables } from "./report.ts";
@@ -45,9 +46,11 @@ import type {
 	ProbeResult,
 	Ratios,
 	SizeResult,
+	YardstickFigures,
 } from "./results.ts";
 import { figures, type LatencySummary } from "./stats.ts";
 import { latencyChart } from "./svg-chart.ts";
+import { type ChatUsage, type OneObjectChat, startMinimalRelay, startOneObjectChat, type Yardstick } from "./yardstick-server.ts";
 
 function machineInfo(): MachineInfo {
 	let cpuModel = os.cpus()[0]?.model ?? "unknown";
@@ -436,8 +439,13 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 	log(`the relay's state is ${relay.stateOn === "ram" ? "in RAM (/dev/shm)" : "on disk"}`);
 	const floor = await startFloorServer(floorScript);
 	let chat: OneObjectChat | null = null;
+	let minimal: Yardstick | null = null;
 	const pools: LoadPool[] = [];
 	let probe: HotPathProbe | null = null;
+	// The stall trace's session, opened before each size's setup: right after N = 1,000 devices
+	// connected, wrangler's inspector proxy did not accept one within 20 s, and the runtime's own
+	// inspector takes one session only (wrangler's).
+	let profiler: Promise<InspectorSession | null> | null = null;
 	let second: RelayServer | null = null;
 	let disk: RelayServer | null = null;
 	try {
@@ -446,13 +454,14 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 				log(`no inspector (${err instanceof Error ? err.message : String(err)}): no hot-path probe, no hibernation count`);
 				return null;
 			});
-		const poolOf = (kind: "relay" | "floor", url: string, threads = opts.threads) => {
+		const poolOf = (kind: "relay" | "floor", url: string, { threads = opts.threads, acks = false } = {}) => {
 			const pool = new LoadPool(workerScript, threads, {
 				kind,
 				url,
 				textBytes: opts.textBytes,
 				frameLength,
 				concurrency: opts.concurrency,
+				acks,
 			});
 			pools.push(pool);
 			return pool;
@@ -463,6 +472,20 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			pid: relay.runtimePid,
 			rss: () => relay.rss().runtime,
 			probe: attachProbe,
+			profiler: {
+				open: () => {
+					profiler ??= InspectorSession.open(relay.workerInspectorPort).catch((err: unknown) => {
+						log(`no inspector (${err instanceof Error ? err.message : String(err)}): no stall trace`);
+						return null;
+					});
+					return profiler;
+				},
+				close: () => {
+					const open = profiler;
+					profiler = null;
+					void open?.then((session) => session?.close());
+				},
+			},
 			log,
 		};
 		const floorTarget: Target = {
@@ -474,12 +497,24 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			rss: floor.rss,
 			beforeMemory: floor.collect,
 			probe: null,
+			profiler: null,
 			log,
 		};
 		const run = Date.now().toString(36);
 		if (opts.oneObjectChat) chat = await startOneObjectChat(relay.stateOn, compatibilityDate());
-		// The chat speaks the floor's protocol: floor clients.
-		const chatPool = chat && poolOf("floor", chat.url);
+		if (opts.minimalRelay) minimal = await startMinimalRelay(relay.stateOn, compatibilityDate());
+		// The yardsticks speak the floor's protocol: floor clients, which ack for the minimal relay.
+		const yardstickTarget = (server: Yardstick, name: string, acks: boolean): Target => ({
+			kind: "floor",
+			pool: poolOf("floor", server.url, { acks }),
+			pid: server.pid,
+			rss: server.rss,
+			probe: null,
+			profiler: null,
+			log: (line) => log(line.replace(/^floor /, `${name} `)),
+		});
+		const chatTarget = chat && yardstickTarget(chat, "one-object chat", false);
+		const minimalTarget = minimal && yardstickTarget(minimal, "minimal relay", true);
 
 		const sizes: SizeResult[] = [];
 		const chatUsage: ChatUsage = { messages: 0, rowsRead: 0, rowsWritten: 0 };
@@ -492,16 +527,15 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			await floor.restart();
 			const { relayFigures, floorFigures, blocks } = await relayAndFloor(relayTarget, floorTarget, opts, plan, `r${run}n${devices}_`);
 			relay.assertSameRuntime();
-			// The chat's counts live in its object's memory, which goes when it hibernates: read around the run.
+			// The chat's counts live in its object's memory, which goes when it hibernates: read around
+			// its one sending pair, which prices a message (the load after it would add nothing new).
 			const chatBefore = chat ? await chat.usage() : null;
-			const chatRun = chatPool && chat && (await runSinglePair(chatPool, "floor", opts, plan, "", chat));
-			if (chatRun) {
-				log(
-					`one-object chat N=${devices}: connected in ${(chatRun.connectMs / 1000).toFixed(1)} s, ` +
-						`${(chatRun.memory.perSocketBytes / 1024).toFixed(1)} KiB RSS per socket`,
-				);
-			}
-			if (chat && chatBefore) addChatUsage(chatUsage, chatBefore, await chat.usage());
+			const chatRun =
+				chatTarget &&
+				(await runYardstick(chatTarget, opts, plan, async () => {
+					if (chat && chatBefore) addChatUsage(chatUsage, chatBefore, await chat.usage());
+				}));
+			const minimalRun = minimalTarget && (await runYardstick(minimalTarget, opts, plan));
 			const result = {
 				devices,
 				pairs: { load: plan.load.length, wakeBothIdle: plan.wakeBothIdle.length, wakeRecipientIdle: plan.wakeRecipientIdle.length },
@@ -509,15 +543,25 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 				relay: relayFigures,
 				floor: floorFigures,
 			};
-			const oneObjectChat = chatRun && {
-				singlePair: chatRun.singlePair,
-				toFloor: latencyRatios(chatRun.singlePair.latencyMs, floorFigures.singlePair.latencyMs),
-				relayTo: latencyRatios(relayFigures.singlePair.latencyMs, chatRun.singlePair.latencyMs),
-				connectMs: chatRun.connectMs,
-				memory: chatRun.memory,
-				cpuMsPerMessage: chatRun.cpuMsPerMessage,
+			const yardstick = (run: YardstickRun | null, name: string): YardstickFigures | null => {
+				if (!run) return null;
+				log(
+					`${name} N=${devices}: connected in ${(run.connectMs / 1000).toFixed(1)} s, ${(run.memory.perSocketBytes / 1024).toFixed(1)} KiB RSS per socket; ` +
+						`CPU ${run.load.cpuMsPerMessage.paced.toFixed(2)} ms per paced message, saturated ${run.load.saturated.deliveredPerSecond.toFixed(0)} msg/s`,
+				);
+				return {
+					...run,
+					toFloor: latencyRatios(run.singlePair.latencyMs, floorFigures.singlePair.latencyMs),
+					relayTo: latencyRatios(relayFigures.singlePair.latencyMs, run.singlePair.latencyMs),
+					loadRatios: {
+						saturatedFloorTo: ratio(floorFigures.saturated.deliveredPerSecond, run.load.saturated.deliveredPerSecond),
+						relayCpuPaced: ratio(relayFigures.cpuMsPerMessage.paced, run.load.cpuMsPerMessage.paced),
+					},
+				};
 			};
-			sizes.push({ ...result, ratio: ratios(result), oneObjectChat, onDisk: null });
+			const oneObjectChat = yardstick(chatRun, "one-object chat");
+			const minimalRelay = yardstick(minimalRun, "minimal relay");
+			sizes.push({ ...result, ratio: ratios(result), oneObjectChat, minimalRelay, onDisk: null });
 		}
 		await relay.dispose();
 
@@ -534,6 +578,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 				pid: diskRelay.runtimePid,
 				rss: () => diskRelay.rss().runtime,
 				probe: null,
+				profiler: null,
 			};
 			for (const devices of diskSizes) {
 				const plan = planPairs(nextPair, devices, opts.wakePairs);
@@ -568,7 +613,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			const fresh = second;
 			if (opts.proxyCheck) {
 				viaDevProxy = await optional("the dev proxy check", async () => {
-					const pool = poolOf("relay", fresh.proxyUrl, 1);
+					const pool = poolOf("relay", fresh.proxyUrl, { threads: 1 });
 					await pool.onPairs([0], (own) => ({ op: "addPairs", pairs: own, prefix: `x${run}_` }));
 					await pool.onPairs([0], (own) => ({ op: "connect", pairs: own }));
 					const report = await pool.measurePair(0, {
@@ -598,7 +643,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 		const kinds = sizes.flatMap((s) => [s.relay, s.floor, ...(s.onDisk ? [s.onDisk.relay] : [])]);
 		const all = [
 			...kinds.flatMap((k) => [k.singlePair, k.paced, k.saturated]),
-			...sizes.flatMap((s) => (s.oneObjectChat ? [s.oneObjectChat.singlePair] : [])),
+			...sizes.flatMap((s) => [s.oneObjectChat, s.minimalRelay].flatMap((y) => (y ? [y.singlePair, y.load.paced, y.load.saturated] : []))),
 		];
 		const lostTotal = all.reduce((a, f) => a + f.lost, 0) + kinds.reduce((a, k) => a + k.wakeBothIdle.lost + k.wakeRecipientIdle.lost, 0);
 		const duplicatedTotal = all.reduce((a, f) => a + f.duplicated, 0);
@@ -616,6 +661,9 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 				relayState: relay.stateOn === "ram" ? "RAM (/dev/shm)" : "disk",
 				floor: "Node + ws, one process",
 				oneObjectChat: chat ? "one Durable Object in workerd (Miniflare), each message written to SQLite, the floor's protocol" : null,
+				minimalRelay: minimal
+					? "one Durable Object per user in workerd (Miniflare): the sender's frame, the call to the recipient's object, the device's ack, one row written"
+					: null,
 				wrangler: packageVersion("wrangler"),
 				workerd: packageVersion("workerd"),
 			},
@@ -635,9 +683,11 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 		throw err;
 	} finally {
 		probe?.close();
+		(await (profiler as Promise<InspectorSession | null> | null))?.close();
 		await Promise.all(pools.map((p) => p.stop()));
 		await floor.stop();
 		await chat?.stop();
+		await minimal?.stop();
 		await relay.dispose();
 		await disk?.dispose();
 		await second?.dispose();

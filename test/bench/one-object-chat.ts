@@ -5,7 +5,7 @@
  * second object, no queue to drain. It speaks the floor's protocol (floor-relay.ts: connect to
  * `/?id=<id>`, send `{"to": id, "payload": …}`), so the floor's clients drive it unchanged.
  *
- * Run in workerd by one-object-chat-server.ts; never deployed.
+ * Run in workerd by yardstick-server.ts; never deployed.
  */
 import { DurableObject } from "cloudflare:workers";
 

@@ -61,6 +61,21 @@ export interface BenchOptions {
 	cryptoBudgetMs: number;
 	/** Count SQL statements and D1 round trips per message and take a CPU profile of the worker. */
 	probe: boolean;
+	/**
+	 * Take a CPU profile of the relay's worker over each paced run and say what its thread was
+	 * doing while the slowest messages were in flight (stalls.ts). Off by default: the profiler
+	 * costs the runtime CPU, so the run's other figures are not comparable with a plain run.
+	 */
+	traceStalls: boolean;
+	/**
+	 * Record, during each paced run, when the load threads' own event loops were held up (a
+	 * collection in the client, or its core given to another process), and how the server's
+	 * main thread spent each message's flight (on a CPU, waiting for one, asleep): to tell a
+	 * tail the clients stamped late, or the machine's CPUs held up, from one the server made.
+	 * Cheap (a 2 ms timer per load thread, a 10 ms one reading /proc); `--trace-stalls` turns
+	 * it on too.
+	 */
+	traceThreads: boolean;
 	/** Pairs the probe loads. */
 	probePairs: number;
 	/**
@@ -76,8 +91,10 @@ export interface BenchOptions {
 	 */
 	stateOn: StateOn;
 	diskSizes: number[];
-	/** Also time one sending pair through the one-object chat (issue 8's second yardstick) at every N. */
+	/** Also run the one-object chat (issue 8's second yardstick) at every N: the one sending pair, paced and saturated. */
 	oneObjectChat: boolean;
+	/** Also run the minimal per-user relay (minimal-relay.ts) at every N, the same way. */
+	minimalRelay: boolean;
 	/** Contacts whose keys a device approval re-wraps, timed in Chromium (0: skip). */
 	approvalContacts: number;
 	/** Also time one sending pair through wrangler's dev proxy. */
@@ -113,11 +130,14 @@ export const FULL: BenchOptions = {
 	drainMs: 20_000,
 	cryptoBudgetMs: 300,
 	probe: true,
+	traceStalls: false,
+	traceThreads: false,
 	probePairs: 10,
 	probeFlushWaitMs: 6000,
 	stateOn: "ram",
 	diskSizes: [1000],
 	oneObjectChat: true,
+	minimalRelay: true,
 	approvalContacts: 1000,
 	proxyCheck: true,
 	growth: false,
@@ -162,6 +182,9 @@ export const GROWTH: BenchOptions = {
 	sizes: [100, 1000, 10_000],
 	diskSizes: [],
 	concurrency: 24,
+	// One object per user at N = 10,000 would need the relay's batched connect (phases.ts) to
+	// keep the runtime's open files in bounds; the growth run's yardstick is the one-object chat.
+	minimalRelay: false,
 	growth: true,
 	hardLimitMs: 60 * 60_000,
 	outDir: path.join(ROOT, "bench-results", "growth"),
@@ -181,9 +204,15 @@ npm run bench -- --growth       growth run: N = 100, 1000, 10000 and how memory 
   --concurrency 12        registrations and connections in flight per load thread (--growth: 24)
   --state ram             where the relay's runtime keeps its state: ram (/dev/shm) or disk
   --disk-sizes 1000       sizes run again with the state on disk, for comparison ("none": skip)
-  --no-chat               skip the one-object chat's one-pair figures
+  --no-chat               skip the one-object chat
+  --no-minimal            skip the minimal per-user relay
   --no-probe              skip the SQL/D1 counts and the CPU profile
   --no-approval           skip timing a device approval (1,000 contact keys re-wrapped) in Chromium
+  --trace-stalls          profile the relay's worker over each paced run: what ran while the slowest
+                          messages were in flight (adds the profiler's cost to the relay's figures);
+                          also --trace-threads
+  --trace-threads         record the load threads' stalls and the runtime's main thread's
+                          scheduling in each paced run (cheap)
   --probe-pairs 10        pairs the probe loads (at the paced rate)
   --out DIR               where latest.json, .svg, .md and a dated copy of the JSON go (default bench-results/)
   --help, -h              this text`;
@@ -249,8 +278,17 @@ export function parseArgs(argv: string[]): BenchOptions | "help" {
 			case "--no-chat":
 				opts = { ...opts, oneObjectChat: false };
 				break;
+			case "--no-minimal":
+				opts = { ...opts, minimalRelay: false };
+				break;
 			case "--no-probe":
 				opts = { ...opts, probe: false };
+				break;
+			case "--trace-stalls":
+				opts = { ...opts, traceStalls: true, traceThreads: true };
+				break;
+			case "--trace-threads":
+				opts = { ...opts, traceThreads: true };
 				break;
 			case "--no-approval":
 				opts = { ...opts, approvalContacts: 0 };

@@ -3,13 +3,29 @@
  * connect every device, then one sending pair, paced load, saturation and the wake
  * measurement, with the server's memory and CPU read from /proc around them.
  */
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import type { HotPathProbe } from "./hot-path-probe.ts";
+import type { InspectorSession } from "./inspector.ts";
 import type { LoadPool } from "./load-pool.ts";
-import type { LoadCommand, RelayKind, RunReport } from "./load-protocol.ts";
+import { CLIENT_LAG_MS, type LoadCommand, type RelayKind, type RunReport } from "./load-protocol.ts";
 import type { BenchOptions } from "./options.ts";
-import { cpuMs, openFileCount, openFileLimit } from "./processes.ts";
+import { cpuMs, mainThreadSchedule, openFileCount, openFileLimit } from "./processes.ts";
+import { now } from "./recorder.ts";
 import type { KindFigures, SocketMemory, WakeFigures } from "./results.ts";
-import { describeTail, figures, type RunFigures, summarize } from "./stats.ts";
+import {
+	type ClientStallReport,
+	clientStallReport,
+	describeClientStalls,
+	describeServerThread,
+	describeStalls,
+	type ServerThreadReport,
+	type StallReport,
+	serverThreadReport,
+	stallReport,
+	timeline,
+} from "./stalls.ts";
+import { describeTail, figures, flightsOf, type RunFigures, summarize } from "./stats.ts";
 
 export interface Target {
 	kind: RelayKind;
@@ -25,6 +41,12 @@ export interface Target {
 	 * request and console call to it, which is overhead no other figure should carry.
 	 */
 	probe: (() => Promise<HotPathProbe | null>) | null;
+	/**
+	 * A session on the worker's inspector for a CPU profile of each paced run (`--trace-stalls`;
+	 * the relay only): opened before a size's setup, while the inspector still answers, and
+	 * closed after its paced run, so the wake count's own session can attach.
+	 */
+	profiler: { open(): Promise<InspectorSession | null>; close(): void } | null;
 	log(line: string): void;
 }
 
@@ -283,6 +305,8 @@ export interface Prepared {
 export async function prepare(target: Target, opts: BenchOptions, plan: PairPlan, prefix: string): Promise<Prepared> {
 	const { kind } = target;
 	const devices = plan.all.length * 2;
+	// The stall trace's session is opened while the inspector still answers (main.ts).
+	if (opts.traceStalls) await target.profiler?.open();
 	const setupMs = await setUp(target, plan.all, prefix);
 	target.log(`${kind} N=${devices}: ${plan.all.length} pairs set up in ${(setupMs / 1000).toFixed(1)} s`);
 
@@ -418,7 +442,39 @@ export interface LoadFigures {
 	paced: RunFigures;
 	saturated: RunFigures;
 	cpuMsPerMessage: { paced: number; saturated: number };
+	/** What the runtime's thread did while the paced run's slowest messages were in flight (`--trace-stalls`). */
+	stalls: StallReport | null;
+	/** The load threads' own stalls while the paced run's messages were in flight (`--trace-stalls`). */
+	clientStalls: ClientStallReport | null;
+	/** How the server's main thread spent the paced run's flights (`--trace-threads`). */
+	serverThread: ServerThreadReport | null;
 	endedAt: number;
+}
+
+/**
+ * One sample a millisecond: a stall of the paced tail lasts 40–150 ms, and a finer interval
+ * costs the runtime more of the CPU the run measures.
+ */
+const STALL_SAMPLING_US = 1000;
+/** A collection at least this long is a pause: five times the relay's usual paced p50. */
+const STALL_PAUSE_MS = 10;
+/** How often the server's main thread's scheduler counters are read. */
+const SCHEDULE_SAMPLE_MS = 10;
+
+/** Reads the server's main-thread counters every SCHEDULE_SAMPLE_MS until the returned function is called, which gives the series. */
+function sampleSchedule(pid: number): () => Array<[number, number, number]> {
+	const series: Array<[number, number, number]> = [];
+	const read = () => {
+		const s = mainThreadSchedule(pid);
+		if (s) series.push([now(), s.runNs / 1e6, s.waitNs / 1e6]);
+	};
+	read();
+	const timer = setInterval(read, SCHEDULE_SAMPLE_MS);
+	return () => {
+		clearInterval(timer);
+		read();
+		return series;
+	};
 }
 
 /** Paced load, then saturation, on a prepared target. */
@@ -426,18 +482,55 @@ export async function runLoad(target: Target, opts: BenchOptions, plan: PairPlan
 	const { pool, kind } = target;
 	const devices = plan.all.length * 2;
 	const senders = plan.load.length * 2;
+	let profiler = opts.traceStalls && target.profiler ? await target.profiler.open() : null;
+	try {
+		await profiler?.startProfile(STALL_SAMPLING_US);
+	} catch (err) {
+		target.log(`${kind} N=${devices}: no stall trace (${err instanceof Error ? err.message : String(err)})`);
+		profiler = null;
+	}
+	const schedule = opts.traceThreads ? sampleSchedule(target.pid) : null;
 	let cpu = cpuMs(target.pid) ?? 0;
-	const paced = figures(
-		await pool.onPairs(plan.load, (own) => ({
-			op: "paced",
-			pairs: own,
-			ratePerDevice: Math.min(opts.pacedPerDevice, opts.pacedRate / senders),
-			durationMs: opts.pacedMs,
-			drainMs: opts.drainMs,
-		})),
-		kind,
-	);
+	const pacedReports = await pool.onPairs(plan.load, (own) => ({
+		op: "paced",
+		pairs: own,
+		ratePerDevice: Math.min(opts.pacedPerDevice, opts.pacedRate / senders),
+		durationMs: opts.pacedMs,
+		drainMs: opts.drainMs,
+		...(opts.traceThreads && { traceClient: true }),
+	}));
 	const pacedCpu = (cpuMs(target.pid) ?? 0) - cpu;
+	const paced = figures(pacedReports, kind);
+	const clientStalls = opts.traceThreads
+		? clientStallReport(
+				pacedReports.map((r) => ({ flights: flightsOf([r]), stalls: r.clientStalls ?? [] })),
+				paced.latencyMs.p99,
+				CLIENT_LAG_MS,
+			)
+		: null;
+	if (clientStalls) target.log(`${kind} N=${devices}: paced client stalls: ${describeClientStalls(clientStalls)}`);
+	const series = schedule?.();
+	const serverThread =
+		series && series.length > 1 ? serverThreadReport(series, flightsOf(pacedReports), paced.latencyMs.p99, SCHEDULE_SAMPLE_MS) : null;
+	if (serverThread) target.log(`${kind} N=${devices}: paced: ${describeServerThread(serverThread)}`);
+	let stalls: StallReport | null = null;
+	if (profiler) {
+		try {
+			const profile = await profiler.stopProfile();
+			// For DevTools (Performance → load profile), beside the results.
+			mkdirSync(opts.outDir, { recursive: true });
+			writeFileSync(path.join(opts.outDir, `paced-${kind}-${devices}.cpuprofile`), JSON.stringify(profile));
+			const samples = timeline(profile, STALL_SAMPLING_US / 1000);
+			stalls = stallReport(samples, flightsOf(pacedReports), paced.latencyMs.p99, {
+				samplingUs: STALL_SAMPLING_US,
+				pauseMs: STALL_PAUSE_MS,
+			});
+			target.log(`${kind} N=${devices}: paced stalls: ${describeStalls(stalls)}`);
+		} catch (err) {
+			target.log(`${kind} N=${devices}: no stall trace (${err instanceof Error ? err.message : String(err)})`);
+		}
+	}
+	target.profiler?.close();
 
 	// At most saturateInFlight senders with one message each, so a large N measures the most the
 	// relay delivers with N sockets open rather than how long a queue of N messages takes.
@@ -465,6 +558,9 @@ export async function runLoad(target: Target, opts: BenchOptions, plan: PairPlan
 			paced: pacedCpu / Math.max(1, paced.delivered),
 			saturated: saturatedCpu / Math.max(1, saturated.delivered),
 		},
+		stalls,
+		clientStalls,
+		serverThread,
 		endedAt: Date.now(),
 	};
 }
@@ -501,6 +597,9 @@ export async function finish(
 		wakeRecipientIdle,
 		memory: prepared.memory,
 		cpuMsPerMessage: { ...load.cpuMsPerMessage, singlePair: one.cpuMsPerMessage },
+		pacedStalls: load.stalls,
+		pacedClientStalls: load.clientStalls,
+		pacedServerThread: load.serverThread,
 	};
 }
 
@@ -512,22 +611,25 @@ export async function runPhase(target: Target, opts: BenchOptions, plan: PairPla
 }
 
 /**
- * Only the one-sending-pair workload, with all N devices connected: for the one-object chat,
- * whose single object holds every socket, so only a single pair compares like with like. Its
- * server's memory is read around connecting as runPhase reads it (`rss`: null skips it).
+ * A workerd yardstick (yardstick-server.ts) with all N devices connected: the one sending pair,
+ * `between` (the chat reads its counts there, before the load adds to them), then the paced and
+ * the saturated run as the relay's (`runLoad`). Its server's memory is read around connecting
+ * as runPhase reads it (`rss`: null skips it). In production the one-object chat's single
+ * object would be one machine's thread for every user; here, where one thread runs every
+ * object of a runtime, relay and yardstick alike, its load figures are the runtime's own cost
+ * of a message.
  */
-export async function runSinglePair(
-	pool: LoadPool,
-	kind: RelayKind,
+export async function runYardstick(
+	target: Target,
 	opts: BenchOptions,
 	plan: PairPlan,
-	prefix: string,
-	server: { pid: number | null; rss: () => number | null } = { pid: null, rss: () => null },
-): Promise<{ singlePair: RunFigures; connectMs: number; memory: SocketMemory; cpuMsPerMessage: number | null }> {
-	await pool.onPairs(plan.all, (own) => ({ op: "addPairs", pairs: own, prefix }));
-	const { connectMs, memory } = await connectMeasured(pool, server.pid, plan.all, server.rss);
+	between: () => Promise<void> = async () => {},
+): Promise<YardstickRun> {
+	const { pool, kind } = target;
+	await pool.onPairs(plan.all, (own) => ({ op: "addPairs", pairs: own, prefix: "" }));
+	const { connectMs, memory } = await connectMeasured(pool, target.pid, plan.all, target.rss);
 	const first = plan.load[0] as number;
-	const cpuBefore = server.pid === null ? null : cpuMs(server.pid);
+	const cpuBefore = cpuMs(target.pid);
 	const report = await pool.measurePair(first, {
 		op: "sequential",
 		pair: first,
@@ -535,11 +637,21 @@ export async function runSinglePair(
 		gapMs: 0,
 		timeoutMs: opts.drainMs,
 	});
-	const cpuAfter = server.pid === null ? null : cpuMs(server.pid);
-	await pool.all({ op: "disconnect" });
+	const cpuAfter = cpuMs(target.pid);
 	const singlePair = figures([report], kind);
 	const cpuMsPerMessage = cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / Math.max(1, singlePair.delivered);
-	return { singlePair, connectMs, memory, cpuMsPerMessage };
+	await between();
+	const { paced, saturated, cpuMsPerMessage: loadCpu } = await runLoad(target, opts, plan);
+	await pool.all({ op: "disconnect" });
+	return { singlePair, connectMs, memory, cpuMsPerMessage, load: { paced, saturated, cpuMsPerMessage: loadCpu } };
+}
+
+export interface YardstickRun {
+	singlePair: RunFigures;
+	connectMs: number;
+	memory: SocketMemory;
+	cpuMsPerMessage: number | null;
+	load: { paced: RunFigures; saturated: RunFigures; cpuMsPerMessage: { paced: number; saturated: number } };
 }
 
 /** An empty figure set, for a wake group with no pairs. */

@@ -81,6 +81,22 @@ export function openFileLimit(pid: number): number | null {
 	}
 }
 
+/**
+ * The main thread's scheduler counters (`/proc/<pid>/task/<pid>/schedstat`): nanoseconds on a
+ * CPU and nanoseconds runnable but waiting for one. workerd runs every isolate, Durable
+ * Object and local D1 on its main thread. Null if the process is gone or the kernel keeps no
+ * schedstats.
+ */
+export function mainThreadSchedule(pid: number): { runNs: number; waitNs: number } | null {
+	try {
+		const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").trim().split(/\s+/);
+		if (run === undefined || wait === undefined) return null;
+		return { runNs: Number(run), waitNs: Number(wait) };
+	} catch {
+		return null;
+	}
+}
+
 const TICKS_PER_SECOND = 100;
 
 /** User + system CPU time in milliseconds (clock ticks are 1/100 s on Linux). */

@@ -145,6 +145,67 @@ export function chatTable(sizes: SizeResult[]): Tables | null {
 	};
 }
 
+/**
+ * Every server under the same workloads at each N: the floor, the one-object chat (the
+ * runtime's least for a message), the minimal per-user relay (our design's least) and the
+ * relay. What the relay spends over the minimal relay is our code; what the minimal relay
+ * spends over the chat is one object per user.
+ */
+export function yardstickTable(sizes: SizeResult[]): Tables | null {
+	const rows: Row[] = [];
+	const cpu = (v: number | null) => (v === null ? "–" : ms(v));
+	for (const s of sizes) {
+		if (!s.oneObjectChat && !s.minimalRelay) continue;
+		const floorRate = s.floor.saturated.deliveredPerSecond;
+		const row = (name: string, one: LatencySummary, paced: LatencySummary, rate: number, c: [number | null, number, number]) =>
+			rows.push([
+				`${s.devices}`,
+				name,
+				`${ms(one.p50)} / ${ms(one.p99)}`,
+				`${ms(paced.p50)} / ${ms(paced.p99)}`,
+				count(rate),
+				times(floorRate / rate),
+				`${cpu(c[0])} / ${cpu(c[1])} / ${cpu(c[2])}`,
+			]);
+		row("floor", s.floor.singlePair.latencyMs, s.floor.paced.latencyMs, floorRate, [
+			s.floor.cpuMsPerMessage.singlePair,
+			s.floor.cpuMsPerMessage.paced,
+			s.floor.cpuMsPerMessage.saturated,
+		]);
+		for (const [name, y] of [
+			["one-object chat", s.oneObjectChat],
+			["minimal relay", s.minimalRelay],
+		] as const) {
+			if (!y) continue;
+			row(name, y.singlePair.latencyMs, y.load.paced.latencyMs, y.load.saturated.deliveredPerSecond, [
+				y.cpuMsPerMessage,
+				y.load.cpuMsPerMessage.paced,
+				y.load.cpuMsPerMessage.saturated,
+			]);
+		}
+		row("relay", s.relay.singlePair.latencyMs, s.relay.paced.latencyMs, s.relay.saturated.deliveredPerSecond, [
+			s.relay.cpuMsPerMessage.singlePair,
+			s.relay.cpuMsPerMessage.paced,
+			s.relay.cpuMsPerMessage.saturated,
+		]);
+	}
+	if (rows.length === 0) return null;
+	return {
+		title:
+			"Every server under the same load: the floor, the one-object chat (the runtime's least for a message), the minimal per-user relay (our design's least: three events, one row) and the relay",
+		header: [
+			"N",
+			"server",
+			"one pair p50 / p99 ms",
+			"paced p50 / p99 ms",
+			"saturated msg/s",
+			"floor ÷",
+			"server CPU ms/msg: one pair / paced / saturated",
+		],
+		rows,
+	};
+}
+
 const seconds = (v: number | null): string => (v !== null && Number.isFinite(v) ? `${(v / 1000).toFixed(1)} s` : "–");
 const grewBy = (v: number | null): string => (v === null ? "–" : times(v));
 
@@ -222,6 +283,88 @@ export function diskTable(sizes: SizeResult[]): Tables | null {
 	return {
 		title: "The relay with its runtime's state on this machine's disk instead of RAM, ms (p50 / p90 / p99 / max)",
 		header: ["N", "workload", "relay, state on disk", "relay / floor", "max msg/s", "wake p50: both idle; recipient idle"],
+		rows,
+	};
+}
+
+/** What the relay's thread did while its paced tail was in flight (`--trace-stalls`). */
+export function stallTable(sizes: SizeResult[]): Tables | null {
+	const pct = (n: number, of: number) => (of > 0 ? `${((100 * n) / of).toFixed(0)}%` : "–");
+	const rows: Row[] = [];
+	for (const s of sizes) {
+		const r = s.relay.pacedStalls;
+		if (!r) continue;
+		for (const [name, f] of [
+			["at or over p99", r.tail],
+			["all", r.all],
+		] as const) {
+			rows.push([
+				`${s.devices}`,
+				`${name} (${f.messages})`,
+				`${f.acrossPause} (${pct(f.acrossPause, f.messages)})`,
+				pct(f.byKind.gc, f.flightMs),
+				pct(f.byKind.js, f.flightMs),
+				pct(f.byKind.program, f.flightMs),
+				pct(f.byKind.idle, f.flightMs),
+				name === "all"
+					? ""
+					: r.longestPauses
+							.map(([second, pause]) => `${ms(pause)} (s ${second})`)
+							.slice(0, 3)
+							.join(", ") || "none",
+			]);
+		}
+	}
+	if (rows.length === 0) return null;
+	const pauseMs = sizes.find((s) => s.relay.pacedStalls)?.relay.pacedStalls?.pauseMs ?? 0;
+	return {
+		title: `Paced run, relay: what its runtime's thread was sampled doing while messages were in flight (CPU profile; a pause is a collection of ≥ ${pauseMs} ms)`,
+		header: ["N", "messages", "crossed a pause", "collecting", "JavaScript", "native", "idle", "longest pauses, ms (second of the run)"],
+		rows,
+	};
+}
+
+/** The load threads' own stalls while the paced run's messages were in flight (`--trace-stalls`), relay's clients and the floor's. */
+export function clientStallTable(sizes: SizeResult[]): Tables | null {
+	const pct = (n: number, of: number) => (of > 0 ? `${((100 * n) / of).toFixed(0)}%` : "–");
+	const rows: Row[] = [];
+	for (const s of sizes) {
+		for (const [name, r, t] of [
+			["relay", s.relay.pacedClientStalls, s.relay.pacedServerThread],
+			["floor", s.floor.pacedClientStalls, s.floor.pacedServerThread],
+		] as const) {
+			if (!r) continue;
+			const thread = (f: { flightMs: number; onCpuMs: number; waitingMs: number } | undefined) =>
+				f ? `${pct(f.onCpuMs, f.flightMs)} / ${pct(f.waitingMs, f.flightMs)}` : "–";
+			rows.push([
+				`${s.devices}`,
+				name,
+				`${r.tail.acrossStall} of ${r.tail.messages} (${r.tail.acrossCollection})`,
+				`${r.all.acrossStall} (${pct(r.all.acrossStall, r.all.messages)})`,
+				ms(r.stalledMs),
+				r.longest
+					.slice(0, 3)
+					.map(([second, d, gc]) => `${ms(d)}${gc ? " gc" : ""} (s ${second})`)
+					.join(", ") || "none",
+				thread(t?.tail),
+				thread(t?.all),
+			]);
+		}
+	}
+	if (rows.length === 0) return null;
+	const lag = sizes.find((s) => s.relay.pacedClientStalls)?.relay.pacedClientStalls?.lagMs ?? 0;
+	return {
+		title: `Paced run: messages in flight across a stall (event loop held up ≥ ${lag} ms) of the load thread that stamped their arrival, and how the server's main thread spent the flights`,
+		header: [
+			"N",
+			"clients of",
+			"at or over p99 (a collection's)",
+			"all messages",
+			"stalled ms, all threads",
+			"longest, ms (second of the run)",
+			"server's main thread in the tail's flights: on a CPU / waiting for one",
+			"the same, all flights",
+		],
 		rows,
 	};
 }
@@ -310,14 +453,20 @@ export function allTables(result: BenchResult): Tables[] {
 	const approval = approvalTable(result);
 	const disk = diskTable(result.sizes);
 	const chat = chatTable(result.sizes);
+	const yardsticks = yardstickTable(result.sizes);
 	const grown = growthTable(result);
+	const stalls = stallTable(result.sizes);
+	const clientStalls = clientStallTable(result.sizes);
 	return [
 		latencyTable(result.sizes),
 		...(chat ? [chat] : []),
 		throughputTable(result.sizes),
+		...(yardsticks ? [yardsticks] : []),
 		resourceTable(result.sizes),
 		...(grown ? [grown] : []),
 		...(disk ? [disk] : []),
+		...(stalls ? [stalls] : []),
+		...(clientStalls ? [clientStalls] : []),
 		cryptoTable(result),
 		...(approval ? [approval] : []),
 		...(probe ? [probe] : []),

@@ -4,6 +4,7 @@ import type { Cost, MessageUsage } from "./cost.ts";
 import type { CryptoRow } from "./crypto-bench.ts";
 import type { ProfileSummary } from "./hot-path-probe.ts";
 import type { BenchOptions } from "./options.ts";
+import type { ClientStallReport, ServerThreadReport, StallReport } from "./stalls.ts";
 import type { LatencySummary, RunFigures } from "./stats.ts";
 
 export interface MachineInfo {
@@ -59,6 +60,12 @@ export interface KindFigures {
 	 * during the one sending pair's run (messages back to back, one in flight), ms.
 	 */
 	cpuMsPerMessage: { paced: number; saturated: number; singlePair: number };
+	/** What the runtime's thread did while the paced run's slowest messages were in flight; null unless `--trace-stalls`. */
+	pacedStalls: StallReport | null;
+	/** The load threads' own stalls while the paced run's messages were in flight; null unless `--trace-stalls`. */
+	pacedClientStalls: ClientStallReport | null;
+	/** How the server's main thread spent the paced run's flights; null unless `--trace-threads`. */
+	pacedServerThread: ServerThreadReport | null;
 }
 
 export interface Ratios {
@@ -71,6 +78,28 @@ export interface Ratios {
 	cpuPerMessage: number;
 }
 
+/** A workerd yardstick at one N: the relay's workloads, and how it compares with the floor and the relay. */
+export interface YardstickFigures {
+	singlePair: RunFigures;
+	/** Connecting the N devices, and the yardstick's workerd memory around it, read as for the relay. */
+	connectMs: number;
+	memory: SocketMemory;
+	/**
+	 * The yardstick's workerd CPU per delivered message over the one sending pair's run, ms:
+	 * for the chat, what the runtime itself spends on a message in, one SQLite insert and a
+	 * message out.
+	 */
+	cpuMsPerMessage: number | null;
+	/** The paced and the saturated run, and the workerd CPU each cost per message, ms. */
+	load: { paced: RunFigures; saturated: RunFigures; cpuMsPerMessage: { paced: number; saturated: number } };
+	/** yardstick / floor, one sending pair */
+	toFloor: { p50: number; p90: number; p99: number; max: number };
+	/** relay / yardstick, one sending pair */
+	relayTo: { p50: number; p90: number; p99: number; max: number };
+	/** floor ÷ yardstick saturated messages a second, and relay ÷ yardstick CPU per paced message. */
+	loadRatios: { saturatedFloorTo: number; relayCpuPaced: number };
+}
+
 export interface SizeResult {
 	devices: number;
 	pairs: { load: number; wakeBothIdle: number; wakeRecipientIdle: number };
@@ -81,25 +110,16 @@ export interface SizeResult {
 	/** relay / floor for each figure. */
 	ratio: Ratios;
 	/**
-	 * One sending pair through the one-object chat (one-object-chat.ts: one Durable Object, each
-	 * message written to its storage, the floor's protocol), with the same N connected; null
+	 * The one-object chat (one-object-chat.ts: one Durable Object, each message written to its
+	 * storage, the floor's protocol) with the same N connected and the same workloads; null
 	 * when the run skips it.
 	 */
-	oneObjectChat: {
-		singlePair: RunFigures;
-		/** Connecting the N devices, and the chat's workerd memory around it, read as for the relay. */
-		connectMs: number;
-		memory: SocketMemory;
-		/**
-		 * The chat's workerd CPU per delivered message over the one sending pair's run, ms: what
-		 * the runtime itself spends on a message in, one SQLite insert and a message out.
-		 */
-		cpuMsPerMessage: number | null;
-		/** chat / floor */
-		toFloor: { p50: number; p90: number; p99: number; max: number };
-		/** relay / chat */
-		relayTo: { p50: number; p90: number; p99: number; max: number };
-	} | null;
+	oneObjectChat: YardstickFigures | null;
+	/**
+	 * The minimal per-user relay (minimal-relay.ts: one object per user, the relay's three
+	 * events and one row a message, nothing else of ours), the same way; null when skipped.
+	 */
+	minimalRelay: YardstickFigures | null;
 	/** The relay again with its runtime's state on this machine's disk (options.diskSizes), against the same floor figures. */
 	onDisk: { relay: KindFigures; ratio: Ratios } | null;
 }
@@ -182,6 +202,7 @@ export interface BenchResult {
 		relayState: string;
 		floor: string;
 		oneObjectChat: string | null;
+		minimalRelay: string | null;
 		wrangler: string;
 		workerd: string;
 	};

@@ -101,6 +101,20 @@ export interface RunFigures {
 	errors: string[];
 }
 
+/** [sent at, latency] of every message that arrived, on the load threads' monotonic clock. */
+export function flightsOf(reports: readonly RunReport[]): Array<[number, number]> {
+	const arrivals = new Map<string, number>();
+	for (const r of reports) for (const [id, t] of r.samples.arrivals) arrivals.set(id, t);
+	const flights: Array<[number, number]> = [];
+	for (const r of reports) {
+		for (const [id, sentAt] of r.samples.sends) {
+			const arrivedAt = arrivals.get(id);
+			if (arrivedAt !== undefined) flights.push([sentAt, arrivedAt - sentAt]);
+		}
+	}
+	return flights;
+}
+
 export function figures(reports: readonly RunReport[], kind: "relay" | "floor"): RunFigures {
 	const sends = new Map<string, number>();
 	const arrivals = new Map<string, number>();

@@ -102,6 +102,25 @@ describe("the benchmark's smoke run", () => {
 				expectNumber(size.oneObjectChat.toFloor[key], `oneObjectChat.toFloor.${key}`);
 				expectNumber(size.oneObjectChat.relayTo[key], `oneObjectChat.relayTo.${key}`);
 			}
+			// Both workerd yardsticks under the relay's workloads: the one pair, paced and saturated,
+			// and the minimal per-user relay's messages acked and recorded, none lost.
+			for (const name of ["oneObjectChat", "minimalRelay"]) {
+				const y = size[name];
+				expect(y.singlePair.delivered, `${name}.singlePair`).toBe(SMOKE.sequentialCount);
+				for (const run of ["paced", "saturated"]) {
+					expect(y.load[run].delivered, `${name}.load.${run} delivered something`).toBeGreaterThan(0);
+					expect(y.load[run].lost, `${name}.load.${run}.lost`).toBe(0);
+					expectNumber(y.load[run].latencyMs.p99, `${name}.load.${run}.latencyMs.p99`);
+					expectNumber(y.load.cpuMsPerMessage[run], `${name}.load.cpuMsPerMessage.${run}`);
+				}
+				expectNumber(y.loadRatios.saturatedFloorTo, `${name}.loadRatios.saturatedFloorTo`);
+				// A ratio to a CPU time that fell inside one clock tick is written as null.
+				expect(y.loadRatios, `${name}.loadRatios`).toHaveProperty("relayCpuPaced");
+			}
+			expect(
+				lines.some((l) => /^(\[[^\]]*\] )?minimal relay N=10: connected/.test(l)),
+				lines.join("\n"),
+			).toBe(true);
 			// SMOKE.diskSizes: the same size again with the runtime's state on disk.
 			for (const key of KIND) expect(size.onDisk.relay, `onDisk.relay.${key}`).toHaveProperty(key);
 			expect(size.onDisk.relay.paced.delivered, "onDisk paced delivered something").toBeGreaterThan(0);
