@@ -193,7 +193,7 @@ export const GROWTH: BenchOptions = {
 export const USAGE = `npm run bench [-- options]      full run (N = 10, 100, 1000)
 npm run bench:smoke             quick run for CI (N = 10); the same as --smoke
 npm run bench -- --growth       growth run: N = 100, 1000, 10000 and how memory per socket, paced
-                                p99 and the time to connect all grow (~17 min; no disk runs)
+                                p99 and the time to connect all grow (~25 min; no disk runs)
 
   --sizes 10,100,1000     connected devices per run (even numbers)
   --rate 100              paced load, messages per second in total (at most 5 per device)
