@@ -9,6 +9,7 @@ import {
 	connectionState,
 	contactButton,
 	conversationTexts,
+	headerTrust,
 	losableNetwork,
 	message,
 	openChat,
@@ -164,6 +165,9 @@ describe("the web app in two browser profiles", () => {
 		// On a phone, where the top bar is tightest: its connection state has a slot of its own,
 		// so losing the network moves neither the bar nor the chat under it.
 		await back.setViewportSize(PHONE);
+		// The trust badge comes once the device's trust record is read: measured before it, the
+		// title shrank when it came (a CI run under load), which is not the network's doing.
+		await headerTrust(back).waitFor();
 		const layout = () =>
 			Promise.all([
 				back.locator(".topbar").boundingBox(),
