@@ -444,7 +444,7 @@ export interface LoadFigures {
 	cpuMsPerMessage: { paced: number; saturated: number };
 	/** What the runtime's thread did while the paced run's slowest messages were in flight (`--trace-stalls`). */
 	stalls: StallReport | null;
-	/** The load threads' own stalls while the paced run's messages were in flight (`--trace-stalls`). */
+	/** The load threads' own stalls while the paced run's messages were in flight (`--trace-threads`). */
 	clientStalls: ClientStallReport | null;
 	/** How the server's main thread spent the paced run's flights (`--trace-threads`). */
 	serverThread: ServerThreadReport | null;
@@ -501,6 +501,7 @@ export async function runLoad(target: Target, opts: BenchOptions, plan: PairPlan
 	}));
 	const pacedCpu = (cpuMs(target.pid) ?? 0) - cpu;
 	const paced = figures(pacedReports, kind);
+	const flights = opts.traceThreads || profiler ? flightsOf(pacedReports) : [];
 	const clientStalls = opts.traceThreads
 		? clientStallReport(
 				pacedReports.map((r) => ({ flights: flightsOf([r]), stalls: r.clientStalls ?? [] })),
@@ -510,8 +511,7 @@ export async function runLoad(target: Target, opts: BenchOptions, plan: PairPlan
 		: null;
 	if (clientStalls) target.log(`${kind} N=${devices}: paced client stalls: ${describeClientStalls(clientStalls)}`);
 	const series = schedule?.();
-	const serverThread =
-		series && series.length > 1 ? serverThreadReport(series, flightsOf(pacedReports), paced.latencyMs.p99, SCHEDULE_SAMPLE_MS) : null;
+	const serverThread = series && series.length > 1 ? serverThreadReport(series, flights, paced.latencyMs.p99, SCHEDULE_SAMPLE_MS) : null;
 	if (serverThread) target.log(`${kind} N=${devices}: paced: ${describeServerThread(serverThread)}`);
 	let stalls: StallReport | null = null;
 	if (profiler) {
@@ -521,7 +521,7 @@ export async function runLoad(target: Target, opts: BenchOptions, plan: PairPlan
 			mkdirSync(opts.outDir, { recursive: true });
 			writeFileSync(path.join(opts.outDir, `paced-${kind}-${devices}.cpuprofile`), JSON.stringify(profile));
 			const samples = timeline(profile, STALL_SAMPLING_US / 1000);
-			stalls = stallReport(samples, flightsOf(pacedReports), paced.latencyMs.p99, {
+			stalls = stallReport(samples, flights, paced.latencyMs.p99, {
 				samplingUs: STALL_SAMPLING_US,
 				pauseMs: STALL_PAUSE_MS,
 			});
