@@ -93,6 +93,7 @@ export class RelayServices {
 		this.housekeeping = new Housekeeping(host);
 		this.frames = new FrameDispatch(this.hub, {
 			send: (deviceId, frame) => this.sends.send(deviceId, frame),
+			passOnReceipts: (receipts) => this.sends.passOnReceipts(receipts),
 			ack: (ws, state, ids, from, receipt) => this.delivery.ack(ws, state, ids, from, receipt),
 			read: (state, frame) => this.reads.send(state, frame),
 			typing: (ws, state, to) => this.typing.fromSocket(ws, state, to),

@@ -338,7 +338,10 @@ describe("the send pipeline", () => {
 			};
 			const { sends } = new RelayServices(host, noAlarm);
 			const result = await sends.send(DEVICE, frame());
-			expect(result).toMatchObject({ ok: true, value: { at: host.clock.now, credits: 1000 - host.config().prices.text } });
+			expect(result).toMatchObject({
+				ok: true,
+				value: { sent: { at: host.clock.now, credits: 1000 - host.config().prices.text }, receipts: [] },
+			});
 			expect(delivered).toHaveLength(1);
 			expect(sql.exec("SELECT device_id FROM queue").toArray()).toEqual([{ device_id: OTHER_DEVICE }]);
 			expect(host.scheduled.map(([job]) => job)).toContain("credit-flush");

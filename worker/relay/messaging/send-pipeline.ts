@@ -38,6 +38,16 @@ export interface SentReceipt {
 	nextSendAt?: number;
 }
 
+/**
+ * A send the recipient's object took: the `sent` for the sending device, then the sealed
+ * receipts the recipient's devices acked it with while it was held, which go to this
+ * account's devices once the sending device has its `sent` (passOnReceipts).
+ */
+export interface SendOutcome {
+	sent: SentReceipt;
+	receipts: readonly ReceiptFrame[];
+}
+
 interface Plan {
 	price: number;
 	countsAsSend: boolean;
@@ -59,21 +69,21 @@ export class SendPipeline {
 		private readonly s: Needs,
 	) {}
 
-	send(deviceId: string, frame: SendFrame): Promise<RelayResult<SentReceipt>> {
+	send(deviceId: string, frame: SendFrame): Promise<RelayResult<SendOutcome>> {
 		return this.lane.run(() =>
 			this.sendNow(deviceId, frame).catch((err) => {
 				console.error(JSON.stringify({ event: "send_failed", name: err instanceof Error ? err.name : typeof err }));
-				return refuse<SentReceipt>("internal", "The message could not be sent. It was not charged; try again.");
+				return refuse<SendOutcome>("internal", "The message could not be sent. It was not charged; try again.");
 			}),
 		);
 	}
 
-	private async sendNow(deviceId: string, frame: SendFrame): Promise<RelayResult<SentReceipt>> {
+	private async sendNow(deviceId: string, frame: SendFrame): Promise<RelayResult<SendOutcome>> {
 		const refusal = this.s.devices.refusal(deviceId) ?? this.s.account.suspensionRefusal() ?? this.checkFrame(frame);
 		if (refusal) return refusal;
 		// A re-sent id (the sender lost our `sent`) is answered again, free: it was delivered.
 		const earlier = sentMessage(this.host.sql, frame.id);
-		if (earlier !== undefined) return ok(this.receipt(earlier.at));
+		if (earlier !== undefined) return ok({ sent: this.receipt(earlier.at), receipts: [] });
 		const account = this.s.account.cached();
 		const plan = this.plan(frame, account);
 		if (!plan.ok) return plan;
@@ -104,7 +114,7 @@ export class SendPipeline {
 		return null;
 	}
 
-	private async limitAndForward(deviceId: string, frame: SendFrame, account: CachedAccount, plan: Plan): Promise<RelayResult<SentReceipt>> {
+	private async limitAndForward(deviceId: string, frame: SendFrame, account: CachedAccount, plan: Plan): Promise<RelayResult<SendOutcome>> {
 		const now = this.host.now();
 		const { allowance, credits } = this.s;
 		const rules = allowance.rules(account);
@@ -128,11 +138,11 @@ export class SendPipeline {
 		const delivered = await this.forward(frame, item, plan);
 		if (!delivered.ok) return delivered;
 		await this.commit(frame, item, plan, syncTargets, now);
-		this.passOnReceipts(delivered.value.receipts);
-		if (!plan.countsAsSend) return ok(this.receipt(now, counts.inDay));
+		const { receipts } = delivered.value;
+		if (!plan.countsAsSend) return ok({ sent: this.receipt(now, counts.inDay), receipts });
 		const after = { inRateWindow: counts.inRateWindow + 1, inDay: counts.inDay + 1 };
 		const nextSendAt = allowance.nextSendAt(after, now, rules);
-		return ok({ ...this.receipt(now, after.inDay), ...(nextSendAt !== null && { nextSendAt }) });
+		return ok({ sent: { ...this.receipt(now, after.inDay), ...(nextSendAt !== null && { nextSendAt }) }, receipts });
 	}
 
 	/**
@@ -179,16 +189,16 @@ export class SendPipeline {
 	/**
 	 * Receipts the recipient's devices sealed while the message was held came back with the
 	 * answer to `deliver`: they go to this account's devices as one from a `receipt` call
-	 * would, once the sending device has had its `sent` (a timer's turn comes after the
-	 * answer's), so a client hears "sent" before "delivered".
+	 * would. The caller passes them on right after the sending device's `sent`, in the same
+	 * turn, so a client hears "sent" before "delivered" (a timer's turn did that until
+	 * 2026-12-07, one more entry into the object per message).
 	 */
-	private passOnReceipts(receipts: readonly ReceiptFrame[]): void {
+	passOnReceipts(receipts: readonly ReceiptFrame[]): void {
 		if (receipts.length === 0) return;
-		const afterSent = new Promise((resolve) => setTimeout(resolve, 0));
 		this.host.waitUntil(
-			afterSent
-				.then(() => Promise.all(receipts.map((r) => this.s.delivery.receipt(r))))
-				.catch((err) => console.error(JSON.stringify({ event: "receipt_failed", name: err instanceof Error ? err.name : typeof err }))),
+			Promise.all(receipts.map((r) => this.s.delivery.receipt(r))).catch((err) =>
+				console.error(JSON.stringify({ event: "receipt_failed", name: err instanceof Error ? err.name : typeof err })),
+			),
 		);
 	}
 

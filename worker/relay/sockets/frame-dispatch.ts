@@ -10,14 +10,16 @@ import {
 	type ServerFrame,
 	ValidationError,
 } from "../../../common/protocol/wire.ts";
-import type { SentReceipt } from "../messaging/send-pipeline.ts";
+import type { SendOutcome } from "../messaging/send-pipeline.ts";
 import type { RelayResult } from "../relay-result.ts";
 import type { SocketHub } from "./socket-hub.ts";
 import { readSocketState, type SocketState } from "./socket-state.ts";
 
 /** What a device may ask of its account's object over its own socket: one method per frame type. */
 export interface SocketSurface {
-	send(deviceId: string, frame: SendFrame): Promise<RelayResult<SentReceipt>>;
+	send(deviceId: string, frame: SendFrame): Promise<RelayResult<SendOutcome>>;
+	/** The sealed receipts a send came back with, for this account's devices: after the sender's `sent`. */
+	passOnReceipts(receipts: SendOutcome["receipts"]): void;
 	/** `from`: the sender of these messages; absent from older clients (every sender's copy of the ids). */
 	ack(ws: WebSocket, state: SocketState, ids: readonly string[], from?: string, receipt?: SealedReceipt): void;
 	read(state: SocketState, frame: ReadFrame): RelayResult<true>;
@@ -70,9 +72,11 @@ export class FrameDispatch {
 			case "send": {
 				const result = await this.to.send(state.deviceId, frame);
 				if (!result.ok) return this.hub.send(ws, errorFrame(result.code, result.message, frame.id, result.retryAfter));
-				this.hub.send(ws, { type: "sent", id: frame.id, ...result.value });
+				const { sent, receipts } = result.value;
+				this.hub.send(ws, { type: "sent", id: frame.id, ...sent });
+				this.to.passOnReceipts(receipts);
 				// The account's other devices hold their sends until then too, instead of having one refused.
-				const { at, nextSendAt, quotaLeft } = result.value;
+				const { at, nextSendAt, quotaLeft } = sent;
 				if (nextSendAt !== undefined)
 					this.hub.push(this.hub.approvedSockets(state.deviceId), { type: "send_window", at, nextSendAt, quotaLeft });
 				return;
