@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { runApprovalBench } from "./approval-bench.ts";
 import { bundleEntry, ROOT } from "./bundle.ts";
+import { comparisonTable, runComparison, writeComparison } from "./compare.ts";
 import { costPerMillion, loadPrices, type MessageUsage } from "./cost.ts";
 import { runCryptoBench } from "./crypto-bench.ts";
 import { relayFrameLength } from "./devices.ts";
@@ -732,7 +733,14 @@ export async function main(argv: string[]): Promise<number> {
 	// A signal exits through process.exit, so the servers' exit handlers stop them.
 	for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
 	const start = Date.now();
-	const result = await runBenchmark(opts, (line) => console.log(`[${((Date.now() - start) / 1000).toFixed(1).padStart(5)} s] ${line}`));
+	const log = (line: string) => console.log(`[${((Date.now() - start) / 1000).toFixed(1).padStart(5)} s] ${line}`);
+	if (opts.compare !== null) {
+		const comparison = await runComparison(opts, log);
+		const file = writeComparison(comparison, opts.outDir);
+		console.log(`\n${comparisonTable(comparison)}\n\nwrote ${path.relative(process.cwd(), file)}`);
+		return comparison.lostTotal === 0 && comparison.duplicatedTotal === 0 ? 0 : 1;
+	}
+	const result = await runBenchmark(opts, log);
 	const files = writeResults(result);
 	console.log(`\n${printTables(result)}\n`);
 	console.log(

@@ -105,6 +105,13 @@ export interface BenchOptions {
 	 * per socket beside ours.
 	 */
 	growth: boolean;
+	/**
+	 * `--compare REF`: instead of the full run, the work tree's relay against REF's (any commit),
+	 * both started at once and measured in turns (compare.ts); null for every other run.
+	 */
+	compare: string | null;
+	/** Turns each side of a comparison gets. */
+	rounds: number;
 	/** The run stops itself if it has not finished by then. */
 	hardLimitMs: number;
 	outDir: string;
@@ -141,6 +148,8 @@ export const FULL: BenchOptions = {
 	approvalContacts: 1000,
 	proxyCheck: true,
 	growth: false,
+	compare: null,
+	rounds: 3,
 	hardLimitMs: 20 * 60_000,
 	outDir: path.join(ROOT, "bench-results"),
 };
@@ -213,6 +222,10 @@ npm run bench -- --growth       growth run: N = 100, 1000, 10000 and how memory 
                           also --trace-threads
   --trace-threads         record the load threads' stalls and the runtime's main thread's
                           scheduling in each paced run (cheap)
+  --compare REF           only the relay: the work tree's against REF's (a commit, a branch),
+                          both running, paced and saturated load in turns at the first --sizes
+                          (default 100); results in bench-results/compare/
+  --rounds 3              turns each side gets in --compare
   --probe-pairs 10        pairs the probe loads (at the paced rate)
   --out DIR               where latest.json, .svg, .md and a dated copy of the JSON go (default bench-results/)
   --help, -h              this text`;
@@ -221,6 +234,8 @@ npm run bench -- --growth       growth run: N = 100, 1000, 10000 and how memory 
 export function parseArgs(argv: string[]): BenchOptions | "help" {
 	if (argv.includes("--smoke") && argv.includes("--growth")) throw new Error("--smoke and --growth are two different runs: pick one");
 	let opts: BenchOptions = argv.includes("--smoke") ? { ...SMOKE } : argv.includes("--growth") ? { ...GROWTH } : { ...FULL };
+	let sizesGiven = false;
+	let outGiven = false;
 	for (let i = 0; i < argv.length; i++) {
 		const arg = argv[i];
 		const value = () => {
@@ -242,6 +257,7 @@ export function parseArgs(argv: string[]): BenchOptions | "help" {
 				return "help";
 			case "--sizes":
 				opts = { ...opts, sizes: value().split(",").map(Number) };
+				sizesGiven = true;
 				if (opts.sizes.some((n) => !Number.isInteger(n) || n < 2 || n % 2 !== 0)) throw new Error("--sizes takes even numbers ≥ 2");
 				break;
 			case "--rate":
@@ -298,10 +314,22 @@ export function parseArgs(argv: string[]): BenchOptions | "help" {
 				break;
 			case "--out":
 				opts = { ...opts, outDir: path.resolve(value()) };
+				outGiven = true;
+				break;
+			case "--compare":
+				opts = { ...opts, compare: value() };
+				break;
+			case "--rounds":
+				opts = { ...opts, rounds: Math.round(count()) };
 				break;
 			default:
 				throw new Error(`unknown option ${arg}\n${USAGE}`);
 		}
+	}
+	if (opts.compare !== null) {
+		if (opts.growth) throw new Error("--compare runs one size, not the growth run");
+		if (!sizesGiven) opts = { ...opts, sizes: [100] };
+		if (!outGiven) opts = { ...opts, outDir: path.join(ROOT, "bench-results", "compare") };
 	}
 	return opts;
 }

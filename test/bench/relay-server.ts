@@ -111,14 +111,20 @@ async function inspectorTargets(port: number): Promise<Array<{ id: string }> | n
 	}
 }
 
-/** Copy what the worker needs into a fresh directory; node_modules is linked, not copied. */
-function snapshotProject(): string {
+/**
+ * Copy what the worker needs from `root` (this checkout, or another commit's tree for
+ * `--compare`) into a fresh directory; node_modules is linked, not copied. The client's
+ * build, which wrangler serves as assets and no relay figure depends on, is this checkout's
+ * where `root` has none.
+ */
+function snapshotProject(root: string): string {
 	if (!existsSync(path.join(ROOT, "client/dist/index.html"))) {
 		throw new Error("client/dist is missing: run `npm run build` first (wrangler serves it as the worker's assets)");
 	}
 	const dir = mkdtempSync(path.join(tmpdir(), "sm-bench-"));
 	for (const entry of SNAPSHOT) {
-		const from = path.join(ROOT, entry);
+		const own = path.join(root, entry);
+		const from = entry === "client/dist" && !existsSync(own) ? path.join(ROOT, entry) : own;
 		if (existsSync(from)) cpSync(from, path.join(dir, entry), { recursive: true });
 	}
 	symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
@@ -137,19 +143,24 @@ export function stateDirectory(stateOn: StateOn, diskParent: string): { dir: str
  * beside this one may take it in between. A start that lost that race is tried again, on
  * fresh ports; any other failure is not.
  */
-export async function startRelayServer(stateOn: StateOn = "ram", vars: Record<string, string> = BENCH_LIMITS): Promise<RelayServer> {
+/** `root`: the project tree to run, this checkout unless another commit's is given (`--compare`). */
+export async function startRelayServer(
+	stateOn: StateOn = "ram",
+	vars: Record<string, string> = BENCH_LIMITS,
+	root = ROOT,
+): Promise<RelayServer> {
 	for (let attempt = 1; ; attempt++) {
 		try {
-			return await startRelayServerOnce(stateOn, vars);
+			return await startRelayServerOnce(stateOn, vars, root);
 		} catch (err) {
 			if (attempt >= PORT_RACE_ATTEMPTS || !lostPortRace(err)) throw err;
 		}
 	}
 }
 
-async function startRelayServerOnce(stateOn: StateOn, vars: Record<string, string>): Promise<RelayServer> {
+async function startRelayServerOnce(stateOn: StateOn, vars: Record<string, string>, root: string): Promise<RelayServer> {
 	await ensureClientBuilt();
-	const dir = snapshotProject();
+	const dir = snapshotProject(root);
 	const state = stateDirectory(stateOn, dir);
 	const persistDir = state.dir;
 	const wrangler = path.join(dir, "node_modules/wrangler/bin/wrangler.js");
