@@ -47,6 +47,7 @@ import type {
 	ProbeResult,
 	Ratios,
 	SizeResult,
+	WokenCounts,
 	YardstickFigures,
 } from "./results.ts";
 import { figures, type LatencySummary } from "./stats.ts";
@@ -306,20 +307,18 @@ async function probeHotPath(
 	await flushAll();
 	const counts = await probe.counts();
 	const windowMs = Date.now() - started;
+	// The smoke run (wakeIdleMs 0) wakes nothing: it counts its messages the same way, with 0 constructed.
+	const woken = await countWoken(probe, pool, pairs, opts, log);
 	await probe.stopWatching();
 	await pool.all({ op: "disconnect" });
 	const messages = Math.max(1, run.delivered);
-	const sql = Object.entries(counts.sql)
-		.map(([text, n]) => ({ sql: text, perMessage: n / messages }))
-		.sort((a, b) => b.perMessage - a.perMessage);
+	const sql = perMessage(counts.sql, messages);
 	const d1 = Object.entries(counts.d1)
 		.filter(([text]) => !isProbeLedgerRead(text))
 		.map(([text, calls]) => ({ sql: text.length > 300 ? `${text.slice(0, 297)}...` : text, calls }))
 		.sort((a, b) => b.calls - a.calls);
 	const d1Calls = d1.reduce((a, c) => a + c.calls, 0);
-	const rows = Object.entries(counts.rows)
-		.map(([text, r]) => ({ sql: text, read: r.read / messages, written: r.written / messages }))
-		.sort((a, b) => b.written - a.written || b.read - a.read);
+	const rows = rowsPerMessage(counts.rows, messages);
 	const eventsPerMessage = Object.fromEntries(Object.entries(counts.events).map(([name, n]) => [name, n / messages]));
 	log(
 		`probe: ${run.delivered} messages, ${d1Calls} D1 round trips, ${sql.reduce((a, s) => a + s.perMessage, 0).toFixed(1)} SQL statements and ${rows.reduce((a, r) => a + r.written, 0).toFixed(1)} rows written per message`,
@@ -339,7 +338,61 @@ async function probeHotPath(
 		eventsPerMessage,
 		latencyP50Ms: run.latencyMs.p50,
 		profile: { ...summary, byModule: summary.byModule.slice(0, 30), byFunction: summary.byFunction.slice(0, 40) },
+		woken,
 	};
+}
+
+const rowsPerMessage = (rows: Record<string, { read: number; written: number }>, messages: number) =>
+	Object.entries(rows)
+		.map(([text, r]) => ({ sql: text, read: r.read / messages, written: r.written / messages }))
+		.sort((a, b) => b.written - a.written || b.read - a.read);
+
+const perMessage = (counts: Record<string, number>, messages: number) =>
+	Object.entries(counts)
+		.map(([text, n]) => ({ sql: text, perMessage: n / messages }))
+		.sort((a, b) => b.perMessage - a.perMessage);
+
+/**
+ * What a message that wakes its objects runs: the probe's pairs left idle past the runtime's
+ * eviction (10 s), then one message each, one pair after the other, with the SQL counter
+ * (which outlives the objects: it wraps the isolate's SqlStorage) and the constructions
+ * counted alone. At N = 1,000 most paced messages wake one object or both, and a wake's
+ * statements are prepared afresh (each object's database is opened again).
+ */
+async function countWoken(
+	probe: HotPathProbe,
+	pool: LoadPool,
+	pairs: number[],
+	opts: BenchOptions,
+	log: (line: string) => void,
+): Promise<WokenCounts | null> {
+	try {
+		await probe.watchConstructions();
+		await new Promise((resolve) => setTimeout(resolve, opts.wakeIdleMs));
+		await probe.resetCounts();
+		const before = await probe.constructions();
+		const run = figures(await pool.onPairs(pairs, (own) => ({ op: "wake", pairs: own, timeoutMs: opts.drainMs })), "relay");
+		const counts = await probe.counts();
+		const messages = Math.max(1, run.delivered);
+		const sql = perMessage(counts.sql, messages);
+		const rows = rowsPerMessage(counts.rows, messages);
+		const woken: WokenCounts = {
+			messages: run.delivered,
+			objectsConstructed: (await probe.constructions()) - before,
+			sqlPerMessage: sql,
+			sqlStatementsPerMessage: sql.reduce((a, x) => a + x.perMessage, 0),
+			rowsPerMessage: rows,
+			rowsReadPerMessage: rows.reduce((a, r) => a + r.read, 0),
+			rowsWrittenPerMessage: rows.reduce((a, r) => a + r.written, 0),
+		};
+		log(
+			`probe, woken: ${woken.messages} messages woke ${woken.objectsConstructed} objects; each ran ${woken.sqlStatementsPerMessage.toFixed(1)} SQL statements, read ${woken.rowsReadPerMessage.toFixed(0)} rows and wrote ${woken.rowsWrittenPerMessage.toFixed(1)}`,
+		);
+		return woken;
+	} catch (err) {
+		log(`probe: no count of woken messages (${err instanceof Error ? err.message : String(err)})`);
+		return null;
+	}
 }
 
 function goals(

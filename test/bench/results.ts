@@ -169,6 +169,20 @@ export interface ProbeResult {
 	/** The counted run's p50, send → recipient's socket: the bound of one event's duration (cost.ts). */
 	latencyP50Ms: number;
 	profile: ProfileSummary & { byFunction: ProfileSummary["byFunction"] };
+	/** The same pairs idle past the runtime's eviction, then one message each: what a message that wakes its objects runs. */
+	woken: WokenCounts | null;
+}
+
+export interface WokenCounts {
+	messages: number;
+	/** UserRelay constructions those messages caused (2 a message when both objects had been evicted). */
+	objectsConstructed: number;
+	sqlPerMessage: Array<{ sql: string; perMessage: number }>;
+	sqlStatementsPerMessage: number;
+	/** SQLite rows by statement per woken message (the cursors' own counts), most read first. */
+	rowsPerMessage: Array<{ sql: string; read: number; written: number }>;
+	rowsReadPerMessage: number;
+	rowsWrittenPerMessage: number;
 }
 
 /** 1,000,000 delivered text messages on the price list, ours beside the one-object chat's. */

@@ -150,6 +150,10 @@ describe("the benchmark's smoke run", () => {
 		expect(json.probe.eventsPerMessage.webSocketMessage).toBeGreaterThanOrEqual(1);
 		expect(json.probe.eventsPerMessage.webSocketMessage).toBeLessThanOrEqual(2);
 		expect(json.probe.eventsPerMessage.deliver).toBeCloseTo(1, 1);
+		// One message per probe pair counted apart (a full run leaves them idle past eviction first; this one does not).
+		expect(json.probe.woken).toMatchObject({ messages: SMOKE.probePairs });
+		expect(json.probe.woken.sqlStatementsPerMessage).toBeGreaterThan(0);
+		expect(json.probe.woken.objectsConstructed).toBeGreaterThanOrEqual(0);
 		// A million messages priced, ours beside the one-object chat, which writes one row a message.
 		expect(json.cost.prices.asOf).toMatch(/^\d{4}-\d{2}-\d{2}$/);
 		expect(json.cost.oneObjectChat.usage.rowsWritten).toBe(1);
