@@ -39,10 +39,7 @@ export function sendsFlushedUpTo(sql: SqlStorage): number {
  * caller writes in the record's row (recordSent), in the same synchronous step.
  */
 export function chargeSent(sql: SqlStorage, amount: number, at: number): number {
-	const seq = nextSendSeq.get(sql, () => {
-		const max = sql.exec<{ seq: number | null }>("SELECT MAX(charge_seq) AS seq FROM sent_messages").one().seq ?? 0;
-		return Math.max(max, sendsFlushedUpTo(sql)) + 1;
-	});
+	const seq = nextSendSeq.get(sql, () => loadJournal(sql).nextSeq);
 	nextSendSeq.update(sql, (n) => n + 1);
 	size.update(sql, (s) => ({ amount: s.amount + amount, charges: s.charges + 1, oldestAt: s.oldestAt ?? at }));
 	return seq;
@@ -89,25 +86,42 @@ export function dropCharge(sql: SqlStorage, id: number): void {
 }
 
 export function journalSize(sql: SqlStorage): JournalSize {
-	return size.get(sql, () => {
-		const row = sql
-			.exec<{ amount: number | null; charges: number | null; oldestAt: number | null }>(
-				"SELECT SUM(amount) AS amount, SUM(state = 'charged') AS charges, MIN(CASE WHEN state = 'charged' THEN at END) AS oldestAt FROM charges",
-			)
-			.one();
-		const sends = sql
-			.exec<{ amount: number | null; charges: number; oldestAt: number | null }>(
-				"SELECT SUM(price) AS amount, COUNT(*) AS charges, MIN(at) AS oldestAt FROM sent_messages WHERE charge_seq > ?",
-				sendsFlushedUpTo(sql),
-			)
-			.one();
-		const times = [row.oldestAt, sends.oldestAt].filter((t): t is number => t !== null);
-		return {
-			amount: (row.amount ?? 0) + (sends.amount ?? 0),
-			charges: (row.charges ?? 0) + sends.charges,
+	return size.get(sql, () => loadJournal(sql).size);
+}
+
+/**
+ * The journal's size and the next charge number, read together. The sender's record has no
+ * index but its id, so a read of its charges reads every row it holds (up to 30 days of
+ * sends): one pass gives the highest charge number and the charges not yet in D1, instead of
+ * a pass for each at every start of the object — every wake from hibernation, which is most
+ * messages of an account that sends a few a minute. Each memo takes its value if it has none,
+ * so both describe the same moment and every later charge moves both (chargeSent).
+ */
+function loadJournal(sql: SqlStorage): { size: JournalSize; nextSeq: number } {
+	const flushed = sendsFlushedUpTo(sql);
+	const held = sql
+		.exec<{ amount: number | null; charges: number | null; oldestAt: number | null }>(
+			"SELECT SUM(amount) AS amount, SUM(state = 'charged') AS charges, MIN(CASE WHEN state = 'charged' THEN at END) AS oldestAt FROM charges",
+		)
+		.one();
+	const sends = sql
+		.exec<{ maxSeq: number | null; amount: number | null; charges: number; oldestAt: number | null }>(
+			`SELECT MAX(charge_seq) AS maxSeq, SUM(CASE WHEN charge_seq > ?1 THEN price END) AS amount,
+				COUNT(CASE WHEN charge_seq > ?1 THEN 1 END) AS charges, MIN(CASE WHEN charge_seq > ?1 THEN at END) AS oldestAt
+			FROM sent_messages`,
+			flushed,
+		)
+		.one();
+	const times = [held.oldestAt, sends.oldestAt].filter((t): t is number => t !== null);
+	const loaded = {
+		size: {
+			amount: (held.amount ?? 0) + (sends.amount ?? 0),
+			charges: (held.charges ?? 0) + sends.charges,
 			oldestAt: times.length > 0 ? Math.min(...times) : null,
-		};
-	});
+		},
+		nextSeq: Math.max(sends.maxSeq ?? 0, flushed) + 1,
+	};
+	return { size: size.get(sql, () => loaded.size), nextSeq: nextSendSeq.get(sql, () => loaded.nextSeq) };
 }
 
 /** Forget the memo: the next look reads storage (for tests that compare the two). */
@@ -121,6 +135,14 @@ export const hasUnflushed = (sql: SqlStorage): boolean => journalSize(sql).charg
 
 /** Charges per D1 batch: one bound JSON parameter carries them, so keep it well under D1's size limits. */
 const MAX_BATCH = 500;
+
+/** A charge of the sender's record, as a batch carries it. */
+type RecordedCharge = {
+	ref: string;
+	reason: string;
+	amount: number;
+	at: number;
+};
 
 /** A batch on its way to D1: its id and exactly which charges it holds, until it landed. */
 export interface Batch {
@@ -143,6 +165,8 @@ export function nextBatch(sql: SqlStorage, newId: () => string): Batch | null {
 	let flushId: string;
 	let ids: number[];
 	let sends: Batch["sends"] = null;
+	// The record's charges of a batch made here: the pass that chose them read them whole.
+	let chosen: Array<RecordedCharge & { seq: number }> | null = null;
 	if (pending !== undefined) ({ flushId, ids, sends = null } = JSON.parse(pending) as Omit<Batch, "charges">);
 	else {
 		// A batch that code before this one prepared marks its rows instead.
@@ -157,14 +181,15 @@ export function nextBatch(sql: SqlStorage, newId: () => string): Batch | null {
 			.map((r) => r.id);
 		if (!marked) {
 			const after = sendsFlushedUpTo(sql);
-			const seqs = sql
-				.exec<{ seq: number }>(
-					"SELECT charge_seq AS seq FROM sent_messages WHERE charge_seq > ? ORDER BY charge_seq LIMIT ?",
+			// One pass over the record (it has no index on charge_seq) chooses the charges and reads them.
+			chosen = sql
+				.exec<RecordedCharge & { seq: number }>(
+					"SELECT charge_seq AS seq, id AS ref, charge_reason AS reason, price AS amount, at FROM sent_messages WHERE charge_seq > ? ORDER BY charge_seq LIMIT ?",
 					after,
 					MAX_BATCH - ids.length,
 				)
 				.toArray();
-			const last = seqs[seqs.length - 1];
+			const last = chosen[chosen.length - 1];
 			if (last) sends = { after, upTo: last.seq };
 		}
 		if (ids.length === 0 && sends === null) return null;
@@ -176,15 +201,18 @@ export function nextBatch(sql: SqlStorage, newId: () => string): Batch | null {
 			JSON.stringify(ids),
 		)
 		.toArray();
-	const recorded = sends
-		? sql
-				.exec<{ ref: string; reason: string; amount: number; at: number }>(
-					"SELECT id AS ref, charge_reason AS reason, price AS amount, at FROM sent_messages WHERE charge_seq > ? AND charge_seq <= ? ORDER BY charge_seq",
-					sends.after,
-					sends.upTo,
-				)
-				.toArray()
-		: [];
+	// A batch retried after a restart reads its charges again, by the range it named.
+	const recorded: RecordedCharge[] =
+		chosen?.map(({ ref, reason, amount, at }) => ({ ref, reason, amount, at })) ??
+		(sends
+			? sql
+					.exec<RecordedCharge>(
+						"SELECT id AS ref, charge_reason AS reason, price AS amount, at FROM sent_messages WHERE charge_seq > ? AND charge_seq <= ? ORDER BY charge_seq",
+						sends.after,
+						sends.upTo,
+					)
+					.toArray()
+			: []);
 	// In the order they were made, so the ledger reads as the account spent.
 	const charges = [...journaled, ...recorded].sort((a, b) => a.at - b.at);
 	return { flushId, ids, sends, charges };
