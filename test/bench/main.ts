@@ -253,12 +253,24 @@ function costs(probe: ProbeResult | null, chat: { usage: ChatUsage; latencyP50Ms
 		};
 		oneObjectChat = { ...costPerMillion(usage, prices), usage };
 	}
+	let woken: CostResult["woken"] = null;
+	if (probe.woken && probe.woken.messages > 0) {
+		// Miniflare's own table of object names, written at every construction, is not the relay's and not production's.
+		const own = probe.woken.rowsPerMessage.filter((r) => !r.sql.includes("__miniflare_do_name"));
+		const usage: MessageUsage = {
+			...relayUsage,
+			rowsRead: own.reduce((a, r) => a + r.read, 0),
+			rowsWritten: own.reduce((a, r) => a + r.written, 0),
+		};
+		woken = { ...costPerMillion(usage, prices), usage };
+	}
 	const { asOf, plan, currency, sources } = prices;
 	return {
 		prices: { asOf, plan, currency, sources },
 		relay,
 		oneObjectChat,
 		ratio: ratio(relay.perMillion, oneObjectChat?.perMillion ?? Number.NaN),
+		woken,
 	};
 }
 

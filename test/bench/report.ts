@@ -425,6 +425,16 @@ export function costTable(result: BenchResult): Tables | null {
 	});
 	rows.push(["total", "", usd(cost.relay.perMillion), "", chat ? usd(chat.perMillion) : "–"]);
 	rows.push(["relay / one-object chat", "", Number.isFinite(cost.ratio) ? `${cost.ratio.toFixed(1)}×` : "–", "", ""]);
+	if (cost.woken) {
+		const { usage } = cost.woken;
+		rows.push([
+			`each waking both objects (${usage.rowsRead.toFixed(0)} rows read, ${usage.rowsWritten.toFixed(1)} written)`,
+			"",
+			usd(cost.woken.perMillion),
+			"",
+			"",
+		]);
+	}
 	return {
 		title: `Cost of 1,000,000 delivered messages, ${cost.prices.plan} prices of ${cost.prices.asOf} (test/bench/cloudflare-prices.json), beyond the plan's included amounts`,
 		header: ["item", "relay per message", "relay per million", "chat per message", "chat per million"],

@@ -192,6 +192,12 @@ export interface CostResult {
 	oneObjectChat: (Cost & { usage: MessageUsage }) | null;
 	/** relay / chat */
 	ratio: number;
+	/**
+	 * The same million messages if each woke both its objects (the probe's woken count): what
+	 * an account pays whose messages come minutes apart. Its rows read grow with the sender's
+	 * record (every pass over it reads every row); the probe's senders had sent about 200.
+	 */
+	woken: (Cost & { usage: MessageUsage }) | null;
 }
 
 export interface GoalCheck {

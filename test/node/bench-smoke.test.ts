@@ -159,6 +159,9 @@ describe("the benchmark's smoke run", () => {
 		expect(json.cost.oneObjectChat.usage.rowsWritten).toBe(1);
 		expect(json.cost.relay.perMillion).toBeGreaterThan(json.cost.oneObjectChat.perMillion);
 		expectNumber(json.cost.ratio, "cost.ratio");
+		// The same messages priced as if each woke its objects (the smoke run's are not woken: it waits for no eviction).
+		expect(json.cost.woken.usage.rowsWritten).toBeGreaterThanOrEqual(1);
+		expect(json.cost.woken.perMillion).toBeGreaterThan(0);
 		// A device approval timed in Chromium, before and after the shared key.
 		expect(json.approval.contacts).toBe(SMOKE.approvalContacts);
 		expect(json.approval.afterMs).toBeGreaterThan(0);
