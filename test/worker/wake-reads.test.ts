@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DAY_MS } from "../../worker/abuse/send-limits.ts";
 import { chargeSent, journalSize } from "../../worker/relay/credits/credit-journal.ts";
-import { countSends, NEWEST_SENDS_KEPT, newestSendTimes, recordSent } from "../../worker/relay/messaging/sent-messages.ts";
+import { countSends, lifetimeSends, NEWEST_SENDS_KEPT, newestSendTimes, recordSent } from "../../worker/relay/messaging/sent-messages.ts";
 import { registerUser } from "./helpers.ts";
 import { statementsDuring } from "./sql-statements.ts";
 
@@ -15,7 +15,7 @@ const T0 = 1_800_000_000_000;
 const passesOverRecord = (statements: string[]) => statements.filter((s) => /FROM sent_messages/.test(s) && !/WHERE id = \?/.test(s));
 
 describe("what an object's start reads of the sender's record", () => {
-	it("takes the journal, the next charge number, the limits' window and the newest sends from two passes, and gets each right", async () => {
+	it("takes the journal, the next charge number, the lifetime count, the limits' window and the newest sends from two passes, and gets each right", async () => {
 		const alice = await registerUser("alice");
 		await runInDurableObject(relay(alice.accountId), (_, state) => {
 			const sql = state.storage.sql;
@@ -40,6 +40,7 @@ describe("what an object's start reads of the sender's record", () => {
 				journal: { ...journalSize(sql) },
 				window: countSends(sql, now - 10_000, now - DAY_MS),
 				newest: newestSendTimes(sql, NEWEST_SENDS_KEPT),
+				lifetime: lifetimeSends(sql),
 				seq: chargeSent(sql, 1, now),
 			}));
 		});
@@ -49,6 +50,7 @@ describe("what an object's start reads of the sender's record", () => {
 		// Sends at T0 + i s: those after now − 10 s are the last nine.
 		expect(woken.value.window).toEqual({ inShort: 9, inLong: SENDS });
 		expect(woken.value.newest).toEqual(Array.from({ length: NEWEST_SENDS_KEPT }, (_, i) => T0 + (SENDS - 1 - i) * 1000));
+		expect(woken.value.lifetime).toBe(SENDS);
 		expect(woken.value.seq).toBe(SENDS + 1);
 	});
 

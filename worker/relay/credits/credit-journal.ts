@@ -1,4 +1,5 @@
 import type { Charge } from "../../db/credits.ts";
+import { knowCountedOnRecord } from "../messaging/sent-messages.ts";
 import { storageMemo } from "../storage/storage-memo.ts";
 import { deleteMeta, readMeta, writeMeta } from "../storage/storage-schema.ts";
 
@@ -90,7 +91,8 @@ export function journalSize(sql: SqlStorage): JournalSize {
 }
 
 /**
- * The journal's size and the next charge number, read together. The sender's record has no
+ * The journal's size and the next charge number, read together (and the lifetime count of
+ * sends, messaging/sent-messages.ts, from the same pass). The sender's record has no
  * index but its id, so a read of its charges reads every row it holds (up to 30 days of
  * sends): one pass gives the highest charge number and the charges not yet in D1, instead of
  * a pass for each at every start of the object — every wake from hibernation, which is most
@@ -105,13 +107,16 @@ function loadJournal(sql: SqlStorage): { size: JournalSize; nextSeq: number } {
 		)
 		.one();
 	const sends = sql
-		.exec<{ maxSeq: number | null; amount: number | null; charges: number; oldestAt: number | null }>(
+		.exec<{ maxSeq: number | null; amount: number | null; charges: number; oldestAt: number | null; counted: number }>(
 			`SELECT MAX(charge_seq) AS maxSeq, SUM(CASE WHEN charge_seq > ?1 THEN price END) AS amount,
-				COUNT(CASE WHEN charge_seq > ?1 THEN 1 END) AS charges, MIN(CASE WHEN charge_seq > ?1 THEN at END) AS oldestAt
+				COUNT(CASE WHEN charge_seq > ?1 THEN 1 END) AS charges, MIN(CASE WHEN charge_seq > ?1 THEN at END) AS oldestAt,
+				COUNT(CASE WHEN counted = 1 THEN 1 END) AS counted
 			FROM sent_messages`,
 			flushed,
 		)
 		.one();
+	// The same pass counts the sends trust promotion looks at, which would be a pass of its own.
+	knowCountedOnRecord(sql, sends.counted);
 	const times = [held.oldestAt, sends.oldestAt].filter((t): t is number => t !== null);
 	const loaded = {
 		size: {

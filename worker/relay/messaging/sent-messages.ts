@@ -162,6 +162,15 @@ export function lifetimeSends(sql: SqlStorage): number {
 }
 
 /**
+ * The lifetime count from a pass over the record that another reader made anyway
+ * (credits/credit-journal.ts loadJournal): `countedOnRecord` is its counted rows at that
+ * moment. Taken only if the count is not known yet; every later send moves it (recordSent).
+ */
+export function knowCountedOnRecord(sql: SqlStorage, countedOnRecord: number): void {
+	lifetime.get(sql, () => prunedSends(sql) + countedOnRecord);
+}
+
+/**
  * Forget sends older than `before`, but never one whose charge D1 does not have yet (a flush
  * failing that long is an outage to fix, not a reason to let the charge go): those at or
  * under `flushedUpTo` only (credit-journal.ts sendsFlushedUpTo).
