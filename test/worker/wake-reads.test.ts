@@ -3,7 +3,14 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DAY_MS } from "../../worker/abuse/send-limits.ts";
 import { chargeSent, journalSize } from "../../worker/relay/credits/credit-journal.ts";
-import { countSends, lifetimeSends, NEWEST_SENDS_KEPT, newestSendTimes, recordSent } from "../../worker/relay/messaging/sent-messages.ts";
+import {
+	countSends,
+	lifetimeSends,
+	markSendsFlushed,
+	NEWEST_SENDS_KEPT,
+	newestSendTimes,
+	recordSent,
+} from "../../worker/relay/messaging/sent-messages.ts";
 import { registerUser } from "./helpers.ts";
 import { statementsDuring } from "./sql-statements.ts";
 
@@ -15,7 +22,7 @@ const T0 = 1_800_000_000_000;
 const passesOverRecord = (statements: string[]) => statements.filter((s) => /FROM sent_messages/.test(s) && !/WHERE id = \?/.test(s));
 
 describe("what an object's start reads of the sender's record", () => {
-	it("takes the journal, the next charge number, the lifetime count, the limits' window and the newest sends from two passes, and gets each right", async () => {
+	it("takes the limits' window, the newest sends, the lifetime count, the journal and the next charge number from one pass, and gets each right", async () => {
 		const alice = await registerUser("alice");
 		await runInDurableObject(relay(alice.accountId), (_, state) => {
 			const sql = state.storage.sql;
@@ -36,15 +43,18 @@ describe("what an object's start reads of the sender's record", () => {
 		const woken = await runInDurableObject(relay(alice.accountId), async (_, state) => {
 			const sql = state.storage.sql;
 			const now = T0 + SENDS * 1000;
+			// In a send's order: the limits count, then the balance is checked, then the send is charged.
 			return statementsDuring(sql, () => ({
-				journal: { ...journalSize(sql) },
 				window: countSends(sql, now - 10_000, now - DAY_MS),
+				journal: { ...journalSize(sql) },
 				newest: newestSendTimes(sql, NEWEST_SENDS_KEPT),
 				lifetime: lifetimeSends(sql),
 				seq: chargeSent(sql, 1, now),
 			}));
 		});
-		expect(passesOverRecord(woken.statements)).toHaveLength(2);
+		expect(passesOverRecord(woken.statements)).toHaveLength(1);
+		// Each row of the record read once (two passes read each twice), and the journal's own small table.
+		expect(woken.rowsRead).toBeLessThanOrEqual(SENDS + 2);
 		expect(woken.value.journal).toMatchObject({ charges: SENDS, oldestAt: T0 });
 		expect(woken.value.journal.amount).toBeGreaterThanOrEqual(SENDS);
 		// Sends at T0 + i s: those after now − 10 s are the last nine.
@@ -69,5 +79,37 @@ describe("what an object's start reads of the sender's record", () => {
 			return { window: countSends(sql, now - 10_000, now - DAY_MS), newest: newestSendTimes(sql, NEWEST_SENDS_KEPT) };
 		});
 		expect(woken).toEqual({ window: { inShort: 0, inLong: 0 }, newest: [T0 + 2, T0 + 1, T0] });
+	});
+
+	it("does not take the pass's charges once a flush has moved the watermark since, and reads them again", async () => {
+		const carol = await registerUser("carol");
+		await runInDurableObject(relay(carol.accountId), (_, state) => {
+			const sql = state.storage.sql;
+			for (let i = 0; i < 6; i++) {
+				const at = T0 + i * 1000;
+				recordSent(sql, {
+					id: `c${String(i).padStart(21, "0")}`,
+					to: "d".repeat(22),
+					kind: "text",
+					at,
+					counted: true,
+					charge: { amount: 2, seq: chargeSent(sql, 2, at) },
+				});
+			}
+		});
+		await abortAllDurableObjects();
+		const woken = await runInDurableObject(relay(carol.accountId), async (_, state) => {
+			const sql = state.storage.sql;
+			const now = T0 + 6000;
+			return statementsDuring(sql, () => {
+				countSends(sql, now - 10_000, now - DAY_MS);
+				// A batch of the first four charges landed in D1 between the limits' count and the journal's look.
+				markSendsFlushed(sql, 4);
+				return { journal: { ...journalSize(sql) }, seq: chargeSent(sql, 2, now) };
+			});
+		});
+		expect(passesOverRecord(woken.statements)).toHaveLength(2);
+		expect(woken.value.journal).toEqual({ amount: 4, charges: 2, oldestAt: T0 + 4000 });
+		expect(woken.value.seq).toBe(7);
 	});
 });

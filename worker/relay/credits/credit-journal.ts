@@ -1,5 +1,5 @@
 import type { Charge } from "../../db/credits.ts";
-import { knowCountedOnRecord } from "../messaging/sent-messages.ts";
+import { markSendsFlushed, sendsFlushedUpTo, takeRecordCharges } from "../messaging/sent-messages.ts";
 import { storageMemo } from "../storage/storage-memo.ts";
 import { deleteMeta, readMeta, writeMeta } from "../storage/storage-schema.ts";
 
@@ -23,17 +23,13 @@ const size = storageMemo<JournalSize>();
  * (messaging/sent-messages.ts: `price`, `charge_reason`, `charge_seq`), not in a row of
  * `charges` written at the send and deleted at the flush: two rows written per message for
  * what the record's one row can carry. The record's charges are numbered in the order they
- * are made; those numbered above this watermark are not in D1 yet. A flush moves it, one meta
- * row per flush instead of a delete per charge.
+ * are made; those numbered above a watermark (kept by the record: sendsFlushedUpTo) are not
+ * in D1 yet. A flush moves it, one meta row per flush instead of a delete per charge.
  */
-const SENDS_FLUSHED_KEY = "charged_sends_flushed";
 /** The number the next charged send gets: read by a scan once per object life, then counted here. */
 const nextSendSeq = storageMemo<number>();
 
-/** The record's charges up to this number are in D1. */
-export function sendsFlushedUpTo(sql: SqlStorage): number {
-	return Number(readMeta(sql, SENDS_FLUSHED_KEY) ?? 0);
-}
+export { sendsFlushedUpTo };
 
 /**
  * A delivered message's price, journaled in the sender's record: returns the number the
@@ -91,40 +87,28 @@ export function journalSize(sql: SqlStorage): JournalSize {
 }
 
 /**
- * The journal's size and the next charge number, read together (and the lifetime count of
- * sends, messaging/sent-messages.ts, from the same pass). The sender's record has no
- * index but its id, so a read of its charges reads every row it holds (up to 30 days of
- * sends): one pass gives the highest charge number and the charges not yet in D1, instead of
- * a pass for each at every start of the object — every wake from hibernation, which is most
- * messages of an account that sends a few a minute. Each memo takes its value if it has none,
- * so both describe the same moment and every later charge moves both (chargeSent).
+ * The journal's size and the next charge number, read together. The record's charges come
+ * from the pass an object's start makes over the sender's record anyway (messaging/
+ * sent-messages.ts takeRecordCharges): the record has no index but its id, so a pass of the
+ * journal's own read every row again at every wake from hibernation. Each memo takes its value
+ * if it has none, so both describe the same moment and every later charge moves both
+ * (chargeSent).
  */
 function loadJournal(sql: SqlStorage): { size: JournalSize; nextSeq: number } {
-	const flushed = sendsFlushedUpTo(sql);
 	const held = sql
 		.exec<{ amount: number | null; charges: number | null; oldestAt: number | null }>(
 			"SELECT SUM(amount) AS amount, SUM(state = 'charged') AS charges, MIN(CASE WHEN state = 'charged' THEN at END) AS oldestAt FROM charges",
 		)
 		.one();
-	const sends = sql
-		.exec<{ maxSeq: number | null; amount: number | null; charges: number; oldestAt: number | null; counted: number }>(
-			`SELECT MAX(charge_seq) AS maxSeq, SUM(CASE WHEN charge_seq > ?1 THEN price END) AS amount,
-				COUNT(CASE WHEN charge_seq > ?1 THEN 1 END) AS charges, MIN(CASE WHEN charge_seq > ?1 THEN at END) AS oldestAt,
-				COUNT(CASE WHEN counted = 1 THEN 1 END) AS counted
-			FROM sent_messages`,
-			flushed,
-		)
-		.one();
-	// The same pass counts the sends trust promotion looks at, which would be a pass of its own.
-	knowCountedOnRecord(sql, sends.counted);
+	const sends = takeRecordCharges(sql);
 	const times = [held.oldestAt, sends.oldestAt].filter((t): t is number => t !== null);
 	const loaded = {
 		size: {
-			amount: (held.amount ?? 0) + (sends.amount ?? 0),
+			amount: (held.amount ?? 0) + sends.amount,
 			charges: (held.charges ?? 0) + sends.charges,
 			oldestAt: times.length > 0 ? Math.min(...times) : null,
 		},
-		nextSeq: Math.max(sends.maxSeq ?? 0, flushed) + 1,
+		nextSeq: sends.maxSeq + 1,
 	};
 	return { size: size.get(sql, () => loaded.size), nextSeq: nextSendSeq.get(sql, () => loaded.nextSeq) };
 }
@@ -225,7 +209,7 @@ export function nextBatch(sql: SqlStorage, newId: () => string): Batch | null {
 
 export function finishBatch(sql: SqlStorage, batch: Batch): void {
 	sql.exec("DELETE FROM charges WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(batch.ids));
-	if (batch.sends && batch.sends.upTo > sendsFlushedUpTo(sql)) writeMeta(sql, SENDS_FLUSHED_KEY, String(batch.sends.upTo));
+	if (batch.sends) markSendsFlushed(sql, batch.sends.upTo);
 	deleteMeta(sql, "flush_batch");
 	// The memo counts everything not yet finished, this batch too (also one retried after a
 	// restart, which the memo was loaded with): what it held goes out of the memo as it went

@@ -6,8 +6,10 @@ import { deleteMeta, readMeta, writeMeta } from "../storage/storage-schema.ts";
  * The sender's record of what it sent, kept as long as the queue keeps messages: a re-sent
  * id is answered without a second charge, only a message's sender may edit or delete it,
  * and the rate limit, the daily quota and the behavioural flags count the `counted` rows (text,
- * attachment, edit). One row (and its time index) per send: the limiter once had a log of its
- * own, two more rows written per message for what this table already knows.
+ * attachment, edit). One row per send, indexed by its id only: the limiter once had a log of its
+ * own, two more rows written per message for what this table already knows, and an index on
+ * `at` was one more row written per send. So a read by time is a pass over every row the
+ * record holds, and an object's start makes one such pass (passOverRecord), not one per reader.
  */
 
 /** How many of the newest counted send times are kept in memory (the behavioural flags look at 11). */
@@ -31,18 +33,94 @@ const sendWindow = storageMemo<SendWindow>();
 /** Entries older than every window asked for go in batches: a shift per send would copy the array each time. */
 const SPLICE_AT = 256;
 
-function loadWindow(sql: SqlStorage, since: number): SendWindow {
-	// Sorted here: SQLite's sort of a table without an index on `at` counts every row twice as read.
-	const times = sql
-		.exec<{ at: number }>("SELECT at FROM sent_messages WHERE at > ? AND counted = 1", since)
-		.toArray()
-		.map((r) => r.at)
-		.sort((a, b) => a - b);
-	// A window that holds enough sends ends with the newest ones: the record has no index on
-	// `at`, so the newest sends' own query would be another pass over every row it holds, at
-	// every start of the object.
-	if (times.length >= NEWEST_SENDS_KEPT) newestSends.get(sql, () => times.slice(-NEWEST_SENDS_KEPT).reverse());
-	return { since, times };
+/**
+ * What the journal (credits/credit-journal.ts) takes from the record: its charges numbered
+ * above `after`, the watermark of those already in D1, and the highest number given.
+ */
+export interface RecordCharges {
+	after: number;
+	maxSeq: number;
+	amount: number;
+	charges: number;
+	oldestAt: number | null;
+}
+/**
+ * The journal's part of the last pass, until the journal takes it (takeRecordCharges). Sends
+ * recorded meanwhile move it; a flush that moved the watermark makes it useless (it is
+ * checked against the watermark when taken).
+ */
+const passedCharges = storageMemo<RecordCharges>();
+
+/** The record's charges up to this number are in D1 (the journal's watermark, kept with the rows it numbers). */
+const SENDS_FLUSHED_KEY = "charged_sends_flushed";
+export const sendsFlushedUpTo = (sql: SqlStorage): number => Number(readMeta(sql, SENDS_FLUSHED_KEY) ?? 0);
+export function markSendsFlushed(sql: SqlStorage, upTo: number): void {
+	if (upTo > sendsFlushedUpTo(sql)) writeMeta(sql, SENDS_FLUSHED_KEY, String(upTo));
+}
+
+/**
+ * One pass over the record gives what an object's start needs of it: the limits' window of
+ * counted send times after `since` (null: the caller has no window to fill), the newest sends
+ * when the window holds them, the lifetime count (trust promotion) and the journal's charges.
+ * Before, the window and the journal each made a pass: two rows read per row held, at every
+ * wake from hibernation, which for a heavy sender (30 days of sends on record) was most of what
+ * a woken message cost. The window's times come back as one JSON array, so the pass stays a
+ * single statement that SQLite aggregates; they are sorted here (SQLite's sort of a table
+ * without an index on `at` counts every row twice as read).
+ */
+function passOverRecord(sql: SqlStorage, since: number | null): void {
+	const after = sendsFlushedUpTo(sql);
+	const row = sql
+		.exec<{
+			times: string;
+			counted: number;
+			maxSeq: number | null;
+			amount: number;
+			charges: number;
+			oldestAt: number | null;
+		}>(
+			`SELECT json_group_array(at) FILTER (WHERE counted = 1 AND at > ?1) AS times,
+				COUNT(*) FILTER (WHERE counted = 1) AS counted,
+				MAX(charge_seq) AS maxSeq,
+				TOTAL(price) FILTER (WHERE charge_seq > ?2) AS amount,
+				COUNT(*) FILTER (WHERE charge_seq > ?2) AS charges,
+				MIN(at) FILTER (WHERE charge_seq > ?2) AS oldestAt
+			FROM sent_messages`,
+			// No window asked for: an empty one (nothing is after the largest time).
+			since ?? Number.MAX_SAFE_INTEGER,
+			after,
+		)
+		.one();
+	lifetime.get(sql, () => prunedSends(sql) + row.counted);
+	passedCharges.drop(sql);
+	passedCharges.get(sql, () => ({
+		after,
+		maxSeq: Math.max(row.maxSeq ?? 0, after),
+		amount: row.amount,
+		charges: row.charges,
+		oldestAt: row.oldestAt,
+	}));
+	if (since === null) return;
+	const times = (JSON.parse(row.times) as number[]).sort((a, b) => a - b);
+	// A window holding enough sends, or every counted send on record, ends with the newest ones:
+	// their own query would be another pass at every start of the object.
+	if (times.length >= NEWEST_SENDS_KEPT || times.length === row.counted)
+		newestSends.get(sql, () => times.slice(-NEWEST_SENDS_KEPT).reverse());
+	sendWindow.drop(sql);
+	sendWindow.get(sql, () => ({ since, times }));
+}
+
+/**
+ * The journal's charges on record, from the pass an object's start made anyway (the limits
+ * count before a send is priced) or, if there was none or a flush has moved the watermark
+ * since, from a pass of its own. Taken once: the journal keeps its own count from then on.
+ */
+export function takeRecordCharges(sql: SqlStorage): RecordCharges {
+	const passed = passedCharges.peek(sql);
+	if (passed === undefined || passed.after !== sendsFlushedUpTo(sql)) passOverRecord(sql, null);
+	const taken = passedCharges.peek(sql) as RecordCharges;
+	passedCharges.drop(sql);
+	return taken;
 }
 
 /** Counted sends already pruned from the record, kept as one number. */
@@ -71,6 +149,14 @@ export function recordSent(
 		m.charge ? m.kind : null,
 		m.charge?.seq ?? null,
 	);
+	if (m.charge && cursor.rowsWritten > 0) {
+		const { amount, seq } = m.charge;
+		passedCharges.update(sql, (c) =>
+			seq > c.after
+				? { ...c, maxSeq: Math.max(c.maxSeq, seq), amount: c.amount + amount, charges: c.charges + 1, oldestAt: c.oldestAt ?? m.at }
+				: c,
+		);
+	}
 	if (m.counted && cursor.rowsWritten > 0) {
 		newestSends.update(sql, (times) => [m.at, ...times].sort((a, b) => b - a).slice(0, NEWEST_SENDS_KEPT));
 		lifetime.update(sql, (n) => n + 1);
@@ -103,10 +189,11 @@ export function markSentDeleted(sql: SqlStorage, id: string): void {
  * a window reaching further back than the one held loads it again.
  */
 export function countSends(sql: SqlStorage, shortSince: number, longSince: number): { inShort: number; inLong: number } {
-	let w = sendWindow.get(sql, () => loadWindow(sql, longSince));
-	if (longSince < w.since) {
-		sendWindow.drop(sql);
-		w = sendWindow.get(sql, () => loadWindow(sql, longSince));
+	let w = sendWindow.peek(sql);
+	// None yet, or one reaching less far back: the pass fills it (and what else a start needs).
+	if (w === undefined || longSince < w.since) {
+		passOverRecord(sql, longSince);
+		w = sendWindow.peek(sql) as SendWindow;
 	}
 	const first = firstAbove(w.times, longSince);
 	if (first >= SPLICE_AT) {
@@ -162,15 +249,6 @@ export function lifetimeSends(sql: SqlStorage): number {
 }
 
 /**
- * The lifetime count from a pass over the record that another reader made anyway
- * (credits/credit-journal.ts loadJournal): `countedOnRecord` is its counted rows at that
- * moment. Taken only if the count is not known yet; every later send moves it (recordSent).
- */
-export function knowCountedOnRecord(sql: SqlStorage, countedOnRecord: number): void {
-	lifetime.get(sql, () => prunedSends(sql) + countedOnRecord);
-}
-
-/**
  * Forget sends older than `before`, but never one whose charge D1 does not have yet (a flush
  * failing that long is an outage to fix, not a reason to let the charge go): those at or
  * under `flushedUpTo` only (credit-journal.ts sendsFlushedUpTo).
@@ -188,4 +266,5 @@ export function pruneSent(sql: SqlStorage, before: number, flushedUpTo: number):
 	newestSends.drop(sql);
 	lifetime.drop(sql);
 	sendWindow.drop(sql);
+	passedCharges.drop(sql);
 }
