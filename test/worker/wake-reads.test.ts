@@ -21,23 +21,22 @@ const T0 = 1_800_000_000_000;
 /** Statements of a step that read the sender's record, which has no index but its id: each reads every row it holds. */
 const passesOverRecord = (statements: string[]) => statements.filter((s) => /FROM sent_messages/.test(s) && !/WHERE id = \?/.test(s));
 
+/** `count` charged text sends a second apart from T0, recorded as a send records them. */
+function recordChargedSends(accountId: string, count: number, price: number) {
+	return runInDurableObject(relay(accountId), (_, state) => {
+		const sql = state.storage.sql;
+		for (let i = 0; i < count; i++) {
+			const at = T0 + i * 1000;
+			const charge = { amount: price, seq: chargeSent(sql, price, at) };
+			recordSent(sql, { id: `m${String(i).padStart(21, "0")}`, to: "b".repeat(22), kind: "text", at, counted: true, charge });
+		}
+	});
+}
+
 describe("what an object's start reads of the sender's record", () => {
 	it("takes the limits' window, the newest sends, the lifetime count, the journal and the next charge number from one pass, and gets each right", async () => {
 		const alice = await registerUser("alice");
-		await runInDurableObject(relay(alice.accountId), (_, state) => {
-			const sql = state.storage.sql;
-			for (let i = 0; i < SENDS; i++) {
-				const at = T0 + i * 1000;
-				recordSent(sql, {
-					id: `m${String(i).padStart(21, "0")}`,
-					to: "b".repeat(22),
-					kind: "text",
-					at,
-					counted: true,
-					charge: { amount: 1, seq: chargeSent(sql, 1, at) },
-				});
-			}
-		});
+		await recordChargedSends(alice.accountId, SENDS, 1);
 		// A start from storage: every memo of the last life is gone, as after a wake from hibernation.
 		await abortAllDurableObjects();
 		const woken = await runInDurableObject(relay(alice.accountId), async (_, state) => {
@@ -83,20 +82,7 @@ describe("what an object's start reads of the sender's record", () => {
 
 	it("does not take the pass's charges once a flush has moved the watermark since, and reads them again", async () => {
 		const carol = await registerUser("carol");
-		await runInDurableObject(relay(carol.accountId), (_, state) => {
-			const sql = state.storage.sql;
-			for (let i = 0; i < 6; i++) {
-				const at = T0 + i * 1000;
-				recordSent(sql, {
-					id: `c${String(i).padStart(21, "0")}`,
-					to: "d".repeat(22),
-					kind: "text",
-					at,
-					counted: true,
-					charge: { amount: 2, seq: chargeSent(sql, 2, at) },
-				});
-			}
-		});
+		await recordChargedSends(carol.accountId, 6, 2);
 		await abortAllDurableObjects();
 		const woken = await runInDurableObject(relay(carol.accountId), async (_, state) => {
 			const sql = state.storage.sql;
