@@ -444,6 +444,26 @@ function goals(
 		});
 		const cpu = s.relay.cpuMsPerMessage.paced;
 		checks.push({ goal: `N=${s.devices}: server CPU per delivered message, paced ≤ 0.5 ms`, value: cpu, target: 0.5, met: cpu <= 0.5 });
+		// The two above are past what one object per user allows in this runtime: the minimal
+		// relay, our design without our code, needs more than 0.5 ms a paced message itself and
+		// saturates near 10× the floor. What our code adds is measured against it instead.
+		const minimal = s.minimalRelay;
+		if (minimal) {
+			const cpuRatio = minimal.loadRatios.relayCpuPaced;
+			checks.push({
+				goal: `N=${s.devices}: server CPU per paced message, relay / minimal relay ≤ 2×`,
+				value: cpuRatio,
+				target: 2,
+				met: cpuRatio <= 2,
+			});
+			const saturated = ratio(minimal.load.saturated.deliveredPerSecond, s.relay.saturated.deliveredPerSecond);
+			checks.push({
+				goal: `N=${s.devices}: saturated, minimal relay/relay messages per second ≤ 2×`,
+				value: saturated,
+				target: 2,
+				met: saturated <= 2,
+			});
+		}
 	}
 	const thousand = sizes.find((s) => s.devices === 1000);
 	if (thousand) {

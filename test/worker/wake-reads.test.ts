@@ -21,12 +21,12 @@ const T0 = 1_800_000_000_000;
 /** Statements of a step that read the sender's record, which has no index but its id: each reads every row it holds. */
 const passesOverRecord = (statements: string[]) => statements.filter((s) => /FROM sent_messages/.test(s) && !/WHERE id = \?/.test(s));
 
-/** `count` charged text sends a second apart from T0, recorded as a send records them. */
-function recordChargedSends(accountId: string, count: number, price: number) {
+/** `count` charged text sends a second apart from `from`, recorded as a send records them. */
+function recordChargedSends(accountId: string, count: number, price: number, from = T0) {
 	return runInDurableObject(relay(accountId), (_, state) => {
 		const sql = state.storage.sql;
 		for (let i = 0; i < count; i++) {
-			const at = T0 + i * 1000;
+			const at = from + i * 1000;
 			const charge = { amount: price, seq: chargeSent(sql, price, at) };
 			recordSent(sql, { id: `m${String(i).padStart(21, "0")}`, to: "b".repeat(22), kind: "text", at, counted: true, charge });
 		}
@@ -97,5 +97,28 @@ describe("what an object's start reads of the sender's record", () => {
 		expect(passesOverRecord(woken.statements)).toHaveLength(2);
 		expect(woken.value.journal).toEqual({ amount: 4, charges: 2, oldestAt: T0 + 4000 });
 		expect(woken.value.seq).toBe(7);
+	});
+
+	it("reads the record once too when the alarm's credit flush looks at the journal before a message counts the limits", async () => {
+		const dave = await registerUser("dave");
+		// The journal's look has no window of its own to ask for: it fills the day before the
+		// object's clock, so these sends are the last half minute's, by that clock.
+		const from = (await runInDurableObject(relay(dave.accountId), () => Date.now())) - 30_000;
+		await recordChargedSends(dave.accountId, SENDS, 1, from);
+		await abortAllDurableObjects();
+		const woken = await runInDurableObject(relay(dave.accountId), async (_, state) => {
+			const sql = state.storage.sql;
+			return statementsDuring(sql, () => {
+				const journal = { ...journalSize(sql) };
+				// The message comes after the alarm, on the object's clock.
+				const now = Date.now();
+				return { journal, now, window: countSends(sql, now - 10_000, now - DAY_MS), newest: newestSendTimes(sql, 3) };
+			});
+		});
+		const times = Array.from({ length: SENDS }, (_, i) => from + i * 1000);
+		expect(passesOverRecord(woken.statements)).toHaveLength(1);
+		expect(woken.value.journal).toMatchObject({ charges: SENDS, oldestAt: from });
+		expect(woken.value.window).toEqual({ inShort: times.filter((t) => t > woken.value.now - 10_000).length, inLong: SENDS });
+		expect(woken.value.newest).toEqual(times.slice(-3).reverse());
 	});
 });

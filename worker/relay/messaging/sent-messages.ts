@@ -1,3 +1,4 @@
+import { DAY_MS } from "../../abuse/send-limits.ts";
 import { firstAbove } from "../sorted-numbers.ts";
 import { storageMemo } from "../storage/storage-memo.ts";
 import { deleteMeta, readMeta, writeMeta } from "../storage/storage-schema.ts";
@@ -60,7 +61,9 @@ export function markSendsFlushed(sql: SqlStorage, upTo: number): void {
 
 /**
  * One pass over the record gives what an object's start needs of it: the limits' window of
- * counted send times after `since` (null: the caller has no window to fill), the newest sends
+ * counted send times after `since` (the caller's; without one, the day's, which every limit
+ * counts within, unless a window is already held: an object woken by its alarm flushes
+ * credits, reading the journal, before the message that follows counts the limits), the newest sends
  * when the window holds them, the lifetime count (trust promotion) and the journal's charges.
  * Before, the window and the journal each made a pass: two rows read per row held, at every
  * wake from hibernation, which for a heavy sender (30 days of sends on record) was most of what
@@ -68,7 +71,8 @@ export function markSendsFlushed(sql: SqlStorage, upTo: number): void {
  * single statement that SQLite aggregates; they are sorted here (SQLite's sort of a table
  * without an index on `at` counts every row twice as read).
  */
-function passOverRecord(sql: SqlStorage, since: number | null): void {
+function passOverRecord(sql: SqlStorage, asked?: number): void {
+	const since = asked ?? (sendWindow.peek(sql) ? null : Date.now() - DAY_MS);
 	const after = sendsFlushedUpTo(sql);
 	const row = sql
 		.exec<{
@@ -86,7 +90,7 @@ function passOverRecord(sql: SqlStorage, since: number | null): void {
 				COUNT(*) FILTER (WHERE charge_seq > ?2) AS charges,
 				MIN(at) FILTER (WHERE charge_seq > ?2) AS oldestAt
 			FROM sent_messages`,
-			// No window asked for: an empty one (nothing is after the largest time).
+			// No window to fill: an empty one (nothing is after the largest time).
 			since ?? Number.MAX_SAFE_INTEGER,
 			after,
 		)
@@ -117,7 +121,7 @@ function passOverRecord(sql: SqlStorage, since: number | null): void {
  */
 export function takeRecordCharges(sql: SqlStorage): RecordCharges {
 	const passed = passedCharges.peek(sql);
-	if (passed === undefined || passed.after !== sendsFlushedUpTo(sql)) passOverRecord(sql, null);
+	if (passed === undefined || passed.after !== sendsFlushedUpTo(sql)) passOverRecord(sql);
 	const taken = passedCharges.peek(sql) as RecordCharges;
 	passedCharges.drop(sql);
 	return taken;
