@@ -2,15 +2,8 @@ import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DAY_MS } from "../../worker/abuse/send-limits.ts";
-import { chargeSent, journalSize } from "../../worker/relay/credits/credit-journal.ts";
-import {
-	countSends,
-	lifetimeSends,
-	markSendsFlushed,
-	NEWEST_SENDS_KEPT,
-	newestSendTimes,
-	recordSent,
-} from "../../worker/relay/messaging/sent-messages.ts";
+import { chargeSent, finishBatch, journalSize, nextBatch } from "../../worker/relay/credits/credit-journal.ts";
+import { countSends, lifetimeSends, NEWEST_SENDS_KEPT, newestSendTimes, recordSent } from "../../worker/relay/messaging/sent-messages.ts";
 import { registerUser } from "./helpers.ts";
 import { statementsDuring } from "./sql-statements.ts";
 
@@ -80,7 +73,7 @@ describe("what an object's start reads of the sender's record", () => {
 		expect(woken).toEqual({ window: { inShort: 0, inLong: 0 }, newest: [T0 + 2, T0 + 1, T0] });
 	});
 
-	it("does not take the pass's charges once a flush has moved the watermark since, and reads them again", async () => {
+	it("takes a flush's batch and the journal after it from memory, exact, with charges made while the batch was on its way", async () => {
 		const carol = await registerUser("carol");
 		await recordChargedSends(carol.accountId, 6, 2);
 		await abortAllDurableObjects();
@@ -89,14 +82,34 @@ describe("what an object's start reads of the sender's record", () => {
 			const now = T0 + 6000;
 			return statementsDuring(sql, () => {
 				countSends(sql, now - 10_000, now - DAY_MS);
-				// A batch of the first four charges landed in D1 between the limits' count and the journal's look.
-				markSendsFlushed(sql, 4);
-				return { journal: { ...journalSize(sql) }, seq: chargeSent(sql, 2, now) };
+				const before = { ...journalSize(sql) };
+				const batch = nextBatch(sql, () => "batch-1");
+				// Two sends are charged while the batch is on its way to D1.
+				for (const i of [6, 7]) {
+					const charge = { amount: 3, seq: chargeSent(sql, 3, T0 + i * 1000) };
+					recordSent(sql, {
+						id: `m${String(i).padStart(21, "0")}`,
+						to: "b".repeat(22),
+						kind: "text",
+						at: T0 + i * 1000,
+						counted: true,
+						charge,
+					});
+				}
+				if (batch) finishBatch(sql, batch);
+				return { before, batch, after: { ...journalSize(sql) }, next: nextBatch(sql, () => "batch-2") };
 			});
 		});
-		expect(passesOverRecord(woken.statements)).toHaveLength(2);
-		expect(woken.value.journal).toEqual({ amount: 4, charges: 2, oldestAt: T0 + 4000 });
-		expect(woken.value.seq).toBe(7);
+		// The start's pass is the only read of the record: the batch, the journal after it and the next batch come from memory.
+		expect(passesOverRecord(woken.statements)).toHaveLength(1);
+		expect(woken.value.before).toEqual({ amount: 12, charges: 6, oldestAt: T0 });
+		expect(woken.value.batch?.sends).toEqual({ after: 0, upTo: 6 });
+		expect(woken.value.batch?.charges.map((c) => [c.ref, c.amount, c.at])).toEqual(
+			Array.from({ length: 6 }, (_, i) => [`m${String(i).padStart(21, "0")}`, 2, T0 + i * 1000]),
+		);
+		expect(woken.value.after).toEqual({ amount: 6, charges: 2, oldestAt: T0 + 6000 });
+		expect(woken.value.next?.sends).toEqual({ after: 6, upTo: 8 });
+		expect(woken.value.next?.charges.map((c) => c.amount)).toEqual([3, 3]);
 	});
 
 	it("reads the record once too when the alarm's credit flush looks at the journal before a message counts the limits", async () => {

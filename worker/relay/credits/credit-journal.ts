@@ -1,5 +1,5 @@
 import type { Charge } from "../../db/credits.ts";
-import { markSendsFlushed, sendsFlushedUpTo, takeRecordCharges } from "../messaging/sent-messages.ts";
+import { markSendsFlushed, recordCharges, sendsFlushedUpTo } from "../messaging/sent-messages.ts";
 import { storageMemo } from "../storage/storage-memo.ts";
 import { deleteMeta, readMeta, writeMeta } from "../storage/storage-schema.ts";
 
@@ -88,11 +88,11 @@ export function journalSize(sql: SqlStorage): JournalSize {
 
 /**
  * The journal's size and the next charge number, read together. The record's charges come
- * from the pass an object's start makes over the sender's record anyway (messaging/
- * sent-messages.ts takeRecordCharges): the record has no index but its id, so a pass of the
- * journal's own read every row again at every wake from hibernation. Each memo takes its value
- * if it has none, so both describe the same moment and every later charge moves both
- * (chargeSent).
+ * from memory (messaging/sent-messages.ts recordCharges), filled by the pass an object's start
+ * makes over the sender's record anyway: the record has no index but its id, so a read of the
+ * journal's own was a pass over every row again, at every wake from hibernation and after
+ * every flush that charges outran. Each memo takes its value if it has none, so both describe
+ * the same moment and every later charge moves both (chargeSent).
  */
 function loadJournal(sql: SqlStorage): { size: JournalSize; nextSeq: number } {
 	const held = sql
@@ -100,15 +100,15 @@ function loadJournal(sql: SqlStorage): { size: JournalSize; nextSeq: number } {
 			"SELECT SUM(amount) AS amount, SUM(state = 'charged') AS charges, MIN(CASE WHEN state = 'charged' THEN at END) AS oldestAt FROM charges",
 		)
 		.one();
-	const sends = takeRecordCharges(sql);
-	const times = [held.oldestAt, sends.oldestAt].filter((t): t is number => t !== null);
+	const { maxSeq, unflushed } = recordCharges(sql);
+	const oldestAt = unflushed.reduce<number | null>((oldest, c) => (oldest === null || c.at < oldest ? c.at : oldest), held.oldestAt);
 	const loaded = {
 		size: {
-			amount: (held.amount ?? 0) + sends.amount,
-			charges: (held.charges ?? 0) + sends.charges,
-			oldestAt: times.length > 0 ? Math.min(...times) : null,
+			amount: (held.amount ?? 0) + unflushed.reduce((sum, c) => sum + c.amount, 0),
+			charges: (held.charges ?? 0) + unflushed.length,
+			oldestAt,
 		},
-		nextSeq: sends.maxSeq + 1,
+		nextSeq: maxSeq + 1,
 	};
 	return { size: size.get(sql, () => loaded.size), nextSeq: nextSendSeq.get(sql, () => loaded.nextSeq) };
 }
@@ -170,14 +170,9 @@ export function nextBatch(sql: SqlStorage, newId: () => string): Batch | null {
 			.map((r) => r.id);
 		if (!marked) {
 			const after = sendsFlushedUpTo(sql);
-			// One pass over the record (it has no index on charge_seq) chooses the charges and reads them.
-			chosen = sql
-				.exec<RecordedCharge & { seq: number }>(
-					"SELECT charge_seq AS seq, id AS ref, charge_reason AS reason, price AS amount, at FROM sent_messages WHERE charge_seq > ? ORDER BY charge_seq LIMIT ?",
-					after,
-					MAX_BATCH - ids.length,
-				)
-				.toArray();
+			// From memory: the record has no index on charge_seq, and a pass over it here was
+			// the flush's biggest cost, in the sender's object between two of its messages.
+			chosen = recordCharges(sql).unflushed.slice(0, MAX_BATCH - ids.length);
 			const last = chosen[chosen.length - 1];
 			if (last) sends = { after, upTo: last.seq };
 		}
@@ -215,7 +210,8 @@ export function finishBatch(sql: SqlStorage, batch: Batch): void {
 	// restart, which the memo was loaded with): what it held goes out of the memo as it went
 	// out of the journal. Usually the batch was all there was, and nothing is read. If charges
 	// were made while it was on its way to D1, the oldest of them is not known here: the memo
-	// is read again at the next look, one scan of the record.
+	// is made again at the next look, from the record's charges in memory and the small
+	// `charges` table.
 	const known = size.peek(sql);
 	if (known && known.charges === batch.charges.length) {
 		const amount = batch.charges.reduce((sum, c) => sum + c.amount, 0);

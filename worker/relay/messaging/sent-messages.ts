@@ -34,29 +34,37 @@ const sendWindow = storageMemo<SendWindow>();
 /** Entries older than every window asked for go in batches: a shift per send would copy the array each time. */
 const SPLICE_AT = 256;
 
-/**
- * What the journal (credits/credit-journal.ts) takes from the record: its charges numbered
- * above `after`, the watermark of those already in D1, and the highest number given.
- */
-export interface RecordCharges {
-	after: number;
-	maxSeq: number;
+/** A charge of the record that D1 does not have yet, as a flush's batch carries it. */
+export interface UnflushedCharge {
+	seq: number;
+	ref: string;
+	reason: string;
 	amount: number;
-	charges: number;
-	oldestAt: number | null;
+	at: number;
+}
+/** The record's charges above the watermark, in the order they were made, and the highest number given. */
+export interface RecordCharges {
+	maxSeq: number;
+	unflushed: UnflushedCharge[];
 }
 /**
- * The journal's part of the last pass, until the journal takes it (takeRecordCharges). Sends
- * recorded meanwhile move it; a flush that moved the watermark makes it useless (it is
- * checked against the watermark when taken).
+ * Kept in memory: the journal's size and a flush's batch come from here, not from a pass over
+ * the record (which has no index on the charge number). A fast sender flushes every 500
+ * charges; each flush was a pass over every row held, and after it the journal's size was
+ * read again, a second pass, both in the sender's object between two of its messages.
+ * Filled by the start's pass, appended by
+ * every charged send (recordSent), cut by every flush that lands (markSendsFlushed); it holds
+ * at most what the flush policy lets wait.
  */
-const passedCharges = storageMemo<RecordCharges>();
+const onRecord = storageMemo<RecordCharges>();
 
 /** The record's charges up to this number are in D1 (the journal's watermark, kept with the rows it numbers). */
 const SENDS_FLUSHED_KEY = "charged_sends_flushed";
 export const sendsFlushedUpTo = (sql: SqlStorage): number => Number(readMeta(sql, SENDS_FLUSHED_KEY) ?? 0);
 export function markSendsFlushed(sql: SqlStorage, upTo: number): void {
-	if (upTo > sendsFlushedUpTo(sql)) writeMeta(sql, SENDS_FLUSHED_KEY, String(upTo));
+	if (upTo <= sendsFlushedUpTo(sql)) return;
+	writeMeta(sql, SENDS_FLUSHED_KEY, String(upTo));
+	onRecord.update(sql, (r) => ({ ...r, unflushed: r.unflushed.filter((c) => c.seq > upTo) }));
 }
 
 /**
@@ -64,31 +72,22 @@ export function markSendsFlushed(sql: SqlStorage, upTo: number): void {
  * counted send times after `since` (the caller's; without one, the day's, which every limit
  * counts within, unless a window is already held: an object woken by its alarm flushes
  * credits, reading the journal, before the message that follows counts the limits), the newest sends
- * when the window holds them, the lifetime count (trust promotion) and the journal's charges.
+ * when the window holds them, the lifetime count (trust promotion) and the charges not yet in D1.
  * Before, the window and the journal each made a pass: two rows read per row held, at every
  * wake from hibernation, which for a heavy sender (30 days of sends on record) was most of what
  * a woken message cost. The window's times come back as one JSON array, so the pass stays a
- * single statement that SQLite aggregates; they are sorted here (SQLite's sort of a table
- * without an index on `at` counts every row twice as read).
+ * single statement that SQLite aggregates, and so do the charges; both are sorted here
+ * (SQLite's sort of a table without an index counts every row twice as read).
  */
 function passOverRecord(sql: SqlStorage, asked?: number): void {
 	const since = asked ?? (sendWindow.peek(sql) ? null : Date.now() - DAY_MS);
 	const after = sendsFlushedUpTo(sql);
 	const row = sql
-		.exec<{
-			times: string;
-			counted: number;
-			maxSeq: number | null;
-			amount: number;
-			charges: number;
-			oldestAt: number | null;
-		}>(
+		.exec<{ times: string; counted: number; maxSeq: number | null; unflushed: string }>(
 			`SELECT json_group_array(at) FILTER (WHERE counted = 1 AND at > ?1) AS times,
 				COUNT(*) FILTER (WHERE counted = 1) AS counted,
 				MAX(charge_seq) AS maxSeq,
-				TOTAL(price) FILTER (WHERE charge_seq > ?2) AS amount,
-				COUNT(*) FILTER (WHERE charge_seq > ?2) AS charges,
-				MIN(at) FILTER (WHERE charge_seq > ?2) AS oldestAt
+				json_group_array(json_array(charge_seq, id, charge_reason, price, at)) FILTER (WHERE charge_seq > ?2) AS unflushed
 			FROM sent_messages`,
 			// No window to fill: an empty one (nothing is after the largest time).
 			since ?? Number.MAX_SAFE_INTEGER,
@@ -96,13 +95,12 @@ function passOverRecord(sql: SqlStorage, asked?: number): void {
 		)
 		.one();
 	lifetime.get(sql, () => prunedSends(sql) + row.counted);
-	passedCharges.drop(sql);
-	passedCharges.get(sql, () => ({
-		after,
+	// One held is exact (every write moved it) and stays.
+	onRecord.get(sql, () => ({
 		maxSeq: Math.max(row.maxSeq ?? 0, after),
-		amount: row.amount,
-		charges: row.charges,
-		oldestAt: row.oldestAt,
+		unflushed: (JSON.parse(row.unflushed) as Array<[number, string, string, number, number]>)
+			.map(([seq, ref, reason, amount, at]) => ({ seq, ref, reason, amount, at }))
+			.sort((x, y) => x.seq - y.seq),
 	}));
 	if (since === null) return;
 	const times = (JSON.parse(row.times) as number[]).sort((a, b) => a - b);
@@ -115,16 +113,13 @@ function passOverRecord(sql: SqlStorage, asked?: number): void {
 }
 
 /**
- * The journal's charges on record, from the pass an object's start made anyway (the limits
- * count before a send is priced) or, if there was none or a flush has moved the watermark
- * since, from a pass of its own. Taken once: the journal keeps its own count from then on.
+ * The record's charges not yet in D1 and the highest charge number: from memory, after the
+ * pass an object's start made anyway (the limits count before a send is priced) or, if there
+ * was none (an alarm's flush woke the object), a pass of its own.
  */
-export function takeRecordCharges(sql: SqlStorage): RecordCharges {
-	const passed = passedCharges.peek(sql);
-	if (passed === undefined || passed.after !== sendsFlushedUpTo(sql)) passOverRecord(sql);
-	const taken = passedCharges.peek(sql) as RecordCharges;
-	passedCharges.drop(sql);
-	return taken;
+export function recordCharges(sql: SqlStorage): RecordCharges {
+	if (!onRecord.peek(sql)) passOverRecord(sql);
+	return onRecord.peek(sql) as RecordCharges;
 }
 
 /** Counted sends already pruned from the record, kept as one number. */
@@ -155,11 +150,11 @@ export function recordSent(
 	);
 	if (m.charge && cursor.rowsWritten > 0) {
 		const { amount, seq } = m.charge;
-		passedCharges.update(sql, (c) =>
-			seq > c.after
-				? { ...c, maxSeq: Math.max(c.maxSeq, seq), amount: c.amount + amount, charges: c.charges + 1, oldestAt: c.oldestAt ?? m.at }
-				: c,
-		);
+		onRecord.update(sql, (r) => {
+			// Numbers are given in order, so the list stays in order.
+			r.unflushed.push({ seq, ref: m.id, reason: m.kind, amount, at: m.at });
+			return { ...r, maxSeq: Math.max(r.maxSeq, seq) };
+		});
 	}
 	if (m.counted && cursor.rowsWritten > 0) {
 		newestSends.update(sql, (times) => [m.at, ...times].sort((a, b) => b - a).slice(0, NEWEST_SENDS_KEPT));
@@ -270,5 +265,4 @@ export function pruneSent(sql: SqlStorage, before: number, flushedUpTo: number):
 	newestSends.drop(sql);
 	lifetime.drop(sql);
 	sendWindow.drop(sql);
-	passedCharges.drop(sql);
 }
