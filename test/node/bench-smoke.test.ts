@@ -167,6 +167,13 @@ describe("the benchmark's smoke run", () => {
 		expect(json.approval.afterMs).toBeGreaterThan(0);
 		expect(json.approval.beforeMs).toBeGreaterThan(json.approval.afterMs);
 		expect(json.goals.length).toBeGreaterThan(0);
+		// What our code adds, against the minimal relay that ran beside it: a measured ratio at each N.
+		const againstMinimal = json.goals.filter((g: { goal: string }) => /minimal relay/.test(g.goal));
+		expect(againstMinimal.map((g: { goal: string }) => g.goal)).toEqual([
+			"N=10: server CPU per paced message, relay / minimal relay ≤ 2×",
+			"N=10: saturated, minimal relay/relay messages per second ≤ 2×",
+		]);
+		for (const g of againstMinimal) expectNumber(g.value, g.goal);
 		// Only the growth run (--growth) has a growth table.
 		expect(json.growth).toBeNull();
 	}, 150_000);
