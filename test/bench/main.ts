@@ -50,7 +50,7 @@ import type {
 	WokenCounts,
 	YardstickFigures,
 } from "./results.ts";
-import { figures, type LatencySummary } from "./stats.ts";
+import { type BlockTail, figures, type LatencySummary } from "./stats.ts";
 import { latencyChart } from "./svg-chart.ts";
 import { type ChatUsage, type OneObjectChat, startMinimalRelay, startOneObjectChat, type Yardstick } from "./yardstick-server.ts";
 
@@ -144,9 +144,12 @@ async function relayAndFloor(
 	await settle(relay, opts, plan, relayReady, relayLoad.endedAt);
 	const floorReady = await prepare(floor, opts, plan, "");
 	const one = await singlePairInterleaved(relay, floor, opts, plan);
+	// Where each side's tail sat in its blocks: the first message after the other side's block, or steady sending.
+	const place = (t: BlockTail | undefined) =>
+		t ? `first of a block ${t.first}, second ${t.second}, third to tenth ${t.thirdToTenth}, later ${t.later}` : "";
 	relay.log(
-		`N=${devices}: one sending pair in ${one.blocks} blocks each, p99 relay ${one.relay.singlePair.latencyMs.p99.toFixed(2)} ms, ` +
-			`floor ${one.floor.singlePair.latencyMs.p99.toFixed(2)} ms`,
+		`N=${devices}: one sending pair in ${one.blocks} blocks each, p99 relay ${one.relay.singlePair.latencyMs.p99.toFixed(2)} ms ` +
+			`(${place(one.relay.singlePair.inBlocks)}), floor ${one.floor.singlePair.latencyMs.p99.toFixed(2)} ms (${place(one.floor.singlePair.inBlocks)})`,
 	);
 	const floorLoad = await runLoad(floor, opts, plan);
 	const relayFigures = await finish(relay, opts, plan, relayReady, one.relay, relayLoad);

@@ -25,7 +25,7 @@ import {
 	stallReport,
 	timeline,
 } from "./stalls.ts";
-import { describeTail, figures, flightsOf, type RunFigures, summarize } from "./stats.ts";
+import { describeTail, figures, flightsOf, type RunFigures, summarize, tailInBlocks } from "./stats.ts";
 
 export interface Target {
 	kind: RelayKind;
@@ -431,7 +431,12 @@ export async function singlePairInterleaved(
 		for (const t of order) reports[t.kind].push(await sequential(t, first, count, opts));
 	}
 	const run = (t: Target): SinglePairRun => {
-		const singlePair = figures(reports[t.kind], t.kind);
+		const measured = figures(reports[t.kind], t.kind);
+		const inBlocks = tailInBlocks(
+			reports[t.kind].map((r) => flightsOf([r])),
+			measured.latencyMs.p99,
+		);
+		const singlePair = { ...measured, inBlocks };
 		return { singlePair, cpuMsPerMessage: ((cpuMs(t.pid) ?? 0) - cpuBefore[t.kind]) / Math.max(1, singlePair.delivered) };
 	};
 	return { relay: run(relay), floor: run(floor), blocks };

@@ -63,6 +63,36 @@ export function tailTiming(
 	return { atLeastMs, seconds };
 }
 
+/**
+ * Where in its block each message at or over the p99 was (the one sending pair runs in
+ * blocks, the relay's and the floor's in turns): a tail made of each block's first message
+ * is the cost of starting again after the other side's block, not of steady sending.
+ */
+export interface BlockTail {
+	atLeastMs: number;
+	/** Messages at or over `atLeastMs` by their place in their block: the first, the second, the third to tenth, later. */
+	first: number;
+	second: number;
+	thirdToTenth: number;
+	later: number;
+}
+
+/** `blocks`: each block's [sentAt, latencyMs] of its messages, in any order. */
+export function tailInBlocks(blocks: ReadonlyArray<ReadonlyArray<readonly [number, number]>>, atLeastMs: number): BlockTail {
+	const tail: BlockTail = { atLeastMs, first: 0, second: 0, thirdToTenth: 0, later: 0 };
+	for (const block of blocks) {
+		const inOrder = [...block].sort(([a], [b]) => a - b);
+		inOrder.forEach(([, ms], i) => {
+			if (ms < atLeastMs) return;
+			if (i === 0) tail.first++;
+			else if (i === 1) tail.second++;
+			else if (i < 10) tail.thirdToTenth++;
+			else tail.later++;
+		});
+	}
+	return tail;
+}
+
 /** "12 of the 21 at or over p99 sent in second 12, 4 seconds with any": where most of the tail sits, for the log. */
 export function describeTail(tail: TailTiming): string {
 	const total = tail.seconds.reduce((a, [, n]) => a + n, 0);
@@ -99,6 +129,8 @@ export interface RunFigures {
 	/** Busiest load thread's event-loop utilisation: near 1 means the client side limited the run. */
 	clientBusy: number;
 	errors: string[];
+	/** The one sending pair in blocks: where in its block each message of the tail was. */
+	inBlocks?: BlockTail;
 }
 
 /** [sent at, latency] of every message that arrived, on the load threads' monotonic clock. */

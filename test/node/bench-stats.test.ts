@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeTail, percentile, summarize, tailTiming } from "../bench/stats.ts";
+import { describeTail, percentile, summarize, tailInBlocks, tailTiming } from "../bench/stats.ts";
 
 describe("the benchmark's statistics", () => {
 	it("takes nearest-rank percentiles", () => {
@@ -20,6 +20,15 @@ describe("the benchmark's statistics", () => {
 		expect(tail.atLeastMs).toBe(48);
 		expect(tail.seconds).toEqual([[6, 20, 49]]);
 		expect(describeTail(tail)).toBe("20 of the 20 at or over p99 sent in second 6, 1 seconds with any");
+	});
+
+	it("places a one-pair tail in its blocks: the first message after the other side's block, or later", () => {
+		// Ten blocks of 100 messages 1 ms apart, sent in any order: each block's first took 5 ms, and one late message 7 ms.
+		const blocks = Array.from({ length: 10 }, (_, b) =>
+			Array.from({ length: 100 }, (_, i): [number, number] => [b * 1000 + i, i === 0 ? 5 : b === 3 && i === 50 ? 7 : 1]).reverse(),
+		);
+		expect(tailInBlocks(blocks, 5)).toEqual({ atLeastMs: 5, first: 10, second: 0, thirdToTenth: 0, later: 1 });
+		expect(tailInBlocks(blocks, 6)).toEqual({ atLeastMs: 6, first: 0, second: 0, thirdToTenth: 0, later: 1 });
 	});
 
 	it("spreads a tail of steady queueing over the seconds", () => {
