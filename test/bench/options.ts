@@ -217,8 +217,8 @@ npm run bench -- --growth       growth run: N = 100, 1000, 10000 and how memory 
   --no-minimal            skip the minimal per-user relay
   --no-probe              skip the SQL/D1 counts and the CPU profile
   --no-approval           skip timing a device approval (1,000 contact keys re-wrapped) in Chromium
-  --trace-stalls          profile the relay's worker over each paced run: what ran while the slowest
-                          messages were in flight (adds the profiler's cost to the relay's figures);
+  --trace-stalls          profile the relay's worker over each paced run and the one sending pair:
+                          what ran while the slowest messages were in flight (adds the profiler's cost);
                           also --trace-threads
   --trace-threads         record the load threads' stalls and the runtime's main thread's
                           scheduling in each paced run (cheap)

@@ -420,6 +420,7 @@ export async function singlePairInterleaved(
 ): Promise<{ relay: SinglePairRun; floor: SinglePairRun; blocks: number }> {
 	const first = plan.load[0] as number;
 	for (const t of [relay, floor]) await sequential(t, first, WARM_UP_MESSAGES, opts);
+	const trace = await startStallTrace(relay, opts);
 	const reports: Record<RelayKind, RunReport[]> = { relay: [], floor: [] };
 	const cpuBefore = { relay: cpuMs(relay.pid) ?? 0, floor: cpuMs(floor.pid) ?? 0 };
 	const size = Math.max(1, Math.min(opts.singlePairBlock, opts.sequentialCount));
@@ -430,13 +431,14 @@ export async function singlePairInterleaved(
 		const order = blocks % 2 === 0 ? [relay, floor] : [floor, relay];
 		for (const t of order) reports[t.kind].push(await sequential(t, first, count, opts));
 	}
+	const stalls = trace && (await stallsOf(trace, relay, opts, reports.relay, `single-pair-relay-${plan.all.length * 2}`));
 	const run = (t: Target): SinglePairRun => {
 		const measured = figures(reports[t.kind], t.kind);
 		const inBlocks = tailInBlocks(
 			reports[t.kind].map((r) => flightsOf([r])),
 			measured.latencyMs.p99,
 		);
-		const singlePair = { ...measured, inBlocks };
+		const singlePair = { ...measured, inBlocks, ...(t.kind === "relay" && stalls && { stalls }) };
 		return { singlePair, cpuMsPerMessage: ((cpuMs(t.pid) ?? 0) - cpuBefore[t.kind]) / Math.max(1, singlePair.delivered) };
 	};
 	return { relay: run(relay), floor: run(floor), blocks };
@@ -480,6 +482,46 @@ function sampleSchedule(pid: number): () => Array<[number, number, number]> {
 		read();
 		return series;
 	};
+}
+
+/** With `--trace-stalls`: the relay's worker profiled from here, to see what ran while its slowest messages were in flight. */
+async function startStallTrace(target: Target, opts: BenchOptions): Promise<InspectorSession | null> {
+	if (!opts.traceStalls || !target.profiler) return null;
+	try {
+		const session = await target.profiler.open();
+		await session?.startProfile(STALL_SAMPLING_US);
+		return session;
+	} catch (err) {
+		target.log(`${target.kind}: no stall trace (${err instanceof Error ? err.message : String(err)})`);
+		return null;
+	}
+}
+
+/** The trace's profile saved as `name`.cpuprofile (for DevTools) and what ran while the slowest of `reports` were in flight. */
+async function stallsOf(
+	session: InspectorSession,
+	target: Target,
+	opts: BenchOptions,
+	reports: RunReport[],
+	name: string,
+): Promise<StallReport | null> {
+	try {
+		const profile = await session.stopProfile();
+		mkdirSync(opts.outDir, { recursive: true });
+		writeFileSync(path.join(opts.outDir, `${name}.cpuprofile`), JSON.stringify(profile));
+		const p99 = figures(reports, target.kind).latencyMs.p99;
+		const stalls = stallReport(timeline(profile, STALL_SAMPLING_US / 1000), flightsOf(reports), p99, {
+			samplingUs: STALL_SAMPLING_US,
+			pauseMs: STALL_PAUSE_MS,
+		});
+		target.log(`${name}: stalls: ${describeStalls(stalls)}`);
+		return stalls;
+	} catch (err) {
+		target.log(`${name}: no stall trace (${err instanceof Error ? err.message : String(err)})`);
+		return null;
+	} finally {
+		target.profiler?.close();
+	}
 }
 
 /** Paced load, then saturation, on a prepared target. */

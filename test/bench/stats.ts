@@ -1,5 +1,6 @@
 /** Percentiles and the figures every run reports, from the samples of the load threads. */
 import type { RunReport } from "./load-protocol.ts";
+import type { StallReport } from "./stalls.ts";
 
 export interface LatencySummary {
 	count: number;
@@ -131,6 +132,8 @@ export interface RunFigures {
 	errors: string[];
 	/** The one sending pair in blocks: where in its block each message of the tail was. */
 	inBlocks?: BlockTail;
+	/** The relay's one sending pair with `--trace-stalls`: what its runtime ran while the slowest messages were in flight. */
+	stalls?: StallReport;
 }
 
 /** [sent at, latency] of every message that arrived, on the load threads' monotonic clock. */
