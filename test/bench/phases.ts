@@ -421,6 +421,7 @@ export async function singlePairInterleaved(
 	const first = plan.load[0] as number;
 	for (const t of [relay, floor]) await sequential(t, first, WARM_UP_MESSAGES, opts);
 	const trace = await startStallTrace(relay, opts);
+	const schedule = opts.traceThreads ? sampleSchedule(relay.pid) : null;
 	const reports: Record<RelayKind, RunReport[]> = { relay: [], floor: [] };
 	const cpuBefore = { relay: cpuMs(relay.pid) ?? 0, floor: cpuMs(floor.pid) ?? 0 };
 	const size = Math.max(1, Math.min(opts.singlePairBlock, opts.sequentialCount));
@@ -431,14 +432,26 @@ export async function singlePairInterleaved(
 		const order = blocks % 2 === 0 ? [relay, floor] : [floor, relay];
 		for (const t of order) reports[t.kind].push(await sequential(t, first, count, opts));
 	}
+	const series = schedule?.();
 	const stalls = trace && (await stallsOf(trace, relay, opts, reports.relay, `single-pair-relay-${plan.all.length * 2}`));
+	// How the runtime's thread spent the tail's flights: on a CPU, or runnable and waiting for one.
+	const serverThread =
+		series && series.length > 1
+			? serverThreadReport(series, flightsOf(reports.relay), figures(reports.relay, "relay").latencyMs.p99, SCHEDULE_SAMPLE_MS)
+			: null;
+	if (serverThread) relay.log(`single-pair-relay-${plan.all.length * 2}: ${describeServerThread(serverThread)}`);
 	const run = (t: Target): SinglePairRun => {
 		const measured = figures(reports[t.kind], t.kind);
 		const inBlocks = tailInBlocks(
 			reports[t.kind].map((r) => flightsOf([r])),
 			measured.latencyMs.p99,
 		);
-		const singlePair = { ...measured, inBlocks, ...(t.kind === "relay" && stalls && { stalls }) };
+		const singlePair = {
+			...measured,
+			inBlocks,
+			...(t.kind === "relay" && stalls && { stalls }),
+			...(t.kind === "relay" && serverThread && { serverThread }),
+		};
 		return { singlePair, cpuMsPerMessage: ((cpuMs(t.pid) ?? 0) - cpuBefore[t.kind]) / Math.max(1, singlePair.delivered) };
 	};
 	return { relay: run(relay), floor: run(floor), blocks };

@@ -1,6 +1,6 @@
 /** Percentiles and the figures every run reports, from the samples of the load threads. */
 import type { RunReport } from "./load-protocol.ts";
-import type { StallReport } from "./stalls.ts";
+import type { ServerThreadReport, StallReport } from "./stalls.ts";
 
 export interface LatencySummary {
 	count: number;
@@ -134,6 +134,8 @@ export interface RunFigures {
 	inBlocks?: BlockTail;
 	/** The relay's one sending pair with `--trace-stalls`: what its runtime ran while the slowest messages were in flight. */
 	stalls?: StallReport;
+	/** The same with `--trace-threads`: how the runtime's main thread spent the slowest messages' flights. */
+	serverThread?: ServerThreadReport;
 }
 
 /** [sent at, latency] of every message that arrived, on the load threads' monotonic clock. */
