@@ -433,21 +433,22 @@ export async function singlePairInterleaved(
 		for (const t of order) reports[t.kind].push(await sequential(t, first, count, opts));
 	}
 	const series = schedule?.();
-	const stalls = trace && (await stallsOf(trace, relay, opts, reports.relay, `single-pair-relay-${plan.all.length * 2}`));
+	const measured = { relay: figures(reports.relay, "relay"), floor: figures(reports.floor, "floor") };
+	const name = `single-pair-relay-${plan.all.length * 2}`;
+	const flights = flightsOf(reports.relay);
+	const p99 = measured.relay.latencyMs.p99;
+	const stalls = trace && (await stallsOf(trace, relay, opts, flights, p99, name, name));
+	relay.profiler?.close();
 	// How the runtime's thread spent the tail's flights: on a CPU, or runnable and waiting for one.
-	const serverThread =
-		series && series.length > 1
-			? serverThreadReport(series, flightsOf(reports.relay), figures(reports.relay, "relay").latencyMs.p99, SCHEDULE_SAMPLE_MS)
-			: null;
-	if (serverThread) relay.log(`single-pair-relay-${plan.all.length * 2}: ${describeServerThread(serverThread)}`);
+	const serverThread = series && series.length > 1 ? serverThreadReport(series, flights, p99, SCHEDULE_SAMPLE_MS) : null;
+	if (serverThread) relay.log(`${name}: ${describeServerThread(serverThread)}`);
 	const run = (t: Target): SinglePairRun => {
-		const measured = figures(reports[t.kind], t.kind);
 		const inBlocks = tailInBlocks(
 			reports[t.kind].map((r) => flightsOf([r])),
-			measured.latencyMs.p99,
+			measured[t.kind].latencyMs.p99,
 		);
 		const singlePair = {
-			...measured,
+			...measured[t.kind],
 			inBlocks,
 			...(t.kind === "relay" && stalls && { stalls }),
 			...(t.kind === "relay" && serverThread && { serverThread }),
@@ -510,30 +511,29 @@ async function startStallTrace(target: Target, opts: BenchOptions): Promise<Insp
 	}
 }
 
-/** The trace's profile saved as `name`.cpuprofile (for DevTools) and what ran while the slowest of `reports` were in flight. */
+/** The trace's profile saved as `file`.cpuprofile (for DevTools) and what ran while the flights at or over `p99` were in flight. */
 async function stallsOf(
 	session: InspectorSession,
 	target: Target,
 	opts: BenchOptions,
-	reports: RunReport[],
-	name: string,
+	flights: ReadonlyArray<readonly [number, number]>,
+	p99: number,
+	file: string,
+	label: string,
 ): Promise<StallReport | null> {
 	try {
 		const profile = await session.stopProfile();
 		mkdirSync(opts.outDir, { recursive: true });
-		writeFileSync(path.join(opts.outDir, `${name}.cpuprofile`), JSON.stringify(profile));
-		const p99 = figures(reports, target.kind).latencyMs.p99;
-		const stalls = stallReport(timeline(profile, STALL_SAMPLING_US / 1000), flightsOf(reports), p99, {
+		writeFileSync(path.join(opts.outDir, `${file}.cpuprofile`), JSON.stringify(profile));
+		const stalls = stallReport(timeline(profile, STALL_SAMPLING_US / 1000), flights, p99, {
 			samplingUs: STALL_SAMPLING_US,
 			pauseMs: STALL_PAUSE_MS,
 		});
-		target.log(`${name}: stalls: ${describeStalls(stalls)}`);
+		target.log(`${label} stalls: ${describeStalls(stalls)}`);
 		return stalls;
 	} catch (err) {
-		target.log(`${name}: no stall trace (${err instanceof Error ? err.message : String(err)})`);
+		target.log(`${label}: no stall trace (${err instanceof Error ? err.message : String(err)})`);
 		return null;
-	} finally {
-		target.profiler?.close();
 	}
 }
 
@@ -542,13 +542,7 @@ export async function runLoad(target: Target, opts: BenchOptions, plan: PairPlan
 	const { pool, kind } = target;
 	const devices = plan.all.length * 2;
 	const senders = plan.load.length * 2;
-	let profiler = opts.traceStalls && target.profiler ? await target.profiler.open() : null;
-	try {
-		await profiler?.startProfile(STALL_SAMPLING_US);
-	} catch (err) {
-		target.log(`${kind} N=${devices}: no stall trace (${err instanceof Error ? err.message : String(err)})`);
-		profiler = null;
-	}
+	const profiler = await startStallTrace(target, opts);
 	const schedule = opts.traceThreads ? sampleSchedule(target.pid) : null;
 	let cpu = cpuMs(target.pid) ?? 0;
 	const pacedReports = await pool.onPairs(plan.load, (own) => ({
@@ -573,23 +567,9 @@ export async function runLoad(target: Target, opts: BenchOptions, plan: PairPlan
 	const series = schedule?.();
 	const serverThread = series && series.length > 1 ? serverThreadReport(series, flights, paced.latencyMs.p99, SCHEDULE_SAMPLE_MS) : null;
 	if (serverThread) target.log(`${kind} N=${devices}: paced: ${describeServerThread(serverThread)}`);
-	let stalls: StallReport | null = null;
-	if (profiler) {
-		try {
-			const profile = await profiler.stopProfile();
-			// For DevTools (Performance → load profile), beside the results.
-			mkdirSync(opts.outDir, { recursive: true });
-			writeFileSync(path.join(opts.outDir, `paced-${kind}-${devices}.cpuprofile`), JSON.stringify(profile));
-			const samples = timeline(profile, STALL_SAMPLING_US / 1000);
-			stalls = stallReport(samples, flights, paced.latencyMs.p99, {
-				samplingUs: STALL_SAMPLING_US,
-				pauseMs: STALL_PAUSE_MS,
-			});
-			target.log(`${kind} N=${devices}: paced stalls: ${describeStalls(stalls)}`);
-		} catch (err) {
-			target.log(`${kind} N=${devices}: no stall trace (${err instanceof Error ? err.message : String(err)})`);
-		}
-	}
+	const stalls =
+		profiler &&
+		(await stallsOf(profiler, target, opts, flights, paced.latencyMs.p99, `paced-${kind}-${devices}`, `${kind} N=${devices}: paced`));
 	target.profiler?.close();
 
 	// At most saturateInFlight senders with one message each, so a large N measures the most the
