@@ -132,11 +132,11 @@ async function relayAndFloor(
 	opts: BenchOptions,
 	plan: PairPlan,
 	prefix: string,
-): Promise<{ relayFigures: KindFigures; floorFigures: KindFigures; blocks: number }> {
+): Promise<{ relayFigures: KindFigures; floorFigures: KindFigures; blocks: number; serverCores: number[] | null }> {
 	if (opts.growth) {
 		const relayFigures = await runPhase(relay, opts, plan, prefix);
 		await relayQuiet(relay);
-		return { relayFigures, floorFigures: await runPhase(floor, opts, plan, ""), blocks: 0 };
+		return { relayFigures, floorFigures: await runPhase(floor, opts, plan, ""), blocks: 0, serverCores: null };
 	}
 	const devices = plan.all.length * 2;
 	const relayReady = await prepare(relay, opts, plan, prefix);
@@ -148,14 +148,14 @@ async function relayAndFloor(
 	const place = (t: BlockTail | undefined) =>
 		t ? `first of a block ${t.first}, second ${t.second}, third to tenth ${t.thirdToTenth}, later ${t.later}` : "";
 	relay.log(
-		`N=${devices}: one sending pair in ${one.blocks} blocks each, p99 relay ${one.relay.singlePair.latencyMs.p99.toFixed(2)} ms ` +
+		`N=${devices}: one sending pair in ${one.blocks} blocks each${one.serverCores ? `, servers on core ${one.serverCores.join(",")}` : ""}, p99 relay ${one.relay.singlePair.latencyMs.p99.toFixed(2)} ms ` +
 			`(${place(one.relay.singlePair.inBlocks)}), floor ${one.floor.singlePair.latencyMs.p99.toFixed(2)} ms (${place(one.floor.singlePair.inBlocks)})`,
 	);
 	const floorLoad = await runLoad(floor, opts, plan);
 	const relayFigures = await finish(relay, opts, plan, relayReady, one.relay, relayLoad);
 	await relayQuiet(relay);
 	const floorFigures = await finish(floor, opts, plan, floorReady, one.floor, floorLoad);
-	return { relayFigures, floorFigures, blocks: one.blocks };
+	return { relayFigures, floorFigures, blocks: one.blocks, serverCores: one.serverCores };
 }
 
 /** The growth run's table: per N, and how much each figure grew from the smallest N to the largest. */
@@ -614,7 +614,13 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			// A fresh floor for each N (the first too, so every N starts alike), so its memory per
 			// socket is not read off an earlier N's freed pages.
 			await floor.restart();
-			const { relayFigures, floorFigures, blocks } = await relayAndFloor(relayTarget, floorTarget, opts, plan, `r${run}n${devices}_`);
+			const { relayFigures, floorFigures, blocks, serverCores } = await relayAndFloor(
+				relayTarget,
+				floorTarget,
+				opts,
+				plan,
+				`r${run}n${devices}_`,
+			);
 			relay.assertSameRuntime();
 			// The chat's counts live in its object's memory, which goes when it hibernates: read around
 			// its one sending pair, which prices a message (the load after it would add nothing new).
@@ -629,6 +635,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 				devices,
 				pairs: { load: plan.load.length, wakeBothIdle: plan.wakeBothIdle.length, wakeRecipientIdle: plan.wakeRecipientIdle.length },
 				singlePairBlocks: blocks,
+				singlePairServerCores: serverCores,
 				relay: relayFigures,
 				floor: floorFigures,
 			};

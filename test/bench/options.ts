@@ -28,6 +28,12 @@ export interface BenchOptions {
 	 */
 	singlePairSettleMs: number;
 	/**
+	 * `--split-cores`: run the one sending pair with the servers on their own cores and the load
+	 * threads on the others (cpu-split.ts). Off by default: on this VM it made the floor's tail
+	 * worse and the relay's no steadier (docs/benchmarks.md, "The one pair's tail").
+	 */
+	splitCores: boolean;
+	/**
 	 * Paced load: every sending device sends at Poisson-distributed times, `pacedPerDevice` a
 	 * second but no more than `pacedRate` in total. At N = 1,000 that is 0.1 a second each: the
 	 * production rate limit (1 message per 10 s), with every user sending as fast as allowed.
@@ -126,6 +132,7 @@ export const FULL: BenchOptions = {
 	sequentialCount: 1000,
 	singlePairBlock: 100,
 	singlePairSettleMs: 12_000,
+	splitCores: false,
 	pacedRate: 100,
 	pacedPerDevice: 5,
 	pacedMs: 20_000,
@@ -209,6 +216,8 @@ npm run bench -- --growth       growth run: N = 100, 1000, 10000 and how memory 
   --paced-ms 20000        paced run length
   --saturate-ms 4000      saturation run length
   --single-pair-block 100 one sending pair: messages per block, relay and floor alternating (1000 in all)
+  --split-cores           run the one sending pair with the servers on their own cores (half of
+                          them) and the load threads and everything else on the rest
   --threads 2             client load threads
   --concurrency 12        registrations and connections in flight per load thread (--growth: 24)
   --state ram             where the relay's runtime keeps its state: ram (/dev/shm) or disk
@@ -299,6 +308,9 @@ export function parseArgs(argv: string[]): BenchOptions | "help" {
 				break;
 			case "--no-probe":
 				opts = { ...opts, probe: false };
+				break;
+			case "--split-cores":
+				opts = { ...opts, splitCores: true };
 				break;
 			case "--trace-stalls":
 				opts = { ...opts, traceStalls: true, traceThreads: true };

@@ -5,6 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { withServerCores } from "./cpu-split.ts";
 import type { HotPathProbe } from "./hot-path-probe.ts";
 import type { InspectorSession } from "./inspector.ts";
 import type { LoadPool } from "./load-pool.ts";
@@ -417,7 +418,7 @@ export async function singlePairInterleaved(
 	floor: Target,
 	opts: BenchOptions,
 	plan: PairPlan,
-): Promise<{ relay: SinglePairRun; floor: SinglePairRun; blocks: number }> {
+): Promise<{ relay: SinglePairRun; floor: SinglePairRun; blocks: number; serverCores: number[] | null }> {
 	const first = plan.load[0] as number;
 	for (const t of [relay, floor]) await sequential(t, first, WARM_UP_MESSAGES, opts);
 	const trace = await startStallTrace(relay, opts);
@@ -426,16 +427,24 @@ export async function singlePairInterleaved(
 	const cpuBefore = { relay: cpuMs(relay.pid) ?? 0, floor: cpuMs(floor.pid) ?? 0 };
 	const size = Math.max(1, Math.min(opts.singlePairBlock, opts.sequentialCount));
 	let blocks = 0;
-	for (let done = 0; done < opts.sequentialCount; done += size, blocks++) {
-		const count = Math.min(size, opts.sequentialCount - done);
-		// ABBA: each side goes first in half the blocks, so neither always follows the other's work.
-		const order = blocks % 2 === 0 ? [relay, floor] : [floor, relay];
-		for (const t of order) reports[t.kind].push(await sequential(t, first, count, opts));
-	}
+	const { serverCores } = await withServerCores([relay.pid, floor.pid], opts.splitCores, async () => {
+		for (let done = 0; done < opts.sequentialCount; done += size, blocks++) {
+			const count = Math.min(size, opts.sequentialCount - done);
+			// ABBA: each side goes first in half the blocks, so neither always follows the other's work.
+			const order = blocks % 2 === 0 ? [relay, floor] : [floor, relay];
+			for (const t of order) reports[t.kind].push(await sequential(t, first, count, opts));
+		}
+	});
 	const series = schedule?.();
 	const measured = { relay: figures(reports.relay, "relay"), floor: figures(reports.floor, "floor") };
 	const name = `single-pair-relay-${plan.all.length * 2}`;
 	const flights = flightsOf(reports.relay);
+	// Every flight of both sides in send order, for looking at when the slow ones came.
+	mkdirSync(opts.outDir, { recursive: true });
+	writeFileSync(
+		path.join(opts.outDir, `single-pair-flights-${plan.all.length * 2}.json`),
+		JSON.stringify({ relay: flights, floor: flightsOf(reports.floor) }),
+	);
 	const p99 = measured.relay.latencyMs.p99;
 	const stalls = trace && (await stallsOf(trace, relay, opts, flights, p99, name, name));
 	relay.profiler?.close();
@@ -455,7 +464,7 @@ export async function singlePairInterleaved(
 		};
 		return { singlePair, cpuMsPerMessage: ((cpuMs(t.pid) ?? 0) - cpuBefore[t.kind]) / Math.max(1, singlePair.delivered) };
 	};
-	return { relay: run(relay), floor: run(floor), blocks };
+	return { relay: run(relay), floor: run(floor), blocks, serverCores };
 }
 
 /** The paced and the saturated run on a connected target, and the server CPU each cost per message. */
@@ -670,13 +679,16 @@ export async function runYardstick(
 	const { connectMs, memory } = await connectMeasured(pool, target.pid, plan.all, target.rss);
 	const first = plan.load[0] as number;
 	const cpuBefore = cpuMs(target.pid);
-	const report = await pool.measurePair(first, {
-		op: "sequential",
-		pair: first,
-		count: opts.sequentialCount,
-		gapMs: 0,
-		timeoutMs: opts.drainMs,
-	});
+	// On its own cores as the relay's and the floor's one pair were, so the ratios compare like with like.
+	const { result: report } = await withServerCores([target.pid], opts.splitCores, () =>
+		pool.measurePair(first, {
+			op: "sequential",
+			pair: first,
+			count: opts.sequentialCount,
+			gapMs: 0,
+			timeoutMs: opts.drainMs,
+		}),
+	);
 	const cpuAfter = cpuMs(target.pid);
 	const singlePair = figures([report], kind);
 	const cpuMsPerMessage = cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / Math.max(1, singlePair.delivered);

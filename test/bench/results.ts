@@ -105,6 +105,8 @@ export interface SizeResult {
 	pairs: { load: number; wakeBothIdle: number; wakeRecipientIdle: number };
 	/** The one sending pair ran on the relay and the floor in this many alternating blocks each. */
 	singlePairBlocks: number;
+	/** The cores the servers had to themselves for the one sending pair (cpu-split.ts); null if it ran on every core. */
+	singlePairServerCores: number[] | null;
 	relay: KindFigures;
 	floor: KindFigures;
 	/** relay / floor for each figure. */

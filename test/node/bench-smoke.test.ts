@@ -32,6 +32,15 @@ describe("the benchmark's smoke run", () => {
 		expect(result.lostTotal, lines.join("\n")).toBe(0);
 		expect(result.duplicatedTotal, lines.join("\n")).toBe(0);
 		expect(readFileSync(files.svg, "utf8")).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
+		// The one pair's flights, both sides, in send order: the figure for looking at when its slow ones came.
+		const flights = JSON.parse(readFileSync(path.join(outDir, "single-pair-flights-10.json"), "utf8"));
+		for (const side of ["relay", "floor"]) {
+			expect(flights[side], side).toHaveLength(SMOKE.sequentialCount);
+			expect(
+				flights[side].every(([at, ms]: [number, number]) => at > 0 && ms > 0),
+				side,
+			).toBe(true);
+		}
 
 		for (const key of [
 			"benchmark",
@@ -85,6 +94,8 @@ describe("the benchmark's smoke run", () => {
 			// messages counted), every message of it delivered on each.
 			expect(size.singlePairBlocks).toBe(Math.ceil(SMOKE.sequentialCount / SMOKE.singlePairBlock));
 			expect(size.singlePairBlocks).toBeGreaterThan(1);
+			// Split only when asked (--split-cores).
+			expect(size.singlePairServerCores).toBeNull();
 			for (const kind of ["relay", "floor"]) expect(size[kind].singlePair.delivered, kind).toBe(SMOKE.sequentialCount);
 			// The one-object chat's one sending pair, and its ratios.
 			for (const key of LATENCY) expectNumber(size.oneObjectChat.singlePair.latencyMs[key], `oneObjectChat.singlePair.latencyMs.${key}`);

@@ -1,0 +1,48 @@
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { describe, expect, it } from "vitest";
+import { cpuSplit, withServerCores } from "../bench/cpu-split.ts";
+import { parseArgs } from "../bench/options.ts";
+
+/** The cores a process's main thread may run on, as /proc lists them ("0", "1", "0-1"). */
+const allowed = (pid: number): string => /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "";
+
+describe("the one pair's servers on their own cores", () => {
+	it("gives the servers the upper half of the cores and the rest everything else, and nothing on one core", () => {
+		expect(cpuSplit(1)).toBeNull();
+		expect(cpuSplit(2)).toEqual({ servers: [1], clients: [0] });
+		expect(cpuSplit(3)).toEqual({ servers: [2], clients: [0, 1] });
+		expect(cpuSplit(8)).toEqual({ servers: [4, 5, 6, 7], clients: [0, 1, 2, 3] });
+	});
+
+	it("pins a server and this process apart while the body runs, and gives both every core back", async () => {
+		const cores = availableParallelism();
+		const server = spawn("sleep", ["30"], { stdio: "ignore" });
+		try {
+			const pid = server.pid as number;
+			const every = cores === 1 ? "0" : `0-${cores - 1}`;
+			expect(allowed(pid)).toBe(every);
+			const { result, serverCores } = await withServerCores([pid], true, async () => [allowed(pid), allowed(process.pid)]);
+			if (cores < 2) {
+				expect(serverCores).toBeNull();
+			} else {
+				const split = cpuSplit(cores);
+				expect(serverCores).toEqual(split?.servers);
+				const list = (c: number[] | undefined) => (c && c.length > 1 ? `${c[0]}-${c[c.length - 1]}` : String(c?.[0]));
+				expect(result).toEqual([list(split?.servers), list(split?.clients)]);
+			}
+			expect([allowed(pid), allowed(process.pid)]).toEqual([every, every]);
+			// Turned off, nothing is touched.
+			const off = await withServerCores([pid], false, async () => allowed(pid));
+			expect(off).toEqual({ result: every, serverCores: null });
+		} finally {
+			server.kill();
+		}
+	});
+
+	it("is off unless --split-cores asks for it", () => {
+		expect(parseArgs([])).toMatchObject({ splitCores: false });
+		expect(parseArgs(["--split-cores"])).toMatchObject({ splitCores: true });
+	});
+});
