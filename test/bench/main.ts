@@ -19,6 +19,7 @@ import { startFloorServer } from "./floor-server.ts";
 import { HotPathProbe } from "./hot-path-probe.ts";
 import { InspectorSession } from "./inspector.ts";
 import { LoadPool } from "./load-pool.ts";
+import type { MachineGaps } from "./machine-gaps.ts";
 import { type BenchOptions, parseArgs, USAGE } from "./options.ts";
 import {
 	finish,
@@ -132,11 +133,17 @@ async function relayAndFloor(
 	opts: BenchOptions,
 	plan: PairPlan,
 	prefix: string,
-): Promise<{ relayFigures: KindFigures; floorFigures: KindFigures; blocks: number; serverCores: number[] | null }> {
+): Promise<{
+	relayFigures: KindFigures;
+	floorFigures: KindFigures;
+	blocks: number;
+	serverCores: number[] | null;
+	gaps: MachineGaps | null;
+}> {
 	if (opts.growth) {
 		const relayFigures = await runPhase(relay, opts, plan, prefix);
 		await relayQuiet(relay);
-		return { relayFigures, floorFigures: await runPhase(floor, opts, plan, ""), blocks: 0, serverCores: null };
+		return { relayFigures, floorFigures: await runPhase(floor, opts, plan, ""), blocks: 0, serverCores: null, gaps: null };
 	}
 	const devices = plan.all.length * 2;
 	const relayReady = await prepare(relay, opts, plan, prefix);
@@ -155,7 +162,7 @@ async function relayAndFloor(
 	const relayFigures = await finish(relay, opts, plan, relayReady, one.relay, relayLoad);
 	await relayQuiet(relay);
 	const floorFigures = await finish(floor, opts, plan, floorReady, one.floor, floorLoad);
-	return { relayFigures, floorFigures, blocks: one.blocks, serverCores: one.serverCores };
+	return { relayFigures, floorFigures, blocks: one.blocks, serverCores: one.serverCores, gaps: one.gaps };
 }
 
 /** The growth run's table: per N, and how much each figure grew from the smallest N to the largest. */
@@ -614,7 +621,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 			// A fresh floor for each N (the first too, so every N starts alike), so its memory per
 			// socket is not read off an earlier N's freed pages.
 			await floor.restart();
-			const { relayFigures, floorFigures, blocks, serverCores } = await relayAndFloor(
+			const { relayFigures, floorFigures, blocks, serverCores, gaps } = await relayAndFloor(
 				relayTarget,
 				floorTarget,
 				opts,
@@ -636,6 +643,7 @@ export async function runBenchmark(opts: BenchOptions, log: (line: string) => vo
 				pairs: { load: plan.load.length, wakeBothIdle: plan.wakeBothIdle.length, wakeRecipientIdle: plan.wakeRecipientIdle.length },
 				singlePairBlocks: blocks,
 				singlePairServerCores: serverCores,
+				singlePairMachineGaps: gaps,
 				relay: relayFigures,
 				floor: floorFigures,
 			};

@@ -33,6 +33,8 @@ export interface BenchOptions {
 	 * worse and the relay's no steadier (docs/benchmarks.md, "The one pair's tail").
 	 */
 	splitCores: boolean;
+	/** How long the machine's gaps are probed before each one sending pair (machine-gaps.ts); 0: not probed. */
+	gapProbeMs: number;
 	/**
 	 * Paced load: every sending device sends at Poisson-distributed times, `pacedPerDevice` a
 	 * second but no more than `pacedRate` in total. At N = 1,000 that is 0.1 a second each: the
@@ -133,6 +135,7 @@ export const FULL: BenchOptions = {
 	singlePairBlock: 100,
 	singlePairSettleMs: 12_000,
 	splitCores: false,
+	gapProbeMs: 5000,
 	pacedRate: 100,
 	pacedPerDevice: 5,
 	pacedMs: 20_000,
@@ -170,7 +173,10 @@ export const SMOKE: BenchOptions = {
 	sequentialCount: 20,
 	singlePairBlock: 10,
 	singlePairSettleMs: 0,
-	pacedMs: 1000,
+	gapProbeMs: 300,
+	// 2 s, not 1: a yardstick's CPU is read in clock ticks (10 ms), and 1 s of its paced messages
+	// (25 at N = 10) sometimes cost less than one, which left its CPU ratio undefined.
+	pacedMs: 2000,
 	saturateMs: 1000,
 	wakePairs: 1,
 	wakeIdleMs: 0,
@@ -216,6 +222,8 @@ npm run bench -- --growth       growth run: N = 100, 1000, 10000 and how memory 
   --paced-ms 20000        paced run length
   --saturate-ms 4000      saturation run length
   --single-pair-block 100 one sending pair: messages per block, relay and floor alternating (1000 in all)
+  --no-gap-probe          skip the 5 s of spinning, one process per core, that measures how often
+                          the machine holds a process up before each one sending pair
   --split-cores           run the one sending pair with the servers on their own cores (half of
                           them) and the load threads and everything else on the rest
   --threads 2             client load threads
@@ -308,6 +316,9 @@ export function parseArgs(argv: string[]): BenchOptions | "help" {
 				break;
 			case "--no-probe":
 				opts = { ...opts, probe: false };
+				break;
+			case "--no-gap-probe":
+				opts = { ...opts, gapProbeMs: 0 };
 				break;
 			case "--split-cores":
 				opts = { ...opts, splitCores: true };

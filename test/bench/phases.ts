@@ -10,6 +10,7 @@ import type { HotPathProbe } from "./hot-path-probe.ts";
 import type { InspectorSession } from "./inspector.ts";
 import type { LoadPool } from "./load-pool.ts";
 import { CLIENT_LAG_MS, type LoadCommand, type RelayKind, type RunReport } from "./load-protocol.ts";
+import { describeGaps, type MachineGaps, machineGaps } from "./machine-gaps.ts";
 import type { BenchOptions } from "./options.ts";
 import { cpuMs, mainThreadSchedule, openFileCount, openFileLimit } from "./processes.ts";
 import { now } from "./recorder.ts";
@@ -418,8 +419,11 @@ export async function singlePairInterleaved(
 	floor: Target,
 	opts: BenchOptions,
 	plan: PairPlan,
-): Promise<{ relay: SinglePairRun; floor: SinglePairRun; blocks: number; serverCores: number[] | null }> {
+): Promise<{ relay: SinglePairRun; floor: SinglePairRun; blocks: number; serverCores: number[] | null; gaps: MachineGaps | null }> {
 	const first = plan.load[0] as number;
+	// The machine's own gaps, with nothing of the benchmark running: what holds any process up.
+	const gaps = opts.gapProbeMs > 0 ? await machineGaps(opts.gapProbeMs) : null;
+	if (gaps) relay.log(describeGaps(gaps));
 	for (const t of [relay, floor]) await sequential(t, first, WARM_UP_MESSAGES, opts);
 	const trace = await startStallTrace(relay, opts);
 	const schedule = opts.traceThreads ? sampleSchedule(relay.pid) : null;
@@ -464,7 +468,7 @@ export async function singlePairInterleaved(
 		};
 		return { singlePair, cpuMsPerMessage: ((cpuMs(t.pid) ?? 0) - cpuBefore[t.kind]) / Math.max(1, singlePair.delivered) };
 	};
-	return { relay: run(relay), floor: run(floor), blocks, serverCores };
+	return { relay: run(relay), floor: run(floor), blocks, serverCores, gaps };
 }
 
 /** The paced and the saturated run on a connected target, and the server CPU each cost per message. */

@@ -3,6 +3,7 @@ import type { ApprovalBenchResult } from "./approval-bench.ts";
 import type { Cost, MessageUsage } from "./cost.ts";
 import type { CryptoRow } from "./crypto-bench.ts";
 import type { ProfileSummary } from "./hot-path-probe.ts";
+import type { MachineGaps } from "./machine-gaps.ts";
 import type { BenchOptions } from "./options.ts";
 import type { ClientStallReport, ServerThreadReport, StallReport } from "./stalls.ts";
 import type { LatencySummary, RunFigures } from "./stats.ts";
@@ -107,6 +108,8 @@ export interface SizeResult {
 	singlePairBlocks: number;
 	/** The cores the servers had to themselves for the one sending pair (cpu-split.ts); null if it ran on every core. */
 	singlePairServerCores: number[] | null;
+	/** The machine's gaps just before the one sending pair (machine-gaps.ts); null if not probed. */
+	singlePairMachineGaps: MachineGaps | null;
 	relay: KindFigures;
 	floor: KindFigures;
 	/** relay / floor for each figure. */

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { cpuSplit, withServerCores } from "../bench/cpu-split.ts";
+import { describeGaps, machineGaps } from "../bench/machine-gaps.ts";
 import { parseArgs } from "../bench/options.ts";
 
 /** The cores a process's main thread may run on, as /proc lists them ("0", "1", "0-1"). */
@@ -44,5 +45,23 @@ describe("the one pair's servers on their own cores", () => {
 	it("is off unless --split-cores asks for it", () => {
 		expect(parseArgs([])).toMatchObject({ splitCores: false });
 		expect(parseArgs(["--split-cores"])).toMatchObject({ splitCores: true });
+	});
+});
+
+describe("the machine's gaps", () => {
+	it("spins one process per core, each on its own, and says how often and how long each core was away", async () => {
+		const gaps = await machineGaps(300);
+		expect(gaps.probeMs).toBe(300);
+		expect(gaps.pinned).toBe(true);
+		expect(gaps.cores.map((c) => c.core)).toEqual(Array.from({ length: availableParallelism() }, (_, i) => i));
+		for (const c of gaps.cores) {
+			expect(c.over02PerSecond).toBeGreaterThanOrEqual(c.over1PerSecond);
+			// A gap counted is over 0.2 ms, so none counted means no longest one either.
+			if (c.over02PerSecond === 0) expect(c.maxMs).toBe(0);
+			else expect(c.maxMs).toBeGreaterThan(0.2);
+			expect(c.awayShare).toBeGreaterThanOrEqual(0);
+			expect(c.awayShare).toBeLessThan(1);
+		}
+		expect(describeGaps(gaps)).toMatch(/^machine gaps over 0.3 s: core 0: /);
 	});
 });

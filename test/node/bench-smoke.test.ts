@@ -96,6 +96,14 @@ describe("the benchmark's smoke run", () => {
 			expect(size.singlePairBlocks).toBeGreaterThan(1);
 			// Split only when asked (--split-cores).
 			expect(size.singlePairServerCores).toBeNull();
+			// The machine's gaps, probed on every core before the pair.
+			expect(size.singlePairMachineGaps.probeMs).toBe(SMOKE.gapProbeMs);
+			expect(size.singlePairMachineGaps.cores).toHaveLength(json.machine.cpus);
+			for (const core of size.singlePairMachineGaps.cores) {
+				expect(core.over02PerSecond).toBeGreaterThanOrEqual(core.over1PerSecond);
+				expect(core.awayShare).toBeGreaterThanOrEqual(0);
+				expect(core.awayShare).toBeLessThan(1);
+			}
 			for (const kind of ["relay", "floor"]) expect(size[kind].singlePair.delivered, kind).toBe(SMOKE.sequentialCount);
 			// The one-object chat's one sending pair, and its ratios.
 			for (const key of LATENCY) expectNumber(size.oneObjectChat.singlePair.latencyMs[key], `oneObjectChat.singlePair.latencyMs.${key}`);
