@@ -287,6 +287,40 @@ export function diskTable(sizes: SizeResult[]): Tables | null {
 	};
 }
 
+/** How often the machine held a process up just before each one sending pair (machine-gaps.ts), beside that pair's p99s. */
+export function machineGapsTable(sizes: SizeResult[]): Tables | null {
+	const rows: Row[] = [];
+	for (const s of sizes) {
+		const g = s.singlePairMachineGaps;
+		if (!g) continue;
+		for (const c of g.cores) {
+			rows.push([
+				`${s.devices}`,
+				`${c.core}`,
+				c.over1PerSecond.toFixed(1),
+				c.over02PerSecond.toFixed(1),
+				ms(c.maxMs),
+				`${(c.awayShare * 100).toFixed(2)}%`,
+				c.core === 0 ? `${ms(s.relay.singlePair.latencyMs.p99)} / ${ms(s.floor.singlePair.latencyMs.p99)}` : "",
+			]);
+		}
+	}
+	if (rows.length === 0) return null;
+	return {
+		title: `The machine before each one sending pair: a process spinning on each core for ${(sizes.find((s) => s.singlePairMachineGaps)?.singlePairMachineGaps?.probeMs ?? 0) / 1000} s, how often and how long its core was given to something else`,
+		header: [
+			"N",
+			"core",
+			"gaps over 1 ms a second",
+			"over 0.2 ms a second",
+			"longest",
+			"time away",
+			"the pair's p99 after it: relay / floor",
+		],
+		rows,
+	};
+}
+
 /** What the relay's thread did while its paced tail was in flight (`--trace-stalls`). */
 export function stallTable(sizes: SizeResult[]): Tables | null {
 	const pct = (n: number, of: number) => (of > 0 ? `${((100 * n) / of).toFixed(0)}%` : "–");
@@ -467,9 +501,11 @@ export function allTables(result: BenchResult): Tables[] {
 	const grown = growthTable(result);
 	const stalls = stallTable(result.sizes);
 	const clientStalls = clientStallTable(result.sizes);
+	const gaps = machineGapsTable(result.sizes);
 	return [
 		latencyTable(result.sizes),
 		...(chat ? [chat] : []),
+		...(gaps ? [gaps] : []),
 		throughputTable(result.sizes),
 		...(yardsticks ? [yardsticks] : []),
 		resourceTable(result.sizes),

@@ -5,6 +5,8 @@ import { describe, expect, it } from "vitest";
 import { cpuSplit, withServerCores } from "../bench/cpu-split.ts";
 import { describeGaps, machineGaps } from "../bench/machine-gaps.ts";
 import { parseArgs } from "../bench/options.ts";
+import { machineGapsTable } from "../bench/report.ts";
+import type { SizeResult } from "../bench/results.ts";
 
 /** The cores a process's main thread may run on, as /proc lists them ("0", "1", "0-1"). */
 const allowed = (pid: number): string => /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "";
@@ -63,5 +65,32 @@ describe("the machine's gaps", () => {
 			expect(c.awayShare).toBeLessThan(1);
 		}
 		expect(describeGaps(gaps)).toMatch(/^machine gaps over 0.3 s: core 0: /);
+	});
+});
+
+describe("the machine's gaps in the report", () => {
+	const core = (n: number, over1: number) => ({
+		core: n,
+		over02PerSecond: over1 * 3,
+		over1PerSecond: over1,
+		maxMs: 4.25,
+		awayShare: 0.0123,
+	});
+	const size = (devices: number, gaps: boolean) =>
+		({
+			devices,
+			singlePairMachineGaps: gaps ? { probeMs: 5000, pinned: true, cores: [core(0, 2), core(1, 0.5)] } : null,
+			relay: { singlePair: { latencyMs: { p99: 1.5 } } },
+			floor: { singlePair: { latencyMs: { p99: 0.75 } } },
+		}) as unknown as SizeResult;
+
+	it("has a row per core and N probed, the pair's p99s on the first, and is absent when nothing was probed", () => {
+		const t = machineGapsTable([size(10, true), size(100, false)]);
+		expect(t?.title).toMatch(/for 5 s/);
+		expect(t?.rows).toEqual([
+			["10", "0", "2.0", "6.0", "4.25", "1.23%", "1.50 / 0.75"],
+			["10", "1", "0.5", "1.5", "4.25", "1.23%", ""],
+		]);
+		expect(machineGapsTable([size(10, false)])).toBeNull();
 	});
 });
