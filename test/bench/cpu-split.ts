@@ -50,7 +50,7 @@ export async function withServerCores<T>(serverPids: readonly number[], enabled:
 	if (!split) return { result: await body(), serverCores: null };
 	const servers = new Set(serverPids);
 	const clients = [process.pid, ...descendants(process.pid).filter((pid) => !servers.has(pid))];
-	const all = Array.from({ length: cores }, (_, i) => i);
+	const all = [...split.clients, ...split.servers];
 	const restore = () => {
 		for (const pid of [...serverPids, ...clients]) setAffinity(pid, all);
 	};

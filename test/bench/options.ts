@@ -30,7 +30,7 @@ export interface BenchOptions {
 	/**
 	 * `--split-cores`: run the one sending pair with the servers on their own cores and the load
 	 * threads on the others (cpu-split.ts). Off by default: on this VM it made the floor's tail
-	 * worse and the relay's no steadier (docs/benchmarks.md, "The one pair's tail").
+	 * worse and the relay's no steadier (docs/benchmarks.md, "What sets the one pair's tail").
 	 */
 	splitCores: boolean;
 	/** How long the machine's gaps are probed before each one sending pair (machine-gaps.ts); 0: not probed. */

@@ -441,12 +441,13 @@ export async function singlePairInterleaved(
 	});
 	const series = schedule?.();
 	const measured = { relay: figures(reports.relay, "relay"), floor: figures(reports.floor, "floor") };
-	const name = `single-pair-relay-${plan.all.length * 2}`;
+	const devices = plan.all.length * 2;
+	const name = `single-pair-relay-${devices}`;
 	const flights = flightsOf(reports.relay);
 	// Every flight of both sides in send order, for looking at when the slow ones came.
 	mkdirSync(opts.outDir, { recursive: true });
 	writeFileSync(
-		path.join(opts.outDir, `single-pair-flights-${plan.all.length * 2}.json`),
+		path.join(opts.outDir, `single-pair-flights-${devices}.json`),
 		JSON.stringify({ relay: flights, floor: flightsOf(reports.floor) }),
 	);
 	const p99 = measured.relay.latencyMs.p99;

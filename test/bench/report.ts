@@ -290,9 +290,11 @@ export function diskTable(sizes: SizeResult[]): Tables | null {
 /** How often the machine held a process up just before each one sending pair (machine-gaps.ts), beside that pair's p99s. */
 export function machineGapsTable(sizes: SizeResult[]): Tables | null {
 	const rows: Row[] = [];
+	let probeMs = 0;
 	for (const s of sizes) {
 		const g = s.singlePairMachineGaps;
 		if (!g) continue;
+		probeMs = g.probeMs;
 		for (const c of g.cores) {
 			rows.push([
 				`${s.devices}`,
@@ -307,7 +309,7 @@ export function machineGapsTable(sizes: SizeResult[]): Tables | null {
 	}
 	if (rows.length === 0) return null;
 	return {
-		title: `The machine before each one sending pair: a process spinning on each core for ${(sizes.find((s) => s.singlePairMachineGaps)?.singlePairMachineGaps?.probeMs ?? 0) / 1000} s, how often and how long its core was given to something else`,
+		title: `The machine before each one sending pair: a process spinning on each core for ${probeMs / 1000} s, how often and how long its core was given to something else`,
 		header: [
 			"N",
 			"core",
